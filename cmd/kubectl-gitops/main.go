@@ -1,0 +1,18 @@
+// Command kubectl-gitops is the kubectl plugin `kubectl gitops`: kubectl's verbs, written to Git.
+package main
+
+import (
+	"os"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/plugin"
+)
+
+func main() {
+	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	root := plugin.NewRootCmd(streams)
+	if err := root.Execute(); err != nil {
+		os.Exit(plugin.ReportError(streams.ErrOut, root, err))
+	}
+}
