@@ -1,0 +1,114 @@
+package render
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// overlayFS is the repository on disk seen through a set of in-memory file contents: the change
+// engine renders candidate edits without touching the working tree. It also records every file
+// a render reads, which tells the closed loop which targets a changed file can affect.
+type overlayFS struct {
+	filesys.FileSystem
+	root    string
+	overlay map[string][]byte // absolute path -> content; nil content means deleted
+
+	mu    sync.Mutex
+	reads map[string]struct{}
+}
+
+func newOverlayFS(root string, overlay map[string][]byte) *overlayFS {
+	return &overlayFS{FileSystem: filesys.MakeFsOnDisk(), root: root, overlay: overlay, reads: map[string]struct{}{}}
+}
+
+func (o *overlayFS) lookup(path string) ([]byte, bool) {
+	if o.overlay == nil {
+		return nil, false
+	}
+	b, ok := o.overlay[filepath.Clean(path)]
+	return b, ok
+}
+
+func (o *overlayFS) record(path string) {
+	rel, err := filepath.Rel(o.root, path)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return
+	}
+	o.mu.Lock()
+	o.reads[filepath.ToSlash(rel)] = struct{}{}
+	o.mu.Unlock()
+}
+
+// Inputs are the repository-relative files the renders through this filesystem read.
+func (o *overlayFS) Inputs() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]string, 0, len(o.reads))
+	for p := range o.reads {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (o *overlayFS) ReadFile(path string) ([]byte, error) {
+	o.record(path)
+	if b, ok := o.lookup(path); ok {
+		if b == nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
+		}
+		return append([]byte(nil), b...), nil
+	}
+	return o.FileSystem.ReadFile(path)
+}
+
+func (o *overlayFS) Exists(path string) bool {
+	if b, ok := o.lookup(path); ok {
+		return b != nil
+	}
+	return o.FileSystem.Exists(path)
+}
+
+func (o *overlayFS) IsDir(path string) bool {
+	if _, ok := o.lookup(path); ok {
+		return false
+	}
+	return o.FileSystem.IsDir(path)
+}
+
+// Open is used by kustomize's loader only for files; serve overlay content through a temp-free
+// reader by falling back to disk when the path is not overlaid.
+func (o *overlayFS) Open(path string) (filesys.File, error) {
+	if _, ok := o.lookup(path); ok {
+		mem := filesys.MakeFsInMemory()
+		b, err := o.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := mem.WriteFile("/f", b); err != nil {
+			return nil, err
+		}
+		return mem.Open("/f")
+	}
+	o.record(path)
+	return o.FileSystem.Open(path)
+}
+
+// WriteFile must never reach the working tree from a render.
+func (o *overlayFS) WriteFile(path string, _ []byte) error {
+	return &os.PathError{Op: "write", Path: path, Err: os.ErrPermission}
+}
+
+// CleanedAbs confirms overlaid files that do not exist on disk yet (a new patch file).
+func (o *overlayFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {
+	if b, ok := o.lookup(path); ok && b != nil {
+		clean := filepath.Clean(path)
+		return filesys.ConfirmedDir(filepath.Dir(clean)), filepath.Base(clean), nil
+	}
+	return o.FileSystem.CleanedAbs(path)
+}

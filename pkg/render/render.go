@@ -1,0 +1,391 @@
+// Package render renders a target path of a config repository the way its reconciler does: a
+// kustomization with the kustomize API in-process (so the output equals `kubectl kustomize`), a
+// plain directory as Flux renders it (every manifest below it). Each rendered object knows the file
+// and document it came from.
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"errors"
+	"io"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+)
+
+// ObjectID names a rendered object the way the API server does.
+type ObjectID struct {
+	Group     string
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+func (id ObjectID) String() string {
+	gk := id.Kind
+	if id.Group != "" {
+		gk += "." + id.Group
+	}
+	if id.Namespace == "" {
+		return gk + "/" + id.Name
+	}
+	return gk + " " + id.Namespace + "/" + id.Name
+}
+
+// GroupKind is the object's group and kind.
+func (id ObjectID) GroupKind() schema.GroupKind {
+	return schema.GroupKind{Group: id.Group, Kind: id.Kind}
+}
+
+// Origin is where a rendered object was written in the repository.
+type Origin struct {
+	// File is the repository-relative, slash-separated file the object's document is in.
+	File string
+	// Doc is the document's index within File; -1 when the object was generated.
+	Doc int
+	// Generated names the kustomization file whose generator (configMapGenerator, ...) made it.
+	Generated string
+	// Name and Namespace are the object's in the file, before namePrefix, namespace and the like.
+	Name      string
+	Namespace string
+}
+
+// Object is one object of a render with its origin.
+type Object struct {
+	ID     ObjectID
+	Obj    *unstructured.Unstructured
+	Origin Origin
+}
+
+// Result is a rendered target.
+type Result struct {
+	// Path is the rendered directory, repository-relative.
+	Path    string
+	Objects []*Object
+	// Inputs are the repository-relative files the render read.
+	Inputs []string
+	yaml   []byte
+}
+
+// YAML is the render as `kubectl kustomize` prints it.
+func (r *Result) YAML() []byte { return r.yaml }
+
+// Find returns the objects whose kind (or group kind) and name match, in any namespace when ns is "".
+func (r *Result) Find(gk schema.GroupKind, ns, name string) []*Object {
+	var out []*Object
+	for _, o := range r.Objects {
+		if o.ID.Kind != gk.Kind || (gk.Group != "" && o.ID.Group != gk.Group) || o.ID.Name != name {
+			continue
+		}
+		if ns != "" && o.ID.Namespace != "" && o.ID.Namespace != ns {
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// Get returns the object with exactly this ID.
+func (r *Result) Get(id ObjectID) *Object {
+	for _, o := range r.Objects {
+		if o.ID == id {
+			return o
+		}
+	}
+	return nil
+}
+
+// Options change how a render sees the repository.
+type Options struct {
+	// Overlay replaces the content of repository-relative files for this render only (nil content
+	// deletes the file), so candidate edits are rendered without touching the working tree.
+	Overlay map[string][]byte
+}
+
+// Render renders the directory dir (repository-relative) of the repository at root.
+func Render(root, dir string, opts Options) (*Result, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	overlay := make(map[string][]byte, len(opts.Overlay))
+	for p, b := range opts.Overlay {
+		overlay[filepath.Join(root, filepath.FromSlash(p))] = b
+	}
+	fsys := newOverlayFS(root, overlay)
+	absDir := filepath.Join(root, filepath.FromSlash(dir))
+	if !fsys.IsDir(absDir) {
+		return nil, fmt.Errorf("render %s: no such directory in the repository", dir)
+	}
+
+	kustFile := findKustomization(fsys, absDir)
+	injected := false
+	if kustFile == "" {
+		gen, err := flatKustomization(fsys, absDir)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		kustFile = filepath.Join(absDir, konfig.DefaultKustomizationFileName())
+		overlay[kustFile] = gen
+		injected = true
+	} else {
+		src, err := fsys.ReadFile(kustFile)
+		if err != nil {
+			return nil, err
+		}
+		withMeta, added, err := withOriginAnnotations(src)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %s: %w", dir, relSlash(root, kustFile), err)
+		}
+		overlay[kustFile] = withMeta
+		injected = added
+	}
+
+	kopts := krusty.MakeDefaultOptions()
+	// Unspecified is what `kubectl kustomize` and Flux use: the legacy order unless sortOptions say otherwise.
+	kopts.Reorder = krusty.ReorderOptionUnspecified
+	k := krusty.MakeKustomizer(kopts)
+	m, err := k.Run(fsys, absDir)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", dir, err)
+	}
+
+	res := &Result{Path: dir}
+	for _, r := range m.Resources() {
+		obj, err := toObject(root, absDir, r)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		res.Objects = append(res.Objects, obj)
+	}
+	if injected {
+		if err := m.RemoveOriginAnnotations(); err != nil {
+			return nil, err
+		}
+		for _, o := range res.Objects {
+			stripOrigin(o.Obj)
+		}
+	}
+	if res.yaml, err = m.AsYaml(); err != nil {
+		return nil, err
+	}
+	if err := locateDocuments(fsys, root, res.Objects); err != nil {
+		return nil, fmt.Errorf("render %s: %w", dir, err)
+	}
+	delete(fsys.reads, relSlash(root, kustFile)) // re-recorded below only if it is a real file
+	if !injected || findKustomization(newOverlayFS(root, nil), absDir) != "" {
+		fsys.record(kustFile)
+	}
+	res.Inputs = fsys.Inputs()
+	return res, nil
+}
+
+func findKustomization(fsys *overlayFS, dir string) string {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		p := filepath.Join(dir, n)
+		if fsys.Exists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// withOriginAnnotations adds originAnnotations to the kustomization's buildMetadata so kustomize
+// records each resource's source file; added reports whether the user had not asked for them.
+func withOriginAnnotations(src []byte) ([]byte, bool, error) {
+	var k map[string]any
+	if err := yaml.Unmarshal(src, &k); err != nil {
+		return nil, false, err
+	}
+	if k == nil {
+		k = map[string]any{}
+	}
+	var meta []any
+	if existing, ok := k["buildMetadata"].([]any); ok {
+		meta = existing
+	}
+	for _, m := range meta {
+		if m == types.OriginAnnotations {
+			return src, false, nil
+		}
+	}
+	k["buildMetadata"] = append(meta, types.OriginAnnotations)
+	out, err := yaml.Marshal(k)
+	return out, true, err
+}
+
+// flatKustomization is what Flux generates for a directory without a kustomization: every
+// Kubernetes manifest below it, and a subdirectory with its own kustomization as one resource.
+func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
+	var resources []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if p != dir && findKustomization(fsys, p) != "" {
+				resources = append(resources, relSlash(dir, p))
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		ext := strings.ToLower(filepath.Ext(p))
+		if ext != ".yaml" && ext != ".yml" && ext != ".json" {
+			return nil
+		}
+		b, err := fsys.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if isManifest(b) {
+			resources = append(resources, relSlash(dir, p))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(resources)
+	k := map[string]any{
+		"apiVersion":    konfig.DefaultKustomizationFileName(),
+		"kind":          types.KustomizationKind,
+		"resources":     resources,
+		"buildMetadata": []string{types.OriginAnnotations},
+	}
+	k["apiVersion"] = types.KustomizationVersion
+	return yaml.Marshal(k)
+}
+
+// isManifest tells a Kubernetes manifest from other YAML (values files, CI config, ...).
+func isManifest(b []byte) bool {
+	nodes, err := kio.FromBytes(b)
+	if err != nil || len(nodes) == 0 {
+		return false
+	}
+	for _, n := range nodes {
+		if n.GetKind() == "" || n.GetApiVersion() == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func toObject(root, absDir string, r *resource.Resource) (*Object, error) {
+	// Through JSON so numbers are int64/float64 as in objects read from the API server.
+	js, err := r.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(js); err != nil {
+		return nil, err
+	}
+	gvk := u.GroupVersionKind()
+	obj := &Object{
+		ID:  ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()},
+		Obj: u,
+	}
+	org := r.OrgId()
+	obj.Origin = Origin{Name: org.Name, Namespace: org.Namespace, Doc: -1}
+	origin, err := r.GetOrigin()
+	if err != nil {
+		return nil, err
+	}
+	if origin != nil {
+		if origin.ConfiguredIn != "" {
+			obj.Origin.Generated = relSlash(root, filepath.Join(absDir, origin.ConfiguredIn))
+		} else if origin.Path != "" && origin.Repo == "" {
+			obj.Origin.File = relSlash(root, filepath.Join(absDir, origin.Path))
+		}
+	}
+	return obj, nil
+}
+
+func stripOrigin(u *unstructured.Unstructured) {
+	ann := u.GetAnnotations()
+	if _, ok := ann["config.kubernetes.io/origin"]; !ok {
+		return
+	}
+	delete(ann, "config.kubernetes.io/origin")
+	if len(ann) == 0 {
+		unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
+		return
+	}
+	u.SetAnnotations(ann)
+}
+
+// locateDocuments finds, in each object's origin file, the document that defines it.
+func locateDocuments(fsys *overlayFS, root string, objs []*Object) error {
+	docs := map[string][]docHead{}
+	for _, o := range objs {
+		if o.Origin.File == "" {
+			continue
+		}
+		heads, ok := docs[o.Origin.File]
+		if !ok {
+			b, err := fsys.ReadFile(filepath.Join(root, filepath.FromSlash(o.Origin.File)))
+			if err != nil {
+				return err
+			}
+			if heads, err = documentHeads(b); err != nil {
+				return fmt.Errorf("%s: %w", o.Origin.File, err)
+			}
+			docs[o.Origin.File] = heads
+		}
+		for i, h := range heads {
+			if h.Kind == o.ID.Kind && h.Metadata.Name == o.Origin.Name {
+				o.Origin.Doc = i
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func relSlash(base, p string) string {
+	rel, err := filepath.Rel(base, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return path.Clean(filepath.ToSlash(rel))
+}
+
+// docHead is the part of a document that identifies the object in it.
+type docHead struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+}
+
+// documentHeads decodes each document of a file, numbering them as yaml.v3 (and so the editor) does.
+func documentHeads(b []byte) ([]docHead, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var out []docHead
+	for {
+		var h docHead
+		err := dec.Decode(&h)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+}

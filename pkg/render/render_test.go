@@ -1,0 +1,134 @@
+package render
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// kubectlForTest is the kubectl built from the same k8s.io release as our kustomize pins
+// (make testbin), so its `kubectl kustomize` is the reference our render must equal.
+func kubectlForTest(t *testing.T) string {
+	p := filepath.Join(repoRoot(t), "bin", "testbin", "kubectl")
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("KUBECTL_GITOPS_E2E") != "" {
+			t.Fatalf("%s missing: run `make testbin`", p)
+		}
+		t.Skipf("%s missing: run `make testbin`", p)
+	}
+	return p
+}
+
+func TestRenderEqualsKubectlKustomize(t *testing.T) {
+	kubectl := kubectlForTest(t)
+	root := filepath.Join(repoRoot(t), "testdata", "repos", "kustomize")
+	for _, dir := range []string{"base", "overlays/staging", "overlays/production"} {
+		t.Run(dir, func(t *testing.T) {
+			want, err := exec.Command(kubectl, "kustomize", filepath.Join(root, dir)).Output()
+			if err != nil {
+				t.Fatalf("kubectl kustomize: %v", err)
+			}
+			res, err := Render(root, dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(res.YAML(), want) {
+				t.Errorf("render differs from kubectl kustomize\n--- ours\n%s\n--- kubectl\n%s", res.YAML(), want)
+			}
+		})
+	}
+}
+
+func TestRenderOrigins(t *testing.T) {
+	root := filepath.Join(repoRoot(t), "testdata", "repos", "kustomize")
+	res, err := Render(root, "overlays/staging", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := res.Find(schema.GroupKind{Group: "apps", Kind: "Deployment"}, "shop", "web")
+	if len(web) != 1 {
+		t.Fatalf("want one Deployment shop/web, got %d", len(web))
+	}
+	if got := web[0].Origin.File; got != "base/web.yaml" {
+		t.Errorf("origin file = %q, want base/web.yaml", got)
+	}
+	if web[0].Origin.Doc < 0 {
+		t.Errorf("origin document not found")
+	}
+	if _, ok := web[0].Obj.GetAnnotations()["config.kubernetes.io/origin"]; ok {
+		t.Errorf("origin annotation leaked into the rendered object")
+	}
+	for _, in := range []string{"overlays/staging/kustomization.yaml", "overlays/staging/web-patch.yaml", "base/web.yaml", "base/kustomization.yaml"} {
+		if !contains(res.Inputs, in) {
+			t.Errorf("inputs %v lack %s", res.Inputs, in)
+		}
+	}
+	for _, in := range res.Inputs {
+		if strings.HasPrefix(in, "overlays/production") {
+			t.Errorf("staging render read %s", in)
+		}
+	}
+}
+
+func TestRenderOverlayDoesNotTouchDisk(t *testing.T) {
+	root := filepath.Join(repoRoot(t), "testdata", "repos", "kustomize")
+	kust := "overlays/staging/kustomization.yaml"
+	before, err := os.ReadFile(filepath.Join(root, kust))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(before, []byte("count: 1"), []byte("count: 4"), 1)
+	res, err := Render(root, "overlays/staging", Options{Overlay: map[string][]byte{kust: edited}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := res.Find(schema.GroupKind{Group: "apps", Kind: "Deployment"}, "shop", "web")[0]
+	if r, _, _ := unstructuredInt(web.Obj.Object, "spec", "replicas"); r != 4 {
+		t.Errorf("replicas = %d, want 4 from the overlaid kustomization", r)
+	}
+	after, _ := os.ReadFile(filepath.Join(root, kust))
+	if !bytes.Equal(before, after) {
+		t.Fatal("render wrote to the working tree")
+	}
+}
+
+func TestRenderPlainDirectory(t *testing.T) {
+	root := filepath.Join(repoRoot(t), "testdata", "repos", "plain")
+	res, err := Render(root, "apps", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Objects) == 0 {
+		t.Fatal("plain directory rendered no objects")
+	}
+	for _, o := range res.Objects {
+		if o.Origin.File == "" || o.Origin.Doc < 0 {
+			t.Errorf("%s: origin %+v not located", o.ID, o.Origin)
+		}
+	}
+	for _, in := range res.Inputs {
+		if strings.HasSuffix(in, "kustomization.yaml") {
+			t.Errorf("generated kustomization reported as an input: %s", in)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
