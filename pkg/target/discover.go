@@ -1,0 +1,493 @@
+package target
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"sigs.k8s.io/kustomize/api/types"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// API groups of the reconcilers' objects.
+const (
+	fluxKustomizeGroup = "kustomize.toolkit.fluxcd.io"
+	fluxSourceGroup    = "source.toolkit.fluxcd.io"
+	fluxHelmGroup      = "helm.toolkit.fluxcd.io"
+	argoGroup          = "argoproj.io"
+)
+
+// kustomizationFiles are the names kustomize recognises, in its order of preference.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// Discover lists every target of the repository at repoDir, for the closed loop, sorted by path:
+//
+//   - the configuration's targets, if it has any;
+//   - else the path of every Flux Kustomization (kustomize.toolkit.fluxcd.io) and Argo CD
+//     Application (argoproj.io) in the repository's YAML whose path is a directory in it;
+//   - else every kustomization directory that no other kustomization includes, and every
+//     directory of plain manifests outside all kustomization directories, as Flux would apply
+//     it: the highest directory above the manifests with no kustomization below it.
+//
+// Hidden files and directories are skipped. cfg nil means LoadConfig(repoDir); pass an empty
+// Config to ignore the file.
+func Discover(repoDir string, cfg *Config) ([]Target, error) {
+	if cfg == nil {
+		var err error
+		if cfg, err = LoadConfig(repoDir); err != nil {
+			return nil, err
+		}
+		if cfg == nil {
+			cfg = &Config{}
+		}
+	}
+	if len(cfg.Targets) > 0 {
+		ts := cfg.targets(repoDir)
+		sortTargets(ts)
+		return ts, nil
+	}
+	scan, err := scanRepo(repoDir)
+	if err != nil {
+		return nil, err
+	}
+	ts := scan.reconcilerTargets(repoDir)
+	if len(ts) == 0 {
+		if ts, err = scan.rootTargets(repoDir); err != nil {
+			return nil, err
+		}
+	}
+	for i := range ts {
+		ts[i].Secrets = cfg.Secrets
+	}
+	sortTargets(ts)
+	return ts, nil
+}
+
+func sortTargets(ts []Target) {
+	sort.SliceStable(ts, func(i, j int) bool {
+		if ts[i].Path != ts[j].Path {
+			return ts[i].Path < ts[j].Path
+		}
+		return ts[i].Name < ts[j].Name
+	})
+}
+
+// repoScan is what one walk of a repository finds.
+type repoScan struct {
+	kustDirs     map[string]bool // directories with a kustomization file
+	manifestDirs map[string]bool // directories holding Kubernetes manifests directly
+	chartDirs    map[string]bool // Helm charts: their templates are not manifests
+	objects      []reconcilerObject
+}
+
+// reconcilerObject is a Flux Kustomization or an Argo CD Application found in the repository.
+type reconcilerObject struct {
+	source    string // SourceFlux or SourceArgoCD
+	name      string
+	path      string // clean, repository-relative
+	namespace string // targetNamespace / destination.namespace
+}
+
+func scanRepo(repoDir string) (*repoScan, error) {
+	s := &repoScan{kustDirs: map[string]bool{}, manifestDirs: map[string]bool{}, chartDirs: map[string]bool{}}
+	err := filepath.WalkDir(repoDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(repoDir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel != "." && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if kustomizationFile(p) != "" {
+				s.kustDirs[rel] = true
+			}
+			if _, err := os.Stat(filepath.Join(p, "Chart.yaml")); err == nil {
+				s.chartDirs[rel] = true
+			}
+			return nil
+		}
+		if isKustomizationName(d.Name()) || !isYAMLName(d.Name()) || !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("failed to read %s: %w", rel, err)
+		}
+		manifests, objs := scanManifests(data)
+		if manifests {
+			s.manifestDirs[path.Dir(rel)] = true
+		}
+		s.objects = append(s.objects, objs...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to scan repository %s: %w", repoDir, err)
+	}
+	return s, nil
+}
+
+// scanManifests reports whether data holds a Kubernetes object, and the Flux Kustomizations
+// and Argo CD Applications among its documents. Files that are not YAML count as neither.
+func scanManifests(data []byte) (manifests bool, objs []reconcilerObject) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil {
+			if !errors.Is(err, io.EOF) {
+				var te *yaml.TypeError
+				if errors.As(err, &te) {
+					continue
+				}
+			}
+			return manifests, objs
+		}
+		apiVersion, _ := doc["apiVersion"].(string)
+		kind, _ := doc["kind"].(string)
+		if apiVersion == "" || kind == "" {
+			continue
+		}
+		manifests = true
+		group, _, _ := strings.Cut(apiVersion, "/")
+		if !strings.Contains(apiVersion, "/") {
+			group = ""
+		}
+		name := str(doc, "metadata", "name")
+		switch {
+		case group == fluxKustomizeGroup && kind == "Kustomization":
+			if p, err := cleanRepoPath(str(doc, "spec", "path")); err == nil {
+				objs = append(objs, reconcilerObject{source: SourceFlux, name: name, path: p, namespace: str(doc, "spec", "targetNamespace")})
+			}
+		case group == argoGroup && kind == "Application":
+			ns := str(doc, "spec", "destination", "namespace")
+			spec, _ := doc["spec"].(map[string]any)
+			srcs := []any{spec["source"]}
+			if more, ok := spec["sources"].([]any); ok {
+				srcs = append(srcs, more...)
+			}
+			for _, src := range srcs {
+				m, ok := src.(map[string]any)
+				if !ok || m["chart"] != nil {
+					continue
+				}
+				if raw, ok := m["path"].(string); ok {
+					if p, err := cleanRepoPath(raw); err == nil {
+						objs = append(objs, reconcilerObject{source: SourceArgoCD, name: name, path: p, namespace: ns})
+					}
+				}
+			}
+		}
+	}
+}
+
+// str reads a string at keys in nested maps.
+func str(m map[string]any, keys ...string) string {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = mm[k]
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+// reconcilerTargets are the paths of the Flux Kustomizations and Argo CD Applications that
+// exist in the repository, one target per path. A target is named after its object when that
+// name is unambiguous, else after its path.
+func (s *repoScan) reconcilerTargets(repoDir string) []Target {
+	byPath := map[string][]reconcilerObject{}
+	var paths []string
+	nameCount := map[string]int{}
+	for _, o := range s.objects {
+		if !isDir(filepath.Join(repoDir, filepath.FromSlash(o.path))) {
+			continue
+		}
+		if _, ok := byPath[o.path]; !ok {
+			paths = append(paths, o.path)
+		}
+		byPath[o.path] = append(byPath[o.path], o)
+		nameCount[o.name]++
+	}
+	var ts []Target
+	for _, p := range paths {
+		objs := byPath[p]
+		t := Target{Name: objs[0].name, RepoDir: repoDir, Path: p, Source: objs[0].source, Namespace: objs[0].namespace}
+		for _, o := range objs {
+			if o.name != t.Name || nameCount[o.name] != len(objs) {
+				t.Name = p
+			}
+			if o.source != t.Source {
+				t.Source = SourceDiscovered
+			}
+			if o.namespace != t.Namespace {
+				t.Namespace = ""
+			}
+		}
+		if t.Name == "" {
+			t.Name = p
+		}
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+// rootTargets are the kustomization directories no other kustomization includes, and the
+// highest directories of plain manifests outside every kustomization directory.
+func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
+	included := map[string]bool{}
+	for dir := range s.kustDirs {
+		refs, err := directIncludes(repoDir, dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			included[r.path] = true
+		}
+	}
+	var ts []Target
+	for dir := range s.kustDirs {
+		if !included[dir] {
+			ts = append(ts, Target{Name: dir, RepoDir: repoDir, Path: dir, Source: SourceDiscovered})
+		}
+	}
+
+	// A directory is "kustomized" when it or a directory above it is a kustomization (kustomize
+	// renders it), and "kustFree" when no kustomization or chart is at or below it (Flux's
+	// generated kustomization for it would be nothing but its manifests).
+	under := func(dir string, set map[string]bool) bool {
+		for d := dir; ; d = path.Dir(d) {
+			if set[d] {
+				return true
+			}
+			if d == "." {
+				return false
+			}
+		}
+	}
+	notFree := map[string]bool{}
+	for _, set := range []map[string]bool{s.kustDirs, s.chartDirs} {
+		for dir := range set {
+			for d := dir; ; d = path.Dir(d) {
+				notFree[d] = true
+				if d == "." {
+					break
+				}
+			}
+		}
+	}
+	roots := map[string]bool{}
+	for dir := range s.manifestDirs {
+		if under(dir, s.kustDirs) || under(dir, s.chartDirs) {
+			continue
+		}
+		root := dir
+		for !notFree[root] && root != "." && !notFree[path.Dir(root)] {
+			root = path.Dir(root)
+		}
+		roots[root] = true
+	}
+	for dir := range roots {
+		nested := false
+		for d := dir; d != "." && !nested; {
+			d = path.Dir(d)
+			nested = roots[d]
+		}
+		if !nested {
+			ts = append(ts, Target{Name: dir, RepoDir: repoDir, Path: dir, Source: SourceDiscovered})
+		}
+	}
+	return ts, nil
+}
+
+// IncludedDirs lists what the kustomization in kustDir reads, following every kustomization it
+// includes: the directories and files named by resources, bases, components, crds, patches
+// (path), patchesStrategicMerge, patchesJson6902, replacements, configurations, generators,
+// transformers, validators, openapi, helmCharts values files and the configMapGenerator and
+// secretGenerator files and envs, and the kustomization files of the included directories.
+// Paths are slash-separated and relative to repoDir (kustDir too), sorted; kustDir and its own
+// kustomization file are not listed. Remote resources and paths outside the repository are
+// skipped.
+func IncludedDirs(repoDir, kustDir string) ([]string, error) {
+	start, err := cleanRepoPath(kustDir)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{start: true}
+	var out []string
+	queue := []string{start}
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		refs, err := directIncludes(repoDir, dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			if seen[r.path] {
+				continue
+			}
+			seen[r.path] = true
+			out = append(out, r.path)
+			if r.kustFile != "" {
+				out = append(out, path.Join(r.path, r.kustFile))
+				queue = append(queue, r.path)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// include is one path a kustomization reads.
+type include struct {
+	path     string // clean, repository-relative
+	kustFile string // the kustomization file's name, when path is a kustomization directory
+}
+
+// directIncludes lists the paths the kustomization in dir reads itself.
+func directIncludes(repoDir, dir string) ([]include, error) {
+	abs := filepath.Join(repoDir, filepath.FromSlash(dir))
+	name := kustomizationFile(abs)
+	if name == "" {
+		return nil, fmt.Errorf("%s has no kustomization file (%s)", dir, strings.Join(kustomizationFiles, ", "))
+	}
+	data, err := os.ReadFile(filepath.Join(abs, name))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read kustomization: %w", err)
+	}
+	var k types.Kustomization
+	if err := sigsyaml.Unmarshal(data, &k); err != nil {
+		return nil, fmt.Errorf("failed to parse %s: %w", path.Join(dir, name), err)
+	}
+	k.FixKustomization()
+
+	var refs []string
+	refs = append(refs, k.Resources...)
+	refs = append(refs, k.Components...)
+	refs = append(refs, k.Crds...)
+	refs = append(refs, k.Configurations...)
+	refs = append(refs, k.Generators...)
+	refs = append(refs, k.Transformers...)
+	refs = append(refs, k.Validators...)
+	for _, p := range append(k.Patches, k.PatchesJson6902...) {
+		refs = append(refs, p.Path)
+	}
+	for _, p := range k.PatchesStrategicMerge {
+		if !strings.Contains(string(p), "\n") {
+			refs = append(refs, string(p))
+		}
+	}
+	for _, r := range k.Replacements {
+		refs = append(refs, r.Path)
+	}
+	refs = append(refs, k.OpenAPI["path"])
+	gens := make([]types.GeneratorArgs, 0, len(k.ConfigMapGenerator)+len(k.SecretGenerator))
+	for _, g := range k.ConfigMapGenerator {
+		gens = append(gens, g.GeneratorArgs)
+	}
+	for _, g := range k.SecretGenerator {
+		gens = append(gens, g.GeneratorArgs)
+	}
+	for _, g := range gens {
+		for _, f := range g.FileSources {
+			if _, file, ok := strings.Cut(f, "="); ok {
+				f = file
+			}
+			refs = append(refs, f)
+		}
+		refs = append(refs, g.EnvSources...)
+	}
+	for _, h := range k.HelmCharts {
+		refs = append(refs, h.ValuesFile)
+		refs = append(refs, h.AdditionalValuesFiles...)
+	}
+	if k.HelmGlobals != nil {
+		refs = append(refs, k.HelmGlobals.ChartHome)
+	}
+
+	var out []include
+	for _, ref := range refs {
+		if ref == "" || isRemote(ref) {
+			continue
+		}
+		p, err := cleanRepoPath(path.Join(dir, filepath.ToSlash(ref)))
+		if err != nil {
+			continue
+		}
+		full := filepath.Join(repoDir, filepath.FromSlash(p))
+		fi, err := os.Stat(full)
+		if err != nil {
+			continue
+		}
+		inc := include{path: p}
+		if fi.IsDir() {
+			inc.kustFile = kustomizationFile(full)
+		}
+		out = append(out, inc)
+	}
+	return out, nil
+}
+
+// isRemote reports whether a kustomization reference is a URL rather than a local path.
+func isRemote(ref string) bool {
+	return strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") ||
+		strings.HasPrefix(ref, "github.com/") || strings.HasPrefix(ref, "gitlab.com/") ||
+		strings.HasPrefix(ref, "bitbucket.org/")
+}
+
+// kustomizationFile is the name of the kustomization file in dir, or "".
+func kustomizationFile(dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			names[e.Name()] = true
+		}
+	}
+	for _, n := range kustomizationFiles {
+		if names[n] {
+			return n
+		}
+	}
+	return ""
+}
+
+func isKustomizationName(name string) bool {
+	for _, n := range kustomizationFiles {
+		if name == n {
+			return true
+		}
+	}
+	return false
+}
+
+func isYAMLName(name string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}

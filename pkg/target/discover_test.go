@@ -1,0 +1,181 @@
+package target
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+const reposDir = "../../testdata/repos"
+
+type discovered struct{ Name, Path, Source, Namespace string }
+
+func discoverSummary(t *testing.T, repo string, cfg *Config) []discovered {
+	t.Helper()
+	ts, err := Discover(repo, cfg)
+	if err != nil {
+		t.Fatalf("Discover(%s): %v", repo, err)
+	}
+	var out []discovered
+	for _, tg := range ts {
+		if tg.RepoDir != repo {
+			t.Errorf("target %s: RepoDir %q, want %q", tg.Path, tg.RepoDir, repo)
+		}
+		out = append(out, discovered{tg.Name, tg.Path, tg.Source, tg.Namespace})
+	}
+	return out
+}
+
+func TestDiscoverTestdataRepos(t *testing.T) {
+	for _, tc := range []struct {
+		repo string
+		want []discovered
+	}{
+		// Plain manifests: Flux applies the whole tree.
+		{"plain", []discovered{{".", ".", SourceDiscovered, ""}}},
+		// Two overlays share the base and the component; neither is a target.
+		{"kustomize", []discovered{
+			{"overlays/production", "overlays/production", SourceDiscovered, ""},
+			{"overlays/staging", "overlays/staging", SourceDiscovered, ""},
+		}},
+		// Each name is used by two clusters, so targets are named by path.
+		{"flux", []discovered{
+			{"apps/production", "apps/production", SourceFlux, ""},
+			{"apps/staging", "apps/staging", SourceFlux, ""},
+			{"clusters/production", "clusters/production", SourceFlux, ""},
+			{"clusters/staging", "clusters/staging", SourceFlux, ""},
+		}},
+		{"argocd", []discovered{
+			{"root", "apps", SourceArgoCD, "argocd"},
+			{"shop-production", "envs/production", SourceArgoCD, "shop"},
+			{"shop-staging", "envs/staging", SourceArgoCD, "shop"},
+		}},
+	} {
+		t.Run(tc.repo, func(t *testing.T) {
+			got := discoverSummary(t, filepath.Join(reposDir, tc.repo), nil)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("targets:\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDiscoverConfigTargetsWin(t *testing.T) {
+	repo := filepath.Join(reposDir, "kustomize")
+	cfg := &Config{Targets: []TargetConfig{{Name: "stg", Path: "./overlays/staging/", Context: "kind-stg"}},
+		Secrets: SecretsConfig{Provider: ProviderSOPS}}
+	ts, err := Discover(repo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Target{{Name: "stg", RepoDir: repo, Path: "overlays/staging", Context: "kind-stg", Source: SourceConfig,
+		Secrets: SecretsConfig{Provider: ProviderSOPS}}}
+	if !reflect.DeepEqual(ts, want) {
+		t.Errorf("got %+v\nwant %+v", ts, want)
+	}
+}
+
+func TestDiscoverFallbacks(t *testing.T) {
+	repo := t.TempDir()
+	deploy := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n"
+	kust := func(res ...string) string {
+		s := "resources:\n"
+		for _, r := range res {
+			s += "- " + r + "\n"
+		}
+		return s
+	}
+	// A kustomization included only through a component and a legacy bases entry, plain
+	// manifests next to a kustomization (a Flux cluster directory), plain manifests in a tree
+	// without kustomizations, a Helm chart, and hidden directories.
+	writeFile(t, filepath.Join(repo, "app/base/kustomization.yaml"), kust("d.yaml"))
+	writeFile(t, filepath.Join(repo, "app/base/d.yaml"), deploy)
+	writeFile(t, filepath.Join(repo, "app/comp/kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n")
+	writeFile(t, filepath.Join(repo, "app/legacy/kustomization.yml"), "bases:\n- ../base\n")
+	writeFile(t, filepath.Join(repo, "app/prod/Kustomization"), kust("../legacy")+"components:\n- ../comp\n")
+	writeFile(t, filepath.Join(repo, "cluster/apps.yaml"), deploy)
+	writeFile(t, filepath.Join(repo, "cluster/system/kustomization.yaml"), kust("s.yaml"))
+	writeFile(t, filepath.Join(repo, "cluster/system/s.yaml"), deploy)
+	writeFile(t, filepath.Join(repo, "plain/a/x.yaml"), deploy)
+	writeFile(t, filepath.Join(repo, "plain/b/c/y.yml"), "# comment only\n---\n"+deploy)
+	writeFile(t, filepath.Join(repo, "plain/notes.yaml"), "just: data\n")
+	writeFile(t, filepath.Join(repo, "charts/web/Chart.yaml"), "apiVersion: v2\nname: web\n")
+	writeFile(t, filepath.Join(repo, "charts/web/templates/d.yaml"), deploy)
+	writeFile(t, filepath.Join(repo, ".github/workflows/ci.yaml"), deploy)
+	writeFile(t, filepath.Join(repo, ".hidden/kustomization.yaml"), kust())
+
+	got := discoverSummary(t, repo, &Config{})
+	want := []discovered{
+		{"app/prod", "app/prod", SourceDiscovered, ""},
+		{"cluster", "cluster", SourceDiscovered, ""},
+		{"cluster/system", "cluster/system", SourceDiscovered, ""},
+		{"plain", "plain", SourceDiscovered, ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("targets:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestIncludedDirs(t *testing.T) {
+	repo := filepath.Join(reposDir, "kustomize")
+	got, err := IncludedDirs(repo, "overlays/production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"base",
+		"base/config.yaml",
+		"base/cronjob.yaml",
+		"base/kustomization.yaml",
+		"base/namespace.yaml",
+		"base/service.yaml",
+		"base/web.yaml",
+		"base/worker.yaml",
+		"components/monitoring",
+		"components/monitoring/kustomization.yaml",
+		"components/monitoring/scrape-annotations.yaml",
+		"components/monitoring/worker-metrics-service.yaml",
+		"overlays/production/hpa.yaml",
+		"overlays/production/web-production.yaml",
+		"overlays/production/worker-json6902.yaml",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("IncludedDirs:\n got %q\nwant %q", got, want)
+	}
+
+	tmp := t.TempDir()
+	writeFile(t, filepath.Join(tmp, "k/kustomization.yaml"), `resources:
+- https://github.com/org/repo//deploy?ref=v1
+- github.com/org/other/deploy
+- ../../outside
+patchesStrategicMerge:
+- patch.yaml
+- |-
+  apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: inline}
+configMapGenerator:
+- name: cm
+  files: [app.properties, key=data/raw.txt]
+  envs: [vars.env]
+secretGenerator:
+- name: s
+  literals: [a=b]
+  files: [missing.txt]
+`)
+	for _, f := range []string{"patch.yaml", "app.properties", "data/raw.txt", "vars.env"} {
+		writeFile(t, filepath.Join(tmp, "k", f), "x: y\n")
+	}
+	got, err = IncludedDirs(tmp, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"k/app.properties", "k/data/raw.txt", "k/patch.yaml", "k/vars.env"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("IncludedDirs with generators:\n got %q\nwant %q", got, want)
+	}
+
+	if _, err := IncludedDirs(tmp, "."); err == nil {
+		t.Error("IncludedDirs of a directory without kustomization: no error")
+	}
+}

@@ -1,0 +1,286 @@
+package target
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Git runs the git executable. Resolve shells out for clone and fetch so that the user's
+// credential helpers, ssh configuration and proxies apply.
+type Git interface {
+	// Run runs git with args in dir and returns its standard output.
+	Run(ctx context.Context, dir string, args ...string) (string, error)
+}
+
+// ExecGit runs the git found on PATH.
+type ExecGit struct{}
+
+// Run implements Git.
+func (ExecGit) Run(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
+		}
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, msg)
+	}
+	return stdout.String(), nil
+}
+
+// checkout is a local git worktree.
+type checkout struct {
+	top     string            // the worktree root
+	branch  string            // current branch; "" when detached
+	remotes map[string]string // remote name → fetch URL
+}
+
+// openCheckout describes the git worktree that contains dir, or returns nil when dir is not in
+// one.
+func openCheckout(ctx context.Context, git Git, dir string) (*checkout, error) {
+	out, err := git.Run(ctx, dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		if !isDir(dir) {
+			return nil, fmt.Errorf("directory %s does not exist", dir)
+		}
+		return nil, nil
+	}
+	c := &checkout{top: filepath.Clean(strings.TrimSpace(out)), remotes: map[string]string{}}
+	if b, err := git.Run(ctx, c.top, "symbolic-ref", "--quiet", "--short", "HEAD"); err == nil {
+		c.branch = strings.TrimSpace(b)
+	}
+	out, err = git.Run(ctx, c.top, "config", "--get-regexp", `^remote\..*\.url$`)
+	if err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			key, val, ok := strings.Cut(line, " ")
+			if !ok {
+				continue
+			}
+			name := strings.TrimSuffix(strings.TrimPrefix(key, "remote."), ".url")
+			c.remotes[name] = strings.TrimSpace(val)
+		}
+	}
+	return c, nil
+}
+
+// remoteURL is the URL of the current branch's remote, else of origin, else of the only remote.
+func (c *checkout) remoteURL(ctx context.Context, git Git) string {
+	if c.branch != "" {
+		if r, err := git.Run(ctx, c.top, "config", "--get", "branch."+c.branch+".remote"); err == nil {
+			if u, ok := c.remotes[strings.TrimSpace(r)]; ok {
+				return u
+			}
+		}
+	}
+	if u, ok := c.remotes["origin"]; ok {
+		return u
+	}
+	if len(c.remotes) == 1 {
+		for _, u := range c.remotes {
+			return u
+		}
+	}
+	return ""
+}
+
+// remoteFor names the checkout's remote whose URL is the same repository as u.
+func (c *checkout) remoteFor(u string) (string, bool) {
+	for name, ru := range c.remotes {
+		if SameRepository(ru, u) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+var scpLike = regexp.MustCompile(`^(?:[^@/:]+@)?([^@/:]{2,}):(.*)$`)
+
+// caseInsensitiveHosts are forges whose repository paths ignore case.
+var caseInsensitiveHosts = map[string]bool{"github.com": true, "gitlab.com": true, "bitbucket.org": true}
+
+// NormalizeURL reduces a Git remote URL to a form in which two spellings of the same repository
+// are equal: "host/org/repo" for network URLs, whatever their scheme, user and port
+// (https://host/org/repo.git, ssh://git@host:22/org/repo, git@host:org/repo), and
+// "file:///abs/path" for local repositories (file:// URLs and plain paths, relative ones
+// resolved against the current directory, symbolic links followed). A ".git" suffix and
+// trailing slashes are dropped.
+func NormalizeURL(raw string) string {
+	s := strings.TrimSpace(raw)
+	var host, p string
+	switch {
+	case strings.HasPrefix(s, "file://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			return localPath(strings.TrimPrefix(s, "file://"))
+		}
+		return localPath(u.Path)
+	case strings.Contains(s, "://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			return s
+		}
+		host, p = u.Hostname(), u.Path
+	case scpLike.MatchString(s) && !strings.HasPrefix(s, "/"):
+		m := scpLike.FindStringSubmatch(s)
+		host, p = m[1], m[2]
+	default:
+		return localPath(s)
+	}
+	host = strings.ToLower(host)
+	p = trimRepoPath(p)
+	if caseInsensitiveHosts[host] {
+		p = strings.ToLower(p)
+	}
+	return host + "/" + p
+}
+
+func trimRepoPath(p string) string {
+	p = strings.Trim(p, "/")
+	p = strings.TrimSuffix(p, ".git")
+	return strings.Trim(p, "/")
+}
+
+func localPath(p string) string {
+	p = filepath.FromSlash(p)
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	p = filepath.ToSlash(p)
+	if t := trimRepoPath(p); t != "" {
+		p = "/" + t
+	}
+	return "file://" + p
+}
+
+// SameRepository reports whether two remote URLs name the same repository.
+func SameRepository(a, b string) bool {
+	return NormalizeURL(a) == NormalizeURL(b)
+}
+
+// cacheSubdir is where the tool's clone of a URL lives below the cache directory:
+// <host>/<path>, each segment reduced to safe characters; local repositories go under "file".
+func cacheSubdir(rawURL string) string {
+	n := NormalizeURL(rawURL)
+	if strings.HasPrefix(n, "file://") {
+		n = "file" + strings.TrimPrefix(n, "file://")
+	}
+	var segs []string
+	for _, seg := range strings.Split(n, "/") {
+		if seg == "" {
+			continue
+		}
+		seg = unsafeChars.ReplaceAllString(seg, "_")
+		if seg == "." || seg == ".." {
+			seg = "_"
+		}
+		segs = append(segs, seg)
+	}
+	if len(segs) == 1 {
+		segs = append(segs, "_")
+	}
+	return filepath.FromSlash(path.Join(segs...))
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// remoteDefaultBranch asks the remote which branch its HEAD is.
+func remoteDefaultBranch(ctx context.Context, git Git, dir, remote string) (string, error) {
+	out, err := git.Run(ctx, dir, "ls-remote", "--symref", remote, "HEAD")
+	if err != nil {
+		return "", fmt.Errorf("failed to find the default branch of %s: %w", remote, err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if ref, ok := strings.CutPrefix(line, "ref: refs/heads/"); ok {
+			b, _, _ := strings.Cut(ref, "\t")
+			return strings.TrimSpace(b), nil
+		}
+	}
+	return "", fmt.Errorf("failed to find the default branch of %s: it reports no HEAD branch", remote)
+}
+
+// syncClone makes dir the tool's clone of rawURL with branch checked out at the remote's
+// branch head: cloned when missing, else fetched and hard-reset, discarding anything left in it.
+// An empty branch means the remote's default branch; the branch is returned.
+func syncClone(ctx context.Context, git Git, rawURL, branch, dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, ".git")); errors.Is(err, os.ErrNotExist) {
+		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+			return "", fmt.Errorf("cache directory %s is not a git clone; remove it and try again", dir)
+		}
+		if err := cloneInto(ctx, git, rawURL, branch, dir); err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("failed to read the cached clone: %w", err)
+	}
+
+	out, err := git.Run(ctx, dir, "config", "--get", "remote.origin.url")
+	if err != nil || !SameRepository(strings.TrimSpace(out), rawURL) {
+		return "", fmt.Errorf("cached clone %s is not a clone of %s; remove it and try again", dir, rawURL)
+	}
+	if branch == "" {
+		if branch, err = remoteDefaultBranch(ctx, git, dir, "origin"); err != nil {
+			return "", err
+		}
+	}
+	remoteRef := "refs/remotes/origin/" + branch
+	if _, err := git.Run(ctx, dir, "fetch", "--prune", "--no-tags", "origin", "+refs/heads/"+branch+":"+remoteRef); err != nil {
+		return "", fmt.Errorf("failed to fetch branch %s of %s: %w", branch, rawURL, err)
+	}
+	for _, args := range [][]string{
+		{"checkout", "--quiet", "--force", "-B", branch, remoteRef},
+		{"reset", "--quiet", "--hard", remoteRef},
+		{"clean", "--quiet", "-ffd"},
+	} {
+		if _, err := git.Run(ctx, dir, args...); err != nil {
+			return "", fmt.Errorf("failed to reset the cached clone %s to %s: %w", dir, remoteRef, err)
+		}
+	}
+	return branch, nil
+}
+
+// cloneInto clones into a temporary directory beside dir and renames it into place, so that an
+// interrupted clone leaves nothing behind and two clones at once both succeed.
+func cloneInto(ctx context.Context, git Git, rawURL, branch, dir string) error {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("failed to create the cache directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, ".clone-")
+	if err != nil {
+		return fmt.Errorf("failed to create the cache directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	args := []string{"clone", "--quiet", "--no-tags"}
+	if branch != "" {
+		args = append(args, "--branch", branch)
+	}
+	args = append(args, "--", rawURL, tmp)
+	if _, err := git.Run(ctx, parent, args...); err != nil {
+		return fmt.Errorf("failed to clone %s: %w", rawURL, err)
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("failed to place the clone: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, ".git")); statErr == nil {
+			return nil // another invocation cloned it first
+		}
+		return fmt.Errorf("failed to place the clone: %w", err)
+	}
+	return nil
+}

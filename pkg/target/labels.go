@@ -1,0 +1,263 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// The labels and annotations that the reconcilers put on the objects they apply.
+const (
+	FluxKustomizationNameLabel      = fluxKustomizeGroup + "/name"
+	FluxKustomizationNamespaceLabel = fluxKustomizeGroup + "/namespace"
+	FluxHelmReleaseNameLabel        = fluxHelmGroup + "/name"
+	FluxHelmReleaseNamespaceLabel   = fluxHelmGroup + "/namespace"
+	ArgoCDTrackingIDAnnotation      = "argocd.argoproj.io/tracking-id"
+	ArgoCDInstanceLabel             = "app.kubernetes.io/instance"
+)
+
+// The reconcilers' kinds, at the versions current Flux and Argo CD serve.
+var (
+	fluxKustomizationGVR = schema.GroupVersionResource{Group: fluxKustomizeGroup, Version: "v1", Resource: "kustomizations"}
+	gitRepositoryGVR     = schema.GroupVersionResource{Group: fluxSourceGroup, Version: "v1", Resource: "gitrepositories"}
+	helmReleaseGVR       = schema.GroupVersionResource{Group: fluxHelmGroup, Version: "v2", Resource: "helmreleases"}
+	applicationGVR       = schema.GroupVersionResource{Group: argoGroup, Version: "v1alpha1", Resource: "applications"}
+)
+
+// kinds names the resources above for messages and for the RESTMapper.
+var kinds = map[schema.GroupVersionResource]string{
+	fluxKustomizationGVR: "Kustomization",
+	gitRepositoryGVR:     "GitRepository",
+	helmReleaseGVR:       "HelmRelease",
+	applicationGVR:       "Application",
+}
+
+// fluxDefaultBranch is the branch a GitRepository without ref follows.
+const fluxDefaultBranch = "master"
+
+var commitSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// fromLive follows the live object's GitOps labels to the reconciler's object. It returns no
+// target and a note on what it found when the object carries no label that leads anywhere.
+func (r *resolver) fromLive(ctx context.Context) (*Target, string, error) {
+	live := r.o.Live
+	if live == nil {
+		return nil, "labels: no live object to read them from", nil
+	}
+	obj := objectName(live)
+	labels, annotations := live.GetLabels(), live.GetAnnotations()
+
+	if name := labels[FluxKustomizationNameLabel]; name != "" {
+		ns := labels[FluxKustomizationNamespaceLabel]
+		if ns == "" {
+			ns = live.GetNamespace()
+		}
+		t, err := r.fromFluxKustomization(ctx, ns, name, fmt.Sprintf("%s is labelled %s=%s", obj, FluxKustomizationNameLabel, name))
+		return t, "", err
+	}
+	if name := labels[FluxHelmReleaseNameLabel]; name != "" {
+		ns := labels[FluxHelmReleaseNamespaceLabel]
+		if ns == "" {
+			ns = live.GetNamespace()
+		}
+		ref := ObjectRef{APIVersion: helmReleaseGVR.GroupVersion().String(), Kind: "HelmRelease", Namespace: ns, Name: name}
+		hr, err := r.get(ctx, helmReleaseGVR, ns, name, fmt.Sprintf("%s is labelled %s=%s", obj, FluxHelmReleaseNameLabel, name))
+		if err != nil {
+			return nil, "", err
+		}
+		ref.APIVersion = hr.GetAPIVersion()
+		hrLabels := hr.GetLabels()
+		ksName, ksNs := hrLabels[FluxKustomizationNameLabel], hrLabels[FluxKustomizationNamespaceLabel]
+		if ksName == "" {
+			return nil, "", fmt.Errorf("%s was made by %s, which has no %s label: it is not applied from Git by a Flux Kustomization; give its repository with --repo DIR --path PATH", obj, ref, FluxKustomizationNameLabel)
+		}
+		if ksNs == "" {
+			ksNs = ns
+		}
+		t, err := r.fromFluxKustomization(ctx, ksNs, ksName, fmt.Sprintf("%s, which made %s, is labelled %s=%s", ref, obj, FluxKustomizationNameLabel, ksName))
+		if err != nil {
+			return nil, "", err
+		}
+		t.HelmRelease = &ref
+		return t, "", nil
+	}
+	if id := annotations[ArgoCDTrackingIDAnnotation]; id != "" {
+		app, _, ok := strings.Cut(id, ":")
+		if !ok || app == "" {
+			return nil, "", fmt.Errorf("%s has annotation %s=%q, which is not <app>:<group>/<kind>:<namespace>/<name>", obj, ArgoCDTrackingIDAnnotation, id)
+		}
+		ns := r.o.ArgoNamespace
+		// Applications outside Argo CD's own namespace are tracked as <namespace>_<name>.
+		if appNs, appName, ok := strings.Cut(app, "_"); ok {
+			ns, app = appNs, appName
+		}
+		t, err := r.fromArgoApplication(ctx, ns, app, fmt.Sprintf("%s has annotation %s=%s", obj, ArgoCDTrackingIDAnnotation, id))
+		return t, "", err
+	}
+	if app := labels[ArgoCDInstanceLabel]; app != "" {
+		// Helm charts set this label too: only an existing Application counts.
+		ns := r.o.ArgoNamespace
+		if appNs, appName, ok := strings.Cut(app, "_"); ok {
+			ns, app = appNs, appName
+		}
+		t, err := r.fromArgoApplication(ctx, ns, app, "")
+		if err == nil || !apierrors.IsNotFound(err) {
+			return t, "", err
+		}
+		return nil, fmt.Sprintf("labels: %s has label %s=%s, but there is no Argo CD Application %s/%s (set the Argo CD namespace if it is not %s)", obj, ArgoCDInstanceLabel, labels[ArgoCDInstanceLabel], ns, app, ns), nil
+	}
+	return nil, fmt.Sprintf("labels: %s has none of the labels %s, %s, %s or the annotation %s: no Flux or Argo CD object applies it", obj, FluxKustomizationNameLabel, FluxHelmReleaseNameLabel, ArgoCDInstanceLabel, ArgoCDTrackingIDAnnotation), nil
+}
+
+// get reads a reconciler's object. because says why it is read, for the error when it is
+// missing; with an empty because, a missing object's error is returned as the API gave it.
+func (r *resolver) get(ctx context.Context, gvr schema.GroupVersionResource, ns, name, because string) (*unstructured.Unstructured, error) {
+	kind := kinds[gvr]
+	if r.o.Client == nil {
+		return nil, fmt.Errorf("reading %s %s/%s needs a cluster client", kind, ns, name)
+	}
+	if r.o.Mapper != nil {
+		if m, err := r.o.Mapper.RESTMapping(schema.GroupKind{Group: gvr.Group, Kind: kind}); err == nil {
+			gvr = m.Resource
+		}
+	}
+	obj, err := r.o.Client.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return obj, nil
+	case apierrors.IsNotFound(err) && because == "":
+		return nil, err
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("%s, but %s %s/%s does not exist: %w", because, kind, ns, name, err)
+	}
+	return nil, fmt.Errorf("failed to read %s %s/%s: %w", kind, ns, name, err)
+}
+
+// fromFluxKustomization reads a Flux Kustomization and its GitRepository.
+func (r *resolver) fromFluxKustomization(ctx context.Context, ns, name, because string) (*Target, error) {
+	ks, err := r.get(ctx, fluxKustomizationGVR, ns, name, because)
+	if err != nil {
+		return nil, err
+	}
+	ksRef := fmt.Sprintf("Kustomization %s/%s", ns, name)
+	rawPath, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
+	p, err := cleanRepoPath(rawPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: spec.path: %w", ksRef, err)
+	}
+	srcKind, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "kind")
+	srcName, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "name")
+	srcNs, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "namespace")
+	if srcNs == "" {
+		srcNs = ns
+	}
+	if srcKind != "GitRepository" {
+		return nil, fmt.Errorf("%s takes its source from %s %s/%s, not from a Git repository: give the repository with --repo DIR --path PATH", ksRef, srcKind, srcNs, srcName)
+	}
+	gr, err := r.get(ctx, gitRepositoryGVR, srcNs, srcName, ksRef+" takes its source from GitRepository "+srcNs+"/"+srcName)
+	if err != nil {
+		return nil, err
+	}
+	grRef := fmt.Sprintf("GitRepository %s/%s", srcNs, srcName)
+	url, _, _ := unstructured.NestedString(gr.Object, "spec", "url")
+	if url == "" {
+		return nil, fmt.Errorf("%s has no spec.url", grRef)
+	}
+	ref, _, _ := unstructured.NestedStringMap(gr.Object, "spec", "ref")
+	branch := ref["branch"]
+	if branch == "" {
+		if b, ok := strings.CutPrefix(ref["name"], "refs/heads/"); ok {
+			branch = b
+		}
+	}
+	if branch == "" {
+		for _, k := range []string{"name", "tag", "semver", "commit"} {
+			if v := ref[k]; v != "" {
+				return nil, fmt.Errorf("%s follows %s %s, not a branch: a change cannot be pushed to it; give a checkout with --repo DIR --path PATH", grRef, k, v)
+			}
+		}
+		branch = fluxDefaultBranch
+	}
+	targetNs, _, _ := unstructured.NestedString(ks.Object, "spec", "targetNamespace")
+	return &Target{
+		Name:      name,
+		Path:      p,
+		Branch:    branch,
+		RemoteURL: url,
+		Context:   r.o.Context,
+		Namespace: targetNs,
+		Source:    SourceFlux,
+	}, nil
+}
+
+// fromArgoApplication reads an Argo CD Application.
+func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because string) (*Target, error) {
+	app, err := r.get(ctx, applicationGVR, ns, name, because)
+	if err != nil {
+		return nil, err
+	}
+	appRef := fmt.Sprintf("Application %s/%s", ns, name)
+	var src map[string]any
+	if s, ok, _ := unstructured.NestedMap(app.Object, "spec", "source"); ok {
+		src = s
+	} else if srcs, ok, _ := unstructured.NestedSlice(app.Object, "spec", "sources"); ok {
+		// Of several sources, the first Git path renders the manifests; the others are Helm
+		// charts or value references.
+		for _, s := range srcs {
+			if m, ok := s.(map[string]any); ok && m["path"] != nil && m["chart"] == nil {
+				src = m
+				break
+			}
+		}
+	}
+	if src == nil {
+		return nil, fmt.Errorf("%s has no source with a path in Git", appRef)
+	}
+	repoURL, _ := src["repoURL"].(string)
+	if chart, _ := src["chart"].(string); chart != "" {
+		return nil, fmt.Errorf("%s renders Helm chart %s from %s, not a path in Git: give the repository of its values with --repo DIR --path PATH", appRef, chart, repoURL)
+	}
+	if repoURL == "" {
+		return nil, fmt.Errorf("%s has no spec.source.repoURL", appRef)
+	}
+	rawPath, _ := src["path"].(string)
+	p, err := cleanRepoPath(rawPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: spec.source.path: %w", appRef, err)
+	}
+	rev, _ := src["targetRevision"].(string)
+	branch := strings.TrimPrefix(rev, "refs/heads/")
+	switch {
+	case branch == "HEAD":
+		branch = "" // the remote's default branch, found when the repository is
+	case commitSHA.MatchString(branch):
+		return nil, fmt.Errorf("%s is pinned to commit %s, not a branch: a change cannot be pushed to it; give a checkout with --repo DIR --path PATH", appRef, rev)
+	}
+	destNs, _, _ := unstructured.NestedString(app.Object, "spec", "destination", "namespace")
+	return &Target{
+		Name:      name,
+		Path:      p,
+		Branch:    branch,
+		RemoteURL: repoURL,
+		Context:   r.o.Context,
+		Namespace: destNs,
+		Source:    SourceArgoCD,
+	}, nil
+}
+
+// objectName names an object the way kubectl's messages do ("Deployment shop/web").
+func objectName(u *unstructured.Unstructured) string {
+	if u == nil {
+		return ""
+	}
+	if u.GetNamespace() == "" {
+		return u.GetKind() + " " + u.GetName()
+	}
+	return u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName()
+}

@@ -1,0 +1,517 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+)
+
+// gitEnv isolates git from the user's and the system's configuration.
+func gitEnv(t *testing.T) {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GIT_AUTHOR_NAME", "Test")
+	t.Setenv("GIT_AUTHOR_EMAIL", "test@example.com")
+	t.Setenv("GIT_COMMITTER_NAME", "Test")
+	t.Setenv("GIT_COMMITTER_EMAIL", "test@example.com")
+	for _, v := range []string{"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_GLOBAL"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newRepo makes a git repository on branch main holding a copy of testdata/repos/<name>.
+func newRepo(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	copyTree(t, filepath.Join(reposDir, name), dir)
+	git(t, dir, "init", "--quiet", "-b", "main")
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "--quiet", "-m", "initial")
+	return realPath(t, dir)
+}
+
+// newRemote makes a bare repository holding testdata/repos/<name> on main, and returns its
+// file:// URL and the work tree that pushes to it.
+func newRemote(t *testing.T, name string) (url, work string) {
+	t.Helper()
+	work = newRepo(t, name)
+	bare := filepath.Join(realPath(t, t.TempDir()), name+".git")
+	git(t, ".", "init", "--quiet", "--bare", "-b", "main", bare)
+	url = "file://" + filepath.ToSlash(bare)
+	git(t, work, "remote", "add", "origin", url)
+	git(t, work, "push", "--quiet", "origin", "main")
+	return url, work
+}
+
+func realPath(t *testing.T, p string) string {
+	t.Helper()
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func obj(apiVersion, kind, ns, name string, labels map[string]string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	if labels != nil {
+		u.SetLabels(labels)
+	}
+	return u
+}
+
+func fakeClient(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		fluxKustomizationGVR: "KustomizationList",
+		gitRepositoryGVR:     "GitRepositoryList",
+		helmReleaseGVR:       "HelmReleaseList",
+		applicationGVR:       "ApplicationList",
+	}, objs...)
+}
+
+func fluxObjects(url string) []runtime.Object {
+	return []runtime.Object{
+		obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "apps",
+			map[string]string{FluxKustomizationNameLabel: "flux-system", FluxKustomizationNamespaceLabel: "flux-system"},
+			map[string]any{"path": "./apps/staging", "sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"}}),
+		obj("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "flux-system", nil,
+			map[string]any{"url": url, "ref": map[string]any{"branch": "main"}}),
+		obj("helm.toolkit.fluxcd.io/v2", "HelmRelease", "podinfo", "podinfo",
+			map[string]string{FluxKustomizationNameLabel: "apps", FluxKustomizationNamespaceLabel: "flux-system"},
+			map[string]any{"releaseName": "podinfo"}),
+	}
+}
+
+func liveDeployment(labels, annotations map[string]string) *unstructured.Unstructured {
+	u := obj("apps/v1", "Deployment", "shop", "web", labels, map[string]any{"replicas": int64(2)})
+	if annotations != nil {
+		u.SetAnnotations(annotations)
+	}
+	return u
+}
+
+var fluxLabels = map[string]string{FluxKustomizationNameLabel: "apps", FluxKustomizationNamespaceLabel: "flux-system"}
+
+func TestResolveFlags(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	repo := newRepo(t, "kustomize")
+	git(t, repo, "remote", "add", "origin", "git@git.example.com:shop/deploy.git")
+
+	t.Run("repo with several targets", func(t *testing.T) {
+		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: repo})
+		if err == nil {
+			t.Fatal("no error")
+		}
+		for _, want := range []string{"has 2 targets", "overlays/production", "overlays/staging", "--path", "--target"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not mention %q", err, want)
+			}
+		}
+	})
+	t.Run("repo and path", func(t *testing.T) {
+		got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: repo, Path: "overlays/staging", Context: "kind-staging"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Target{Name: "overlays/staging", RepoDir: repo, Path: "overlays/staging", Branch: "main",
+			RemoteURL: "git@git.example.com:shop/deploy.git", Context: "kind-staging", Source: SourceFlags}
+		if *got != want {
+			t.Errorf("got  %+v\nwant %+v", *got, want)
+		}
+	})
+	t.Run("path relative to the current directory", func(t *testing.T) {
+		got, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(repo, "overlays"), Path: "production"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RepoDir != repo || got.Path != "overlays/production" {
+			t.Errorf("got %+v", *got)
+		}
+	})
+	t.Run("target by name", func(t *testing.T) {
+		got, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(repo, "base"), Target: "overlays/production"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Path != "overlays/production" || got.Source != SourceFlags {
+			t.Errorf("got %+v", *got)
+		}
+		_, err = Resolve(ctx, ResolveOptions{Cwd: repo, Target: "nope"})
+		if err == nil || !strings.Contains(err.Error(), "--target nope: no such target") || !strings.Contains(err.Error(), "overlays/staging") {
+			t.Errorf("unknown target: %v", err)
+		}
+	})
+	t.Run("missing path", func(t *testing.T) {
+		_, err := Resolve(ctx, ResolveOptions{Cwd: repo, Path: "overlays/qa"})
+		if err == nil || !strings.Contains(err.Error(), "--path overlays/qa: not a directory in repository") {
+			t.Errorf("error: %v", err)
+		}
+	})
+	t.Run("repo with one target", func(t *testing.T) {
+		plain := newRepo(t, "plain")
+		got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: plain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Path != "." || got.RepoDir != plain {
+			t.Errorf("got %+v", *got)
+		}
+	})
+	t.Run("not a repository", func(t *testing.T) {
+		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Path: "x"})
+		if err == nil || !strings.Contains(err.Error(), "--repo") {
+			t.Errorf("error: %v", err)
+		}
+	})
+}
+
+func TestResolveConfig(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	repo := newRepo(t, "kustomize")
+	writeFile(t, filepath.Join(repo, ConfigFile), `apiVersion: gitops.kubectl.io/v1alpha1
+kind: Config
+targets:
+- name: staging
+  context: kind-staging
+  path: overlays/staging
+  namespace: shop
+- name: production
+  context: prod
+  path: overlays/production
+  branch: release
+  secrets:
+    provider: sealed-secrets
+secrets:
+  provider: sops
+`)
+	cwd := filepath.Join(repo, "base")
+
+	got, err := Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Target{Name: "production", RepoDir: repo, Path: "overlays/production", Branch: "release", Context: "prod",
+		Source: SourceConfig, Secrets: SecretsConfig{Provider: ProviderSealedSecrets}}
+	if *got != want {
+		t.Errorf("got  %+v\nwant %+v", *got, want)
+	}
+
+	got, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "kind-staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "staging" || got.Namespace != "shop" || got.Branch != "main" || got.Secrets.Provider != ProviderSOPS {
+		t.Errorf("got %+v", *got)
+	}
+
+	// Flags win over the configuration.
+	got, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "kind-staging", Target: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "production" || got.Source != SourceFlags || got.Context != "prod" {
+		t.Errorf("--target: got %+v", *got)
+	}
+
+	_, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "other"})
+	var nt *NoTargetError
+	if !errors.As(err, &nt) {
+		t.Fatalf("unknown context: %v", err)
+	}
+	for _, want := range []string{`no target of ` + filepath.Join(repo, ConfigFile) + ` has context "other"`, "staging (context kind-staging)", "labels: no live object", "--repo DIR --path PATH", "kubectl gitops capture"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+
+	// The only target is used whatever the context, unless it names another one.
+	writeFile(t, filepath.Join(repo, ConfigFile), "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\ntargets:\n- name: staging\n  path: overlays/staging\n")
+	got, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "any"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "staging" || got.Context != "any" {
+		t.Errorf("only target: got %+v", *got)
+	}
+
+	writeFile(t, filepath.Join(repo, ConfigFile), "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\ntargets:\n- name: staging\n  path: overlays/staging\n  pathh: x\n")
+	_, err = Resolve(ctx, ResolveOptions{Cwd: cwd})
+	if err == nil || !strings.Contains(err.Error(), ConfigFile+`:6: unknown field "pathh" in targets[0]`) {
+		t.Errorf("bad config: %v", err)
+	}
+}
+
+// recordingGit counts the git commands Resolve runs.
+type recordingGit struct {
+	ExecGit
+	calls map[string]int
+}
+
+func (g *recordingGit) Run(ctx context.Context, dir string, args ...string) (string, error) {
+	g.calls[args[0]]++
+	return g.ExecGit.Run(ctx, dir, args...)
+}
+
+func TestResolveFluxLabels(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "flux")
+	client := fakeClient(fluxObjects(url)...)
+
+	t.Run("current directory is a clone of the source", func(t *testing.T) {
+		checkout := filepath.Join(realPath(t, t.TempDir()), "fleet")
+		// A plain path, not the file:// URL the GitRepository has.
+		git(t, ".", "clone", "--quiet", strings.TrimPrefix(url, "file://"), checkout)
+		got, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(checkout, "apps"), Live: liveDeployment(fluxLabels, nil), Client: client, Context: "kind-staging", CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Target{Name: "apps", RepoDir: checkout, Path: "apps/staging", Branch: "main", RemoteURL: url, Context: "kind-staging", Source: SourceFlux}
+		if *got != want {
+			t.Errorf("got  %+v\nwant %+v", *got, want)
+		}
+	})
+
+	t.Run("cached clone", func(t *testing.T) {
+		cache := t.TempDir()
+		g := &recordingGit{calls: map[string]int{}}
+		opts := ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(fluxLabels, nil), Client: client, CacheDir: cache, Git: g}
+		got, err := Resolve(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Cached || got.Path != "apps/staging" || got.Branch != "main" || got.Source != SourceFlux {
+			t.Errorf("got %+v", *got)
+		}
+		if !strings.HasPrefix(got.RepoDir, cache) || !isDir(filepath.Join(got.RepoDir, "apps/staging")) {
+			t.Errorf("RepoDir %s is not a clone in %s", got.RepoDir, cache)
+		}
+		if g.calls["clone"] != 1 {
+			t.Errorf("git clone ran %d times", g.calls["clone"])
+		}
+
+		// The remote moves on, and the clone has leftovers: the next Resolve fetches and resets.
+		writeFile(t, filepath.Join(work, "apps/staging/extra.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n")
+		git(t, work, "add", "-A")
+		git(t, work, "commit", "--quiet", "-m", "extra")
+		git(t, work, "push", "--quiet", "origin", "main")
+		writeFile(t, filepath.Join(got.RepoDir, "apps/staging/kustomization.yaml"), "garbage\n")
+		writeFile(t, filepath.Join(got.RepoDir, "stray.yaml"), "x: y\n")
+
+		again, err := Resolve(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.RepoDir != got.RepoDir {
+			t.Errorf("second RepoDir %s, first %s", again.RepoDir, got.RepoDir)
+		}
+		if g.calls["clone"] != 1 || g.calls["fetch"] == 0 {
+			t.Errorf("second Resolve: git calls %v, want a fetch and no new clone", g.calls)
+		}
+		if _, err := os.Stat(filepath.Join(again.RepoDir, "apps/staging/extra.yaml")); err != nil {
+			t.Errorf("new commit not fetched: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(again.RepoDir, "stray.yaml")); err == nil {
+			t.Error("untracked file left in the cached clone")
+		}
+		if head := git(t, again.RepoDir, "rev-parse", "HEAD"); head != git(t, work, "rev-parse", "HEAD") {
+			t.Errorf("cached clone at %s, remote at %s", head, git(t, work, "rev-parse", "HEAD"))
+		}
+		if st := git(t, again.RepoDir, "status", "--porcelain"); st != "" {
+			t.Errorf("cached clone not clean:\n%s", st)
+		}
+	})
+
+	t.Run("HelmRelease", func(t *testing.T) {
+		labels := map[string]string{FluxHelmReleaseNameLabel: "podinfo", FluxHelmReleaseNamespaceLabel: "podinfo"}
+		got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: liveDeployment(labels, nil), Client: client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Path != "apps/staging" || got.RepoDir != work || got.Cached {
+			t.Errorf("got %+v", *got)
+		}
+		want := ObjectRef{APIVersion: "helm.toolkit.fluxcd.io/v2", Kind: "HelmRelease", Namespace: "podinfo", Name: "podinfo"}
+		if got.HelmRelease == nil || *got.HelmRelease != want {
+			t.Errorf("HelmRelease = %v, want %v", got.HelmRelease, want)
+		}
+	})
+
+	t.Run("config of the found repository", func(t *testing.T) {
+		repo := newRepo(t, "flux")
+		writeFile(t, filepath.Join(repo, ConfigFile), "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\nsecrets: {provider: sops}\ntargets:\n- {name: staging, path: ./apps/staging, context: kind-staging}\n- {name: production, path: apps/production, context: prod}\n")
+		git(t, repo, "remote", "add", "upstream", url)
+		// The current context has no target, so the labels decide; the configuration then names it.
+		got, err := Resolve(ctx, ResolveOptions{Cwd: repo, Context: "kind-other", Live: liveDeployment(fluxLabels, nil), Client: client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "staging" || got.Source != SourceFlux || got.Secrets.Provider != ProviderSOPS || got.RepoDir != repo {
+			t.Errorf("got %+v", *got)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			labels map[string]string
+			objs   []runtime.Object
+			want   []string
+		}{
+			{"no labels", map[string]string{"app": "web"}, nil, []string{
+				"no repository and path found for Deployment shop/web", "flags: none of --repo, --path, --target given",
+				"is not in a git repository", "has none of the labels kustomize.toolkit.fluxcd.io/name", "kubectl gitops capture"}},
+			{"missing Kustomization", fluxLabels, nil, []string{
+				"Deployment shop/web is labelled kustomize.toolkit.fluxcd.io/name=apps, but Kustomization flux-system/apps does not exist"}},
+			{"OCI source", fluxLabels, []runtime.Object{obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "apps", nil,
+				map[string]any{"path": "./", "sourceRef": map[string]any{"kind": "OCIRepository", "name": "apps"}})}, []string{
+				"Kustomization flux-system/apps takes its source from OCIRepository flux-system/apps, not from a Git repository"}},
+			{"tag", fluxLabels, []runtime.Object{fluxObjects(url)[0], obj("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "flux-system", nil,
+				map[string]any{"url": url, "ref": map[string]any{"tag": "v1.0.0"}})}, []string{
+				"GitRepository flux-system/flux-system follows tag v1.0.0, not a branch"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(tc.labels, nil), Client: fakeClient(tc.objs...), CacheDir: t.TempDir()})
+				if err == nil {
+					t.Fatal("no error")
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not mention %q", err, w)
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestResolveFluxDefaultBranch(t *testing.T) {
+	gitEnv(t)
+	url, work := newRemote(t, "flux")
+	git(t, work, "push", "--quiet", "origin", "main:master")
+	objs := fluxObjects(url)
+	unstructured.RemoveNestedField(objs[1].(*unstructured.Unstructured).Object, "spec", "ref")
+	got, err := Resolve(context.Background(), ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(fluxLabels, nil), Client: fakeClient(objs...), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Branch != "master" || git(t, got.RepoDir, "symbolic-ref", "--short", "HEAD") != "master" {
+		t.Errorf("got %+v", *got)
+	}
+}
+
+func TestResolveArgoCD(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd")
+	app := func(ns, name, rev string) runtime.Object {
+		return obj("argoproj.io/v1alpha1", "Application", ns, name, nil, map[string]any{
+			"source":      map[string]any{"repoURL": url, "path": "envs/staging", "targetRevision": rev},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "shop"},
+		})
+	}
+	client := fakeClient(app("argocd", "shop-staging", "HEAD"), app("apps", "team-shop", "main"))
+
+	for _, tc := range []struct {
+		name        string
+		labels      map[string]string
+		annotations map[string]string
+		argoNs      string
+		wantName    string
+	}{
+		{"tracking-id", nil, map[string]string{ArgoCDTrackingIDAnnotation: "shop-staging:apps/Deployment:shop/web"}, "", "shop-staging"},
+		{"tracking-id in another namespace", nil, map[string]string{ArgoCDTrackingIDAnnotation: "apps_team-shop:apps/Deployment:shop/web"}, "", "team-shop"},
+		{"instance label", map[string]string{ArgoCDInstanceLabel: "shop-staging"}, nil, "", "shop-staging"},
+		{"instance label, Argo CD namespace", map[string]string{ArgoCDInstanceLabel: "team-shop"}, nil, "apps", "team-shop"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(tc.labels, tc.annotations), Client: client, ArgoNamespace: tc.argoNs, CacheDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != tc.wantName || got.Path != "envs/staging" || got.Branch != "main" || got.Namespace != "shop" ||
+				got.Source != SourceArgoCD || !got.Cached || got.RemoteURL != url {
+				t.Errorf("got %+v", *got)
+			}
+		})
+	}
+
+	t.Run("HEAD in the user's checkout", func(t *testing.T) {
+		live := liveDeployment(nil, map[string]string{ArgoCDTrackingIDAnnotation: "shop-staging:apps/Deployment:shop/web"})
+		got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RepoDir != work || got.Cached || got.Branch != "main" {
+			t.Errorf("got %+v", *got)
+		}
+	})
+
+	t.Run("instance label without Application", func(t *testing.T) {
+		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(map[string]string{ArgoCDInstanceLabel: "podinfo"}, nil), Client: client})
+		var nt *NoTargetError
+		if !errors.As(err, &nt) || !strings.Contains(err.Error(), "has label app.kubernetes.io/instance=podinfo, but there is no Argo CD Application argocd/podinfo") {
+			t.Errorf("error: %v", err)
+		}
+	})
+
+	t.Run("tracking-id without Application", func(t *testing.T) {
+		live := liveDeployment(nil, map[string]string{ArgoCDTrackingIDAnnotation: "gone:apps/Deployment:shop/web"})
+		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: client})
+		if err == nil || !strings.Contains(err.Error(), "Application argocd/gone does not exist") {
+			t.Errorf("error: %v", err)
+		}
+	})
+}

@@ -1,0 +1,71 @@
+// Package target decides which repository, path, branch and cluster a change goes to: from the
+// --repo/--path/--target flags, from the repository's .kubectl-gitops.yaml, or from the live
+// object's Flux and Argo CD labels, which lead to the Kustomization or Application that applies
+// it and to the Git repository that holds its source. It also lists every target of a repository
+// (Discover), which the closed loop renders again after a change.
+package target
+
+import "fmt"
+
+// Where a Target came from.
+const (
+	SourceFlags      = "flags"
+	SourceConfig     = "config"
+	SourceFlux       = "flux"
+	SourceArgoCD     = "argocd"
+	SourceDiscovered = "discovered"
+)
+
+// Target is one path in a config repository that a reconciler renders for a cluster.
+type Target struct {
+	// Name is the config target's name, the Flux Kustomization or Argo CD Application name, or
+	// the path.
+	Name string
+	// RepoDir is the local worktree root: the user's checkout or the tool's cached clone.
+	RepoDir string
+	// Path is the slash-separated, repository-relative directory that is rendered
+	// ("overlays/staging", ".").
+	Path string
+	// Branch is the branch the reconciler follows (flux, argocd), the configured branch, or the
+	// checkout's current branch.
+	Branch string
+	// RemoteURL is the repository's URL: the reconciler's source URL, or the checkout's remote.
+	RemoteURL string
+	// Context is the kubeconfig context of the cluster the target is applied to, when known.
+	Context string
+	// Namespace is the default namespace for objects without one, when known.
+	Namespace string
+	// Source is how the target was found: SourceFlags, SourceConfig, SourceFlux, SourceArgoCD
+	// or SourceDiscovered.
+	Source string
+	// Cached is true when RepoDir is the tool's own clone: fetch before a change, push after
+	// committing.
+	Cached bool
+	// Secrets says how Secrets written into this target are encrypted.
+	Secrets SecretsConfig
+	// HelmRelease is the Flux HelmRelease that made the live object, when one did; its values
+	// in Path, not the object itself, render the object.
+	HelmRelease *ObjectRef
+}
+
+func (t Target) String() string {
+	if t.Name == "" || t.Name == t.Path {
+		return t.Path
+	}
+	return fmt.Sprintf("%s (%s)", t.Name, t.Path)
+}
+
+// ObjectRef names an object in the cluster.
+type ObjectRef struct {
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+}
+
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
