@@ -19,6 +19,13 @@ var rootLong = templates.LongDesc(`
 // NewRootCmd builds the command tree. Every kubectl connection flag (--kubeconfig, --context,
 // -n, ...) is registered once here and reaches the commands through the factory.
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	cmd, _ := newRoot(streams)
+	return cmd
+}
+
+// newRoot returns the command tree and the factory its commands build clients with, so tests
+// can reach the cluster exactly as the commands do.
+func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, cmdutil.Factory) {
 	configFlags := genericclioptions.NewConfigFlags(true)
 	f := cmdutil.NewFactory(cmdutil.NewMatchVersionFlags(configFlags))
 
@@ -46,8 +53,13 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.AddCommand(
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
+		NewCmdScale(f, streams),
+		NewCmdSet(f, streams),
+		NewCmdLabel(f, streams),
+		NewCmdAnnotate(f, streams),
+		NewCmdPatch(f, streams),
 	)
-	return cmd
+	return cmd, f
 }
 
 func runHelp(cmd *cobra.Command, _ []string) {

@@ -1,0 +1,251 @@
+// Package change is the closed loop: it asks placement for the ways to write a change, renders
+// every target that reads a touched file with the candidate edits (in memory), and accepts the
+// first candidate under which the edited objects render exactly as asked and every other object
+// of every target renders exactly as before. Nothing is written here; the caller commits Files.
+package change
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+)
+
+// Engine plans changes in one repository whose targets are known.
+type Engine struct {
+	root    string
+	targets []string
+	before  map[string]*render.Result
+}
+
+// NewEngine renders every target of the repository at root once, as the reference the closed loop
+// compares against.
+func NewEngine(root string, targets []string) (*Engine, error) {
+	e := &Engine{root: root, targets: targets, before: map[string]*render.Result{}}
+	for _, t := range targets {
+		res, err := render.Render(root, t, render.Options{})
+		if err != nil {
+			return nil, err
+		}
+		e.before[t] = res
+	}
+	return e, nil
+}
+
+// Rendered returns the current render of a target the engine knows.
+func (e *Engine) Rendered(target string) (*render.Result, error) {
+	if r, ok := e.before[target]; ok {
+		return r, nil
+	}
+	return nil, fmt.Errorf("%s is not a target of this repository (targets: %s)", target, strings.Join(e.targets, ", "))
+}
+
+// ObjectChange asks for one rendered object of a target to become Desired.
+type ObjectChange struct {
+	Target  string
+	Object  *render.Object
+	Desired map[string]any
+}
+
+// ObjectResult says how one object's change was written.
+type ObjectResult struct {
+	Target     string
+	APIVersion string
+	ID         render.ObjectID
+	Layer      string
+	Changes    []placement.FieldChange
+}
+
+// Plan is an accepted set of file contents.
+type Plan struct {
+	// Files are the new contents of the changed files (repository-relative); Original their
+	// contents before (nil for a new file).
+	Files    map[string][]byte
+	Original map[string][]byte
+	Objects  []ObjectResult
+}
+
+// Paths are the changed files, sorted.
+func (p *Plan) Paths() []string {
+	out := make([]string, 0, len(p.Files))
+	for f := range p.Files {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// RefusedError says why no placement could express a change.
+type RefusedError struct {
+	Object  render.ObjectID
+	Target  string
+	Reasons []string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("cannot write the change to %s in target %s without changing something else:\n  %s",
+		e.Object, e.Target, strings.Join(e.Reasons, "\n  "))
+}
+
+// Plan places every change and proves the result with the closed loop.
+func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
+	plan := &Plan{Files: map[string][]byte{}, Original: map[string][]byte{}}
+	expect := map[string]map[render.ObjectID]map[string]any{}
+	for _, ch := range changes {
+		meta := placement.PatchMeta(ch.Object.Obj.GroupVersionKind())
+		fields := placement.Diff(ch.Object.Obj.Object, ch.Desired, meta)
+		if len(fields) == 0 {
+			continue
+		}
+		cands, err := placement.Candidates(placement.Input{
+			Root:    e.root,
+			Target:  ch.Target,
+			Object:  ch.Object,
+			Changes: fields,
+			Files:   plan.Files,
+			Shared:  func(f string) bool { return e.sharedWith(ch.Target, f) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s in target %s: %w", ch.Object.ID, ch.Target, err)
+		}
+		if expect[ch.Target] == nil {
+			expect[ch.Target] = map[render.ObjectID]map[string]any{}
+		}
+		expect[ch.Target][ch.Object.ID] = ch.Desired
+		var reasons []string
+		accepted := false
+		for _, c := range cands {
+			merged := make(map[string][]byte, len(plan.Files)+len(c.Files))
+			for f, b := range plan.Files {
+				merged[f] = b
+			}
+			for f, b := range c.Files {
+				merged[f] = b
+			}
+			if err := e.verify(merged, expect); err != nil {
+				reasons = append(reasons, fmt.Sprintf("in %s: %v", c.Layer, err))
+				continue
+			}
+			for f, b := range c.Files {
+				if _, seen := plan.Original[f]; !seen {
+					orig, err := os.ReadFile(filepath.Join(e.root, filepath.FromSlash(f)))
+					if err != nil && !os.IsNotExist(err) {
+						return nil, err
+					}
+					plan.Original[f] = orig
+				}
+				plan.Files[f] = b
+			}
+			plan.Objects = append(plan.Objects, ObjectResult{Target: ch.Target, APIVersion: ch.Object.Obj.GetAPIVersion(), ID: ch.Object.ID, Layer: c.Layer, Changes: fields})
+			accepted = true
+			break
+		}
+		if !accepted {
+			return nil, &RefusedError{Object: ch.Object.ID, Target: ch.Target, Reasons: reasons}
+		}
+	}
+	return plan, nil
+}
+
+// sharedWith tells whether a file is read by a target other than target.
+func (e *Engine) sharedWith(target, file string) bool {
+	for t, r := range e.before {
+		if t != target && contains(r.Inputs, file) {
+			return true
+		}
+	}
+	return false
+}
+
+// verify renders every target a file change can reach and checks it against expect.
+func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.ObjectID]map[string]any) error {
+	var errs []error
+	for _, t := range e.targets {
+		before := e.before[t]
+		if !reaches(before, t, files) {
+			if len(expect[t]) > 0 {
+				errs = append(errs, fmt.Errorf("target %s does not read the edited files", t))
+			}
+			continue
+		}
+		after, err := render.Render(e.root, t, render.Options{Overlay: files})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("target %s no longer renders: %w", t, err))
+			continue
+		}
+		if err := compare(t, before, after, expect[t]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func reaches(r *render.Result, target string, files map[string][]byte) bool {
+	for f := range files {
+		if contains(r.Inputs, f) || strings.HasPrefix(f, strings.TrimSuffix(target, "/")+"/") || target == "." {
+			return true
+		}
+	}
+	return false
+}
+
+func compare(target string, before, after *render.Result, expect map[render.ObjectID]map[string]any) error {
+	var problems []string
+	seen := map[render.ObjectID]bool{}
+	for _, a := range after.Objects {
+		seen[a.ID] = true
+		want := map[string]any(nil)
+		if d, ok := expect[a.ID]; ok {
+			want = d
+		} else if b := before.Get(a.ID); b != nil {
+			want = b.Obj.Object
+		} else {
+			problems = append(problems, fmt.Sprintf("%s would appear in target %s", a.ID, target))
+			continue
+		}
+		if !reflect.DeepEqual(stripStatus(a.Obj.Object), stripStatus(want)) {
+			var diffs []string
+			for _, c := range placement.Diff(want, a.Obj.Object, placement.PatchMeta(a.Obj.GroupVersionKind())) {
+				diffs = append(diffs, c.String())
+			}
+			what := "would also change"
+			if _, ok := expect[a.ID]; ok {
+				what = "would not render as asked"
+			}
+			problems = append(problems, fmt.Sprintf("%s in target %s %s: %s", a.ID, target, what, strings.Join(diffs, "; ")))
+		}
+	}
+	for _, b := range before.Objects {
+		if !seen[b.ID] {
+			problems = append(problems, fmt.Sprintf("%s would disappear from target %s", b.ID, target))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func stripStatus(m map[string]any) map[string]any {
+	if _, ok := m["status"]; !ok {
+		return m
+	}
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != "status" {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+func contains(list []string, s string) bool {
+	i := sort.SearchStrings(list, s)
+	return i < len(list) && list[i] == s
+}

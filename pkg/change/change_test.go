@@ -1,0 +1,232 @@
+package change
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+)
+
+func sample(t *testing.T, name string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "repos", name)
+}
+
+var deployments = schema.GroupKind{Group: "apps", Kind: "Deployment"}
+
+// planOne asks for one object of a target to change through mutate, and returns the plan.
+func planOne(t *testing.T, root string, targets []string, target string, gk schema.GroupKind, name string, mutate func(u *unstructured.Unstructured)) (*Plan, error) {
+	t.Helper()
+	eng, err := NewEngine(root, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := eng.Rendered(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := r.Find(gk, "", name)
+	if len(objs) != 1 {
+		t.Fatalf("%s %s: found %d", gk, name, len(objs))
+	}
+	desired := objs[0].Obj.DeepCopy()
+	mutate(desired)
+	return eng.Plan([]ObjectChange{{Target: target, Object: objs[0], Desired: desired.Object}})
+}
+
+func read(t *testing.T, root, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// wantOnly checks the plan changes exactly the files in want, to exactly those bytes.
+func wantOnly(t *testing.T, p *Plan, want map[string]string) {
+	t.Helper()
+	if len(p.Files) != len(want) {
+		t.Errorf("plan changes %v, want %d files", p.Paths(), len(want))
+	}
+	for f, w := range want {
+		got, ok := p.Files[f]
+		if !ok {
+			t.Errorf("plan does not change %s (changes %v)", f, p.Paths())
+			continue
+		}
+		if string(got) != w {
+			t.Errorf("%s:\n--- got\n%s\n--- want\n%s", f, got, w)
+		}
+	}
+}
+
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	if strings.Count(s, old) != 1 {
+		t.Fatalf("fixture changed: %q occurs %d times", old, strings.Count(s, old))
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+func setReplicas(n int64) func(u *unstructured.Unstructured) {
+	return func(u *unstructured.Unstructured) {
+		_ = unstructured.SetNestedField(u.Object, n, "spec", "replicas")
+	}
+}
+
+var kustomizeTargets = []string{"overlays/production", "overlays/staging"}
+
+func TestScaleUpdatesOverlayReplicasEntry(t *testing.T) {
+	root := sample(t, "kustomize")
+	p, err := planOne(t, root, kustomizeTargets, "overlays/staging", deployments, "web", setReplicas(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := "overlays/staging/kustomization.yaml"
+	wantOnly(t, p, map[string]string{kust: replaceOnce(t, read(t, root, kust), "    count: 1\n", "    count: 3\n")})
+}
+
+func TestScaleSharedBaseAddsReplicasEntryInOverlay(t *testing.T) {
+	root := sample(t, "kustomize")
+	p, err := planOne(t, root, kustomizeTargets, "overlays/staging", deployments, "worker", setReplicas(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := "overlays/staging/kustomization.yaml"
+	want := replaceOnce(t, read(t, root, kust), "    count: 1\n", "    count: 1\n  - name: worker\n    count: 3\n")
+	wantOnly(t, p, map[string]string{kust: want})
+}
+
+func TestScalePlainDirectoryEditsOwnFile(t *testing.T) {
+	root := sample(t, "plain")
+	p, err := planOne(t, root, []string{"apps"}, "apps", deployments, "web", setReplicas(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := "apps/shop/deployment.yaml"
+	want := replaceOnce(t, read(t, root, f), "  replicas: 2  # scaled up", "  replicas: 5  # scaled up")
+	wantOnly(t, p, map[string]string{f: want})
+}
+
+// The staging images: entry for the web image also retags the cache-warmup CronJob, and runs
+// after patches: a new image for web alone goes into a patch that kustomize applies after the
+// images: entry (a PatchTransformer under transformers:), and the CronJob keeps its image.
+func TestSetImageSharedImageGoesToLatePatch(t *testing.T) {
+	root := sample(t, "kustomize")
+	p, err := planOne(t, root, kustomizeTargets, "overlays/staging", deployments, "web", func(u *unstructured.Unstructured) {
+		cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		for _, c := range cs {
+			m := c.(map[string]any)
+			if m["name"] == "web" {
+				m["image"] = "registry.example.com/shop/web:1.6.0"
+			}
+		}
+		_ = unstructured.SetNestedSlice(u.Object, cs, "spec", "template", "spec", "containers")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := "overlays/staging/kustomization.yaml"
+	wantOnly(t, p, map[string]string{
+		kust: read(t, root, kust) + "transformers:\n  - web-deployment-override.yaml\n",
+		"overlays/staging/web-deployment-override.yaml": `apiVersion: builtin
+kind: PatchTransformer
+metadata:
+  name: web-deployment-override
+patch: |
+  apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: web
+    namespace: shop
+  spec:
+    template:
+      spec:
+        containers:
+          - name: web
+            image: registry.example.com/shop/web:1.6.0
+target:
+  kind: Deployment
+  name: web
+`,
+	})
+}
+
+// A target that another target builds on (staging-canary includes staging): every layer of
+// staging is read by staging-canary too, so no placement keeps the change to staging alone.
+func TestClosedLoopRefusesChangeThatLeaksIntoAnotherTarget(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS(sample(t, "kustomize"))); err != nil {
+		t.Fatal(err)
+	}
+	canary := filepath.Join(root, "overlays", "staging-canary")
+	if err := os.MkdirAll(canary, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(canary, "kustomization.yaml"), []byte("resources:\n  - ../staging\nnameSuffix: -canary\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, root)
+	_, err := planOne(t, root, []string{"overlays/production", "overlays/staging", "overlays/staging-canary"}, "overlays/staging", deployments, "web", setReplicas(6))
+	var refused *RefusedError
+	if !errors.As(err, &refused) {
+		t.Fatalf("want RefusedError, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "web-canary in target overlays/staging-canary would also change: spec.replicas: 1 → 6") {
+		t.Errorf("error does not name the object and field that would change:\n%v", err)
+	}
+	if after := snapshot(t, root); after != before {
+		t.Error("a refused change wrote to the repository")
+	}
+}
+
+// snapshot is every file of a tree with its content, for "nothing was written" checks.
+func snapshot(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		b.WriteString(p + "\n" + string(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// A change in a base file that another target renders must not leak there.
+func TestSharedBaseProductionRenderUnchanged(t *testing.T) {
+	root := sample(t, "kustomize")
+	before, err := render.Render(root, "overlays/production", render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planOne(t, root, kustomizeTargets, "overlays/staging", deployments, "worker", setReplicas(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range p.Files {
+		if strings.HasPrefix(f, "base/") || strings.HasPrefix(f, "overlays/production") {
+			t.Errorf("change for staging wrote %s", f)
+		}
+	}
+	after, err := render.Render(root, "overlays/production", render.Options{Overlay: p.Files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before.YAML()) != string(after.YAML()) {
+		t.Error("production render changed")
+	}
+}

@@ -1,0 +1,230 @@
+// Package placement decides which file and layer of a config repository receives a field change,
+// in kustomize's idiom: the object's own file when only this target renders it; else this
+// target's overlay (a replicas: or images: entry, else a strategic-merge patch, extending a patch
+// that already targets the object first). It proposes candidates in that order; the closed loop
+// (package change) renders each and keeps the first that does exactly what was asked.
+package placement
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"sigs.k8s.io/kustomize/api/konfig"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamledit"
+)
+
+// Input is one object's change in one target.
+type Input struct {
+	// Root is the repository's worktree root; Target the rendered directory, repository-relative.
+	Root   string
+	Target string
+	// Object is the object as the target renders it now; Changes what must change in it.
+	Object  *render.Object
+	Changes []FieldChange
+	// Files holds repository-relative file contents already changed by earlier objects of the
+	// same command, so several objects land in one consistent commit.
+	Files map[string][]byte
+	// Shared tells whether a repository-relative file is read by another target too.
+	Shared func(file string) bool
+}
+
+// Candidate is one way to express the change: the full new content of each file it touches.
+type Candidate struct {
+	// Layer says where the change goes, for messages: "base/web.yaml", "overlays/staging (replicas)".
+	Layer string
+	Files map[string][]byte
+}
+
+// Candidates returns the ways to write the change, most preferred first. Errors met while
+// building a candidate (an aliased value, a file that does not parse) are returned joined when no
+// candidate could be built at all.
+func Candidates(in Input) ([]Candidate, error) {
+	var out []Candidate
+	var errs []error
+	add := func(c *Candidate, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		if c != nil {
+			out = append(out, *c)
+		}
+	}
+	o := in.Object
+	if o.Origin.File != "" && o.Origin.Doc >= 0 && !in.Shared(o.Origin.File) {
+		add(ownFile(in))
+	}
+	if kust := in.kustomizationFile(); kust != "" {
+		add(overlay(in, kust, true))
+		add(overlay(in, kust, false))
+		add(latePatch(in, kust))
+	}
+	if len(out) == 0 {
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		where := o.Origin.File
+		if where == "" {
+			where = "a generator in " + o.Origin.Generated
+		}
+		return nil, fmt.Errorf("%s comes from %s, which other targets share, and target %s has no kustomization.yaml to hold an override: add one there, or pass --path to a target that has", o.ID, where, in.Target)
+	}
+	return out, nil
+}
+
+func (in Input) read(p string) ([]byte, error) {
+	if b, ok := in.Files[p]; ok {
+		return b, nil
+	}
+	return os.ReadFile(filepath.Join(in.Root, filepath.FromSlash(p)))
+}
+
+func (in Input) exists(p string) bool {
+	if b, ok := in.Files[p]; ok {
+		return b != nil
+	}
+	_, err := os.Stat(filepath.Join(in.Root, filepath.FromSlash(p)))
+	return err == nil
+}
+
+func (in Input) kustomizationFile() string {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		p := path.Join(in.Target, n)
+		if in.exists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// ownFile edits the object's own document in place.
+func ownFile(in Input) (*Candidate, error) {
+	file := in.Object.Origin.File
+	src, err := in.read(file)
+	if err != nil {
+		return nil, err
+	}
+	f, err := yamledit.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := applyChanges(f, in.Object.Origin.Doc, in.Changes, false); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &Candidate{Layer: file, Files: map[string][]byte{file: f.Bytes()}}, nil
+}
+
+// applyChanges writes each change into document doc. In a strategic-merge patch (asPatch) a
+// removal is written as null, or as `$patch: delete` for a keyed list item.
+func applyChanges(f *yamledit.File, doc int, changes []FieldChange, asPatch bool) error {
+	for _, c := range changes {
+		p, err := yamledit.ParsePath(c.Path.String())
+		if err != nil {
+			return err
+		}
+		switch {
+		case c.Delete && asPatch && c.Path[len(c.Path)-1].MergeKey != "":
+			dp, err := yamledit.ParsePath(c.Path.String() + ".$patch")
+			if err != nil {
+				return err
+			}
+			if err := f.Set(doc, dp, yamledit.ScalarNode("delete")); err != nil {
+				return err
+			}
+		case c.Delete && asPatch:
+			if err := f.Set(doc, p, yamledit.ScalarNode(nil)); err != nil {
+				return err
+			}
+		case c.Delete:
+			if err := f.Delete(doc, p); err != nil {
+				return err
+			}
+		default:
+			n, err := valueNode(c.New)
+			if err != nil {
+				return err
+			}
+			if err := f.Set(doc, p, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func valueNode(v any) (*yaml.Node, error) {
+	switch v.(type) {
+	case map[string]any, []any:
+		var n yaml.Node
+		if err := n.Encode(v); err != nil {
+			return nil, err
+		}
+		return &n, nil
+	}
+	return yamledit.ScalarNode(v), nil
+}
+
+// overlay writes the change into the target's own kustomization layer: with idioms, replicas and
+// image changes become replicas:/images: entries and the rest a patch; without, all of it goes
+// into a strategic-merge patch for this object alone.
+func overlay(in Input, kustPath string, idioms bool) (*Candidate, error) {
+	files := map[string][]byte{}
+	src, err := in.read(kustPath)
+	if err != nil {
+		return nil, err
+	}
+	kust, err := yamledit.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kustPath, err)
+	}
+	var rest []FieldChange
+	var layers []string
+	for _, c := range in.Changes {
+		if idioms {
+			handled, err := kustomizeIdiom(in, kust, c)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", kustPath, err)
+			}
+			if handled != "" {
+				layers = append(layers, handled)
+				continue
+			}
+		}
+		rest = append(rest, c)
+	}
+	if idioms && len(rest) == len(in.Changes) {
+		return nil, nil // no idiom applies: the patch-only candidate covers it
+	}
+	if len(rest) > 0 {
+		patchFile, err := writePatch(in, kust, kustPath, rest, files)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, "patch "+patchFile)
+	}
+	files[kustPath] = kust.Bytes()
+	if bytes.Equal(files[kustPath], src) {
+		delete(files, kustPath)
+	}
+	return &Candidate{Layer: in.Target + " (" + strings.Join(dedupe(layers), ", ") + ")", Files: files}, nil
+}
+
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,280 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
+)
+
+// changeFlags are the flags every change command shares: where the change goes and how it is
+// committed.
+type changeFlags struct {
+	Repo    string
+	Path    string
+	Target  string
+	Branch  string
+	Message string
+	Output  string
+	DryRun  string
+	Push    bool
+}
+
+func (c *changeFlags) addFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&c.Repo, "repo", c.Repo, "The config repository's working tree (default: found from the config file or the live object's Flux/Argo CD labels).")
+	fl.StringVar(&c.Path, "path", c.Path, "The target's path in the repository, the directory the reconciler renders.")
+	fl.StringVar(&c.Target, "target", c.Target, "A target named in .kubectl-gitops.yaml or discovered in the repository.")
+	fl.StringVar(&c.Branch, "branch", c.Branch, "Commit on this branch (created from the current one) instead of the current branch.")
+	fl.StringVarP(&c.Message, "message", "m", c.Message, "The commit subject, instead of the generated one.")
+	fl.StringVarP(&c.Output, "output", "o", c.Output, "Output format: one of json, yaml, name.")
+	fl.StringVar(&c.DryRun, "dry-run", "none", "With 'client' (or no value), print the diff of the repository change and write nothing.")
+	fl.Lookup("dry-run").NoOptDefVal = "client"
+	fl.BoolVar(&c.Push, "push", c.Push, "Push the commit (a rejected push is retried on the new remote head, never forced).")
+}
+
+func (c *changeFlags) validate(cmd *cobra.Command) error {
+	switch c.Output {
+	case "", "json", "yaml", "name":
+	default:
+		return usageErrorf(cmd, "--output must be one of json, yaml, name; not %q", c.Output)
+	}
+	switch c.DryRun {
+	case "none", "client", "server", "unchanged", "true", "false":
+	default:
+		return usageErrorf(cmd, "--dry-run must be one of none, client, server; not %q", c.DryRun)
+	}
+	return nil
+}
+
+func (c *changeFlags) dryRun() bool {
+	return c.DryRun != "none" && c.DryRun != "false"
+}
+
+// resolveTarget finds the target: from flags or the repository's config without the cluster,
+// else from the live object's GitOps labels.
+func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd *cobra.Command, sel workflow.Selection) (*target.Target, []string, error) {
+	opts := target.ResolveOptions{Repo: c.Repo, Path: c.Path, Target: c.Target}
+	if fl := cmd.Flags().Lookup("context"); fl != nil && fl.Value.String() != "" {
+		opts.Context = fl.Value.String()
+	} else if raw, err := f.ToRawKubeConfigLoader().RawConfig(); err == nil {
+		opts.Context = raw.CurrentContext
+	}
+	t, err := target.Resolve(ctx, opts)
+	var noTarget *target.NoTargetError
+	if errors.As(err, &noTarget) && len(sel.Refs) > 0 {
+		live, lerr := fetchLive(f, sel)
+		if lerr != nil {
+			return nil, nil, fmt.Errorf("%w\n(reading %s/%s from the cluster to follow its labels failed: %v)", err, sel.Refs[0].Resource, sel.Refs[0].Name, lerr)
+		}
+		if opts.Client, err = f.DynamicClient(); err != nil {
+			return nil, nil, err
+		}
+		if opts.Mapper, err = f.ToRESTMapper(); err != nil {
+			return nil, nil, err
+		}
+		opts.Live = live
+		t, err = target.Resolve(ctx, opts)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var cfg *target.Config
+	if cfg, err = target.LoadConfig(t.RepoDir); err != nil {
+		return nil, nil, err
+	}
+	all, err := target.Discover(t.RepoDir, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var paths []string
+	for _, a := range all {
+		paths = append(paths, a.Path)
+	}
+	return t, paths, nil
+}
+
+// fetchLive reads the first named object from the cluster, for its GitOps labels.
+func fetchLive(f cmdutil.Factory, sel workflow.Selection) (*unstructured.Unstructured, error) {
+	ns, _, err := f.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, err
+	}
+	if sel.NamespaceExplicit {
+		ns = sel.Namespace
+	}
+	ref := sel.Refs[0]
+	r := f.NewBuilder().Unstructured().NamespaceParam(ns).DefaultNamespace().
+		ResourceTypeOrNameArgs(true, ref.Resource+"/"+ref.Name).SingleResourceType().Flatten().Do()
+	infos, err := r.Infos()
+	if err != nil {
+		return nil, err
+	}
+	if len(infos) == 0 {
+		return nil, fmt.Errorf("not found")
+	}
+	u, ok := infos[0].Object.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("unexpected object type %T", infos[0].Object)
+	}
+	return u, nil
+}
+
+// selection builds the object selection from kubectl's argument forms and -n.
+func selection(f cmdutil.Factory, cmd *cobra.Command, args []string, selector string, all bool) (workflow.Selection, error) {
+	refs, typeOnly, err := workflow.ParseObjectArgs(args)
+	if err != nil {
+		return workflow.Selection{}, usageErrorf(cmd, "%v", err)
+	}
+	if typeOnly != "" && selector == "" && !all {
+		return workflow.Selection{}, usageErrorf(cmd, "resource(s) were provided, but no name was specified: give NAME, -l SELECTOR or --all")
+	}
+	ns, explicit, err := f.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return workflow.Selection{}, err
+	}
+	nsFlag := cmd.Flags().Lookup("namespace")
+	explicit = nsFlag != nil && nsFlag.Changed
+	return workflow.Selection{Refs: refs, TypeOnly: typeOnly, Selector: selector, All: all, Namespace: ns, NamespaceExplicit: explicit}, nil
+}
+
+// printResult prints a change's result as kubectl prints what it changed, or as -o asks.
+func printResult(streams genericiooptions.IOStreams, output, verb string, res *workflow.Result, objs []string) error {
+	switch output {
+	case "json":
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(streams.Out, string(b))
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = streams.Out.Write(b)
+		return err
+	case "name":
+		for _, o := range objs {
+			fmt.Fprintln(streams.Out, o)
+		}
+		return nil
+	}
+	if res.DryRun {
+		for _, o := range objs {
+			fmt.Fprintf(streams.ErrOut, "%s %s (dry run: nothing written)\n", o, verb)
+		}
+		return nil
+	}
+	where := strings.Join(res.Files, ", ")
+	for _, o := range objs {
+		fmt.Fprintf(streams.Out, "%s %s\n", o, verb)
+	}
+	pushed := ""
+	if res.Pushed {
+		pushed = ", pushed"
+	}
+	fmt.Fprintf(streams.ErrOut, "committed %s on %s: %s%s\n", shortHash(res.Commit), res.Branch, where, pushed)
+	return nil
+}
+
+func shortHash(h string) string {
+	if len(h) > 7 {
+		return h[:7]
+	}
+	return h
+}
+
+// resourceName is kubectl's TYPE/NAME form of a rendered object: deployment.apps/web.
+func resourceName(o *render.Object) string {
+	kind := strings.ToLower(o.ID.Kind)
+	if o.ID.Group != "" {
+		kind += "." + o.ID.Group
+	}
+	return kind + "/" + o.ID.Name
+}
+
+// noChange reports an unchanged object as kubectl does, without failing.
+func noChange(w io.Writer, err error) bool {
+	var nc *workflow.NoChangeError
+	if errors.As(err, &nc) {
+		fmt.Fprintf(w, "%s (no change)\n", strings.Join(nc.Objects, ", "))
+		return true
+	}
+	return false
+}
+
+func readAll(r interface{ Read([]byte) (int, error) }) ([]byte, error) {
+	return io.ReadAll(r)
+}
+
+// changeSpec is what a change command contributes to the shared road: which objects, how each
+// changes, and how to name it.
+type changeSpec struct {
+	selection workflow.Selection
+	verb      string // "scaled", "image updated", ... as kubectl prints it
+	mutate    func(u *unstructured.Unstructured) error
+	subject   func(objs []*render.Object) string
+	// inspect sees the selected objects with their render, for warnings (HPA, ...).
+	inspect func(r *render.Result, objs []*render.Object) []string
+}
+
+// runChange resolves the target, runs the change through the closed loop and commits it (or
+// prints the diff), then reports as kubectl does.
+func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams genericiooptions.IOStreams, spec changeSpec) error {
+	ctx := cmd.Context()
+	t, targets, err := c.resolveTarget(ctx, f, cmd, spec.selection)
+	if err != nil {
+		return err
+	}
+	var names, warnings []string
+	req := workflow.Request{
+		Target:  t,
+		Targets: targets,
+		Select: func(r *render.Result) ([]*render.Object, error) {
+			objs, err := spec.selection.Select(r)
+			if err != nil {
+				return nil, err
+			}
+			names, warnings = names[:0], warnings[:0]
+			for _, o := range objs {
+				names = append(names, resourceName(o))
+			}
+			if spec.inspect != nil {
+				warnings = spec.inspect(r, objs)
+			}
+			return objs, nil
+		},
+		Mutate:  spec.mutate,
+		Subject: spec.subject,
+		Message: c.Message,
+		Branch:  c.Branch,
+		Push:    c.Push,
+		DryRun:  c.dryRun(),
+		Out:     streams.Out,
+	}
+	res, err := workflow.Run(ctx, req)
+	if noChange(streams.ErrOut, err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(streams.ErrOut, "Warning: "+w)
+	}
+	return printResult(streams, c.Output, spec.verb, res, names)
+}

@@ -1,0 +1,30 @@
+package plugin
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testcluster"
+)
+
+// pluginBin is the kubectl-gitops binary built for this test binary, for tests that run it the
+// way a user does (through kubectl's plugin discovery, with exit codes).
+var pluginBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kubectl-gitops-bin-")
+	if err != nil {
+		panic(err)
+	}
+	pluginBin = filepath.Join(dir, "kubectl-gitops")
+	build := exec.Command("go", "build", "-o", pluginBin, "github.com/kubectl-gitops/kubectl-gitops/cmd/kubectl-gitops")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		_ = os.RemoveAll(dir)
+		panic("building kubectl-gitops for the tests: " + err.Error())
+	}
+	defer os.RemoveAll(dir)
+	testcluster.RunMain(m)
+}

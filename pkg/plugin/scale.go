@@ -1,0 +1,222 @@
+package plugin
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
+)
+
+var scaleLong = templates.LongDesc(`
+	Set a new size for a deployment, replica set, replication controller, or stateful set, in the
+	GitOps repository that renders it.
+
+	The change becomes one commit in the layer that owns the replica count: the object's own file
+	when only this target renders it, else this target's overlay (a kustomize replicas: entry).
+	If --current-replicas is given, Git must hold that count, or nothing is written.`)
+
+var scaleExample = templates.Examples(`
+	# Scale the deployment web to 5 replicas, in the repository Flux or Argo CD renders it from
+	kubectl gitops scale deploy/web --replicas=5
+
+	# Only if Git says 2 now; in a given repository and overlay, without the cluster
+	kubectl gitops scale --current-replicas=2 --replicas=3 deployment/web --repo . --path overlays/staging
+
+	# Show the commit it would make
+	kubectl gitops scale deploy/web deploy/worker --replicas=0 --dry-run
+
+	# Every deployment labelled tier=batch, pushed
+	kubectl gitops scale deploy -l tier=batch --replicas=1 --push`)
+
+// scalableKinds are the kinds with a replica count kubectl scale knows.
+var scalableKinds = []string{"Deployment", "ReplicaSet", "ReplicationController", "StatefulSet"}
+
+// ScaleOptions are the options of `kubectl gitops scale`.
+type ScaleOptions struct {
+	changeFlags
+	Replicas        int
+	CurrentReplicas int
+	Selector        string
+	All             bool
+	Filenames       []string
+
+	selection workflow.Selection
+	genericiooptions.IOStreams
+}
+
+// NewScaleOptions returns the defaults of scale.
+func NewScaleOptions(streams genericiooptions.IOStreams) *ScaleOptions {
+	return &ScaleOptions{Replicas: -1, CurrentReplicas: -1, IOStreams: streams}
+}
+
+// NewCmdScale builds `kubectl gitops scale`.
+func NewCmdScale(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewScaleOptions(streams)
+	cmd := &cobra.Command{
+		Use:                   "scale [--current-replicas=count] --replicas=COUNT (-f FILENAME | TYPE NAME | TYPE/NAME)",
+		DisableFlagsInUseLine: true,
+		Short:                 "Set a new size for a deployment, replica set, or stateful set, in Git",
+		Long:                  scaleLong,
+		Example:               scaleExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f, cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(cmd); err != nil {
+				return err
+			}
+			return o.Run(f, cmd)
+		},
+	}
+	o.changeFlags.addFlags(cmd)
+	fl := cmd.Flags()
+	fl.IntVar(&o.Replicas, "replicas", o.Replicas, "The new desired number of replicas. Required.")
+	fl.IntVar(&o.CurrentReplicas, "current-replicas", o.CurrentReplicas, "Precondition for the current size: Git must hold this count. -1 (default) for no condition.")
+	fl.StringVarP(&o.Selector, "selector", "l", o.Selector, "Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.")
+	fl.BoolVar(&o.All, "all", o.All, "Select all resources of the given type in the target.")
+	fl.StringSliceVarP(&o.Filenames, "filename", "f", o.Filenames, "Filename, directory, or - for stdin, naming the objects to scale.")
+	_ = cmd.MarkFlagRequired("replicas")
+	return cmd
+}
+
+// Complete turns the arguments into an object selection.
+func (o *ScaleOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	if len(o.Filenames) > 0 {
+		fromFiles, err := objectArgsFromFiles(o.Filenames, o.In)
+		if err != nil {
+			return err
+		}
+		args = append(args, fromFiles...)
+	}
+	sel, err := selection(f, cmd, args, o.Selector, o.All)
+	if err != nil {
+		return err
+	}
+	sel.Allowed = scalableKinds
+	o.selection = sel
+	return nil
+}
+
+// Validate checks the flag values.
+func (o *ScaleOptions) Validate(cmd *cobra.Command) error {
+	if o.Replicas < 0 {
+		return usageErrorf(cmd, "the --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0 (got %d)", o.Replicas)
+	}
+	if o.CurrentReplicas < -1 {
+		return usageErrorf(cmd, "--current-replicas must be -1 (no condition) or a count, not %d", o.CurrentReplicas)
+	}
+	return o.changeFlags.validate(cmd)
+}
+
+// Run writes the new replica count into the repository.
+func (o *ScaleOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
+	return o.runChange(f, cmd, o.IOStreams, changeSpec{
+		selection: o.selection,
+		verb:      "scaled",
+		mutate: func(u *unstructured.Unstructured) error {
+			if o.CurrentReplicas >= 0 {
+				cur, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+				if !found {
+					cur = 1
+				}
+				if cur != int64(o.CurrentReplicas) {
+					return fmt.Errorf("expected replicas to be %d, was %d in Git", o.CurrentReplicas, cur)
+				}
+			}
+			return unstructured.SetNestedField(u.Object, int64(o.Replicas), "spec", "replicas")
+		},
+		subject: func(objs []*render.Object) string {
+			return fmt.Sprintf("scale %s to %d replicas", describeObjects(objs), o.Replicas)
+		},
+		inspect: func(r *render.Result, objs []*render.Object) []string {
+			var warnings []string
+			for _, obj := range objs {
+				if w := hpaWarning(r, obj, o.Replicas); w != "" {
+					warnings = append(warnings, w)
+				}
+			}
+			return warnings
+		},
+	})
+}
+
+// describeObjects names objects for a commit subject: "deployment shop/web", or "3 deployments".
+func describeObjects(objs []*render.Object) string {
+	if len(objs) == 1 {
+		id := objs[0].ID
+		ns := ""
+		if id.Namespace != "" {
+			ns = id.Namespace + "/"
+		}
+		return strings.ToLower(id.Kind) + " " + ns + id.Name
+	}
+	var parts []string
+	for _, o := range objs {
+		parts = append(parts, o.ID.Name)
+	}
+	return fmt.Sprintf("%d %ss (%s)", len(objs), strings.ToLower(objs[0].ID.Kind), strings.Join(parts, ", "))
+}
+
+// hpaWarning says when a HorizontalPodAutoscaler of the target scales the object: the HPA, not
+// Git, then decides the replica count outside its range.
+func hpaWarning(r *render.Result, obj *render.Object, replicas int) string {
+	for _, h := range r.Objects {
+		if h.ID.Kind != "HorizontalPodAutoscaler" || h.ID.Namespace != obj.ID.Namespace {
+			continue
+		}
+		kind, _, _ := unstructured.NestedString(h.Obj.Object, "spec", "scaleTargetRef", "kind")
+		name, _, _ := unstructured.NestedString(h.Obj.Object, "spec", "scaleTargetRef", "name")
+		if kind != obj.ID.Kind || name != obj.ID.Name {
+			continue
+		}
+		minR, found, _ := unstructured.NestedInt64(h.Obj.Object, "spec", "minReplicas")
+		if !found {
+			minR = 1
+		}
+		maxR, _, _ := unstructured.NestedInt64(h.Obj.Object, "spec", "maxReplicas")
+		return fmt.Sprintf("%s/%s is scaled by HorizontalPodAutoscaler %s (min %d, max %d); it overrides replicas=%d outside that range: change its bounds with `kubectl gitops patch hpa/%s`",
+			strings.ToLower(obj.ID.Kind), obj.ID.Name, h.ID.Name, minR, maxR, replicas, h.ID.Name)
+	}
+	return ""
+}
+
+// objectArgsFromFiles reads the TYPE/NAME of every object in files ("-" is stdin).
+func objectArgsFromFiles(files []string, stdin interface{ Read([]byte) (int, error) }) ([]string, error) {
+	var out []string
+	for _, fn := range files {
+		var data []byte
+		var err error
+		if fn == "-" {
+			data, err = readAll(stdin)
+		} else {
+			data, err = os.ReadFile(fn)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", fn, err)
+		}
+		for _, doc := range strings.Split(string(data), "\n---") {
+			var head struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+				return nil, fmt.Errorf("%s: %w", fn, err)
+			}
+			if head.Kind != "" && head.Metadata.Name != "" {
+				out = append(out, strings.ToLower(head.Kind)+"/"+head.Metadata.Name)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,272 @@
+// Package workflow runs one command's change from the target to the commit: it renders the
+// repository, finds the objects, lets the command mutate them, plans the edits through the closed
+// loop, then commits (or, with dry-run, prints the diff). It is the road every change command
+// takes; the commands only say which objects and how they change.
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+)
+
+// Request is one command's change.
+type Request struct {
+	Target *target.Target
+	// Targets are every target path of the repository, for the closed loop.
+	Targets []string
+	// Select finds the objects to change in the target's render.
+	Select func(*render.Result) ([]*render.Object, error)
+	// Mutate changes a copy of one rendered object into what the user asked for.
+	Mutate func(obj *unstructured.Unstructured) error
+	// Subject is the commit subject for the objects changed.
+	Subject func(objs []*render.Object) string
+
+	Message string // replaces the generated subject when set
+	Branch  string
+	Push    bool
+	DryRun  bool
+	// Out receives the dry-run diff.
+	Out io.Writer
+}
+
+// Result is what a change produced: the commit (empty for dry-run), files and field changes.
+type Result struct {
+	Commit  string         `json:"commit,omitempty"`
+	Branch  string         `json:"branch,omitempty"`
+	Target  string         `json:"target"`
+	Files   []string       `json:"files"`
+	Objects []ObjectResult `json:"objects"`
+	DryRun  bool           `json:"dryRun,omitempty"`
+	Pushed  bool           `json:"pushed,omitempty"`
+	plan    *change.Plan
+	subject string
+}
+
+// ObjectResult is one object's change, for -o json|yaml.
+type ObjectResult struct {
+	Object  string   `json:"object"`
+	Layer   string   `json:"layer"`
+	Changes []string `json:"changes"`
+}
+
+// NoChangeError says the objects already are as asked; commands report it like kubectl's
+// "(no change)" without failing.
+type NoChangeError struct{ Objects []string }
+
+func (e *NoChangeError) Error() string {
+	return strings.Join(e.Objects, ", ") + ": no change"
+}
+
+// Run plans the change and commits it (or prints the diff with DryRun).
+func Run(ctx context.Context, req Request) (*Result, error) {
+	t := req.Target
+	repo, err := gitrepo.Open(t.RepoDir)
+	if err != nil {
+		return nil, err
+	}
+	var res *Result
+	// reapply plans the same change again on the remote's new head after a rejected push: the
+	// head's files are exported to a private directory and rendered there.
+	reapply := func(ctx context.Context, base string) (gitrepo.CommitRequest, error) {
+		dir, err := os.MkdirTemp("", "kubectl-gitops-reapply-")
+		if err != nil {
+			return gitrepo.CommitRequest{}, err
+		}
+		defer os.RemoveAll(dir)
+		if err := exportTree(ctx, t.RepoDir, base, dir); err != nil {
+			return gitrepo.CommitRequest{}, err
+		}
+		again := req
+		moved := *t
+		moved.RepoDir = dir
+		again.Target = &moved
+		r, err := plan(again)
+		if err != nil {
+			return gitrepo.CommitRequest{}, err
+		}
+		res.Files, res.Objects, res.plan = r.Files, r.Objects, r.plan
+		return commitRequest(req, r), nil
+	}
+	if req.DryRun {
+		r, err := plan(req)
+		if err != nil {
+			return nil, err
+		}
+		r.DryRun = true
+		if req.Out != nil {
+			if err := WriteDiff(req.Out, r.plan); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	}
+
+	unlock, err := repo.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	res, err = plan(req)
+	if err != nil {
+		return nil, err
+	}
+	cr := commitRequest(req, res)
+	if err := repo.CheckClean(res.Files); err != nil {
+		return nil, err
+	}
+	out, err := repo.Commit(ctx, cr)
+	if err != nil {
+		return nil, err
+	}
+	res.Commit, res.Branch = out.Hash, out.Branch
+	if req.Push || t.Cached {
+		if err := repo.Push(ctx, gitrepo.PushRequest{Remote: "origin", Branch: out.Branch, Reapply: reapply}); err != nil {
+			return res, fmt.Errorf("committed %s but the push failed: %w", short(res.Commit), err)
+		}
+		res.Pushed = true
+	}
+	return res, nil
+}
+
+func plan(req Request) (*Result, error) {
+	t := req.Target
+	targets := req.Targets
+	if !containsStr(targets, t.Path) {
+		targets = append(append([]string{}, targets...), t.Path)
+	}
+	eng, err := change.NewEngine(t.RepoDir, targets)
+	if err != nil {
+		return nil, err
+	}
+	rendered, err := eng.Rendered(t.Path)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := req.Select(rendered)
+	if err != nil {
+		return nil, err
+	}
+	var changes []change.ObjectChange
+	for _, o := range objs {
+		cp := o.Obj.DeepCopy()
+		if err := req.Mutate(cp); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.ID, err)
+		}
+		changes = append(changes, change.ObjectChange{Target: t.Path, Object: o, Desired: cp.Object})
+	}
+	p, err := eng.Plan(changes)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Files) == 0 {
+		var names []string
+		for _, o := range objs {
+			names = append(names, o.ID.String())
+		}
+		return nil, &NoChangeError{Objects: names}
+	}
+	res := &Result{Target: t.Name, Files: p.Paths(), plan: p}
+	for _, o := range p.Objects {
+		var cs []string
+		for _, c := range o.Changes {
+			cs = append(cs, c.String())
+		}
+		res.Objects = append(res.Objects, ObjectResult{Object: o.ID.String(), Layer: o.Layer, Changes: cs})
+	}
+	res.subject = req.subject(objs)
+	return res, nil
+}
+
+func (req Request) subject(objs []*render.Object) string {
+	if req.Message != "" {
+		return req.Message
+	}
+	s := req.Subject(objs)
+	if req.Target.Name != "" {
+		s += " (" + req.Target.Name + ")"
+	}
+	return s
+}
+
+func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
+	var body []string
+	var trailers [][2]string
+	for _, o := range r.plan.Objects {
+		for _, c := range o.Changes {
+			body = append(body, fmt.Sprintf("%s %s", o.ID, c.String()))
+		}
+		trailers = append(trailers, [2]string{"Gitops-Object", objectTrailer(o)})
+	}
+	trailers = append(trailers, [2]string{"Gitops-Target", req.Target.Name})
+	var files []gitrepo.Change
+	for _, p := range r.plan.Paths() {
+		files = append(files, gitrepo.Change{Path: p, Content: r.plan.Files[p], Delete: r.plan.Files[p] == nil})
+	}
+	return gitrepo.CommitRequest{
+		Changes: files,
+		Message: gitrepo.FormatMessage(r.subject, body, trailers),
+		Branch:  req.Branch,
+	}
+}
+
+// objectTrailer names an object as `history` reads it: "apps/v1 Deployment shop/web".
+func objectTrailer(o change.ObjectResult) string {
+	id := o.ID
+	ns := ""
+	if id.Namespace != "" {
+		ns = id.Namespace + "/"
+	}
+	return fmt.Sprintf("%s %s %s%s", o.APIVersion, id.Kind, ns, id.Name)
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// exportTree writes the files of a commit into dir.
+func exportTree(ctx context.Context, repoDir, commit, dir string) error {
+	archive := exec.CommandContext(ctx, "git", "archive", "--format=tar", commit)
+	archive.Dir = repoDir
+	extract := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	extract.Stdin = pipe
+	var stderr strings.Builder
+	archive.Stderr, extract.Stderr = &stderr, &stderr
+	if err := archive.Start(); err != nil {
+		return err
+	}
+	if err := extract.Run(); err != nil {
+		_ = archive.Wait()
+		return fmt.Errorf("exporting %s: %v: %s", commit, err, stderr.String())
+	}
+	if err := archive.Wait(); err != nil {
+		return fmt.Errorf("exporting %s: %v: %s", commit, err, stderr.String())
+	}
+	return nil
+}
