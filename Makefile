@@ -13,6 +13,9 @@ TESTBIN       := bin/testbin
 PREFIX        ?= $(HOME)/.local
 # The checksum database does not answer for k8s.io/kubernetes here; everything else is checked.
 TESTBIN_ENV   := GOFLAGS=-mod=mod GONOSUMDB=k8s.io/kubernetes
+# A build from the module proxy carries no version; stamp the one pinned in hack/testbin/kube.
+KUBE_VERSION  := $(shell sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$$/\1/p' hack/testbin/kube/go.mod)
+KUBE_LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=$(word 2,$(subst ., ,$(subst v,v ,$(KUBE_VERSION)))) -X k8s.io/component-base/version.gitMinor=$(word 3,$(subst ., ,$(subst v,v ,$(KUBE_VERSION)))) -X k8s.io/component-base/version.gitTreeState=clean
 TEST_FLAGS    ?=
 E2E_ENV       := KUBECTL_GITOPS_E2E=1 PATH=$(CURDIR)/bin:$(CURDIR)/$(TESTBIN):$$PATH
 
@@ -54,10 +57,10 @@ lint: ## gofmt, go vet, and go mod tidy leaving no diff
 testbin: $(TESTBIN)/kube-apiserver $(TESTBIN)/kubectl $(TESTBIN)/etcd $(TESTBIN)/sealed-secrets-controller ## Build the test control plane
 
 $(TESTBIN)/kube-apiserver: hack/testbin/kube/go.mod
-	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
+	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
 
 $(TESTBIN)/kubectl: hack/testbin/kube/go.mod
-	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kubectl
+	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kubectl
 
 $(TESTBIN)/etcd: hack/testbin/etcd/go.mod
 	cd hack/testbin/etcd && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ ./cmd/etcd

@@ -52,7 +52,8 @@ func TestE2EScaleFollowsFluxLabelsCommitsAndPushes(t *testing.T) {
 	env := testrepo.Env(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := c.InstallCRDs(ctx, filepath.Join(testrepo.Root(), "testdata", "crds")); err != nil {
+	crds, _ := filepath.Glob(filepath.Join(testrepo.Root(), "testdata", "crds", "*.yaml"))
+	if err := c.InstallCRDs(ctx, crds...); err != nil {
 		t.Fatal(err)
 	}
 	bare, _ := testrepo.NewWithRemote(t, "flux")

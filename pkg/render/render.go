@@ -6,8 +6,8 @@ package render
 
 import (
 	"bytes"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
