@@ -15,35 +15,81 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
-// Engine plans changes in one repository whose targets are known.
+// Engine plans changes in one repository whose targets are known. It renders a target only when
+// a change can reach it, so the work grows with the targets a change touches, not with the
+// repository.
 type Engine struct {
 	root    string
 	targets []string
-	before  map[string]*render.Result
+	// reads holds, per target, the files and directories its kustomizations include, read from
+	// the kustomization files alone (no render).
+	reads  map[string][]string
+	before map[string]*render.Result
 }
 
-// NewEngine renders every target of the repository at root once, as the reference the closed loop
-// compares against.
+// NewEngine prepares the closed loop for the repository at root and its targets.
 func NewEngine(root string, targets []string) (*Engine, error) {
-	e := &Engine{root: root, targets: targets, before: map[string]*render.Result{}}
+	e := &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{}}
 	for _, t := range targets {
-		res, err := render.Render(root, t, render.Options{})
-		if err != nil {
-			return nil, err
+		if !hasKustomization(filepath.Join(root, filepath.FromSlash(t))) {
+			// A plain directory: what it reads is what lies below it.
+			e.reads[t] = nil
+			continue
 		}
-		e.before[t] = res
+		inc, err := target.IncludedDirs(root, t)
+		if err != nil {
+			return nil, fmt.Errorf("reading the kustomizations of target %s: %w", t, err)
+		}
+		sort.Strings(inc)
+		e.reads[t] = inc
 	}
 	return e, nil
 }
 
+func hasKustomization(dir string) bool {
+	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Rendered returns the current render of a target the engine knows.
-func (e *Engine) Rendered(target string) (*render.Result, error) {
-	if r, ok := e.before[target]; ok {
+func (e *Engine) Rendered(t string) (*render.Result, error) {
+	if r, ok := e.before[t]; ok {
 		return r, nil
 	}
-	return nil, fmt.Errorf("%s is not a target of this repository (targets: %s)", target, strings.Join(e.targets, ", "))
+	if _, ok := e.reads[t]; !ok {
+		return nil, fmt.Errorf("%s is not a target of this repository (targets: %s)", t, strings.Join(e.targets, ", "))
+	}
+	r, err := render.Render(e.root, t, render.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e.before[t] = r
+	return r, nil
+}
+
+// mayRead tells whether target t can read file: a file below its directory, a file its
+// kustomizations include or one below an included directory, or (once rendered) a file the
+// render read.
+func (e *Engine) mayRead(t, file string) bool {
+	if t == "." || strings.HasPrefix(file, strings.TrimSuffix(t, "/")+"/") {
+		return true
+	}
+	if r, ok := e.before[t]; ok && contains(r.Inputs, file) {
+		return true
+	}
+	for _, inc := range e.reads[t] {
+		if inc == file || strings.HasPrefix(file, inc+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // ObjectChange asks for one rendered object of a target to become Desired.
@@ -153,10 +199,10 @@ func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
 	return plan, nil
 }
 
-// sharedWith tells whether a file is read by a target other than target.
-func (e *Engine) sharedWith(target, file string) bool {
-	for t, r := range e.before {
-		if t != target && contains(r.Inputs, file) {
+// sharedWith tells whether a file is read by a target other than self.
+func (e *Engine) sharedWith(self, file string) bool {
+	for _, t := range e.targets {
+		if t != self && e.mayRead(t, file) {
 			return true
 		}
 	}
@@ -167,11 +213,15 @@ func (e *Engine) sharedWith(target, file string) bool {
 func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.ObjectID]map[string]any) error {
 	var errs []error
 	for _, t := range e.targets {
-		before := e.before[t]
-		if !reaches(before, t, files) {
+		if !e.reaches(t, files) {
 			if len(expect[t]) > 0 {
 				errs = append(errs, fmt.Errorf("target %s does not read the edited files", t))
 			}
+			continue
+		}
+		before, err := e.Rendered(t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("target %s does not render before the change: %w", t, err))
 			continue
 		}
 		after, err := render.Render(e.root, t, render.Options{Overlay: files})
@@ -186,9 +236,9 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 	return errors.Join(errs...)
 }
 
-func reaches(r *render.Result, target string, files map[string][]byte) bool {
+func (e *Engine) reaches(t string, files map[string][]byte) bool {
 	for f := range files {
-		if contains(r.Inputs, f) || strings.HasPrefix(f, strings.TrimSuffix(target, "/")+"/") || target == "." {
+		if e.mayRead(t, f) {
 			return true
 		}
 	}

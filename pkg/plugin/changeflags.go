@@ -14,6 +14,7 @@ import (
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
@@ -30,6 +31,9 @@ type changeFlags struct {
 	Output  string
 	DryRun  string
 	Push    bool
+
+	// commit holds the repository configuration's commit options.
+	commit target.CommitConfig
 }
 
 func (c *changeFlags) addFlags(cmd *cobra.Command) {
@@ -65,7 +69,7 @@ func (c *changeFlags) dryRun() bool {
 
 // resolveTarget finds the target: from flags or the repository's config without the cluster,
 // else from the live object's GitOps labels.
-func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd *cobra.Command, sel workflow.Selection) (*target.Target, []string, error) {
+func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd *cobra.Command, sel workflow.Selection) (*target.Target, []string, *unstructured.Unstructured, error) {
 	opts := target.ResolveOptions{Repo: c.Repo, Path: c.Path, Target: c.Target}
 	if fl := cmd.Flags().Lookup("context"); fl != nil && fl.Value.String() != "" {
 		opts.Context = fl.Value.String()
@@ -74,36 +78,41 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	}
 	t, err := target.Resolve(ctx, opts)
 	var noTarget *target.NoTargetError
+	var live *unstructured.Unstructured
 	if errors.As(err, &noTarget) && len(sel.Refs) > 0 {
-		live, lerr := fetchLive(f, sel)
+		var lerr error
+		live, lerr = fetchLive(f, sel)
 		if lerr != nil {
-			return nil, nil, fmt.Errorf("%w\n(reading %s/%s from the cluster to follow its labels failed: %v)", err, sel.Refs[0].Resource, sel.Refs[0].Name, lerr)
+			return nil, nil, nil, fmt.Errorf("%w\n(reading %s/%s from the cluster to follow its labels failed: %v)", err, sel.Refs[0].Resource, sel.Refs[0].Name, lerr)
 		}
 		if opts.Client, err = f.DynamicClient(); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if opts.Mapper, err = f.ToRESTMapper(); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		opts.Live = live
 		t, err = target.Resolve(ctx, opts)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var cfg *target.Config
 	if cfg, err = target.LoadConfig(t.RepoDir); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	all, err := target.Discover(t.RepoDir, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var paths []string
 	for _, a := range all {
 		paths = append(paths, a.Path)
 	}
-	return t, paths, nil
+	if cfg != nil {
+		c.commit = cfg.Commit
+	}
+	return t, paths, live, nil
 }
 
 // fetchLive reads the first named object from the cluster, for its GitOps labels.
@@ -230,15 +239,53 @@ type changeSpec struct {
 	subject   func(objs []*render.Object) string
 	// inspect sees the selected objects with their render, for warnings (HPA, ...).
 	inspect func(r *render.Result, objs []*render.Object) []string
+	// names, when set, are the objects reported as changed (the live objects a HelmRelease makes).
+	names []string
+}
+
+// helmReleaseSpec turns a change of an object that a Flux HelmRelease makes into a change of
+// that HelmRelease: a post-renderer patch in the target's layer (SPEC §3.3).
+func helmReleaseSpec(hr *target.ObjectRef, live *unstructured.Unstructured, spec changeSpec) (changeSpec, error) {
+	desired := live.DeepCopy()
+	if err := spec.mutate(desired); err != nil {
+		return spec, fmt.Errorf("%s/%s: %w", strings.ToLower(live.GetKind()), live.GetName(), err)
+	}
+	name := strings.ToLower(live.GetKind()) + "/" + live.GetName()
+	hrSpec := spec
+	hrSpec.names = []string{name}
+	hrSpec.selection = workflow.Selection{Refs: []workflow.ObjectRef{{Resource: "helmrelease", Name: hr.Name}}, Namespace: hr.Namespace, NamespaceExplicit: true}
+	hrSpec.inspect = nil
+	hrSpec.mutate = func(u *unstructured.Unstructured) error {
+		out, changes, err := placement.HelmPostRenderer(u, live, desired)
+		if err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		u.Object = out.Object
+		return nil
+	}
+	hrSpec.subject = func([]*render.Object) string {
+		return spec.subject([]*render.Object{{ID: render.ObjectID{Kind: live.GetKind(), Namespace: live.GetNamespace(), Name: live.GetName()}}}) +
+			fmt.Sprintf(" via HelmRelease %s/%s", hr.Namespace, hr.Name)
+	}
+	return hrSpec, nil
 }
 
 // runChange resolves the target, runs the change through the closed loop and commits it (or
 // prints the diff), then reports as kubectl does.
 func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams genericiooptions.IOStreams, spec changeSpec) error {
 	ctx := cmd.Context()
-	t, targets, err := c.resolveTarget(ctx, f, cmd, spec.selection)
+	t, targets, live, err := c.resolveTarget(ctx, f, cmd, spec.selection)
 	if err != nil {
 		return err
+	}
+	if t.HelmRelease != nil && live != nil {
+		spec, err = helmReleaseSpec(t.HelmRelease, live, spec)
+		if err != nil {
+			return err
+		}
 	}
 	var names, warnings []string
 	req := workflow.Request{
@@ -258,13 +305,14 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 			}
 			return objs, nil
 		},
-		Mutate:  spec.mutate,
-		Subject: spec.subject,
-		Message: c.Message,
-		Branch:  c.Branch,
-		Push:    c.Push,
-		DryRun:  c.dryRun(),
-		Out:     streams.Out,
+		Mutate:        spec.mutate,
+		Subject:       spec.subject,
+		Message:       c.Message,
+		MessagePrefix: c.commit.MessagePrefix,
+		Branch:        c.Branch,
+		Push:          c.Push || c.commit.Push,
+		DryRun:        c.dryRun(),
+		Out:           streams.Out,
 	}
 	res, err := workflow.Run(ctx, req)
 	if noChange(streams.ErrOut, err) {
@@ -272,6 +320,9 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 	}
 	if err != nil {
 		return err
+	}
+	if spec.names != nil {
+		names = spec.names
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(streams.ErrOut, "Warning: "+w)

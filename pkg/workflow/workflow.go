@@ -33,9 +33,11 @@ type Request struct {
 	Subject func(objs []*render.Object) string
 
 	Message string // replaces the generated subject when set
-	Branch  string
-	Push    bool
-	DryRun  bool
+	// MessagePrefix is put before the subject (the repository configuration's commit.messagePrefix).
+	MessagePrefix string
+	Branch        string
+	Push          bool
+	DryRun        bool
 	// Out receives the dry-run diff.
 	Out io.Writer
 }
@@ -190,13 +192,13 @@ func plan(req Request) (*Result, error) {
 
 func (req Request) subject(objs []*render.Object) string {
 	if req.Message != "" {
-		return req.Message
+		return req.MessagePrefix + req.Message
 	}
 	s := req.Subject(objs)
 	if req.Target.Name != "" {
 		s += " (" + req.Target.Name + ")"
 	}
-	return s
+	return req.MessagePrefix + s
 }
 
 func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
