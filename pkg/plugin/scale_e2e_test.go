@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
@@ -44,27 +47,24 @@ func fluxApply(t *testing.T, ctx context.Context, c *testcluster.Cluster, res *r
 	}
 }
 
-// From a directory outside any repository, `kubectl gitops scale` follows the live object's Flux
-// labels to the Kustomization and GitRepository, commits in the tool's own clone and pushes;
-// rendering the pushed commit and applying it as Flux would gives the live object the replicas.
-func TestE2EScaleFollowsFluxLabelsCommitsAndPushes(t *testing.T) {
-	c := testcluster.Shared(t)
-	env := testrepo.Env(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// fluxFixture sets the cluster up as Flux would have it for the flux sample's staging apps: the
+// CRDs, a GitRepository pointing at a new bare repository holding the sample, a Kustomization
+// for apps/staging, and its render applied with Flux's labels. It returns the bare repository
+// and the Kustomization's name (unique per test, as tests share the cluster).
+func fluxFixture(t *testing.T, ctx context.Context, c *testcluster.Cluster, name string) (bare, ks string) {
+	t.Helper()
 	crds, _ := filepath.Glob(filepath.Join(testrepo.Root(), "testdata", "crds", "*.yaml"))
 	if err := c.InstallCRDs(ctx, crds...); err != nil {
 		t.Fatal(err)
 	}
-	bare, _ := testrepo.NewWithRemote(t, "flux")
+	bare, _ = testrepo.NewWithRemote(t, "flux")
 	if err := c.CreateNamespace(ctx, "flux-system"); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatal(err)
 	}
-	// Each test gets its own Kustomization name so tests sharing the cluster stay apart.
-	ks := "apps-scale-e2e"
+	ks = "apps-" + name
 	sync := `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
-metadata: {name: fleet-scale-e2e, namespace: flux-system}
+metadata: {name: fleet-` + name + `, namespace: flux-system}
 spec: {url: "file://` + bare + `", ref: {branch: main}, interval: 1m}
 ---
 apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -74,7 +74,7 @@ spec:
   path: ./apps/staging
   interval: 10m
   prune: true
-  sourceRef: {kind: GitRepository, name: fleet-scale-e2e}
+  sourceRef: {kind: GitRepository, name: fleet-` + name + `}
 `
 	if _, err := c.ApplyYAML(ctx, "flux", []byte(sync)); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,18 @@ spec:
 		t.Fatal(err)
 	}
 	fluxApply(t, ctx, c, seed, ks)
+	return bare, ks
+}
 
+// From a directory outside any repository, `kubectl gitops scale` follows the live object's Flux
+// labels to the Kustomization and GitRepository, commits in the tool's own clone and pushes;
+// rendering the pushed commit and applying it as Flux would gives the live object the replicas.
+func TestE2EScaleFollowsFluxLabelsCommitsAndPushes(t *testing.T) {
+	c := testcluster.Shared(t)
+	env := testrepo.Env(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bare, ks := fluxFixture(t, ctx, c, "scale-e2e")
 	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	elsewhere := t.TempDir()
 	cmd := osexec.Command(pluginBin, "--kubeconfig", c.KubeconfigPath, "-n", "shop", "scale", "deploy/web", "--replicas=4")
@@ -130,5 +141,65 @@ spec:
 	}
 	if *live.Spec.Replicas != 4 {
 		t.Errorf("after applying the pushed commit, replicas = %d, want 4", *live.Spec.Replicas)
+	}
+}
+
+// An object that a Flux HelmRelease makes is changed through that release: the commit adds a
+// post-renderer patch for it to the HelmRelease in the target's own layer, never the shared base.
+func TestE2EScaleHelmReleaseObjectWritesPostRendererPatch(t *testing.T) {
+	c := testcluster.Shared(t)
+	env := testrepo.Env(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bare, _ := fluxFixture(t, ctx, c, "helm-e2e")
+	// What helm-controller would have installed from the release.
+	made := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+  namespace: podinfo
+  labels: {helm.toolkit.fluxcd.io/name: podinfo, helm.toolkit.fluxcd.io/namespace: podinfo, app.kubernetes.io/name: podinfo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app.kubernetes.io/name: podinfo}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: podinfo}}
+    spec:
+      containers: [{name: podinfo, image: "ghcr.io/stefanprodan/podinfo:6.5.0"}]
+`
+	if _, err := c.ApplyYAML(ctx, "helm-controller", []byte(made)); err != nil {
+		t.Fatal(err)
+	}
+	cmd := osexec.Command(pluginBin, "--kubeconfig", c.KubeconfigPath, "-n", "podinfo", "scale", "deploy/podinfo", "--replicas=3")
+	cmd.Dir, cmd.Env = t.TempDir(), append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl gitops scale: %v\n%s", err, out)
+	}
+	files := testrepo.Git(t, bare, "show", "--name-only", "--format=", "main")
+	if files != "apps/staging/podinfo-values.yaml" {
+		t.Fatalf("commit changes %q, want the staging release patch apps/staging/podinfo-values.yaml", files)
+	}
+	check := filepath.Join(t.TempDir(), "check")
+	testrepo.Git(t, filepath.Dir(check), "clone", "-q", "file://"+bare, check)
+	res, err := render.Render(check, "apps/staging", render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := res.Find(schema.GroupKind{Group: "helm.toolkit.fluxcd.io", Kind: "HelmRelease"}, "podinfo", "podinfo")
+	if len(hr) != 1 {
+		t.Fatalf("HelmRelease podinfo/podinfo rendered %d times", len(hr))
+	}
+	patches, _, _ := unstructured.NestedSlice(hr[0].Obj.Object, "spec", "postRenderers")
+	text := fmt.Sprint(patches)
+	if !strings.Contains(text, "replicas: 3") || !strings.Contains(text, "kind:Deployment name:podinfo") {
+		t.Errorf("postRenderers = %s", text)
+	}
+	prod, err := render.Render(check, "apps/production", render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(prod.YAML()), "postRenderers") {
+		t.Error("the production release changed too")
 	}
 }
