@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
@@ -92,11 +94,23 @@ func (e *Engine) mayRead(t, file string) bool {
 	return false
 }
 
-// ObjectChange asks for one rendered object of a target to become Desired.
+// ObjectChange asks for one rendered object of a target to become Desired. A nil Desired deletes
+// the object from the target; a nil Object creates Desired as a new object.
 type ObjectChange struct {
 	Target  string
 	Object  *render.Object
 	Desired map[string]any
+	// FileName names a new object's file (no directory); empty means <kind>-<name>.yaml.
+	FileName string
+}
+
+// id is the object the change is about, as the target will render it.
+func (ch ObjectChange) id() render.ObjectID {
+	if ch.Object != nil {
+		return ch.Object.ID
+	}
+	u := unstructured.Unstructured{Object: ch.Desired}
+	return render.ObjectID{Group: u.GroupVersionKind().Group, Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 }
 
 // ObjectResult says how one object's change was written.
@@ -106,6 +120,8 @@ type ObjectResult struct {
 	ID         render.ObjectID
 	Layer      string
 	Changes    []placement.FieldChange
+	Created    bool
+	Deleted    bool
 }
 
 // Plan is an accepted set of file contents.
@@ -144,26 +160,41 @@ func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
 	plan := &Plan{Files: map[string][]byte{}, Original: map[string][]byte{}}
 	expect := map[string]map[render.ObjectID]map[string]any{}
 	for _, ch := range changes {
-		meta := placement.PatchMeta(ch.Object.Obj.GroupVersionKind())
-		fields := placement.Diff(ch.Object.Obj.Object, ch.Desired, meta)
-		if len(fields) == 0 {
-			continue
+		id := ch.id()
+		var fields []placement.FieldChange
+		var cands []placement.Candidate
+		var err error
+		in := placement.Input{
+			Root:   e.root,
+			Target: ch.Target,
+			Object: ch.Object,
+			Files:  plan.Files,
+			Shared: func(f string) bool { return e.sharedWith(ch.Target, f) },
 		}
-		cands, err := placement.Candidates(placement.Input{
-			Root:    e.root,
-			Target:  ch.Target,
-			Object:  ch.Object,
-			Changes: fields,
-			Files:   plan.Files,
-			Shared:  func(f string) bool { return e.sharedWith(ch.Target, f) },
-		})
+		apiVersion := ""
+		switch {
+		case ch.Object == nil:
+			apiVersion, _ = ch.Desired["apiVersion"].(string)
+			cands, err = placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: ch.Target, Object: ch.Desired, FileName: ch.FileName, Files: plan.Files})
+		case ch.Desired == nil:
+			apiVersion = ch.Object.Obj.GetAPIVersion()
+			cands, err = placement.DeleteCandidates(in)
+		default:
+			apiVersion = ch.Object.Obj.GetAPIVersion()
+			fields = placement.Diff(ch.Object.Obj.Object, ch.Desired, placement.PatchMeta(ch.Object.Obj.GroupVersionKind()))
+			if len(fields) == 0 {
+				continue
+			}
+			in.Changes = fields
+			cands, err = placement.Candidates(in)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%s in target %s: %w", ch.Object.ID, ch.Target, err)
+			return nil, fmt.Errorf("%s in target %s: %w", id, ch.Target, err)
 		}
 		if expect[ch.Target] == nil {
 			expect[ch.Target] = map[render.ObjectID]map[string]any{}
 		}
-		expect[ch.Target][ch.Object.ID] = ch.Desired
+		expect[ch.Target][id] = ch.Desired
 		var reasons []string
 		accepted := false
 		for _, c := range cands {
@@ -188,12 +219,13 @@ func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
 				}
 				plan.Files[f] = b
 			}
-			plan.Objects = append(plan.Objects, ObjectResult{Target: ch.Target, APIVersion: ch.Object.Obj.GetAPIVersion(), ID: ch.Object.ID, Layer: c.Layer, Changes: fields})
+			plan.Objects = append(plan.Objects, ObjectResult{Target: ch.Target, APIVersion: apiVersion, ID: id, Layer: c.Layer, Changes: fields,
+				Created: ch.Object == nil, Deleted: ch.Desired == nil})
 			accepted = true
 			break
 		}
 		if !accepted {
-			return nil, &RefusedError{Object: ch.Object.ID, Target: ch.Target, Reasons: reasons}
+			return nil, &RefusedError{Object: id, Target: ch.Target, Reasons: reasons}
 		}
 	}
 	return plan, nil
@@ -247,17 +279,40 @@ func (e *Engine) reaches(t string, files map[string][]byte) bool {
 
 func compare(target string, before, after *render.Result, expect map[render.ObjectID]map[string]any) error {
 	var problems []string
+	// Created objects are matched by kind and the name the user gave: the target's transformers
+	// may set their namespace or add a prefix.
+	created := map[render.ObjectID]bool{}
+	for id, d := range expect {
+		if d != nil && before.Get(id) == nil {
+			created[id] = false
+		}
+	}
 	seen := map[render.ObjectID]bool{}
 	for _, a := range after.Objects {
 		seen[a.ID] = true
-		want := map[string]any(nil)
-		if d, ok := expect[a.ID]; ok {
-			want = d
-		} else if b := before.Get(a.ID); b != nil {
-			want = b.Obj.Object
-		} else {
-			problems = append(problems, fmt.Sprintf("%s would appear in target %s", a.ID, target))
+		if before.Get(a.ID) == nil {
+			matched := false
+			for id := range created {
+				if id.Kind == a.ID.Kind && id.Group == a.ID.Group && id.Name == a.Origin.Name && (id.Namespace == "" || id.Namespace == a.ID.Namespace) {
+					created[id], matched = true, true
+					if missing := notContained(expect[id], a.Obj.Object, ""); missing != "" {
+						problems = append(problems, fmt.Sprintf("%s would render in target %s without %s as given", a.ID, target, missing))
+					}
+				}
+			}
+			if !matched {
+				problems = append(problems, fmt.Sprintf("%s would appear in target %s", a.ID, target))
+			}
 			continue
+		}
+		want := map[string]any(nil)
+		if d, ok := expect[a.ID]; ok && d == nil {
+			problems = append(problems, fmt.Sprintf("%s would still render in target %s", a.ID, target))
+			continue
+		} else if ok {
+			want = d
+		} else {
+			want = before.Get(a.ID).Obj.Object
 		}
 		if !reflect.DeepEqual(stripStatus(a.Obj.Object), stripStatus(want)) {
 			var diffs []string
@@ -272,14 +327,49 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 		}
 	}
 	for _, b := range before.Objects {
-		if !seen[b.ID] {
+		if d, ok := expect[b.ID]; !seen[b.ID] && !(ok && d == nil) {
 			problems = append(problems, fmt.Sprintf("%s would disappear from target %s", b.ID, target))
 		}
 	}
+	for id, ok := range created {
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s would not render in target %s", id, target))
+		}
+	}
 	if len(problems) > 0 {
+		sort.Strings(problems)
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// notContained returns the first field path of want that got lacks or holds differently, ignoring
+// metadata the target's transformers own.
+func notContained(want, got map[string]any, at string) string {
+	for k, wv := range want {
+		p := strings.TrimPrefix(at+"."+k, ".")
+		if p == "metadata.namespace" || p == "metadata.labels" || p == "metadata.annotations" || p == "metadata.name" || p == "status" {
+			continue
+		}
+		gv, ok := got[k]
+		if !ok {
+			return p
+		}
+		if wm, ok := wv.(map[string]any); ok {
+			gm, ok := gv.(map[string]any)
+			if !ok {
+				return p
+			}
+			if m := notContained(wm, gm, p); m != "" {
+				return m
+			}
+			continue
+		}
+		if !reflect.DeepEqual(wv, gv) {
+			return p
+		}
+	}
+	return ""
 }
 
 func stripStatus(m map[string]any) map[string]any {

@@ -343,3 +343,10 @@ func toJSON(b []byte) ([]byte, error) {
 	}
 	return json.Marshal(y)
 }
+
+// HasStrategicMerge tells whether the object's kind has strategic-merge metadata (a built-in
+// kind); custom resources are patched with JSON merge patches instead, as kubectl does.
+func HasStrategicMerge(u *unstructured.Unstructured) bool {
+	_, err := scheme.Scheme.New(u.GroupVersionKind())
+	return err == nil
+}

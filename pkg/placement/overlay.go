@@ -229,7 +229,7 @@ func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldC
 	return file, kust.Set(0, mustPath(fmt.Sprintf("patches[%d]", len(entries.Content))), entry)
 }
 
-func newPatchFile(doc map[string]any, indent int) (*yamledit.File, error) {
+func newPatchFile(doc any, indent int) (*yamledit.File, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(indent)

@@ -58,6 +58,8 @@ func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, cmdutil.Factor
 		NewCmdLabel(f, streams),
 		NewCmdAnnotate(f, streams),
 		NewCmdPatch(f, streams),
+		NewCmdApply(f, streams),
+		NewCmdDelete(f, streams),
 	)
 	return cmd, f
 }

@@ -149,7 +149,8 @@ func (o *ScaleOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	})
 }
 
-// describeObjects names objects for a commit subject: "deployment shop/web", or "3 deployments".
+// describeObjects names objects for a commit subject: "deployment shop/web", "3 deployments
+// (web, worker, api)", or "2 objects (configmap/banner, deployment/web)".
 func describeObjects(objs []*render.Object) string {
 	if len(objs) == 1 {
 		id := objs[0].ID
@@ -159,9 +160,20 @@ func describeObjects(objs []*render.Object) string {
 		}
 		return strings.ToLower(id.Kind) + " " + ns + id.Name
 	}
+	sameKind := true
+	for _, o := range objs {
+		sameKind = sameKind && o.ID.Kind == objs[0].ID.Kind
+	}
 	var parts []string
 	for _, o := range objs {
-		parts = append(parts, o.ID.Name)
+		if sameKind {
+			parts = append(parts, o.ID.Name)
+		} else {
+			parts = append(parts, strings.ToLower(o.ID.Kind)+"/"+o.ID.Name)
+		}
+	}
+	if !sameKind {
+		return fmt.Sprintf("%d objects (%s)", len(objs), strings.Join(parts, ", "))
 	}
 	return fmt.Sprintf("%d %ss (%s)", len(objs), strings.ToLower(objs[0].ID.Kind), strings.Join(parts, ", "))
 }

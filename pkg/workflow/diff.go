@@ -21,8 +21,8 @@ func WriteDiff(w io.Writer, p *change.Plan) error {
 			to = "/dev/null"
 		}
 		ud := difflib.UnifiedDiff{
-			A:        difflib.SplitLines(string(p.Original[f])),
-			B:        difflib.SplitLines(string(p.Files[f])),
+			A:        lines(p.Original[f]),
+			B:        lines(p.Files[f]),
 			FromFile: from,
 			ToFile:   to,
 			Context:  3,
@@ -39,4 +39,19 @@ func WriteDiff(w io.Writer, p *change.Plan) error {
 		}
 	}
 	return nil
+}
+
+// lines splits a file into lines as diff sees them; a last line without a newline gets one, as
+// the diff shows no "no newline" marker.
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	out := strings.SplitAfter(string(b), "\n")
+	if out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	} else {
+		out[len(out)-1] += "\n"
+	}
+	return out
 }

@@ -29,6 +29,9 @@ type Request struct {
 	Select func(*render.Result) ([]*render.Object, error)
 	// Mutate changes a copy of one rendered object into what the user asked for.
 	Mutate func(obj *unstructured.Unstructured) error
+	// Changes, when set, replaces Select and Mutate: it lists the changes directly, creations
+	// (Object nil) and deletions (Desired nil) included, with the names to report.
+	Changes func(*render.Result) ([]change.ObjectChange, error)
 	// Subject is the commit subject for the objects changed.
 	Subject func(objs []*render.Object) string
 
@@ -155,17 +158,33 @@ func plan(req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs, err := req.Select(rendered)
-	if err != nil {
-		return nil, err
-	}
+	var objs []*render.Object
 	var changes []change.ObjectChange
-	for _, o := range objs {
-		cp := o.Obj.DeepCopy()
-		if err := req.Mutate(cp); err != nil {
-			return nil, fmt.Errorf("%s: %w", o.ID, err)
+	if req.Changes != nil {
+		if changes, err = req.Changes(rendered); err != nil {
+			return nil, err
 		}
-		changes = append(changes, change.ObjectChange{Target: t.Path, Object: o, Desired: cp.Object})
+		for i, ch := range changes {
+			changes[i].Target = t.Path
+			if ch.Object != nil {
+				objs = append(objs, ch.Object)
+			} else {
+				u := &unstructured.Unstructured{Object: ch.Desired}
+				gvk := u.GroupVersionKind()
+				objs = append(objs, &render.Object{ID: render.ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, Obj: u})
+			}
+		}
+	} else {
+		if objs, err = req.Select(rendered); err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			cp := o.Obj.DeepCopy()
+			if err := req.Mutate(cp); err != nil {
+				return nil, fmt.Errorf("%s: %w", o.ID, err)
+			}
+			changes = append(changes, change.ObjectChange{Target: t.Path, Object: o, Desired: cp.Object})
+		}
 	}
 	p, err := eng.Plan(changes)
 	if err != nil {
@@ -181,6 +200,12 @@ func plan(req Request) (*Result, error) {
 	res := &Result{Target: t.Name, Files: p.Paths(), plan: p}
 	for _, o := range p.Objects {
 		var cs []string
+		switch {
+		case o.Created:
+			cs = append(cs, "created")
+		case o.Deleted:
+			cs = append(cs, "deleted")
+		}
 		for _, c := range o.Changes {
 			cs = append(cs, c.String())
 		}
@@ -205,6 +230,12 @@ func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
 	var body []string
 	var trailers [][2]string
 	for _, o := range r.plan.Objects {
+		switch {
+		case o.Created:
+			body = append(body, fmt.Sprintf("%s created in %s", o.ID, o.Layer))
+		case o.Deleted:
+			body = append(body, fmt.Sprintf("%s deleted from %s", o.ID, o.Layer))
+		}
 		for _, c := range o.Changes {
 			body = append(body, fmt.Sprintf("%s %s", o.ID, c.String()))
 		}

@@ -1,0 +1,252 @@
+package placement
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamledit"
+)
+
+// DeleteCandidates are the ways to remove an object from a target: its document (and its file
+// and resources: entry when it was the file's only document) when only this target renders the
+// file; else a `$patch: delete` patch in the target's overlay, so the shared base keeps it for
+// the other targets.
+func DeleteCandidates(in Input) ([]Candidate, error) {
+	var out []Candidate
+	var errs []string
+	o := in.Object
+	if o.Origin.File != "" && o.Origin.Doc >= 0 && !in.Shared(o.Origin.File) {
+		c, err := deleteDocument(in)
+		if err != nil {
+			errs = append(errs, err.Error())
+		} else {
+			out = append(out, *c)
+		}
+	}
+	if kust := in.kustomizationFile(); kust != "" {
+		c, err := deletePatch(in, kust)
+		if err != nil {
+			errs = append(errs, err.Error())
+		} else {
+			out = append(out, *c)
+		}
+	}
+	if len(out) == 0 {
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+		}
+		return nil, fmt.Errorf("%s comes from %s, which other targets share, and target %s has no kustomization.yaml to remove it for this target alone", o.ID, o.Origin.File, in.Target)
+	}
+	return out, nil
+}
+
+func deleteDocument(in Input) (*Candidate, error) {
+	file := in.Object.Origin.File
+	src, err := in.read(file)
+	if err != nil {
+		return nil, err
+	}
+	f, err := yamledit.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := f.DeleteDoc(in.Object.Origin.Doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	files := map[string][]byte{}
+	if onlyComments(f) {
+		files[file] = nil
+		if err := in.unregister(file, "resources", files); err != nil {
+			return nil, err
+		}
+		return &Candidate{Layer: file + " (removed)", Files: files}, nil
+	}
+	files[file] = f.Bytes()
+	return &Candidate{Layer: file, Files: files}, nil
+}
+
+// onlyComments tells whether a file has no documents with content left.
+func onlyComments(f *yamledit.File) bool {
+	for i := 0; i < f.NumDocs(); i++ {
+		if d := f.Doc(i); d != nil && !(d.Kind == yaml.ScalarNode && d.Tag == "!!null") && !(d.Kind == 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// unregister removes file from the list key (resources:) of the kustomization in its directory
+// or the closest one above it that lists it.
+func (in Input) unregister(file, key string, files map[string][]byte) error {
+	for dir := path.Dir(file); ; dir = path.Dir(dir) {
+		for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+			kp := path.Join(dir, n)
+			if !in.exists(kp) {
+				continue
+			}
+			src, err := in.read(kp)
+			if err != nil {
+				return err
+			}
+			k, err := yamledit.Parse(src)
+			if err != nil {
+				return fmt.Errorf("%s: %w", kp, err)
+			}
+			rel := strings.TrimPrefix(file, dir+"/")
+			if dir == "." {
+				rel = file
+			}
+			list, ok := k.Get(0, mustPath(key))
+			if !ok || list.Kind != yaml.SequenceNode {
+				continue
+			}
+			for i, it := range list.Content {
+				if path.Clean(it.Value) == rel {
+					if err := k.Delete(0, mustPath(fmt.Sprintf("%s[%d]", key, i))); err != nil {
+						return fmt.Errorf("%s: %w", kp, err)
+					}
+					files[kp] = k.Bytes()
+					return nil
+				}
+			}
+		}
+		if dir == "." || dir == "/" || dir == in.Target {
+			return nil
+		}
+	}
+}
+
+func deletePatch(in Input, kustPath string) (*Candidate, error) {
+	src, err := in.read(kustPath)
+	if err != nil {
+		return nil, err
+	}
+	kust, err := yamledit.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kustPath, err)
+	}
+	o := in.Object
+	md := map[string]any{"name": o.Origin.Name}
+	if o.Origin.Namespace != "" {
+		md["namespace"] = o.Origin.Namespace
+	}
+	doc := map[string]any{"apiVersion": o.Obj.GetAPIVersion(), "kind": o.ID.Kind, "metadata": md, "$patch": "delete"}
+	pf, err := newPatchFile(orderedObject(doc), kust.Indent())
+	if err != nil {
+		return nil, err
+	}
+	file := in.uniqueFile(o.Origin.Name + "-" + strings.ToLower(o.ID.Kind) + "-delete")
+	files := map[string][]byte{file: pf.Bytes()}
+	if err := appendListItem(kust, "patches", map[string]any{"path": path.Base(file)}); err != nil {
+		return nil, fmt.Errorf("%s: %w", kustPath, err)
+	}
+	files[kustPath] = kust.Bytes()
+	return &Candidate{Layer: in.Target + " (patch " + file + ")", Files: files}, nil
+}
+
+func appendListItem(f *yamledit.File, key string, item any) error {
+	n, err := valueNode(item)
+	if err != nil {
+		return err
+	}
+	list, ok := f.Get(0, mustPath(key))
+	if !ok || list.Kind != yaml.SequenceNode {
+		return f.Set(0, mustPath(key), &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{n}})
+	}
+	return f.Set(0, mustPath(fmt.Sprintf("%s[%d]", key, len(list.Content))), n)
+}
+
+// CreateInput is a new object for a target.
+type CreateInput struct {
+	Root, Target string
+	Object       map[string]any
+	// FileName is the new file's name (no directory); empty means <kind>-<name>.yaml.
+	FileName string
+	Files    map[string][]byte
+}
+
+// CreateCandidates writes a new object into a new file in the target's own directory, one object
+// per file, registered in the target's kustomization resources: when it has one.
+func CreateCandidates(in CreateInput) ([]Candidate, error) {
+	base := Input{Root: in.Root, Target: in.Target, Files: in.Files}
+	kind, _ := in.Object["kind"].(string)
+	md, _ := in.Object["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	if kind == "" || name == "" {
+		return nil, fmt.Errorf("a new object needs kind and metadata.name")
+	}
+	fileName := in.FileName
+	if fileName == "" {
+		fileName = strings.ToLower(kind) + "-" + name + ".yaml"
+	}
+	file := path.Join(in.Target, fileName)
+	if base.exists(file) {
+		return nil, fmt.Errorf("%s already exists: choose another name with --filename-template", file)
+	}
+	indent := 2
+	kustPath := base.kustomizationFile()
+	var kust *yamledit.File
+	if kustPath != "" {
+		src, err := base.read(kustPath)
+		if err != nil {
+			return nil, err
+		}
+		if kust, err = yamledit.Parse(src); err != nil {
+			return nil, fmt.Errorf("%s: %w", kustPath, err)
+		}
+		indent = kust.Indent()
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(indent)
+	if err := enc.Encode(orderedObject(in.Object)); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{file: buf.Bytes()}
+	if kust != nil {
+		if err := appendListItem(kust, "resources", fileName); err != nil {
+			return nil, fmt.Errorf("%s: %w", kustPath, err)
+		}
+		files[kustPath] = kust.Bytes()
+	}
+	return []Candidate{{Layer: file + " (new)", Files: files}}, nil
+}
+
+// orderedObject is a manifest's top level in the order people write it.
+func orderedObject(obj map[string]any) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	order := []string{"apiVersion", "kind", "metadata", "spec", "data", "stringData", "type"}
+	seen := map[string]bool{}
+	add := func(k string, v any) {
+		var vn yaml.Node
+		if err := vn.Encode(v); err != nil {
+			return
+		}
+		n.Content = append(n.Content, yamledit.ScalarNode(k), &vn)
+		seen[k] = true
+	}
+	for _, k := range order {
+		if v, ok := obj[k]; ok {
+			add(k, v)
+		}
+	}
+	var rest []string
+	for k := range obj {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		add(k, obj[k])
+	}
+	return n
+}

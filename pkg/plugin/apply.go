@@ -1,0 +1,284 @@
+package plugin
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/mutate"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
+)
+
+var applyLong = templates.LongDesc(`
+	Apply a configuration to the GitOps repository by file name or stdin, as one commit.
+
+	For objects the target already renders, the fields in the file win and the fields it does not
+	mention are kept (server-side apply's semantics, on the repository), each written into the
+	layer that owns it. A new object gets a file of its own in the target's directory, added to
+	its kustomization's resources:.`)
+
+var applyExample = templates.Examples(`
+	# Apply a manifest to the target the repository's config or the cluster's labels name
+	kubectl gitops apply -f web.yaml
+
+	# A directory, into a given target, as a diff only
+	kubectl gitops apply -f manifests/ --repo . --path overlays/staging --dry-run
+
+	# From stdin, naming new files <namespace>-<name>.yaml
+	cat cm.yaml | kubectl gitops apply -f - --filename-template '{{.Namespace}}-{{.Name}}.yaml'`)
+
+// ApplyOptions are the options of `kubectl gitops apply`.
+type ApplyOptions struct {
+	changeFlags
+	Filenames        []string
+	Recursive        bool
+	FilenameTemplate string
+
+	objects []*unstructured.Unstructured
+	tmpl    *template.Template
+	genericiooptions.IOStreams
+}
+
+// NewCmdApply builds `kubectl gitops apply`.
+func NewCmdApply(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ApplyOptions{IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:                   "apply (-f FILENAME)",
+		DisableFlagsInUseLine: true,
+		Short:                 "Apply a configuration to Git by file name or stdin",
+		Long:                  applyLong,
+		Example:               applyExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.changeFlags.validate(cmd); err != nil {
+				return err
+			}
+			return o.run(f, cmd)
+		},
+	}
+	o.changeFlags.addFlags(cmd)
+	fl := cmd.Flags()
+	fl.StringSliceVarP(&o.Filenames, "filename", "f", nil, "Files or directories that contain the configuration to apply, or - for stdin.")
+	fl.BoolVarP(&o.Recursive, "recursive", "R", false, "Process the directories given with -f recursively.")
+	fl.StringVar(&o.FilenameTemplate, "filename-template", "", "Go template for the file name of a new object, with .Kind, .Name, .Namespace (default <kind>-<name>.yaml).")
+	return cmd
+}
+
+func (o *ApplyOptions) complete(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf(cmd, "unexpected arguments %v: apply takes -f", args)
+	}
+	if len(o.Filenames) == 0 {
+		return usageErrorf(cmd, "must specify -f FILENAME")
+	}
+	if o.FilenameTemplate != "" {
+		t, err := template.New("filename").Parse(o.FilenameTemplate)
+		if err != nil {
+			return usageErrorf(cmd, "--filename-template: %v", err)
+		}
+		o.tmpl = t
+	}
+	for _, fn := range o.Filenames {
+		if strings.Contains(fn, "://") {
+			return usageErrorf(cmd, "-f %s: URLs are not supported; download the file and apply it from disk", fn)
+		}
+		objs, err := readObjects(fn, o.Recursive, o.In)
+		if err != nil {
+			return err
+		}
+		o.objects = append(o.objects, objs...)
+	}
+	if len(o.objects) == 0 {
+		return fmt.Errorf("no objects passed to apply")
+	}
+	return nil
+}
+
+// readObjects reads the Kubernetes objects of a file, a directory, or stdin ("-").
+func readObjects(fn string, recursive bool, stdin io.Reader) ([]*unstructured.Unstructured, error) {
+	if fn == "-" {
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, err
+		}
+		return decodeObjects("stdin", data)
+	}
+	info, err := os.Stat(fn)
+	if err != nil {
+		return nil, fmt.Errorf("the path %q does not exist", fn)
+	}
+	if !info.IsDir() {
+		data, err := os.ReadFile(fn)
+		if err != nil {
+			return nil, err
+		}
+		return decodeObjects(fn, data)
+	}
+	var out []*unstructured.Unstructured
+	err = filepath.WalkDir(fn, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != fn && !recursive {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+		default:
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		objs, err := decodeObjects(p, data)
+		out = append(out, objs...)
+		return err
+	})
+	return out, err
+}
+
+func decodeObjects(name string, data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if err == io.EOF {
+				return out, nil
+			}
+			return nil, fmt.Errorf("error parsing %s: %w", name, err)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.IsList() {
+			err := u.EachListItem(func(item runtime.Object) error {
+				out = append(out, item.(*unstructured.Unstructured))
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
+			return nil, fmt.Errorf("error parsing %s: every object needs apiVersion, kind and metadata.name", name)
+		}
+		out = append(out, u)
+	}
+}
+
+func (o *ApplyOptions) fileName(u *unstructured.Unstructured) (string, error) {
+	if o.tmpl == nil {
+		return "", nil
+	}
+	var b strings.Builder
+	err := o.tmpl.Execute(&b, map[string]string{"Kind": strings.ToLower(u.GetKind()), "Name": u.GetName(), "Namespace": u.GetNamespace()})
+	if err != nil {
+		return "", fmt.Errorf("--filename-template: %w", err)
+	}
+	if strings.ContainsAny(b.String(), "/\\") || b.String() == "" {
+		return "", fmt.Errorf("--filename-template must give a plain file name, got %q", b.String())
+	}
+	return b.String(), nil
+}
+
+func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	first := o.objects[0]
+	sel := workflow.Selection{Refs: []workflow.ObjectRef{{Resource: strings.ToLower(first.GetKind()), Name: first.GetName()}}}
+	if ns := first.GetNamespace(); ns != "" {
+		sel.Namespace, sel.NamespaceExplicit = ns, true
+	}
+	t, targets, _, err := o.resolveTarget(ctx, f, cmd, sel)
+	if err != nil {
+		return err
+	}
+	var names []string
+	res, err := workflow.Run(ctx, workflow.Request{
+		Target:  t,
+		Targets: targets,
+		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
+			names = names[:0]
+			var out []change.ObjectChange
+			for _, u := range o.objects {
+				gk := u.GroupVersionKind().GroupKind()
+				found := r.Find(gk, u.GetNamespace(), u.GetName())
+				if len(found) > 1 {
+					return nil, fmt.Errorf("%s %s is defined more than once in target path %s: set metadata.namespace in the file", strings.ToLower(gk.Kind), u.GetName(), r.Path)
+				}
+				name := strings.ToLower(gk.Kind)
+				if gk.Group != "" {
+					name += "." + gk.Group
+				}
+				names = append(names, name+"/"+u.GetName())
+				if len(found) == 0 {
+					fn, err := o.fileName(u)
+					if err != nil {
+						return nil, err
+					}
+					clean := u.DeepCopy()
+					unstructured.RemoveNestedField(clean.Object, "status")
+					out = append(out, change.ObjectChange{Desired: clean.Object, FileName: fn})
+					continue
+				}
+				desired := found[0].Obj.DeepCopy()
+				applied := u.DeepCopy()
+				unstructured.RemoveNestedField(applied.Object, "status")
+				if applied.GetNamespace() == "" {
+					applied.SetNamespace(desired.GetNamespace())
+				}
+				patch, err := applied.MarshalJSON()
+				if err != nil {
+					return nil, err
+				}
+				patchType := "strategic"
+				if !mutate.HasStrategicMerge(desired) {
+					patchType = "merge"
+				}
+				if err := mutate.Patch(desired, patchType, patch); err != nil {
+					return nil, fmt.Errorf("%s: %w", found[0].ID, err)
+				}
+				out = append(out, change.ObjectChange{Object: found[0], Desired: desired.Object})
+			}
+			return out, nil
+		},
+		Subject: func(objs []*render.Object) string {
+			return "apply " + describeObjects(objs)
+		},
+		Message:       o.Message,
+		MessagePrefix: o.commit.MessagePrefix,
+		Branch:        o.Branch,
+		Push:          o.Push || o.commit.Push,
+		DryRun:        o.dryRun(),
+		Out:           o.Out,
+	})
+	if noChange(o.ErrOut, err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return printResult(o.IOStreams, o.Output, "configured", res, names)
+}
