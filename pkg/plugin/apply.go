@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -157,21 +159,30 @@ func readObjects(fn string, recursive bool, stdin io.Reader) ([]*unstructured.Un
 	return out, err
 }
 
+// decodeObjects reads the objects of a YAML or JSON stream, List items included. Numbers come out
+// as int64 and float64, as in objects read from the API server or rendered.
 func decodeObjects(name string, data []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var out []*unstructured.Unstructured
 	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if err == io.EOF {
-				return out, nil
-			}
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("error parsing %s: %w", name, err)
 		}
-		if len(m) == 0 {
+		js, err := utilyaml.ToJSON(doc)
+		if err != nil {
+			return nil, fmt.Errorf("error parsing %s: %w", name, err)
+		}
+		if len(bytes.TrimSpace(js)) == 0 || string(bytes.TrimSpace(js)) == "null" {
 			continue
 		}
-		u := &unstructured.Unstructured{Object: m}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(js); err != nil {
+			return nil, fmt.Errorf("error parsing %s: %w", name, err)
+		}
 		if u.IsList() {
 			err := u.EachListItem(func(item runtime.Object) error {
 				out = append(out, item.(*unstructured.Unstructured))
@@ -182,7 +193,7 @@ func decodeObjects(name string, data []byte) ([]*unstructured.Unstructured, erro
 			}
 			continue
 		}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" || u.GetName() == "" {
+		if u.GetName() == "" {
 			return nil, fmt.Errorf("error parsing %s: every object needs apiVersion, kind and metadata.name", name)
 		}
 		out = append(out, u)

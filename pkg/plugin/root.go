@@ -60,6 +60,9 @@ func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, cmdutil.Factor
 		NewCmdPatch(f, streams),
 		NewCmdApply(f, streams),
 		NewCmdDelete(f, streams),
+		NewCmdEdit(f, streams),
+		NewCmdDiff(f, streams),
+		NewCmdSecrets(f, streams),
 	)
 	return cmd, f
 }

@@ -1,0 +1,23 @@
+package plugin
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+)
+
+// NewCmdSecrets builds `kubectl gitops secrets`: the commands about the repository's secrets as a
+// whole (the guard).
+func NewCmdSecrets(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "secrets SUBCOMMAND",
+		Short: "Check the repository's secrets",
+		Long: templates.LongDesc(`
+			Commands about the repository's secrets as a whole. "check" is the guard the pre-commit
+			hook runs: it refuses plaintext Secrets, secretGenerator literals and private keys.`),
+		Run: runHelp,
+	}
+	cmd.AddCommand(NewCmdSecretsCheck(f, streams))
+	return cmd
+}

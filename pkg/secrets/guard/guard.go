@@ -1,0 +1,227 @@
+// Package guard is the secrets guard of `kubectl gitops secrets check` and the pre-commit hook: it
+// refuses files that would put secret material into the repository in the clear. A Secret passes
+// only when sops encrypted every value under data and stringData; a SealedSecret only when every
+// sealed value is well-formed; a kustomize secretGenerator only with sops-encrypted files; and
+// no file may hold a private key. Files are bytes in, findings out: the only other files it reads
+// are those a secretGenerator names, through Options.ReadFile, and no finding repeats a value.
+package guard
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// File is one file to check: its path (slash-separated; repository-relative for staged files)
+// and its content.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Options tune a check. The zero value checks files alone, reading the files that
+// secretGenerators name from disk.
+type Options struct {
+	// Allow says whether a file may hold key material anyway (a test-only key), and why. Nil
+	// allows nothing. The command wires it to the repository configuration's guard.allow.
+	Allow func(path string) (reason string, ok bool)
+	// ReadFile reads a file a secretGenerator names when it is not among the checked files;
+	// it returns an error satisfying errors.Is(err, fs.ErrNotExist) when there is no such file.
+	// Nil reads from disk. In --staged mode it reads the index.
+	ReadFile func(name string) ([]byte, error)
+	// Kustomizations are kustomization files that are not checked themselves but whose
+	// secretGenerators may name checked files: a staged env file is checked as an encrypted
+	// file when an unchanged kustomization reads it.
+	Kustomizations []File
+}
+
+// Finding is one reason to refuse a file. It names where the problem is, never the value.
+type Finding struct {
+	// File is the path of the file, as given.
+	File string `json:"file"`
+	// Doc is the 1-based index of the YAML or JSON document; 0 for the file as a whole.
+	Doc int `json:"doc,omitempty"`
+	// Path is the key path of the value (data.password, spec.encryptedData.x,
+	// secretGenerator[0].literals[1]), or "line N" for a match outside any value.
+	Path string `json:"path,omitempty"`
+	// Reason says what is wrong.
+	Reason string `json:"reason"`
+}
+
+// Allowed is a file the allow-list let through.
+type Allowed struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	// Findings are sorted by file, then document, in the order found within a document.
+	Findings []Finding `json:"findings"`
+	// Allowed are the files the allow-list let through, unchecked.
+	Allowed []Allowed `json:"allowed,omitempty"`
+	// Files is the number of files checked, allowed ones included.
+	Files int `json:"files"`
+}
+
+// Check checks files and reports every finding. It does not stop at the first.
+func Check(files []File, opts Options) Report {
+	c := &checker{
+		opts:    opts,
+		byPath:  map[string]*File{},
+		allowed: map[string]bool{},
+		seen:    map[Finding]bool{},
+	}
+	for i := range files {
+		c.byPath[cleanPath(files[i].Path)] = &files[i]
+	}
+	rep := Report{Files: len(files)}
+	for _, f := range files {
+		if _, ok := c.allow(f.Path); ok {
+			continue
+		}
+		c.checkFile(f)
+	}
+	c.checkContextKustomizations()
+	sort.SliceStable(c.findings, func(i, j int) bool {
+		a, b := c.findings[i], c.findings[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Doc < b.Doc
+	})
+	rep.Findings = c.findings
+	rep.Allowed = c.allowedOut
+	return rep
+}
+
+// Format writes one line per finding: "file:doc: path: reason", or "file: path: reason" for
+// findings about a file as a whole.
+func Format(w io.Writer, findings []Finding) error {
+	for _, f := range findings {
+		loc := f.File
+		if f.Doc > 0 {
+			loc = fmt.Sprintf("%s:%d", f.File, f.Doc)
+		}
+		line := loc + ": "
+		if f.Path != "" {
+			line += f.Path + ": "
+		}
+		if _, err := fmt.Fprintln(w, line+f.Reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FormatAllowed writes one line per allowed file: "file: allowed: reason".
+func FormatAllowed(w io.Writer, allowed []Allowed) error {
+	for _, a := range allowed {
+		if _, err := fmt.Fprintf(w, "%s: allowed: %s\n", a.File, a.Reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type checker struct {
+	opts       Options
+	byPath     map[string]*File
+	allowed    map[string]bool
+	allowedOut []Allowed
+	findings   []Finding
+	seen       map[Finding]bool
+}
+
+func (c *checker) allow(p string) (string, bool) {
+	if c.opts.Allow == nil {
+		return "", false
+	}
+	reason, ok := c.opts.Allow(p)
+	if ok && !c.allowed[cleanPath(p)] {
+		c.allowed[cleanPath(p)] = true
+		c.allowedOut = append(c.allowedOut, Allowed{File: p, Reason: reason})
+	}
+	return reason, ok
+}
+
+func (c *checker) add(f Finding) {
+	if c.seen[f] {
+		return
+	}
+	c.seen[f] = true
+	c.findings = append(c.findings, f)
+}
+
+// checkFile checks one file: its documents when it is YAML or JSON, and its text for private
+// keys whatever it is.
+func (c *checker) checkFile(f File) {
+	var docs []*document
+	if isStructuredName(f.Path) {
+		var err error
+		docs, err = parseDocuments(f.Data)
+		if err != nil {
+			c.unparseable(f, err)
+		}
+	}
+	var inValues []keyMatch
+	for _, d := range docs {
+		fc := &fileCheck{checker: c, file: f, doc: d}
+		fc.checkDocument()
+		inValues = append(inValues, fc.keysInValues...)
+	}
+	c.rawKeys(f, docs, inValues)
+}
+
+// unparseable reports a YAML file that does not parse but reads like a Secret: the guard cannot
+// prove its values are encrypted. A chart template ({{ }}) is left to whatever renders it.
+func (c *checker) unparseable(f File, err error) {
+	if !secretLike.Match(f.Data) || strings.Contains(string(f.Data), "{{") {
+		return
+	}
+	reason := "does not parse as YAML or JSON and looks like a Secret: cannot tell whether its values are encrypted"
+	if l := errorLine(err); l > 0 {
+		reason = fmt.Sprintf("does not parse as YAML or JSON (line %d) and looks like a Secret: cannot tell whether its values are encrypted", l)
+	}
+	c.add(Finding{File: f.Path, Reason: reason})
+}
+
+// readRef reads a file a kustomization refers to: from the checked files, else through
+// Options.ReadFile, else from disk.
+func (c *checker) readRef(name string) ([]byte, error) {
+	if f, ok := c.byPath[cleanPath(name)]; ok {
+		return f.Data, nil
+	}
+	if c.opts.ReadFile != nil {
+		return c.opts.ReadFile(name)
+	}
+	return os.ReadFile(filepath.FromSlash(name))
+}
+
+func cleanPath(p string) string {
+	return strings.TrimPrefix(path.Clean(filepath.ToSlash(p)), "./")
+}
+
+func isStructuredName(p string) bool {
+	base := path.Base(filepath.ToSlash(p))
+	if isKustomizationName(base) {
+		return true
+	}
+	switch strings.ToLower(path.Ext(base)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+func isKustomizationName(base string) bool {
+	switch base {
+	case "kustomization.yaml", "kustomization.yml", "Kustomization":
+		return true
+	}
+	return false
+}
