@@ -102,6 +102,10 @@ type ObjectChange struct {
 	Desired map[string]any
 	// FileName names a new object's file (no directory); empty means <kind>-<name>.yaml.
 	FileName string
+	// Content, when set, is written as it is instead of being encoded from Desired: a new
+	// object's file, or an existing object's whole document. Encrypted Secrets use it, since
+	// their bytes are the encryptor's; Desired must still say how the object renders.
+	Content []byte
 }
 
 // id is the object the change is about, as the target will render it.
@@ -175,7 +179,11 @@ func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
 		switch {
 		case ch.Object == nil:
 			apiVersion, _ = ch.Desired["apiVersion"].(string)
-			cands, err = placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: ch.Target, Object: ch.Desired, FileName: ch.FileName, Files: plan.Files})
+			cands, err = placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: ch.Target, Object: ch.Desired, FileName: ch.FileName, Content: ch.Content, Files: plan.Files})
+		case ch.Content != nil:
+			apiVersion = ch.Object.Obj.GetAPIVersion()
+			fields = placement.Diff(ch.Object.Obj.Object, ch.Desired, placement.PatchMeta(ch.Object.Obj.GroupVersionKind()))
+			cands, err = placement.ReplaceDocument(in, ch.Content)
 		case ch.Desired == nil:
 			apiVersion = ch.Object.Obj.GetAPIVersion()
 			cands, err = placement.DeleteCandidates(in)

@@ -167,7 +167,9 @@ type CreateInput struct {
 	Object       map[string]any
 	// FileName is the new file's name (no directory); empty means <kind>-<name>.yaml.
 	FileName string
-	Files    map[string][]byte
+	// Content is the new file's bytes as given (an encrypted Secret); empty means encode Object.
+	Content []byte
+	Files   map[string][]byte
 }
 
 // CreateCandidates writes a new object into a new file in the target's own directory, one object
@@ -201,16 +203,20 @@ func CreateCandidates(in CreateInput) ([]Candidate, error) {
 		}
 		indent = kust.Indent()
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(indent)
-	if err := enc.Encode(orderedObject(in.Object)); err != nil {
-		return nil, err
+	content := in.Content
+	if content == nil {
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(indent)
+		if err := enc.Encode(orderedObject(in.Object)); err != nil {
+			return nil, err
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+		content = buf.Bytes()
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	files := map[string][]byte{file: buf.Bytes()}
+	files := map[string][]byte{file: content}
 	if kust != nil {
 		if err := appendListItem(kust, "resources", fileName); err != nil {
 			return nil, fmt.Errorf("%s: %w", kustPath, err)
@@ -249,4 +255,35 @@ func orderedObject(obj map[string]any) *yaml.Node {
 		add(k, obj[k])
 	}
 	return n
+}
+
+// ReplaceDocument writes content as the whole document of the object in its own file, which only
+// this target may render: the way to change an encrypted Secret, whose bytes are the encryptor's.
+func ReplaceDocument(in Input, content []byte) ([]Candidate, error) {
+	o := in.Object
+	if o.Origin.File == "" || o.Origin.Doc < 0 {
+		return nil, fmt.Errorf("%s is generated, not written in a file: it cannot be replaced", o.ID)
+	}
+	if in.Shared(o.Origin.File) {
+		return nil, fmt.Errorf("%s is in %s, which other targets render too: it cannot be rewritten for target %s alone", o.ID, o.Origin.File, in.Target)
+	}
+	src, err := in.read(o.Origin.File)
+	if err != nil {
+		return nil, err
+	}
+	f, err := yamledit.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Origin.File, err)
+	}
+	if f.NumDocs() == 1 {
+		return []Candidate{{Layer: o.Origin.File, Files: map[string][]byte{o.Origin.File: content}}}, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return nil, fmt.Errorf("the new document does not parse: %w", err)
+	}
+	if err := f.Set(o.Origin.Doc, nil, doc.Content[0]); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Origin.File, err)
+	}
+	return []Candidate{{Layer: o.Origin.File, Files: map[string][]byte{o.Origin.File: f.Bytes()}}}, nil
 }
