@@ -324,8 +324,13 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 		}
 		if !reflect.DeepEqual(stripStatus(a.Obj.Object), stripStatus(want)) {
 			var diffs []string
-			for _, c := range placement.Diff(want, a.Obj.Object, placement.PatchMeta(a.Obj.GroupVersionKind())) {
+			for _, c := range placement.DiffUnordered(want, a.Obj.Object, placement.PatchMeta(a.Obj.GroupVersionKind())) {
 				diffs = append(diffs, c.String())
+			}
+			if len(diffs) == 0 {
+				// Only the position of a new item in a list keyed by name (env, ports, ...) differs:
+				// Kubernetes merges such lists by key, so the object is as asked.
+				continue
 			}
 			what := "would also change"
 			if _, ok := expect[a.ID]; ok {

@@ -93,14 +93,27 @@ func PatchMeta(gvk schema.GroupVersionKind) strategicpatch.LookupPatchMeta {
 	return meta
 }
 
-// Diff lists the field changes from before to after, with Kubernetes' list semantics.
+// Diff lists the field changes from before to after, with Kubernetes' list semantics. Reordering
+// the items of a keyed list is a change of the whole list.
 func Diff(before, after map[string]any, meta strategicpatch.LookupPatchMeta) []FieldChange {
 	var out []FieldChange
-	diffMaps(nil, before, after, meta, &out)
+	d := differ{}
+	d.maps(nil, before, after, meta, &out)
 	return out
 }
 
-func diffMaps(p Path, before, after map[string]any, meta strategicpatch.LookupPatchMeta, out *[]FieldChange) {
+// DiffUnordered is Diff where the order of a keyed list's items does not matter, as when the API
+// server merges them: the closed loop's notion of "renders as asked".
+func DiffUnordered(before, after map[string]any, meta strategicpatch.LookupPatchMeta) []FieldChange {
+	var out []FieldChange
+	d := differ{unordered: true}
+	d.maps(nil, before, after, meta, &out)
+	return out
+}
+
+type differ struct{ unordered bool }
+
+func (d differ) maps(p Path, before, after map[string]any, meta strategicpatch.LookupPatchMeta, out *[]FieldChange) {
 	keys := make([]string, 0, len(before)+len(after))
 	for k := range before {
 		keys = append(keys, k)
@@ -124,12 +137,12 @@ func diffMaps(p Path, before, after map[string]any, meta strategicpatch.LookupPa
 		case !inB:
 			*out = append(*out, FieldChange{Path: kp, New: av, Added: true})
 		default:
-			diffValues(kp, k, bv, av, meta, out)
+			d.values(kp, k, bv, av, meta, out)
 		}
 	}
 }
 
-func diffValues(p Path, key string, bv, av any, meta strategicpatch.LookupPatchMeta, out *[]FieldChange) {
+func (d differ) values(p Path, key string, bv, av any, meta strategicpatch.LookupPatchMeta, out *[]FieldChange) {
 	if reflect.DeepEqual(bv, av) {
 		return
 	}
@@ -142,13 +155,13 @@ func diffValues(p Path, key string, bv, av any, meta strategicpatch.LookupPatchM
 					sub = s
 				}
 			}
-			diffMaps(p, b, a, sub, out)
+			d.maps(p, b, a, sub, out)
 			return
 		}
 	case []any:
 		if a, ok := av.([]any); ok && meta != nil {
 			if sub, pm, err := meta.LookupPatchMetadataForSlice(key); err == nil && pm.GetPatchMergeKey() != "" {
-				if diffKeyedLists(p, pm.GetPatchMergeKey(), b, a, sub, out) {
+				if d.keyedLists(p, pm.GetPatchMergeKey(), b, a, sub, out) {
 					return
 				}
 			}
@@ -159,7 +172,7 @@ func diffValues(p Path, key string, bv, av any, meta strategicpatch.LookupPatchM
 
 // diffKeyedLists diffs an associative list item by item; false when the lists cannot be keyed
 // (an item without its key, or reordered items), and are then compared whole.
-func diffKeyedLists(p Path, mergeKey string, before, after []any, meta strategicpatch.LookupPatchMeta, out *[]FieldChange) bool {
+func (d differ) keyedLists(p Path, mergeKey string, before, after []any, meta strategicpatch.LookupPatchMeta, out *[]FieldChange) bool {
 	index := func(list []any) ([]string, map[string]map[string]any, bool) {
 		var order []string
 		m := map[string]map[string]any{}
@@ -195,7 +208,7 @@ func diffKeyedLists(p Path, mergeKey string, before, after []any, meta strategic
 			keptA = append(keptA, k)
 		}
 	}
-	if !reflect.DeepEqual(keptA, keptB) {
+	if !d.unordered && !reflect.DeepEqual(keptA, keptB) {
 		return false
 	}
 	var local []FieldChange
@@ -211,7 +224,7 @@ func diffKeyedLists(p Path, mergeKey string, before, after []any, meta strategic
 			local = append(local, FieldChange{Path: ip, New: aItems[k], Added: true})
 			continue
 		}
-		diffMaps(ip, b, aItems[k], meta, &local)
+		d.maps(ip, b, aItems[k], meta, &local)
 	}
 	*out = append(*out, local...)
 	return true

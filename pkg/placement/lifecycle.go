@@ -2,8 +2,11 @@ package placement
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -278,6 +281,11 @@ func ReplaceDocument(in Input, content []byte) ([]Candidate, error) {
 	if f.NumDocs() == 1 {
 		return []Candidate{{Layer: o.Origin.File, Files: map[string][]byte{o.Origin.File: content}}}, nil
 	}
+	// yamledit's Set reconciles the old document towards the new one (the old key order and
+	// comments stay), so the encryptor's bytes would not land as given: splice them in instead.
+	if out, ok := spliceDocument(src, f.NumDocs(), o.Origin.Doc, content); ok {
+		return []Candidate{{Layer: o.Origin.File, Files: map[string][]byte{o.Origin.File: out}}}, nil
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
 		return nil, fmt.Errorf("the new document does not parse: %w", err)
@@ -286,4 +294,109 @@ func ReplaceDocument(in Input, content []byte) ([]Candidate, error) {
 		return nil, fmt.Errorf("%s: %w", o.Origin.File, err)
 	}
 	return []Candidate{{Layer: o.Origin.File, Files: map[string][]byte{o.Origin.File: f.Bytes()}}}, nil
+}
+
+// Document returns document doc of a YAML file (numbered as yaml.v3 numbers them) exactly as it
+// is written, without its `---` separator; a file of one document is returned whole.
+func Document(src []byte, doc int) ([]byte, error) {
+	n, err := countDocuments(src)
+	if err != nil {
+		return nil, err
+	}
+	if doc < 0 || doc >= n {
+		return nil, fmt.Errorf("document %d: the file has %d", doc, n)
+	}
+	if n == 1 {
+		return src, nil
+	}
+	spans, ok := documentSpans(src, n)
+	if !ok {
+		return nil, fmt.Errorf("the file's documents are not separated by plain `---` lines")
+	}
+	return src[spans[doc][0]:spans[doc][1]], nil
+}
+
+// spliceDocument writes content in place of document doc of a file of n documents, and checks
+// that the result holds exactly content there and every other document as before.
+func spliceDocument(src []byte, n, doc int, content []byte) ([]byte, bool) {
+	spans, ok := documentSpans(src, n)
+	if !ok || doc < 0 || doc >= n {
+		return nil, false
+	}
+	body := bytes.TrimPrefix(content, []byte("---\n"))
+	if len(body) > 0 && body[len(body)-1] != '\n' {
+		body = append(bytes.Clone(body), '\n')
+	}
+	out := append(append(append([]byte{}, src[:spans[doc][0]]...), body...), src[spans[doc][1]:]...)
+	before, err1 := decodeDocuments(src)
+	after, err2 := decodeDocuments(out)
+	want, err3 := decodeDocuments(body)
+	if err1 != nil || err2 != nil || err3 != nil || len(after) != n || len(want) != 1 {
+		return nil, false
+	}
+	for i := range after {
+		expect := before[i]
+		if i == doc {
+			expect = want[0]
+		}
+		if !reflect.DeepEqual(after[i], expect) {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// documentSpans returns the byte range of each of a file's n documents: the text between its
+// `---` lines. A first part before any `---` is a document only when it holds more than
+// comments, as yaml.v3 counts. It reports false for separators it does not know (content after
+// `---` on the same line) or a count that differs from n.
+func documentSpans(src []byte, n int) ([][2]int, bool) {
+	var spans [][2]int
+	start, first := 0, true
+	content := false
+	for off := 0; off < len(src); {
+		end := bytes.IndexByte(src[off:], '\n')
+		next := len(src)
+		if end >= 0 {
+			next = off + end + 1
+		}
+		line := strings.TrimRight(string(src[off:next]), "\r\n")
+		if rest, ok := strings.CutPrefix(line, "---"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
+			if r := strings.TrimSpace(rest); r != "" && !strings.HasPrefix(r, "#") {
+				return nil, false
+			}
+			if !first || content {
+				spans = append(spans, [2]int{start, off})
+			}
+			start, first = next, false
+		} else if t := strings.TrimSpace(line); first && t != "" && !strings.HasPrefix(t, "#") {
+			content = true
+		}
+		off = next
+	}
+	if !first || content {
+		spans = append(spans, [2]int{start, len(src)})
+	}
+	return spans, len(spans) == n
+}
+
+func countDocuments(src []byte) (int, error) {
+	docs, err := decodeDocuments(src)
+	return len(docs), err
+}
+
+func decodeDocuments(src []byte) ([]any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var out []any
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
 }

@@ -183,23 +183,37 @@ func nilIfEmpty(s string) any {
 }
 
 // writePatch puts changes into the strategic-merge patch of the target that already targets the
-// object, or into a new patch file registered under patches:. It returns the patch file's path.
-func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldChange, files map[string][]byte) (string, error) {
+// object (a file, or a patch written inline in the kustomization), or into a new patch file
+// registered under patches:. It returns where the patch is.
+func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldChange, files map[string][]byte, mode patchMode) (string, error) {
 	o := in.Object
-	if file, doc, ok := existingPatch(in, kust); ok {
-		src, err := in.read(file)
+	if ep, ok := existingPatch(in, kust); ok {
+		if ep.inline >= 0 {
+			f, err := yamledit.Parse([]byte(ep.text))
+			if err != nil {
+				return "", fmt.Errorf("%s: the inline patch: %w", kustPath, err)
+			}
+			if err := applyChanges(f, ep.doc, changes, mode); err != nil {
+				return "", fmt.Errorf("%s: the inline patch: %w", kustPath, err)
+			}
+			if err := kust.Set(0, mustPath(fmt.Sprintf("patches[%d].patch", ep.inline)), yamledit.ScalarNode(string(f.Bytes()))); err != nil {
+				return "", fmt.Errorf("%s: %w", kustPath, err)
+			}
+			return kustPath + " (inline patch)", nil
+		}
+		src, err := in.read(ep.file)
 		if err != nil {
 			return "", err
 		}
 		f, err := yamledit.Parse(src)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", file, err)
+			return "", fmt.Errorf("%s: %w", ep.file, err)
 		}
-		if err := applyChanges(f, doc, changes, true); err != nil {
-			return "", fmt.Errorf("%s: %w", file, err)
+		if err := applyChanges(f, ep.doc, changes, mode); err != nil {
+			return "", fmt.Errorf("%s: %w", ep.file, err)
 		}
-		files[file] = f.Bytes()
-		return file, nil
+		files[ep.file] = f.Bytes()
+		return ep.file, nil
 	}
 
 	apiVersion := o.Obj.GetAPIVersion()
@@ -208,25 +222,50 @@ func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldC
 	if err != nil {
 		return "", err
 	}
-	if err := applyChanges(f, 0, changes, true); err != nil {
+	if err := applyChanges(f, 0, changes, mode); err != nil {
 		return "", err
 	}
 	file := in.patchFileName()
 	files[file] = f.Bytes()
-	rel := path.Base(file)
-	entries, ok := kust.Get(0, mustPath("patches"))
-	entry, err := valueNode(map[string]any{"path": rel})
+	return file, appendListItem(kust, "patches", map[string]any{"path": path.Base(file)})
+}
+
+// patchSetsAll tells whether an existing patch of the target for the object already sets every
+// changed field: that patch owns them.
+func patchSetsAll(in Input, kustPath string) bool {
+	src, err := in.read(kustPath)
 	if err != nil {
-		return "", err
+		return false
 	}
-	if !ok || entries.Kind != yaml.SequenceNode {
-		list, err := valueNode([]any{map[string]any{"path": rel}})
+	kust, err := yamledit.Parse(src)
+	if err != nil {
+		return false
+	}
+	ep, ok := existingPatch(in, kust)
+	if !ok {
+		return false
+	}
+	var f *yamledit.File
+	if ep.inline >= 0 {
+		f, err = yamledit.Parse([]byte(ep.text))
+	} else if b, rerr := in.read(ep.file); rerr == nil {
+		f, err = yamledit.Parse(b)
+	} else {
+		return false
+	}
+	if err != nil {
+		return false
+	}
+	for _, c := range in.Changes {
+		p, err := yamledit.ParsePath(c.Path.String())
 		if err != nil {
-			return "", err
+			return false
 		}
-		return file, kust.Set(0, mustPath("patches"), list)
+		if _, ok := f.Get(ep.doc, p); !ok {
+			return false
+		}
 	}
-	return file, kust.Set(0, mustPath(fmt.Sprintf("patches[%d]", len(entries.Content))), entry)
+	return true
 }
 
 func newPatchFile(doc any, indent int) (*yamledit.File, error) {
@@ -258,16 +297,28 @@ func (in Input) patchFileName() string {
 	}
 }
 
+// patchRef is a strategic-merge patch document that targets the object: in a file, or inline
+// in the kustomization's patches[inline].patch.
+type patchRef struct {
+	file   string
+	doc    int
+	inline int
+	text   string
+}
+
 // existingPatch finds a strategic-merge patch document of the target's kustomization that
-// targets the object: a `patches:` path entry or a `patchesStrategicMerge:` file.
-func existingPatch(in Input, kust *yamledit.File) (string, int, bool) {
+// targets the object: a `patches:` entry (path or inline) or a `patchesStrategicMerge:` file.
+func existingPatch(in Input, kust *yamledit.File) (patchRef, bool) {
+	matches := func(d *yaml.Node) bool {
+		if d == nil || d.Kind != yaml.MappingNode {
+			return false
+		}
+		md := mapField(d, "metadata")
+		return scalarField(d, "kind") == in.Object.ID.Kind && md != nil && scalarField(md, "name") == in.Object.Origin.Name
+	}
 	var files []string
 	if list, ok := kust.Get(0, mustPath("patches")); ok && list.Kind == yaml.SequenceNode {
-		for _, it := range list.Content {
-			p := scalarField(it, "path")
-			if p == "" {
-				continue
-			}
+		for i, it := range list.Content {
 			if t := mapField(it, "target"); t != nil {
 				if k := scalarField(t, "kind"); k != "" && k != in.Object.ID.Kind {
 					continue
@@ -276,7 +327,16 @@ func existingPatch(in Input, kust *yamledit.File) (string, int, bool) {
 					continue
 				}
 			}
-			files = append(files, p)
+			if text := scalarField(it, "patch"); text != "" {
+				f, err := yamledit.Parse([]byte(text))
+				if err != nil || f.NumDocs() != 1 || !matches(f.Doc(0)) {
+					continue
+				}
+				return patchRef{doc: 0, inline: i, text: text}, true
+			}
+			if p := scalarField(it, "path"); p != "" {
+				files = append(files, p)
+			}
 		}
 	}
 	if list, ok := kust.Get(0, mustPath("patchesStrategicMerge")); ok && list.Kind == yaml.SequenceNode {
@@ -297,17 +357,12 @@ func existingPatch(in Input, kust *yamledit.File) (string, int, bool) {
 			continue
 		}
 		for i := 0; i < f.NumDocs(); i++ {
-			d := f.Doc(i)
-			if d == nil || d.Kind != yaml.MappingNode {
-				continue
-			}
-			md := mapField(d, "metadata")
-			if scalarField(d, "kind") == in.Object.ID.Kind && md != nil && scalarField(md, "name") == in.Object.Origin.Name {
-				return file, i, true
+			if matches(f.Doc(i)) {
+				return patchRef{file: file, doc: i, inline: -1}, true
 			}
 		}
 	}
-	return "", 0, false
+	return patchRef{}, false
 }
 
 func mapField(m *yaml.Node, key string) *yaml.Node {
@@ -341,7 +396,7 @@ func latePatch(in Input, kustPath string) (*Candidate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := applyChanges(pf, 0, in.Changes, true); err != nil {
+	if err := applyChanges(pf, 0, in.Changes, deleteDirectives); err != nil {
 		return nil, err
 	}
 	name := o.Origin.Name + "-" + strings.ToLower(o.ID.Kind) + "-override"

@@ -63,10 +63,16 @@ func Candidates(in Input) ([]Candidate, error) {
 		add(ownFile(in))
 	}
 	if kust := in.kustomizationFile(); kust != "" {
-		add(overlay(in, kust, true))
-		add(overlay(in, kust, false))
+		// A patch of this target that already sets the fields owns them: extend it first.
+		if patchSetsAll(in, kust) {
+			add(overlay(in, kust, false, removeFields))
+		}
+		add(overlay(in, kust, true, removeFields))
+		add(overlay(in, kust, false, removeFields))
+		add(overlay(in, kust, false, deleteDirectives))
 		add(latePatch(in, kust))
 	}
+	out = dedupeCandidates(out)
 	if len(out) == 0 {
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
@@ -116,38 +122,36 @@ func ownFile(in Input) (*Candidate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	if err := applyChanges(f, in.Object.Origin.Doc, in.Changes, false); err != nil {
+	if err := applyChanges(f, in.Object.Origin.Doc, in.Changes, inPlace); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &Candidate{Layer: file, Files: map[string][]byte{file: f.Bytes()}}, nil
 }
 
-// applyChanges writes each change into document doc. In a strategic-merge patch (asPatch) a
-// removal is written as null, or as `$patch: delete` for a keyed list item.
-func applyChanges(f *yamledit.File, doc int, changes []FieldChange, asPatch bool) error {
+// patchMode says how a removal is written.
+type patchMode int
+
+const (
+	// inPlace edits the object's own document: a removal deletes the field.
+	inPlace patchMode = iota
+	// removeFields edits a strategic-merge patch: a removal deletes the field from the patch when
+	// the patch sets it, else writes a delete directive (null, or `$patch: delete` for an item).
+	removeFields
+	// deleteDirectives always writes the directive, for a field the base sets too.
+	deleteDirectives
+)
+
+// applyChanges writes each change into document doc.
+func applyChanges(f *yamledit.File, doc int, changes []FieldChange, mode patchMode) error {
 	for _, c := range changes {
 		p, err := yamledit.ParsePath(c.Path.String())
 		if err != nil {
 			return err
 		}
+		_, present := f.Get(doc, p)
+		item := c.Path[len(c.Path)-1].MergeKey != ""
 		switch {
-		case c.Delete && asPatch && c.Path[len(c.Path)-1].MergeKey != "":
-			dp, err := yamledit.ParsePath(c.Path.String() + ".$patch")
-			if err != nil {
-				return err
-			}
-			if err := f.Set(doc, dp, yamledit.ScalarNode("delete")); err != nil {
-				return err
-			}
-		case c.Delete && asPatch:
-			if err := f.Set(doc, p, yamledit.ScalarNode(nil)); err != nil {
-				return err
-			}
-		case c.Delete:
-			if err := f.Delete(doc, p); err != nil {
-				return err
-			}
-		default:
+		case !c.Delete:
 			n, err := valueNode(c.New)
 			if err != nil {
 				return err
@@ -155,9 +159,58 @@ func applyChanges(f *yamledit.File, doc int, changes []FieldChange, asPatch bool
 			if err := f.Set(doc, p, n); err != nil {
 				return err
 			}
+		case mode == inPlace || (mode == removeFields && present):
+			if err := f.Delete(doc, p); err != nil {
+				return err
+			}
+		case item:
+			if present {
+				if err := f.Delete(doc, p); err != nil {
+					return err
+				}
+			}
+			dp, err := yamledit.ParsePath(c.Path.String() + ".$patch")
+			if err != nil {
+				return err
+			}
+			if err := f.Set(doc, dp, yamledit.ScalarNode("delete")); err != nil {
+				return err
+			}
+		default:
+			if err := f.Set(doc, p, yamledit.ScalarNode(nil)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// dedupeCandidates drops candidates that write exactly what an earlier one writes.
+func dedupeCandidates(cs []Candidate) []Candidate {
+	var out []Candidate
+next:
+	for _, c := range cs {
+		for _, o := range out {
+			if sameFiles(c.Files, o.Files) {
+				continue next
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func sameFiles(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func valueNode(v any) (*yaml.Node, error) {
@@ -175,7 +228,7 @@ func valueNode(v any) (*yaml.Node, error) {
 // overlay writes the change into the target's own kustomization layer: with idioms, replicas and
 // image changes become replicas:/images: entries and the rest a patch; without, all of it goes
 // into a strategic-merge patch for this object alone.
-func overlay(in Input, kustPath string, idioms bool) (*Candidate, error) {
+func overlay(in Input, kustPath string, idioms bool, mode patchMode) (*Candidate, error) {
 	files := map[string][]byte{}
 	src, err := in.read(kustPath)
 	if err != nil {
@@ -204,7 +257,7 @@ func overlay(in Input, kustPath string, idioms bool) (*Candidate, error) {
 		return nil, nil // no idiom applies: the patch-only candidate covers it
 	}
 	if len(rest) > 0 {
-		patchFile, err := writePatch(in, kust, kustPath, rest, files)
+		patchFile, err := writePatch(in, kust, kustPath, rest, files, mode)
 		if err != nil {
 			return nil, err
 		}

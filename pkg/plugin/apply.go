@@ -283,7 +283,7 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		Branch:        o.Branch,
 		Push:          o.Push || o.commit.Push,
 		DryRun:        o.dryRun(),
-		Out:           o.Out,
+		Out:           o.diffOut(o.IOStreams),
 	})
 	if noChange(o.ErrOut, err) {
 		return nil

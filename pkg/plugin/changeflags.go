@@ -63,6 +63,15 @@ func (c *changeFlags) validate(cmd *cobra.Command) error {
 	return nil
 }
 
+// diffOut is where a dry run prints its diff: stdout, unless -o asks for machine output (which
+// then carries the diff itself).
+func (c *changeFlags) diffOut(streams genericiooptions.IOStreams) io.Writer {
+	if c.Output != "" {
+		return nil
+	}
+	return streams.Out
+}
+
 func (c *changeFlags) dryRun() bool {
 	return c.DryRun != "none" && c.DryRun != "false"
 }
@@ -312,7 +321,7 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		Branch:        c.Branch,
 		Push:          c.Push || c.commit.Push,
 		DryRun:        c.dryRun(),
-		Out:           streams.Out,
+		Out:           c.diffOut(streams),
 	}
 	res, err := workflow.Run(ctx, req)
 	if noChange(streams.ErrOut, err) {

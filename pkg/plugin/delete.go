@@ -95,7 +95,7 @@ func (o *DeleteOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		Branch:        o.Branch,
 		Push:          o.Push || o.commit.Push,
 		DryRun:        o.dryRun(),
-		Out:           o.Out,
+		Out:           o.diffOut(o.IOStreams),
 	})
 	if err != nil {
 		return err

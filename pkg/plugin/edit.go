@@ -28,7 +28,12 @@ var editLong = templates.LongDesc(`
 	renders it (no status, no server fields), under a comment saying which repository, target and
 	files a save will change. Every field you change is written into the layer of the repository
 	that owns it. An invalid edit, a changed name, kind or namespace, or a change the closed loop
-	refuses reopens the editor with the error on top; saving an unchanged or empty file cancels.`)
+	refuses reopens the editor with the error on top; saving an unchanged or empty file cancels.
+
+	A Secret is edited on its own (secret/NAME). Encrypted with sops, its values are decrypted in
+	memory and shown decoded, and only the values you change are encrypted again; a SealedSecret
+	shows its keys, and a key given a new value is sealed again. The editor's file lives in a
+	private directory that is removed when the edit ends or is interrupted.`)
 
 var editExample = templates.Examples(`
 	# Edit deployment web as the staging target renders it
@@ -38,7 +43,10 @@ var editExample = templates.Examples(`
 	kubectl gitops edit deploy/web svc/web -o json
 
 	# Show the repository change a save would make, without committing
-	kubectl gitops edit deploy/web --dry-run`)
+	kubectl gitops edit deploy/web --dry-run
+
+	# Change values of an encrypted Secret
+	kubectl gitops edit secret/db -n shop`)
 
 // EditOptions are the options of `kubectl gitops edit`.
 type EditOptions struct {
@@ -47,6 +55,7 @@ type EditOptions struct {
 	OutputPatch        bool
 	WindowsLineEndings bool
 	EditFormat         string
+	secret             secretFlags
 
 	selection workflow.Selection
 	genericiooptions.IOStreams
@@ -81,6 +90,7 @@ func NewCmdEdit(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 	fl := cmd.Flags()
 	fl.BoolVar(&o.OutputPatch, "output-patch", false, "Print the patch of the edited objects' fields.")
 	fl.BoolVar(&o.WindowsLineEndings, "windows-line-endings", false, "Use Windows line endings in the editor's file.")
+	o.secret.addFlags(cmd, false, true)
 	cmd.Flags().Lookup("output").Usage = "Output format of the editor's text: yaml (default) or json; of the result: name."
 	return cmd
 }
@@ -99,13 +109,16 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if routed, err := o.secretEdit(ctx, f, cmd, t, targets, r); routed {
+		return err
+	}
 	objs, err := o.selection.Select(r)
 	if err != nil {
 		return err
 	}
 	for _, obj := range objs {
-		if obj.ID.Kind == "Secret" {
-			return fmt.Errorf("%s is a Secret: editing it here would show and write its values in plain text; change it with `kubectl gitops set secret` or `kubectl gitops create secret`, which encrypt before writing", obj.ID)
+		if isSecretKind(obj) {
+			return fmt.Errorf("%s is a Secret: edit it on its own, as `kubectl gitops edit secret/%s`, which decrypts its values for the editor only and encrypts what changes", obj.ID, obj.ID.Name)
 		}
 	}
 	text, err := o.encode(objs)
@@ -165,7 +178,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 			Branch:        o.Branch,
 			Push:          o.Push || o.commit.Push,
 			DryRun:        o.dryRun(),
-			Out:           o.Out,
+			Out:           o.diffOut(o.IOStreams),
 		})
 		var refused *change.RefusedError
 		if errors.As(err, &refused) {

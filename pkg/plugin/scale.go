@@ -195,8 +195,12 @@ func hpaWarning(r *render.Result, obj *render.Object, replicas int) string {
 			minR = 1
 		}
 		maxR, _, _ := unstructured.NestedInt64(h.Obj.Object, "spec", "maxReplicas")
-		return fmt.Sprintf("%s/%s is scaled by HorizontalPodAutoscaler %s (min %d, max %d); it overrides replicas=%d outside that range: change its bounds with `kubectl gitops patch hpa/%s`",
-			strings.ToLower(obj.ID.Kind), obj.ID.Name, h.ID.Name, minR, maxR, replicas, h.ID.Name)
+		outside := ""
+		if int64(replicas) < minR || (maxR > 0 && int64(replicas) > maxR) {
+			outside = fmt.Sprintf("; %d is outside that range, so the HPA will not keep it", replicas)
+		}
+		return fmt.Sprintf("%s/%s is scaled by HorizontalPodAutoscaler %s (min %d, max %d): the HPA, not Git, sets its replica count%s; change the bounds with `kubectl gitops patch hpa/%s`",
+			strings.ToLower(obj.ID.Kind), obj.ID.Name, h.ID.Name, minR, maxR, outside, h.ID.Name)
 	}
 	return ""
 }

@@ -54,6 +54,8 @@ type Result struct {
 	Objects []ObjectResult `json:"objects"`
 	DryRun  bool           `json:"dryRun,omitempty"`
 	Pushed  bool           `json:"pushed,omitempty"`
+	// Diff is the repository change of a dry run, for machine output.
+	Diff    string `json:"diff,omitempty"`
 	plan    *change.Plan
 	subject string
 }
@@ -109,8 +111,13 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		r.DryRun = true
+		var b strings.Builder
+		if err := WriteDiff(&b, r.plan); err != nil {
+			return nil, err
+		}
+		r.Diff = b.String()
 		if req.Out != nil {
-			if err := WriteDiff(req.Out, r.plan); err != nil {
+			if _, err := io.WriteString(req.Out, r.Diff); err != nil {
 				return nil, err
 			}
 		}
