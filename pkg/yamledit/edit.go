@@ -24,9 +24,14 @@ import (
 // holding the selector's field. value is not modified; it must not contain
 // anchors or aliases.
 //
-// An edit through an alias, or through a node whose anchor is used by
-// aliases, would change every alias user and fails with ErrAliased unless
-// AllowAnchor is given and the path reaches the anchor itself.
+// A null on the path (`labels:`) becomes the mapping or sequence the path
+// needs. Setting a value equal to the current one changes nothing.
+//
+// An edit at or below a node whose anchor is used by aliases would change
+// every alias user and fails with ErrAliased, unless AllowAnchor is given;
+// a path through an alias always fails. Constructs that cannot be edited
+// without rewriting more than the value (explicit `?` keys, for example)
+// fail with ErrUnsupported. On any error the File is unchanged.
 func (f *File) Set(doc int, p Path, value *yaml.Node, opts ...Option) (err error) {
 	defer catch(&err)
 	if err := f.checkDoc(doc); err != nil {
@@ -97,8 +102,20 @@ func checkNewTree(n *yaml.Node, depth int) error {
 	if err := checkNew(n); err != nil {
 		return err
 	}
-	if n.Kind == yaml.MappingNode && len(n.Content)%2 != 0 {
-		return errors.New("mapping node has an odd number of children")
+	if n.Kind == yaml.MappingNode {
+		if len(n.Content)%2 != 0 {
+			return errors.New("mapping node has an odd number of children")
+		}
+		seen := map[string]bool{}
+		for i := 0; i < len(n.Content); i += 2 {
+			// yaml.v3 takes keys with the same text for the same key.
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode {
+				if seen[k.Value] {
+					return fmt.Errorf("duplicate key %q", k.Value)
+				}
+				seen[k.Value] = true
+			}
+		}
 	}
 	if n.Kind == yaml.DocumentNode {
 		return errors.New("a document node cannot be a value")
@@ -232,19 +249,26 @@ func (f *File) rootSep(doc int) int {
 // renderer returns a renderer for text that ends on the line holding at,
 // inside a structure indented at col. Block scalars are not used where the
 // lines after them would be read as their content: at the end of a file
-// without a final newline, or above comment lines indented deeper than col.
+// without a final newline, above lines of spaces or comments indented
+// deeper than col, and (for `|+`) above blank lines.
 func (f *File) renderer(at, col int) *renderer {
 	t := &f.lt
-	noBlock := t.lineEnd(at) == len(f.src) && !f.endsWithBreak()
-	for line := t.nextLine(at); line < len(t.src) && !noBlock; line = t.nextLine(line) {
+	r := &renderer{indent: f.indent, seqIndent: f.seqIndent, noBlock: t.lineEnd(at) == len(f.src) && !f.endsWithBreak()}
+	for line := t.nextLine(at); line < len(t.src); line = t.nextLine(line) {
 		p := t.skipSpaces(line)
-		if breakLen(t.src, p) > 0 {
+		if p == t.lineEnd(line) {
+			if p-line > col {
+				r.noBlock = true
+			}
+			r.noKeep = true
 			continue
 		}
-		noBlock = p < len(t.src) && t.src[p] == '#' && p-line > col
+		if t.src[p] == '#' && p-line > col {
+			r.noBlock = true
+		}
 		break
 	}
-	return &renderer{indent: f.indent, seqIndent: f.seqIndent, noBlock: noBlock}
+	return r
 }
 
 func (f *File) endsWithBreak() bool {
@@ -547,7 +571,7 @@ func (f *File) replaceScalar(s slot, v *yaml.Node) {
 	}
 	start := cs
 	prefix := ""
-	if hasProps(old) {
+	if f.propsAt(old) {
 		p := f.readProps(g.vs)
 		if p.tag && old.ShortTag() != v.ShortTag() {
 			start = p.start
@@ -580,7 +604,7 @@ func (f *File) replaceScalar(s slot, v *yaml.Node) {
 	}
 	r := f.renderer(end, col-1)
 	if !s.inFlow() && (wantsBlock(v) || (oldBlock && v.ShortTag() == "!!str" && v.Style&yaml.TaggedStyle == 0)) && !r.noBlock {
-		h, lines, ok := literal(v.Value, col, g.indent)
+		h, lines, ok := literal(v.Value, col, g.indent, !r.noKeep)
 		if ok && oldBlock {
 			if old.Style&yaml.FoldedStyle != 0 && !strings.Contains(v.Value, "\n") {
 				// One line folds to itself: keep the `>` the file used.
@@ -602,7 +626,7 @@ func (f *File) replaceScalar(s slot, v *yaml.Node) {
 	if err != nil {
 		failErr(err)
 	}
-	f.splice(start, end, prefix+text+rest)
+	f.splice(start, end, prefix+f.beforeHash(end, text)+rest)
 }
 
 // replaceSlot writes v in place of whatever the slot holds. The anchor of
@@ -630,6 +654,9 @@ func (f *File) replaceSlot(s slot, v *yaml.Node) {
 				}
 				f.splice(g.sep, g.sep, " "+text)
 			} else {
+				if ks := f.nodeStart(s.parent.Content[2*s.idx]); t.line(ks) != t.line(g.sep) {
+					fail("a key spanning lines (line %d) cannot take a `:`", t.line(ks)+1)
+				}
 				f.splice(g.sep, g.sep, ": "+text)
 			}
 			return
@@ -637,7 +664,7 @@ func (f *File) replaceSlot(s slot, v *yaml.Node) {
 		if anchor != "" {
 			text = anchor + " " + text
 		}
-		f.splice(g.vs, g.ve, text)
+		f.splice(g.vs, g.ve, f.beforeHash(g.ve, text))
 		return
 	}
 	r := f.renderer(g.ve, g.indent)
@@ -654,7 +681,7 @@ func (f *File) replaceSlot(s slot, v *yaml.Node) {
 	hdrComment := ""
 	if lead != "" {
 		p := t.skipSpaces(g.sep)
-		if !g.empty && p == g.vs && hasProps(old) {
+		if !g.empty && p == g.vs && f.propsAt(old) {
 			pe := f.readProps(g.vs)
 			p = t.skipSpaces(pe.end)
 		}
@@ -671,6 +698,10 @@ func (f *File) replaceSlot(s slot, v *yaml.Node) {
 	comment := hdrComment
 	if comment == "" {
 		comment = strings.TrimRight(rest, " \t")
+	}
+	if comment != "" && comment[0] != ' ' && comment[0] != '\t' {
+		// It touched a quoted value; after other text it needs a blank.
+		comment = " " + comment
 	}
 
 	var text, header string
@@ -719,7 +750,7 @@ func (f *File) replaceSlot(s slot, v *yaml.Node) {
 		if anchor != "" {
 			text = anchor + " " + text
 		}
-		f.splice(g.vs, g.ve, text)
+		f.splice(g.vs, g.ve, f.beforeHash(g.ve, text))
 		return
 	}
 
@@ -753,6 +784,15 @@ func (f *File) replaceSlot(s slot, v *yaml.Node) {
 		b.WriteString(strings.Join(lines, f.eol))
 	}
 	f.splice(start, end, b.String())
+}
+
+// beforeHash adds a blank after text when a `#` follows at end: a quoted
+// value may touch it, but after plain text it would not start a comment.
+func (f *File) beforeHash(end int, text string) string {
+	if end < len(f.src) && f.src[end] == '#' && !strings.ContainsAny(text[len(text)-1:], `"'}]`) {
+		return text + " "
+	}
+	return text
 }
 
 // insertEntry appends key: v to the mapping held by slot ms.
@@ -875,6 +915,9 @@ func (f *File) deleteEntry(ps, s slot) {
 	t := &f.lt
 	c := s.parent
 	f.checkAnchorsInside(s.doc, f.node(s), false)
+	if c.Kind == yaml.MappingNode {
+		f.checkAnchorsInside(s.doc, c.Content[2*s.idx], false)
+	}
 	count := len(c.Content)
 	start := func(i int) int {
 		if c.Kind == yaml.MappingNode {
@@ -957,14 +1000,18 @@ func (f *File) deleteEntry(ps, s slot) {
 	if last != nil {
 		// The lines after the entry will follow a block scalar: blank lines
 		// would join a `|+` scalar, lines of spaces any block scalar.
-		keep := f.keepChomping(last)
+		eat, blankEnd := f.keepChomping(last), le
 		for next := le + breakLen(t.src, le); next < len(t.src); {
 			e := t.lineEnd(next)
-			if t.skipSpaces(next) != e || (e == next && !keep) {
+			if t.skipSpaces(next) != e {
 				break
 			}
-			le = e
-			next = le + breakLen(t.src, le)
+			eat = eat || e > next
+			blankEnd = e
+			next = e + breakLen(t.src, e)
+		}
+		if eat {
+			le = blankEnd
 		}
 	}
 	if bl := breakLen(t.src, le); bl > 0 {

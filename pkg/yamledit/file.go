@@ -45,7 +45,8 @@ type Option int
 const AllowAnchor Option = 1
 
 // File is a YAML file: its original bytes and the documents parsed from
-// them. Nodes returned by Doc and Get stay valid until the next edit.
+// them. Every edit parses the file again, so nodes returned by Doc and Get
+// stay valid only until the next edit. A File is not safe for concurrent use.
 type File struct {
 	src       []byte
 	lt        lineTable
@@ -70,6 +71,10 @@ func parse(src []byte) (*File, error) {
 		return nil, errors.New("parse YAML: only UTF-8 input is supported")
 	}
 	f := &File{src: src, lt: newLineTable(src)}
+	if bytes.Contains(src[f.lt.bom:], []byte("\ufeff")) {
+		// yaml.v3 starts over at a byte order mark, dropping what follows.
+		return nil, errors.New("parse YAML: a byte order mark is only supported at the start of the file")
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	for {
 		var d yaml.Node
@@ -85,9 +90,15 @@ func parse(src []byte) (*File, error) {
 		}
 		f.docs = append(f.docs, &d)
 	}
+	// New lines end the way the file's first line does.
 	f.eol = "\n"
-	if i := bytes.IndexByte(src, '\n'); i > 0 && src[i-1] == '\r' {
-		f.eol = "\r\n"
+	for i := range src {
+		if n := breakLen(src, i); n > 0 {
+			if src[i] == '\r' {
+				f.eol = string(src[i : i+n])
+			}
+			break
+		}
 	}
 	f.detectIndent()
 	return f, nil

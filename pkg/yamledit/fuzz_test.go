@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,6 +93,12 @@ func FuzzSet(f *testing.F) {
 		if !ok || len(after) != len(before) {
 			t.Fatalf("output does not decode:\n%s", show(string(out)))
 		}
+		for i := 1; i < len(p); i++ {
+			if p[i-1].Kind == MatchElem && p[i].Kind == KeyElem && p[i].Key == p[i-1].Field {
+				// The edit renamed the item, so the path no longer finds it.
+				return
+			}
+		}
 		got, ok := file.Get(doc, p)
 		if !ok {
 			t.Fatalf("path %s missing after Set in:\n%s", p, show(string(out)))
@@ -176,8 +183,13 @@ func FuzzDelete(f *testing.F) {
 
 // tolerated reports inputs where refusing an edit with ErrInternal (the
 // after-edit check caught it; nothing was written) is accepted: tabs, which
-// YAML forbids in indentation and yaml.v3 treats unevenly elsewhere.
-func tolerated(src string) bool { return strings.Contains(src, "\t") }
+// YAML forbids in indentation, and explicit `?` keys, which this package
+// does not promise to edit around; yaml.v3 treats both unevenly.
+func tolerated(src string) bool {
+	return strings.Contains(src, "\t") || explicitKey.MatchString(src)
+}
+
+var explicitKey = regexp.MustCompile(`(^|[\s\-:?\[{,])\?(\s|$)`)
 
 func nodeText(n *yaml.Node) string {
 	b, _ := yaml.Marshal(n)

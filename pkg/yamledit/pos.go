@@ -168,14 +168,18 @@ func (t *lineTable) skipGap(off int) int {
 	return off
 }
 
-// comment returns the comment at the end of the line holding off, with the
-// blanks before it, when only blanks stand between off and the comment.
+// trailingComment returns the comment at the end of the line holding off,
+// with the blanks before it (at least one, for text written before it),
+// when only blanks stand between off and the comment.
 func (t *lineTable) trailingComment(off int) string {
 	p := t.skipSpaces(off)
-	if p < len(t.src) && t.src[p] == '#' {
-		return string(t.src[off:t.lineEnd(p)])
+	if p >= len(t.src) || t.src[p] != '#' {
+		return ""
 	}
-	return ""
+	if p == off {
+		return " " + string(t.src[p:t.lineEnd(p)])
+	}
+	return string(t.src[off:t.lineEnd(p)])
 }
 
 // isDocMarker reports whether a `---` or `...` marker starts at off.
@@ -245,10 +249,20 @@ func isEmptyPlain(n *yaml.Node) bool {
 // hasProps reports whether yaml.v3 saw an anchor or explicit tag on n.
 func hasProps(n *yaml.Node) bool { return n.Anchor != "" || n.Style&yaml.TaggedStyle != 0 }
 
+// propsAt reports whether a non-empty node's text starts with properties.
+// It reads the text: yaml.v3 records neither style nor tag for a bare `!`.
+func (f *File) propsAt(n *yaml.Node) bool {
+	if isEmptyPlain(n) {
+		return hasProps(n)
+	}
+	s := f.nodeStart(n)
+	return s < len(f.src) && (f.src[s] == '!' || f.src[s] == '&')
+}
+
 // contentStart is where the node's own text begins, after its properties.
 func (f *File) contentStart(n *yaml.Node) int {
 	s := f.nodeStart(n)
-	if !hasProps(n) {
+	if !f.propsAt(n) {
 		return s
 	}
 	p := f.readProps(s)
@@ -508,12 +522,25 @@ func (f *File) entrySpan(m *yaml.Node, i int) (int, int) {
 }
 
 // keyColumn is the indentation of the mapping entry whose key starts at
-// ks: the key's column, or that of the `?` before an explicit key.
+// ks: the key's column, or that of the `?` before an explicit key, which
+// may stand on an earlier line.
 func (f *File) keyColumn(ks int) int {
 	t := &f.lt
-	ls := t.lineStart(ks)
-	if q := t.skipSpacesBack(ks, ls); q > ls && t.src[q-1] == '?' {
-		return t.column(q - 1)
+	q := ks
+	for q > 0 && (t.src[q-1] == ' ' || t.src[q-1] == '\t' || t.src[q-1] == '\n' || t.src[q-1] == '\r') {
+		q--
+	}
+	if q > 0 && t.src[q-1] == '?' {
+		// An indicator, not text, when nothing but other indicators
+		// (`- `, `: `, `? `) stands before it on its line.
+		ls := t.lineStart(q - 1)
+		p := q - 1
+		for p > ls && (t.src[p-1] == ' ' || ((t.src[p-1] == '-' || t.src[p-1] == ':' || t.src[p-1] == '?') && t.src[p] == ' ')) {
+			p--
+		}
+		if p == ls || (p == t.bom && ls == 0) {
+			return t.column(q - 1)
+		}
 	}
 	return t.column(ks)
 }
@@ -535,7 +562,7 @@ func (f *File) dash(s *yaml.Node, i int) int {
 	var p int
 	if i == 0 {
 		p = f.nodeStart(s)
-		if hasProps(s) {
+		if f.propsAt(s) {
 			p = t.skipGap(f.readProps(p).end)
 		}
 	} else {

@@ -13,9 +13,9 @@ import (
 type renderer struct {
 	indent    int
 	seqIndent int
-	// noBlock forbids block scalars: the text ends a file that has no final
-	// newline, where a block scalar would lose its last line break.
-	noBlock bool
+	// noBlock forbids block scalars and noKeep those with `+` chomping,
+	// where the text after them would change their value.
+	noBlock, noKeep bool
 }
 
 // scalarCtx is where a scalar is written; it decides which plain scalars
@@ -221,8 +221,9 @@ func doubleQuote(s string) string {
 
 // literal renders s as a literal block scalar whose content sits at column
 // col, inside a block structure indented at parent (-1 at the root). ok is
-// false when a literal block cannot hold s exactly.
-func literal(s string, col, parent int) (header string, lines []string, ok bool) {
+// false when a literal block cannot hold s exactly, or would need `+`
+// chomping and keep is false.
+func literal(s string, col, parent int, keep bool) (header string, lines []string, ok bool) {
 	if strings.ContainsRune(s, '\r') || !printable(s, true) {
 		return "", nil, false
 	}
@@ -236,6 +237,9 @@ func literal(s string, col, parent int) (header string, lines []string, ok bool)
 		chomp = "-"
 	case 1:
 	default:
+		if !keep {
+			return "", nil, false
+		}
 		chomp = "+"
 	}
 	lines = strings.Split(trimmed, "\n")
@@ -286,7 +290,7 @@ func (r *renderer) blockScalar(n *yaml.Node, col, parent int) (string, []string,
 	if r.noBlock || !wantsBlock(n) || n.Style&yaml.TaggedStyle != 0 {
 		return "", nil, false
 	}
-	return literal(n.Value, col, parent)
+	return literal(n.Value, col, parent, !r.noKeep)
 }
 
 func checkNew(n *yaml.Node) error {
