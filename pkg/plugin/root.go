@@ -59,10 +59,14 @@ func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, cmdutil.Factor
 		NewCmdAnnotate(f, streams),
 		NewCmdPatch(f, streams),
 		NewCmdApply(f, streams),
+		NewCmdCreate(f, streams),
 		NewCmdDelete(f, streams),
 		NewCmdEdit(f, streams),
 		NewCmdDiff(f, streams),
 		NewCmdSecrets(f, streams),
+		NewCmdVerify(f, streams),
+		NewCmdHook(f, streams),
+		NewCmdHooks(f, streams),
 	)
 	return cmd, f
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
-// NewCmdSet builds `kubectl gitops set image|env|resources`.
+// NewCmdSet builds `kubectl gitops set image|env|resources|secret`.
 func NewCmdSet(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set SUBCOMMAND",
@@ -26,7 +26,7 @@ func NewCmdSet(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Com
 			renders them.`),
 		Run: runHelp,
 	}
-	cmd.AddCommand(NewCmdSetImage(f, streams), NewCmdSetEnv(f, streams), NewCmdSetResources(f, streams))
+	cmd.AddCommand(NewCmdSetImage(f, streams), NewCmdSetEnv(f, streams), NewCmdSetResources(f, streams), NewCmdSetSecret(f, streams))
 	return cmd
 }
 

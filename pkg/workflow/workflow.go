@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
@@ -214,7 +215,7 @@ func plan(req Request) (*Result, error) {
 			cs = append(cs, "deleted")
 		}
 		for _, c := range o.Changes {
-			cs = append(cs, c.String())
+			cs = append(cs, describeChange(o.ID.Kind, c))
 		}
 		res.Objects = append(res.Objects, ObjectResult{Object: o.ID.String(), Layer: o.Layer, Changes: cs})
 	}
@@ -244,7 +245,7 @@ func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
 			body = append(body, fmt.Sprintf("%s deleted from %s", o.ID, o.Layer))
 		}
 		for _, c := range o.Changes {
-			body = append(body, fmt.Sprintf("%s %s", o.ID, c.String()))
+			body = append(body, fmt.Sprintf("%s %s", o.ID, describeChange(o.ID.Kind, c)))
 		}
 		trailers = append(trailers, [2]string{"Gitops-Object", objectTrailer(o)})
 	}
@@ -309,4 +310,19 @@ func exportTree(ctx context.Context, repoDir, commit, dir string) error {
 		return fmt.Errorf("exporting %s: %v: %s", commit, err, stderr.String())
 	}
 	return nil
+}
+
+// describeChange is a field change as commit messages and -o output show it; a Secret's values,
+// even encrypted, are not repeated: only which key changed.
+func describeChange(kind string, c placement.FieldChange) string {
+	if kind != "Secret" && kind != "SealedSecret" {
+		return c.String()
+	}
+	switch {
+	case c.Delete:
+		return c.Path.String() + ": removed"
+	case c.Added:
+		return c.Path.String() + ": added (***)"
+	}
+	return c.Path.String() + ": changed (***)"
 }

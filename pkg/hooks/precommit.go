@@ -1,0 +1,174 @@
+// Package hooks is the logic of the Git hooks of `kubectl gitops`: before a commit, the secrets
+// guard on the staged files and a render of every target the staged files touch; before a push,
+// a check that the cluster still holds what the remote branch says (else the push would undo a
+// change made by hand) and a server-side dry-run of what is pushed. It also installs the hook
+// shims next to the hooks a repository already has. It never imports cobra: the commands in
+// pkg/plugin call it.
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets/guard"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+)
+
+// PreCommitOptions say which repository's index to check.
+type PreCommitOptions struct {
+	// Dir is the repository's work tree, where git runs the hook. Its index (GIT_INDEX_FILE
+	// when git sets it, as `git commit -a` does) is what is checked.
+	Dir string
+}
+
+// PreCommitReport is what the pre-commit checks found.
+type PreCommitReport struct {
+	// Staged counts the staged paths, deletions included.
+	Staged int `json:"staged"`
+	// Secrets is the guard's report on the staged files.
+	Secrets guard.Report `json:"secrets"`
+	// Targets are the targets the staged files touch, rendered from the index.
+	Targets []RenderCheck `json:"targets"`
+}
+
+// RenderCheck is one target rendered from a commit or the index.
+type RenderCheck struct {
+	Target string `json:"target"`
+	// Objects counts the rendered objects.
+	Objects int `json:"objects"`
+	// Error says why the target does not render.
+	Error string `json:"error,omitempty"`
+}
+
+// Failed tells whether the commit must be refused.
+func (r *PreCommitReport) Failed() bool {
+	if len(r.Secrets.Findings) > 0 {
+		return true
+	}
+	for _, t := range r.Targets {
+		if t.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// PreCommit checks what the next commit holds, the index, whatever the work tree holds: the
+// secrets guard on the staged files, and every target whose files are staged must still
+// render. A target's files are those below its path and those its render reads (at the index,
+// or at HEAD when it no longer renders, which finds a deleted or broken base). The index is
+// exported to a private temporary directory (git write-tree, then its files) and rendered
+// there.
+func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error) {
+	rep := &PreCommitReport{Targets: []RenderCheck{}}
+	out, err := runGit(ctx, o.Dir, nil, "diff", "--cached", "--name-only", "-z", "--no-renames")
+	if err != nil {
+		return nil, fmt.Errorf("failed to list the staged files: %w", err)
+	}
+	var staged []string
+	for _, p := range strings.Split(string(out), "\x00") {
+		if p != "" {
+			staged = append(staged, p)
+		}
+	}
+	rep.Staged = len(staged)
+
+	tree, err := gitLine(ctx, o.Dir, "write-tree")
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the index (resolve conflicts first): %w", err)
+	}
+	exports := newTrees(o.Dir)
+	defer exports.Close()
+	index, err := exports.export(ctx, tree)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := target.LoadConfig(index)
+	if err != nil {
+		return nil, fmt.Errorf("the staged %s: %w", target.ConfigFile, err)
+	}
+
+	ix := guard.Index{Dir: o.Dir}
+	files, err := ix.Staged(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gopts := guard.Options{ReadFile: func(name string) ([]byte, error) { return ix.ReadFile(ctx, name) }}
+	if gopts.Kustomizations, err = ix.Kustomizations(ctx); err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		gopts.Allow = cfg.Guard.Allowed
+	}
+	rep.Secrets = guard.Check(files, gopts)
+	if rep.Secrets.Findings == nil {
+		rep.Secrets.Findings = []guard.Finding{}
+	}
+	if len(staged) == 0 {
+		return rep, nil
+	}
+
+	targets, err := target.Discover(index, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to list the targets of the staged tree: %w", err)
+	}
+	head := ""
+	if sha, err := gitLine(ctx, o.Dir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err == nil {
+		head = sha
+	}
+	for _, t := range targets {
+		res, rerr := render.Render(index, t.Path, render.Options{})
+		touched := underAny(staged, t.Path)
+		if !touched && rerr == nil {
+			touched = intersects(staged, res.Inputs)
+		}
+		if !touched && rerr != nil {
+			// What did it read when it still rendered? A staged change to one of those broke it.
+			touched = true
+			if head != "" {
+				if before, err := exports.export(ctx, head); err == nil {
+					if prev, err := render.Render(before, t.Path, render.Options{}); err == nil {
+						touched = intersects(staged, prev.Inputs)
+					}
+				}
+			}
+		}
+		if !touched {
+			continue
+		}
+		rc := RenderCheck{Target: t.String()}
+		if rerr != nil {
+			rc.Error = rerr.Error()
+		} else {
+			rc.Objects = len(res.Objects)
+		}
+		rep.Targets = append(rep.Targets, rc)
+	}
+	return rep, nil
+}
+
+// underAny tells whether a path is dir or below it.
+func underAny(paths []string, dir string) bool {
+	for _, p := range paths {
+		if dir == "." || p == dir || strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func intersects(paths, inputs []string) bool {
+	set := make(map[string]bool, len(inputs))
+	for _, in := range inputs {
+		set[path.Clean(in)] = true
+	}
+	for _, p := range paths {
+		if set[p] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,393 @@
+package plugin
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/cmd/create"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
+)
+
+// NewCmdCreate builds `kubectl gitops create`.
+func NewCmdCreate(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create SUBCOMMAND",
+		Short: "Create a resource in Git",
+		Long: templates.LongDesc(`
+			Create a resource as kubectl create does, as a commit in the GitOps repository: a new
+			file in the target's directory, registered in its kustomization.`),
+		Run: runHelp,
+	}
+	cmd.AddCommand(NewCmdCreateSecret(f, streams))
+	return cmd
+}
+
+var createSecretLong = templates.LongDesc(`
+	Create a Secret in the GitOps repository, encrypted before it is written: with sops (the keys
+	of the .sops.yaml creation rule that matches the new file) or as a Bitnami SealedSecret (sealed
+	with the controller's certificate). --secrets, else the repository's configuration
+	(secrets.provider), else what the target's existing secrets use decides which.
+
+	The values go from the flags, files and stdin straight to the encryptor: nothing in plain text
+	is written to the working tree, a commit, the terminal or a temporary file. --dry-run shows
+	the change with the values masked, as kubectl diff masks them.`)
+
+// NewCmdCreateSecret builds `kubectl gitops create secret`.
+func NewCmdCreateSecret(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "secret (docker-registry | generic | tls)",
+		Short: "Create an encrypted secret in Git",
+		Long:  createSecretLong,
+		Run:   runHelp,
+	}
+	cmd.AddCommand(
+		NewCmdCreateSecretGeneric(f, streams),
+		NewCmdCreateSecretTLS(f, streams),
+		NewCmdCreateSecretDockerRegistry(f, streams),
+	)
+	return cmd
+}
+
+// CreateSecretOptions are what every `create secret` command shares: where the Secret goes
+// and how it is encrypted. The subcommands add how it is built (kubectl's own code does that).
+type CreateSecretOptions struct {
+	changeFlags
+	secretFlags
+
+	name       string
+	namespace  string
+	nsExplicit bool
+	kubeNS     string
+	// build makes the plaintext Secret, in memory.
+	build func() (*corev1.Secret, error)
+	genericiooptions.IOStreams
+}
+
+func (o *CreateSecretOptions) addFlags(cmd *cobra.Command, certFlag bool) {
+	o.changeFlags.addFlags(cmd)
+	o.secretFlags.addFlags(cmd, true, certFlag)
+}
+
+// complete reads the name and the namespace (-n) and checks the shared flags.
+func (o *CreateSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	n := cmd.ArgsLenAtDash()
+	if n == -1 {
+		n = len(args)
+	}
+	if n != 1 {
+		return usageErrorf(cmd, "exactly one NAME is required, got %d", n)
+	}
+	o.name = args[0]
+	var err error
+	if o.kubeNS, _, err = f.ToRawKubeConfigLoader().Namespace(); err != nil {
+		return err
+	}
+	if fl := cmd.Flags().Lookup("namespace"); fl != nil && fl.Changed {
+		o.namespace, o.nsExplicit = o.kubeNS, true
+	}
+	if err := o.changeFlags.validate(cmd); err != nil {
+		return err
+	}
+	return o.secretFlags.validate(cmd)
+}
+
+// captured runs a kubectl create command's Run with client-side dry run and returns the Secret
+// it would have printed: kubectl's own validation and encoding build it, and nothing is sent
+// or printed.
+func captured(printObj *func(runtime.Object) error, dryRun *cmdutil.DryRunStrategy, run func() error) (*corev1.Secret, error) {
+	var secret *corev1.Secret
+	*dryRun = cmdutil.DryRunClient
+	*printObj = func(obj runtime.Object) error {
+		s, ok := obj.(*corev1.Secret)
+		if !ok {
+			return fmt.Errorf("kubectl built a %T, not a Secret", obj)
+		}
+		secret = s
+		return nil
+	}
+	if err := run(); err != nil {
+		return nil, err
+	}
+	return secret, nil
+}
+
+// run encrypts the Secret for the target and commits it as a new file.
+func (o *CreateSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	secret, err := o.build()
+	if err != nil {
+		return err
+	}
+	name := secret.Name // --append-hash adds to it
+	t, targets, _, err := o.resolveTarget(ctx, f, cmd, workflow.Selection{})
+	if err != nil {
+		return err
+	}
+	root, err := filepath.Abs(t.RepoDir)
+	if err != nil {
+		return err
+	}
+	kustNS, indent, err := targetKustomization(root, t.Path)
+	if err != nil {
+		return err
+	}
+	if o.nsExplicit && kustNS != "" && kustNS != o.namespace {
+		return fmt.Errorf("target %s puts every object in namespace %s (its kustomization's namespace:), not %s: drop -n or choose another target", t, kustNS, o.namespace)
+	}
+	// A strict or namespace-wide SealedSecret is bound to the namespace it will render in.
+	sealNS := firstNonEmpty(o.namespace, kustNS, t.Namespace, o.kubeNS)
+	scope := secrets.Scope(o.Scope)
+	env := newSecretEnv(&o.secretFlags, t, f)
+	var provider string
+	res, err := o.runMasked(ctx, o.IOStreams, workflow.Request{
+		Target:  t,
+		Targets: targets,
+		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
+			for _, obj := range r.Objects {
+				if isSecretKind(obj) && (obj.ID.Name == name || obj.Origin.Name == name) &&
+					(!o.nsExplicit || obj.ID.Namespace == "" || obj.ID.Namespace == o.namespace) {
+					return nil, fmt.Errorf("secrets %q already exists in target path %s (%s in %s): change it with `kubectl gitops set secret` or `kubectl gitops edit secret/%s`",
+						name, r.Path, obj.ID, obj.Origin.File, name)
+				}
+			}
+			var err error
+			if provider, err = env.choose(r); err != nil {
+				return nil, err
+			}
+			if scope != "" && provider != secrets.ProviderSealedSecrets {
+				return nil, fmt.Errorf("--scope is a sealed-secrets setting, and this Secret is encrypted with %s", provider)
+			}
+			p, err := env.provider(provider, sealNS)
+			if err != nil {
+				return nil, err
+			}
+			kind := "secret"
+			if provider == secrets.ProviderSealedSecrets {
+				kind = "sealedsecret"
+			}
+			fileName := kind + "-" + name + ".yaml"
+			content, err := p.Encrypt(ctx, secrets.EncryptRequest{
+				Secret:    secret,
+				Path:      filepath.Join(root, filepath.FromSlash(r.Path), fileName),
+				Indent:    indent,
+				Namespace: sealNS,
+				Scope:     scope,
+			})
+			if err != nil {
+				return nil, err
+			}
+			desired, err := decodeDocument(content)
+			if err != nil {
+				return nil, err
+			}
+			return []change.ObjectChange{{Desired: desired, FileName: fileName, Content: content}}, nil
+		},
+		Subject: func([]*render.Object) string {
+			how := "sops-encrypted"
+			if provider == secrets.ProviderSealedSecrets {
+				how = "sealed"
+			}
+			return fmt.Sprintf("create %s secret %s", how, secretName(secret.Namespace, name))
+		},
+		Message:       o.Message,
+		MessagePrefix: o.commit.MessagePrefix,
+		Branch:        o.Branch,
+		Push:          o.Push || o.commit.Push,
+		DryRun:        o.dryRun(),
+	})
+	if err != nil {
+		return err
+	}
+	return printResult(o.IOStreams, o.Output, "created", res, []string{"secret/" + name})
+}
+
+// targetKustomization reads the namespace a target's own kustomization puts every object in,
+// and its indentation (a new file is written in it).
+func targetKustomization(root, dir string) (namespace string, indent int, err error) {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(path.Join(dir, n))))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		var k struct {
+			Namespace string `json:"namespace"`
+		}
+		if err := yaml.Unmarshal(src, &k); err != nil {
+			return "", 0, fmt.Errorf("%s: %w", path.Join(dir, n), err)
+		}
+		return k.Namespace, secrets.Indent(src), nil
+	}
+	return "", 2, nil
+}
+
+var createSecretGenericExample = templates.Examples(`
+	# A Secret with two literal values, encrypted for the staging target
+	kubectl gitops create secret generic db -n shop --from-literal=username=admin --from-literal=password='s3cr3t' --target staging
+
+	# Keys from files (the key is the file's name, or the name given), sealed with the controller's certificate
+	kubectl gitops create secret generic tls-ca --from-file=ca.crt --from-file=key=path/to/key.pem --secrets sealed-secrets --cert https://sealed-secrets.example.com/v1/cert.pem
+
+	# From an env file, showing the change (values masked) without committing
+	kubectl gitops create secret generic app-env --from-env-file=app.env --dry-run`)
+
+// CreateSecretGenericOptions are the options of `create secret generic`.
+type CreateSecretGenericOptions struct {
+	CreateSecretOptions
+	kubectl *create.CreateSecretOptions
+}
+
+// NewCmdCreateSecretGeneric builds `kubectl gitops create secret generic`.
+func NewCmdCreateSecretGeneric(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &CreateSecretGenericOptions{CreateSecretOptions: CreateSecretOptions{IOStreams: streams}, kubectl: create.NewSecretOptions(streams)}
+	o.build = func() (*corev1.Secret, error) {
+		ko := o.kubectl
+		ko.Name, ko.Namespace, ko.EnforceNamespace = o.name, o.namespace, o.nsExplicit
+		return captured(&ko.PrintObj, &ko.DryRunStrategy, ko.Run)
+	}
+	cmd := &cobra.Command{
+		Use:                   "generic NAME [--type=string] [--from-file=[key=]source] [--from-literal=key1=value1] [--dry-run]",
+		DisableFlagsInUseLine: true,
+		Short:                 "Create an encrypted secret from a local file, directory, or literal value",
+		Long:                  createSecretLong,
+		Example:               createSecretGenericExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(f, cmd, args); err != nil {
+				return err
+			}
+			o.kubectl.Name = o.name
+			if err := o.kubectl.Validate(); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
+			return o.run(f, cmd)
+		},
+	}
+	o.addFlags(cmd, true)
+	fl := cmd.Flags()
+	ko := o.kubectl
+	fl.StringSliceVar(&ko.FileSources, "from-file", nil, "Key files can be specified using their file path, in which case a default name will be given to them, or optionally with a name and file path, in which case the given name will be used. Specifying a directory will iterate each named file in the directory that is a valid secret key.")
+	fl.StringArrayVar(&ko.LiteralSources, "from-literal", nil, "Specify a key and literal value to insert in secret (i.e. mykey=somevalue)")
+	fl.StringSliceVar(&ko.EnvFileSources, "from-env-file", nil, "Specify the path to a file to read lines of key=val pairs to create a secret.")
+	fl.StringVar(&ko.Type, "type", "", "The type of secret to create")
+	fl.BoolVar(&ko.AppendHash, "append-hash", false, "Append a hash of the secret to its name.")
+	return cmd
+}
+
+var createSecretTLSExample = templates.Examples(`
+	# A TLS Secret from a key pair, encrypted for the target the configuration names
+	kubectl gitops create secret tls web-tls -n shop --cert=path/to/tls.crt --key=path/to/tls.key
+
+	# Sealed with a certificate file (--cert is the TLS certificate here)
+	kubectl gitops create secret tls web-tls --cert=tls.crt --key=tls.key --sealed-secrets-cert=pub-cert.pem`)
+
+// CreateSecretTLSOptions are the options of `create secret tls`.
+type CreateSecretTLSOptions struct {
+	CreateSecretOptions
+	kubectl *create.CreateSecretTLSOptions
+}
+
+// NewCmdCreateSecretTLS builds `kubectl gitops create secret tls`.
+func NewCmdCreateSecretTLS(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &CreateSecretTLSOptions{CreateSecretOptions: CreateSecretOptions{IOStreams: streams}, kubectl: create.NewSecretTLSOptions(streams)}
+	o.build = func() (*corev1.Secret, error) {
+		ko := o.kubectl
+		ko.Name, ko.Namespace, ko.EnforceNamespace = o.name, o.namespace, o.nsExplicit
+		return captured(&ko.PrintObj, &ko.DryRunStrategy, ko.Run)
+	}
+	cmd := &cobra.Command{
+		Use:                   "tls NAME --cert=path/to/cert/file --key=path/to/key/file [--dry-run]",
+		DisableFlagsInUseLine: true,
+		Short:                 "Create an encrypted TLS secret",
+		Long:                  createSecretLong,
+		Example:               createSecretTLSExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(f, cmd, args); err != nil {
+				return err
+			}
+			if err := o.kubectl.Validate(); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
+			return o.run(f, cmd)
+		},
+	}
+	o.addFlags(cmd, false)
+	fl := cmd.Flags()
+	ko := o.kubectl
+	fl.StringVar(&ko.Cert, "cert", "", "Path to PEM encoded public key certificate.")
+	fl.StringVar(&ko.Key, "key", "", "Path to private key associated with given certificate.")
+	fl.BoolVar(&ko.AppendHash, "append-hash", false, "Append a hash of the secret to its name.")
+	return cmd
+}
+
+var createSecretDockerExample = templates.Examples(`
+	# A registry credential, encrypted for the staging target
+	kubectl gitops create secret docker-registry regcred -n shop --docker-server=registry.example.com --docker-username=ci --docker-password="$TOKEN" --target staging
+
+	# From an existing docker config file
+	kubectl gitops create secret docker-registry regcred --from-file=.dockerconfigjson=path/to/.docker/config.json`)
+
+// CreateSecretDockerRegistryOptions are the options of `create secret docker-registry`.
+type CreateSecretDockerRegistryOptions struct {
+	CreateSecretOptions
+	kubectl *create.CreateSecretDockerRegistryOptions
+}
+
+// NewCmdCreateSecretDockerRegistry builds `kubectl gitops create secret docker-registry`.
+func NewCmdCreateSecretDockerRegistry(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &CreateSecretDockerRegistryOptions{CreateSecretOptions: CreateSecretOptions{IOStreams: streams}, kubectl: create.NewSecretDockerRegistryOptions(streams)}
+	o.build = func() (*corev1.Secret, error) {
+		ko := o.kubectl
+		ko.Name, ko.Namespace, ko.EnforceNamespace = o.name, o.namespace, o.nsExplicit
+		return captured(&ko.PrintObj, &ko.DryRunStrategy, ko.Run)
+	}
+	cmd := &cobra.Command{
+		Use:                   "docker-registry NAME --docker-username=user --docker-password=password --docker-email=email [--docker-server=string] [--from-file=[key=]source] [--dry-run]",
+		DisableFlagsInUseLine: true,
+		Short:                 "Create an encrypted secret for use with a Docker registry",
+		Long:                  createSecretLong,
+		Example:               createSecretDockerExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(f, cmd, args); err != nil {
+				return err
+			}
+			ko := o.kubectl
+			ko.Name = o.name
+			for i, src := range ko.FileSources {
+				if !strings.Contains(src, "=") {
+					ko.FileSources[i] = corev1.DockerConfigJsonKey + "=" + src
+				}
+			}
+			if err := ko.Validate(); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
+			return o.run(f, cmd)
+		},
+	}
+	o.addFlags(cmd, true)
+	fl := cmd.Flags()
+	ko := o.kubectl
+	fl.StringVar(&ko.Username, "docker-username", "", "Username for Docker registry authentication")
+	fl.StringVar(&ko.Password, "docker-password", "", "Password for Docker registry authentication")
+	fl.StringVar(&ko.Email, "docker-email", "", "Email for Docker registry")
+	fl.StringVar(&ko.Server, "docker-server", ko.Server, "Server location for Docker registry")
+	fl.BoolVar(&ko.AppendHash, "append-hash", false, "Append a hash of the secret to its name.")
+	fl.StringSliceVar(&ko.FileSources, "from-file", nil, "Key files can be specified using their file path, in which case a default name of "+corev1.DockerConfigJsonKey+" will be given to them, or optionally with a name and file path, in which case the given name will be used.")
+	return cmd
+}
