@@ -67,6 +67,7 @@ func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, cmdutil.Factor
 		NewCmdVerify(f, streams),
 		NewCmdHook(f, streams),
 		NewCmdHooks(f, streams),
+		NewCmdCapture(f, streams),
 	)
 	return cmd, f
 }

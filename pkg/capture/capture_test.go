@@ -1,0 +1,122 @@
+package capture
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+)
+
+func obj(t *testing.T, src string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(src), &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestCleanStripsWhatServersAndControllersWrite(t *testing.T) {
+	live := obj(t, `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+  uid: 1
+  resourceVersion: "2"
+  creationTimestamp: "2024-01-01T00:00:00Z"
+  managedFields: [{manager: kubectl}]
+  annotations: {kubectl.kubernetes.io/last-applied-configuration: "{}", team: shop}
+  ownerReferences: [{kind: Thing, name: a, controller: true}, {kind: Other, name: b}]
+spec:
+  clusterIP: 10.0.0.7
+  clusterIPs: [10.0.0.7]
+  ports: [{port: 80}]
+status: {loadBalancer: {}}
+`)
+	want := obj(t, `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+  annotations: {team: shop}
+  ownerReferences: [{kind: Other, name: b}]
+spec:
+  ports: [{port: 80}]
+`)
+	if got := Clean(live); !reflect.DeepEqual(got.Object, want.Object) {
+		t.Errorf("got %v\nwant %v", got.Object, want.Object)
+	}
+}
+
+// fakeServer defaults spec.replicas to 1 and spec.strategy, and requires spec.image.
+type fakeServer struct{}
+
+func (fakeServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out := u.DeepCopy()
+	if _, ok, _ := unstructured.NestedFieldNoCopy(out.Object, "spec", "replicas"); !ok {
+		_ = unstructured.SetNestedField(out.Object, float64(1), "spec", "replicas")
+	}
+	if _, ok, _ := unstructured.NestedFieldNoCopy(out.Object, "spec", "strategy"); !ok {
+		_ = unstructured.SetNestedField(out.Object, "Rolling", "spec", "strategy")
+	}
+	return out, nil
+}
+
+func TestPruneDropsWhatTheServerRestores(t *testing.T) {
+	d := NewDefaults(fakeServer{})
+	for i, tc := range []struct{ in, want string }{
+		{"{kind: App, spec: {replicas: 1, strategy: Rolling, image: a}}", "{kind: App, spec: {image: a}}"},
+		{"{kind: App, spec: {replicas: 3, strategy: Rolling, image: b}}", "{kind: App, spec: {replicas: 3, image: b}}"},
+		{"{kind: App, spec: {replicas: 1, strategy: Recreate, image: c}}", "{kind: App, spec: {strategy: Recreate, image: c}}"},
+	} {
+		got, err := d.Prune(context.Background(), obj(t, tc.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := obj(t, tc.want); !reflect.DeepEqual(got.Object, want.Object) {
+			t.Errorf("%d: got %v, want %v", i, got.Object, want.Object)
+		}
+	}
+}
+
+func TestLiveValuesTakesTheLiveValuesOfTheRenderedFields(t *testing.T) {
+	rendered := obj(t, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers:
+        - {name: web, image: "web:1", resources: {limits: {cpu: 1000m}}}
+        - {name: side, image: "side:1"}
+`)
+	live := obj(t, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web, extra: x}, uid: u}
+spec:
+  replicas: 4
+  strategy: {type: RollingUpdate}
+  template:
+    spec:
+      containers:
+        - {name: side, image: "side:1", imagePullPolicy: Always}
+        - {name: web, image: "web:2", resources: {limits: {cpu: "1"}}}
+`)
+	meta := placement.PatchMeta(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"})
+	got := LiveValues(rendered, live, meta)
+	var changes []string
+	for _, c := range placement.Diff(rendered.Object, got.Object, meta) {
+		changes = append(changes, c.String())
+	}
+	want := []string{"spec.replicas: 1 → 4", "spec.template.spec.containers[name=web].image: web:1 → web:2"}
+	if !reflect.DeepEqual(changes, want) {
+		t.Errorf("changes %q, want %q", changes, want)
+	}
+}

@@ -1,0 +1,293 @@
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+)
+
+// DryRunner creates an object on the API server without persisting it and returns what the
+// server would have stored: its defaults, its admission plugins and its validation applied.
+type DryRunner interface {
+	DryRunCreate(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error)
+}
+
+// ServerDryRun is the DryRunner of a real API server.
+type ServerDryRun struct {
+	Client dynamic.Interface
+	Mapper meta.RESTMapper
+}
+
+// DryRunCreate runs a server-side dry-run create.
+func (s ServerDryRun) DryRunCreate(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	gvk := obj.GroupVersionKind()
+	m, err := s.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	var ri dynamic.ResourceInterface = s.Client.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ri = s.Client.Resource(m.Resource).Namespace(obj.GetNamespace())
+	}
+	return ri.Create(ctx, obj, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+}
+
+// Defaults decides which values of an object are the API server's defaults, by asking it: an
+// object is created in dry-run under a probe name without a subtree; when the server gives the
+// subtree back exactly, the subtree is a default. Decisions are cached per kind, path and value,
+// so that many objects of a kind cost a dry-run or two each.
+type Defaults struct {
+	Server DryRunner
+
+	mu    sync.Mutex
+	cache map[string]bool
+	// Probes counts the dry-runs made, for tests and benchmarks.
+	Probes int
+}
+
+// NewDefaults returns a Defaults asking server.
+func NewDefaults(server DryRunner) *Defaults {
+	return &Defaults{Server: server, cache: map[string]bool{}}
+}
+
+// step is one key of a map or one index of a list.
+type step struct {
+	key   string
+	index int // -1 for a map key
+}
+
+type path []step
+
+func (p path) String() string {
+	var b strings.Builder
+	for _, s := range p {
+		if s.index >= 0 {
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
+
+// skipTop are the top-level fields that are the object's identity, never defaults to drop.
+var skipTop = map[string]bool{"apiVersion": true, "kind": true, "metadata": true, "status": true}
+
+// Prune returns a copy of a cleaned object without the values the server would default.
+func (d *Defaults) Prune(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	kind := obj.GroupVersionKind().GroupKind().String()
+	// First with the cached decisions, checked by one dry-run against the original; without
+	// them when the check fails (a default that depends on a sibling's value).
+	work, fromCache, err := d.pass(ctx, kind, obj, true)
+	if err != nil || !fromCache {
+		return work, err
+	}
+	reference, err := d.dryRun(ctx, probe(obj))
+	if err != nil {
+		return nil, fmt.Errorf("dry-run create of %s %s: %w", strings.ToLower(kind), obj.GetName(), err)
+	}
+	if d.sameAsReference(ctx, work, reference) {
+		return work, nil
+	}
+	work, _, err = d.pass(ctx, kind, obj, false)
+	return work, err
+}
+
+// pass walks every top-level field but the object's identity; it reports whether a decision
+// came from the cache.
+func (d *Defaults) pass(ctx context.Context, kind string, obj *unstructured.Unstructured, useCache bool) (*unstructured.Unstructured, bool, error) {
+	work := obj.DeepCopy()
+	fromCache := false
+	for _, k := range sortedKeys(work.Object) {
+		if skipTop[k] {
+			continue
+		}
+		c, err := d.walk(ctx, kind, work, path{{key: k, index: -1}}, useCache)
+		if err != nil {
+			return nil, false, err
+		}
+		fromCache = fromCache || c
+	}
+	return work, fromCache, nil
+}
+
+// sameAsReference tells whether the pruned object is stored as the original would be.
+func (d *Defaults) sameAsReference(ctx context.Context, work, reference *unstructured.Unstructured) bool {
+	got, err := d.dryRun(ctx, probe(work))
+	if err != nil {
+		return false
+	}
+	return reflect.DeepEqual(comparable(got), comparable(reference))
+}
+
+// walk decides the subtree at p of work: removes it when it is a default, else descends. It
+// reports whether a decision came from the cache.
+func (d *Defaults) walk(ctx context.Context, kind string, work *unstructured.Unstructured, p path, useCache bool) (bool, error) {
+	val, ok := get(work.Object, p)
+	if !ok {
+		return false, nil
+	}
+	// A subtree the server refuses to go without is required whatever its value; whether a
+	// value is the default depends on the value.
+	required := kind + "|" + p.String()
+	key := required + "|" + jsonString(val)
+	d.mu.Lock()
+	isDefault, known := d.cache[key]
+	if !known {
+		if _, req := d.cache[required]; req {
+			isDefault, known = false, true
+		}
+	}
+	d.mu.Unlock()
+	fromCache := known && useCache
+	if !fromCache {
+		without := work.DeepCopy()
+		remove(without.Object, p)
+		got, err := d.dryRun(ctx, probe(without))
+		isDefault = false
+		switch {
+		case err == nil:
+			if restored, ok := get(got.Object, p); ok && reflect.DeepEqual(restored, val) {
+				isDefault = true
+			}
+		case isStatusError(err):
+			d.mu.Lock()
+			d.cache[required] = false
+			d.mu.Unlock()
+		default:
+			return false, fmt.Errorf("dry-run create of %s %s without %s: %w", strings.ToLower(kind), work.GetName(), p, err)
+		}
+		d.mu.Lock()
+		d.cache[key] = isDefault
+		d.mu.Unlock()
+	}
+	if isDefault {
+		remove(work.Object, p)
+		return fromCache, nil
+	}
+	switch v := val.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(v) {
+			a, err := d.walk(ctx, kind, work, append(append(path{}, p...), step{key: k, index: -1}), useCache)
+			if err != nil {
+				return false, err
+			}
+			fromCache = fromCache || a
+		}
+	case []any:
+		for i, item := range v {
+			if _, ok := item.(map[string]any); !ok {
+				continue
+			}
+			// An item's fields, not the item: removing an item shifts the others.
+			m, _ := get(work.Object, append(append(path{}, p...), step{index: i}))
+			for _, k := range sortedKeys(m.(map[string]any)) {
+				a, err := d.walk(ctx, kind, work, append(append(path{}, p...), step{index: i}, step{key: k, index: -1}), useCache)
+				if err != nil {
+					return false, err
+				}
+				fromCache = fromCache || a
+			}
+		}
+	}
+	return fromCache, nil
+}
+
+// isStatusError tells an answer of the API server (the object without the subtree is invalid,
+// forbidden by a policy, ...) from a failure to reach it.
+func isStatusError(err error) bool {
+	var s apierrors.APIStatus
+	return errors.As(err, &s)
+}
+
+func (d *Defaults) dryRun(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	d.mu.Lock()
+	d.Probes++
+	d.mu.Unlock()
+	return d.Server.DryRunCreate(ctx, u)
+}
+
+// probe is the object under a name of its own: a dry-run create of the original name would
+// find the live object.
+func probe(u *unstructured.Unstructured) *unstructured.Unstructured {
+	p := u.DeepCopy()
+	name := u.GetName()
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	p.SetName("gitops-capture-probe-" + strings.Trim(strings.ToLower(name), ".-"))
+	p.SetResourceVersion("")
+	return p
+}
+
+// comparable is what a dry-run result says about an object, without its identity and status.
+func comparable(u *unstructured.Unstructured) map[string]any {
+	out := map[string]any{}
+	for k, v := range u.Object {
+		if k != "metadata" && k != "status" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func get(obj any, p path) (any, bool) {
+	cur := obj
+	for _, s := range p {
+		if s.index >= 0 {
+			l, ok := cur.([]any)
+			if !ok || s.index >= len(l) {
+				return nil, false
+			}
+			cur = l[s.index]
+			continue
+		}
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[s.key]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// remove deletes the map key at the end of p (p never ends in a list index).
+func remove(obj map[string]any, p path) {
+	parent, ok := get(obj, p[:len(p)-1])
+	if !ok {
+		return
+	}
+	if m, ok := parent.(map[string]any); ok {
+		delete(m, p[len(p)-1].key)
+	}
+}
+
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// Manifest is the manifest a person would have written for a live object: Clean, then without
+// the server's defaults.
+func (d *Defaults) Manifest(ctx context.Context, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return d.Prune(ctx, Clean(live))
+}

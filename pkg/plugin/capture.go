@@ -1,0 +1,505 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/capture"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
+)
+
+var captureLong = templates.LongDesc(`
+	Capture live objects into the GitOps repository, as one commit.
+
+	Objects the target does not have yet are written as clean manifests: without status, the
+	server's metadata, controllers' annotations and ownerReferences, allocated cluster IPs,
+	injected service-account token volumes, and without any value that is the API server's
+	default (the server itself is asked, with dry-run creates). Each object gets a file of its
+	own in the target's directory, <kind>-<name>.yaml, registered in its kustomization; a bulk
+	capture (-l, --all) groups the files by namespace: <namespace>/<kind>-<name>.yaml. Secrets
+	are encrypted with the target's provider before they are written.
+
+	A bulk capture skips the objects that something else owns (the Pods and ReplicaSets of
+	controllers, Endpoints, EndpointSlices, Events, Leases, service-account tokens,
+	kube-root-ca.crt, the default ServiceAccount) and counts them; name one to capture it.
+
+	With --drift, the objects the target has are compared instead: the live values of the
+	fields Git sets are written back into Git through the same placement rules as every
+	change (an emergency 'kubectl scale' in staging becomes a replicas: entry in the staging
+	overlay, never a change of the shared base).`)
+
+var captureExample = templates.Examples(`
+	# Capture a Deployment made by hand into the target
+	kubectl gitops capture deployment/web -n shop --repo . --path overlays/staging
+
+	# Capture everything of a namespace, one file per object under shop/
+	kubectl gitops capture -n shop --all --repo . --path clusters/prod/shop
+
+	# Record an emergency scale, showing the diff only
+	kubectl gitops capture --drift deployment/web -n shop --dry-run`)
+
+// CaptureOptions are the options of `kubectl gitops capture`.
+type CaptureOptions struct {
+	changeFlags
+	secretFlags
+	Selector      string
+	All           bool
+	AllNamespaces bool
+	Drift         bool
+
+	args []string
+	sel  workflow.Selection
+	genericiooptions.IOStreams
+}
+
+// NewCmdCapture builds `kubectl gitops capture`.
+func NewCmdCapture(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &CaptureOptions{IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:                   "capture [TYPE/NAME ...] [-l SELECTOR | --all] [--drift]",
+		DisableFlagsInUseLine: true,
+		Short:                 "Write live objects, or their drift, into Git",
+		Long:                  captureLong,
+		Example:               captureExample,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(f, cmd, args); err != nil {
+				return err
+			}
+			if err := o.changeFlags.validate(cmd); err != nil {
+				return err
+			}
+			if err := o.secretFlags.validate(cmd); err != nil {
+				return err
+			}
+			if o.Drift {
+				return o.runDrift(f, cmd)
+			}
+			return o.runCapture(f, cmd)
+		},
+	}
+	o.changeFlags.addFlags(cmd)
+	o.secretFlags.addFlags(cmd, true, true)
+	fl := cmd.Flags()
+	fl.StringVarP(&o.Selector, "selector", "l", "", "Capture the objects with these labels (of every type, or of TYPE).")
+	fl.BoolVar(&o.All, "all", false, "Capture every object of the namespace (or, with -A, of every namespace).")
+	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Look in every namespace.")
+	fl.BoolVar(&o.Drift, "drift", false, "Write the live values of the fields the target manages back into Git, for the objects it has.")
+	return cmd
+}
+
+func (o *CaptureOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.args = args
+	if o.Drift {
+		if o.All || o.AllNamespaces {
+			return usageErrorf(cmd, "--drift looks at the objects the target has: give TYPE/NAME, -l SELECTOR, or nothing for all of them; not --all or -A")
+		}
+	} else if len(args) == 0 && o.Selector == "" && !o.All {
+		return usageErrorf(cmd, "name the objects to capture: TYPE/NAME, -l SELECTOR or --all")
+	}
+	if len(args) == 1 && !strings.Contains(args[0], "/") && o.Selector == "" && !o.All && !o.Drift {
+		return usageErrorf(cmd, "resource(s) were provided, but no name was specified: give TYPE/NAME, -l SELECTOR or --all")
+	}
+	if len(args) > 0 {
+		sel, err := selection(f, cmd, args, o.Selector, o.All)
+		if err != nil {
+			return err
+		}
+		o.sel = sel
+	} else {
+		ns, _, err := f.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			return err
+		}
+		nsFlag := cmd.Flags().Lookup("namespace")
+		o.sel = workflow.Selection{Selector: o.Selector, All: o.All, Namespace: ns, NamespaceExplicit: nsFlag != nil && nsFlag.Changed}
+	}
+	return nil
+}
+
+// captureItem is one live object on its way into the repository.
+type captureItem struct {
+	live     *unstructured.Unstructured
+	manifest *unstructured.Unstructured
+	fileName string
+	named    bool
+}
+
+func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	t, targets, _, err := o.resolveTarget(ctx, f, cmd, o.sel)
+	if err != nil {
+		return err
+	}
+	live, named, err := o.readLive(ctx, f)
+	if err != nil {
+		return err
+	}
+	var items []*captureItem
+	skippedOwned := 0
+	for _, u := range live {
+		if !named && capture.OwnedReason(u) != "" {
+			skippedOwned++
+			continue
+		}
+		items = append(items, &captureItem{live: u, named: named})
+	}
+	cfg, err := f.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	// The dry-runs that decide defaults come in bursts: kubectl's client-side limit of five a
+	// second would make a namespace take minutes.
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 200, 400
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mapper, err := f.ToRESTMapper()
+	if err != nil {
+		return err
+	}
+	if err := o.clean(ctx, capture.NewDefaults(capture.ServerDryRun{Client: dyn, Mapper: mapper}), items); err != nil {
+		return err
+	}
+	root, err := filepath.Abs(t.RepoDir)
+	if err != nil {
+		return err
+	}
+	kustNS, indent, err := targetKustomization(root, t.Path)
+	if err != nil {
+		return err
+	}
+	env := newSecretEnv(&o.secretFlags, t, f)
+	var names, present []string
+	var diff bytes.Buffer
+	res, err := workflow.Run(ctx, workflow.Request{
+		Target:  t,
+		Targets: targets,
+		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
+			names, present = names[:0], present[:0]
+			var out []change.ObjectChange
+			provider := ""
+			for _, it := range items {
+				u := it.manifest
+				gk := u.GroupVersionKind().GroupKind()
+				name := liveName(u)
+				if len(r.Find(gk, u.GetNamespace(), u.GetName())) > 0 {
+					present = append(present, name)
+					continue
+				}
+				if kustNS != "" && u.GetNamespace() != "" && u.GetNamespace() != kustNS {
+					return nil, fmt.Errorf("target %s puts every object in namespace %s (its kustomization's namespace:), and %s lives in %s: choose another target with --path or --target", t, kustNS, name, u.GetNamespace())
+				}
+				fileName := strings.ToLower(gk.Kind) + "-" + u.GetName() + ".yaml"
+				if !named && u.GetNamespace() != "" {
+					fileName = u.GetNamespace() + "/" + fileName
+				}
+				if gk.String() != "Secret" {
+					out = append(out, change.ObjectChange{Desired: u.Object, FileName: fileName})
+					names = append(names, name)
+					continue
+				}
+				if provider == "" {
+					var err error
+					if provider, err = env.choose(r); err != nil {
+						return nil, fmt.Errorf("capturing %s: %w", name, err)
+					}
+				}
+				ch, err := encryptCaptured(ctx, env, provider, root, r.Path, fileName, indent, u)
+				if err != nil {
+					return nil, fmt.Errorf("capturing %s: %w", name, err)
+				}
+				out = append(out, ch)
+				names = append(names, name)
+			}
+			if len(out) == 0 {
+				return nil, &workflow.NoChangeError{Objects: present}
+			}
+			return out, nil
+		},
+		Subject: func(objs []*render.Object) string {
+			if len(objs) == 1 {
+				return "capture " + describeObjects(objs)
+			}
+			return fmt.Sprintf("capture %d objects%s", len(objs), o.where())
+		},
+		Message:       o.Message,
+		MessagePrefix: o.commit.MessagePrefix,
+		Branch:        o.Branch,
+		Push:          o.Push || o.commit.Push,
+		DryRun:        o.dryRun(),
+		Out:           &diff,
+	})
+	if out := o.diffOut(o.IOStreams); out != nil {
+		fmt.Fprint(out, maskDiff(diff.String()))
+	}
+	if len(present) > 0 {
+		how := "use --drift to record their live values"
+		fmt.Fprintf(o.ErrOut, "skipped %d %s the target already has (%s)\n", len(present), plural(len(present), "object", "objects"), how)
+	}
+	if skippedOwned > 0 {
+		fmt.Fprintf(o.ErrOut, "skipped %d owned %s (use TYPE/NAME to capture one)\n", skippedOwned, plural(skippedOwned, "object", "objects"))
+	}
+	if noChange(o.ErrOut, err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	maskResult(res)
+	return printResult(o.IOStreams, o.Output, "captured", res, names)
+}
+
+func (o *CaptureOptions) where() string {
+	switch {
+	case o.AllNamespaces:
+		return " from all namespaces"
+	case o.sel.Namespace != "":
+		return " from namespace " + o.sel.Namespace
+	}
+	return ""
+}
+
+// liveName is kubectl's TYPE/NAME of a live object: deployment.apps/web.
+func liveName(u *unstructured.Unstructured) string {
+	gk := u.GroupVersionKind().GroupKind()
+	kind := strings.ToLower(gk.Kind)
+	if gk.Group != "" {
+		kind += "." + gk.Group
+	}
+	return kind + "/" + u.GetName()
+}
+
+// readLive reads the objects to capture: the named ones (named is true), or a bulk selection.
+func (o *CaptureOptions) readLive(ctx context.Context, f cmdutil.Factory) ([]*unstructured.Unstructured, bool, error) {
+	ns := o.sel.Namespace
+	if len(o.args) == 0 {
+		dyn, err := f.DynamicClient()
+		if err != nil {
+			return nil, false, err
+		}
+		disc, err := f.ToDiscoveryClient()
+		if err != nil {
+			return nil, false, err
+		}
+		if o.AllNamespaces {
+			ns = ""
+		}
+		objs, err := capture.List(ctx, disc, dyn, capture.ListOptions{Namespace: ns, Selector: o.Selector})
+		return objs, false, err
+	}
+	r := f.NewBuilder().Unstructured().NamespaceParam(ns).DefaultNamespace().AllNamespaces(o.AllNamespaces).
+		LabelSelectorParam(o.Selector).SelectAllParam(o.All && o.Selector == "").
+		ResourceTypeOrNameArgs(true, o.args...).Flatten().Latest().Do()
+	infos, err := r.Infos()
+	if err != nil {
+		return nil, false, err
+	}
+	var out []*unstructured.Unstructured
+	for _, info := range infos {
+		u, ok := info.Object.(*unstructured.Unstructured)
+		if !ok {
+			return nil, false, fmt.Errorf("unexpected object type %T", info.Object)
+		}
+		out = append(out, u)
+	}
+	// TYPE -l or TYPE --all is a bulk capture; TYPE/NAME names objects.
+	named := o.Selector == "" && !o.All
+	return out, named, nil
+}
+
+// clean turns the live objects into manifests, a few at a time: the dry-runs are the cost.
+func (o *CaptureOptions) clean(ctx context.Context, d *capture.Defaults, items []*captureItem) error {
+	const workers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, len(items))
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				m, err := d.Manifest(ctx, items[i].live)
+				if err != nil {
+					errs[i] = fmt.Errorf("capturing %s: %w", liveName(items[i].live), err)
+					continue
+				}
+				items[i].manifest = m
+			}
+		})
+	}
+	for i := range items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encryptCaptured encrypts a captured Secret for its new file: a sops-encrypted Secret, or a
+// SealedSecret in a file named for it.
+func encryptCaptured(ctx context.Context, env *secretEnv, provider, root, dir, fileName string, indent int, u *unstructured.Unstructured) (change.ObjectChange, error) {
+	secret, err := secrets.NormalizeSecret(u)
+	if err != nil {
+		return change.ObjectChange{}, err
+	}
+	p, err := env.provider(provider, u.GetNamespace())
+	if err != nil {
+		return change.ObjectChange{}, err
+	}
+	if provider == secrets.ProviderSealedSecrets {
+		d, base := path.Split(fileName)
+		fileName = d + "sealed" + base
+	}
+	content, err := p.Encrypt(ctx, secrets.EncryptRequest{
+		Secret:    secret,
+		Path:      filepath.Join(root, filepath.FromSlash(dir), filepath.FromSlash(fileName)),
+		Indent:    indent,
+		Namespace: u.GetNamespace(),
+	})
+	if err != nil {
+		return change.ObjectChange{}, err
+	}
+	desired, err := decodeDocument(content)
+	if err != nil {
+		return change.ObjectChange{}, err
+	}
+	return change.ObjectChange{Desired: desired, FileName: fileName, Content: content}, nil
+}
+
+func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	t, targets, _, err := o.resolveTarget(ctx, f, cmd, o.sel)
+	if err != nil {
+		return err
+	}
+	dyn, err := f.DynamicClient()
+	if err != nil {
+		return err
+	}
+	mapper, err := f.ToRESTMapper()
+	if err != nil {
+		return err
+	}
+	defaultNS := firstNonEmpty(t.Namespace, o.sel.Namespace, "default")
+	var names, summary []string
+	res, err := workflow.Run(ctx, workflow.Request{
+		Target:  t,
+		Targets: targets,
+		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
+			names, summary = names[:0], summary[:0]
+			objs := r.Objects
+			if len(o.args) > 0 || o.Selector != "" {
+				var err error
+				if objs, err = o.sel.Select(r); err != nil {
+					return nil, err
+				}
+			}
+			var out []change.ObjectChange
+			for _, obj := range objs {
+				if isSecretKind(obj) || obj.Origin.Generated != "" {
+					// Encrypted or generated: Git's bytes are not the live values.
+					continue
+				}
+				live, err := readRendered(ctx, dyn, mapper, obj, defaultNS)
+				if err != nil {
+					return nil, err
+				}
+				if live == nil {
+					continue
+				}
+				meta := placement.PatchMeta(obj.Obj.GroupVersionKind())
+				desired := capture.LiveValues(obj.Obj, live, meta)
+				fields := placement.Diff(obj.Obj.Object, desired.Object, meta)
+				if len(fields) == 0 {
+					continue
+				}
+				var cs []string
+				for _, fc := range fields {
+					cs = append(cs, fc.String())
+				}
+				summary = append(summary, describeObjects([]*render.Object{obj})+": "+strings.ReplaceAll(strings.Join(cs, ", "), ": ", " "))
+				names = append(names, resourceName(obj))
+				out = append(out, change.ObjectChange{Object: obj, Desired: desired.Object})
+			}
+			if len(out) == 0 {
+				return nil, &workflow.NoChangeError{Objects: []string{"target " + t.Name}}
+			}
+			return out, nil
+		},
+		Subject: func(objs []*render.Object) string {
+			s := "record drift of " + strings.Join(summary, "; ")
+			if len(summary) > 1 {
+				s = fmt.Sprintf("record drift of %d objects: %s", len(summary), strings.Join(summary, "; "))
+			}
+			if len(s) > 200 {
+				s = s[:197] + "..."
+			}
+			return s
+		},
+		Message:       o.Message,
+		MessagePrefix: o.commit.MessagePrefix,
+		Branch:        o.Branch,
+		Push:          o.Push || o.commit.Push,
+		DryRun:        o.dryRun(),
+		Out:           o.diffOut(o.IOStreams),
+	})
+	var nc *workflow.NoChangeError
+	if errors.As(err, &nc) {
+		fmt.Fprintf(o.ErrOut, "no drift: the cluster holds what %s says for the fields it sets\n", t)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return printResult(o.IOStreams, o.Output, "drift recorded", res, names)
+}
+
+// readRendered reads the live object of a rendered one, or nil when the cluster has none.
+func readRendered(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, obj *render.Object, defaultNS string) (*unstructured.Unstructured, error) {
+	gvk := obj.Obj.GroupVersionKind()
+	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ri = dyn.Resource(m.Resource).Namespace(firstNonEmpty(obj.ID.Namespace, defaultNS))
+	}
+	live, err := ri.Get(ctx, obj.ID.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s from the cluster: %w", obj.ID, err)
+	}
+	return live, nil
+}
