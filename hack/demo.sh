@@ -67,6 +67,17 @@ Type this in your shell:
   # In the working clone: the same, as a reviewable diff first
   cd $demo/work/fleet && git pull -q
   kubectl gitops scale deploy/web -n shop --replicas=2 --dry-run
+  kubectl gitops set image deploy/web -n shop web=registry.example.com/shop/web:1.6.0 --dry-run
+  EDITOR=nano kubectl gitops edit deploy/web -n shop      # a save is one commit
+
+  # Repository against cluster, and an emergency change brought back into Git
+  kubectl gitops diff --repo . --path apps/staging
+  kubectl scale deploy/web -n shop --replicas=5           # by hand, as in an emergency
+  kubectl gitops diff --repo . --path apps/staging        # exit 1: the drift
+  kubectl gitops capture --drift deploy/web -n shop --repo . --path apps/staging
+
+  # The hooks: plaintext secrets refused before a commit, drift checked before a push
+  kubectl gitops hooks install
 
 Stop it all with: make demo-down
 EOT
