@@ -38,13 +38,19 @@ up() {
 	# (pointing at the local remote), and the apps applied server-side with Flux's labels.
 	kubectl apply --server-side -f "$root/testdata/crds" >/dev/null
 	kubectl wait --for condition=established --timeout=60s crd --all >/dev/null
-	kubectl kustomize "$demo/work/fleet/clusters/staging" |
-		sed "s#https://git.example.com/platform/fleet.git#$url#" |
+	kubectl create namespace flux-system --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
+	{
+		kubectl kustomize "$demo/work/fleet/clusters/staging/flux-system"
+		echo ---
+		cat "$demo/work/fleet/clusters/staging/apps.yaml"
+	} | sed "s#https://git.example.com/platform/fleet.git#$url#" |
 		kubectl apply --server-side --field-manager=kustomize-controller -f - >/dev/null
-	kubectl kustomize "$demo/work/fleet/apps/staging" |
-		kubectl label --local -f - -o yaml \
-			kustomize.toolkit.fluxcd.io/name=apps kustomize.toolkit.fluxcd.io/namespace=flux-system |
-		kubectl apply --server-side --field-manager=kustomize-controller -f - >/dev/null
+	# The apps as Flux applies them: server-side, with the labels that name the Kustomization.
+	render=$demo/apps-staging.yaml
+	kubectl kustomize "$demo/work/fleet/apps/staging" >"$render"
+	kubectl apply --server-side --field-manager=kustomize-controller -f "$render" >/dev/null
+	kubectl label --overwrite -f "$render" \
+		kustomize.toolkit.fluxcd.io/name=apps kustomize.toolkit.fluxcd.io/namespace=flux-system >/dev/null
 
 	cat <<EOT
 
