@@ -318,11 +318,12 @@ func describeChange(kind string, c placement.FieldChange) string {
 	if kind != "Secret" && kind != "SealedSecret" {
 		return c.String()
 	}
+	// Masked as kubectl diff masks Secret values.
 	switch {
 	case c.Delete:
-		return c.Path.String() + ": removed"
+		return c.Path.String() + ": *** (before) → (removed)"
 	case c.Added:
-		return c.Path.String() + ": added (***)"
+		return c.Path.String() + ": (unset) → *** (after)"
 	}
-	return c.Path.String() + ": changed (***)"
+	return c.Path.String() + ": *** (before) → *** (after)"
 }
