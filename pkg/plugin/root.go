@@ -68,6 +68,7 @@ func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, cmdutil.Factor
 		NewCmdHook(f, streams),
 		NewCmdHooks(f, streams),
 		NewCmdCapture(f, streams),
+		NewCmdSync(f, streams),
 	)
 	return cmd, f
 }

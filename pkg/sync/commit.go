@@ -1,0 +1,112 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+)
+
+// pushed is the commit at the head of the branch the reconciler follows, rendered.
+type pushed struct {
+	commit  string
+	objects []*unstructured.Unstructured
+}
+
+// fetchPushed fetches the head of the source's branch (into FETCH_HEAD only: the user's
+// branches and remote-tracking refs stay as they are; without a clone, into a temporary one) and
+// renders the source's path from a private copy of that commit's tree, so that uncommitted
+// changes never count.
+func fetchPushed(ctx context.Context, git target.Git, src source) (*pushed, error) {
+	repoDir, fetch := src.repoDir, []string{"fetch", "--quiet", "--no-tags"}
+	if repoDir == "" {
+		tmp, err := os.MkdirTemp("", "kubectl-gitops-sync-repo-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		if _, err := git.Run(ctx, tmp, "init", "--quiet", "--bare"); err != nil {
+			return nil, err
+		}
+		repoDir, fetch = tmp, append(fetch, "--depth=1")
+	}
+	branch := src.branch
+	if branch == "" {
+		b, err := defaultBranch(ctx, git, repoDir, src.url)
+		if err != nil {
+			return nil, err
+		}
+		branch = b
+	}
+	if _, err := git.Run(ctx, repoDir, append(fetch, src.url, "refs/heads/"+branch)...); err != nil {
+		return nil, fmt.Errorf("failed to fetch branch %s of %s: %w", branch, src.url, err)
+	}
+	out, err := git.Run(ctx, repoDir, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}")
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the commit fetched from %s: %w", src.url, err)
+	}
+	commit := strings.TrimSpace(out)
+	dir, err := os.MkdirTemp("", "kubectl-gitops-sync-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := exportTree(ctx, repoDir, commit, dir); err != nil {
+		return nil, err
+	}
+	res, err := render.Render(dir, src.path, render.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("failed to render %s at %s: %w", src.path, short(commit), err)
+	}
+	p := &pushed{commit: commit}
+	for _, o := range res.Objects {
+		p.objects = append(p.objects, o.Obj)
+	}
+	return p, nil
+}
+
+// defaultBranch asks the remote which branch its HEAD is.
+func defaultBranch(ctx context.Context, git target.Git, repoDir, url string) (string, error) {
+	out, err := git.Run(ctx, repoDir, "ls-remote", "--symref", url, "HEAD")
+	if err != nil {
+		return "", fmt.Errorf("failed to find the default branch of %s: %w", url, err)
+	}
+	for line := range strings.Lines(out) {
+		if ref, ok := strings.CutPrefix(line, "ref: refs/heads/"); ok {
+			b, _, _ := strings.Cut(ref, "\t")
+			return strings.TrimSpace(b), nil
+		}
+	}
+	return "", fmt.Errorf("failed to find the default branch of %s: it reports no HEAD branch", url)
+}
+
+// exportTree writes the files of a commit into dir.
+func exportTree(ctx context.Context, repoDir, commit, dir string) error {
+	archive := exec.CommandContext(ctx, "git", "archive", "--format=tar", commit)
+	archive.Dir = repoDir
+	extract := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	extract.Stdin = pipe
+	var stderr strings.Builder
+	archive.Stderr, extract.Stderr = &stderr, &stderr
+	if err := archive.Start(); err != nil {
+		return fmt.Errorf("exporting %s: %w", short(commit), err)
+	}
+	if err := extract.Run(); err != nil {
+		_ = archive.Wait()
+		return fmt.Errorf("exporting %s: %v: %s", short(commit), err, stderr.String())
+	}
+	if err := archive.Wait(); err != nil {
+		return fmt.Errorf("exporting %s: %v: %s", short(commit), err, stderr.String())
+	}
+	return nil
+}
