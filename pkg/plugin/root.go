@@ -69,6 +69,10 @@ func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, cmdutil.Factor
 		NewCmdHooks(f, streams),
 		NewCmdCapture(f, streams),
 		NewCmdSync(f, streams),
+		NewCmdRollout(f, streams),
+		NewCmdHistory(f, streams),
+		NewCmdShellInit(streams),
+		NewCmdIntercept(streams),
 	)
 	return cmd, f
 }

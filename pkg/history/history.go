@@ -1,0 +1,527 @@
+// Package history finds the commits that changed one object as a target renders it: the
+// history of the rendered form, not of a file. It walks the first-parent history of the paths
+// the target reads (following them as they change: an overlay that once read another base
+// brings that base's history in), renders the target at the commits that can have changed the
+// object, and compares the object's consecutive forms. Commit trailers (Gitops-Object) that name
+// the object are a hint: those commits are always rendered.
+//
+// The states of the history are rendered from git's objects into a private directory that is
+// removed on return; the working tree is never read or written.
+package history
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+)
+
+// Request asks for the history of one object of one target.
+type Request struct {
+	// RepoDir is the repository's working tree (its history is read, not its files).
+	RepoDir string
+	// Path is the target's path in the repository.
+	Path string
+	// Name is the object's name as the user gave it: the first render needs only the documents
+	// that can define it.
+	Name string
+	// Select picks the object from the target's render at Rev.
+	Select func(*render.Result) (*render.Object, error)
+	// Rev is the commit the history goes back from; default HEAD.
+	Rev string
+	// TempDir is where the private directory is made; default the system's.
+	TempDir string
+}
+
+// Revision is one commit that changed the object's rendered form.
+type Revision struct {
+	// Number counts the revisions from 1, the oldest, as kubectl's rollout history does.
+	Number int
+	Commit gitrepo.CommitInfo
+	// Object is the rendered form after the commit; nil when the commit removed the object.
+	Object *unstructured.Unstructured
+	// Changes are the fields that changed from the previous revision's form.
+	Changes []placement.FieldChange
+	Created bool
+	Deleted bool
+}
+
+// Result is the object's history, oldest first.
+type Result struct {
+	// ID is the object as the target renders it at Rev; Object is that render.
+	ID        render.ObjectID
+	Object    *render.Object
+	Revisions []Revision
+	Stats     Stats
+}
+
+// Stats say what the walk cost, for benchmarks and --v output.
+type Stats struct {
+	// Commits are the commits of the followed paths that were read; Renders the states rendered.
+	Commits int
+	Renders int
+	// Paths are the paths followed at the end of the walk.
+	Paths []string
+}
+
+// Object returns the history of the object that req.Select picks from the target's render.
+func Object(ctx context.Context, req Request) (*Result, error) {
+	if req.Rev == "" {
+		req.Rev = "HEAD"
+	}
+	root := path.Clean(filepath.ToSlash(req.Path))
+	out, err := gitOutput(ctx, req.RepoDir, "rev-parse", "--verify", "--quiet", req.Rev+"^{commit}")
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the history of %s: %s has no commit %s", req.RepoDir, req.RepoDir, req.Rev)
+	}
+	head := strings.TrimSpace(string(out))
+
+	w, err := newWalker(ctx, req.RepoDir, root, req.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+	w.x.hint = req.Name
+	w.at = head
+	if err := w.start(); err != nil {
+		return nil, err
+	}
+
+	// The object, from the render at Rev.
+	obj, err := w.selectAtStart(req.Select)
+	if err != nil {
+		return nil, err
+	}
+	w.x = match{known: true, id: obj.ID, generated: generatedName(obj.ID)}
+	clear(w.possiblyCache)
+	w.current = obj.Obj
+	if w.hints, err = trailerHints(ctx, req.RepoDir, head, obj); err != nil {
+		return nil, err
+	}
+
+	res := &Result{ID: obj.ID, Object: obj}
+	var found []Revision // newest first
+	log, err := startLog(ctx, req.RepoDir, head, w.followed)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if log != nil {
+			log.close()
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e, err := log.next()
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the history: %w", err)
+		}
+		if e == nil {
+			break
+		}
+		res.Stats.Commits++
+		skip := w.canSkip(e)
+		w.revert(e)
+		if w.stale {
+			w.layout, w.stale = w.layoutOf(root), false
+		}
+		if w.err != nil {
+			return nil, w.err
+		}
+		if !skip {
+			before, known := w.renderObject(&res.Stats)
+			if known {
+				if !sameForm(before, w.current) {
+					found = append(found, Revision{Commit: e.info, Object: w.current, Created: before == nil, Deleted: w.current == nil,
+						Changes: changes(before, w.current)})
+				}
+				w.current = before
+			}
+			// A state that does not render is compared across: the states after it are rendered
+			// until one does.
+			w.unknown = !known
+		}
+		if w.grew {
+			// The target read other paths before this commit: follow them from here down.
+			w.grew = false
+			log.close()
+			if e.parent == "" {
+				break
+			}
+			if log, err = startLog(ctx, req.RepoDir, e.parent, w.followed); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i := len(found) - 1; i >= 0; i-- {
+		r := found[i]
+		r.Number = len(res.Revisions) + 1
+		res.Revisions = append(res.Revisions, r)
+	}
+	res.Stats.Paths = append([]string(nil), w.followed...)
+	return res, nil
+}
+
+func sameForm(a, b *unstructured.Unstructured) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return reflect.DeepEqual(a.Object, b.Object)
+}
+
+func changes(before, after *unstructured.Unstructured) []placement.FieldChange {
+	if before == nil || after == nil {
+		return nil
+	}
+	return placement.Diff(before.Object, after.Object, placement.PatchMeta(after.GroupVersionKind()))
+}
+
+// trailerHints are the first-parent commits whose Gitops-Object trailer names the object.
+func trailerHints(ctx context.Context, dir, head string, obj *render.Object) (map[string]bool, error) {
+	name := obj.ID.Name
+	if obj.ID.Namespace != "" {
+		name = obj.ID.Namespace + "/" + name
+	}
+	re := `^Gitops-Object: [^ ]+ ` + regexp.QuoteMeta(obj.ID.Kind) + ` ` + regexp.QuoteMeta(name) + `$`
+	out, err := gitOutput(ctx, dir, "log", "--first-parent", "--format=%H", "-E", "--grep="+re, head)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the history's trailers: %w", err)
+	}
+	hints := map[string]bool{}
+	for _, h := range strings.Fields(string(out)) {
+		hints[h] = true
+	}
+	return hints, nil
+}
+
+// walker is the state of the followed paths at one commit of the walk, and a private mirror of
+// it on disk for the renderer.
+type walker struct {
+	ctx   context.Context
+	repo  string
+	root  string // the target path
+	blobs *blobReader
+
+	files    map[string]string // path -> blob, the followed paths' files in the state
+	followed []string          // paths whose history is read
+	at       string            // the commit whose tree the state is; "" before the first commit
+	grew     bool              // followed grew since the log started
+	err      error
+
+	layout *layout
+	stale  bool // the layout must be worked out again
+
+	mirror   string
+	mirrored map[string]string // what the mirror holds
+	dirty    map[string]bool
+
+	x       match
+	current *unstructured.Unstructured // the object's form in the state; nil when absent
+	unknown bool                       // the state did not render
+	inputs  map[string]bool            // the files the last render read
+	hints   map[string]bool
+
+	headCache     map[string]fileHeads
+	manifests     map[string]bool
+	possiblyCache map[string]bool // by blob, for the followed object
+	kustCache     map[string]*types.Kustomization
+}
+
+func newWalker(ctx context.Context, repo, root, tempDir string) (*walker, error) {
+	mirror, err := os.MkdirTemp(tempDir, "kubectl-gitops-history-")
+	if err != nil {
+		return nil, fmt.Errorf("failed to make the history's directory: %w", err)
+	}
+	if err := os.Chmod(mirror, 0o700); err != nil {
+		_ = os.RemoveAll(mirror)
+		return nil, err
+	}
+	blobs, err := newBlobReader(ctx, repo)
+	if err != nil {
+		_ = os.RemoveAll(mirror)
+		return nil, err
+	}
+	return &walker{ctx: ctx, repo: repo, root: root, blobs: blobs, files: map[string]string{},
+		mirror: mirror, mirrored: map[string]string{}, dirty: map[string]bool{},
+		headCache: map[string]fileHeads{}, manifests: map[string]bool{}, inputs: map[string]bool{},
+		possiblyCache: map[string]bool{}, kustCache: map[string]*types.Kustomization{}}, nil
+}
+
+func (w *walker) close() {
+	w.blobs.close()
+	_ = os.RemoveAll(w.mirror)
+}
+
+// start reads the target's paths at the starting commit.
+func (w *walker) start() error {
+	w.ensure(w.root)
+	for i := 0; ; i++ {
+		w.grew = false
+		w.layout = w.layoutOf(w.root)
+		if w.err != nil {
+			return w.err
+		}
+		if !w.grew || i > 100 {
+			break
+		}
+	}
+	w.grew = false
+	return nil
+}
+
+// covered tells whether p is below a followed path.
+func (w *walker) covered(p string) bool {
+	for _, f := range w.followed {
+		if under(p, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// ensure follows p from now on, reading its files in the state's commit; it reports whether the
+// state gained files.
+func (w *walker) ensure(p string) bool {
+	if p == "" || w.covered(p) {
+		return false
+	}
+	kept := w.followed[:0:0]
+	for _, f := range w.followed {
+		if !under(f, p) {
+			kept = append(kept, f)
+		}
+	}
+	w.followed = append(kept, p)
+	sort.Strings(w.followed)
+	w.grew = true
+	if w.at == "" {
+		return false
+	}
+	entries, err := lsTree(w.ctx, w.repo, w.at, []string{p})
+	if err != nil {
+		w.err = fmt.Errorf("failed to read %s at %s: %w", p, w.at, err)
+		return false
+	}
+	for _, e := range entries {
+		w.files[e.path] = e.blob
+		w.dirty[e.path] = true
+	}
+	return len(entries) > 0
+}
+
+// revert moves the state from after e to before it.
+func (w *walker) revert(e *logEntry) {
+	for _, c := range e.changes {
+		if !w.covered(c.path) {
+			continue
+		}
+		if c.before == zeroHash {
+			delete(w.files, c.path)
+		} else {
+			w.files[c.path] = c.before
+		}
+		w.dirty[c.path] = true
+		if isKustomizationName(path.Base(c.path)) || (w.layout != nil && w.layout.plain && under(c.path, w.root)) {
+			w.stale = true
+		}
+	}
+	w.at = e.parent
+}
+
+// sync writes the state into the mirror.
+func (w *walker) sync() error {
+	for p := range w.dirty {
+		full := filepath.Join(w.mirror, filepath.FromSlash(p))
+		blob, ok := w.files[p]
+		if !ok {
+			if _, had := w.mirrored[p]; had {
+				if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
+					return err
+				}
+				delete(w.mirrored, p)
+			}
+			continue
+		}
+		if w.mirrored[p] == blob {
+			continue
+		}
+		data, err := w.blobs.read(blob)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, data, 0o600); err != nil {
+			return err
+		}
+		w.mirrored[p] = blob
+	}
+	clear(w.dirty)
+	return nil
+}
+
+// exists tells whether the target's directory has files in the state.
+func (w *walker) exists() bool {
+	for f := range w.files {
+		if under(f, w.root) {
+			return true
+		}
+	}
+	return false
+}
+
+// render renders the state: as a slice in memory when it can (kustomize alone, without the
+// origin annotations pkg/render asks for, which cost most of a render and which the walk does
+// not need), else whole, from the mirror, by pkg/render.
+func (w *walker) render(stats *Stats, sliced bool) (*render.Result, error) {
+	if stats != nil {
+		stats.Renders++
+	}
+	if sliced && w.layout != nil {
+		if overlay, dropped := w.slice(w.layout); overlay != nil {
+			if r, err := w.renderSlice(overlay, dropped); err == nil {
+				return r, nil
+			}
+		}
+	}
+	if err := w.sync(); err != nil {
+		return nil, err
+	}
+	r, err := render.Render(w.mirror, w.root, render.Options{})
+	if err != nil {
+		return nil, err
+	}
+	clear(w.inputs)
+	for _, in := range r.Inputs {
+		w.inputs[in] = true
+	}
+	return r, nil
+}
+
+// renderSlice renders the state's files in memory, with the slice's kustomizations and without
+// the resources it drops, as kustomize's build does (the options are pkg/render's).
+func (w *walker) renderSlice(overlay map[string][]byte, dropped map[string]bool) (*render.Result, error) {
+	fsys := &recordingFS{FileSystem: filesys.MakeFsInMemory(), reads: map[string]bool{}}
+	for f, blob := range w.files {
+		data, ok := overlay[f]
+		if !ok {
+			if dropped[f] {
+				continue
+			}
+			var err error
+			if data, err = w.blobs.read(blob); err != nil {
+				return nil, err
+			}
+		}
+		if err := fsys.WriteFile("/"+f, data); err != nil {
+			return nil, err
+		}
+	}
+	for f, data := range overlay {
+		if _, ok := w.files[f]; !ok {
+			if err := fsys.WriteFile("/"+f, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionUnspecified
+	m, err := krusty.MakeKustomizer(opts).Run(fsys, path.Join("/", w.root))
+	if err != nil {
+		return nil, err
+	}
+	r := &render.Result{Path: w.root}
+	for _, res := range m.Resources() {
+		js, err := res.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(js); err != nil {
+			return nil, err
+		}
+		gvk := u.GroupVersionKind()
+		org := res.OrgId()
+		r.Objects = append(r.Objects, &render.Object{
+			ID:     render.ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()},
+			Obj:    u,
+			Origin: render.Origin{Name: org.Name, Namespace: org.Namespace, Doc: -1},
+		})
+	}
+	clear(w.inputs)
+	for p := range fsys.reads {
+		if _, ok := overlay[p]; ok || w.files[p] != "" {
+			w.inputs[p] = true
+		}
+	}
+	return r, nil
+}
+
+// recordingFS records the files a render reads.
+type recordingFS struct {
+	filesys.FileSystem
+	reads map[string]bool
+}
+
+func (r *recordingFS) ReadFile(p string) ([]byte, error) {
+	r.reads[strings.TrimPrefix(path.Clean(p), "/")] = true
+	return r.FileSystem.ReadFile(p)
+}
+
+func (r *recordingFS) Open(p string) (filesys.File, error) {
+	r.reads[strings.TrimPrefix(path.Clean(p), "/")] = true
+	return r.FileSystem.Open(p)
+}
+
+// renderObject is the followed object's form in the state; known is false when the target
+// does not render in it.
+func (w *walker) renderObject(stats *Stats) (obj *unstructured.Unstructured, known bool) {
+	if !w.exists() {
+		return nil, true
+	}
+	r, err := w.render(stats, true)
+	if err != nil {
+		return nil, false
+	}
+	if o := w.x.find(r); o != nil {
+		return o.Obj, true
+	}
+	return nil, true
+}
+
+// selectAtStart renders the starting state and picks the object; a slice that does not find it
+// is checked against the whole render, whose error then says what the target holds.
+func (w *walker) selectAtStart(sel func(*render.Result) (*render.Object, error)) (*render.Object, error) {
+	if !w.exists() {
+		return nil, fmt.Errorf("target path %s does not exist at %s", w.root, w.at)
+	}
+	r, err := w.render(nil, true)
+	if err == nil {
+		var obj *render.Object
+		if obj, err = sel(r); err == nil {
+			return obj, nil
+		}
+	}
+	r, err = w.render(nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return sel(r)
+}

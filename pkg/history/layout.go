@@ -1,0 +1,349 @@
+package history
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// layout is what a target reads at one state of the history, worked out from the kustomization
+// files alone, as pkg/target.IncludedDirs does for the working tree: the kustomizations it
+// includes, the files they list as resources, and what they name in every other role.
+type layout struct {
+	// plain is true when the target path has no kustomization: it renders as Flux renders a
+	// directory, every manifest below it (flatFiles) and each subdirectory with a kustomization
+	// as one resource (flatDirs).
+	plain     bool
+	flatFiles []string
+	flatDirs  []string
+
+	kusts map[string]*kust // by directory
+	// listed are the files kustomizations list in resources: and read in no other role; flat
+	// are a plain target's manifests. resourceFiles are both: files that only contribute
+	// their objects.
+	listed, flat, resourceFiles map[string]bool
+	// blocked says why no object can be told apart from the others without a full render: a
+	// kustomization with replacements, vars, plugins or remote resources. Empty when none.
+	blocked string
+	// err is a kustomization that does not parse: the target does not render in this state.
+	err error
+}
+
+// kust is one kustomization of a target.
+type kust struct {
+	dir, file  string
+	k          types.Kustomization
+	resources  []resourceRef
+	components []string
+	generators bool
+}
+
+// resourceRef is one entry of a kustomization's resources: (and bases:).
+type resourceRef struct {
+	entry string
+	path  string // repository-relative; "" for remote or outside the repository
+	dir   bool
+}
+
+// kustomizationIn returns the kustomization file of dir in files, or "".
+func kustomizationIn(files map[string]string, dir string) string {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		if p := joinRepo(dir, n); files[p] != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+func isKustomizationName(name string) bool {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// joinRepo joins a repository-relative directory and a relative path; "" when the result
+// leaves the repository.
+func joinRepo(dir, rel string) string {
+	p := path.Clean(path.Join(dir, rel))
+	if p == ".." || strings.HasPrefix(p, "../") || strings.HasPrefix(p, "/") {
+		return ""
+	}
+	return p
+}
+
+func under(p, dir string) bool {
+	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+func isRemote(ref string) bool {
+	return strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") ||
+		strings.HasPrefix(ref, "github.com/") || strings.HasPrefix(ref, "gitlab.com/") ||
+		strings.HasPrefix(ref, "bitbucket.org/")
+}
+
+// layoutOf works out the layout of the target at root from the state's files. ensure is asked
+// for every path a kustomization names before it is looked at, so that paths the target did not
+// read at HEAD are brought into the state.
+func (w *walker) layoutOf(root string) *layout {
+	l := &layout{kusts: map[string]*kust{}, listed: map[string]bool{}, flat: map[string]bool{}, resourceFiles: map[string]bool{}}
+	dirs := w.dirs()
+	var queue []string
+	if kustomizationIn(w.files, root) == "" {
+		l.plain = true
+		w.flatten(l, root)
+		queue = append(queue, l.flatDirs...)
+		for _, f := range l.flatFiles {
+			l.flat[f] = true
+		}
+	} else {
+		queue = append(queue, root)
+	}
+	seen := map[string]bool{}
+	var otherRefs []string
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		file := kustomizationIn(w.files, dir)
+		if file == "" {
+			continue
+		}
+		parsed, err := w.kustomization(w.files[file])
+		if err != nil {
+			l.err = fmt.Errorf("%s: %w", file, err)
+			return l
+		}
+		k := &kust{dir: dir, file: file, k: *parsed}
+		l.kusts[dir] = k
+		if why := blocker(&k.k); why != "" && l.blocked == "" {
+			l.blocked = why + " in " + file
+		}
+		k.generators = len(k.k.ConfigMapGenerator) > 0 || len(k.k.SecretGenerator) > 0
+		var others []string
+		for _, ref := range k.k.Resources {
+			r := resourceRef{entry: ref}
+			if !isRemote(ref) {
+				r.path = joinRepo(dir, ref)
+			} else if l.blocked == "" {
+				l.blocked = "remote resource " + ref + " in " + file
+			}
+			if r.path != "" {
+				if w.ensure(r.path) {
+					dirs = w.dirs()
+				}
+				r.dir = dirs[r.path]
+				if r.dir {
+					queue = append(queue, r.path)
+				} else {
+					l.listed[r.path] = true
+				}
+			}
+			k.resources = append(k.resources, r)
+		}
+		for _, c := range k.k.Components {
+			if p := joinRepo(dir, c); p != "" && !isRemote(c) {
+				k.components = append(k.components, p)
+			}
+		}
+		others = append(others, k.k.Components...)
+		others = append(others, k.k.Crds...)
+		others = append(others, k.k.Configurations...)
+		others = append(others, k.k.Generators...)
+		others = append(others, k.k.Transformers...)
+		others = append(others, k.k.Validators...)
+		for _, p := range append(k.k.Patches, k.k.PatchesJson6902...) {
+			others = append(others, p.Path)
+		}
+		for _, p := range k.k.PatchesStrategicMerge {
+			if !strings.Contains(string(p), "\n") {
+				others = append(others, string(p))
+			}
+		}
+		for _, r := range k.k.Replacements {
+			others = append(others, r.Path)
+		}
+		others = append(others, k.k.OpenAPI["path"])
+		var gens []types.GeneratorArgs
+		for _, g := range k.k.ConfigMapGenerator {
+			gens = append(gens, g.GeneratorArgs)
+		}
+		for _, g := range k.k.SecretGenerator {
+			gens = append(gens, g.GeneratorArgs)
+		}
+		for _, g := range gens {
+			for _, f := range g.FileSources {
+				if _, file, ok := strings.Cut(f, "="); ok {
+					f = file
+				}
+				others = append(others, f)
+			}
+			others = append(others, g.EnvSources...)
+		}
+		for _, h := range k.k.HelmCharts {
+			others = append(others, h.ValuesFile)
+			others = append(others, h.AdditionalValuesFiles...)
+		}
+		for _, ref := range others {
+			if ref == "" || isRemote(ref) {
+				continue
+			}
+			p := joinRepo(dir, ref)
+			if p == "" {
+				continue
+			}
+			if w.ensure(p) {
+				dirs = w.dirs()
+			}
+			if dirs[p] && kustomizationIn(w.files, p) != "" {
+				// A component (or another kustomization): its own files have their roles.
+				queue = append(queue, p)
+				continue
+			}
+			otherRefs = append(otherRefs, p)
+		}
+	}
+	// A file listed as a resource by one kustomization and read otherwise by another (a patch,
+	// a generator's file, a component) is not only a resource.
+	for _, set := range []map[string]bool{l.listed, l.flat} {
+		for f := range set {
+			for _, o := range otherRefs {
+				if under(f, o) {
+					delete(set, f)
+					break
+				}
+			}
+		}
+	}
+	for f := range l.listed {
+		l.resourceFiles[f] = true
+	}
+	for f := range l.flat {
+		l.resourceFiles[f] = true
+	}
+	return l
+}
+
+// kustomization parses a kustomization file, as kustomize reads it (legacy fields moved to
+// their current ones).
+func (w *walker) kustomization(blob string) (*types.Kustomization, error) {
+	if k, ok := w.kustCache[blob]; ok {
+		return k, nil
+	}
+	data, err := w.blobs.read(blob)
+	if err != nil {
+		return nil, err
+	}
+	k := &types.Kustomization{}
+	if err := sigsyaml.Unmarshal(data, k); err != nil {
+		return nil, err
+	}
+	k.FixKustomization()
+	w.kustCache[blob] = k
+	return k, nil
+}
+
+// blocker names a kustomization feature whose effect on an object depends on other objects or
+// on code: then every object must be rendered with all the others.
+func blocker(k *types.Kustomization) string {
+	switch {
+	case len(k.Replacements) > 0:
+		return "replacements"
+	case len(k.Vars) > 0:
+		return "vars"
+	case len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0:
+		return "helmCharts"
+	case len(k.Generators) > 0 || len(k.Transformers) > 0 || len(k.Validators) > 0:
+		return "generator or transformer plugins"
+	}
+	return ""
+}
+
+// flatten lists what Flux renders of a directory without a kustomization (as pkg/render does):
+// every manifest below it, and each subdirectory with a kustomization as one resource, hidden
+// directories skipped.
+func (w *walker) flatten(l *layout, root string) {
+	kdirs := map[string]bool{}
+	for f := range w.files {
+		if !under(f, root) {
+			continue
+		}
+		rel := f
+		if root != "." {
+			rel = strings.TrimPrefix(f, root+"/")
+		}
+		parts := strings.Split(rel, "/")
+		skip := false
+		for i := 1; i < len(parts); i++ {
+			if strings.HasPrefix(parts[i-1], ".") {
+				skip = true
+				break
+			}
+			d := joinRepo(root, strings.Join(parts[:i], "/"))
+			if kustomizationIn(w.files, d) != "" {
+				kdirs[d] = true
+				skip = true
+				break
+			}
+		}
+		if skip {
+			continue
+		}
+		switch strings.ToLower(path.Ext(f)) {
+		case ".yaml", ".yml", ".json":
+		default:
+			continue
+		}
+		if w.isManifest(w.files[f]) {
+			l.flatFiles = append(l.flatFiles, f)
+		}
+	}
+	for d := range kdirs {
+		l.flatDirs = append(l.flatDirs, d)
+	}
+	sort.Strings(l.flatFiles)
+	sort.Strings(l.flatDirs)
+}
+
+// isManifest tells a Kubernetes manifest from other YAML, as pkg/render does.
+func (w *walker) isManifest(blob string) bool {
+	if m, ok := w.manifests[blob]; ok {
+		return m
+	}
+	data, err := w.blobs.read(blob)
+	m := false
+	if err == nil {
+		nodes, err := kio.FromBytes(data)
+		m = err == nil && len(nodes) > 0
+		for _, n := range nodes {
+			if n.GetKind() == "" || n.GetApiVersion() == "" {
+				m = false
+			}
+		}
+	}
+	w.manifests[blob] = m
+	return m
+}
+
+// dirs are the directories of the state's files.
+func (w *walker) dirs() map[string]bool {
+	out := map[string]bool{}
+	for f := range w.files {
+		for d := path.Dir(f); d != "." && !out[d]; d = path.Dir(d) {
+			out[d] = true
+		}
+	}
+	out["."] = true
+	return out
+}

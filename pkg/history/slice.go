@@ -1,0 +1,558 @@
+package history
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"path"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/kustomize/api/types"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+)
+
+// A target's render costs the time of all its objects (kustomize's build grows faster than
+// linearly with them), and a long history has thousands of states. Two things keep the walk
+// cheap without changing its answer:
+//
+//   - A commit is not rendered when what it changed cannot reach the followed object: files the
+//     target does not read, other objects' documents whose kind, name and namespace stay the same
+//     (kustomize never copies one object's content into another without replacements or vars),
+//     kustomization replicas: and images: entries that do not name the object or its images.
+//   - A state that must be rendered is rendered as a slice: every kustomization as it is, but
+//     with only the resources the object can depend on (its own documents, the objects whose names
+//     the kustomizations, patches or its own documents mention, and every generator).
+//
+// A kustomization with replacements, vars, plugins or remote resources turns both off: then
+// every state a commit reaches is rendered whole.
+
+// docHead identifies the object of one document.
+type docHead struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name      string `yaml:"name"`
+		Namespace string `yaml:"namespace"`
+	} `yaml:"metadata"`
+}
+
+// fileHeads are the documents of one blob; ok is false when it does not parse.
+type fileHeads struct {
+	docs []docHead
+	ok   bool
+}
+
+func (w *walker) heads(blob string) fileHeads {
+	if blob == "" || blob == zeroHash {
+		return fileHeads{ok: true}
+	}
+	if h, ok := w.headCache[blob]; ok {
+		return h
+	}
+	h := fileHeads{ok: true}
+	data, err := w.blobs.read(blob)
+	if err != nil {
+		h.ok = false
+	} else {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var d docHead
+			err := dec.Decode(&d)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				h.ok = false
+				break
+			}
+			if d.Kind == "" && d.APIVersion == "" && d.Metadata.Name == "" {
+				continue
+			}
+			h.docs = append(h.docs, d)
+		}
+	}
+	w.headCache[blob] = h
+	return h
+}
+
+// match says which documents can define the followed object.
+type match struct {
+	known bool
+	id    render.ObjectID
+	// hint is the name the user gave, before the object is known.
+	hint string
+	// generated is the name of the generator that made the object, when its name ends in
+	// kustomize's content hash: a render where the content (and so the name) changed finds it by
+	// that name.
+	generated string
+}
+
+func (m *match) possibly(d docHead) bool {
+	if d.Metadata.Name == "" {
+		return false
+	}
+	if !m.known {
+		return strings.Contains(m.hint, d.Metadata.Name)
+	}
+	gv, _ := schema.ParseGroupVersion(d.APIVersion)
+	return d.Kind == m.id.Kind && gv.Group == m.id.Group && strings.Contains(m.id.Name, d.Metadata.Name)
+}
+
+// find returns the followed object in a render.
+func (m *match) find(r *render.Result) *render.Object {
+	if o := r.Get(m.id); o != nil {
+		return o
+	}
+	if m.generated == "" {
+		return nil
+	}
+	var found *render.Object
+	for _, o := range r.Objects {
+		if o.ID.Group == m.id.Group && o.ID.Kind == m.id.Kind && o.ID.Namespace == m.id.Namespace && generatedName(o.ID) == m.generated {
+			if found != nil {
+				return nil
+			}
+			found = o
+		}
+	}
+	return found
+}
+
+// hashSuffix is the content hash kustomize's ConfigMap and Secret generators append to a name.
+var hashSuffix = regexp.MustCompile(`^(.+)-[a-z0-9]{10}$`)
+
+// generatedName is a ConfigMap's or Secret's name without kustomize's hash suffix; "" for other
+// objects and names without one.
+func generatedName(id render.ObjectID) string {
+	if id.Group != "" || (id.Kind != "ConfigMap" && id.Kind != "Secret") {
+		return ""
+	}
+	if m := hashSuffix.FindStringSubmatch(id.Name); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// possiblyIn tells whether a blob holds a document that can define the followed object.
+func (w *walker) possiblyIn(blob string) bool {
+	if p, ok := w.possiblyCache[blob]; ok {
+		return p
+	}
+	p := false
+	for _, d := range w.heads(blob).docs {
+		p = p || w.x.possibly(d)
+	}
+	w.possiblyCache[blob] = p
+	return p
+}
+
+// scalableKinds are the kinds kustomize's replicas: entries apply to (its default field specs).
+var scalableKinds = map[string]bool{"Deployment": true, "ReplicaSet": true, "ReplicationController": true, "StatefulSet": true}
+
+// mentions are the texts in which another object's name means the followed object may depend
+// on it: what kustomizations name objects by (patch targets and inline patches, generators,
+// which may merge into an object; replicas: entries, for the kinds they scale), every other
+// file of the state that is not only a resource (patches, generator files), and the files that
+// hold the object's own documents, which name what it refers to. except is left out; raw takes
+// kustomizations whole.
+type mentions struct {
+	texts    []string
+	replicas []string
+	// anyKind is true when custom field specs (configurations:) may let replicas: entries
+	// scale other kinds.
+	anyKind bool
+}
+
+func (w *walker) mentions(l *layout, except string, raw bool) *mentions {
+	m := &mentions{}
+	for f, blob := range w.files {
+		if f == except || l.resourceFiles[f] && !w.possiblyIn(blob) {
+			continue
+		}
+		if k := l.kusts[path.Dir(f)]; k != nil && k.file == f && !raw {
+			m.texts = append(m.texts, objectNames(&k.k))
+			for _, r := range k.k.Replicas {
+				m.replicas = append(m.replicas, r.Name)
+			}
+			m.anyKind = m.anyKind || len(k.k.Configurations) > 0
+			continue
+		}
+		if data, err := w.blobs.read(blob); err == nil {
+			m.texts = append(m.texts, string(data))
+		}
+	}
+	return m
+}
+
+// names tells whether the mentions can name an object of kind called name.
+func (m *mentions) names(kind, name string) bool {
+	for _, t := range m.texts {
+		if strings.Contains(t, name) {
+			return true
+		}
+	}
+	if m.anyKind || scalableKinds[kind] {
+		for _, r := range m.replicas {
+			if strings.Contains(r, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// objectNames are the names a kustomization refers to objects by, replicas: aside.
+func objectNames(k *types.Kustomization) string {
+	var b strings.Builder
+	add := func(s string) {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	for _, p := range append(append([]types.Patch(nil), k.Patches...), k.PatchesJson6902...) {
+		if p.Target != nil {
+			add(p.Target.Name)
+		}
+		add(p.Patch)
+	}
+	for _, p := range k.PatchesStrategicMerge {
+		if strings.Contains(string(p), "\n") {
+			add(string(p))
+		}
+	}
+	for _, g := range k.ConfigMapGenerator {
+		add(g.Name)
+	}
+	for _, g := range k.SecretGenerator {
+		add(g.Name)
+	}
+	return b.String()
+}
+
+// slice is the overlay that renders the followed object with only what it can depend on, and
+// the resource files it leaves out; nil when the whole target must be rendered.
+func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string]bool) {
+	if l.blocked != "" || l.err != nil {
+		return nil, nil
+	}
+	m := w.mentions(l, "", false)
+	keptFiles := map[string]bool{}
+	keepFile := func(f string) bool {
+		if k, ok := keptFiles[f]; ok {
+			return k
+		}
+		blob, exists := w.files[f]
+		h := w.heads(blob)
+		// A missing file stays listed: kustomize's error is the state's.
+		kept := !h.ok || !exists
+		for _, d := range h.docs {
+			if d.Metadata.Name == "" || w.x.possibly(d) || m.names(d.Kind, d.Metadata.Name) {
+				kept = true
+			}
+		}
+		keptFiles[f] = kept
+		return kept
+	}
+	const visiting, keptDir, droppedDir = 1, 2, 3
+	state := map[string]int{}
+	var keepDir func(d string) bool
+	keepDir = func(d string) bool {
+		k := l.kusts[d]
+		if k == nil {
+			return true
+		}
+		switch state[d] {
+		case visiting, keptDir:
+			return true
+		case droppedDir:
+			return false
+		}
+		state[d] = visiting
+		keep := k.generators
+		for _, r := range k.resources {
+			switch {
+			case r.path == "":
+				keep = true
+			case r.dir:
+				keep = keepDir(r.path) || keep
+			default:
+				keep = keepFile(r.path) || keep
+			}
+		}
+		for _, c := range k.components {
+			keep = keepDir(c) || keep
+		}
+		state[d] = droppedDir
+		if keep {
+			state[d] = keptDir
+		}
+		return keep
+	}
+	overlay, dropped = map[string][]byte{}, map[string]bool{}
+	for f := range l.resourceFiles {
+		if !keepFile(f) {
+			dropped[f] = true
+		}
+	}
+	for _, k := range l.kusts {
+		drop := map[string]bool{}
+		for _, r := range k.resources {
+			if r.path == "" {
+				continue
+			}
+			if r.dir && !keepDir(r.path) || !r.dir && !keepFile(r.path) {
+				drop[r.entry] = true
+			}
+		}
+		if len(drop) == 0 {
+			continue
+		}
+		data, err := w.blobs.read(w.files[k.file])
+		if err != nil {
+			return nil, nil
+		}
+		out, err := withoutResources(data, drop)
+		if err != nil {
+			return nil, nil
+		}
+		overlay[k.file] = out
+	}
+	if l.plain {
+		var resources []string
+		for _, f := range l.flatFiles {
+			if keepFile(f) {
+				resources = append(resources, relTo(w.root, f))
+			}
+		}
+		for _, d := range l.flatDirs {
+			if keepDir(d) {
+				resources = append(resources, relTo(w.root, d))
+			}
+		}
+		sort.Strings(resources)
+		if resources == nil {
+			resources = []string{}
+		}
+		out, err := sigsyaml.Marshal(map[string]any{
+			"apiVersion": types.KustomizationVersion,
+			"kind":       types.KustomizationKind,
+			"resources":  resources,
+		})
+		if err != nil {
+			return nil, nil
+		}
+		overlay[joinRepo(w.root, "kustomization.yaml")] = out
+	}
+	return overlay, dropped
+}
+
+func relTo(dir, p string) string {
+	if dir == "." {
+		return p
+	}
+	return strings.TrimPrefix(p, dir+"/")
+}
+
+// withoutResources is a kustomization without the given resources: (and bases:) entries.
+func withoutResources(src []byte, drop map[string]bool) ([]byte, error) {
+	var k map[string]any
+	if err := yaml.Unmarshal(src, &k); err != nil {
+		return nil, err
+	}
+	for _, key := range []string{"resources", "bases"} {
+		list, ok := k[key].([]any)
+		if !ok {
+			continue
+		}
+		kept := []any{}
+		for _, item := range list {
+			if s, ok := item.(string); ok && drop[s] {
+				continue
+			}
+			kept = append(kept, item)
+		}
+		k[key] = kept
+	}
+	return yaml.Marshal(k)
+}
+
+// canSkip tells whether the state before e renders the followed object as the state after it
+// does, from what e changed alone.
+func (w *walker) canSkip(e *logEntry) bool {
+	l := w.layout
+	if w.unknown || l == nil || l.err != nil || w.hints[e.info.Hash] {
+		return false
+	}
+	for _, c := range e.changes {
+		if !w.covered(c.path) {
+			continue
+		}
+		if isKustomizationName(path.Base(c.path)) {
+			k := l.kusts[path.Dir(c.path)]
+			if k == nil || k.file != c.path || c.before == zeroHash || c.after == zeroHash || !w.entriesMissObject(l, c) {
+				return false
+			}
+			continue
+		}
+		if l.listed[c.path] {
+			// Listed by a kustomization: only its objects' content may change.
+			if l.blocked != "" || c.before == zeroHash || c.after == zeroHash || !w.sameOtherObjects(c.before, c.after) {
+				return false
+			}
+			continue
+		}
+		if l.plain && w.flatEligible(l, c.path) {
+			before := c.before != zeroHash && w.isManifest(c.before)
+			after := c.after != zeroHash && w.isManifest(c.after)
+			switch {
+			case !before && !after:
+				continue
+			case l.blocked != "":
+				return false
+			case before && after:
+				if !w.sameOtherObjects(c.before, c.after) {
+					return false
+				}
+			default:
+				// A manifest came or went: fine when none of its objects is the followed one or one
+				// it can refer to.
+				blob := c.before
+				if after {
+					blob = c.after
+				}
+				h := w.heads(blob)
+				if !h.ok || w.possiblyIn(blob) {
+					return false
+				}
+				m := w.mentions(l, "", false)
+				for _, d := range h.docs {
+					if d.Metadata.Name == "" || m.names(d.Kind, d.Metadata.Name) {
+						return false
+					}
+				}
+			}
+			continue
+		}
+		if w.inputs[c.path] {
+			return false
+		}
+	}
+	return true
+}
+
+// sameOtherObjects tells whether two versions of a file define the same objects, none of which
+// can be the followed one: then only other objects' content changed.
+func (w *walker) sameOtherObjects(before, after string) bool {
+	hb, ha := w.heads(before), w.heads(after)
+	if !hb.ok || !ha.ok || len(hb.docs) != len(ha.docs) || w.possiblyIn(before) || w.possiblyIn(after) {
+		return false
+	}
+	for i := range hb.docs {
+		if hb.docs[i] != ha.docs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// flatEligible tells whether a path is one the render of a plain target reads as a candidate
+// manifest: a YAML or JSON file below the target outside hidden directories and kustomizations.
+func (w *walker) flatEligible(l *layout, p string) bool {
+	if !under(p, w.root) {
+		return false
+	}
+	switch strings.ToLower(path.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+	default:
+		return false
+	}
+	parts := strings.Split(relTo(w.root, p), "/")
+	for i := 1; i < len(parts); i++ {
+		if strings.HasPrefix(parts[i-1], ".") || kustomizationIn(w.files, joinRepo(w.root, strings.Join(parts[:i], "/"))) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// entriesMissObject tells whether a kustomization's change is only to replicas: and images:
+// entries that cannot apply to the followed object.
+func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
+	if l.blocked != "" {
+		return false
+	}
+	kb, err := w.kustomization(c.before)
+	if err != nil {
+		return false
+	}
+	ka, err := w.kustomization(c.after)
+	if err != nil {
+		return false
+	}
+	// Copies: the parsed kustomizations are cached.
+	before, after := *kb, *ka
+	replicas := symmetricDiff(before.Replicas, after.Replicas)
+	images := symmetricDiff(before.Images, after.Images)
+	before.Replicas, after.Replicas, before.Images, after.Images = nil, nil, nil, nil
+	if !reflect.DeepEqual(before, after) {
+		return false
+	}
+	for _, r := range replicas {
+		if r.Name == "" || strings.Contains(w.x.id.Name, r.Name) {
+			return false
+		}
+	}
+	if len(images) == 0 {
+		return true
+	}
+	// An image entry applies to the object when its name is the object's image as the layers
+	// below leave it: in the object's documents, a patch, another kustomization's images:, or,
+	// renamed by this entry, in the object as rendered now.
+	m := w.mentions(l, c.path, true)
+	if w.current != nil {
+		if y, err := sigsyaml.Marshal(w.current.Object); err == nil {
+			m.texts = append(m.texts, string(y))
+		}
+	}
+	for _, im := range images {
+		if im.Name == "" {
+			return false
+		}
+		for _, n := range []string{im.Name, im.NewName} {
+			if n != "" && m.names("", n) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// symmetricDiff lists the entries of a and b that the other does not have.
+func symmetricDiff[T any](a, b []T) []T {
+	var out []T
+	has := func(list []T, x T) bool {
+		for _, y := range list {
+			if reflect.DeepEqual(x, y) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, x := range a {
+		if !has(b, x) {
+			out = append(out, x)
+		}
+	}
+	for _, x := range b {
+		if !has(a, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
