@@ -147,11 +147,6 @@ data:
 
 // delete of the only object of a file: the file goes (a plain directory has no resources: list).
 func TestIssue5GoldenDeletePlainFile(t *testing.T) {
-	t.Skip("BUG: pkg/render flatKustomization lists a plain directory's manifests with filepath.WalkDir on the " +
-		"disk, not through Options.Overlay: a file the overlay deletes is still listed (render fails: open " +
-		"apps/shop/service.yaml: file does not exist) and a file only the overlay creates is not, so the closed " +
-		"loop refuses `delete service/web --path .` in the plain sample (and `apply -f` of a new object there: " +
-		"\"ConfigMap shop/banner would not render in target .\"); want: the file removed in one commit")
 	gitEnv(t)
 	dir := testrepo.New(t, "plain")
 	g := commandGolden(t, dir, []string{"apps/shop/service.yaml"},

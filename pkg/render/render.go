@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -244,9 +245,11 @@ func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
 			}
 			return nil
 		}
-		ext := strings.ToLower(filepath.Ext(p))
-		if ext != ".yaml" && ext != ".yml" && ext != ".json" {
+		if !isManifestName(p) {
 			return nil
+		}
+		if b, ok := fsys.lookup(p); ok && b == nil {
+			return nil // deleted by the overlay
 		}
 		b, err := fsys.ReadFile(p)
 		if err != nil {
@@ -260,6 +263,19 @@ func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Files that exist only in the overlay (a new object's file) are manifests below dir too.
+	for p, b := range fsys.overlay {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || strings.HasPrefix(rel, "..") || b == nil || !isManifestName(p) {
+			continue
+		}
+		if _, onDisk := os.Stat(p); onDisk == nil {
+			continue
+		}
+		if isManifest(b) {
+			resources = append(resources, filepath.ToSlash(rel))
+		}
+	}
 	sort.Strings(resources)
 	k := map[string]any{
 		"apiVersion":    konfig.DefaultKustomizationFileName(),
@@ -269,6 +285,14 @@ func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
 	}
 	k["apiVersion"] = types.KustomizationVersion
 	return yaml.Marshal(k)
+}
+
+func isManifestName(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
 }
 
 // isManifest tells a Kubernetes manifest from other YAML (values files, CI config, ...).
