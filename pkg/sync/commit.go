@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
@@ -57,7 +57,7 @@ func fetchPushed(ctx context.Context, git target.Git, src source) (*pushed, erro
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	if err := exportTree(ctx, repoDir, commit, dir); err != nil {
+	if err := gitrepo.ExportTree(ctx, repoDir, commit, dir); err != nil {
 		return nil, err
 	}
 	res, err := render.Render(dir, src.path, render.Options{})
@@ -84,29 +84,4 @@ func defaultBranch(ctx context.Context, git target.Git, repoDir, url string) (st
 		}
 	}
 	return "", fmt.Errorf("failed to find the default branch of %s: it reports no HEAD branch", url)
-}
-
-// exportTree writes the files of a commit into dir.
-func exportTree(ctx context.Context, repoDir, commit, dir string) error {
-	archive := exec.CommandContext(ctx, "git", "archive", "--format=tar", commit)
-	archive.Dir = repoDir
-	extract := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
-	pipe, err := archive.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	extract.Stdin = pipe
-	var stderr strings.Builder
-	archive.Stderr, extract.Stderr = &stderr, &stderr
-	if err := archive.Start(); err != nil {
-		return fmt.Errorf("exporting %s: %w", short(commit), err)
-	}
-	if err := extract.Run(); err != nil {
-		_ = archive.Wait()
-		return fmt.Errorf("exporting %s: %v: %s", short(commit), err, stderr.String())
-	}
-	if err := archive.Wait(); err != nil {
-		return fmt.Errorf("exporting %s: %v: %s", short(commit), err, stderr.String())
-	}
-	return nil
 }

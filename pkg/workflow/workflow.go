@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -92,7 +91,7 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 			return gitrepo.CommitRequest{}, err
 		}
 		defer os.RemoveAll(dir)
-		if err := exportTree(ctx, t.RepoDir, base, dir); err != nil {
+		if err := gitrepo.ExportTree(ctx, t.RepoDir, base, dir); err != nil {
 			return gitrepo.CommitRequest{}, err
 		}
 		again := req
@@ -285,31 +284,6 @@ func containsStr(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// exportTree writes the files of a commit into dir.
-func exportTree(ctx context.Context, repoDir, commit, dir string) error {
-	archive := exec.CommandContext(ctx, "git", "archive", "--format=tar", commit)
-	archive.Dir = repoDir
-	extract := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
-	pipe, err := archive.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	extract.Stdin = pipe
-	var stderr strings.Builder
-	archive.Stderr, extract.Stderr = &stderr, &stderr
-	if err := archive.Start(); err != nil {
-		return err
-	}
-	if err := extract.Run(); err != nil {
-		_ = archive.Wait()
-		return fmt.Errorf("exporting %s: %v: %s", commit, err, stderr.String())
-	}
-	if err := archive.Wait(); err != nil {
-		return fmt.Errorf("exporting %s: %v: %s", commit, err, stderr.String())
-	}
-	return nil
 }
 
 // describeChange is a field change as commit messages and -o output show it; a Secret's values,
