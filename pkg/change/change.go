@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
@@ -30,11 +31,24 @@ type Engine struct {
 	// the kustomization files alone (no render).
 	reads  map[string][]string
 	before map[string]*render.Result
+	// Cache keeps renders between invocations; the zero Cache keeps none.
+	Cache render.Cache
+	trees map[string]*kustTree
+	// accepted are the renders after the accepted plan, stored in Cache by Remember.
+	accepted      map[string]*render.Result
+	acceptedFiles map[string][]byte
+	// Reduced counts the closed-loop checks done on a reduced render (for tests).
+	Reduced int
+	// Whole renders every reached target whole, never reduced (to compare the two in tests).
+	Whole bool
 }
 
 // NewEngine prepares the closed loop for the repository at root and its targets.
 func NewEngine(root string, targets []string) (*Engine, error) {
-	e := &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{}}
+	// kustomize parses its OpenAPI schema on the first strategic-merge patch, a tenth of a
+	// second: on another core while the command reads the repository.
+	go openapi.Schema()
+	e := &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{}, trees: map[string]*kustTree{}}
 	for _, t := range targets {
 		if !hasKustomization(filepath.Join(root, filepath.FromSlash(t))) {
 			// A plain directory: what it reads is what lies below it.
@@ -68,12 +82,24 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 	if _, ok := e.reads[t]; !ok {
 		return nil, fmt.Errorf("%s is not a target of this repository (targets: %s)", t, strings.Join(e.targets, ", "))
 	}
+	if r, ok := e.Cache.Load(e.root, t); ok {
+		e.before[t] = r
+		return r, nil
+	}
 	r, err := render.Render(e.root, t, render.Options{})
 	if err != nil {
 		return nil, err
 	}
 	e.before[t] = r
+	_ = e.Cache.Store(e.root, r, nil) // a cache that cannot be written only costs time
 	return r, nil
+}
+
+// Remember stores the renders of the accepted plan in the cache, once its files are written.
+func (e *Engine) Remember() {
+	for _, r := range e.accepted {
+		_ = e.Cache.Store(e.root, r, e.acceptedFiles)
+	}
 }
 
 // mayRead tells whether target t can read file: a file below its directory, a file its
@@ -213,10 +239,12 @@ func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
 			for f, b := range c.Files {
 				merged[f] = b
 			}
-			if err := e.verify(merged, expect); err != nil {
+			afters, err := e.verify(merged, expect)
+			if err != nil {
 				reasons = append(reasons, fmt.Sprintf("in %s: %v", c.Layer, err))
 				continue
 			}
+			e.accepted, e.acceptedFiles = afters, merged
 			for f, b := range c.Files {
 				if _, seen := plan.Original[f]; !seen {
 					orig, err := os.ReadFile(filepath.Join(e.root, filepath.FromSlash(f)))
@@ -249,9 +277,11 @@ func (e *Engine) sharedWith(self, file string) bool {
 	return false
 }
 
-// verify renders every target a file change can reach and checks it against expect.
-func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.ObjectID]map[string]any) error {
+// verify renders every target a file change can reach and checks it against expect; it returns
+// the targets' renders after the change.
+func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.ObjectID]map[string]any) (map[string]*render.Result, error) {
 	var errs []error
+	afters := map[string]*render.Result{}
 	for _, t := range e.targets {
 		if !e.reaches(t, files) {
 			if len(expect[t]) > 0 {
@@ -264,16 +294,58 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 			errs = append(errs, fmt.Errorf("target %s does not render before the change: %w", t, err))
 			continue
 		}
+		if after, ok, err := e.verifyReduced(t, before, files, expect[t]); ok {
+			afters[t] = after
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		after, err := render.Render(e.root, t, render.Options{Overlay: files})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("target %s no longer renders: %w", t, err))
 			continue
 		}
+		afters[t] = after
 		if err := compare(t, before, after, expect[t]); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return afters, errors.Join(errs...)
+}
+
+// verifyReduced is verify for one target on a reduced render (see scope.go); ok is false when
+// the target must be rendered whole. It returns the full render after the change, and err
+// when the closed loop refuses it.
+func (e *Engine) verifyReduced(t string, before *render.Result, files map[string][]byte, expect map[render.ObjectID]map[string]any) (*render.Result, bool, error) {
+	if e.Whole {
+		return nil, false, nil
+	}
+	tree, ok := e.trees[t]
+	if !ok {
+		var err error
+		if tree, err = parseTree(e.root, t); err != nil {
+			tree = nil
+		}
+		e.trees[t] = tree
+	}
+	if tree == nil {
+		return nil, false, nil
+	}
+	drop, err := reduce(e.root, tree, before, files, expect)
+	if err != nil {
+		return nil, false, nil
+	}
+	rb, err := render.Render(e.root, t, render.Options{Drop: drop, NoOrigins: true})
+	if err != nil || verifyReduced(before, rb, tree, drop) != nil {
+		return nil, false, nil
+	}
+	ra, err := render.Render(e.root, t, render.Options{Overlay: files, Drop: drop, NoOrigins: true})
+	if err != nil {
+		return nil, false, nil // the whole render says why
+	}
+	e.Reduced++
+	return render.Merge(before, rb, ra, files), true, compare(t, rb, ra, expect)
 }
 
 func (e *Engine) reaches(t string, files map[string][]byte) bool {

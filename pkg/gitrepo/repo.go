@@ -25,6 +25,10 @@ type Repo struct {
 	commonDir string // objects, branches, config (the same as gitDir except in linked worktrees)
 }
 
+// CacheDir is where kubectl-gitops keeps data it can compute again (renders), inside the git
+// directory so it goes with the repository.
+func (r *Repo) CacheDir() string { return filepath.Join(r.commonDir, "kubectl-gitops") }
+
 // Open finds the working tree containing dir, searching upward like
 // `git rev-parse --show-toplevel`.
 func Open(dir string) (*Repo, error) {

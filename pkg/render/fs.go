@@ -20,6 +20,8 @@ type overlayFS struct {
 
 	mu    sync.Mutex
 	reads map[string]struct{}
+	// outside is set when a render read a file outside root: such a render cannot be cached.
+	outside bool
 }
 
 func newOverlayFS(root string, overlay map[string][]byte) *overlayFS {
@@ -37,6 +39,9 @@ func (o *overlayFS) lookup(path string) ([]byte, bool) {
 func (o *overlayFS) record(path string) {
 	rel, err := filepath.Rel(o.root, path)
 	if err != nil || strings.HasPrefix(rel, "..") {
+		o.mu.Lock()
+		o.outside = true
+		o.mu.Unlock()
 		return
 	}
 	o.mu.Lock()

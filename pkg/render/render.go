@@ -77,7 +77,12 @@ type Result struct {
 	Objects []*Object
 	// Inputs are the repository-relative files the render read.
 	Inputs []string
-	yaml   []byte
+	// Cacheable is false when the render read something outside the repository, or is partial.
+	Cacheable bool
+	yaml      []byte
+	stamps    map[string]inputStamp // from the cache: what the inputs were when it was loaded
+	index     map[ObjectID]*Object
+	indexed   int
 }
 
 // YAML is the render as `kubectl kustomize` prints it.
@@ -98,14 +103,91 @@ func (r *Result) Find(gk schema.GroupKind, ns, name string) []*Object {
 	return out
 }
 
-// Get returns the object with exactly this ID.
+// Get returns the object with exactly this ID. Calls index the objects (again when Objects grew);
+// an object of Objects is not to be replaced by another with the same ID.
 func (r *Result) Get(id ObjectID) *Object {
-	for _, o := range r.Objects {
-		if o.ID == id {
-			return o
+	if r.index == nil || r.indexed != len(r.Objects) {
+		r.indexed = len(r.Objects)
+		r.index = make(map[ObjectID]*Object, len(r.Objects))
+		for _, o := range r.Objects {
+			if _, dup := r.index[o.ID]; !dup {
+				r.index[o.ID] = o
+			}
 		}
 	}
-	return nil
+	return r.index[id]
+}
+
+// Merge is full with the objects of a partial render (reducedBefore) replaced by those of the
+// same partial render after edits (reducedAfter): the full render after the edits, when the
+// objects left out of the partial render do not depend on the edited files. edited are the new
+// contents of the edited files (nil: deleted).
+func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) *Result {
+	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps}
+	replaced := map[ObjectID]bool{}
+	for _, o := range reducedBefore.Objects {
+		replaced[o.ID] = true
+	}
+	after := map[ObjectID]*Object{}
+	for _, o := range reducedAfter.Objects {
+		after[o.ID] = o
+	}
+	for _, o := range full.Objects {
+		switch {
+		case !replaced[o.ID]:
+			out.Objects = append(out.Objects, o)
+		case after[o.ID] != nil:
+			out.Objects = append(out.Objects, after[o.ID])
+			delete(after, o.ID)
+		}
+	}
+	for _, o := range reducedAfter.Objects {
+		if after[o.ID] != nil {
+			out.Objects = append(out.Objects, o)
+		}
+	}
+	// Partial renders may come without origins: an object keeps its origin, and documents are
+	// counted again in the edited files.
+	heads := map[string][]docHead{}
+	for _, o := range reducedAfter.Objects {
+		if o.Origin.File != "" || o.Origin.Generated != "" {
+			continue
+		}
+		if f := full.Get(o.ID); f != nil {
+			o.Origin = f.Origin
+		}
+		b, ok := edited[o.Origin.File]
+		if !ok || b == nil {
+			continue
+		}
+		if _, done := heads[o.Origin.File]; !done {
+			heads[o.Origin.File], _ = documentHeads(b)
+		}
+		o.Origin.Doc = -1
+		for i, h := range heads[o.Origin.File] {
+			if h.Kind == o.ID.Kind && h.Metadata.Name == o.Origin.Name {
+				o.Origin.Doc = i
+				break
+			}
+		}
+	}
+	inputs := map[string]bool{}
+	for _, p := range full.Inputs {
+		inputs[p] = true
+	}
+	for _, p := range reducedAfter.Inputs {
+		inputs[p] = true
+	}
+	for p, b := range edited {
+		if b == nil {
+			delete(inputs, p)
+		}
+	}
+	for p := range inputs {
+		out.Inputs = append(out.Inputs, p)
+	}
+	sort.Strings(out.Inputs)
+	return out
 }
 
 // Options change how a render sees the repository.
@@ -113,6 +195,13 @@ type Options struct {
 	// Overlay replaces the content of repository-relative files for this render only (nil content
 	// deletes the file), so candidate edits are rendered without touching the working tree.
 	Overlay map[string][]byte
+	// Drop removes, for this render only, entries of the resources: list of kustomizations: the
+	// kustomization directory (repository-relative) maps to the entries as written there. The
+	// closed loop renders only the parts of a target a change can reach this way.
+	Drop map[string][]string
+	// NoOrigins skips kustomize's origin tracking, which costs as much as the rest of a render:
+	// objects then know only their names before transformers (see Merge).
+	NoOrigins bool
 }
 
 // Render renders the directory dir (repository-relative) of the repository at root.
@@ -131,6 +220,20 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("render %s: no such directory in the repository", dir)
 	}
 
+	for kdir, entries := range opts.Drop {
+		kf := findKustomization(fsys, filepath.Join(root, filepath.FromSlash(kdir)))
+		if kf == "" {
+			return nil, fmt.Errorf("render %s: %s has no kustomization to drop resources from", dir, kdir)
+		}
+		src, err := fsys.ReadFile(kf)
+		if err != nil {
+			return nil, err
+		}
+		if overlay[kf], err = dropResources(src, entries); err != nil {
+			return nil, fmt.Errorf("render %s: %s: %w", dir, relSlash(root, kf), err)
+		}
+	}
+
 	kustFile := findKustomization(fsys, absDir)
 	injected := false
 	if kustFile == "" {
@@ -141,7 +244,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		kustFile = filepath.Join(absDir, konfig.DefaultKustomizationFileName())
 		overlay[kustFile] = gen
 		injected = true
-	} else {
+	} else if !opts.NoOrigins {
 		src, err := fsys.ReadFile(kustFile)
 		if err != nil {
 			return nil, err
@@ -190,7 +293,39 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		fsys.record(kustFile)
 	}
 	res.Inputs = fsys.Inputs()
+	// With an overlay the render is of the files a commit is about to write.
+	res.Cacheable = !fsys.outside && len(opts.Drop) == 0
 	return res, nil
+}
+
+// dropResources removes entries from a kustomization's resources: list.
+func dropResources(src []byte, entries []string) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("not a mapping")
+	}
+	drop := map[string]bool{}
+	for _, e := range entries {
+		drop[e] = true
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "resources" || m.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		seq := m.Content[i+1]
+		kept := seq.Content[:0]
+		for _, n := range seq.Content {
+			if !drop[n.Value] {
+				kept = append(kept, n)
+			}
+		}
+		seq.Content = kept
+	}
+	return yaml.Marshal(&doc)
 }
 
 func findKustomization(fsys *overlayFS, dir string) string {

@@ -129,6 +129,11 @@ func scanRepo(repoDir string) (*repoScan, error) {
 		if err != nil {
 			return fmt.Errorf("failed to read %s: %w", rel, err)
 		}
+		// Decoding every manifest of a large repository costs more than the rest of a command:
+		// once a directory is known to hold manifests, only reconciler objects matter.
+		if s.manifestDirs[path.Dir(rel)] && !mayHoldReconciler(data) {
+			return nil
+		}
 		manifests, objs := scanManifests(data)
 		if manifests {
 			s.manifestDirs[path.Dir(rel)] = true
@@ -140,6 +145,11 @@ func scanRepo(repoDir string) (*repoScan, error) {
 		return nil, fmt.Errorf("failed to scan repository %s: %w", repoDir, err)
 	}
 	return s, nil
+}
+
+// mayHoldReconciler: every Flux Kustomization and Argo CD Application names its API group.
+func mayHoldReconciler(data []byte) bool {
+	return bytes.Contains(data, []byte(fluxKustomizeGroup)) || bytes.Contains(data, []byte(argoGroup))
 }
 
 // scanManifests reports whether data holds a Kubernetes object, and the Flux Kustomizations
@@ -379,6 +389,32 @@ func directIncludes(repoDir, dir string) ([]include, error) {
 	}
 	k.FixKustomization()
 
+	var out []include
+	for _, ref := range KustomizationRefs(&k) {
+		if ref == "" || IsRemote(ref) {
+			continue
+		}
+		p, err := cleanRepoPath(path.Join(dir, filepath.ToSlash(ref)))
+		if err != nil {
+			continue
+		}
+		full := filepath.Join(repoDir, filepath.FromSlash(p))
+		fi, err := os.Stat(full)
+		if err != nil {
+			continue
+		}
+		inc := include{path: p}
+		if fi.IsDir() {
+			inc.kustFile = kustomizationFile(full)
+		}
+		out = append(out, inc)
+	}
+	return out, nil
+}
+
+// KustomizationRefs lists every path a kustomization names: resources, components, patch files,
+// generator sources and the rest, as written (relative to its directory; URLs included).
+func KustomizationRefs(k *types.Kustomization) []string {
 	var refs []string
 	refs = append(refs, k.Resources...)
 	refs = append(refs, k.Components...)
@@ -423,31 +459,11 @@ func directIncludes(repoDir, dir string) ([]include, error) {
 		refs = append(refs, k.HelmGlobals.ChartHome)
 	}
 
-	var out []include
-	for _, ref := range refs {
-		if ref == "" || isRemote(ref) {
-			continue
-		}
-		p, err := cleanRepoPath(path.Join(dir, filepath.ToSlash(ref)))
-		if err != nil {
-			continue
-		}
-		full := filepath.Join(repoDir, filepath.FromSlash(p))
-		fi, err := os.Stat(full)
-		if err != nil {
-			continue
-		}
-		inc := include{path: p}
-		if fi.IsDir() {
-			inc.kustFile = kustomizationFile(full)
-		}
-		out = append(out, inc)
-	}
-	return out, nil
+	return refs
 }
 
-// isRemote reports whether a kustomization reference is a URL rather than a local path.
-func isRemote(ref string) bool {
+// IsRemote reports whether a kustomization reference is a URL rather than a local path.
+func IsRemote(ref string) bool {
 	return strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") ||
 		strings.HasPrefix(ref, "github.com/") || strings.HasPrefix(ref, "gitlab.com/") ||
 		strings.HasPrefix(ref, "bitbucket.org/")

@@ -57,6 +57,7 @@ type Result struct {
 	// Diff is the repository change of a dry run, for machine output.
 	Diff    string `json:"diff,omitempty"`
 	plan    *change.Plan
+	eng     *change.Engine
 	subject string
 }
 
@@ -142,6 +143,7 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	res.Commit, res.Branch = out.Hash, out.Branch
+	res.eng.Remember()
 	if req.Push || t.Cached {
 		if err := repo.Push(ctx, gitrepo.PushRequest{Remote: "origin", Branch: out.Branch, Reapply: reapply}); err != nil {
 			return res, fmt.Errorf("committed %s but the push failed: %w", short(res.Commit), err)
@@ -160,6 +162,9 @@ func plan(req Request) (*Result, error) {
 	eng, err := change.NewEngine(t.RepoDir, targets)
 	if err != nil {
 		return nil, err
+	}
+	if repo, err := gitrepo.Open(t.RepoDir); err == nil {
+		eng.Cache = render.Cache{Dir: repo.CacheDir()}
 	}
 	rendered, err := eng.Rendered(t.Path)
 	if err != nil {
@@ -204,7 +209,7 @@ func plan(req Request) (*Result, error) {
 		}
 		return nil, &NoChangeError{Objects: names}
 	}
-	res := &Result{Target: t.Name, Files: p.Paths(), plan: p}
+	res := &Result{Target: t.Name, Files: p.Paths(), plan: p, eng: eng}
 	for _, o := range p.Objects {
 		var cs []string
 		switch {

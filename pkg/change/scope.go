@@ -1,0 +1,714 @@
+package change
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"sigs.k8s.io/kustomize/api/types"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+)
+
+// The closed loop in a large target: a change to one application of a base that lists hundreds
+// must not cost a render of all of them (kustomize's build time grows faster than linearly with
+// the resources of one kustomization). The loop renders the target twice with only the
+// resources: entries the change can reach (before and after the edit), checks that the reduced
+// render before the edit equals the full render for every object it holds, and compares the
+// two. The objects left out keep their render when three things hold:
+//
+//   - no edited file is read by a left-out entry (what each entry reads is known from the
+//     kustomization files, as for the targets a change reaches);
+//   - the kustomizations above a left-out entry use only transformers that act on each object
+//     alone (labels, annotations, namespace, names, replicas, images, patches); no replacements,
+//     vars, generators or plugins, which copy fields between objects;
+//   - an edit of those kustomizations changes only replicas:, images: or patches, and the
+//     objects such an entry can match (by name, by image, by patch target) are kept.
+//
+// Where any of that is not certain, the loop renders the whole target, as before.
+
+// kustNode is one kustomization of a target's tree.
+type kustNode struct {
+	dir     string // repository-relative
+	file    string // repository-relative path of the kustomization file
+	k       *types.Kustomization
+	keys    map[string]bool // top-level fields present
+	entries []*entry
+	// patchFiles are the patch files it names; direct are the other paths it reads itself.
+	patchFiles map[string]bool
+	direct     []string
+}
+
+// entry is one resources: item of a kustomization: a file, or a directory with its own tree.
+type entry struct {
+	raw   string
+	path  string
+	node  *kustNode
+	reads []string // paths it reads, directories matching everything below them
+}
+
+func (en *entry) readsFile(f string) bool {
+	for _, r := range en.reads {
+		if f == r || strings.HasPrefix(f, r+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// kustTree is a target's kustomizations, parsed from disk.
+type kustTree struct {
+	root  *kustNode
+	nodes []*kustNode
+}
+
+// errNoReduction: the tree cannot be reduced soundly; the caller renders the whole target.
+var errNoReduction = errors.New("no reduction")
+
+func parseTree(root, dir string) (*kustTree, error) {
+	t := &kustTree{}
+	seen := map[string]bool{}
+	var build func(dir string) (*kustNode, error)
+	build = func(dir string) (*kustNode, error) {
+		if seen[dir] {
+			return nil, errNoReduction // a directory reached twice: leave it to kustomize
+		}
+		seen[dir] = true
+		n, err := readNode(root, dir, nil)
+		if err != nil {
+			return nil, err
+		}
+		t.nodes = append(t.nodes, n)
+		for _, res := range n.k.Resources {
+			if target.IsRemote(res) {
+				return nil, errNoReduction
+			}
+			p, ok := repoJoin(dir, res)
+			if !ok {
+				return nil, errNoReduction
+			}
+			en := &entry{raw: res, path: p, reads: []string{p}}
+			if isDir(filepath.Join(root, filepath.FromSlash(p))) {
+				if en.node, err = build(p); err != nil {
+					return nil, err
+				}
+				en.reads = append(en.reads, en.node.allReads()...)
+			}
+			n.entries = append(n.entries, en)
+		}
+		return n, nil
+	}
+	var err error
+	if t.root, err = build(dir); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// allReads is everything a node's tree reads.
+func (n *kustNode) allReads() []string {
+	out := append([]string{n.file}, n.direct...)
+	for p := range n.patchFiles {
+		out = append(out, p)
+	}
+	for _, en := range n.entries {
+		out = append(out, en.reads...)
+	}
+	return out
+}
+
+// readNode parses the kustomization in dir; content, when given, replaces the file's.
+func readNode(root, dir string, content []byte) (*kustNode, error) {
+	name := ""
+	for _, cand := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(dir), cand)); err == nil {
+			name = cand
+			break
+		}
+	}
+	if name == "" {
+		return nil, errNoReduction
+	}
+	n := &kustNode{dir: dir, file: path.Join(dir, name), patchFiles: map[string]bool{}}
+	if content == nil {
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(n.file)))
+		if err != nil {
+			return nil, err
+		}
+		content = b
+	}
+	var keys map[string]any
+	if err := sigsyaml.Unmarshal(content, &keys); err != nil {
+		return nil, errNoReduction
+	}
+	n.keys = map[string]bool{}
+	for k := range keys {
+		n.keys[k] = true
+	}
+	n.k = &types.Kustomization{}
+	if err := sigsyaml.Unmarshal(content, n.k); err != nil {
+		return nil, errNoReduction
+	}
+	n.k.FixKustomization()
+	for _, p := range n.k.Patches {
+		if p.Path != "" {
+			if fp, ok := repoJoin(dir, p.Path); ok {
+				n.patchFiles[fp] = true
+			}
+		}
+	}
+	resources := map[string]bool{}
+	for _, r := range n.k.Resources {
+		resources[r] = true
+	}
+	for _, ref := range target.KustomizationRefs(n.k) {
+		if ref == "" || resources[ref] {
+			continue
+		}
+		if p, ok := repoJoin(dir, ref); ok && !n.patchFiles[p] {
+			n.direct = append(n.direct, p)
+		}
+	}
+	return n, nil
+}
+
+func repoJoin(dir, ref string) (string, bool) {
+	p := path.Join(dir, filepath.ToSlash(ref))
+	if p == ".." || strings.HasPrefix(p, "../") || path.IsAbs(p) {
+		return "", false
+	}
+	return p, true
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// perObjectFields are the kustomization fields whose transformers act on each object alone
+// (given that names and namespaces of kept objects do not change, which the loop checks).
+var perObjectFields = map[string]bool{
+	"apiVersion": true, "kind": true, "metadata": true, "resources": true, "buildMetadata": true,
+	"labels": true, "commonLabels": true, "commonAnnotations": true, "namespace": true,
+	"namePrefix": true, "nameSuffix": true, "replicas": true, "images": true, "patches": true,
+	"patchesStrategicMerge": true, "patchesJson6902": true, "sortOptions": true,
+}
+
+// renaming fields make references between objects follow names: deleting a kept object would
+// change what a left-out object refers to.
+var renamingFields = []string{"namespace", "namePrefix", "nameSuffix"}
+
+// scope is the reduction of one target for one set of edits.
+type scope struct {
+	root    string
+	tree    *kustTree
+	before  *render.Result
+	files   map[string][]byte
+	changed []string
+	keep    map[*entry]bool
+	objects map[render.ObjectID]bool // objects the edits can change: their entries are kept
+	deletes bool
+}
+
+// reduce decides which resources: entries the closed loop must render for the edits in files,
+// returning the entries to leave out per kustomization directory.
+func reduce(root string, tree *kustTree, before *render.Result, files map[string][]byte, expect map[render.ObjectID]map[string]any) (map[string][]string, error) {
+	s := &scope{root: root, tree: tree, before: before, files: files, keep: map[*entry]bool{}, objects: map[render.ObjectID]bool{}}
+	for id, d := range expect {
+		if before.Get(id) == nil {
+			return nil, errNoReduction // a new object: its name could collide with one left out
+		}
+		s.deletes = s.deletes || d == nil
+		s.objects[id] = true
+	}
+	for f, b := range files {
+		old, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
+		if err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+		if b == nil || !bytes.Equal(old, b) || err != nil {
+			s.changed = append(s.changed, f)
+		}
+	}
+	for _, f := range s.changed {
+		if err := s.edited(f); err != nil {
+			return nil, err
+		}
+	}
+	// Keeping objects can make more kustomizations drop entries, whose replicas: and patches
+	// then need their targets kept: repeat until nothing is added.
+	for range 8 {
+		grew := false
+		for id := range s.objects {
+			o := before.Get(id)
+			if o == nil {
+				continue
+			}
+			if err := s.keepObject(o); err != nil {
+				return nil, err
+			}
+		}
+		drop := s.dropped()
+		for _, n := range s.chain(drop) {
+			if err := s.checkChain(n); err != nil {
+				return nil, err
+			}
+			added, err := s.keepTargets(n)
+			if err != nil {
+				return nil, err
+			}
+			grew = grew || added
+		}
+		if !grew {
+			if len(drop) == 0 {
+				return nil, errNoReduction // nothing to leave out: the plain render is as fast
+			}
+			return drop, nil
+		}
+	}
+	return nil, errNoReduction
+}
+
+// edited handles one edited file.
+func (s *scope) edited(f string) error {
+	reached := false
+	for _, n := range s.tree.nodes {
+		switch {
+		case f == n.file:
+			reached = true
+			if err := s.kustomizationEdited(n); err != nil {
+				return err
+			}
+		case n.patchFiles[f]:
+			reached = true
+			if err := s.patchFileEdited(n, f); err != nil {
+				return err
+			}
+		default:
+			for _, d := range n.direct {
+				if f == d || strings.HasPrefix(f, d+"/") {
+					return errNoReduction // a generator's file, a component, ...
+				}
+			}
+		}
+		for _, en := range n.entries {
+			if en.readsFile(f) {
+				s.keep[en] = true
+				reached = true
+			}
+		}
+	}
+	if !reached && strings.HasPrefix(f, s.tree.root.dir+"/") && !s.newPatchFile(f) {
+		return errNoReduction // a new file below the target that no kustomization names yet
+	}
+	return nil
+}
+
+// newPatchFile: f is a patch file that an edited kustomization names (kustomizationEdited keeps
+// the patch's targets).
+func (s *scope) newPatchFile(f string) bool {
+	for _, n := range s.tree.nodes {
+		content, ok := s.files[n.file]
+		if !ok || content == nil {
+			continue
+		}
+		if after, err := readNode(s.root, n.dir, content); err == nil && after.patchFiles[f] {
+			return true
+		}
+	}
+	return false
+}
+
+// kustomizationEdited finds the objects an edit of a kustomization can change.
+func (s *scope) kustomizationEdited(n *kustNode) error {
+	content := s.files[n.file]
+	if content == nil {
+		return errNoReduction
+	}
+	after, err := readNode(s.root, n.dir, content)
+	if err != nil {
+		return err
+	}
+	a, b := *after.k, *n.k
+	for _, k := range []*types.Kustomization{&a, &b} {
+		k.Replicas, k.Images, k.Patches, k.PatchesStrategicMerge, k.PatchesJson6902 = nil, nil, nil, nil, nil
+	}
+	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(after.keys, n.keys) && !onlyIdiomKeys(after.keys, n.keys) {
+		return errNoReduction
+	}
+	for _, r := range symmetricDiff(n.k.Replicas, after.k.Replicas) {
+		s.keepNamed("", r.Name)
+	}
+	for _, im := range symmetricDiff(n.k.Images, after.k.Images) {
+		if err := s.keepImage(im.Name); err != nil {
+			return err
+		}
+	}
+	for _, p := range symmetricDiff(n.k.Patches, after.k.Patches) {
+		if err := s.keepPatch(n.dir, p, true); err != nil {
+			return err
+		}
+		if err := s.keepPatch(n.dir, p, false); err != nil {
+			return err
+		}
+	}
+	if !reflect.DeepEqual(n.k.PatchesStrategicMerge, after.k.PatchesStrategicMerge) ||
+		!reflect.DeepEqual(n.k.PatchesJson6902, after.k.PatchesJson6902) {
+		return errNoReduction
+	}
+	return nil
+}
+
+// onlyIdiomKeys: the kustomizations differ only by the presence of replicas:, images: or patches:.
+func onlyIdiomKeys(a, b map[string]bool) bool {
+	for k := range a {
+		if !b[k] && k != "replicas" && k != "images" && k != "patches" {
+			return false
+		}
+	}
+	for k := range b {
+		if !a[k] && k != "replicas" && k != "images" && k != "patches" {
+			return false
+		}
+	}
+	return true
+}
+
+func symmetricDiff[T any](a, b []T) []T {
+	var out []T
+	in := func(x T, list []T) bool {
+		for _, y := range list {
+			if reflect.DeepEqual(x, y) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, x := range a {
+		if !in(x, b) {
+			out = append(out, x)
+		}
+	}
+	for _, x := range b {
+		if !in(x, a) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// patchFileEdited: a patch file changed in place; both versions' targets are kept.
+func (s *scope) patchFileEdited(n *kustNode, f string) error {
+	for _, p := range n.k.Patches {
+		if fp, ok := repoJoin(n.dir, p.Path); ok && fp == f {
+			if err := s.keepPatch(n.dir, p, true); err != nil {
+				return err
+			}
+			if err := s.keepPatch(n.dir, p, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// keepPatch keeps the objects a patch can match; onDisk reads its file from disk, else from the
+// edits.
+func (s *scope) keepPatch(dir string, p types.Patch, onDisk bool) error {
+	if p.Options != nil && (p.Options.AllowNameChange || p.Options.AllowKindChange) {
+		return errNoReduction
+	}
+	if p.Target != nil {
+		return s.keepSelected(p.Target)
+	}
+	content := []byte(p.Patch)
+	if p.Path != "" {
+		fp, ok := repoJoin(dir, p.Path)
+		if !ok {
+			return errNoReduction
+		}
+		b, edited := s.files[fp]
+		if onDisk || !edited {
+			var err error
+			if b, err = os.ReadFile(filepath.Join(s.root, filepath.FromSlash(fp))); err != nil {
+				if os.IsNotExist(err) {
+					return nil // a new file: the other version names its targets
+				}
+				return err
+			}
+		}
+		content = b
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(content))
+	for {
+		var head struct {
+			Kind     string `yaml:"kind"`
+			Metadata struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
+		}
+		err := dec.Decode(&head)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil || head.Kind == "" || head.Metadata.Name == "" {
+			return errNoReduction // a JSON 6902 list, or something kustomize will reject anyway
+		}
+		s.keepNamed(head.Kind, head.Metadata.Name)
+	}
+}
+
+// keepSelected keeps what a patch target selector can match, erring on the side of more.
+func (s *scope) keepSelected(sel *types.Selector) error {
+	name, err := loose(sel.Name)
+	if err != nil {
+		return err
+	}
+	for _, o := range s.before.Objects {
+		if sel.Kind != "" && sel.Kind != o.ID.Kind {
+			continue
+		}
+		if name != nil && !name.MatchString(o.ID.Name) && !name.MatchString(o.Origin.Name) {
+			continue
+		}
+		s.objects[o.ID] = true
+	}
+	return nil
+}
+
+// loose compiles a selector's name as kustomize does (a full-match regular expression); nil
+// matches everything.
+func loose(expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile("^(?:" + expr + ")$")
+	if err != nil {
+		return nil, errNoReduction
+	}
+	return re, nil
+}
+
+// keepNamed keeps the objects of a kind ("" any kind) with a name, before or after transformers.
+func (s *scope) keepNamed(kind, name string) {
+	for _, o := range s.before.Objects {
+		if (kind == "" || kind == o.ID.Kind) && (o.ID.Name == name || o.Origin.Name == name) {
+			s.objects[o.ID] = true
+		}
+	}
+}
+
+// keepImage keeps the objects with an image an images: entry named name matches, the way
+// kustomize matches it.
+func (s *scope) keepImage(name string) error {
+	re, err := regexp.Compile("^" + name + "(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$")
+	for _, o := range s.before.Objects {
+		if err != nil || anyImage(o.Obj.Object, re) {
+			s.objects[o.ID] = true
+		}
+	}
+	return nil
+}
+
+func anyImage(v any, re *regexp.Regexp) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if str, ok := x.(string); ok && k == "image" && re.MatchString(str) {
+				return true
+			}
+			if anyImage(x, re) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if anyImage(x, re) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// keepObject keeps, at every level, the entries an object comes through.
+func (s *scope) keepObject(o *render.Object) error {
+	from := o.Origin.File
+	if from == "" {
+		from = o.Origin.Generated
+	}
+	if from == "" {
+		return errNoReduction
+	}
+	for _, n := range s.tree.nodes {
+		for _, en := range n.entries {
+			if en.readsFile(from) {
+				s.keep[en] = true
+			}
+		}
+	}
+	return nil
+}
+
+// dropped lists, per kustomization the reduced render reaches, the entries it leaves out.
+func (s *scope) dropped() map[string][]string {
+	drop := map[string][]string{}
+	var walk func(n *kustNode)
+	walk = func(n *kustNode) {
+		for _, en := range n.entries {
+			if !s.keep[en] {
+				drop[n.dir] = append(drop[n.dir], en.raw)
+				continue
+			}
+			if en.node != nil {
+				walk(en.node)
+			}
+		}
+	}
+	walk(s.tree.root)
+	return drop
+}
+
+// chain lists the kustomizations that leave something out, or have a descendant that does:
+// their transformers see fewer objects in the reduced render.
+func (s *scope) chain(drop map[string][]string) []*kustNode {
+	var out []*kustNode
+	var walk func(n *kustNode) bool
+	walk = func(n *kustNode) bool {
+		in := len(drop[n.dir]) > 0
+		for _, en := range n.entries {
+			if s.keep[en] && en.node != nil && walk(en.node) {
+				in = true
+			}
+		}
+		if in {
+			out = append(out, n)
+		}
+		return in
+	}
+	walk(s.tree.root)
+	return out
+}
+
+func (s *scope) checkChain(n *kustNode) error {
+	for k := range n.keys {
+		if !perObjectFields[k] {
+			return errNoReduction
+		}
+	}
+	if s.deletes {
+		for _, k := range renamingFields {
+			if n.keys[k] {
+				return errNoReduction
+			}
+		}
+	}
+	return nil
+}
+
+// keepTargets keeps what a reduced kustomization's replicas: and patches must find: kustomize
+// fails on a replicas: entry or a strategic-merge patch without its object.
+func (s *scope) keepTargets(n *kustNode) (bool, error) {
+	before := len(s.objects)
+	for _, r := range n.k.Replicas {
+		s.keepNamed("", r.Name)
+	}
+	for _, p := range n.k.Patches {
+		if p.Target == nil {
+			if err := s.keepPatch(n.dir, p, true); err != nil {
+				return false, err
+			}
+		}
+	}
+	if content, ok := s.files[n.file]; ok && content != nil {
+		after, err := readNode(s.root, n.dir, content)
+		if err != nil {
+			return false, err
+		}
+		for _, r := range after.k.Replicas {
+			s.keepNamed("", r.Name)
+		}
+		for _, p := range after.k.Patches {
+			if p.Target == nil {
+				if err := s.keepPatch(n.dir, p, false); err != nil {
+					return false, err
+				}
+			}
+		}
+	}
+	if len(n.k.PatchesStrategicMerge) > 0 || len(n.k.PatchesJson6902) > 0 {
+		return false, errNoReduction
+	}
+	grew := len(s.objects) > before
+	if grew {
+		for id := range s.objects {
+			if err := s.keepObject(s.before.Get(id)); err != nil {
+				return false, err
+			}
+		}
+	}
+	return grew, nil
+}
+
+// verifyReduced checks the reduced render before the edits against the full render: every object
+// it holds renders the same, and every object of the kept entries is there.
+func verifyReduced(full, reduced *render.Result, tree *kustTree, drop map[string][]string) error {
+	for _, o := range reduced.Objects {
+		f := full.Get(o.ID)
+		if f == nil || !reflect.DeepEqual(f.Obj.Object, o.Obj.Object) {
+			return fmt.Errorf("%w: %s renders differently alone", errNoReduction, o.ID)
+		}
+	}
+	left := map[string]bool{}
+	for dir, entries := range drop {
+		for _, raw := range entries {
+			for _, n := range tree.nodes {
+				if n.dir != dir {
+					continue
+				}
+				for _, en := range n.entries {
+					if en.raw == raw {
+						for _, r := range en.reads {
+							left[r] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	want := 0
+	for _, o := range full.Objects {
+		from := o.Origin.File
+		if from == "" {
+			from = o.Origin.Generated
+		}
+		if !underAny(from, left) {
+			want++
+		}
+	}
+	if want != len(reduced.Objects) {
+		return fmt.Errorf("%w: %d objects rendered alone, %d expected", errNoReduction, len(reduced.Objects), want)
+	}
+	return nil
+}
+
+// underAny: p or one of its parent directories is in set.
+func underAny(p string, set map[string]bool) bool {
+	for p != "." && p != "/" && p != "" {
+		if set[p] {
+			return true
+		}
+		p = path.Dir(p)
+	}
+	return false
+}

@@ -1,0 +1,158 @@
+package change
+
+import (
+	"errors"
+	"maps"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/repogen"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+)
+
+// reductionCase is one change, planned twice: on reduced renders and on whole ones.
+type reductionCase struct {
+	name    string
+	target  string
+	gk      schema.GroupKind
+	object  string
+	mutate  func(u *unstructured.Unstructured)
+	del     bool
+	reduced bool // the reduced render must be used (the repository allows it)
+}
+
+func setImage(container, image string) func(u *unstructured.Unstructured) {
+	return func(u *unstructured.Unstructured) {
+		cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		for _, c := range cs {
+			if m := c.(map[string]any); m["name"] == container {
+				m["image"] = image
+			}
+		}
+		_ = unstructured.SetNestedSlice(u.Object, cs, "spec", "template", "spec", "containers")
+	}
+}
+
+func setLabel(k, v string) func(u *unstructured.Unstructured) {
+	return func(u *unstructured.Unstructured) {
+		l := u.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[k] = v
+		u.SetLabels(l)
+	}
+}
+
+// TestReducedEqualsWhole: on a generated fleet (a base listing every application, three
+// overlays) and on the sample repositories, the closed loop on reduced renders accepts and
+// refuses exactly what it accepts and refuses on whole renders, with the same bytes.
+func TestReducedEqualsWhole(t *testing.T) {
+	fleet := filepath.Join(t.TempDir(), "fleet")
+	opts := repogen.Options{Apps: 12, ManifestsPerApp: 20, Overlays: []string{"dev", "staging", "production"}, Commits: 1}
+	if err := repogen.Generate(fleet, opts); err != nil {
+		t.Fatal(err)
+	}
+	staged := opts.OverlayReplicas("staging")[0]
+	app := repogen.AppName(5)
+	other := repogen.AppName(7)
+	fleetTargets := []string{"overlays/dev", "overlays/staging", "overlays/production"}
+	cases := []reductionCase{
+		{name: "replicas entry changed", target: "overlays/staging", gk: deployments, object: staged, mutate: setReplicas(9), reduced: true},
+		{name: "replicas entry added", target: "overlays/staging", gk: deployments, object: app + "-web", mutate: setReplicas(17), reduced: true},
+		{name: "image", target: "overlays/production", gk: deployments, object: app + "-web", mutate: setImage("web", "registry.example.com/"+app+"/web:9.9.9"), reduced: true},
+		{name: "label by patch", target: "overlays/dev", gk: schema.GroupKind{Kind: "ConfigMap"}, object: other + "-web-config", mutate: setLabel("tier", "frontend"), reduced: true},
+		{name: "delete", target: "overlays/dev", gk: schema.GroupKind{Kind: "ConfigMap"}, object: other + "-web-config", del: true, reduced: true},
+	}
+	for _, c := range cases {
+		t.Run("fleet/"+c.name, func(t *testing.T) { compareReduced(t, fleet, fleetTargets, c) })
+	}
+
+	samples := []struct {
+		repo    string
+		targets []string
+		c       reductionCase
+	}{
+		{"kustomize", []string{"overlays/staging", "overlays/production"}, reductionCase{name: "scale", target: "overlays/staging", gk: deployments, object: "web", mutate: setReplicas(7)}},
+		{"kustomize", []string{"overlays/staging", "overlays/production"}, reductionCase{name: "image", target: "overlays/production", gk: deployments, object: "web", mutate: setImage("web", "ghcr.io/example/shop-web:9.9.9")}},
+		{"kustomize", []string{"overlays/staging", "overlays/production"}, reductionCase{name: "label", target: "overlays/staging", gk: deployments, object: "web", mutate: setLabel("tier", "frontend")}},
+	}
+	for _, s := range samples {
+		t.Run(s.repo+"/"+s.c.name, func(t *testing.T) { compareReduced(t, sample(t, s.repo), s.targets, s.c) })
+	}
+}
+
+func compareReduced(t *testing.T, root string, targets []string, c reductionCase) {
+	plan := func(whole bool) (*Plan, *Engine, error) {
+		eng, err := NewEngine(root, targets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.Whole = whole
+		r, err := eng.Rendered(c.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs := r.Find(c.gk, "", c.object)
+		if len(objs) != 1 {
+			t.Fatalf("%s %s: found %d in %s", c.gk, c.object, len(objs), c.target)
+		}
+		var desired map[string]any
+		if !c.del {
+			u := objs[0].Obj.DeepCopy()
+			c.mutate(u)
+			desired = u.Object
+		}
+		p, err := eng.Plan([]ObjectChange{{Target: c.target, Object: objs[0], Desired: desired}})
+		return p, eng, err
+	}
+	whole, _, werr := plan(true)
+	reduced, eng, rerr := plan(false)
+	if c.reduced && eng.Reduced == 0 {
+		t.Errorf("the closed loop rendered %s whole; it can be reduced", c.target)
+	}
+	var wref, rref *RefusedError
+	if errors.As(werr, &wref) != errors.As(rerr, &rref) || (werr == nil) != (rerr == nil) {
+		t.Fatalf("whole: %v\nreduced: %v", werr, rerr)
+	}
+	if werr != nil {
+		return
+	}
+	if !maps.EqualFunc(whole.Files, reduced.Files, func(a, b []byte) bool { return string(a) == string(b) }) {
+		t.Errorf("whole changes %v, reduced %v", whole.Paths(), reduced.Paths())
+		for _, f := range whole.Paths() {
+			if string(whole.Files[f]) != string(reduced.Files[f]) {
+				t.Errorf("%s:\n--- whole\n%s\n--- reduced\n%s", f, whole.Files[f], reduced.Files[f])
+			}
+		}
+	}
+	// The full render after the change that the reduced loop composes is the whole render.
+	for tgt, after := range eng.accepted {
+		got := objectsOf(after)
+		want, err := render.Render(root, tgt, render.Options{Overlay: reduced.Files})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := objectsOf(want); !maps.EqualFunc(got, w, func(a, b string) bool { return a == b }) {
+			t.Errorf("target %s: the composed render after the change differs from the whole render (%d objects, want %d)", tgt, len(got), len(w))
+		}
+		for _, o := range after.Objects {
+			if w := want.Get(o.ID); w != nil && o.Origin != w.Origin {
+				t.Errorf("%s: origin %+v, the whole render says %+v", o.ID, o.Origin, w.Origin)
+			}
+		}
+	}
+}
+
+func objectsOf(r *render.Result) map[render.ObjectID]string {
+	out := map[render.ObjectID]string{}
+	for _, o := range r.Objects {
+		b, _ := o.Obj.MarshalJSON()
+		out[o.ID] = string(b)
+	}
+	return out
+}
+

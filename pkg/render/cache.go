@@ -1,0 +1,206 @@
+package render
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+)
+
+// Cache keeps the last render of each target on disk, so a command in a large repository does
+// not render again what did not change. An entry is used only if every file the render read
+// still has the content it had (checked like git's index: by size, time and inode, and by
+// content hash when those changed or were too recent to trust).
+type Cache struct {
+	// Dir holds the entries; the zero Cache (no Dir) caches nothing.
+	Dir string
+}
+
+// cacheFormat changes whenever the entry format or what a render produces changes.
+const cacheFormat = "kubectl-gitops render cache 1; kustomize api v0.21.1"
+
+type cacheEntry struct {
+	Format  string
+	Root    string
+	Path    string
+	Inputs  []inputStamp
+	Objects []cachedObject
+}
+
+type inputStamp struct {
+	Path    string
+	Size    int64 // -1: the stat was taken too close to a write to vouch for the content
+	ModTime int64
+	Ino     uint64
+	Sum     [sha256.Size]byte
+}
+
+type cachedObject struct {
+	ID     ObjectID
+	Origin Origin
+	JSON   []byte
+}
+
+func (c Cache) file(root, path string) string {
+	h := sha256.Sum256([]byte(root + "\x00" + path))
+	return filepath.Join(c.Dir, "render-"+hex.EncodeToString(h[:12])+".gob")
+}
+
+// Load returns the cached render of target path of the repository at root, if it is still the
+// render of the files on disk.
+func (c Cache) Load(root, path string) (*Result, bool) {
+	if c.Dir == "" {
+		return nil, false
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, false
+	}
+	b, err := os.ReadFile(c.file(root, path))
+	if err != nil {
+		return nil, false
+	}
+	var e cacheEntry
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&e); err != nil || e.Format != cacheFormat || e.Root != root || e.Path != path {
+		return nil, false
+	}
+	stamps := make(map[string]inputStamp, len(e.Inputs))
+	for _, in := range e.Inputs {
+		cur, ok := stampOf(root, in.Path, &in)
+		if !ok || cur.Sum != in.Sum {
+			return nil, false
+		}
+		stamps[in.Path] = cur
+	}
+	objs, err := decodeObjects(e.Objects)
+	if err != nil {
+		return nil, false
+	}
+	res := &Result{Path: path, Objects: objs, Cacheable: true, stamps: stamps}
+	for _, in := range e.Inputs {
+		res.Inputs = append(res.Inputs, in.Path)
+	}
+	return res, true
+}
+
+// Store records r as the render of its target: a render of the files on disk, except that edited
+// holds the content r was rendered from for the files a commit has just written (nil: deleted).
+// Errors are returned for tests; a command goes on without the cache.
+func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
+	if c.Dir == "" || !r.Cacheable {
+		return nil
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	e := cacheEntry{Format: cacheFormat, Root: root, Path: r.Path}
+	for _, p := range r.Inputs {
+		if b, ok := edited[p]; ok {
+			if b == nil {
+				return fmt.Errorf("render cache: %s is an input and deleted", p)
+			}
+			// Vouched for by content alone: the file on disk may not be this (another branch).
+			e.Inputs = append(e.Inputs, inputStamp{Path: p, Size: -1, Sum: sha256.Sum256(b)})
+			continue
+		}
+		var known *inputStamp
+		if s, ok := r.stamps[p]; ok {
+			known = &s
+		}
+		s, ok := stampOf(root, p, known)
+		if !ok {
+			return fmt.Errorf("render cache: %s cannot be read", p)
+		}
+		e.Inputs = append(e.Inputs, s)
+	}
+	for _, o := range r.Objects {
+		js, err := o.Obj.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		e.Objects = append(e.Objects, cachedObject{ID: o.ID, Origin: o.Origin, JSON: js})
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&e); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(c.Dir, ".render-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(buf.Bytes())
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), c.file(root, r.Path)); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// racyWindow: a file changed this close to its stat may change again within the same timestamp.
+const racyWindow = 2 * time.Second
+
+// stampOf stats a repository file; its content is hashed unless known has the same stat.
+func stampOf(root, p string, known *inputStamp) (inputStamp, bool) {
+	full := filepath.Join(root, filepath.FromSlash(p))
+	fi, err := os.Stat(full)
+	if err != nil || fi.IsDir() {
+		return inputStamp{}, false
+	}
+	s := inputStamp{Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Ino: inode(fi)}
+	if time.Since(fi.ModTime()) < racyWindow {
+		s.Size = -1
+	}
+	if known != nil && known.Size >= 0 && known.Size == fi.Size() && known.ModTime == s.ModTime && known.Ino == s.Ino {
+		s.Sum = known.Sum
+		return s, true
+	}
+	b, err := os.ReadFile(full)
+	if err != nil {
+		return inputStamp{}, false
+	}
+	s.Sum = sha256.Sum256(b)
+	return s, true
+}
+
+// decodeObjects decodes the objects on every core: it is most of a cache hit's time.
+func decodeObjects(in []cachedObject) ([]*Object, error) {
+	out := make([]*Object, len(in))
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(in); i += workers {
+				var m map[string]any
+				if err := utiljson.Unmarshal(in[i].JSON, &m); err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = &Object{ID: in[i].ID, Origin: in[i].Origin, Obj: &unstructured.Unstructured{Object: m}}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,114 @@
+package render
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// copyTree copies the sample repository src into a fresh directory the test may change.
+func copyTree(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if fi.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestCacheRoundTripAndInvalidation(t *testing.T) {
+	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
+	c := Cache{Dir: t.TempDir()}
+	const target = "overlays/staging"
+	if _, ok := c.Load(root, target); ok {
+		t.Fatal("an empty cache answered")
+	}
+	r, err := Render(root, target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Cacheable {
+		t.Fatal("a render of the sample reads outside the repository")
+	}
+	if err := c.Store(root, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c.Load(root, target)
+	if !ok {
+		t.Fatal("the stored render was not loaded")
+	}
+	if len(got.Objects) != len(r.Objects) {
+		t.Fatalf("loaded %d objects, stored %d", len(got.Objects), len(r.Objects))
+	}
+	for i, o := range r.Objects {
+		g := got.Objects[i]
+		if g.ID != o.ID || g.Origin != o.Origin || !reflect.DeepEqual(g.Obj.Object, o.Obj.Object) {
+			t.Errorf("object %d: loaded %+v %+v, stored %+v %+v", i, g.ID, g.Origin, o.ID, o.Origin)
+		}
+	}
+	if !reflect.DeepEqual(got.Inputs, r.Inputs) {
+		t.Errorf("inputs: loaded %v, stored %v", got.Inputs, r.Inputs)
+	}
+
+	// An input changed on disk, even with its size and time kept, is a miss.
+	in := filepath.Join(root, filepath.FromSlash(r.Inputs[0]))
+	fi, err := os.Stat(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(in)
+	b[len(b)-1] = '#'
+	if err := os.WriteFile(in, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(in, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Load(root, target); ok {
+		t.Errorf("a render was loaded after %s changed", r.Inputs[0])
+	}
+}
+
+// TestCacheEditedContent: a render stored for content a commit wrote elsewhere (another branch)
+// is not the render of the working tree.
+func TestCacheEditedContent(t *testing.T) {
+	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
+	c := Cache{Dir: t.TempDir()}
+	const target = "overlays/staging"
+	r, err := Render(root, target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := "overlays/staging/kustomization.yaml"
+	onDisk, err := os.ReadFile(filepath.Join(root, kust))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(root, r, map[string][]byte{kust: append(onDisk, "# elsewhere\n"...)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Load(root, target); ok {
+		t.Fatal("loaded a render of content the working tree does not have")
+	}
+	if err := c.Store(root, r, map[string][]byte{kust: onDisk}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Load(root, target); !ok {
+		t.Fatal("a render of the working tree's content was not loaded")
+	}
+}
