@@ -155,4 +155,3 @@ func objectsOf(r *render.Result) map[render.ObjectID]string {
 	}
 	return out
 }
-
