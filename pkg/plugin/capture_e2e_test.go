@@ -21,6 +21,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/yaml"
 
@@ -511,4 +512,69 @@ func TestE2ECaptureSecretSops(t *testing.T) {
 		t.Errorf("the captured Secret is not clean:\n%s", doc)
 	}
 	s.guardPasses()
+}
+
+// A captured Secret is sealed with the certificate of the real sealed-secrets controller: the
+// commit holds a SealedSecret and no plaintext (in no git object, file or output), the guard
+// passes it, and applied to the cluster in place of the original, the controller makes a
+// Secret of the original data.
+func TestE2ECaptureSecretSealed(t *testing.T) {
+	c := testcluster.SharedWithSealedSecrets(t)
+	s := newSecretTest(t, "sealed")
+	s.plains = []string{plainPassword, plainToken}
+	ns := uniqueName("capture-sealed")
+	if err := c.CreateNamespace(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName("captured-db")
+	kubectlCmd(t, c, "-n", ns, "create", "secret", "generic", name,
+		"--from-literal=username=admin", "--from-literal=password="+plainPassword, "--from-literal=token="+plainToken)
+	want := map[string]string{"username": "admin", "password": plainPassword, "token": plainToken}
+
+	before := s.head()
+	s.mustRun("", "capture", "secret/"+name, "--cert="+c.SealedSecretsCertURL,
+		"--repo", s.dir, "--target", "staging", "--kubeconfig", c.KubeconfigPath, "-n", ns)
+	if n := testrepo.Git(t, s.dir, "rev-list", "--count", before+"..HEAD"); n != "1" {
+		t.Fatalf("%s commits, want 1", n)
+	}
+	file := "apps/staging/sealedsecret-" + name + ".yaml"
+	if got := s.committedFiles(); got != "apps/staging/kustomization.yaml\n"+file {
+		t.Errorf("the commit changed:\n%s", got)
+	}
+	// The commit's own blobs, named: s.scan (in mustRun) read every object of the repository.
+	for _, f := range strings.Split(s.committedFiles(), "\n") {
+		s.noPlaintext("the committed "+f, s.show("HEAD", f))
+	}
+	doc := s.show("HEAD", file)
+	var sealedObj unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(doc), &sealedObj.Object); err != nil {
+		t.Fatal(err)
+	}
+	if sealedObj.GetKind() != "SealedSecret" || sealedObj.GetName() != name || sealedObj.GetNamespace() != ns {
+		t.Fatalf("the captured file is not the SealedSecret %s/%s:\n%s", ns, name, doc)
+	}
+	encrypted, _, _ := unstructured.NestedStringMap(sealedObj.Object, "spec", "encryptedData")
+	if len(encrypted) != len(want) {
+		t.Errorf("encryptedData has the keys %v, want %v", encrypted, want)
+	}
+	if strings.Contains(doc, "uid:") || strings.Contains(doc, "resourceVersion") || strings.Contains(doc, "creationTimestamp: \"") {
+		t.Errorf("the captured SealedSecret is not clean:\n%s", doc)
+	}
+	s.guardPasses()
+
+	// The original goes (the controller never takes over a Secret it did not make); the
+	// rendered SealedSecret is applied, and the controller's Secret holds the original data.
+	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
+	if err := kube.CoreV1().Secrets(ns).Delete(t.Context(), name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sealedApply(t, c, s.dir, name)
+	sealedWaitForData(t, c, ns, name, want)
+	made, err := kube.CoreV1().Secrets(ns).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs := made.OwnerReferences; len(refs) != 1 || refs[0].Kind != "SealedSecret" || refs[0].Name != name {
+		t.Errorf("the Secret is not the controller's: ownerReferences %+v", refs)
+	}
 }
