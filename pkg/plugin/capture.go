@@ -35,11 +35,11 @@ var captureLong = templates.LongDesc(`
 	server's metadata, controllers' annotations and ownerReferences, allocated cluster IPs,
 	injected service-account token volumes, and without any value that is the API server's
 	default (the server itself is asked, with dry-run creates). Each object gets a file of its
-	own in the target's directory, <kind>-<name>.yaml or the name --filename-template gives it,
+	own in the target's directory, kind-NAME.yaml or the name --filename-template gives it,
 	registered in its kustomization; a bulk capture (-l, --all) groups the files by namespace:
-	<namespace>/<kind>-<name>.yaml. Secrets are encrypted with the target's provider before
-	they are written, and named for what is written: a SealedSecret's file is
-	sealedsecret-<name>.yaml, and its .Kind in the template is sealedsecret.
+	NAMESPACE/kind-NAME.yaml. Secrets are encrypted with the target's provider before they
+	are written, and named for what is written: a SealedSecret's file is
+	sealedsecret-NAME.yaml, and its .Kind in the template is sealedsecret.
 
 	A bulk capture skips the objects that something else owns (the Pods and ReplicaSets of
 	controllers, Endpoints, EndpointSlices, Events, Leases, service-account tokens,
