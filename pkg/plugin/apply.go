@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/template"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -46,12 +45,11 @@ var applyExample = templates.Examples(`
 // ApplyOptions are the options of `kubectl gitops apply`.
 type ApplyOptions struct {
 	changeFlags
-	Filenames        []string
-	Recursive        bool
-	FilenameTemplate string
+	fileNameFlag
+	Filenames []string
+	Recursive bool
 
 	objects []*unstructured.Unstructured
-	tmpl    *template.Template
 	genericiooptions.IOStreams
 }
 
@@ -78,7 +76,7 @@ func NewCmdApply(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.C
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&o.Filenames, "filename", "f", nil, "Files or directories that contain the configuration to apply, or - for stdin.")
 	fl.BoolVarP(&o.Recursive, "recursive", "R", false, "Process the directories given with -f recursively.")
-	fl.StringVar(&o.FilenameTemplate, "filename-template", "", "Go template for the file name of a new object, with .Kind, .Name, .Namespace (default <kind>-<name>.yaml).")
+	o.fileNameFlag.addFlag(cmd)
 	return cmd
 }
 
@@ -89,12 +87,8 @@ func (o *ApplyOptions) complete(cmd *cobra.Command, args []string) error {
 	if len(o.Filenames) == 0 {
 		return usageErrorf(cmd, "must specify -f FILENAME")
 	}
-	if o.FilenameTemplate != "" {
-		t, err := template.New("filename").Parse(o.FilenameTemplate)
-		if err != nil {
-			return usageErrorf(cmd, "--filename-template: %v", err)
-		}
-		o.tmpl = t
+	if err := o.fileNameFlag.complete(cmd); err != nil {
+		return err
 	}
 	for _, fn := range o.Filenames {
 		if strings.Contains(fn, "://") {
@@ -200,21 +194,6 @@ func decodeObjects(name string, data []byte) ([]*unstructured.Unstructured, erro
 	}
 }
 
-func (o *ApplyOptions) fileName(u *unstructured.Unstructured) (string, error) {
-	if o.tmpl == nil {
-		return "", nil
-	}
-	var b strings.Builder
-	err := o.tmpl.Execute(&b, map[string]string{"Kind": strings.ToLower(u.GetKind()), "Name": u.GetName(), "Namespace": u.GetNamespace()})
-	if err != nil {
-		return "", fmt.Errorf("--filename-template: %w", err)
-	}
-	if strings.ContainsAny(b.String(), "/\\") || b.String() == "" {
-		return "", fmt.Errorf("--filename-template must give a plain file name, got %q", b.String())
-	}
-	return b.String(), nil
-}
-
 func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	first := o.objects[0]
@@ -245,7 +224,7 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 				}
 				names = append(names, name+"/"+u.GetName())
 				if len(found) == 0 {
-					fn, err := o.fileName(u)
+					fn, err := o.fileName(u.GetKind(), u.GetName(), u.GetNamespace())
 					if err != nil {
 						return nil, err
 					}

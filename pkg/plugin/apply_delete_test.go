@@ -145,6 +145,27 @@ data:
 	}
 }
 
+// apply of a new object with --filename-template: the file and its resources: entry take the
+// template's name.
+func TestIssue5GoldenApplyNewFilenameTemplate(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "kustomize")
+	manifest := writeManifest(t, `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: banner
+  namespace: shop
+data:
+  TEXT: "Spring sale: 20% off"
+`)
+	g := commandGolden(t, dir, []string{"overlays/staging/kustomization.yaml", "overlays/staging/shop-banner.configmap.yaml"},
+		"apply", "-f", manifest, "--repo", dir, "--path", "overlays/staging", "--filename-template", "{{.Namespace}}-{{.Name}}.{{.Kind}}.yaml")
+	assertGolden(t, "issue5-apply-new-filename-template", strings.ReplaceAll(g, manifest, "banner.yaml"))
+	if cm := renderedObject(t, dir, "overlays/staging", "ConfigMap shop/banner"); cm == nil {
+		t.Fatal("ConfigMap shop/banner does not render in staging")
+	}
+}
+
 // delete of the only object of a file: the file goes (a plain directory has no resources: list).
 func TestIssue5GoldenDeletePlainFile(t *testing.T) {
 	gitEnv(t)

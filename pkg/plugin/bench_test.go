@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,10 +263,17 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // run times one command in dir; one that outlives timeout is killed and reported as timed out.
 func run(b *testing.B, timeout time.Duration, dir, bin string, args ...string) measurement {
 	b.Helper()
+	return runTo(b, nil, timeout, dir, bin, args...)
+}
+
+// runTo is run with the command's standard output written to stdout (nil discards it).
+func runTo(b *testing.B, stdout io.Writer, timeout time.Duration, dir, bin string, args ...string) measurement {
+	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
+	cmd.Stdout = stdout
 	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

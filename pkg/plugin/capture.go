@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,9 +35,11 @@ var captureLong = templates.LongDesc(`
 	server's metadata, controllers' annotations and ownerReferences, allocated cluster IPs,
 	injected service-account token volumes, and without any value that is the API server's
 	default (the server itself is asked, with dry-run creates). Each object gets a file of its
-	own in the target's directory, <kind>-<name>.yaml, registered in its kustomization; a bulk
-	capture (-l, --all) groups the files by namespace: <namespace>/<kind>-<name>.yaml. Secrets
-	are encrypted with the target's provider before they are written.
+	own in the target's directory, kind-NAME.yaml or the name --filename-template gives it,
+	registered in its kustomization; a bulk capture (-l, --all) groups the files by namespace:
+	NAMESPACE/kind-NAME.yaml. Secrets are encrypted with the target's provider before they
+	are written, and named for what is written: a SealedSecret's file is
+	sealedsecret-NAME.yaml, and its .Kind in the template is sealedsecret.
 
 	A bulk capture skips the objects that something else owns (the Pods and ReplicaSets of
 	controllers, Endpoints, EndpointSlices, Events, Leases, service-account tokens,
@@ -56,6 +57,9 @@ var captureExample = templates.Examples(`
 	# Capture everything of a namespace, one file per object under shop/
 	kubectl gitops capture -n shop --all --repo . --path clusters/prod/shop
 
+	# Name the new file <name>.<kind>.yaml
+	kubectl gitops capture configmap/settings -n shop --filename-template '{{.Name}}.{{.Kind}}.yaml'
+
 	# Record an emergency scale, showing the diff only
 	kubectl gitops capture --drift deployment/web -n shop --dry-run`)
 
@@ -63,6 +67,7 @@ var captureExample = templates.Examples(`
 type CaptureOptions struct {
 	changeFlags
 	secretFlags
+	fileNameFlag
 	Selector      string
 	All           bool
 	AllNamespaces bool
@@ -100,6 +105,7 @@ func NewCmdCapture(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	}
 	o.changeFlags.addFlags(cmd)
 	o.secretFlags.addFlags(cmd, true, true)
+	o.fileNameFlag.addFlag(cmd)
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Selector, "selector", "l", "", "Capture the objects with these labels (of every type, or of TYPE).")
 	fl.BoolVar(&o.All, "all", false, "Capture every object of the namespace (or, with -A, of every namespace).")
@@ -114,11 +120,17 @@ func (o *CaptureOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []
 		if o.All || o.AllNamespaces {
 			return usageErrorf(cmd, "--drift looks at the objects the target has: give TYPE/NAME, -l SELECTOR, or nothing for all of them; not --all or -A")
 		}
+		if o.FilenameTemplate != "" {
+			return usageErrorf(cmd, "--drift writes into the files the target has: --filename-template names new files, leave it out")
+		}
 	} else if len(args) == 0 && o.Selector == "" && !o.All {
 		return usageErrorf(cmd, "name the objects to capture: TYPE/NAME, -l SELECTOR or --all")
 	}
 	if len(args) == 1 && !strings.Contains(args[0], "/") && o.Selector == "" && !o.All && !o.Drift {
 		return usageErrorf(cmd, "resource(s) were provided, but no name was specified: give TYPE/NAME, -l SELECTOR or --all")
+	}
+	if err := o.fileNameFlag.complete(cmd); err != nil {
+		return err
 	}
 	if len(args) > 0 {
 		sel, err := selection(f, cmd, args, o.Selector, o.All)
@@ -212,12 +224,19 @@ func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error
 				if kustNS != "" && u.GetNamespace() != "" && u.GetNamespace() != kustNS {
 					return nil, fmt.Errorf("target %s puts every object in namespace %s (its kustomization's namespace:), and %s lives in %s: choose another target with --path or --target", t, kustNS, name, u.GetNamespace())
 				}
-				fileName := strings.ToLower(gk.Kind) + "-" + u.GetName() + ".yaml"
-				if !named && u.GetNamespace() != "" {
-					fileName = u.GetNamespace() + "/" + fileName
+				fileName := func(kind string) (string, error) {
+					fn, err := o.fileName(kind, u.GetName(), u.GetNamespace())
+					if err != nil || named || u.GetNamespace() == "" {
+						return fn, err
+					}
+					return u.GetNamespace() + "/" + fn, nil
 				}
 				if gk.String() != "Secret" {
-					out = append(out, change.ObjectChange{Desired: u.Object, FileName: fileName})
+					fn, err := fileName(gk.Kind)
+					if err != nil {
+						return nil, fmt.Errorf("capturing %s: %w", name, err)
+					}
+					out = append(out, change.ObjectChange{Desired: u.Object, FileName: fn})
 					names = append(names, name)
 					continue
 				}
@@ -361,9 +380,9 @@ func (o *CaptureOptions) clean(ctx context.Context, d *capture.Defaults, items [
 	return nil
 }
 
-// encryptCaptured encrypts a captured Secret for its new file: a sops-encrypted Secret, or a
-// SealedSecret in a file named for it.
-func encryptCaptured(ctx context.Context, env *secretEnv, provider, root, dir, fileName string, indent int, u *unstructured.Unstructured) (change.ObjectChange, error) {
+// encryptCaptured encrypts a captured Secret for its new file, which fileName names by the kind
+// written: a sops-encrypted Secret, or a SealedSecret.
+func encryptCaptured(ctx context.Context, env *secretEnv, provider, root, dir string, fileName func(kind string) (string, error), indent int, u *unstructured.Unstructured) (change.ObjectChange, error) {
 	secret, err := secrets.NormalizeSecret(u)
 	if err != nil {
 		return change.ObjectChange{}, err
@@ -372,13 +391,17 @@ func encryptCaptured(ctx context.Context, env *secretEnv, provider, root, dir, f
 	if err != nil {
 		return change.ObjectChange{}, err
 	}
+	kind := "Secret"
 	if provider == secrets.ProviderSealedSecrets {
-		d, base := path.Split(fileName)
-		fileName = d + "sealed" + base
+		kind = "SealedSecret"
+	}
+	fn, err := fileName(kind)
+	if err != nil {
+		return change.ObjectChange{}, err
 	}
 	content, err := p.Encrypt(ctx, secrets.EncryptRequest{
 		Secret:    secret,
-		Path:      filepath.Join(root, filepath.FromSlash(dir), filepath.FromSlash(fileName)),
+		Path:      filepath.Join(root, filepath.FromSlash(dir), filepath.FromSlash(fn)),
 		Indent:    indent,
 		Namespace: u.GetNamespace(),
 	})
@@ -389,7 +412,7 @@ func encryptCaptured(ctx context.Context, env *secretEnv, provider, root, dir, f
 	if err != nil {
 		return change.ObjectChange{}, err
 	}
-	return change.ObjectChange{Desired: desired, FileName: fileName, Content: content}, nil
+	return change.ObjectChange{Desired: desired, FileName: fn, Content: content}, nil
 }
 
 func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/yaml"
 
@@ -511,4 +512,164 @@ func TestE2ECaptureSecretSops(t *testing.T) {
 		t.Errorf("the captured Secret is not clean:\n%s", doc)
 	}
 	s.guardPasses()
+
+	// --filename-template names the encrypted file; the creation rules match the new name.
+	other := uniqueName("captured-api")
+	kubectlCmd(t, c, "-n", ns, "create", "secret", "generic", other, "--from-literal=token="+plainToken)
+	s.plains = append(s.plains, plainToken)
+	code, out, errOut = runCapture(t, c.KubeconfigPath, "--repo", s.dir, "--target", "staging", "-n", ns, "--secrets", "sops",
+		"--filename-template", "{{.Name}}.{{.Kind}}.enc.yaml", "secret/"+other)
+	s.noPlaintext("capture's output", out+errOut)
+	s.scan("capture secret with --filename-template")
+	if code != 0 {
+		t.Fatalf("capture secret --filename-template: exit %d\n%s\n%s", code, out, errOut)
+	}
+	file := "apps/staging/" + other + ".secret.enc.yaml"
+	if got := s.committedFiles(); got != file+"\napps/staging/kustomization.yaml" {
+		t.Errorf("the commit changed:\n%s", got)
+	}
+	if !strings.Contains(s.show("HEAD", "apps/staging/kustomization.yaml"), "\n  - "+other+".secret.enc.yaml\n") {
+		t.Errorf("the kustomization does not list %s:\n%s", file, s.show("HEAD", "apps/staging/kustomization.yaml"))
+	}
+	wantData(t, "captured with --filename-template", sopsData(t, s.show("HEAD", file)), map[string]string{"token": plainToken})
+	s.guardPasses()
+}
+
+// A captured Secret is sealed with the certificate of the real sealed-secrets controller: the
+// commit holds a SealedSecret and no plaintext (in no git object, file or output), the guard
+// passes it, and applied to the cluster in place of the original, the controller makes a
+// Secret of the original data.
+func TestE2ECaptureSecretSealed(t *testing.T) {
+	c := testcluster.SharedWithSealedSecrets(t)
+	s := newSecretTest(t, "sealed")
+	s.plains = []string{plainPassword, plainToken}
+	ns := uniqueName("capture-sealed")
+	if err := c.CreateNamespace(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName("captured-db")
+	kubectlCmd(t, c, "-n", ns, "create", "secret", "generic", name,
+		"--from-literal=username=admin", "--from-literal=password="+plainPassword, "--from-literal=token="+plainToken)
+	want := map[string]string{"username": "admin", "password": plainPassword, "token": plainToken}
+
+	before := s.head()
+	s.mustRun("", "capture", "secret/"+name, "--cert="+c.SealedSecretsCertURL,
+		"--repo", s.dir, "--target", "staging", "--kubeconfig", c.KubeconfigPath, "-n", ns)
+	if n := testrepo.Git(t, s.dir, "rev-list", "--count", before+"..HEAD"); n != "1" {
+		t.Fatalf("%s commits, want 1", n)
+	}
+	file := "apps/staging/sealedsecret-" + name + ".yaml"
+	if got := s.committedFiles(); got != "apps/staging/kustomization.yaml\n"+file {
+		t.Errorf("the commit changed:\n%s", got)
+	}
+	// The commit's own blobs, named: s.scan (in mustRun) read every object of the repository.
+	for _, f := range strings.Split(s.committedFiles(), "\n") {
+		s.noPlaintext("the committed "+f, s.show("HEAD", f))
+	}
+	doc := s.show("HEAD", file)
+	var sealedObj unstructured.Unstructured
+	if err := yaml.Unmarshal([]byte(doc), &sealedObj.Object); err != nil {
+		t.Fatal(err)
+	}
+	if sealedObj.GetKind() != "SealedSecret" || sealedObj.GetName() != name || sealedObj.GetNamespace() != ns {
+		t.Fatalf("the captured file is not the SealedSecret %s/%s:\n%s", ns, name, doc)
+	}
+	encrypted, _, _ := unstructured.NestedStringMap(sealedObj.Object, "spec", "encryptedData")
+	if len(encrypted) != len(want) {
+		t.Errorf("encryptedData has the keys %v, want %v", encrypted, want)
+	}
+	if strings.Contains(doc, "uid:") || strings.Contains(doc, "resourceVersion") || strings.Contains(doc, "creationTimestamp: \"") {
+		t.Errorf("the captured SealedSecret is not clean:\n%s", doc)
+	}
+	s.guardPasses()
+
+	// The original goes (the controller never takes over a Secret it did not make); the
+	// rendered SealedSecret is applied, and the controller's Secret holds the original data.
+	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
+	if err := kube.CoreV1().Secrets(ns).Delete(t.Context(), name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sealedApply(t, c, s.dir, name)
+	sealedWaitForData(t, c, ns, name, want)
+	made, err := kube.CoreV1().Secrets(ns).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs := made.OwnerReferences; len(refs) != 1 || refs[0].Kind != "SealedSecret" || refs[0].Name != name {
+		t.Errorf("the Secret is not the controller's: ownerReferences %+v", refs)
+	}
+
+	// With --filename-template, .Kind is the kind written: sealedsecret.
+	other := uniqueName("captured-api")
+	kubectlCmd(t, c, "-n", ns, "create", "secret", "generic", other, "--from-literal=token="+plainToken)
+	s.mustRun("", "capture", "secret/"+other, "--cert="+c.SealedSecretsCertURL, "--filename-template", "{{.Name}}.{{.Kind}}.yaml",
+		"--repo", s.dir, "--target", "staging", "--kubeconfig", c.KubeconfigPath, "-n", ns)
+	if got := s.committedFiles(); got != "apps/staging/"+other+".sealedsecret.yaml\napps/staging/kustomization.yaml" {
+		t.Errorf("the commit changed:\n%s", got)
+	}
+	s.guardPasses()
+}
+
+// captureTemplateNS is the namespace of TestE2ECaptureGoldenFilenameTemplate: a fixed one, so
+// the golden files' blob ids do not change from run to run (the objects are applied, so a
+// second run finds them as they were).
+const captureTemplateNS = "capture-template"
+
+// --filename-template names the file of a captured object and its kustomization entry: in the
+// target's directory for TYPE/NAME, in the namespace's folder for a bulk capture.
+func TestE2ECaptureGoldenFilenameTemplate(t *testing.T) {
+	c := testcluster.Shared(t)
+	gitEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := captureTemplateNS
+	if err := c.CreateNamespace(ctx, ns); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	objs := fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: %[1]s}
+data: {LOG_LEVEL: info}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: extra, namespace: %[1]s}
+data: {a: b}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: banner, namespace: %[1]s, labels: {app: shop}}
+data: {TEXT: "Spring sale: 20%% off"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: %[1]s, labels: {app: shop}}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+`, ns)
+	if _, err := c.ApplyYAML(ctx, "kubectl", []byte(objs)); err != nil {
+		t.Fatal(err)
+	}
+	repo := captureRepo(t)
+	masked := func(g string) string { return strings.ReplaceAll(g, c.KubeconfigPath, "<kubeconfig>") }
+
+	g := commandGolden(t, repo, []string{"captured/kustomization.yaml", "captured/settings.configmap.yaml"},
+		"capture", "configmap/settings", "--kubeconfig", c.KubeconfigPath, "-n", ns, "--repo", repo, "--path", "captured",
+		"--filename-template", "{{.Name}}.{{.Kind}}.yaml")
+	assertGolden(t, "capture-filename-template-named", masked(g))
+
+	g = commandGolden(t, repo, []string{"captured/" + ns + "/shop-configmap-banner.yaml", "captured/" + ns + "/shop-service-web.yaml", "captured/kustomization.yaml"},
+		"capture", "-l", "app=shop", "--kubeconfig", c.KubeconfigPath, "-n", ns, "--repo", repo, "--path", "captured",
+		"--filename-template", "shop-{{.Kind}}-{{.Name}}.yaml")
+	assertGolden(t, "capture-filename-template-bulk", masked(g))
+
+	// A name with a directory in it is refused before anything is written.
+	before := revParse(t, repo, "HEAD")
+	_, stderr, code := gitops(t, "capture", "configmap/extra", "--kubeconfig", c.KubeconfigPath, "-n", ns, "--repo", repo,
+		"--path", "captured", "--filename-template", "{{.Namespace}}/{{.Name}}.yaml")
+	if code == 0 || !strings.Contains(stderr, `--filename-template must give a plain file name, got "`+ns+`/extra.yaml"`) {
+		t.Errorf("a template giving a directory: exit %d, %s", code, stderr)
+	}
+	if revParse(t, repo, "HEAD") != before || gitRun(t, repo, "status", "--porcelain") != "" {
+		t.Error("the refused capture changed the repository")
+	}
 }
