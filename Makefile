@@ -78,7 +78,7 @@ $(TESTBIN)/kustomize-controller: hack/testbin/flux-kustomize/go.mod
 $(TESTBIN)/source-controller: hack/testbin/flux-source/go.mod
 	cd hack/testbin/flux-source && $(FLUX_ENV) $(GO) build -o $(CURDIR)/$@ github.com/fluxcd/source-controller
 
-demo: testbin build ## Start a local control plane, a sample GitOps repository, and print what to type next
+demo: testbin build ## Start a local control plane with Flux, a sample GitOps repository Flux applies, and print what to type next
 	hack/demo.sh up
 
 demo-down: ## Stop the demo's control plane and remove its files

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo / make demo-down: a local control plane, a Flux-style config repository (a bare
-# "remote" and a working clone) and the cluster state Flux would have applied from it.
+# make demo / make demo-down: a local control plane with Flux's source- and kustomize-controllers,
+# a Flux-style config repository (a bare "remote", served over HTTP on 127.0.0.1, and a working
+# clone), and Flux applying it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 demo=$root/.demo
@@ -15,9 +16,12 @@ down() {
 }
 
 up() {
-	mkdir -p "$demo"
-	go run "$root/hack/devcluster" up --dir "$demo/cluster" >/dev/null
+	mkdir -p "$demo/remote"
+	# It prints the kubeconfig, then the URL of the Git server for the bare repositories in
+	# $demo/remote, which source-controller fetches from and the plugin pushes to.
+	out=$(go run "$root/hack/devcluster" up --dir "$demo/cluster" --flux --git-root "$demo/remote")
 	export KUBECONFIG=$demo/cluster/kubeconfig
+	url=$(sed -n 2p <<<"$out")/fleet.git
 
 	# The config repository: a bare remote made from the Flux sample, and a working clone.
 	if [ ! -d "$demo/remote/fleet.git" ]; then
@@ -28,34 +32,37 @@ up() {
 		git init -q --bare -b main "$demo/remote/fleet.git"
 		git -C "$demo/seed" push -q "$demo/remote/fleet.git" main
 		rm -rf "$demo/seed"
-		git clone -q "file://$demo/remote/fleet.git" "$demo/work/fleet"
+		git clone -q "$url" "$demo/work/fleet"
 		git -C "$demo/work/fleet" config user.name "Demo User"
 		git -C "$demo/work/fleet" config user.email demo@example.com
 	fi
-	url="file://$demo/remote/fleet.git"
+	# A Git server started again (after a reboot) listens on another port.
+	git -C "$demo/work/fleet" remote set-url origin "$url"
 
-	# What Flux's controllers would have done: their CRDs, the sync objects of clusters/staging
-	# (pointing at the local remote), and the apps applied server-side with Flux's labels.
-	kubectl apply --server-side -f "$root/testdata/crds" >/dev/null
-	kubectl wait --for condition=established --timeout=60s crd --all >/dev/null
-	kubectl create namespace flux-system --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
+	# What flux bootstrap applies for clusters/staging: the GitRepository, here at the local Git
+	# server (which needs no credentials), and the apps Kustomization, without the health checks
+	# of its wait: true, which no Deployment passes here (no kubelet runs pods). Its HelmRelease
+	# needs helm-controller's CRD, though helm-controller does not run.
+	kubectl apply --server-side -f "$root/testdata/crds/helm.toolkit.fluxcd.io_helmreleases.yaml" >/dev/null
+	kubectl wait --for condition=established --timeout=60s crd/helmreleases.helm.toolkit.fluxcd.io >/dev/null
 	{
-		kubectl kustomize "$demo/work/fleet/clusters/staging/flux-system"
-		echo ---
-		cat "$demo/work/fleet/clusters/staging/apps.yaml"
-	} | sed "s#https://git.example.com/platform/fleet.git#$url#" |
-		kubectl apply --server-side --field-manager=kustomize-controller -f - >/dev/null
-	# The apps as Flux applies them: server-side, with the labels that name the Kustomization.
-	render=$demo/apps-staging.yaml
-	kubectl kustomize "$demo/work/fleet/apps/staging" >"$render"
-	kubectl apply --server-side --field-manager=kustomize-controller -f "$render" >/dev/null
-	kubectl label --overwrite -f "$render" \
-		kustomize.toolkit.fluxcd.io/name=apps kustomize.toolkit.fluxcd.io/namespace=flux-system >/dev/null
+		cat <<EOF
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {url: "$url", ref: {branch: main}, interval: 1m0s}
+---
+EOF
+		sed 's/^  wait: true$/  wait: false/' "$demo/work/fleet/clusters/staging/apps.yaml"
+	} | kubectl apply --server-side -f - >/dev/null
+	# Flux applies the apps, with the labels that lead the plugin back to the repository.
+	kubectl gitops sync kustomization/apps -n flux-system --wait --timeout=3m
 
 	cat <<EOT
 
-The demo is up: a kube-apiserver on 127.0.0.1, the Flux objects of clusters/staging, and the
-apps they render. The config repository's remote is $demo/remote/fleet.git.
+The demo is up: a kube-apiserver on 127.0.0.1, Flux's source- and kustomize-controllers, and the
+apps Flux applied from clusters/staging. The config repository's remote is
+$demo/remote/fleet.git, served at $url.
 
 Type this in your shell:
 
@@ -69,6 +76,10 @@ Type this in your shell:
   # keeps its own clone, commits in apps/staging and pushes.
   kubectl gitops scale deploy/web -n shop --replicas=3
   git -C $demo/remote/fleet.git log -1 --stat
+
+  # The whole loop: commit, push, ask Flux to apply it now, and return once the cluster runs it
+  kubectl gitops scale deploy/web -n shop --replicas=4 --push --wait
+  kubectl get deploy -n shop web -o jsonpath='{.spec.replicas}{"\n"}'   # 4, applied by Flux
 
   # In the working clone: the same, as a reviewable diff first
   cd $demo/work/fleet && git pull -q

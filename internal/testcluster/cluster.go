@@ -1,6 +1,7 @@
 // Package testcluster runs a real etcd and kube-apiserver on loopback, and on request the
-// sealed-secrets controller, for the tests that prove the product works against a real API
-// server. hack/devcluster runs the same control plane for people.
+// sealed-secrets controller, Flux's source- and kustomize-controllers and a Git server for them,
+// for the tests that prove the product works against a real API server. hack/devcluster runs
+// the same control plane for people.
 package testcluster
 
 import (
@@ -44,7 +45,9 @@ const (
 
 var stateEntries = []string{
 	kubeconfigFile, pidsFile, pkiDir, etcdDataDir, serviceAccountDir, sealedSecretsURLFile,
+	fluxStorageDir, gitURLFile,
 	etcdBinary + ".log", apiserverBinary + ".log", sealedSecretsBinary + ".log",
+	sourceControllerBinary + ".log", kustomizeControllerBinary + ".log", gitServerName + ".log",
 }
 
 // Options configures Start.
@@ -74,6 +77,8 @@ type Cluster struct {
 	KubeconfigPath string
 	// SealedSecretsCertURL serves the controller's sealing certificate once it runs.
 	SealedSecretsCertURL string
+	// GitURL is the Git server's URL once StartGitServer runs it, http://127.0.0.1:PORT.
+	GitURL string
 
 	opts    Options
 	ownDir  bool
@@ -83,7 +88,7 @@ type Cluster struct {
 	dynamic dynamic.Interface
 	mapper  meta.ResettableRESTMapper
 
-	mu    sync.Mutex // guards procs and SealedSecretsCertURL while processes start and stop
+	mu    sync.Mutex // guards procs, SealedSecretsCertURL and GitURL while processes start and stop
 	procs []*process
 }
 
@@ -231,11 +236,16 @@ func Open(opts Options) (*Cluster, error) {
 	if err := c.loadKubeconfig(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, sealedSecretsURLFile)); err == nil {
-		for _, p := range procs {
-			if p.name == sealedSecretsBinary && belongsTo(p.pid, dir) {
-				c.SealedSecretsCertURL = string(data)
-			}
+	// The URLs of the servers that still run (c is not shared yet: no lock).
+	for _, s := range []struct {
+		file, proc string
+		url        *string
+	}{
+		{sealedSecretsURLFile, sealedSecretsBinary, &c.SealedSecretsCertURL},
+		{gitURLFile, gitServerName, &c.GitURL},
+	} {
+		if data, err := os.ReadFile(filepath.Join(dir, s.file)); err == nil && c.running(s.proc) {
+			*s.url = string(data)
 		}
 	}
 	return c, nil
@@ -283,7 +293,7 @@ func (c *Cluster) Stop() error {
 		errs = append(errs, c.procs[i].stop(c.Dir))
 	}
 	c.procs = nil
-	c.SealedSecretsCertURL = ""
+	c.SealedSecretsCertURL, c.GitURL = "", ""
 	if err := errors.Join(errs...); err != nil {
 		return err // keep the state so that another down can find the survivors
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +30,9 @@ const (
 
 	sourceControllerBinary    = "source-controller"
 	kustomizeControllerBinary = "kustomize-controller"
+
+	// fluxStorageDir in the cluster's directory is source-controller's artifact storage.
+	fluxStorageDir = "flux-storage"
 
 	sourceController    = "github.com/fluxcd/source-controller"
 	kustomizeController = "github.com/fluxcd/kustomize-controller"
@@ -75,8 +77,9 @@ type Flux struct {
 //
 // The controllers are the binaries hack/testbin/flux-source and hack/testbin/flux-kustomize
 // build, and the CRDs come from the same modules' config/crd/bases in the module cache, so the
-// two always match. The Git server lives in this process: a Detached cluster's Flux stops
-// fetching when this program ends. One Flux runs per cluster at a time.
+// two always match. The controllers of a Detached cluster outlive this program, as its other
+// processes do, but ServeRepo's Git server lives in this process: StartGitServer serves Git
+// from a process of the cluster's own. One Flux runs per cluster at a time.
 func (c *Cluster) StartFlux(ctx context.Context) (_ *Flux, err error) {
 	testbin, err := testbinDir(c.opts.TestbinDir)
 	if err != nil {
@@ -97,7 +100,7 @@ func (c *Cluster) StartFlux(ctx context.Context) (_ *Flux, err error) {
 
 	f := &Flux{c: c, mux: http.NewServeMux(), gitPath: gitPath}
 	running.Lock()
-	if running.flux[c] != nil {
+	if running.flux[c] != nil || c.FluxRunning() {
 		running.Unlock()
 		return nil, errors.New("Flux already runs against this cluster: stop it first")
 	}
@@ -119,7 +122,9 @@ func (c *Cluster) StartFlux(ctx context.Context) (_ *Flux, err error) {
 	if err := c.CreateNamespace(ctx, FluxNamespace); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	if f.dir, err = os.MkdirTemp("", "testcluster-flux-"); err != nil {
+	// In the cluster's directory, so that `devcluster down` removes it with the rest.
+	f.dir = filepath.Join(c.Dir, fluxStorageDir)
+	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the artifact storage: %w", err)
 	}
 	if err := f.serveGit(); err != nil {
@@ -185,6 +190,14 @@ func (f *Flux) startControllers(source, kustomize string, common, env []string, 
 	return sourceProc, kustomizeProc, nil
 }
 
+// FluxRunning reports whether the cluster's source-controller and kustomize-controller run,
+// started by this program or, for a cluster found with Open, by another.
+func (c *Cluster) FluxRunning() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running(sourceControllerBinary) && c.running(kustomizeControllerBinary)
+}
+
 // WithFlux runs Flux against c for one test (see StartFlux) and stops it when the test ends. It
 // skips the test when the controllers are not built, unless $KUBECTL_GITOPS_E2E is set, when it
 // fails instead.
@@ -208,21 +221,7 @@ func WithFlux(t testing.TB, c *Cluster) *Flux {
 // loopback, fetch and push, and returns its URL for a GitRepository's spec.url.
 func (f *Flux) ServeRepo(bareDir string) string {
 	root := "/" + strconv.FormatInt(served.Add(1), 10)
-	f.mux.Handle(root+"/", &cgi.Handler{
-		Path: f.gitPath,
-		Args: []string{"http-backend"},
-		Root: root,
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + filepath.Dir(bareDir),
-			"GIT_HTTP_EXPORT_ALL=1",
-			// Pushes come without authentication, which http-backend refuses unless told.
-			"GIT_CONFIG_COUNT=1",
-			"GIT_CONFIG_KEY_0=http.receivepack",
-			"GIT_CONFIG_VALUE_0=true",
-		},
-		InheritEnv: []string{"PATH"},
-		Stderr:     &bytes.Buffer{}, // http-backend's complaints reach the client; keep test output clean
-	})
+	f.mux.Handle(root+"/", gitBackend(f.gitPath, filepath.Dir(bareDir), root))
 	return f.gitURL + root + "/" + filepath.Base(bareDir)
 }
 

@@ -81,6 +81,24 @@ func (c *Cluster) forget(p *process) error {
 	return errors.Join(err, c.writePids())
 }
 
+// running reports whether the cluster has a live process called name: one this program
+// started, or, for a cluster found with Open, one recorded in its pids. c.mu must be held.
+func (c *Cluster) running(name string) bool {
+	for _, p := range c.procs {
+		if p.name != name {
+			continue
+		}
+		if p.cmd != nil {
+			if exited, _ := p.hasExited(); !exited {
+				return true
+			}
+		} else if belongsTo(p.pid, c.Dir) {
+			return true
+		}
+	}
+	return false
+}
+
 // hasExited reports whether a process we started has ended, with how.
 func (p *process) hasExited() (bool, error) {
 	if p.cmd == nil {

@@ -33,7 +33,12 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/internal/testcluster"
 )
 
-func TestMain(m *testing.M) { testcluster.RunMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(gitServerEnv) != "" {
+		os.Exit(serveGit(os.Args[1:]))
+	}
+	testcluster.RunMain(m)
+}
 
 // namespace creates a namespace of its own for the test, unique across -count runs.
 func namespace(t *testing.T, c *testcluster.Cluster, prefix string) string {

@@ -265,10 +265,10 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		Out:           o.diffOut(o.IOStreams),
 	})
 	if noChange(o.ErrOut, err) {
-		return nil
+		return o.settle(ctx, o.IOStreams)
 	}
 	if err != nil {
 		return err
 	}
-	return printResult(o.IOStreams, o.Output, "configured", res, names)
+	return o.finish(ctx, o.IOStreams, "configured", res, names)
 }

@@ -282,13 +282,13 @@ func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error
 		fmt.Fprintf(o.ErrOut, "skipped %d owned %s (use TYPE/NAME to capture one)\n", skippedOwned, plural(skippedOwned, "object", "objects"))
 	}
 	if noChange(o.ErrOut, err) {
-		return nil
+		return o.settle(ctx, o.IOStreams)
 	}
 	if err != nil {
 		return err
 	}
 	maskResult(res)
-	return printResult(o.IOStreams, o.Output, "captured", res, names)
+	return o.finish(ctx, o.IOStreams, "captured", res, names)
 }
 
 func (o *CaptureOptions) where() string {
@@ -495,12 +495,12 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) {
 		fmt.Fprintf(o.ErrOut, "no drift: the cluster holds what %s says for the fields it sets\n", t)
-		return nil
+		return o.settle(ctx, o.IOStreams)
 	}
 	if err != nil {
 		return err
 	}
-	return printResult(o.IOStreams, o.Output, "drift recorded", res, names)
+	return o.finish(ctx, o.IOStreams, "drift recorded", res, names)
 }
 
 // readRendered reads the live object of a rendered one, or nil when the cluster has none.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	gitopssync "github.com/kubectl-gitops/kubectl-gitops/pkg/sync"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
@@ -31,9 +33,14 @@ type changeFlags struct {
 	Output  string
 	DryRun  string
 	Push    bool
+	Wait    bool
+	Timeout time.Duration
 
 	// commit holds the repository configuration's commit options.
 	commit target.CommitConfig
+	// factory and resolved are the cluster and the target resolveTarget found, for --wait.
+	factory  cmdutil.Factory
+	resolved *target.Target
 }
 
 func (c *changeFlags) addFlags(cmd *cobra.Command) {
@@ -47,6 +54,8 @@ func (c *changeFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&c.DryRun, "dry-run", "none", "With 'client' (or no value), print the diff of the repository change and write nothing.")
 	fl.Lookup("dry-run").NoOptDefVal = "client"
 	fl.BoolVar(&c.Push, "push", c.Push, "Push the commit (a rejected push is retried on the new remote head, never forced).")
+	fl.BoolVar(&c.Wait, "wait", c.Wait, "With --push, ask Flux or Argo CD to apply the pushed commit now and wait until the live objects match it, as 'kubectl gitops sync --wait' does.")
+	fl.DurationVar(&c.Timeout, "timeout", gitopssync.DefaultTimeout, "With --wait, how long to wait before failing with what still differs.")
 }
 
 func (c *changeFlags) validate(cmd *cobra.Command) error {
@@ -59,6 +68,31 @@ func (c *changeFlags) validate(cmd *cobra.Command) error {
 	case "none", "client", "server", "unchanged", "true", "false":
 	default:
 		return usageErrorf(cmd, "--dry-run must be one of none, client, server; not %q", c.DryRun)
+	}
+	if c.Timeout <= 0 {
+		return usageErrorf(cmd, "--timeout must be positive, not %s", c.Timeout)
+	}
+	if cmd.Flags().Changed("timeout") && !c.Wait {
+		return usageErrorf(cmd, "--timeout needs --wait")
+	}
+	if c.Wait && c.dryRun() {
+		return usageErrorf(cmd, "--wait waits for the reconciler to apply a pushed commit, and --dry-run makes none: give one of them")
+	}
+	return nil
+}
+
+// checkWait refuses --wait when the change will not be pushed where the reconciler looks: a
+// commit is pushed with --push or the configuration's commit.push, and always from the tool's
+// own clone; and the reconciler follows the target's branch, not another one.
+func (c *changeFlags) checkWait(cmd *cobra.Command, t *target.Target) error {
+	if !c.Wait {
+		return nil
+	}
+	if !c.Push && !c.commit.Push && !t.Cached {
+		return usageErrorf(cmd, "--wait waits for the reconciler to apply the pushed commit: add --push (the commit would stay in %s)", t.RepoDir)
+	}
+	if c.Branch != "" && c.Branch != t.Branch {
+		return usageErrorf(cmd, "--wait waits for branch %s, which target %s follows, and --branch commits on %s: drop one of them", t.Branch, t, c.Branch)
 	}
 	return nil
 }
@@ -121,6 +155,10 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	if cfg != nil {
 		c.commit = cfg.Commit
 	}
+	if err := c.checkWait(cmd, t); err != nil {
+		return nil, nil, nil, err
+	}
+	c.factory, c.resolved = f, t
 	return t, paths, live, nil
 }
 
@@ -207,6 +245,25 @@ func printResult(streams genericiooptions.IOStreams, output, verb string, res *w
 	}
 	fmt.Fprintf(streams.ErrOut, "committed %s on %s: %s%s\n", shortHash(res.Commit), res.Branch, where, pushed)
 	return nil
+}
+
+// finish reports a committed change as printResult does and, with --wait, waits for the
+// reconciler (see settle).
+func (c *changeFlags) finish(ctx context.Context, streams genericiooptions.IOStreams, verb string, res *workflow.Result, objs []string) error {
+	if err := printResult(streams, c.Output, verb, res, objs); err != nil {
+		return err
+	}
+	return c.settle(ctx, streams)
+}
+
+// settle, with --wait, asks the target's reconciler to apply the head of its branch and waits
+// until the live objects match it: the commit the change pushed, or, when there was nothing to
+// change, the head that already says so.
+func (c *changeFlags) settle(ctx context.Context, streams genericiooptions.IOStreams) error {
+	if !c.Wait || c.dryRun() || c.resolved == nil {
+		return nil
+	}
+	return SyncPushed(ctx, c.factory, streams, c.resolved, c.Timeout)
 }
 
 func shortHash(h string) string {
@@ -325,7 +382,7 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 	}
 	res, err := workflow.Run(ctx, req)
 	if noChange(streams.ErrOut, err) {
-		return nil
+		return c.settle(ctx, streams)
 	}
 	if err != nil {
 		return err
@@ -336,5 +393,5 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 	for _, w := range warnings {
 		fmt.Fprintln(streams.ErrOut, "Warning: "+w)
 	}
-	return printResult(streams, c.Output, spec.verb, res, names)
+	return c.finish(ctx, streams, spec.verb, res, names)
 }

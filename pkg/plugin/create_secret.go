@@ -213,7 +213,7 @@ func (o *CreateSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	return printResult(o.IOStreams, o.Output, "created", res, []string{"secret/" + name})
+	return o.finish(ctx, o.IOStreams, "created", res, []string{"secret/" + name})
 }
 
 // targetKustomization reads the namespace a target's own kustomization puts every object in,

@@ -104,7 +104,7 @@ func (o *DeleteOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	for _, obj := range objs {
 		names = append(names, kubectlQuoted(obj))
 	}
-	return printResult(o.IOStreams, o.Output, "deleted", res, names)
+	return o.finish(ctx, o.IOStreams, "deleted", res, names)
 }
 
 // kubectlQuoted names an object as kubectl delete reports it: deployment.apps "web".

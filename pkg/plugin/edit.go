@@ -207,7 +207,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	for _, obj := range objs {
 		names = append(names, resourceName(obj))
 	}
-	return printResult(o.IOStreams, o.Output, "edited", result, names)
+	return o.finish(ctx, o.IOStreams, "edited", result, names)
 }
 
 // encode shows the objects as the target renders them, one YAML document each (or JSON).

@@ -134,7 +134,7 @@ func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *targe
 			fmt.Fprintf(o.Out, "Patch for %s: %s\n", obj.Object, strings.Join(obj.Changes, "; "))
 		}
 	}
-	return printResult(o.IOStreams, o.Output, "edited", result, []string{resName})
+	return o.finish(ctx, o.IOStreams, "edited", result, []string{resName})
 }
 
 // secretShown is the part of the Secret the editor shows besides its values; it cannot change.

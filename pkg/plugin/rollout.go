@@ -230,10 +230,10 @@ func (o *RolloutUndoOptions) run(f cmdutil.Factory, cmd *cobra.Command, args []s
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) {
 		fmt.Fprintf(o.Out, "%s skipped rollback (current template already matches revision %d)\n", h.name, want.Number)
-		return nil
+		return o.settle(cmd.Context(), o.IOStreams)
 	}
 	if err != nil {
 		return err
 	}
-	return printResult(o.IOStreams, o.Output, "rolled back", res, []string{h.name})
+	return o.finish(cmd.Context(), o.IOStreams, "rolled back", res, []string{h.name})
 }

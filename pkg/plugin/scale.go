@@ -35,7 +35,10 @@ var scaleExample = templates.Examples(`
 	kubectl gitops scale deploy/web deploy/worker --replicas=0 --dry-run
 
 	# Every deployment labelled tier=batch, pushed
-	kubectl gitops scale deploy -l tier=batch --replicas=1 --push`)
+	kubectl gitops scale deploy -l tier=batch --replicas=1 --push
+
+	# Pushed, then applied by Flux or Argo CD now: it returns once the cluster runs 5 replicas
+	kubectl gitops scale deploy/web --replicas=5 --push --wait --timeout=2m`)
 
 // scalableKinds are the kinds with a replica count kubectl scale knows.
 var scalableKinds = []string{"Deployment", "ReplicaSet", "ReplicationController", "StatefulSet"}

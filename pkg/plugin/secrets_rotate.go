@@ -164,12 +164,12 @@ func (o *SecretsRotateOptions) run(f cmdutil.Factory, cmd *cobra.Command) error 
 		DryRun:        o.dryRun(),
 	})
 	if noChange(o.ErrOut, err) {
-		return nil
+		return o.settle(ctx, o.IOStreams)
 	}
 	if err != nil {
 		return err
 	}
-	return printResult(o.IOStreams, o.Output, "rotated", res, names)
+	return o.finish(ctx, o.IOStreams, "rotated", res, names)
 }
 
 // rotate encrypts one document again for the current keys: sops to the recipients its

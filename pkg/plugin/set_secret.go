@@ -214,12 +214,12 @@ func secretSelection(u secretUpdate) workflow.Selection {
 func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, env *secretEnv, u secretUpdate, action, what, verb string) error {
 	res, name, err := c.updateSecret(ctx, streams, t, targets, env, u, action, what)
 	if noChange(streams.ErrOut, err) {
-		return nil
+		return c.settle(ctx, streams)
 	}
 	if err != nil {
 		return err
 	}
-	return printResult(streams, c.Output, verb, res, []string{name})
+	return c.finish(ctx, streams, verb, res, []string{name})
 }
 
 func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, env *secretEnv, u secretUpdate, action, what string) (*workflow.Result, string, error) {

@@ -68,23 +68,13 @@ func replicas(t *testing.T, ctx context.Context, kube kubernetes.Interface, ns, 
 	return *d.Spec.Replicas
 }
 
-// The whole loop with Flux's own controllers: `scale --push` commits in the tool's clone of the
-// GitRepository's URL and pushes over HTTP; `sync --wait` asks Flux to reconcile and returns once
-// the live Deployment has the new replicas. With the controllers stopped, the same wait times out
-// with exit status 1 and names what still differs.
-func TestE2ESyncWaitWithRealFlux(t *testing.T) {
-	c := testcluster.Shared(t)
-	flux := testcluster.WithFlux(t, c)
-	env := testrepo.Env(t)
-	t.Chdir(t.TempDir())
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
-	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
-	dyn := dynamic.NewForConfigOrDie(c.RESTConfig())
-
-	// The staging apps without the HelmRelease (helm-controller does not run here), in a
-	// namespace of the test's own.
-	name := "sync-" + utilrand.String(6)
+// fluxStaging serves the staging apps of the flux sample (without the HelmRelease:
+// helm-controller does not run here), in a namespace of the test's own, to Flux's controllers
+// through a GitRepository and a Kustomization named as the namespace, and waits for their first
+// apply through the Kustomization by name. It returns the name and the bare repository.
+func fluxStaging(t *testing.T, ctx context.Context, c *testcluster.Cluster, flux *testcluster.Flux) (name, bare string) {
+	t.Helper()
+	name = "sync-" + utilrand.String(6)
 	bare, work := testrepo.NewWithRemote(t, "flux")
 	commitAndPush(t, work, "apps/staging/kustomization.yaml", `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -109,16 +99,33 @@ spec: {path: ./apps/staging, interval: 1h, prune: true, sourceRef: {kind: GitRep
 	if _, err := c.ApplyYAML(ctx, "", []byte(sync)); err != nil {
 		t.Fatal(err)
 	}
-	kc := "--kubeconfig=" + c.KubeconfigPath
-
-	// The first apply, waited for through the Kustomization by name.
-	_, stderr, code := gitopsSync(t, kc, "sync", "ks/"+name, "--wait", "--timeout=2m")
+	_, stderr, code := gitopsSync(t, "--kubeconfig="+c.KubeconfigPath, "sync", "ks/"+name, "--wait", "--timeout=2m")
 	if code != 0 {
 		t.Fatalf("sync ks/%s --wait: exit %d\n%s", name, code, stderr)
 	}
+	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	if got := replicas(t, ctx, kube, name, "web"); got != 1 {
 		t.Fatalf("after the first sync, replicas = %d, want 1", got)
 	}
+	return name, bare
+}
+
+// The whole loop with Flux's own controllers: `scale --push` commits in the tool's clone of the
+// GitRepository's URL and pushes over HTTP; `sync --wait` asks Flux to reconcile and returns once
+// the live Deployment has the new replicas. With the controllers stopped, the same wait times out
+// with exit status 1 and names what still differs.
+func TestE2ESyncWaitWithRealFlux(t *testing.T) {
+	c := testcluster.Shared(t)
+	flux := testcluster.WithFlux(t, c)
+	env := testrepo.Env(t)
+	t.Chdir(t.TempDir())
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
+	dyn := dynamic.NewForConfigOrDie(c.RESTConfig())
+
+	name, bare := fluxStaging(t, ctx, c, flux)
+	kc := "--kubeconfig=" + c.KubeconfigPath
 
 	scale := func(n int) {
 		t.Helper()
@@ -132,7 +139,7 @@ spec: {path: ./apps/staging, interval: 1h, prune: true, sourceRef: {kind: GitRep
 		t.Fatalf("scale --push changed the cluster itself: replicas = %d", got)
 	}
 	head := testrepo.Git(t, bare, "rev-parse", "main")
-	_, stderr, code = gitopsSync(t, kc, "-n", name, "sync", "deploy/web", "--wait", "--timeout=2m")
+	_, stderr, code := gitopsSync(t, kc, "-n", name, "sync", "deploy/web", "--wait", "--timeout=2m")
 	if code != 0 {
 		t.Fatalf("sync deploy/web --wait: exit %d\n%s", code, stderr)
 	}
@@ -175,6 +182,66 @@ spec: {path: ./apps/staging, interval: 1h, prune: true, sourceRef: {kind: GitRep
 		if !strings.Contains(stderr, want) {
 			t.Errorf("the timeout does not say %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// `scale --push --wait` is the whole loop in one command: it commits in the tool's clone of the
+// GitRepository's URL, pushes, asks Flux to reconcile and returns once the live Deployment has
+// the new replicas. With the controllers stopped, it fails after --timeout with exit status 1,
+// naming what still differs, and the commit stays pushed; the tool's clone always pushes, so
+// --wait needs no --push there.
+func TestE2EScalePushWaitWithRealFlux(t *testing.T) {
+	c := testcluster.Shared(t)
+	flux := testcluster.WithFlux(t, c)
+	env := testrepo.Env(t)
+	t.Chdir(t.TempDir())
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
+	name, bare := fluxStaging(t, ctx, c, flux)
+	kc := "--kubeconfig=" + c.KubeconfigPath
+
+	_, stderr, code := runPlugin(t, env, pluginBin, kc, "-n", name, "scale", "deploy/web", "--replicas=3", "--push", "--wait", "--timeout=2m")
+	if code != 0 {
+		t.Fatalf("scale --replicas=3 --push --wait: exit %d\n%s", code, stderr)
+	}
+	if got := replicas(t, ctx, kube, name, "web"); got != 3 {
+		t.Errorf("scale --push --wait returned with replicas = %d, want 3", got)
+	}
+	head := testrepo.Git(t, bare, "rev-parse", "main")
+	for _, want := range []string{
+		", pushed",
+		"reconcile requested: GitRepository flux-system/" + name + ", Kustomization flux-system/" + name,
+		"synced " + head[:12],
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("scale --push --wait's messages lack %q:\n%s", want, stderr)
+		}
+	}
+
+	if err := flux.StopControllers(); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = runPlugin(t, env, pluginBin, kc, "-n", name, "scale", "deploy/web", "--replicas=5", "--wait", "--timeout=10s")
+	if code != 1 {
+		t.Fatalf("scale --wait without controllers: exit %d, want 1\n%s", code, stderr)
+	}
+	pushed := testrepo.Git(t, bare, "rev-parse", "main")
+	if pushed == head {
+		t.Errorf("scale --wait without --push, in the tool's clone, pushed nothing:\n%s", stderr)
+	}
+	for _, want := range []string{
+		"timed out after 10s",
+		"1 of 3 objects still differ",
+		"Deployment.apps " + name + "/web: .spec.replicas: 3 -> 5",
+		"Kustomization flux-system/" + name + ": Ready; has not applied " + pushed[:12],
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the timeout does not say %q:\n%s", want, stderr)
+		}
+	}
+	if got := replicas(t, ctx, kube, name, "web"); got != 3 {
+		t.Errorf("without controllers, replicas = %d, want 3 still", got)
 	}
 }
 
