@@ -187,6 +187,20 @@ func (e *RefusedError) Error() string {
 
 // Plan places every change and proves the result with the closed loop.
 func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
+	// Many changes (a bulk capture, apply -f of a folder): each one's first placement, proved
+	// by one closed loop over all of them, instead of one loop per change over the growing set
+	// of files. If that is refused, every change is placed and proved in turn.
+	if len(changes) > 1 {
+		if p, err := e.plan(changes, true); err == nil {
+			return p, nil
+		}
+	}
+	return e.plan(changes, false)
+}
+
+// plan places the changes in turn; optimistic takes each change's first candidate and runs
+// the closed loop once at the end.
+func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 	plan := &Plan{Files: map[string][]byte{}, Original: map[string][]byte{}}
 	expect := map[string]map[render.ObjectID]map[string]any{}
 	for _, ch := range changes {
@@ -239,12 +253,14 @@ func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
 			for f, b := range c.Files {
 				merged[f] = b
 			}
-			afters, err := e.verify(merged, expect)
-			if err != nil {
-				reasons = append(reasons, fmt.Sprintf("in %s: %v", c.Layer, err))
-				continue
+			if !optimistic {
+				afters, err := e.verify(merged, expect)
+				if err != nil {
+					reasons = append(reasons, fmt.Sprintf("in %s: %v", c.Layer, err))
+					continue
+				}
+				e.accepted, e.acceptedFiles = afters, merged
 			}
-			e.accepted, e.acceptedFiles = afters, merged
 			for f, b := range c.Files {
 				if _, seen := plan.Original[f]; !seen {
 					orig, err := os.ReadFile(filepath.Join(e.root, filepath.FromSlash(f)))
@@ -263,6 +279,13 @@ func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
 		if !accepted {
 			return nil, &RefusedError{Object: id, Target: ch.Target, Reasons: reasons}
 		}
+	}
+	if optimistic && len(plan.Files) > 0 {
+		afters, err := e.verify(plan.Files, expect)
+		if err != nil {
+			return nil, err
+		}
+		e.accepted, e.acceptedFiles = afters, plan.Files
 	}
 	return plan, nil
 }
