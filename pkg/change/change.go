@@ -39,6 +39,8 @@ type Engine struct {
 	acceptedFiles map[string][]byte
 	// Reduced counts the closed-loop checks done on a reduced render (for tests).
 	Reduced int
+	// Refreshed counts cached renders brought up to date by a reduced render (for tests).
+	Refreshed int
 	// Whole renders every reached target whole, never reduced (to compare the two in tests).
 	Whole bool
 }
@@ -82,9 +84,17 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 	if _, ok := e.reads[t]; !ok {
 		return nil, fmt.Errorf("%s is not a target of this repository (targets: %s)", t, strings.Join(e.targets, ", "))
 	}
-	if r, ok := e.Cache.Load(e.root, t); ok {
-		e.before[t] = r
-		return r, nil
+	if r, old, ok := e.Cache.Load(e.root, t); ok {
+		if len(old) > 0 {
+			r, ok = e.refresh(t, r, old)
+			if ok {
+				_ = e.Cache.Store(e.root, r, nil)
+			}
+		}
+		if ok {
+			e.before[t] = r
+			return r, nil
+		}
 	}
 	r, err := render.Render(e.root, t, render.Options{})
 	if err != nil {
@@ -93,6 +103,40 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 	e.before[t] = r
 	_ = e.Cache.Store(e.root, r, nil) // a cache that cannot be written only costs time
 	return r, nil
+}
+
+// refresh brings a cached render up to date with files that changed since (old holds their
+// contents then), rendering only what they can reach, as the closed loop does for an edit.
+func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) (*render.Result, bool) {
+	if e.Whole {
+		return nil, false
+	}
+	tree, err := parseTree(e.root, t, old)
+	if err != nil {
+		return nil, false
+	}
+	now := make(map[string][]byte, len(old))
+	for f := range old {
+		b, err := os.ReadFile(filepath.Join(e.root, filepath.FromSlash(f)))
+		if err != nil {
+			return nil, false
+		}
+		now[f] = b
+	}
+	drop, err := reduce(e.root, tree, stale, now, old, nil)
+	if err != nil {
+		return nil, false
+	}
+	rb, err := render.Render(e.root, t, render.Options{Overlay: old, Drop: drop, NoOrigins: true})
+	if err != nil || verifyReduced(stale, rb, tree, drop) != nil {
+		return nil, false
+	}
+	ra, err := render.Render(e.root, t, render.Options{Drop: drop, NoOrigins: true})
+	if err != nil {
+		return nil, false
+	}
+	e.Refreshed++
+	return render.Merge(stale, rb, ra, now), true
 }
 
 // Remember stores the renders of the accepted plan in the cache, once its files are written.
@@ -347,7 +391,7 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 	tree, ok := e.trees[t]
 	if !ok {
 		var err error
-		if tree, err = parseTree(e.root, t); err != nil {
+		if tree, err = parseTree(e.root, t, nil); err != nil {
 			tree = nil
 		}
 		e.trees[t] = tree
@@ -355,7 +399,7 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 	if tree == nil {
 		return nil, false, nil
 	}
-	drop, err := reduce(e.root, tree, before, files, expect)
+	drop, err := reduce(e.root, tree, before, files, nil, expect)
 	if err != nil {
 		return nil, false, nil
 	}

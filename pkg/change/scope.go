@@ -75,7 +75,9 @@ type kustTree struct {
 // errNoReduction: the tree cannot be reduced soundly; the caller renders the whole target.
 var errNoReduction = errors.New("no reduction")
 
-func parseTree(root, dir string) (*kustTree, error) {
+// parseTree parses the kustomizations of the target at dir; old, when set, holds contents the
+// files had before (the tree of a render cached before they changed).
+func parseTree(root, dir string, old map[string][]byte) (*kustTree, error) {
 	t := &kustTree{}
 	seen := map[string]bool{}
 	var build func(dir string) (*kustNode, error)
@@ -87,6 +89,14 @@ func parseTree(root, dir string) (*kustTree, error) {
 		n, err := readNode(root, dir, nil)
 		if err != nil {
 			return nil, err
+		}
+		if b, ok := old[n.file]; ok {
+			if b == nil {
+				return nil, errNoReduction
+			}
+			if n, err = readNode(root, dir, b); err != nil {
+				return nil, err
+			}
 		}
 		t.nodes = append(t.nodes, n)
 		for _, res := range n.k.Resources {
@@ -218,12 +228,25 @@ type scope struct {
 	keep    map[*entry]bool
 	objects map[render.ObjectID]bool // objects the edits can change: their entries are kept
 	deletes bool
+	old     map[string][]byte // contents before the edits that are no longer on disk
+}
+
+// readBefore reads a file as it was before the edits.
+func (s *scope) readBefore(f string) ([]byte, error) {
+	if b, ok := s.old[f]; ok {
+		if b == nil {
+			return nil, &os.PathError{Op: "open", Path: f, Err: os.ErrNotExist}
+		}
+		return b, nil
+	}
+	return os.ReadFile(filepath.Join(s.root, filepath.FromSlash(f)))
 }
 
 // reduce decides which resources: entries the closed loop must render for the edits in files,
 // returning the entries to leave out per kustomization directory.
-func reduce(root string, tree *kustTree, before *render.Result, files map[string][]byte, expect map[render.ObjectID]map[string]any) (map[string][]string, error) {
-	s := &scope{root: root, tree: tree, before: before, files: files, keep: map[*entry]bool{}, objects: map[render.ObjectID]bool{}}
+// old holds the contents before the edits of files no longer on disk with them (nil otherwise).
+func reduce(root string, tree *kustTree, before *render.Result, files, old map[string][]byte, expect map[render.ObjectID]map[string]any) (map[string][]string, error) {
+	s := &scope{root: root, tree: tree, before: before, files: files, old: old, keep: map[*entry]bool{}, objects: map[render.ObjectID]bool{}}
 	for id, d := range expect {
 		if before.Get(id) == nil {
 			return nil, errNoReduction // a new object: its name could collide with one left out
@@ -232,11 +255,11 @@ func reduce(root string, tree *kustTree, before *render.Result, files map[string
 		s.objects[id] = true
 	}
 	for f, b := range files {
-		old, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
+		prev, err := s.readBefore(f)
 		if err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
-		if b == nil || !bytes.Equal(old, b) || err != nil {
+		if b == nil || !bytes.Equal(prev, b) || err != nil {
 			s.changed = append(s.changed, f)
 		}
 	}
@@ -440,7 +463,7 @@ func (s *scope) keepPatch(dir string, p types.Patch, onDisk bool) error {
 		b, edited := s.files[fp]
 		if onDisk || !edited {
 			var err error
-			if b, err = os.ReadFile(filepath.Join(s.root, filepath.FromSlash(fp))); err != nil {
+			if b, err = s.readBefore(fp); err != nil {
 				if os.IsNotExist(err) {
 					return nil // a new file: the other version names its targets
 				}

@@ -3,6 +3,8 @@ package change
 import (
 	"errors"
 	"maps"
+	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 
@@ -154,4 +156,70 @@ func objectsOf(r *render.Result) map[render.ObjectID]string {
 		out[o.ID] = string(b)
 	}
 	return out
+}
+
+// TestRefreshCachedRender: a cached render whose inputs changed since (an edit by hand, a pull)
+// is brought up to date by a reduced render, and equals the whole render of the new files.
+func TestRefreshCachedRender(t *testing.T) {
+	fleet := filepath.Join(t.TempDir(), "fleet")
+	opts := repogen.Options{Apps: 10, ManifestsPerApp: 20, Overlays: []string{"dev", "staging"}, Commits: 1}
+	if err := repogen.Generate(fleet, opts); err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{"overlays/dev", "overlays/staging"}
+	cache := render.Cache{Dir: t.TempDir()}
+	eng, err := NewEngine(fleet, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Cache = cache
+	if _, err := eng.Rendered("overlays/staging"); err != nil {
+		t.Fatal(err)
+	}
+
+	staged := opts.OverlayReplicas("staging")[0]
+	kust := filepath.Join(fleet, "overlays", "staging", "kustomization.yaml")
+	k := read(t, fleet, "overlays/staging/kustomization.yaml")
+	i := strings.Index(k, "- name: "+staged+"\n")
+	if i < 0 {
+		t.Fatalf("no replicas: entry for %s", staged)
+	}
+	j := i + strings.Index(k[i:], "count: ")
+	k = k[:j] + "count: 42" + k[j+len("count: ")+strings.IndexByte(k[j+len("count: "):], '\n'):]
+	writeFile(t, kust, k)
+	cm := filepath.Join("base", "apps", repogen.AppName(3), "web-config.yaml")
+	cmText := read(t, fleet, cm)
+	writeFile(t, filepath.Join(fleet, cm), replaceOnce(t, cmText, "\ndata:\n", "\ndata:\n  EDITED_BY_HAND: \"yes\"\n"))
+
+	eng2, err := NewEngine(fleet, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng2.Cache = cache
+	got, err := eng2.Rendered("overlays/staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eng2.Refreshed != 1 {
+		t.Errorf("the cached render was not refreshed (refreshed %d)", eng2.Refreshed)
+	}
+	want, err := render.Render(fleet, "overlays/staging", render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := objectsOf(got), objectsOf(want); !maps.Equal(g, w) {
+		t.Errorf("refreshed render differs from the whole render (%d objects, want %d)", len(g), len(w))
+	}
+	for _, o := range got.Objects {
+		if w := want.Get(o.ID); w == nil || w.Origin != o.Origin {
+			t.Errorf("%s: origin %+v, the whole render says %+v", o.ID, o.Origin, w)
+		}
+	}
+}
+
+func writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -43,6 +43,8 @@ type inputStamp struct {
 	ModTime int64
 	Ino     uint64
 	Sum     [sha256.Size]byte
+	// Content is the file's: when it changes, the render is brought up to date from it.
+	Content []byte
 }
 
 type cachedObject struct {
@@ -56,41 +58,46 @@ func (c Cache) file(root, path string) string {
 	return filepath.Join(c.Dir, "render-"+hex.EncodeToString(h[:12])+".gob")
 }
 
-// Load returns the cached render of target path of the repository at root, if it is still the
-// render of the files on disk.
-func (c Cache) Load(root, path string) (*Result, bool) {
+// Load returns the cached render of target path of the repository at root. changed is empty
+// when it is the render of the files on disk; otherwise it holds, for each input whose content
+// differs now, the content the render was made from (nil: the file is gone).
+func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok bool) {
 	if c.Dir == "" {
-		return nil, false
+		return nil, nil, false
 	}
 	root, err := filepath.Abs(root)
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
 	b, err := os.ReadFile(c.file(root, path))
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
 	var e cacheEntry
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&e); err != nil || e.Format != cacheFormat || e.Root != root || e.Path != path {
-		return nil, false
+		return nil, nil, false
 	}
 	stamps := make(map[string]inputStamp, len(e.Inputs))
 	for _, in := range e.Inputs {
 		cur, ok := stampOf(root, in.Path, &in)
 		if !ok || cur.Sum != in.Sum {
-			return nil, false
+			if changed == nil {
+				changed = map[string][]byte{}
+			}
+			changed[in.Path] = in.Content
+			continue
 		}
 		stamps[in.Path] = cur
 	}
 	objs, err := decodeObjects(e.Objects)
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
 	res := &Result{Path: path, Objects: objs, Cacheable: true, stamps: stamps}
 	for _, in := range e.Inputs {
 		res.Inputs = append(res.Inputs, in.Path)
 	}
-	return res, true
+	return res, changed, true
 }
 
 // Store records r as the render of its target: a render of the files on disk, except that edited
@@ -111,7 +118,7 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 				return fmt.Errorf("render cache: %s is an input and deleted", p)
 			}
 			// Vouched for by content alone: the file on disk may not be this (another branch).
-			e.Inputs = append(e.Inputs, inputStamp{Path: p, Size: -1, Sum: sha256.Sum256(b)})
+			e.Inputs = append(e.Inputs, inputStamp{Path: p, Size: -1, Sum: sha256.Sum256(b), Content: b})
 			continue
 		}
 		var known *inputStamp
@@ -170,14 +177,14 @@ func stampOf(root, p string, known *inputStamp) (inputStamp, bool) {
 		s.Size = -1
 	}
 	if known != nil && known.Size >= 0 && known.Size == fi.Size() && known.ModTime == s.ModTime && known.Ino == s.Ino {
-		s.Sum = known.Sum
+		s.Sum, s.Content = known.Sum, known.Content
 		return s, true
 	}
 	b, err := os.ReadFile(full)
 	if err != nil {
 		return inputStamp{}, false
 	}
-	s.Sum = sha256.Sum256(b)
+	s.Sum, s.Content = sha256.Sum256(b), b
 	return s, true
 }
 

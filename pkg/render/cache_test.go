@@ -35,7 +35,7 @@ func TestCacheRoundTripAndInvalidation(t *testing.T) {
 	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
 	c := Cache{Dir: t.TempDir()}
 	const target = "overlays/staging"
-	if _, ok := c.Load(root, target); ok {
+	if _, _, ok := c.Load(root, target); ok {
 		t.Fatal("an empty cache answered")
 	}
 	r, err := Render(root, target, Options{})
@@ -48,9 +48,9 @@ func TestCacheRoundTripAndInvalidation(t *testing.T) {
 	if err := c.Store(root, r, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := c.Load(root, target)
-	if !ok {
-		t.Fatal("the stored render was not loaded")
+	got, changed, ok := c.Load(root, target)
+	if !ok || len(changed) > 0 {
+		t.Fatalf("the stored render was not loaded as current (changed: %v)", changed)
 	}
 	if len(got.Objects) != len(r.Objects) {
 		t.Fatalf("loaded %d objects, stored %d", len(got.Objects), len(r.Objects))
@@ -79,8 +79,8 @@ func TestCacheRoundTripAndInvalidation(t *testing.T) {
 	if err := os.Chtimes(in, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.Load(root, target); ok {
-		t.Errorf("a render was loaded after %s changed", r.Inputs[0])
+	if _, changed, ok := c.Load(root, target); !ok || len(changed) != 1 || string(changed[r.Inputs[0]]) == string(b) {
+		t.Errorf("after %s changed, the cache answered ok=%v with changed inputs %v", r.Inputs[0], ok, changed)
 	}
 }
 
@@ -102,13 +102,13 @@ func TestCacheEditedContent(t *testing.T) {
 	if err := c.Store(root, r, map[string][]byte{kust: append(onDisk, "# elsewhere\n"...)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.Load(root, target); ok {
-		t.Fatal("loaded a render of content the working tree does not have")
+	if _, changed, _ := c.Load(root, target); len(changed) != 1 || string(changed[kust]) != string(onDisk)+"# elsewhere\n" {
+		t.Fatalf("a render of content the working tree does not have: changed inputs %q", changed)
 	}
 	if err := c.Store(root, r, map[string][]byte{kust: onDisk}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.Load(root, target); !ok {
-		t.Fatal("a render of the working tree's content was not loaded")
+	if _, changed, ok := c.Load(root, target); !ok || len(changed) > 0 {
+		t.Fatal("a render of the working tree's content was not loaded as current")
 	}
 }
