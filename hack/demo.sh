@@ -70,6 +70,12 @@ Type this in your shell:
   kubectl gitops scale deploy/web -n shop --replicas=3
   git -C $demo/remote/fleet.git log -1 --stat
 
+  # The commits that changed web as apps/staging renders it, and the last one undone as a
+  # new commit (pushed too): a revision is a commit here, not a ReplicaSet
+  kubectl gitops history deploy/web -n shop
+  kubectl gitops rollout undo deploy/web -n shop
+  kubectl gitops rollout history deploy/web -n shop
+
   # In the working clone: the same, as a reviewable diff first
   cd $demo/work/fleet && git pull -q
   kubectl gitops scale deploy/web -n shop --replicas=2 --dry-run
