@@ -43,12 +43,8 @@ type RetryError struct{ Err error }
 func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
 
-const (
-	// stopGrace is how long an editor asked to end (SIGTERM) has before it is killed.
-	stopGrace = 3 * time.Second
-	// signalSettle is how long a failed editor's exit waits for a signal sent with it.
-	signalSettle = 200 * time.Millisecond
-)
+// signalSettle is how long a failed editor's exit waits for a signal sent with it.
+const signalSettle = 200 * time.Millisecond
 
 // Session is one edit.
 type Session struct {
@@ -61,6 +57,9 @@ type Session struct {
 	WindowsLineEndings bool
 	// TempDir is where the private directory is made; empty means the system's.
 	TempDir string
+	// StopGrace is how long an editor asked to end (SIGTERM) has before it is killed; zero means
+	// three seconds.
+	StopGrace time.Duration
 }
 
 // Run edits text until apply accepts it, the user cancels, or an error that is not a RetryError.
@@ -165,24 +164,28 @@ func (s *Session) edit(ctx context.Context, sigs <-chan os.Signal, file string) 
 				return fmt.Errorf("the editor failed: %w", err)
 			}
 		case sig := <-sigs:
-			stop(cmd.Process, done, sigs)
+			s.stop(cmd.Process, done, sigs)
 			return &InterruptedError{Signal: sig}
 		case <-ctx.Done():
-			stop(cmd.Process, done, sigs)
+			s.stop(cmd.Process, done, sigs)
 			return ctx.Err()
 		}
 	})
 }
 
 // stop ends the editor: SIGTERM first, which editors handle by leaving (vim keeps its swap file),
-// then SIGKILL after stopGrace or at a second signal. It returns once the editor has exited, so
+// then SIGKILL after StopGrace or at a second signal. It returns once the editor has exited, so
 // that its file is no longer open.
-func stop(p *os.Process, done <-chan error, sigs <-chan os.Signal) {
+func (s *Session) stop(p *os.Process, done <-chan error, sigs <-chan os.Signal) {
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		// Windows has no SIGTERM; the process may also have just exited.
 		_ = p.Kill()
 	}
-	grace := time.NewTimer(stopGrace)
+	wait := s.StopGrace
+	if wait == 0 {
+		wait = 3 * time.Second
+	}
+	grace := time.NewTimer(wait)
 	defer grace.Stop()
 	select {
 	case <-done:
