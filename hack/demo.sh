@@ -77,6 +77,12 @@ Type this in your shell:
   kubectl gitops scale deploy/web -n shop --replicas=3
   git -C $demo/remote/fleet.git log -1 --stat
 
+  # The commits that changed web as apps/staging renders it, and the last one undone as a
+  # new commit (pushed too): a revision is a commit here, not a ReplicaSet
+  kubectl gitops history deploy/web -n shop
+  kubectl gitops rollout undo deploy/web -n shop
+  kubectl gitops rollout history deploy/web -n shop
+
   # The whole loop: commit, push, ask Flux to apply it now, and return once the cluster runs it
   kubectl gitops scale deploy/web -n shop --replicas=4 --push --wait
   kubectl get deploy -n shop web -o jsonpath='{.spec.replicas}{"\n"}'   # 4, applied by Flux

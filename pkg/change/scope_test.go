@@ -4,8 +4,8 @@ import (
 	"errors"
 	"maps"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"

@@ -10,17 +10,32 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"k8s.io/kubectl/pkg/util/interrupt"
+	"k8s.io/kubectl/pkg/util/term"
 )
 
 // ErrCancelled is returned when the user saved nothing new (kubectl's "Edit cancelled").
 var ErrCancelled = errors.New("Edit cancelled, no changes made.")
 
-// ErrInterrupted is returned when a signal stopped the session; nothing was applied.
+// ErrInterrupted is what an InterruptedError is (errors.Is): a signal stopped the session and
+// nothing was applied.
 var ErrInterrupted = errors.New("edit interrupted, no changes made")
+
+// InterruptedError is the end of a session that a signal stopped: the editor was stopped and
+// its directory removed; nothing was applied.
+type InterruptedError struct {
+	Signal os.Signal
+}
+
+func (e *InterruptedError) Error() string        { return ErrInterrupted.Error() }
+func (e *InterruptedError) Is(target error) bool { return target == ErrInterrupted }
 
 // RetryError is a mistake the user can fix in the editor: the session reopens it with the message.
 type RetryError struct{ Err error }
@@ -28,10 +43,8 @@ type RetryError struct{ Err error }
 func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
 
-// Editor launches the user's editor on a file and waits for it.
-type Editor interface {
-	Launch(path string) error
-}
+// signalSettle is how long a failed editor's exit waits for a signal sent with it.
+const signalSettle = 200 * time.Millisecond
 
 // Session is one edit.
 type Session struct {
@@ -44,6 +57,9 @@ type Session struct {
 	WindowsLineEndings bool
 	// TempDir is where the private directory is made; empty means the system's.
 	TempDir string
+	// StopGrace is how long an editor asked to end (SIGTERM) has before it is killed; zero means
+	// three seconds.
+	StopGrace time.Duration
 }
 
 // Run edits text until apply accepts it, the user cancels, or an error that is not a RetryError.
@@ -59,7 +75,7 @@ func (s *Session) Run(ctx context.Context, text []byte, apply func(edited []byte
 	defer os.RemoveAll(dir)
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
 	name := s.FileName
@@ -74,26 +90,8 @@ func (s *Session) Run(ctx context.Context, text []byte, apply func(edited []byte
 		if err := os.WriteFile(file, content, 0o600); err != nil {
 			return err
 		}
-		done := make(chan error, 1)
-		go func() { done <- s.Editor.Launch(file) }()
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("the editor failed: %w", err)
-			}
-		case <-sigs:
-			// The editor shares our terminal's process group and gets the signal too; wait for it
-			// so the file is no longer open, then remove the directory (deferred).
-			<-done
-			return ErrInterrupted
-		case <-ctx.Done():
-			<-done
-			return ctx.Err()
-		}
-		select {
-		case <-sigs:
-			return ErrInterrupted
-		default:
+		if err := s.edit(ctx, sigs, file); err != nil {
+			return err
 		}
 		edited, err := os.ReadFile(file)
 		if err != nil {
@@ -116,6 +114,87 @@ func (s *Session) Run(ctx context.Context, text []byte, apply func(edited []byte
 		}
 		return err
 	}
+}
+
+// edit runs the editor on file until it exits. A signal to the plugin, or the end of ctx, stops
+// the editor, whether or not the signal reached it too (a terminal's Ctrl-C reaches the whole
+// process group; `kill -INT` reaches the plugin alone), so that the caller can remove the
+// directory and end.
+func (s *Session) edit(ctx context.Context, sigs <-chan os.Signal, file string) error {
+	cmd, err := s.Editor.Command(file)
+	if err != nil {
+		return err
+	}
+	// Without a parent handler, kubectl's terminal guard exits the process on a signal, before the
+	// directory is removed; with one, it only restores the terminal's state.
+	tty := term.TTY{In: os.Stdin, TryDev: true, Parent: interrupt.New(func(os.Signal) {})}
+	return tty.Safe(func() error {
+		if err := cmd.Start(); err != nil {
+			if errors.Is(err, exec.ErrNotFound) {
+				return fmt.Errorf("unable to launch the editor %q", strings.Join(cmd.Args, " "))
+			}
+			return fmt.Errorf("the editor failed: %w", err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil {
+				select {
+				case sig := <-sigs:
+					return &InterruptedError{Signal: sig}
+				default:
+					return nil
+				}
+			}
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return &InterruptedError{Signal: ws.Signal()}
+				}
+			}
+			// An editor that a terminal's Ctrl-C made fail can end before the plugin's own copy of
+			// the signal is delivered: give it a moment, so that the interrupt is reported as one.
+			settle := time.NewTimer(signalSettle)
+			defer settle.Stop()
+			select {
+			case sig := <-sigs:
+				return &InterruptedError{Signal: sig}
+			case <-settle.C:
+				return fmt.Errorf("the editor failed: %w", err)
+			}
+		case sig := <-sigs:
+			s.stop(cmd.Process, done, sigs)
+			return &InterruptedError{Signal: sig}
+		case <-ctx.Done():
+			s.stop(cmd.Process, done, sigs)
+			return ctx.Err()
+		}
+	})
+}
+
+// stop ends the editor: SIGTERM first, which editors handle by leaving (vim keeps its swap file),
+// then SIGKILL after StopGrace or at a second signal. It returns once the editor has exited, so
+// that its file is no longer open.
+func (s *Session) stop(p *os.Process, done <-chan error, sigs <-chan os.Signal) {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		// Windows has no SIGTERM; the process may also have just exited.
+		_ = p.Kill()
+	}
+	wait := s.StopGrace
+	if wait == 0 {
+		wait = 3 * time.Second
+	}
+	grace := time.NewTimer(wait)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return
+	case <-sigs:
+	case <-grace.C:
+	}
+	_ = p.Kill()
+	<-done
 }
 
 func (s *Session) compose(problem string, text []byte) []byte {

@@ -11,6 +11,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -39,7 +40,9 @@ type Request struct {
 	// Name is the object's name as the user gave it: the first render needs only the documents
 	// that can define it.
 	Name string
-	// Select picks the object from the target's render at Rev.
+	// Select picks the object from the target's render. An error it wraps with NotRendered says
+	// the render does not hold the object: when that is so at Rev, the history goes back to the
+	// commit that removed it and is the history up to and including that commit.
 	Select func(*render.Result) (*render.Object, error)
 	// Rev is the commit the history goes back from; default HEAD.
 	Rev string
@@ -60,9 +63,20 @@ type Revision struct {
 	Deleted bool
 }
 
+// NotRendered marks err, an error of Request.Select, as saying that the render does not hold
+// the object (rather than that the request is wrong).
+func NotRendered(err error) error { return &notRenderedError{err} }
+
+type notRenderedError struct{ err error }
+
+func (e *notRenderedError) Error() string { return e.err.Error() }
+func (e *notRenderedError) Unwrap() error { return e.err }
+
 // Result is the object's history, oldest first.
 type Result struct {
-	// ID is the object as the target renders it at Rev; Object is that render.
+	// ID is the object as the target renders it at Rev; Object is that render. For an object
+	// removed before Rev, they are its last rendered form, and the last revision is the commit
+	// that removed it.
 	ID        render.ObjectID
 	Object    *render.Object
 	Revisions []Revision
@@ -101,19 +115,30 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 
-	// The object, from the render at Rev.
-	obj, err := w.selectAtStart(req.Select)
-	if err != nil {
-		return nil, err
+	// The object, from the render at Rev; when it does not render there, it is looked for in the
+	// states before, down to the one before the commit that removed it.
+	res := &Result{}
+	follow := func(obj *render.Object) error {
+		w.x = match{known: true, id: obj.ID, generated: generatedName(obj.ID)}
+		clear(w.possiblyCache)
+		w.current = obj.Obj
+		res.ID, res.Object = obj.ID, obj
+		var err error
+		w.hints, err = trailerHints(ctx, req.RepoDir, head, obj)
+		return err
 	}
-	w.x = match{known: true, id: obj.ID, generated: generatedName(obj.ID)}
-	clear(w.possiblyCache)
-	w.current = obj.Obj
-	if w.hints, err = trailerHints(ctx, req.RepoDir, head, obj); err != nil {
-		return nil, err
+	obj, absent := w.selectAtStart(req.Select)
+	var notRendered *notRenderedError
+	switch {
+	case absent == nil:
+		if err := follow(obj); err != nil {
+			return nil, err
+		}
+	case !errors.As(absent, &notRendered):
+		return nil, absent
 	}
+	searching := absent != nil
 
-	res := &Result{ID: obj.ID, Object: obj}
 	var found []Revision // newest first
 	log, err := startLog(ctx, req.RepoDir, head, w.followed)
 	if err != nil {
@@ -136,7 +161,7 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 			break
 		}
 		res.Stats.Commits++
-		skip := w.canSkip(e)
+		skip := !searching && w.canSkip(e)
 		w.revert(e)
 		if w.stale {
 			w.layout, w.stale = w.layoutOf(root), false
@@ -144,7 +169,21 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 		if w.err != nil {
 			return nil, w.err
 		}
-		if !skip {
+		if searching {
+			obj, err := w.selectBefore(req.Select, &res.Stats)
+			if err != nil {
+				return nil, err
+			}
+			if obj != nil {
+				// e removed the object: its first revision (newest first), and the object to follow
+				// from here down.
+				found = append(found, Revision{Commit: e.info, Deleted: true})
+				if err := follow(obj); err != nil {
+					return nil, err
+				}
+				searching = false
+			}
+		} else if !skip {
 			before, known := w.renderObject(&res.Stats)
 			if known {
 				if !sameForm(before, w.current) {
@@ -168,6 +207,10 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 				return nil, err
 			}
 		}
+	}
+	if searching {
+		// It never rendered in the followed history: the error at Rev says where it was looked for.
+		return nil, absent
 	}
 	for i := len(found) - 1; i >= 0; i-- {
 		r := found[i]
@@ -504,6 +547,35 @@ func (w *walker) renderObject(stats *Stats) (obj *unstructured.Unstructured, kno
 		return o.Obj, true
 	}
 	return nil, true
+}
+
+// selectBefore picks the object, not yet known, from the state, when a document of the state
+// can define it and the state renders; nil when it does not. Only an error that is not about the
+// object's absence (an ambiguous name) ends the walk.
+func (w *walker) selectBefore(sel func(*render.Result) (*render.Object, error), stats *Stats) (*render.Object, error) {
+	if !w.exists() {
+		return nil, nil
+	}
+	possible := false
+	for _, blob := range w.files {
+		if w.possiblyIn(blob) {
+			possible = true
+			break
+		}
+	}
+	if !possible {
+		return nil, nil
+	}
+	r, err := w.render(stats, true)
+	if err != nil {
+		return nil, nil
+	}
+	obj, err := sel(r)
+	var notRendered *notRenderedError
+	if errors.As(err, &notRendered) {
+		return nil, nil
+	}
+	return obj, err
 }
 
 // selectAtStart renders the starting state and picks the object; a slice that does not find it

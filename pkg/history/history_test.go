@@ -27,6 +27,9 @@ func selectByName(kind, name string) func(*render.Result) (*render.Object, error
 				found = append(found, o)
 			}
 		}
+		if len(found) == 0 {
+			return nil, NotRendered(fmt.Errorf("%s %s not found in %s", kind, name, r.Path))
+		}
 		if len(found) != 1 {
 			return nil, fmt.Errorf("%s %s: %d objects in %s", kind, name, len(found), r.Path)
 		}
@@ -199,13 +202,36 @@ func TestHistoryMatchesFullRendersKustomize(t *testing.T) {
 	} {
 		t.Run(o.kind+"/"+o.name, func(t *testing.T) {
 			if o.name == "worker" {
-				// worker no longer renders in staging: its history is read in production.
+				// Production still renders worker; staging's history of it is the "removed" case.
 				assertSameHistory(t, dir, "overlays/production", o.kind, o.name)
 				return
 			}
 			res := assertSameHistory(t, dir, "overlays/staging", o.kind, o.name)
 			t.Logf("%d commits read, %d renders, paths %v", res.Stats.Commits, res.Stats.Renders, res.Stats.Paths)
 		})
+	}
+	// worker no longer renders in staging: its history ends with the commit that removed it, and
+	// its last form is the one before.
+	t.Run("removed", func(t *testing.T) {
+		res := assertSameHistory(t, dir, "overlays/staging", "Deployment", "worker")
+		last := res.Revisions[len(res.Revisions)-1]
+		if !last.Deleted || last.Object != nil || last.Commit.Subject != "staging: worker removed" || last.Commit.Hash != testrepo.Git(t, dir, "rev-parse", "HEAD") {
+			t.Errorf("the last revision is %+v, want the removal at HEAD", last)
+		}
+		if res.Object == nil || res.Object.ID.String() != "Deployment.apps shop/worker" || !sameForm(res.Object.Obj, res.Revisions[len(res.Revisions)-2].Object) {
+			t.Errorf("the result's object is not worker's last form: %+v", res.Object)
+		}
+	})
+}
+
+// An object that no state of the history renders is an error, the one the render at HEAD gave.
+func TestHistoryNeverRendered(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "kustomize")
+	commitAll(t, dir, "staging: web to 3", replace(t, dir, "overlays/staging/kustomization.yaml", "count: 1", "count: 3"))
+	_, err := Object(context.Background(), Request{RepoDir: dir, Path: "overlays/staging", Name: "nope", Select: selectByName("Deployment", "nope"), TempDir: t.TempDir()})
+	if err == nil || err.Error() != "Deployment nope not found in overlays/staging" {
+		t.Errorf("history of a deployment that never was: %v", err)
 	}
 }
 
@@ -220,7 +246,8 @@ func TestHistoryMatchesFullRendersPlain(t *testing.T) {
 	commitAll(t, dir, "extra goes", nil, "apps/shop/extra.yaml")
 	commitAll(t, dir, "web config", replace(t, dir, "apps/shop/config.yaml", "CURRENCY: EUR", "CURRENCY: USD"))
 	commitAll(t, dir, "web image", replace(t, dir, "apps/shop/deployment.yaml", "replicas: 4", "replicas: 5"))
-	for _, o := range []struct{ kind, name string }{{"Deployment", "web"}, {"ConfigMap", "web-config"}, {"Service", "web"}} {
+	// extra, gone since "extra goes": its history ends with that commit.
+	for _, o := range []struct{ kind, name string }{{"Deployment", "web"}, {"ConfigMap", "web-config"}, {"Service", "web"}, {"ConfigMap", "extra"}} {
 		t.Run(o.kind+"/"+o.name, func(t *testing.T) {
 			assertSameHistory(t, dir, ".", o.kind, o.name)
 		})

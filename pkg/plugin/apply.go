@@ -205,12 +205,16 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	// names are what the objects are called in the output; existing are the rendered ids of those
+	// that the target already has (the others are created). Both are redone when a rejected push
+	// plans the change again on the remote's head.
 	var names []string
+	var existing []*render.ObjectID
 	res, err := workflow.Run(ctx, workflow.Request{
 		Target:  t,
 		Targets: targets,
 		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			names = names[:0]
+			names, existing = names[:0], existing[:0]
 			var out []change.ObjectChange
 			for _, u := range o.objects {
 				gk := u.GroupVersionKind().GroupKind()
@@ -224,6 +228,7 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 				}
 				names = append(names, name+"/"+u.GetName())
 				if len(found) == 0 {
+					existing = append(existing, nil)
 					fn, err := o.fileName(u.GetKind(), u.GetName(), u.GetNamespace())
 					if err != nil {
 						return nil, err
@@ -233,6 +238,7 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 					out = append(out, change.ObjectChange{Desired: clean.Object, FileName: fn})
 					continue
 				}
+				existing = append(existing, &found[0].ID)
 				desired := found[0].Obj.DeepCopy()
 				applied := u.DeepCopy()
 				unstructured.RemoveNestedField(applied.Object, "status")
@@ -264,11 +270,47 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		DryRun:        o.dryRun(),
 		Out:           o.diffOut(o.IOStreams),
 	})
+	var nc *workflow.NoChangeError
+	if errors.As(err, &nc) && (o.Output == "" || o.Output == "name") {
+		// Every object is already as the files say: kubectl apply's "unchanged", no failure.
+		for _, n := range names {
+			if o.Output == "name" {
+				fmt.Fprintln(o.Out, n)
+			} else {
+				fmt.Fprintf(o.Out, "%s unchanged\n", n)
+			}
+		}
+		return o.settle(ctx, o.IOStreams)
+	}
 	if noChange(o.ErrOut, err) {
 		return o.settle(ctx, o.IOStreams)
 	}
 	if err != nil {
 		return err
 	}
-	return o.finish(ctx, o.IOStreams, "configured", res, names)
+	if err := printResultEach(o.IOStreams, o.Output, res, names, applyVerbs(res, existing)); err != nil {
+		return err
+	}
+	return o.settle(ctx, o.IOStreams)
+}
+
+// applyVerbs says, as kubectl apply does, what became of each object: created when the target did
+// not render it, configured when its fields changed, unchanged otherwise.
+func applyVerbs(res *workflow.Result, existing []*render.ObjectID) []string {
+	changed := map[string]bool{}
+	for _, o := range res.Objects {
+		changed[o.Object] = true
+	}
+	verbs := make([]string, len(existing))
+	for i, id := range existing {
+		switch {
+		case id == nil:
+			verbs[i] = "created"
+		case changed[id.String()]:
+			verbs[i] = "configured"
+		default:
+			verbs[i] = "unchanged"
+		}
+	}
+	return verbs
 }

@@ -166,6 +166,77 @@ data:
 	}
 }
 
+// apply of several objects says of each what kubectl apply says: created for the one the target
+// did not render, configured for the one whose fields changed, unchanged for the one already as
+// the file says; one commit holds the changes.
+func TestIssue5GoldenApplyMixed(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "kustomize")
+	manifest := writeManifest(t, `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: banner
+  namespace: shop
+data:
+  TEXT: "Spring sale: 20% off"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          env:
+            - name: LOG_LEVEL
+              value: info
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  type: ClusterIP
+`)
+	g := commandGolden(t, dir, []string{"overlays/staging/configmap-banner.yaml", "overlays/staging/kustomization.yaml", "overlays/staging/web-patch.yaml"},
+		"apply", "-f", manifest, "--repo", dir, "--path", "overlays/staging")
+	assertGolden(t, "issue5-apply-mixed", strings.ReplaceAll(g, manifest, "shop.yaml"))
+}
+
+// apply of objects already as the file says writes nothing and, as kubectl apply, says
+// "unchanged" for each, with exit status 0.
+func TestIssue5ApplyUnchanged(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "kustomize")
+	before := snapshot(t, dir)
+	manifest := writeManifest(t, `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  type: ClusterIP
+`)
+	for _, tc := range []struct{ output, want string }{
+		{"", "service/web unchanged\n"},
+		{"name", "service/web\n"},
+	} {
+		args := []string{"apply", "-f", manifest, "--repo", dir, "--path", "overlays/staging"}
+		if tc.output != "" {
+			args = append(args, "-o", tc.output)
+		}
+		stdout, stderr, code := gitops(t, args...)
+		if code != 0 || stdout != tc.want || stderr != "" {
+			t.Errorf("apply -o %q: exit %d, stdout %q, stderr %q; want 0 and %q", tc.output, code, stdout, stderr, tc.want)
+		}
+	}
+	assertUnchanged(t, dir, before, "an apply that changes nothing")
+}
+
 // delete of the only object of a file: the file goes (a plain directory has no resources: list).
 func TestIssue5GoldenDeletePlainFile(t *testing.T) {
 	gitEnv(t)

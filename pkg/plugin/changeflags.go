@@ -208,6 +208,16 @@ func selection(f cmdutil.Factory, cmd *cobra.Command, args []string, selector st
 
 // printResult prints a change's result as kubectl prints what it changed, or as -o asks.
 func printResult(streams genericiooptions.IOStreams, output, verb string, res *workflow.Result, objs []string) error {
+	verbs := make([]string, len(objs))
+	for i := range verbs {
+		verbs[i] = verb
+	}
+	return printResultEach(streams, output, res, objs, verbs)
+}
+
+// printResultEach is printResult with a verb for each object (apply's created, configured and
+// unchanged).
+func printResultEach(streams genericiooptions.IOStreams, output string, res *workflow.Result, objs, verbs []string) error {
 	switch output {
 	case "json":
 		b, err := json.MarshalIndent(res, "", "  ")
@@ -230,14 +240,14 @@ func printResult(streams genericiooptions.IOStreams, output, verb string, res *w
 		return nil
 	}
 	if res.DryRun {
-		for _, o := range objs {
-			fmt.Fprintf(streams.ErrOut, "%s %s (dry run: nothing written)\n", o, verb)
+		for i, o := range objs {
+			fmt.Fprintf(streams.ErrOut, "%s %s (dry run: nothing written)\n", o, verbs[i])
 		}
 		return nil
 	}
 	where := strings.Join(res.Files, ", ")
-	for _, o := range objs {
-		fmt.Fprintf(streams.Out, "%s %s\n", o, verb)
+	for i, o := range objs {
+		fmt.Fprintf(streams.Out, "%s %s\n", o, verbs[i])
 	}
 	pushed := ""
 	if res.Pushed {

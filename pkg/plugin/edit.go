@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
-	"k8s.io/kubectl/pkg/cmd/util/editor"
 	"k8s.io/kubectl/pkg/util/templates"
 	"sigs.k8s.io/yaml"
 
@@ -147,7 +146,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		ext = "json"
 	}
 	session := &editsession.Session{
-		Editor:             editor.NewDefaultEditor([]string{"KUBE_EDITOR", "EDITOR"}),
+		Editor:             editsession.EnvEditor("KUBE_EDITOR", "EDITOR"),
 		Header:             header,
 		FileName:           "edit." + ext,
 		WindowsLineEndings: o.WindowsLineEndings,
@@ -196,7 +195,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		return interruptedExit(err)
 	}
 	if o.OutputPatch {
 		for _, obj := range result.Objects {

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
-	"k8s.io/kubectl/pkg/cmd/util/editor"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/editsession"
@@ -94,7 +93,7 @@ func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *targe
 			"new value to seal that key again; add a key to add a value; delete a key's line to remove it.")
 	}
 	session := &editsession.Session{
-		Editor:             editor.NewDefaultEditor([]string{"KUBE_EDITOR", "EDITOR"}),
+		Editor:             editsession.EnvEditor("KUBE_EDITOR", "EDITOR"),
 		Header:             header,
 		FileName:           "secret.yaml",
 		WindowsLineEndings: o.WindowsLineEndings,
@@ -127,7 +126,7 @@ func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *targe
 		return nil
 	}
 	if err != nil {
-		return err
+		return interruptedExit(err)
 	}
 	if o.OutputPatch {
 		for _, obj := range result.Objects {

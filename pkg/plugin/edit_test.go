@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -197,29 +198,24 @@ esac`)
 	assertUnchanged(t, dir, before, "the refused edit")
 }
 
-// Ctrl-C while the editor is open: the plugin exits, nothing is written, and the private
-// directory with the editor's file is gone. The built binary runs with its own TMPDIR, and an
-// editor that blocks on a FIFO until the test lets it go.
+// Ctrl-C while the editor is open: the plugin stops the editor, exits with the shell's code for
+// the signal, nothing is written, and the private directory with the editor's file is gone. The
+// built binary runs with its own TMPDIR, and an editor that blocks on a FIFO that nobody writes.
 func TestEditInterrupted(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		// group sends SIGINT to the plugin's process group, as a terminal's Ctrl-C does (the
-		// editor gets it too); otherwise to the plugin alone, as `kill -INT` does.
+		// group sends the signal to the plugin's process group, as a terminal's Ctrl-C does (the
+		// editor gets it too); otherwise to the plugin alone, as `kill -INT` does, and the plugin
+		// must stop the editor itself.
 		group bool
-		// bug, when set, is a known bug of the edit session: the case states the correct
-		// behaviour and is skipped.
-		bug string
+		sig   syscall.Signal
+		code  int
 	}{
-		{name: "Ctrl-C in the terminal", group: true},
-		{name: "SIGINT to the plugin alone", bug: "pkg/editsession Session.Run: on SIGINT/SIGTERM it waits (<-done) for the " +
-			"editor to exit before returning ErrInterrupted, so `kill -INT <plugin>` while the editor runs (a GUI " +
-			"editor, or one not in the terminal's process group) leaves the plugin hanging until the editor is " +
-			"closed; kubectl edit exits at once (its interrupt handler cleans up and exits)"},
+		{name: "Ctrl-C in the terminal", group: true, sig: syscall.SIGINT, code: 130},
+		{name: "SIGINT to the plugin alone", sig: syscall.SIGINT, code: 130},
+		{name: "SIGTERM to the plugin alone", sig: syscall.SIGTERM, code: 143},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.bug != "" {
-				t.Skip("BUG: " + tc.bug)
-			}
 			gitEnv(t)
 			dir := testrepo.New(t, "kustomize")
 			before := snapshot(t, dir)
@@ -228,7 +224,7 @@ func TestEditInterrupted(t *testing.T) {
 			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ed := newScriptedEditor(t, `echo "$1" > "$LOG/file"; read line < `+fifo)
+			ed := newScriptedEditor(t, `echo $$ > "$LOG/pid"; echo "$1" > "$LOG/file"; read line < `+fifo)
 			cmd := exec.Command(pluginBin, "edit", "deploy/web", "--repo", dir, "--path", "overlays/staging")
 			cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "KUBE_EDITOR=", "EDITOR="+ed.path)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -238,7 +234,7 @@ func TestEditInterrupted(t *testing.T) {
 				t.Fatal(err)
 			}
 			release := func() {
-				// Lets a still-blocked editor go, so that nothing outlives the test.
+				// Lets a still-blocked editor go, so that nothing outlives a failed test.
 				if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 					_, _ = f.WriteString("\n")
 					_ = f.Close()
@@ -261,6 +257,7 @@ func TestEditInterrupted(t *testing.T) {
 				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				t.Fatalf("the editor never opened\n%s", out.String())
 			}
+			editorPid := readPid(t, filepath.Join(ed.log, "pid"))
 			if !strings.HasPrefix(opened, tmp+string(os.PathSeparator)) {
 				t.Errorf("the editor's file %s is not below TMPDIR %s", opened, tmp)
 			}
@@ -272,18 +269,27 @@ func TestEditInterrupted(t *testing.T) {
 			if tc.group {
 				pid = -pid
 			}
-			if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+			if err := syscall.Kill(pid, tc.sig); err != nil {
 				t.Fatal(err)
 			}
 			select {
 			case err := <-done:
-				if err == nil {
-					t.Errorf("the interrupted edit exited 0\n%s", out.String())
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != tc.code {
+					t.Errorf("the interrupted edit ended with %v, want exit status %d\n%s", err, tc.code, out.String())
 				}
-			case <-time.After(15 * time.Second):
+			case <-time.After(30 * time.Second):
 				release()
 				<-done
-				t.Errorf("the plugin did not exit on SIGINT while the editor ran; it waited for the editor to end\n%s", out.String())
+				t.Fatalf("the plugin did not exit on %v while the editor ran; it waited for the editor to end\n%s", tc.sig, out.String())
+			}
+			// The editor shares the output and may say something when it gets the signal too.
+			if got, want := out.String(), "error: edit interrupted, no changes made\n"; !strings.HasSuffix(got, want) {
+				t.Errorf("output %q, want it to end with %q", got, want)
+			}
+			// The plugin reaped the editor before it exited: no such process any more.
+			if err := syscall.Kill(editorPid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("the editor (pid %d) outlived the plugin: kill -0 gives %v", editorPid, err)
 			}
 			if entries, err := os.ReadDir(tmp); err != nil || len(entries) != 0 {
 				var names []string
@@ -295,4 +301,18 @@ func TestEditInterrupted(t *testing.T) {
 			assertUnchanged(t, dir, before, "the interrupted edit")
 		})
 	}
+}
+
+// readPid reads the process id a script wrote to file.
+func readPid(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return pid
 }

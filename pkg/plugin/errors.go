@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/editsession"
 )
 
 // ExitError ends the command with a given exit code. Commands whose exit code carries meaning
@@ -30,6 +33,20 @@ func (e *ExitError) Error() string {
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }
+
+// interruptedExit gives an edit that a signal stopped the exit code a shell gives a command that
+// signal ends, 128 + its number (130 for Ctrl-C), with the message that nothing was written.
+func interruptedExit(err error) error {
+	var ie *editsession.InterruptedError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	code := 130
+	if sig, ok := ie.Signal.(syscall.Signal); ok && sig > 0 {
+		code = 128 + int(sig)
+	}
+	return &ExitError{Code: code, Err: err}
+}
 
 // usageError is a mistake in the command line; it is reported with a pointer to --help.
 type usageError struct {

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/history"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
 var historyLong = templates.LongDesc(`
@@ -28,7 +30,10 @@ var historyLong = templates.LongDesc(`
 	components and patches, as they were at the time) is considered, and a commit is listed when
 	the resource renders differently after it, with the fields that changed. A change to a shared
 	base that the target's overlay overrides is not listed; an overlay's replicas: or images: entry
-	that reaches the resource is.`)
+	that reaches the resource is.
+
+	A resource that no longer renders has the history of its last form: the commits up to and
+	including the one that removed it, as git log -- PATH shows a deleted file.`)
 
 var historyExample = templates.Examples(`
 	# The commits that changed deployment web in the target the repository's config names
@@ -125,6 +130,10 @@ func (c *changeFlags) objectHistory(f cmdutil.Factory, cmd *cobra.Command, args 
 		Name:    sel.Refs[0].Name,
 		Select: func(r *render.Result) (*render.Object, error) {
 			objs, err := sel.Select(r)
+			var notFound *workflow.NotFoundError
+			if errors.As(err, &notFound) {
+				return nil, history.NotRendered(err)
+			}
 			if err != nil {
 				return nil, err
 			}

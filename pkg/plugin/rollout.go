@@ -148,14 +148,20 @@ var rolloutUndoLong = templates.LongDesc(`
 	The resource's form at the previous revision (or at --to-revision) is written back through the
 	same rules as every change: each field into the layer of the repository that owns it, proved
 	by rendering every target again. History is never rewritten, and other resources that the old
-	commit changed too are left as they are now.`)
+	commit changed too are left as they are now.
+
+	A resource that a commit removed from the target comes back, as apply -f brings a new one, in
+	a file of its own in the target's directory with the form it last rendered with.`)
 
 var rolloutUndoExample = templates.Examples(`
 	# Restore deployment web's form before its last change
 	kubectl gitops rollout undo deployment/web
 
 	# Restore revision 3, as a diff only
-	kubectl gitops rollout undo deployment/web --to-revision=3 --dry-run`)
+	kubectl gitops rollout undo deployment/web --to-revision=3 --dry-run
+
+	# Bring back a service that a commit deleted
+	kubectl gitops rollout undo service/web`)
 
 // RolloutUndoOptions are the options of `kubectl gitops rollout undo`.
 type RolloutUndoOptions struct {
@@ -204,16 +210,25 @@ func (o *RolloutUndoOptions) run(f cmdutil.Factory, cmd *cobra.Command, args []s
 		return err
 	}
 	if want.Object == nil {
-		return fmt.Errorf("revision %d of %s is commit %s, which removed it from target %s: there is no form to roll back to; bring it back with `kubectl gitops apply -f`", want.Number, h.name, shortHash(want.Commit.Hash), h.target)
+		return fmt.Errorf("revision %d of %s is commit %s, which removed it from target %s: there is no form to roll back to; choose a revision that renders it with --to-revision (`kubectl gitops rollout history %s`), or bring it back with `kubectl gitops apply -f`", want.Number, h.name, shortHash(want.Commit.Hash), h.target, h.name)
 	}
 	id := h.result.ID
+	var removed *history.Revision
+	if last := &revs[len(revs)-1]; last.Deleted {
+		removed = last
+	}
 	res, err := workflow.Run(cmd.Context(), workflow.Request{
 		Target:  h.target,
 		Targets: h.targets,
 		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
 			now := r.Get(id)
-			if now == nil {
+			if now == nil && removed == nil {
 				return nil, fmt.Errorf("%s no longer renders in target %s", id, r.Path)
+			}
+			if now == nil {
+				// A removed object comes back as apply -f brings a new one: a file of its own in
+				// the target's directory, holding the form it rendered with.
+				return []change.ObjectChange{{Desired: want.Object.DeepCopy().Object}}, nil
 			}
 			return []change.ObjectChange{{Object: now, Desired: want.Object.DeepCopy().Object}}, nil
 		},
@@ -231,6 +246,12 @@ func (o *RolloutUndoOptions) run(f cmdutil.Factory, cmd *cobra.Command, args []s
 	if errors.As(err, &nc) {
 		fmt.Fprintf(o.Out, "%s skipped rollback (current template already matches revision %d)\n", h.name, want.Number)
 		return o.settle(cmd.Context(), o.IOStreams)
+	}
+	var refused *change.RefusedError
+	if removed != nil && errors.As(err, &refused) {
+		return fmt.Errorf("%s was removed from target %s by commit %s (revision %d), and its revision %d cannot be written back as a new file of the target: %w\n"+
+			"To restore it, revert the removal (`git revert %s`, if that commit changed nothing else) or change the target by hand; `kubectl gitops rollout history %s --revision=%d` shows the form it had",
+			h.name, h.target, shortHash(removed.Commit.Hash), removed.Number, want.Number, err, shortHash(removed.Commit.Hash), h.name, want.Number)
 	}
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -158,4 +159,77 @@ func TestIssue5RolloutUndoErrors(t *testing.T) {
 		}
 	}
 	assertUnchanged(t, dir, before, "the failed commands")
+}
+
+// An object deleted before HEAD keeps its history: history and rollout history show the commits
+// up to and including the one that deleted it, the deletion shown as such, as git log -- PATH
+// shows a deleted file; rollout undo brings back the form it last rendered with, in a file of its
+// own, and the target renders it as before the deletion.
+func TestIssue5GoldenHistoryDeleted(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "plain")
+	target := []string{"--repo", dir, "--path", "."}
+	original := renderedObject(t, dir, ".", "Service shop/web")
+	if original == nil {
+		t.Fatal("the sample has no Service shop/web")
+	}
+	if _, stderr, code := gitops(t, append([]string{"delete", "service/web"}, target...)...); code != 0 {
+		t.Fatalf("delete: exit %d\n%s", code, stderr)
+	}
+	// A later commit that does not touch the service: the deletion is not HEAD.
+	commitFiles(t, dir, "web config: currency", map[string]string{
+		"apps/shop/config.yaml": strings.Replace(readFile(t, dir, "apps/shop/config.yaml"), "CURRENCY: EUR", "CURRENCY: USD", 1),
+	})
+
+	assertGolden(t, "issue5-history-deleted", outputGolden(t, dir, append([]string{"history", "svc/web"}, target...)...))
+	assertGolden(t, "issue5-rollout-history-deleted", outputGolden(t, dir, append([]string{"rollout", "history", "service/web"}, target...)...))
+
+	g := commandGolden(t, dir, []string{"service-web.yaml"}, append([]string{"rollout", "undo", "service/web"}, target...)...)
+	assertGolden(t, "issue5-rollout-undo-deleted", g)
+	back := renderedObject(t, dir, ".", "Service shop/web")
+	if back == nil || !reflect.DeepEqual(back.Object, original.Object) {
+		t.Errorf("after the undo, Service shop/web renders as\n%v\nwant as before the deletion\n%v", back, original)
+	}
+}
+
+// The undo of a deletion the target's own file cannot override (a $patch: delete of an object of
+// the shared base) says how to restore it instead, and writes nothing; so does an undo to the
+// deletion's own revision.
+func TestIssue5RolloutUndoDeletedErrors(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "kustomize")
+	target := []string{"--repo", dir, "--path", "overlays/staging"}
+	if _, stderr, code := gitops(t, append([]string{"delete", "deployment/worker"}, target...)...); code != 0 {
+		t.Fatalf("delete: exit %d\n%s", code, stderr)
+	}
+	removal := revParse(t, dir, "HEAD")[:7]
+	before := snapshot(t, dir)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"rollout", "undo", "deploy/worker"}, []string{"deployment.apps/worker was removed from target", "by commit " + removal + " (revision 2)",
+			"git revert " + removal, "kubectl gitops rollout history deployment.apps/worker --revision=1"}},
+		{[]string{"rollout", "undo", "deploy/worker", "--to-revision=2"}, []string{"revision 2 of deployment.apps/worker is commit " + removal, "--to-revision", "apply -f"}},
+	} {
+		stdout, stderr, code := gitops(t, append(tc.args, target...)...)
+		if code != 1 || !strings.HasPrefix(stderr, "error: ") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", tc.args, code, stdout, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: the error does not say %q:\n%s", tc.args, w, stderr)
+			}
+		}
+	}
+	assertUnchanged(t, dir, before, "the refused undos")
+}
+
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

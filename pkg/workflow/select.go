@@ -144,8 +144,8 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 			if s.NamespaceExplicit {
 				ns = " in namespace " + s.Namespace
 			}
-			return nil, fmt.Errorf("%s %q not found%s in target path %s (rendered %d objects from it); if it lives only in the cluster, bring it into Git with `kubectl gitops capture %s/%s`",
-				ref.Resource, ref.Name, ns, r.Path, len(r.Objects), ref.Resource, ref.Name)
+			return nil, &NotFoundError{msg: fmt.Sprintf("%s %q not found%s in target path %s (rendered %d objects from it); if it lives only in the cluster, bring it into Git with `kubectl gitops capture %s/%s`",
+				ref.Resource, ref.Name, ns, r.Path, len(r.Objects), ref.Resource, ref.Name)}
 		case len(found) > 1:
 			var where []string
 			for _, o := range found {
@@ -192,5 +192,11 @@ func (s Selection) unknownType(resource string, r *render.Result) error {
 		list = append(list, k)
 	}
 	sort.Strings(list)
-	return fmt.Errorf("the resource type %q is unknown to the cluster and to target path %s (its kinds: %s)", resource, r.Path, strings.Join(list, ", "))
+	return &NotFoundError{msg: fmt.Sprintf("the resource type %q is unknown to the cluster and to target path %s (its kinds: %s)", resource, r.Path, strings.Join(list, ", "))}
 }
+
+// NotFoundError says that a render has no object of the name, or of the type, the user gave:
+// an object removed from the repository (history looks for it in older commits), or a typo.
+type NotFoundError struct{ msg string }
+
+func (e *NotFoundError) Error() string { return e.msg }
