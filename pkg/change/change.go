@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,6 +48,12 @@ type Engine struct {
 
 // NewEngine prepares the closed loop for the repository at root and its targets.
 func NewEngine(root string, targets []string) (*Engine, error) {
+	return NewEngineWithIncludes(root, targets, nil)
+}
+
+// NewEngineWithIncludes is NewEngine with what discovery already read of the targets'
+// kustomizations (target.IncludedDirs of each, by path); targets missing there are read.
+func NewEngineWithIncludes(root string, targets []string, includes map[string][]string) (*Engine, error) {
 	// kustomize parses its OpenAPI schema on the first strategic-merge patch, a tenth of a
 	// second: on another core while the command reads the repository.
 	go openapi.Schema()
@@ -57,10 +64,14 @@ func NewEngine(root string, targets []string) (*Engine, error) {
 			e.reads[t] = nil
 			continue
 		}
-		inc, err := target.IncludedDirs(root, t)
-		if err != nil {
-			return nil, fmt.Errorf("reading the kustomizations of target %s: %w", t, err)
+		inc, ok := includes[t]
+		if !ok {
+			var err error
+			if inc, err = target.IncludedDirs(root, t); err != nil {
+				return nil, fmt.Errorf("reading the kustomizations of target %s: %w", t, err)
+			}
 		}
+		inc = slices.Clone(inc)
 		sort.Strings(inc)
 		e.reads[t] = inc
 	}

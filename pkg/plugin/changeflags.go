@@ -144,13 +144,21 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	if cfg, err = target.LoadConfig(t.RepoDir); err != nil {
 		return nil, nil, nil, err
 	}
-	all, err := target.Discover(t.RepoDir, cfg)
-	if err != nil {
-		return nil, nil, nil, err
+	all := t.Discovered
+	if all == nil {
+		if all, err = target.Discover(t.RepoDir, cfg); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	var paths []string
 	for _, a := range all {
 		paths = append(paths, a.Path)
+		if a.Includes != nil {
+			if t.RepoIncludes == nil {
+				t.RepoIncludes = map[string][]string{}
+			}
+			t.RepoIncludes[a.Path] = a.Includes
+		}
 	}
 	if cfg != nil {
 		c.commit = cfg.Commit

@@ -100,7 +100,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	eng, err := change.NewEngine(t.RepoDir, append(append([]string{}, targets...), t.Path))
+	eng, err := change.NewEngineWithIncludes(t.RepoDir, append(append([]string{}, targets...), t.Path), t.RepoIncludes)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,11 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 	if err != nil {
 		return nil, nil, false
 	}
-	res := &Result{Path: path, Objects: objs, Cacheable: true, stamps: stamps}
+	raw := make(map[*Object][]byte, len(objs))
+	for i, o := range objs {
+		raw[o] = e.Objects[i].JSON
+	}
+	res := &Result{Path: path, Objects: objs, Cacheable: true, stamps: stamps, raw: raw}
 	for _, in := range e.Inputs {
 		res.Inputs = append(res.Inputs, in.Path)
 	}
@@ -132,9 +136,12 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 		e.Inputs = append(e.Inputs, s)
 	}
 	for _, o := range r.Objects {
-		js, err := o.Obj.MarshalJSON()
-		if err != nil {
-			return err
+		js, ok := r.raw[o]
+		if !ok {
+			var err error
+			if js, err = o.Obj.MarshalJSON(); err != nil {
+				return err
+			}
 		}
 		e.Objects = append(e.Objects, cachedObject{ID: o.ID, Origin: o.Origin, JSON: js})
 	}

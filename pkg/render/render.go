@@ -83,6 +83,9 @@ type Result struct {
 	stamps    map[string]inputStamp // from the cache: what the inputs were when it was loaded
 	index     map[ObjectID]*Object
 	indexed   int
+	// raw holds the cached encoding of objects loaded from the cache, which callers do not
+	// change (a change works on a copy), so storing the render again need not encode them.
+	raw map[*Object][]byte
 }
 
 // YAML is the render as `kubectl kustomize` prints it.
@@ -123,7 +126,7 @@ func (r *Result) Get(id ObjectID) *Object {
 // objects left out of the partial render do not depend on the edited files. edited are the new
 // contents of the edited files (nil: deleted).
 func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) *Result {
-	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps}
+	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, raw: full.raw}
 	replaced := map[ObjectID]bool{}
 	for _, o := range reducedBefore.Objects {
 		replaced[o.ID] = true

@@ -263,11 +263,13 @@ func (s *repoScan) reconcilerTargets(repoDir string) []Target {
 // highest directories of plain manifests outside every kustomization directory.
 func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 	included := map[string]bool{}
+	graph := map[string][]include{}
 	for dir := range s.kustDirs {
 		refs, err := directIncludes(repoDir, dir)
 		if err != nil {
 			return nil, err
 		}
+		graph[dir] = refs
 		for _, r := range refs {
 			included[r.path] = true
 		}
@@ -275,7 +277,16 @@ func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 	var ts []Target
 	for dir := range s.kustDirs {
 		if !included[dir] {
-			ts = append(ts, Target{Name: dir, RepoDir: repoDir, Path: dir, Source: SourceDiscovered})
+			inc, err := includedDirs(dir, func(d string) ([]include, error) {
+				if refs, ok := graph[d]; ok {
+					return refs, nil
+				}
+				return directIncludes(repoDir, d)
+			})
+			if err != nil {
+				return nil, err
+			}
+			ts = append(ts, Target{Name: dir, RepoDir: repoDir, Path: dir, Source: SourceDiscovered, Includes: inc})
 		}
 	}
 
@@ -340,13 +351,18 @@ func IncludedDirs(repoDir, kustDir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return includedDirs(start, func(dir string) ([]include, error) { return directIncludes(repoDir, dir) })
+}
+
+// includedDirs is IncludedDirs with the direct includes of each kustomization from direct.
+func includedDirs(start string, direct func(dir string) ([]include, error)) ([]string, error) {
 	seen := map[string]bool{start: true}
 	var out []string
 	queue := []string{start}
 	for len(queue) > 0 {
 		dir := queue[0]
 		queue = queue[1:]
-		refs, err := directIncludes(repoDir, dir)
+		refs, err := direct(dir)
 		if err != nil {
 			return nil, err
 		}

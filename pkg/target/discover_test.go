@@ -179,3 +179,30 @@ secretGenerator:
 		t.Error("IncludedDirs of a directory without kustomization: no error")
 	}
 }
+
+// TestDiscoverIncludes: what discovery reads of a target's kustomizations is what IncludedDirs
+// reads, so the closed loop can take it instead of reading them again.
+func TestDiscoverIncludes(t *testing.T) {
+	repo := filepath.Join(reposDir, "kustomize")
+	ts, err := Discover(repo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, tg := range ts {
+		if tg.Includes == nil {
+			continue
+		}
+		want, err := IncludedDirs(repo, tg.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(tg.Includes, want) {
+			t.Errorf("target %s: discovery includes %v, IncludedDirs %v", tg.Path, tg.Includes, want)
+		}
+		checked++
+	}
+	if checked != len(ts) || checked == 0 {
+		t.Errorf("%d of %d discovered targets carry their includes", checked, len(ts))
+	}
+}

@@ -269,9 +269,11 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 			return nil, fmt.Errorf("--repo %s has %d targets: %s; choose one with --path PATH or --target NAME", o.Repo, len(in), listTargets(in))
 		}
 	}
-	t.Source = SourceFlags
-	r.completeLocal(ctx, t, co)
-	return t, nil
+	out := *t // a copy: t may point into all
+	out.Source = SourceFlags
+	out.Discovered = all
+	r.completeLocal(ctx, &out, co)
+	return &out, nil
 }
 
 func listTargets(ts []Target) string {

@@ -43,6 +43,13 @@ type Target struct {
 	Cached bool
 	// Secrets says how Secrets written into this target are encrypted.
 	Secrets SecretsConfig
+	// Includes are the repository-relative files and directories the target's kustomizations
+	// include (as IncludedDirs lists them), when discovery read them; nil otherwise.
+	Includes []string
+	// Discovered are the repository's targets, when Resolve discovered them to find this one.
+	Discovered []Target
+	// RepoIncludes are the Includes of every target of the repository, by path, when known.
+	RepoIncludes map[string][]string
 	// HelmRelease is the Flux HelmRelease that made the live object, when one did; its values
 	// in Path, not the object itself, render the object.
 	HelmRelease *ObjectRef

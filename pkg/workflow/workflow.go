@@ -159,7 +159,7 @@ func plan(req Request) (*Result, error) {
 	if !containsStr(targets, t.Path) {
 		targets = append(append([]string{}, targets...), t.Path)
 	}
-	eng, err := change.NewEngine(t.RepoDir, targets)
+	eng, err := change.NewEngineWithIncludes(t.RepoDir, targets, t.RepoIncludes)
 	if err != nil {
 		return nil, err
 	}
