@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"runtime"
 	"sync"
 	"time"
@@ -27,13 +29,14 @@ type Cache struct {
 }
 
 // cacheFormat changes whenever the entry format or what a render produces changes.
-const cacheFormat = "kubectl-gitops render cache 1; kustomize api v0.21.1"
+const cacheFormat = "kubectl-gitops render cache 2; kustomize api v0.21.1"
 
 type cacheEntry struct {
 	Format  string
 	Root    string
 	Path    string
 	Inputs  []inputStamp
+	Dirs    []dirStamp
 	Objects []cachedObject
 }
 
@@ -45,6 +48,47 @@ type inputStamp struct {
 	Sum     [sha256.Size]byte
 	// Content is the file's: when it changes, the render is brought up to date from it.
 	Content []byte
+}
+
+// dirStamp is a directory's listing, for renders that read every manifest of a directory.
+type dirStamp struct {
+	Path string
+	Sum  [sha256.Size]byte
+}
+
+// listingOf hashes the names in directory p, with the files of edited (nil: deleted) as a
+// commit has just written them (it may have written them to another branch).
+func listingOf(root, p string, edited map[string][]byte) ([sha256.Size]byte, bool) {
+	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(p)))
+	if err != nil {
+		return [sha256.Size]byte{}, false
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[e.Name()] = e.IsDir()
+	}
+	for f, b := range edited {
+		if path.Dir(f) != p {
+			continue
+		}
+		if b == nil {
+			delete(names, path.Base(f))
+		} else {
+			names[path.Base(f)] = false
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	h := sha256.New()
+	for _, n := range sorted {
+		fmt.Fprintf(h, "%s %v\n", n, names[n])
+	}
+	var sum [sha256.Size]byte
+	copy(sum[:], h.Sum(nil))
+	return sum, true
 }
 
 type cachedObject struct {
@@ -77,6 +121,13 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&e); err != nil || e.Format != cacheFormat || e.Root != root || e.Path != path {
 		return nil, nil, false
 	}
+	for _, d := range e.Dirs {
+		// A directory that lists other files now: a new or removed manifest, whose effect
+		// only a whole render tells.
+		if sum, ok := listingOf(root, d.Path, nil); !ok || sum != d.Sum {
+			return nil, nil, false
+		}
+	}
 	stamps := make(map[string]inputStamp, len(e.Inputs))
 	for _, in := range e.Inputs {
 		cur, ok := stampOf(root, in.Path, &in)
@@ -98,6 +149,9 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 		raw[o] = e.Objects[i].JSON
 	}
 	res := &Result{Path: path, Objects: objs, Cacheable: true, stamps: stamps, raw: raw}
+	for _, d := range e.Dirs {
+		res.Dirs = append(res.Dirs, d.Path)
+	}
 	for _, in := range e.Inputs {
 		res.Inputs = append(res.Inputs, in.Path)
 	}
@@ -134,6 +188,13 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 			return fmt.Errorf("render cache: %s cannot be read", p)
 		}
 		e.Inputs = append(e.Inputs, s)
+	}
+	for _, d := range r.Dirs {
+		sum, ok := listingOf(root, d, edited)
+		if !ok {
+			return fmt.Errorf("render cache: directory %s cannot be read", d)
+		}
+		e.Dirs = append(e.Dirs, dirStamp{Path: d, Sum: sum})
 	}
 	for _, o := range r.Objects {
 		js, ok := r.raw[o]

@@ -112,3 +112,39 @@ func TestCacheEditedContent(t *testing.T) {
 		t.Fatal("a render of the working tree's content was not loaded as current")
 	}
 }
+
+// TestCachePlainDirectory: a plain directory renders every manifest in it, so a manifest added
+// there (or one a commit wrote to another branch) makes the cached render stale.
+func TestCachePlainDirectory(t *testing.T) {
+	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "plain"))
+	c := Cache{Dir: t.TempDir()}
+	r, err := Render(root, ".", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Dirs) == 0 {
+		t.Fatal("a plain render records no directories")
+	}
+	if err := c.Store(root, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, ok := c.Load(root, "."); !ok || len(changed) > 0 {
+		t.Fatal("the stored plain render was not loaded as current")
+	}
+	extra := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: default\n"
+	if err := c.Store(root, r, map[string][]byte{"extra.yaml": []byte(extra)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := c.Load(root, "."); ok {
+		t.Error("a render stored with a file the working tree lacks was loaded")
+	}
+	if err := c.Store(root, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "extra.yaml"), []byte(extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := c.Load(root, "."); ok {
+		t.Error("a cached plain render was loaded after a manifest was added")
+	}
+}

@@ -20,12 +20,13 @@ type overlayFS struct {
 
 	mu    sync.Mutex
 	reads map[string]struct{}
+	dirs  map[string]struct{} // directories whose listing a render depends on
 	// outside is set when a render read a file outside root: such a render cannot be cached.
 	outside bool
 }
 
 func newOverlayFS(root string, overlay map[string][]byte) *overlayFS {
-	return &overlayFS{FileSystem: filesys.MakeFsOnDisk(), root: root, overlay: overlay, reads: map[string]struct{}{}}
+	return &overlayFS{FileSystem: filesys.MakeFsOnDisk(), root: root, overlay: overlay, reads: map[string]struct{}{}, dirs: map[string]struct{}{}}
 }
 
 func (o *overlayFS) lookup(path string) ([]byte, bool) {
@@ -47,6 +48,31 @@ func (o *overlayFS) record(path string) {
 	o.mu.Lock()
 	o.reads[filepath.ToSlash(rel)] = struct{}{}
 	o.mu.Unlock()
+}
+
+// recordDir notes that a render depends on which files a directory holds (a plain directory's
+// manifests).
+func (o *overlayFS) recordDir(path string) {
+	rel, err := filepath.Rel(o.root, path)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err != nil || strings.HasPrefix(rel, "..") {
+		o.outside = true
+		return
+	}
+	o.dirs[filepath.ToSlash(rel)] = struct{}{}
+}
+
+// Dirs are the repository-relative directories recorded by recordDir.
+func (o *overlayFS) Dirs() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]string, 0, len(o.dirs))
+	for p := range o.dirs {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Inputs are the repository-relative files the renders through this filesystem read.

@@ -77,6 +77,9 @@ type Result struct {
 	Objects []*Object
 	// Inputs are the repository-relative files the render read.
 	Inputs []string
+	// Dirs are the repository-relative directories whose listing the render depends on (the
+	// directories of a plain target: a file added there is a new manifest).
+	Dirs []string
 	// Cacheable is false when the render read something outside the repository, or is partial.
 	Cacheable bool
 	yaml      []byte
@@ -126,7 +129,7 @@ func (r *Result) Get(id ObjectID) *Object {
 // objects left out of the partial render do not depend on the edited files. edited are the new
 // contents of the edited files (nil: deleted).
 func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) *Result {
-	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, raw: full.raw}
+	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, raw: full.raw, Dirs: full.Dirs}
 	replaced := map[ObjectID]bool{}
 	for _, o := range reducedBefore.Objects {
 		replaced[o.ID] = true
@@ -296,6 +299,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		fsys.record(kustFile)
 	}
 	res.Inputs = fsys.Inputs()
+	res.Dirs = fsys.Dirs()
 	// With an overlay the render is of the files a commit is about to write.
 	res.Cacheable = !fsys.outside && len(opts.Drop) == 0
 	return res, nil
@@ -377,6 +381,7 @@ func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
 			if p != dir && strings.HasPrefix(d.Name(), ".") {
 				return filepath.SkipDir
 			}
+			fsys.recordDir(p)
 			if p != dir && findKustomization(fsys, p) != "" {
 				resources = append(resources, relSlash(dir, p))
 				return filepath.SkipDir
