@@ -150,6 +150,14 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 	return render.Merge(stale, rb, ra, now), true
 }
 
+// Render returns the current render of the target at path t of the repository at root, from
+// cache when it holds it (brought up to date if files changed since), stored there otherwise.
+func Render(root, t string, cache render.Cache) (*render.Result, error) {
+	e := &Engine{root: root, targets: []string{t}, reads: map[string][]string{t: nil},
+		before: map[string]*render.Result{}, trees: map[string]*kustTree{}, Cache: cache}
+	return e.Rendered(t)
+}
+
 // Remember stores the renders of the accepted plan in the cache, once its files are written.
 func (e *Engine) Remember() {
 	for _, r := range e.accepted {

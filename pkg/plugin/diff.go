@@ -17,8 +17,8 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 	"k8s.io/kubectl/pkg/util/term"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/diff"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
@@ -181,7 +181,7 @@ func (o *DiffOptions) Validate(cmd *cobra.Command) error {
 // Run renders the target, compares it with the cluster and prints the differences.
 func (o *DiffOptions) Run(cmd *cobra.Command) error {
 	ctx, t := cmd.Context(), o.target
-	res, err := render.Render(t.RepoDir, t.Path, render.Options{})
+	res, err := change.Render(t.RepoDir, t.Path, workflow.RenderCache(t.RepoDir))
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("failed to render %s: %w", t, err)}
 	}

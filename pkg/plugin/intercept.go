@@ -17,9 +17,10 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/intercept"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
 // NewCmdIntercept builds the hidden `kubectl-gitops __intercept -- KUBECTL_ARGS...` that the
@@ -319,7 +320,7 @@ func configCovers(ctx context.Context, f cmdutil.Factory, sub *cobra.Command, li
 	if err != nil || t.Source != target.SourceConfig {
 		return nil, nil
 	}
-	r, err := render.Render(t.RepoDir, t.Path, render.Options{})
+	r, err := change.Render(t.RepoDir, t.Path, workflow.RenderCache(t.RepoDir))
 	if err != nil {
 		return nil, nil
 	}

@@ -153,6 +153,16 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
+// RenderCache is the render cache of the repository with the working tree dir: none when dir
+// is not one (a tree exported for a push retry).
+func RenderCache(dir string) render.Cache {
+	repo, err := gitrepo.Open(dir)
+	if err != nil {
+		return render.Cache{}
+	}
+	return render.Cache{Dir: repo.CacheDir()}
+}
+
 func plan(req Request) (*Result, error) {
 	t := req.Target
 	targets := req.Targets
@@ -163,9 +173,7 @@ func plan(req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if repo, err := gitrepo.Open(t.RepoDir); err == nil {
-		eng.Cache = render.Cache{Dir: repo.CacheDir()}
-	}
+	eng.Cache = RenderCache(t.RepoDir)
 	rendered, err := eng.Rendered(t.Path)
 	if err != nil {
 		return nil, err
