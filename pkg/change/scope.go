@@ -372,9 +372,21 @@ func (s *scope) kustomizationEdited(n *kustNode) error {
 	for _, r := range symmetricDiff(n.k.Replicas, after.k.Replicas) {
 		s.keepNamed("", r.Name)
 	}
-	for _, im := range symmetricDiff(n.k.Images, after.k.Images) {
-		if err := s.keepImage(im.Name); err != nil {
-			return err
+	if changedImages := symmetricDiff(n.k.Images, after.k.Images); len(changedImages) > 0 {
+		// Images are matched by their name in the layer; the render shows them as the last
+		// layer left them, which is the same name unless another layer gives a new one.
+		for _, other := range s.tree.nodes {
+			for _, im := range other.k.Images {
+				if other != n && im.NewName != "" {
+					return errNoReduction
+				}
+			}
+		}
+		for _, im := range changedImages {
+			s.keepImage(im.Name)
+			if im.NewName != "" {
+				s.keepImage(im.NewName)
+			}
 		}
 	}
 	for _, p := range symmetricDiff(n.k.Patches, after.k.Patches) {
@@ -509,38 +521,39 @@ func (s *scope) keepSelected(sel *types.Selector) error {
 	return nil
 }
 
-// loose compiles a selector's name as kustomize does (a full-match regular expression); nil
-// matches everything.
+// loose compiles a selector's name (kustomize matches it whole against the name in the
+// patch's layer) to find it anywhere in a rendered name, since prefixes and suffixes of other
+// layers only add around it; nil matches everything.
 func loose(expr string) (*regexp.Regexp, error) {
-	if expr == "" {
+	if expr == "" || strings.ContainsAny(expr, "^$") {
 		return nil, nil
 	}
-	re, err := regexp.Compile("^(?:" + expr + ")$")
+	re, err := regexp.Compile("(?:" + expr + ")")
 	if err != nil {
 		return nil, errNoReduction
 	}
 	return re, nil
 }
 
-// keepNamed keeps the objects of a kind ("" any kind) with a name, before or after transformers.
+// keepNamed keeps the objects of a kind ("" any kind) whose name, in some layer, can be name:
+// the rendered name holds it (prefixes, suffixes and hashes only add around it).
 func (s *scope) keepNamed(kind, name string) {
 	for _, o := range s.before.Objects {
-		if (kind == "" || kind == o.ID.Kind) && (o.ID.Name == name || o.Origin.Name == name) {
+		if (kind == "" || kind == o.ID.Kind) && (strings.Contains(o.ID.Name, name) || o.Origin.Name == name) {
 			s.objects[o.ID] = true
 		}
 	}
 }
 
 // keepImage keeps the objects with an image an images: entry named name matches, the way
-// kustomize matches it.
-func (s *scope) keepImage(name string) error {
+// kustomize matches it (every object when the name is no regular expression).
+func (s *scope) keepImage(name string) {
 	re, err := regexp.Compile("^" + name + "(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$")
 	for _, o := range s.before.Objects {
 		if err != nil || anyImage(o.Obj.Object, re) {
 			s.objects[o.ID] = true
 		}
 	}
-	return nil
 }
 
 func anyImage(v any, re *regexp.Regexp) bool {
