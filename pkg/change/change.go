@@ -33,8 +33,9 @@ type Engine struct {
 	reads  map[string][]string
 	before map[string]*render.Result
 	// Cache keeps renders between invocations; the zero Cache keeps none.
-	Cache render.Cache
-	trees map[string]*kustTree
+	Cache  render.Cache
+	trees  map[string]*kustTree
+	parsed map[string]*kustNode // kustomizations parsed, by file and content
 	// accepted are the renders after the accepted plan, stored in Cache by Remember.
 	accepted      map[string]*render.Result
 	acceptedFiles map[string][]byte
@@ -57,7 +58,7 @@ func NewEngineWithIncludes(root string, targets []string, includes map[string][]
 	// kustomize parses its OpenAPI schema on the first strategic-merge patch, a tenth of a
 	// second: on another core while the command reads the repository.
 	go openapi.Schema()
-	e := &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{}, trees: map[string]*kustTree{}}
+	e := &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{}, trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}}
 	for _, t := range targets {
 		if !hasKustomization(filepath.Join(root, filepath.FromSlash(t))) {
 			// A plain directory: what it reads is what lies below it.
@@ -122,7 +123,7 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 	if e.Whole {
 		return nil, false
 	}
-	tree, err := parseTree(e.root, t, old)
+	tree, err := parseTree(e.root, t, old, e.parsed)
 	if err != nil {
 		return nil, false
 	}
@@ -154,7 +155,7 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 // cache when it holds it (brought up to date if files changed since), stored there otherwise.
 func Render(root, t string, cache render.Cache) (*render.Result, error) {
 	e := &Engine{root: root, targets: []string{t}, reads: map[string][]string{t: nil},
-		before: map[string]*render.Result{}, trees: map[string]*kustTree{}, Cache: cache}
+		before: map[string]*render.Result{}, trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, Cache: cache}
 	return e.Rendered(t)
 }
 
@@ -410,7 +411,7 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 	tree, ok := e.trees[t]
 	if !ok {
 		var err error
-		if tree, err = parseTree(e.root, t, nil); err != nil {
+		if tree, err = parseTree(e.root, t, nil, e.parsed); err != nil {
 			tree = nil
 		}
 		e.trees[t] = tree

@@ -2,6 +2,7 @@ package change
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,8 @@ var errNoReduction = errors.New("no reduction")
 
 // parseTree parses the kustomizations of the target at dir; old, when set, holds contents the
 // files had before (the tree of a render cached before they changed).
-func parseTree(root, dir string, old map[string][]byte) (*kustTree, error) {
+// memo keeps parsed kustomizations between the trees one command parses.
+func parseTree(root, dir string, old map[string][]byte, memo map[string]*kustNode) (*kustTree, error) {
 	t := &kustTree{}
 	seen := map[string]bool{}
 	var build func(dir string) (*kustNode, error)
@@ -86,17 +88,9 @@ func parseTree(root, dir string, old map[string][]byte) (*kustTree, error) {
 			return nil, errNoReduction // a directory reached twice: leave it to kustomize
 		}
 		seen[dir] = true
-		n, err := readNode(root, dir, nil)
+		n, err := readNodeWith(root, dir, old, memo)
 		if err != nil {
 			return nil, err
-		}
-		if b, ok := old[n.file]; ok {
-			if b == nil {
-				return nil, errNoReduction
-			}
-			if n, err = readNode(root, dir, b); err != nil {
-				return nil, err
-			}
 		}
 		t.nodes = append(t.nodes, n)
 		for _, res := range n.k.Resources {
@@ -137,19 +131,55 @@ func (n *kustNode) allReads() []string {
 	return out
 }
 
-// readNode parses the kustomization in dir; content, when given, replaces the file's.
-func readNode(root, dir string, content []byte) (*kustNode, error) {
-	name := ""
-	for _, cand := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(dir), cand)); err == nil {
-			name = cand
-			break
-		}
-	}
-	if name == "" {
+// readNodeWith is readNode with the file's content from old when it is there, through memo.
+func readNodeWith(root, dir string, old map[string][]byte, memo map[string]*kustNode) (*kustNode, error) {
+	file := kustomizationIn(root, dir)
+	if file == "" {
 		return nil, errNoReduction
 	}
-	n := &kustNode{dir: dir, file: path.Join(dir, name), patchFiles: map[string]bool{}}
+	content, ok := old[file]
+	if ok && content == nil {
+		return nil, errNoReduction
+	}
+	if !ok {
+		var err error
+		if content, err = os.ReadFile(filepath.Join(root, filepath.FromSlash(file))); err != nil {
+			return nil, err
+		}
+	}
+	key := file + "\x00" + string(content)
+	if m, ok := memo[key]; ok {
+		n := *m
+		return &n, nil
+	}
+	n, err := readNode(root, dir, content)
+	if err != nil {
+		return nil, err
+	}
+	if memo != nil {
+		m := *n
+		memo[key] = &m
+	}
+	return n, nil
+}
+
+// kustomizationIn is the repository-relative path of dir's kustomization file, or "".
+func kustomizationIn(root, dir string) string {
+	for _, cand := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(dir), cand)); err == nil {
+			return path.Join(dir, cand)
+		}
+	}
+	return ""
+}
+
+// readNode parses the kustomization in dir; content, when given, replaces the file's.
+func readNode(root, dir string, content []byte) (*kustNode, error) {
+	file := kustomizationIn(root, dir)
+	if file == "" {
+		return nil, errNoReduction
+	}
+	n := &kustNode{dir: dir, file: file, patchFiles: map[string]bool{}}
 	if content == nil {
 		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(n.file)))
 		if err != nil {
@@ -157,8 +187,12 @@ func readNode(root, dir string, content []byte) (*kustNode, error) {
 		}
 		content = b
 	}
-	var keys map[string]any
-	if err := sigsyaml.Unmarshal(content, &keys); err != nil {
+	js, err := sigsyaml.YAMLToJSON(content)
+	if err != nil {
+		return nil, errNoReduction
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(js, &keys); err != nil {
 		return nil, errNoReduction
 	}
 	n.keys = map[string]bool{}
@@ -166,7 +200,7 @@ func readNode(root, dir string, content []byte) (*kustNode, error) {
 		n.keys[k] = true
 	}
 	n.k = &types.Kustomization{}
-	if err := sigsyaml.Unmarshal(content, n.k); err != nil {
+	if err := json.Unmarshal(js, n.k); err != nil {
 		return nil, errNoReduction
 	}
 	n.k.FixKustomization()
