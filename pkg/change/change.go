@@ -41,6 +41,10 @@ type Engine struct {
 	acceptedFiles map[string][]byte
 	// Reduced counts the closed-loop checks done on a reduced render (for tests).
 	Reduced int
+	// DeferStore keeps refreshed renders for Remember instead of storing them at once: a
+	// command that commits stores the render after its change instead.
+	DeferStore bool
+	fresh      map[string]*render.Result
 	// Refreshed counts cached renders brought up to date by a reduced render (for tests).
 	Refreshed int
 	// Whole renders every reached target whole, never reduced (to compare the two in tests).
@@ -58,7 +62,7 @@ func NewEngineWithIncludes(root string, targets []string, includes map[string][]
 	// kustomize parses its OpenAPI schema on the first strategic-merge patch, a tenth of a
 	// second: on another core while the command reads the repository.
 	go openapi.Schema()
-	e := &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{}, trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}}
+	e := &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{}, trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, fresh: map[string]*render.Result{}}
 	for _, t := range targets {
 		if !hasKustomization(filepath.Join(root, filepath.FromSlash(t))) {
 			// A plain directory: what it reads is what lies below it.
@@ -98,9 +102,12 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 	}
 	if r, old, ok := e.Cache.Load(e.root, t); ok {
 		if len(old) > 0 {
-			r, ok = e.refresh(t, r, old)
-			if ok {
-				_ = e.Cache.Store(e.root, r, nil)
+			if r, ok = e.refresh(t, r, old); ok {
+				if e.DeferStore {
+					e.fresh[t] = r
+				} else {
+					_ = e.Cache.Store(e.root, r, nil)
+				}
 			}
 		}
 		if ok {
@@ -155,14 +162,22 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 // cache when it holds it (brought up to date if files changed since), stored there otherwise.
 func Render(root, t string, cache render.Cache) (*render.Result, error) {
 	e := &Engine{root: root, targets: []string{t}, reads: map[string][]string{t: nil},
-		before: map[string]*render.Result{}, trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, Cache: cache}
+		before: map[string]*render.Result{}, trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, fresh: map[string]*render.Result{}, Cache: cache}
 	return e.Rendered(t)
 }
 
-// Remember stores the renders of the accepted plan in the cache, once its files are written.
-func (e *Engine) Remember() {
-	for _, r := range e.accepted {
-		_ = e.Cache.Store(e.root, r, e.acceptedFiles)
+// Remember stores in the cache the renders refreshed on the way (DeferStore) and, when written
+// says the accepted plan's files are committed, the renders after it, which supersede them.
+func (e *Engine) Remember(written bool) {
+	for t, r := range e.fresh {
+		if _, ok := e.accepted[t]; !ok || !written {
+			_ = e.Cache.Store(e.root, r, nil)
+		}
+	}
+	if written {
+		for _, r := range e.accepted {
+			_ = e.Cache.Store(e.root, r, e.acceptedFiles)
+		}
 	}
 }
 

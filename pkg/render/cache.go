@@ -10,8 +10,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 

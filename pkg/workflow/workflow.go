@@ -111,6 +111,7 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.eng.Remember(false)
 		r.DryRun = true
 		var b strings.Builder
 		if err := WriteDiff(&b, r.plan); err != nil {
@@ -136,14 +137,16 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	cr := commitRequest(req, res)
 	if err := repo.CheckClean(res.Files); err != nil {
+		res.eng.Remember(false)
 		return nil, err
 	}
 	out, err := repo.Commit(ctx, cr)
 	if err != nil {
+		res.eng.Remember(false)
 		return nil, err
 	}
 	res.Commit, res.Branch = out.Hash, out.Branch
-	res.eng.Remember()
+	res.eng.Remember(true)
 	if req.Push || t.Cached {
 		if err := repo.Push(ctx, gitrepo.PushRequest{Remote: "origin", Branch: out.Branch, Reapply: reapply}); err != nil {
 			return res, fmt.Errorf("committed %s but the push failed: %w", short(res.Commit), err)
@@ -174,6 +177,7 @@ func plan(req Request) (*Result, error) {
 		return nil, err
 	}
 	eng.Cache = RenderCache(t.RepoDir)
+	eng.DeferStore = true
 	rendered, err := eng.Rendered(t.Path)
 	if err != nil {
 		return nil, err
