@@ -4,21 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
@@ -231,110 +224,8 @@ func TestE2ESecretSealedLifecycle(t *testing.T) {
 }
 
 // sealedServeThroughProxy makes the controller reachable through the API server's service
-// proxy, as kube-system/sealed-secrets-controller, port "http", as pkg/secrets/sealed's tests
-// do: the controller runs on loopback, outside any pod, and the API server proxies only to a
-// pod IP an EndpointSlice names; so a forwarder on this machine's non-loopback address, a Pod
-// object with that address, the Service and its EndpointSlice stand in for the cluster's. It
-// skips the test where there is no such address.
+// proxy, as kube-system/sealed-secrets-controller, port "http" (see the harness).
 func sealedServeThroughProxy(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
-	ip := sealedExternalIPv4()
-	if ip == "" {
-		t.Skip("no non-loopback IPv4 address: the API server's service proxy refuses loopback endpoints")
-	}
-	certURL, err := url.Parse(c.SealedSecretsCertURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sealedForward(t, ip, certURL.Host)
-	ctx := t.Context()
-	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
-	const ns, name = sealed.DefaultControllerNamespace, sealed.DefaultControllerName
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-plugin", Namespace: ns},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: "docker.io/bitnami/sealed-secrets-controller"}}},
-	}
-	service := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(port)}}},
-	}
-	ready := true
-	httpName, tcp := "http", corev1.ProtocolTCP
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: name + "-plugin", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{ip},
-			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
-			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod.Name},
-		}},
-		Ports: []discoveryv1.EndpointPort{{Name: &httpName, Port: &port, Protocol: &tcp}},
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		zero := int64(0)
-		_ = kube.DiscoveryV1().EndpointSlices(ns).Delete(ctx, slice.Name, metav1.DeleteOptions{})
-		_ = kube.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
-		_ = kube.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-	})
-	created, err := kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("creating the controller's Pod object: %v", err)
-	}
-	created.Status.PodIP = ip
-	created.Status.PodIPs = []corev1.PodIP{{IP: ip}}
-	if _, err := kube.CoreV1().Pods(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("giving the Pod its IP: %v", err)
-	}
-	if _, err := kube.CoreV1().Services(ns).Create(ctx, service, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("creating the Service: %v", err)
-	}
-	if _, err := kube.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the EndpointSlice: %v", err)
-	}
-}
-
-func sealedExternalIPv4() string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return ""
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.String()
-		}
-	}
-	return ""
-}
-
-// sealedForward relays connections from ip:PORT to target until the test ends, and returns PORT.
-func sealedForward(t *testing.T, ip, target string) int32 {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Skipf("cannot listen on %s, the address the API server would proxy to: %v", ip, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				out, err := net.Dial("tcp", target)
-				if err != nil {
-					in.Close()
-					return
-				}
-				go func() { _, _ = io.Copy(out, in); in.Close(); out.Close() }()
-				_, _ = io.Copy(in, out)
-				in.Close()
-				out.Close()
-			}()
-		}
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	n, _ := strconv.Atoi(port)
-	return int32(n)
+	c.ServeSealedSecretsThroughProxy(t, sealed.DefaultControllerNamespace, sealed.DefaultControllerName, sealed.DefaultControllerName+"-plugin")
 }

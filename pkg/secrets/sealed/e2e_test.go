@@ -5,21 +5,14 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -276,111 +269,11 @@ func TestE2EServiceProxy(t *testing.T) {
 }
 
 // serveThroughProxy makes the controller reachable through the API server's service proxy, as
-// kube-system/sealed-secrets-controller, port "http"; it skips the test on a machine without a
-// non-loopback IPv4 address.
+// kube-system/sealed-secrets-controller, port "http" (see the harness); it skips the test on a
+// machine without a non-loopback IPv4 address.
 func serveThroughProxy(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
-	ip := externalIPv4()
-	if ip == "" {
-		t.Skip("no non-loopback IPv4 address: the API server's service proxy refuses loopback endpoints, so the controller cannot be reached through it here")
-	}
-	certURL, err := url.Parse(c.SealedSecretsCertURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := forward(t, ip, certURL.Host)
-
-	ctx := t.Context()
-	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
-	const ns, name = sealed.DefaultControllerNamespace, sealed.DefaultControllerName
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name + "-0", Namespace: ns},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: "docker.io/bitnami/sealed-secrets-controller"}}},
-	}
-	service := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(port)}}},
-	}
-	ready := true
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: name + "-test", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints: []discoveryv1.Endpoint{{
-			Addresses:  []string{ip},
-			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
-			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod.Name},
-		}},
-		Ports: []discoveryv1.EndpointPort{{Name: ptr("http"), Port: &port, Protocol: ptr(corev1.ProtocolTCP)}},
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		_ = kube.DiscoveryV1().EndpointSlices(ns).Delete(ctx, slice.Name, metav1.DeleteOptions{})
-		_ = kube.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
-		_ = kube.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
-	})
-	created, err := kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("creating the controller's Pod object: %v", err)
-	}
-	created.Status.PodIP = ip
-	created.Status.PodIPs = []corev1.PodIP{{IP: ip}}
-	if _, err := kube.CoreV1().Pods(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("giving the Pod its IP: %v", err)
-	}
-	if _, err := kube.CoreV1().Services(ns).Create(ctx, service, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatalf("creating the Service: %v", err)
-	}
-	if _, err := kube.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("creating the EndpointSlice: %v", err)
-	}
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func externalIPv4() string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return ""
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.String()
-		}
-	}
-	return ""
-}
-
-// forward relays connections from ip:PORT to target until the test ends, and returns PORT.
-func forward(t *testing.T, ip, target string) int32 {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Skipf("cannot listen on %s, the address the API server would proxy to: %v", ip, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				out, err := net.Dial("tcp", target)
-				if err != nil {
-					in.Close()
-					return
-				}
-				// Whichever side ends first ends both.
-				go func() { _, _ = io.Copy(out, in); in.Close(); out.Close() }()
-				_, _ = io.Copy(in, out)
-				in.Close()
-				out.Close()
-			}()
-		}
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	n, _ := strconv.Atoi(port)
-	return int32(n)
+	c.ServeSealedSecretsThroughProxy(t, sealed.DefaultControllerNamespace, sealed.DefaultControllerName, sealed.DefaultControllerName+"-0")
 }
 
 func poll(ctx context.Context, timeout time.Duration, check func(context.Context) error) error {
