@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 )
 
 // Git runs the git executable. Resolve shells out for clone and fetch so that the user's
@@ -232,6 +234,16 @@ func syncClone(ctx context.Context, git Git, rawURL, branch, dir string) (string
 	if err != nil || !SameRepository(strings.TrimSpace(out), rawURL) {
 		return "", fmt.Errorf("cached clone %s is not a clone of %s; remove it and try again", dir, rawURL)
 	}
+	// Another invocation may be committing in the clone: the reset waits for its lock.
+	repo, err := gitrepo.Open(dir)
+	if err != nil {
+		return "", fmt.Errorf("failed to open the cached clone: %w", err)
+	}
+	unlock, err := repo.Lock(ctx)
+	if err != nil {
+		return "", fmt.Errorf("failed to update the cached clone %s: %w", dir, err)
+	}
+	defer unlock()
 	if branch == "" {
 		if branch, err = remoteDefaultBranch(ctx, git, dir, "origin"); err != nil {
 			return "", err

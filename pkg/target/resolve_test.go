@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"errors"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -372,6 +374,36 @@ func TestResolveFluxLabels(t *testing.T) {
 		}
 		if st := git(t, again.RepoDir, "status", "--porcelain"); st != "" {
 			t.Errorf("cached clone not clean:\n%s", st)
+		}
+
+		// Another invocation is committing in the clone (it holds the repository's lock): the
+		// reset waits for it instead of wiping its files, and gives up with the caller's context.
+		repo, err := gitrepo.Open(again.RepoDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock, err := repo.Lock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inProgress := filepath.Join(again.RepoDir, "apps/staging/being-committed.yaml")
+		writeFile(t, inProgress, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: wip}\n")
+		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err = Resolve(short, opts)
+		cancel()
+		var locked *gitrepo.LockedError
+		if !errors.As(err, &locked) {
+			t.Errorf("Resolve while the clone is locked: %v, want the lock's error", err)
+		}
+		if _, err := os.Stat(inProgress); err != nil {
+			t.Errorf("the reset did not wait for the lock: %v", err)
+		}
+		unlock()
+		if _, err := Resolve(ctx, opts); err != nil {
+			t.Fatalf("Resolve after the lock was released: %v", err)
+		}
+		if _, err := os.Stat(inProgress); err == nil {
+			t.Error("the clone was not reset once the lock was released")
 		}
 	})
 
