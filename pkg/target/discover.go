@@ -114,15 +114,17 @@ func scanRepo(repoDir string) (*repoScan, error) {
 			return nil
 		}
 		if d.IsDir() {
-			if kustomizationFile(p) != "" {
-				s.kustDirs[rel] = true
-			}
-			if _, err := os.Stat(filepath.Join(p, "Chart.yaml")); err == nil {
-				s.chartDirs[rel] = true
-			}
 			return nil
 		}
-		if isKustomizationName(d.Name()) || !isYAMLName(d.Name()) || !d.Type().IsRegular() {
+		// The walk lists every directory once: what a directory is follows from its files.
+		switch {
+		case isKustomizationName(d.Name()):
+			s.kustDirs[path.Dir(rel)] = true
+			return nil
+		case d.Name() == "Chart.yaml":
+			s.chartDirs[path.Dir(rel)] = true
+		}
+		if !isYAMLName(d.Name()) || !d.Type().IsRegular() {
 			return nil
 		}
 		data, err := os.ReadFile(p)
