@@ -40,6 +40,8 @@ type CommitRequest struct {
 	// Now is the commit time unless GIT_AUTHOR_DATE/GIT_COMMITTER_DATE say otherwise;
 	// nil means time.Now.
 	Now func() time.Time
+	// Signoff adds the committer's Signed-off-by trailer, as `git commit --signoff` does.
+	Signoff bool
 }
 
 // CommitResult is what Commit made.
@@ -168,8 +170,30 @@ func (r *Repo) resolveRequest(req CommitRequest) (commitInput, error) {
 	if in.cfg, err = readRepoConfig(r); err != nil {
 		return in, err
 	}
-	in.author, in.committer, err = resolveIdentity(in.cfg, now())
-	return in, err
+	if in.author, in.committer, err = resolveIdentity(in.cfg, now()); err != nil {
+		return in, err
+	}
+	if req.Signoff {
+		in.msg = withSignoff(in.msg, in.committer)
+	}
+	return in, nil
+}
+
+// withSignoff adds the Signed-off-by trailer of who to msg, in its trailer block when it ends
+// with one, unless it is there already.
+func withSignoff(msg string, who signature) string {
+	line := fmt.Sprintf("Signed-off-by: %s <%s>", who.name, who.email)
+	trimmed := strings.TrimRight(msg, "\n")
+	for _, l := range strings.Split(trimmed, "\n") {
+		if l == line {
+			return msg
+		}
+	}
+	sep := "\n\n"
+	if len(Trailers(trimmed)) > 0 {
+		sep = "\n"
+	}
+	return trimmed + sep + line + "\n"
 }
 
 // makeCommit writes the tree of parent (none: hasParent false) with the changes applied and a

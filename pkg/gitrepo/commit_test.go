@@ -3,6 +3,7 @@ package gitrepo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -434,5 +435,39 @@ func TestIndexRoundTrip(t *testing.T) {
 		if got := idx.encode(); string(got) != string(raw) {
 			t.Errorf("v%s: index not written back identically (%d bytes, want %d)", version, len(got), len(raw))
 		}
+	}
+}
+
+// TestCommitSignoff: Signoff adds the committer's Signed-off-by trailer where `git commit
+// --signoff` puts it (in the trailer block, or as one after the body), and only once.
+func TestCommitSignoff(t *testing.T) {
+	tr := newTestRepo(t, baseFiles())
+	r := tr.open()
+	ctx := context.Background()
+	withTrailers := FormatMessage("scale deployment shop/web to 5 replicas (staging)",
+		[]string{"Deployment.apps shop/web spec.replicas: 1 → 5"},
+		[][2]string{{"Gitops-Object", "apps/v1 Deployment shop/web"}, {"Gitops-Target", "staging"}})
+	for i, msg := range []string{withTrailers, "subject only\n", "subject\n\nA body without trailers.\n"} {
+		if _, err := r.Commit(ctx, CommitRequest{Message: msg, Signoff: true,
+			Changes: []Change{{Path: "apps/web/deployment.yaml", Content: []byte(fmt.Sprintf("replicas: %d\n", 10+i))}}}); err != nil {
+			t.Fatal(err)
+		}
+		ours := tr.git("log", "-1", "--format=%B")
+		file := filepath.Join(t.TempDir(), "msg")
+		if err := os.WriteFile(file, []byte(msg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tr.git("commit", "--quiet", "--allow-empty", "--signoff", "--file", file)
+		if theirs := tr.git("log", "-1", "--format=%B"); ours != theirs {
+			t.Errorf("message %d:\n--- ours\n%s--- git commit --signoff\n%s", i, ours, theirs)
+		}
+	}
+	signed := strings.TrimRight(tr.git("log", "-1", "--format=%B"), "\n") + "\n"
+	if _, err := r.Commit(ctx, CommitRequest{Message: signed, Signoff: true,
+		Changes: []Change{{Path: "apps/web/deployment.yaml", Content: []byte("replicas: 99\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.git("log", "-1", "--format=%B"); strings.Count(got, "Signed-off-by:") != 1 {
+		t.Errorf("signed off twice:\n%s", got)
 	}
 }

@@ -265,6 +265,7 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		},
 		Message:       o.Message,
 		MessagePrefix: o.commit.MessagePrefix,
+		Signoff:       o.commit.Signoff,
 		Branch:        o.Branch,
 		Push:          o.Push || o.commit.Push,
 		DryRun:        o.dryRun(),

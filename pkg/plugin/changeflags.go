@@ -393,6 +393,7 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		Subject:       spec.subject,
 		Message:       c.Message,
 		MessagePrefix: c.commit.MessagePrefix,
+		Signoff:       c.commit.Signoff,
 		Branch:        c.Branch,
 		Push:          c.Push || c.commit.Push,
 		DryRun:        c.dryRun(),

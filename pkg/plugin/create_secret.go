@@ -206,6 +206,7 @@ func (o *CreateSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		},
 		Message:       o.Message,
 		MessagePrefix: o.commit.MessagePrefix,
+		Signoff:       o.commit.Signoff,
 		Branch:        o.Branch,
 		Push:          o.Push || o.commit.Push,
 		DryRun:        o.dryRun(),

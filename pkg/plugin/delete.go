@@ -92,6 +92,7 @@ func (o *DeleteOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		},
 		Message:       o.Message,
 		MessagePrefix: o.commit.MessagePrefix,
+		Signoff:       o.commit.Signoff,
 		Branch:        o.Branch,
 		Push:          o.Push || o.commit.Push,
 		DryRun:        o.dryRun(),

@@ -116,3 +116,34 @@ func TestDirtyTargetFileRefused(t *testing.T) {
 		})
 	}
 }
+
+// The repository configuration's commit options reach the commit: messagePrefix before the
+// subject, signoff as the committer's Signed-off-by trailer after the plugin's own trailers.
+func TestConfigCommitOptions(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "kustomize")
+	if err := os.WriteFile(filepath.Join(dir, ".kubectl-gitops.yaml"), []byte(`apiVersion: gitops.kubectl.io/v1alpha1
+kind: Config
+targets:
+  - name: staging
+    path: overlays/staging
+commit:
+  messagePrefix: "deploy: "
+  signoff: true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Git(t, dir, "add", ".kubectl-gitops.yaml")
+	testrepo.Git(t, dir, "commit", "-q", "-m", "config")
+	if _, stderr, code := gitops(t, "scale", "deploy/web", "--replicas=6", "--repo", dir, "--target", "staging"); code != 0 {
+		t.Fatalf("scale: exit %d: %s", code, stderr)
+	}
+	msg := testrepo.Git(t, dir, "log", "-1", "--format=%B")
+	committer := strings.TrimSpace(testrepo.Git(t, dir, "log", "-1", "--format=%cn <%ce>"))
+	if !strings.HasPrefix(msg, "deploy: scale deployment") {
+		t.Errorf("subject without the configured prefix:\n%s", msg)
+	}
+	if want := "Gitops-Target: staging\nSigned-off-by: " + committer + "\n"; !strings.HasSuffix(strings.TrimRight(msg, "\n")+"\n", want) {
+		t.Errorf("message does not end with %q:\n%s", want, msg)
+	}
+}

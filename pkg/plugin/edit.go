@@ -174,6 +174,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 			Subject:       func(objs []*render.Object) string { return "edit " + describeObjects(objs) },
 			Message:       o.Message,
 			MessagePrefix: o.commit.MessagePrefix,
+			Signoff:       o.commit.Signoff,
 			Branch:        o.Branch,
 			Push:          o.Push || o.commit.Push,
 			DryRun:        o.dryRun(),

@@ -237,6 +237,7 @@ func (o *RolloutUndoOptions) run(f cmdutil.Factory, cmd *cobra.Command, args []s
 		},
 		Message:       o.Message,
 		MessagePrefix: o.commit.MessagePrefix,
+		Signoff:       o.commit.Signoff,
 		Branch:        o.Branch,
 		Push:          o.Push || o.commit.Push,
 		DryRun:        o.dryRun(),

@@ -159,6 +159,7 @@ func (o *SecretsRotateOptions) run(f cmdutil.Factory, cmd *cobra.Command) error 
 		},
 		Message:       o.Message,
 		MessagePrefix: o.commit.MessagePrefix,
+		Signoff:       o.commit.Signoff,
 		Branch:        o.Branch,
 		Push:          o.Push || o.commit.Push,
 		DryRun:        o.dryRun(),

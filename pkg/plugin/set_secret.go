@@ -261,6 +261,7 @@ func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions
 		Subject:       func([]*render.Object) string { return subject },
 		Message:       c.Message,
 		MessagePrefix: c.commit.MessagePrefix,
+		Signoff:       c.commit.Signoff,
 		Branch:        c.Branch,
 		Push:          c.Push || c.commit.Push,
 		DryRun:        c.dryRun(),

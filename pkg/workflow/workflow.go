@@ -38,9 +38,11 @@ type Request struct {
 	Message string // replaces the generated subject when set
 	// MessagePrefix is put before the subject (the repository configuration's commit.messagePrefix).
 	MessagePrefix string
-	Branch        string
-	Push          bool
-	DryRun        bool
+	// Signoff adds a Signed-off-by trailer for the committer (commit.signoff in the config).
+	Signoff bool
+	Branch  string
+	Push    bool
+	DryRun  bool
 	// Out receives the dry-run diff.
 	Out io.Writer
 }
@@ -274,6 +276,7 @@ func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
 		Changes: files,
 		Message: gitrepo.FormatMessage(r.subject, body, trailers),
 		Branch:  req.Branch,
+		Signoff: req.Signoff,
 	}
 }
 
