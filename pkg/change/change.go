@@ -62,7 +62,7 @@ func NewEngineWithIncludes(root string, targets []string, includes map[string][]
 	// kustomize parses its OpenAPI schema on the first strategic-merge patch, a tenth of a
 	// second: on another core while the command reads the repository.
 	go openapi.Schema()
-	e := &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{}, trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, fresh: map[string]*render.Result{}}
+	e := newEngine(root, targets)
 	for _, t := range targets {
 		if !hasKustomization(filepath.Join(root, filepath.FromSlash(t))) {
 			// A plain directory: what it reads is what lies below it.
@@ -81,6 +81,11 @@ func NewEngineWithIncludes(root string, targets []string, includes map[string][]
 		e.reads[t] = inc
 	}
 	return e, nil
+}
+
+func newEngine(root string, targets []string) *Engine {
+	return &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{},
+		trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, fresh: map[string]*render.Result{}}
 }
 
 func hasKustomization(dir string) bool {
@@ -161,8 +166,8 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 // Render returns the current render of the target at path t of the repository at root, from
 // cache when it holds it (brought up to date if files changed since), stored there otherwise.
 func Render(root, t string, cache render.Cache) (*render.Result, error) {
-	e := &Engine{root: root, targets: []string{t}, reads: map[string][]string{t: nil},
-		before: map[string]*render.Result{}, trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, fresh: map[string]*render.Result{}, Cache: cache}
+	e := newEngine(root, []string{t})
+	e.reads[t], e.Cache = nil, cache
 	return e.Rendered(t)
 }
 
