@@ -54,16 +54,18 @@ func Discover(repoDir string, cfg *Config) ([]Target, error) {
 		sortTargets(ts)
 		return ts, nil
 	}
-	scan, err := scanRepo(repoDir)
+	memo := openScanMemo(repoDir)
+	scan, err := scanRepo(repoDir, memo)
 	if err != nil {
 		return nil, err
 	}
 	ts := scan.reconcilerTargets(repoDir)
 	if len(ts) == 0 {
-		if ts, err = scan.rootTargets(repoDir); err != nil {
+		if ts, err = scan.rootTargets(repoDir, memo); err != nil {
 			return nil, err
 		}
 	}
+	memo.save()
 	for i := range ts {
 		ts[i].Secrets = cfg.Secrets
 	}
@@ -82,10 +84,36 @@ func sortTargets(ts []Target) {
 
 // repoScan is what one walk of a repository finds.
 type repoScan struct {
+	// dirs and files are what the walk saw (regular files only; not below hidden directories),
+	// so the kustomizations' references are classified without asking the filesystem again.
+	dirs, files  map[string]bool
 	kustDirs     map[string]bool // directories with a kustomization file
 	manifestDirs map[string]bool // directories holding Kubernetes manifests directly
 	chartDirs    map[string]bool // Helm charts: their templates are not manifests
 	objects      []reconcilerObject
+}
+
+func (s *repoScan) add(rel string, manifests bool, objs []reconcilerObject) {
+	if manifests {
+		s.manifestDirs[path.Dir(rel)] = true
+	}
+	s.objects = append(s.objects, objs...)
+}
+
+func toMemo(objs []reconcilerObject) []memoObject {
+	var out []memoObject
+	for _, o := range objs {
+		out = append(out, memoObject{Source: o.source, Name: o.name, Path: o.path, Namespace: o.namespace})
+	}
+	return out
+}
+
+func fromMemo(objs []memoObject) []reconcilerObject {
+	var out []reconcilerObject
+	for _, o := range objs {
+		out = append(out, reconcilerObject{source: o.Source, name: o.Name, path: o.Path, namespace: o.Namespace})
+	}
+	return out
 }
 
 // reconcilerObject is a Flux Kustomization or an Argo CD Application found in the repository.
@@ -96,8 +124,8 @@ type reconcilerObject struct {
 	namespace string // targetNamespace / destination.namespace
 }
 
-func scanRepo(repoDir string) (*repoScan, error) {
-	s := &repoScan{kustDirs: map[string]bool{}, manifestDirs: map[string]bool{}, chartDirs: map[string]bool{}}
+func scanRepo(repoDir string, memo *scanMemo) (*repoScan, error) {
+	s := &repoScan{dirs: map[string]bool{}, files: map[string]bool{}, kustDirs: map[string]bool{}, manifestDirs: map[string]bool{}, chartDirs: map[string]bool{}}
 	err := filepath.WalkDir(repoDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -114,7 +142,11 @@ func scanRepo(repoDir string) (*repoScan, error) {
 			return nil
 		}
 		if d.IsDir() {
+			s.dirs[rel] = true
 			return nil
+		}
+		if d.Type().IsRegular() {
+			s.files[rel] = true
 		}
 		// The walk lists every directory once: what a directory is follows from its files.
 		switch {
@@ -127,20 +159,29 @@ func scanRepo(repoDir string) (*repoScan, error) {
 		if !isYAMLName(d.Name()) || !d.Type().IsRegular() {
 			return nil
 		}
+		var fi fs.FileInfo
+		if memo != nil {
+			if fi, err = d.Info(); err != nil {
+				return fmt.Errorf("failed to read %s: %w", rel, err)
+			}
+			if f, ok := memo.lookup(rel, fi); ok {
+				s.add(rel, f.Manifests, fromMemo(f.Objects))
+				return nil
+			}
+		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return fmt.Errorf("failed to read %s: %w", rel, err)
 		}
 		// Decoding every manifest of a large repository costs more than the rest of a command:
-		// once a directory is known to hold manifests, only reconciler objects matter.
-		if s.manifestDirs[path.Dir(rel)] && !mayHoldReconciler(data) {
+		// without a memo to keep the result, once a directory is known to hold manifests, only
+		// reconciler objects matter.
+		if memo == nil && s.manifestDirs[path.Dir(rel)] && !mayHoldReconciler(data) {
 			return nil
 		}
 		manifests, objs := scanManifests(data)
-		if manifests {
-			s.manifestDirs[path.Dir(rel)] = true
-		}
-		s.objects = append(s.objects, objs...)
+		memo.record(rel, fi, scannedFile{Manifests: manifests, Objects: toMemo(objs)})
+		s.add(rel, manifests, objs)
 		return nil
 	})
 	if err != nil {
@@ -263,11 +304,11 @@ func (s *repoScan) reconcilerTargets(repoDir string) []Target {
 
 // rootTargets are the kustomization directories no other kustomization includes, and the
 // highest directories of plain manifests outside every kustomization directory.
-func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
+func (s *repoScan) rootTargets(repoDir string, memo *scanMemo) ([]Target, error) {
 	included := map[string]bool{}
 	graph := map[string][]include{}
 	for dir := range s.kustDirs {
-		refs, err := directIncludes(repoDir, dir)
+		refs, err := directIncludesWith(repoDir, dir, memo, s)
 		if err != nil {
 			return nil, err
 		}
@@ -392,23 +433,62 @@ type include struct {
 
 // directIncludes lists the paths the kustomization in dir reads itself.
 func directIncludes(repoDir, dir string) ([]include, error) {
+	return directIncludesWith(repoDir, dir, nil, nil)
+}
+
+// kustomizationName is the name of dir's kustomization file as the walk saw it, or asks the
+// filesystem for a directory the walk did not see.
+func (s *repoScan) kustomizationName(repoDir, dir string) string {
+	if s == nil || !s.dirs[dir] {
+		return kustomizationFile(filepath.Join(repoDir, filepath.FromSlash(dir)))
+	}
+	for _, n := range kustomizationFiles {
+		if s.files[path.Join(dir, n)] {
+			return n
+		}
+	}
+	if s.kustDirs[dir] {
+		return kustomizationFile(filepath.Join(repoDir, filepath.FromSlash(dir))) // a symlink
+	}
+	return ""
+}
+
+// directIncludesWith is directIncludes with the parsed kustomization from memo when its file is
+// unchanged.
+func directIncludesWith(repoDir, dir string, memo *scanMemo, walked *repoScan) ([]include, error) {
 	abs := filepath.Join(repoDir, filepath.FromSlash(dir))
-	name := kustomizationFile(abs)
+	name := walked.kustomizationName(repoDir, dir)
 	if name == "" {
 		return nil, fmt.Errorf("%s has no kustomization file (%s)", dir, strings.Join(kustomizationFiles, ", "))
 	}
-	data, err := os.ReadFile(filepath.Join(abs, name))
-	if err != nil {
-		return nil, fmt.Errorf("failed to read kustomization: %w", err)
+	file := filepath.Join(abs, name)
+	rel := path.Join(dir, name)
+	var fi fs.FileInfo
+	var refs []string
+	if memo != nil {
+		var err error
+		if fi, err = os.Stat(file); err != nil {
+			return nil, fmt.Errorf("failed to read kustomization: %w", err)
+		}
 	}
-	var k types.Kustomization
-	if err := sigsyaml.Unmarshal(data, &k); err != nil {
-		return nil, fmt.Errorf("failed to parse %s: %w", path.Join(dir, name), err)
+	if f, ok := memo.lookup(rel, fi); ok {
+		refs = f.Refs
+	} else {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read kustomization: %w", err)
+		}
+		var k types.Kustomization
+		if err := sigsyaml.Unmarshal(data, &k); err != nil {
+			return nil, fmt.Errorf("failed to parse %s: %w", rel, err)
+		}
+		k.FixKustomization()
+		refs = KustomizationRefs(&k)
+		memo.record(rel, fi, scannedFile{Refs: refs})
 	}
-	k.FixKustomization()
 
 	var out []include
-	for _, ref := range KustomizationRefs(&k) {
+	for _, ref := range refs {
 		if ref == "" || IsRemote(ref) {
 			continue
 		}
@@ -416,14 +496,20 @@ func directIncludes(repoDir, dir string) ([]include, error) {
 		if err != nil {
 			continue
 		}
-		full := filepath.Join(repoDir, filepath.FromSlash(p))
-		fi, err := os.Stat(full)
-		if err != nil {
-			continue
-		}
 		inc := include{path: p}
-		if fi.IsDir() {
-			inc.kustFile = kustomizationFile(full)
+		switch {
+		case walked != nil && walked.dirs[p]:
+			inc.kustFile = walked.kustomizationName(repoDir, p)
+		case walked != nil && walked.files[p]:
+		default:
+			full := filepath.Join(repoDir, filepath.FromSlash(p))
+			fi, err := os.Stat(full)
+			if err != nil {
+				continue
+			}
+			if fi.IsDir() {
+				inc.kustFile = kustomizationFile(full)
+			}
 		}
 		out = append(out, inc)
 	}

@@ -1,9 +1,15 @@
 package target
 
 import (
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
 )
 
 const reposDir = "../../testdata/repos"
@@ -205,4 +211,71 @@ func TestDiscoverIncludes(t *testing.T) {
 	if checked != len(ts) || checked == 0 {
 		t.Errorf("%d of %d discovered targets carry their includes", checked, len(ts))
 	}
+}
+
+// TestDiscoverScanMemo: discovery remembers what it read in the git directory, and a file
+// changed since is read again: the result is what a discovery without the memo finds.
+func TestDiscoverScanMemo(t *testing.T) {
+	testrepo.Env(t)
+	for _, sample := range []string{"kustomize", "flux", "argocd", "plain"} {
+		t.Run(sample, func(t *testing.T) {
+			repo := testrepo.New(t, sample)
+			first, err := Discover(repo, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			memoFile := filepath.Join(repo, ".git", "kubectl-gitops", "scan.gob")
+			if _, err := os.Stat(memoFile); err != nil {
+				t.Fatalf("no scan memo: %v", err)
+			}
+			// Files older than the racy window are vouched for by their stat.
+			old := time.Now().Add(-time.Hour)
+			_ = filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					return os.Chtimes(p, old, old)
+				}
+				return nil
+			})
+			if _, err := Discover(repo, nil); err != nil {
+				t.Fatal(err)
+			}
+			again, err := Discover(repo, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(summary(again), summary(first)) {
+				t.Errorf("with the memo %v, without %v", summary(again), summary(first))
+			}
+
+			// A new root kustomization appears, and the memo does not hide it.
+			dir := filepath.Join(repo, "extra")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(dir, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n")
+			writeFile(t, filepath.Join(dir, "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n")
+			got, err := Discover(repo, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(memoFile); err != nil {
+				t.Fatal(err)
+			}
+			want, err := Discover(repo, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(summary(got), summary(want)) {
+				t.Errorf("after a change, with the memo %v, without %v", summary(got), summary(want))
+			}
+		})
+	}
+}
+
+func summary(ts []Target) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, fmt.Sprintf("%s %s %s %v", t.Name, t.Path, t.Source, t.Includes))
+	}
+	return out
 }
