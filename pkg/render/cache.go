@@ -17,6 +17,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
 
 // Cache keeps the last render of each target on disk, so a command in a large repository does
@@ -230,9 +232,6 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 	return nil
 }
 
-// racyWindow: a file changed this close to its stat may change again within the same timestamp.
-const racyWindow = 2 * time.Second
-
 // stampOf stats a repository file; its content is hashed unless known has the same stat.
 func stampOf(root, p string, known *inputStamp) (inputStamp, bool) {
 	full := filepath.Join(root, filepath.FromSlash(p))
@@ -240,8 +239,8 @@ func stampOf(root, p string, known *inputStamp) (inputStamp, bool) {
 	if err != nil || fi.IsDir() {
 		return inputStamp{}, false
 	}
-	s := inputStamp{Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Ino: inode(fi)}
-	if time.Since(fi.ModTime()) < racyWindow {
+	s := inputStamp{Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Ino: fsstat.Inode(fi)}
+	if time.Since(fi.ModTime()) < fsstat.RacyWindow {
 		s.Size = -1
 	}
 	if known != nil && known.Size >= 0 && known.Size == fi.Size() && known.ModTime == s.ModTime && known.Ino == s.Ino {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 )
 
@@ -60,11 +61,8 @@ func openScanMemo(repoDir string) *scanMemo {
 	return m
 }
 
-// racyWindow: a file changed this close to its stat may change again within the same timestamp.
-const racyWindow = 2 * time.Second
-
 func statKey(fi fs.FileInfo) (size, mtime int64, ino uint64) {
-	return fi.Size(), fi.ModTime().UnixNano(), inode(fi)
+	return fi.Size(), fi.ModTime().UnixNano(), fsstat.Inode(fi)
 }
 
 // lookup returns what the file rel held when it had this stat.
@@ -87,7 +85,7 @@ func (m *scanMemo) record(rel string, fi fs.FileInfo, f scannedFile) {
 		return
 	}
 	m.dirty = true
-	if time.Since(fi.ModTime()) < racyWindow {
+	if time.Since(fi.ModTime()) < fsstat.RacyWindow {
 		return // read again next time
 	}
 	f.Size, f.ModTime, f.Ino = statKey(fi)

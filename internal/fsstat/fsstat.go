@@ -1,0 +1,16 @@
+// Package fsstat reads what the caches of renders and discovery key files by, besides size and
+// time: the inode, as git's index does, so a file replaced by another of the same size and time
+// is noticed.
+package fsstat
+
+import (
+	"os"
+	"time"
+)
+
+// Inode is fi's inode number, or 0 where the system has none.
+func Inode(fi os.FileInfo) uint64 { return inode(fi) }
+
+// RacyWindow: a file changed this close to its stat may change again within the same
+// timestamp, so its stat does not vouch for its content.
+const RacyWindow = 2 * time.Second
