@@ -147,16 +147,8 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 		}
 		now[f] = b
 	}
-	drop, err := reduce(e.root, tree, stale, now, old, nil)
-	if err != nil {
-		return nil, false
-	}
-	rb, err := render.Render(e.root, t, render.Options{Overlay: old, Drop: drop, NoOrigins: true})
-	if err != nil || verifyReduced(stale, rb, tree, drop) != nil {
-		return nil, false
-	}
-	ra, err := render.Render(e.root, t, render.Options{Drop: drop, NoOrigins: true})
-	if err != nil {
+	rb, ra, ok := e.renderReduced(t, tree, stale, now, old, nil)
+	if !ok {
 		return nil, false
 	}
 	e.Refreshed++
@@ -439,20 +431,32 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 	if tree == nil {
 		return nil, false, nil
 	}
-	drop, err := reduce(e.root, tree, before, files, nil, expect)
-	if err != nil {
-		return nil, false, nil
-	}
-	rb, err := render.Render(e.root, t, render.Options{Drop: drop, NoOrigins: true})
-	if err != nil || verifyReduced(before, rb, tree, drop) != nil {
-		return nil, false, nil
-	}
-	ra, err := render.Render(e.root, t, render.Options{Overlay: files, Drop: drop, NoOrigins: true})
-	if err != nil {
-		return nil, false, nil // the whole render says why
+	rb, ra, ok := e.renderReduced(t, tree, before, files, nil, expect)
+	if !ok {
+		return nil, false, nil // the whole render decides, and says why if it fails
 	}
 	e.Reduced++
 	return render.Merge(before, rb, ra, files), true, compare(t, rb, ra, expect)
+}
+
+// renderReduced renders target t with only the resources: entries the edits in files can reach,
+// before them (the contents in old, else the disk's) and after them, and checks the render
+// before against full; ok is false when no sound reduction exists or a reduced render fails.
+func (e *Engine) renderReduced(t string, tree *kustTree, full *render.Result, files, old map[string][]byte,
+	expect map[render.ObjectID]map[string]any) (before, after *render.Result, ok bool) {
+	drop, err := reduce(e.root, tree, full, files, old, expect)
+	if err != nil {
+		return nil, nil, false
+	}
+	before, err = render.Render(e.root, t, render.Options{Overlay: old, Drop: drop, NoOrigins: true})
+	if err != nil || verifyReduced(full, before, tree, drop) != nil {
+		return nil, nil, false
+	}
+	after, err = render.Render(e.root, t, render.Options{Overlay: files, Drop: drop, NoOrigins: true})
+	if err != nil {
+		return nil, nil, false
+	}
+	return before, after, true
 }
 
 func (e *Engine) reaches(t string, files map[string][]byte) bool {
