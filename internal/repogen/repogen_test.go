@@ -57,7 +57,7 @@ func TestGenerateRendersWithHistory(t *testing.T) {
 			if web[0].Origin.File != "base/apps/"+AppName(i)+"/web-deployment.yaml" {
 				t.Errorf("overlays/%s: %s-web comes from %q", env, AppName(i), web[0].Origin.File)
 			}
-			if got := web[0].Obj.GetLabels()["environment"]; got != env {
+			if got := web[0].Obj().GetLabels()["environment"]; got != env {
 				t.Errorf("overlays/%s: %s-web has environment label %q", env, AppName(i), got)
 			}
 		}
@@ -85,7 +85,7 @@ func TestGenerateOverlayEntriesApply(t *testing.T) {
 		if len(objs) != 1 {
 			t.Fatalf("%s: %d objects", r.name, len(objs))
 		}
-		if got, _, _ := unstructured.NestedInt64(objs[0].Obj.Object, "spec", "replicas"); got != int64(r.count) {
+		if got, _, _ := unstructured.NestedInt64(objs[0].Obj().Object, "spec", "replicas"); got != int64(r.count) {
 			t.Errorf("%s renders %d replicas, want the overlay's %d", r.name, got, r.count)
 		}
 	}

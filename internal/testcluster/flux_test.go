@@ -182,7 +182,7 @@ func TestE2EFluxAppliesServedRepoWithoutFalseDrift(t *testing.T) {
 	}
 	var objs []*unstructured.Unstructured
 	for _, o := range res.Objects {
-		objs = append(objs, o.Obj)
+		objs = append(objs, o.Obj())
 	}
 	report, err := diff.Compare(ctx, diff.Options{
 		Config:      c.RESTConfig(),

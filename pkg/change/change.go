@@ -297,15 +297,15 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			apiVersion, _ = ch.Desired["apiVersion"].(string)
 			cands, err = placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: ch.Target, Object: ch.Desired, FileName: ch.FileName, Content: ch.Content, Files: plan.Files})
 		case ch.Content != nil:
-			apiVersion = ch.Object.Obj.GetAPIVersion()
-			fields = placement.Diff(ch.Object.Obj.Object, ch.Desired, placement.PatchMeta(ch.Object.Obj.GroupVersionKind()))
+			apiVersion = ch.Object.Obj().GetAPIVersion()
+			fields = placement.Diff(ch.Object.Obj().Object, ch.Desired, placement.PatchMeta(ch.Object.Obj().GroupVersionKind()))
 			cands, err = placement.ReplaceDocument(in, ch.Content)
 		case ch.Desired == nil:
-			apiVersion = ch.Object.Obj.GetAPIVersion()
+			apiVersion = ch.Object.Obj().GetAPIVersion()
 			cands, err = placement.DeleteCandidates(in)
 		default:
-			apiVersion = ch.Object.Obj.GetAPIVersion()
-			fields = placement.Diff(ch.Object.Obj.Object, ch.Desired, placement.PatchMeta(ch.Object.Obj.GroupVersionKind()))
+			apiVersion = ch.Object.Obj().GetAPIVersion()
+			fields = placement.Diff(ch.Object.Obj().Object, ch.Desired, placement.PatchMeta(ch.Object.Obj().GroupVersionKind()))
 			if len(fields) == 0 {
 				continue
 			}
@@ -486,7 +486,7 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 			for id := range created {
 				if id.Kind == a.ID.Kind && id.Group == a.ID.Group && id.Name == a.Origin.Name && (id.Namespace == "" || id.Namespace == a.ID.Namespace) {
 					created[id], matched = true, true
-					if missing := notContained(expect[id], a.Obj.Object, ""); missing != "" {
+					if missing := notContained(expect[id], a.Obj().Object, ""); missing != "" {
 						problems = append(problems, fmt.Sprintf("%s would render in target %s without %s as given", a.ID, target, missing))
 					}
 				}
@@ -503,11 +503,11 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 		} else if ok {
 			want = d
 		} else {
-			want = before.Get(a.ID).Obj.Object
+			want = before.Get(a.ID).Obj().Object
 		}
-		if !reflect.DeepEqual(stripStatus(a.Obj.Object), stripStatus(want)) {
+		if !reflect.DeepEqual(stripStatus(a.Obj().Object), stripStatus(want)) {
 			var diffs []string
-			for _, c := range placement.DiffUnordered(want, a.Obj.Object, placement.PatchMeta(a.Obj.GroupVersionKind())) {
+			for _, c := range placement.DiffUnordered(want, a.Obj().Object, placement.PatchMeta(a.Obj().GroupVersionKind())) {
 				diffs = append(diffs, c.String())
 			}
 			if len(diffs) == 0 {

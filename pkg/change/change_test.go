@@ -36,7 +36,7 @@ func planOne(t *testing.T, root string, targets []string, target string, gk sche
 	if len(objs) != 1 {
 		t.Fatalf("%s %s: found %d", gk, name, len(objs))
 	}
-	desired := objs[0].Obj.DeepCopy()
+	desired := objs[0].Obj().DeepCopy()
 	mutate(desired)
 	return eng.Plan([]ObjectChange{{Target: target, Object: objs[0], Desired: desired.Object}})
 }

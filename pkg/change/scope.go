@@ -584,7 +584,7 @@ func (s *scope) keepNamed(kind, name string) {
 func (s *scope) keepImage(name string) {
 	re, err := regexp.Compile("^" + name + "(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$")
 	for _, o := range s.before.Objects {
-		if err != nil || anyImage(o.Obj.Object, re) {
+		if err != nil || anyImage(o.Obj().Object, re) {
 			s.objects[o.ID] = true
 		}
 	}
@@ -735,7 +735,7 @@ func (s *scope) keepTargets(n *kustNode) (bool, error) {
 func verifyReduced(full, reduced *render.Result, tree *kustTree, drop map[string][]string) error {
 	for _, o := range reduced.Objects {
 		f := full.Get(o.ID)
-		if f == nil || !reflect.DeepEqual(f.Obj.Object, o.Obj.Object) {
+		if f == nil || !reflect.DeepEqual(f.Obj().Object, o.Obj().Object) {
 			return fmt.Errorf("%w: %s renders differently alone", errNoReduction, o.ID)
 		}
 	}

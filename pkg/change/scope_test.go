@@ -104,7 +104,7 @@ func compareReduced(t *testing.T, root string, targets []string, c reductionCase
 		}
 		var desired map[string]any
 		if !c.del {
-			u := objs[0].Obj.DeepCopy()
+			u := objs[0].Obj().DeepCopy()
 			c.mutate(u)
 			desired = u.Object
 		}
@@ -152,7 +152,7 @@ func compareReduced(t *testing.T, root string, targets []string, c reductionCase
 func objectsOf(r *render.Result) map[render.ObjectID]string {
 	out := map[render.ObjectID]string{}
 	for _, o := range r.Objects {
-		b, _ := o.Obj.MarshalJSON()
+		b, _ := o.Obj().MarshalJSON()
 		out[o.ID] = string(b)
 	}
 	return out

@@ -266,7 +266,7 @@ func timeCompare(b *testing.B, c *testcluster.Cluster, dir, ns string, cache ren
 	rendering = time.Since(start)
 	var objs []*unstructured.Unstructured
 	for _, o := range res.Objects {
-		objs = append(objs, o.Obj)
+		objs = append(objs, o.Obj())
 	}
 	report, err := diff.Compare(b.Context(), diff.Options{Config: c.RESTConfig(), Objects: objs, Namespace: ns})
 	elapsed = time.Since(start)

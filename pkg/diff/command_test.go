@@ -68,7 +68,7 @@ func TestCommandExitCodes(t *testing.T) {
 	ks := "apps-" + f.ns
 	var docs []string
 	for _, o := range res.Objects {
-		u := o.Obj.DeepCopy()
+		u := o.Obj().DeepCopy()
 		l := u.GetLabels()
 		if l == nil {
 			l = map[string]string{}

@@ -121,7 +121,7 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 	follow := func(obj *render.Object) error {
 		w.x = match{known: true, id: obj.ID, generated: generatedName(obj.ID)}
 		clear(w.possiblyCache)
-		w.current = obj.Obj
+		w.current = obj.Obj()
 		res.ID, res.Object = obj.ID, obj
 		var err error
 		w.hints, err = trailerHints(ctx, req.RepoDir, head, obj)
@@ -502,11 +502,9 @@ func (w *walker) renderSlice(overlay map[string][]byte, dropped map[string]bool)
 		}
 		gvk := u.GroupVersionKind()
 		org := res.OrgId()
-		r.Objects = append(r.Objects, &render.Object{
-			ID:     render.ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()},
-			Obj:    u,
-			Origin: render.Origin{Name: org.Name, Namespace: org.Namespace, Doc: -1},
-		})
+		r.Objects = append(r.Objects, render.NewObject(
+			render.ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()},
+			render.Origin{Name: org.Name, Namespace: org.Namespace, Doc: -1}, u))
 	}
 	clear(w.inputs)
 	for p := range fsys.reads {
@@ -544,7 +542,7 @@ func (w *walker) renderObject(stats *Stats) (obj *unstructured.Unstructured, kno
 		return nil, false
 	}
 	if o := w.x.find(r); o != nil {
-		return o.Obj, true
+		return o.Obj(), true
 	}
 	return nil, true
 }

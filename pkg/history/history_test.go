@@ -47,7 +47,7 @@ func bruteForce(t *testing.T, dir, target string, id render.ObjectID) []Revision
 		var cur *unstructured.Unstructured
 		if s.render != nil {
 			if o := s.render.Get(id); o != nil {
-				cur = o.Obj
+				cur = o.Obj()
 			}
 		}
 		if !sameForm(prev, cur) {
@@ -218,7 +218,7 @@ func TestHistoryMatchesFullRendersKustomize(t *testing.T) {
 		if !last.Deleted || last.Object != nil || last.Commit.Subject != "staging: worker removed" || last.Commit.Hash != testrepo.Git(t, dir, "rev-parse", "HEAD") {
 			t.Errorf("the last revision is %+v, want the removal at HEAD", last)
 		}
-		if res.Object == nil || res.Object.ID.String() != "Deployment.apps shop/worker" || !sameForm(res.Object.Obj, res.Revisions[len(res.Revisions)-2].Object) {
+		if res.Object == nil || res.Object.ID.String() != "Deployment.apps shop/worker" || !sameForm(res.Object.Obj(), res.Revisions[len(res.Revisions)-2].Object) {
 			t.Errorf("the result's object is not worker's last form: %+v", res.Object)
 		}
 	})

@@ -323,7 +323,7 @@ func defaultBranch(ctx context.Context, dir, remote string) string {
 func objects(res *render.Result) []*unstructured.Unstructured {
 	out := make([]*unstructured.Unstructured, 0, len(res.Objects))
 	for _, o := range res.Objects {
-		out = append(out, o.Obj)
+		out = append(out, o.Obj())
 	}
 	return out
 }

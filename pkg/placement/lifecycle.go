@@ -138,7 +138,7 @@ func deletePatch(in Input, kustPath string) (*Candidate, error) {
 	if o.Origin.Namespace != "" {
 		md["namespace"] = o.Origin.Namespace
 	}
-	doc := map[string]any{"apiVersion": o.Obj.GetAPIVersion(), "kind": o.ID.Kind, "metadata": md, "$patch": "delete"}
+	doc := map[string]any{"apiVersion": o.Obj().GetAPIVersion(), "kind": o.ID.Kind, "metadata": md, "$patch": "delete"}
 	pf, err := newPatchFile(orderedObject(doc), kust.Indent())
 	if err != nil {
 		return nil, err

@@ -216,7 +216,7 @@ func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldC
 		return ep.file, nil
 	}
 
-	apiVersion := o.Obj.GetAPIVersion()
+	apiVersion := o.Obj().GetAPIVersion()
 	doc := StrategicPatch(apiVersion, o.ID.Kind, o.Origin.Namespace, o.Origin.Name, nil)
 	f, err := newPatchFile(doc, kust.Indent())
 	if err != nil {
@@ -391,7 +391,7 @@ func latePatch(in Input, kustPath string) (*Candidate, error) {
 		return nil, fmt.Errorf("%s: %w", kustPath, err)
 	}
 	o := in.Object
-	patchDoc := StrategicPatch(o.Obj.GetAPIVersion(), o.ID.Kind, o.Origin.Namespace, o.Origin.Name, nil)
+	patchDoc := StrategicPatch(o.Obj().GetAPIVersion(), o.ID.Kind, o.Origin.Namespace, o.Origin.Name, nil)
 	pf, err := newPatchFile(patchDoc, kust.Indent())
 	if err != nil {
 		return nil, err

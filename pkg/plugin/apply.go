@@ -239,7 +239,7 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 					continue
 				}
 				existing = append(existing, &found[0].ID)
-				desired := found[0].Obj.DeepCopy()
+				desired := found[0].Obj().DeepCopy()
 				applied := u.DeepCopy()
 				unstructured.RemoveNestedField(applied.Object, "status")
 				if applied.GetNamespace() == "" {

@@ -66,7 +66,7 @@ func renderedObject(t *testing.T, dir, path, id string) *unstructured.Unstructur
 	}
 	for _, o := range r.Objects {
 		if o.ID.String() == id {
-			return o.Obj
+			return o.Obj()
 		}
 	}
 	return nil

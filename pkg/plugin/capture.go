@@ -457,9 +457,9 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 				if live == nil {
 					continue
 				}
-				meta := placement.PatchMeta(obj.Obj.GroupVersionKind())
-				desired := capture.LiveValues(obj.Obj, live, meta)
-				fields := placement.Diff(obj.Obj.Object, desired.Object, meta)
+				meta := placement.PatchMeta(obj.Obj().GroupVersionKind())
+				desired := capture.LiveValues(obj.Obj(), live, meta)
+				fields := placement.Diff(obj.Obj().Object, desired.Object, meta)
 				if len(fields) == 0 {
 					continue
 				}
@@ -507,7 +507,7 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 
 // readRendered reads the live object of a rendered one, or nil when the cluster has none.
 func readRendered(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, obj *render.Object, defaultNS string) (*unstructured.Unstructured, error) {
-	gvk := obj.Obj.GroupVersionKind()
+	gvk := obj.Obj().GroupVersionKind()
 	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		return nil, nil

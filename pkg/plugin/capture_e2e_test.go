@@ -458,7 +458,7 @@ func TestE2ECaptureDrift(t *testing.T) {
 	}
 	var objs []*unstructured.Unstructured
 	for _, o := range after.Objects {
-		objs = append(objs, o.Obj)
+		objs = append(objs, o.Obj())
 	}
 	rep, err := diff.Compare(ctx, diff.Options{Config: c.RESTConfig(), Objects: objs, Namespace: ns})
 	if err != nil {

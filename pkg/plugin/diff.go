@@ -193,7 +193,7 @@ func (o *DiffOptions) Run(cmd *cobra.Command) error {
 	}
 	manifests := make([]*unstructured.Unstructured, 0, len(objs))
 	for _, obj := range objs {
-		manifests = append(manifests, obj.Obj)
+		manifests = append(manifests, obj.Obj())
 	}
 	ns := t.Namespace
 	if ns == "" {

@@ -214,7 +214,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 func (o *EditOptions) encode(objs []*render.Object) ([]byte, error) {
 	var b bytes.Buffer
 	for i, obj := range objs {
-		clean := obj.Obj.DeepCopy()
+		clean := obj.Obj().DeepCopy()
 		unstructured.RemoveNestedField(clean.Object, "status")
 		if o.EditFormat == "json" {
 			js, err := json.MarshalIndent(clean.Object, "", "    ")

@@ -72,7 +72,7 @@ func renderedReplicas(t *testing.T, dir, path string) int64 {
 	if len(web) != 1 {
 		t.Fatalf("%d deployments web in %s", len(web), path)
 	}
-	n, _, _ := unstructured.NestedInt64(web[0].Obj.Object, "spec", "replicas")
+	n, _, _ := unstructured.NestedInt64(web[0].Obj().Object, "spec", "replicas")
 	return n
 }
 

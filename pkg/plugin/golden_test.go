@@ -221,7 +221,7 @@ func objectYAML(t *testing.T, r *render.Result) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, o := range r.Objects {
-		b, err := yaml.Marshal(o.Obj.Object)
+		b, err := yaml.Marshal(o.Obj().Object)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func assertRendersUnchanged(t *testing.T, before, after map[string]*render.Resul
 			}
 		}
 		for _, o := range a.Objects {
-			got[o.ID.String()] = o.Obj
+			got[o.ID.String()] = o.Obj()
 		}
 	}
 	return got
@@ -1053,7 +1053,7 @@ func TestGoldenSharedBaseScaleWritesOverlay(t *testing.T) {
 	}
 	for _, o := range staging.Objects {
 		if o.ID.String() == "Deployment.apps shop/worker" {
-			wantReplicas(3)(t, o.Obj)
+			wantReplicas(3)(t, o.Obj())
 		}
 	}
 }

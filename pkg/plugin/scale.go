@@ -188,16 +188,16 @@ func hpaWarning(r *render.Result, obj *render.Object, replicas int) string {
 		if h.ID.Kind != "HorizontalPodAutoscaler" || h.ID.Namespace != obj.ID.Namespace {
 			continue
 		}
-		kind, _, _ := unstructured.NestedString(h.Obj.Object, "spec", "scaleTargetRef", "kind")
-		name, _, _ := unstructured.NestedString(h.Obj.Object, "spec", "scaleTargetRef", "name")
+		kind, _, _ := unstructured.NestedString(h.Obj().Object, "spec", "scaleTargetRef", "kind")
+		name, _, _ := unstructured.NestedString(h.Obj().Object, "spec", "scaleTargetRef", "name")
 		if kind != obj.ID.Kind || name != obj.ID.Name {
 			continue
 		}
-		minR, found, _ := unstructured.NestedInt64(h.Obj.Object, "spec", "minReplicas")
+		minR, found, _ := unstructured.NestedInt64(h.Obj().Object, "spec", "minReplicas")
 		if !found {
 			minR = 1
 		}
-		maxR, _, _ := unstructured.NestedInt64(h.Obj.Object, "spec", "maxReplicas")
+		maxR, _, _ := unstructured.NestedInt64(h.Obj().Object, "spec", "maxReplicas")
 		outside := ""
 		if int64(replicas) < minR || (maxR > 0 && int64(replicas) > maxR) {
 			outside = fmt.Sprintf("; %d is outside that range, so the HPA will not keep it", replicas)

@@ -28,7 +28,7 @@ func fluxApply(t *testing.T, ctx context.Context, c *testcluster.Cluster, res *r
 	t.Helper()
 	var docs [][]byte
 	for _, o := range res.Objects {
-		u := o.Obj.DeepCopy()
+		u := o.Obj().DeepCopy()
 		l := u.GetLabels()
 		if l == nil {
 			l = map[string]string{}
@@ -190,7 +190,7 @@ spec:
 	if len(hr) != 1 {
 		t.Fatalf("HelmRelease podinfo/podinfo rendered %d times", len(hr))
 	}
-	patches, _, _ := unstructured.NestedSlice(hr[0].Obj.Object, "spec", "postRenderers")
+	patches, _, _ := unstructured.NestedSlice(hr[0].Obj().Object, "spec", "postRenderers")
 	text := fmt.Sprint(patches)
 	if !strings.Contains(text, "replicas: 3") || !strings.Contains(text, "kind:Deployment name:podinfo") {
 		t.Errorf("postRenderers = %s", text)

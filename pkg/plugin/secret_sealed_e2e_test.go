@@ -34,7 +34,7 @@ func sealedApply(t *testing.T, c *testcluster.Cluster, dir, name string) {
 	}
 	for _, o := range r.Objects {
 		if o.ID.Kind == "SealedSecret" && o.ID.Name == name {
-			doc, err := yaml.Marshal(o.Obj.Object)
+			doc, err := yaml.Marshal(o.Obj().Object)
 			if err != nil {
 				t.Fatal(err)
 			}

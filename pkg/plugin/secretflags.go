@@ -134,7 +134,7 @@ func (e *secretEnv) choose(r *render.Result) (string, error) {
 		if !isSecretKind(o) {
 			continue
 		}
-		doc, err := yaml.Marshal(o.Obj.Object)
+		doc, err := yaml.Marshal(o.Obj().Object)
 		if err != nil {
 			return "", err
 		}
@@ -209,7 +209,7 @@ func readSecret(root string, o *render.Object) (*encryptedSecret, error) {
 	}
 	// The render may come from another tree than the working tree (a push retried on the
 	// remote's new head): the file must hold what was rendered.
-	if !sameCiphertext(doc, o.Obj.Object) {
+	if !sameCiphertext(doc, o.Obj().Object) {
 		return nil, fmt.Errorf("%s in %s is not what the target renders (it changed meanwhile?): run the command again", o.ID, o.Origin.File)
 	}
 	p := secrets.Detect(doc)
@@ -254,7 +254,7 @@ func desiredAfter(o *render.Object, oldDoc, newDoc []byte) (map[string]any, erro
 	if err != nil {
 		return nil, err
 	}
-	cur, err := json.Marshal(o.Obj.Object)
+	cur, err := json.Marshal(o.Obj().Object)
 	if err != nil {
 		return nil, err
 	}

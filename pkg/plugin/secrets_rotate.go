@@ -138,7 +138,7 @@ func (o *SecretsRotateOptions) run(f cmdutil.Factory, cmd *cobra.Command) error 
 					return nil, fmt.Errorf("rotating %s: %w", es.obj.ID, err)
 				}
 				if bytes.Equal(doc, es.doc) {
-					out = append(out, change.ObjectChange{Object: es.obj, Desired: es.obj.Obj.Object})
+					out = append(out, change.ObjectChange{Object: es.obj, Desired: es.obj.Obj().Object})
 					continue
 				}
 				desired, err := desiredAfter(es.obj, es.doc, doc)

@@ -249,7 +249,7 @@ func (o *SetEnvOptions) fromEntries(r *render.Result, ns string) ([]map[string]a
 	}
 	var keys []string
 	for _, field := range []string{"data", "stringData", "binaryData"} {
-		m, _, _ := unstructured.NestedMap(src.Obj.Object, field)
+		m, _, _ := unstructured.NestedMap(src.Obj().Object, field)
 		for k := range m {
 			keys = append(keys, k)
 		}

@@ -250,7 +250,7 @@ func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions
 				return nil, fmt.Errorf("%s: %w", es.obj.ID, err)
 			}
 			if bytes.Equal(doc, es.doc) {
-				return []change.ObjectChange{{Object: es.obj, Desired: es.obj.Obj.Object}}, nil
+				return []change.ObjectChange{{Object: es.obj, Desired: es.obj.Obj().Object}}, nil
 			}
 			desired, err := desiredAfter(es.obj, es.doc, doc)
 			if err != nil {

@@ -305,7 +305,7 @@ func argoSync(ctx context.Context, c *testcluster.Cluster, app *unstructured.Uns
 	}
 	var docs [][]byte
 	for _, o := range res.Objects {
-		u := o.Obj.DeepCopy()
+		u := o.Obj().DeepCopy()
 		l := u.GetLabels()
 		if l == nil {
 			l = map[string]string{}

@@ -1,9 +1,7 @@
 package render
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,9 +12,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
@@ -31,15 +26,16 @@ type Cache struct {
 }
 
 // cacheFormat changes whenever the entry format or what a render produces changes.
-const cacheFormat = "kubectl-gitops render cache 2; kustomize api v0.21.1"
+const cacheFormat = "kubectl-gitops render cache 3; kustomize api v0.21.1"
 
+// An entry is written in a binary form read without decoding its objects: a command in a large
+// target decodes only the objects it looks at, and stores the others again as they were read.
 type cacheEntry struct {
-	Format  string
 	Root    string
 	Path    string
 	Inputs  []inputStamp
 	Dirs    []dirStamp
-	Objects []cachedObject
+	Objects []*Object
 }
 
 type inputStamp struct {
@@ -93,12 +89,6 @@ func listingOf(root, p string, edited map[string][]byte) ([sha256.Size]byte, boo
 	return sum, true
 }
 
-type cachedObject struct {
-	ID     ObjectID
-	Origin Origin
-	JSON   []byte
-}
-
 func (c Cache) file(root, path string) string {
 	h := sha256.Sum256([]byte(root + "\x00" + path))
 	return filepath.Join(c.Dir, "render-"+hex.EncodeToString(h[:12])+".gob")
@@ -119,8 +109,8 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 	if err != nil {
 		return nil, nil, false
 	}
-	var e cacheEntry
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&e); err != nil || e.Format != cacheFormat || e.Root != root || e.Path != path {
+	e, err := decodeEntry(b)
+	if err != nil || e.Root != root || e.Path != path {
 		return nil, nil, false
 	}
 	for _, d := range e.Dirs {
@@ -130,27 +120,19 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 			return nil, nil, false
 		}
 	}
+	cur := statInputs(root, e.Inputs)
 	stamps := make(map[string]inputStamp, len(e.Inputs))
-	for _, in := range e.Inputs {
-		cur, ok := stampOf(root, in.Path, &in)
-		if !ok || cur.Sum != in.Sum {
+	for i, in := range e.Inputs {
+		if cur[i] == nil || cur[i].Sum != in.Sum {
 			if changed == nil {
 				changed = map[string][]byte{}
 			}
 			changed[in.Path] = in.Content
 			continue
 		}
-		stamps[in.Path] = cur
+		stamps[in.Path] = *cur[i]
 	}
-	objs, err := decodeObjects(e.Objects)
-	if err != nil {
-		return nil, nil, false
-	}
-	raw := make(map[*Object][]byte, len(objs))
-	for i, o := range objs {
-		raw[o] = e.Objects[i].JSON
-	}
-	res := &Result{Path: path, Objects: objs, Cacheable: true, stamps: stamps, raw: raw}
+	res := &Result{Path: path, Objects: e.Objects, Cacheable: true, stamps: stamps}
 	for _, d := range e.Dirs {
 		res.Dirs = append(res.Dirs, d.Path)
 	}
@@ -158,6 +140,26 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 		res.Inputs = append(res.Inputs, in.Path)
 	}
 	return res, changed, true
+}
+
+// statInputs stamps the inputs as they are now, on every core (nil: unreadable).
+func statInputs(root string, in []inputStamp) []*inputStamp {
+	out := make([]*inputStamp, len(in))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(in)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(in); i += workers {
+				if s, ok := stampOf(root, in[i].Path, &in[i]); ok {
+					out[i] = &s
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // Store records r as the render of its target: a render of the files on disk, except that edited
@@ -171,7 +173,9 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 	if err != nil {
 		return err
 	}
-	e := cacheEntry{Format: cacheFormat, Root: root, Path: r.Path}
+	e := cacheEntry{Root: root, Path: r.Path, Objects: r.Objects}
+	var unknown []inputStamp
+	var at []int // where each unknown goes in e.Inputs
 	for _, p := range r.Inputs {
 		if b, ok := edited[p]; ok {
 			if b == nil {
@@ -181,15 +185,21 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 			e.Inputs = append(e.Inputs, inputStamp{Path: p, Size: -1, Sum: sha256.Sum256(b), Content: b})
 			continue
 		}
-		var known *inputStamp
+		// A stamp taken when the render was loaded still holds: a file changed since has
+		// another stat, and is hashed again by the next Load.
 		if s, ok := r.stamps[p]; ok {
-			known = &s
+			e.Inputs = append(e.Inputs, s)
+			continue
 		}
-		s, ok := stampOf(root, p, known)
-		if !ok {
-			return fmt.Errorf("render cache: %s cannot be read", p)
+		at = append(at, len(e.Inputs))
+		e.Inputs = append(e.Inputs, inputStamp{Path: p})
+		unknown = append(unknown, inputStamp{Path: p, Size: -1})
+	}
+	for k, s := range statInputs(root, unknown) {
+		if s == nil {
+			return fmt.Errorf("render cache: %s cannot be read", unknown[k].Path)
 		}
-		e.Inputs = append(e.Inputs, s)
+		e.Inputs[at[k]] = *s
 	}
 	for _, d := range r.Dirs {
 		sum, ok := listingOf(root, d, edited)
@@ -198,18 +208,8 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 		}
 		e.Dirs = append(e.Dirs, dirStamp{Path: d, Sum: sum})
 	}
-	for _, o := range r.Objects {
-		js, ok := r.raw[o]
-		if !ok {
-			var err error
-			if js, err = o.Obj.MarshalJSON(); err != nil {
-				return err
-			}
-		}
-		e.Objects = append(e.Objects, cachedObject{ID: o.ID, Origin: o.Origin, JSON: js})
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&e); err != nil {
+	buf, err := encodeEntry(&e)
+	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
@@ -219,7 +219,7 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 	if err != nil {
 		return err
 	}
-	_, werr := tmp.Write(buf.Bytes())
+	_, werr := tmp.Write(buf)
 	cerr := tmp.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(tmp.Name())
@@ -253,28 +253,4 @@ func stampOf(root, p string, known *inputStamp) (inputStamp, bool) {
 	}
 	s.Sum, s.Content = sha256.Sum256(b), b
 	return s, true
-}
-
-// decodeObjects decodes the objects on every core: it is most of a cache hit's time.
-func decodeObjects(in []cachedObject) ([]*Object, error) {
-	out := make([]*Object, len(in))
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(in); i += workers {
-				var m map[string]any
-				if err := utiljson.Unmarshal(in[i].JSON, &m); err != nil {
-					errs[w] = err
-					return
-				}
-				out[i] = &Object{ID: in[i].ID, Origin: in[i].Origin, Obj: &unstructured.Unstructured{Object: m}}
-			}
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
 }

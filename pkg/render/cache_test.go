@@ -57,7 +57,7 @@ func TestCacheRoundTripAndInvalidation(t *testing.T) {
 	}
 	for i, o := range r.Objects {
 		g := got.Objects[i]
-		if g.ID != o.ID || g.Origin != o.Origin || !reflect.DeepEqual(g.Obj.Object, o.Obj.Object) {
+		if g.ID != o.ID || g.Origin != o.Origin || !reflect.DeepEqual(g.Obj().Object, o.Obj().Object) {
 			t.Errorf("object %d: loaded %+v %+v, stored %+v %+v", i, g.ID, g.Origin, o.ID, o.Origin)
 		}
 	}
@@ -146,5 +146,47 @@ func TestCachePlainDirectory(t *testing.T) {
 	}
 	if _, _, ok := c.Load(root, "."); ok {
 		t.Error("a cached plain render was loaded after a manifest was added")
+	}
+}
+
+// A damaged entry (a flipped bit, a cut-off write) is a miss, never a panic or a wrong render.
+func TestCacheCorruptEntryIsAMiss(t *testing.T) {
+	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
+	c := Cache{Dir: t.TempDir()}
+	const target = "overlays/staging"
+	r, err := Render(root, target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(root, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(root)
+	file := c.file(abs, target)
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damaged := range [][]byte{
+		append(append([]byte{}, good[:len(good)/2]...), good[len(good)/2]^0x10),
+		good[:len(good)/2],
+		{},
+	} {
+		bad := append([]byte{}, damaged...)
+		if len(damaged) > len(good)/2 {
+			bad = append(bad, good[len(good)/2+1:]...)
+		}
+		if err := os.WriteFile(file, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok := c.Load(root, target); ok {
+			t.Errorf("a damaged entry of %d bytes (of %d) was loaded", len(bad), len(good))
+		}
+	}
+	if err := os.WriteFile(file, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := c.Load(root, target); !ok {
+		t.Error("the intact entry was not loaded")
 	}
 }

@@ -15,10 +15,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resource"
@@ -66,8 +68,45 @@ type Origin struct {
 // Object is one object of a render with its origin.
 type Object struct {
 	ID     ObjectID
-	Obj    *unstructured.Unstructured
 	Origin Origin
+	// raw is the object's JSON, decoded on first use: a command in a large target looks at the
+	// content of few of its objects, and a render stored in the cache is stored as this.
+	raw  []byte
+	once sync.Once
+	obj  *unstructured.Unstructured
+}
+
+// NewObject is an object with the given content; the render does not change it afterwards.
+func NewObject(id ObjectID, origin Origin, u *unstructured.Unstructured) *Object {
+	o := &Object{ID: id, Origin: origin, obj: u}
+	o.once.Do(func() {})
+	return o
+}
+
+// lazyObject is an object decoded from its JSON when first used.
+func lazyObject(id ObjectID, origin Origin, raw []byte) *Object {
+	return &Object{ID: id, Origin: origin, raw: raw}
+}
+
+// Obj is the object's content. Callers change a deep copy, never it.
+func (o *Object) Obj() *unstructured.Unstructured {
+	o.once.Do(func() {
+		var m map[string]any
+		if err := utiljson.Unmarshal(o.raw, &m); err != nil {
+			// raw was encoded by this package and checked with the cache file's checksum.
+			panic(fmt.Sprintf("render: object %s: %v", o.ID, err))
+		}
+		o.obj = &unstructured.Unstructured{Object: m}
+	})
+	return o.obj
+}
+
+// json is the object's JSON encoding.
+func (o *Object) json() ([]byte, error) {
+	if o.raw != nil {
+		return o.raw, nil
+	}
+	return o.Obj().MarshalJSON()
 }
 
 // Result is a rendered target.
@@ -82,17 +121,24 @@ type Result struct {
 	Dirs []string
 	// Cacheable is false when the render read something outside the repository, or is partial.
 	Cacheable bool
-	yaml      []byte
-	stamps    map[string]inputStamp // from the cache: what the inputs were when it was loaded
-	index     map[ObjectID]*Object
-	indexed   int
-	// raw holds the cached encoding of objects loaded from the cache, which callers do not
-	// change (a change works on a copy), so storing the render again need not encode them.
-	raw map[*Object][]byte
+	// resmap is kustomize's result, kept for YAML.
+	resmap  interface{ AsYaml() ([]byte, error) }
+	stamps  map[string]inputStamp // from the cache: what the inputs were when it was loaded
+	index   map[ObjectID]*Object
+	indexed int
 }
 
-// YAML is the render as `kubectl kustomize` prints it.
-func (r *Result) YAML() []byte { return r.yaml }
+// YAML is the render as `kubectl kustomize` prints it (nil for a render from the cache).
+func (r *Result) YAML() []byte {
+	if r.resmap == nil {
+		return nil
+	}
+	b, err := r.resmap.AsYaml()
+	if err != nil {
+		return nil
+	}
+	return b
+}
 
 // Find returns the objects whose kind (or group kind) and name match, in any namespace when ns is "".
 func (r *Result) Find(gk schema.GroupKind, ns, name string) []*Object {
@@ -129,7 +175,7 @@ func (r *Result) Get(id ObjectID) *Object {
 // objects left out of the partial render do not depend on the edited files. edited are the new
 // contents of the edited files (nil: deleted).
 func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) *Result {
-	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, raw: full.raw, Dirs: full.Dirs}
+	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, Dirs: full.Dirs}
 	replaced := map[ObjectID]bool{}
 	for _, o := range reducedBefore.Objects {
 		replaced[o.ID] = true
@@ -272,24 +318,27 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
 
-	res := &Result{Path: dir}
-	for _, r := range m.Resources() {
-		obj, err := toObject(root, absDir, r)
-		if err != nil {
+	res := &Result{Path: dir, resmap: m}
+	origins := make([]Origin, m.Size())
+	for i, r := range m.Resources() {
+		if origins[i], err = originOf(root, absDir, r); err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
-		res.Objects = append(res.Objects, obj)
 	}
 	if injected {
 		if err := m.RemoveOriginAnnotations(); err != nil {
 			return nil, err
 		}
-		for _, o := range res.Objects {
-			stripOrigin(o.Obj)
-		}
 	}
-	if res.yaml, err = m.AsYaml(); err != nil {
-		return nil, err
+	for i, r := range m.Resources() {
+		// Through JSON so numbers are int64/float64 as in objects read from the API server.
+		js, err := r.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		gvk := r.GetGvk()
+		id := ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: r.GetNamespace(), Name: r.GetName()}
+		res.Objects = append(res.Objects, lazyObject(id, origins[i], js))
 	}
 	if err := locateDocuments(fsys, root, res.Objects); err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
@@ -452,48 +501,22 @@ func isManifest(b []byte) bool {
 	return true
 }
 
-func toObject(root, absDir string, r *resource.Resource) (*Object, error) {
-	// Through JSON so numbers are int64/float64 as in objects read from the API server.
-	js, err := r.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(js); err != nil {
-		return nil, err
-	}
-	gvk := u.GroupVersionKind()
-	obj := &Object{
-		ID:  ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()},
-		Obj: u,
-	}
+// originOf is where kustomize says the resource came from (its origin annotation).
+func originOf(root, absDir string, r *resource.Resource) (Origin, error) {
 	org := r.OrgId()
-	obj.Origin = Origin{Name: org.Name, Namespace: org.Namespace, Doc: -1}
+	out := Origin{Name: org.Name, Namespace: org.Namespace, Doc: -1}
 	origin, err := r.GetOrigin()
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	if origin != nil {
 		if origin.ConfiguredIn != "" {
-			obj.Origin.Generated = relSlash(root, filepath.Join(absDir, origin.ConfiguredIn))
+			out.Generated = relSlash(root, filepath.Join(absDir, origin.ConfiguredIn))
 		} else if origin.Path != "" && origin.Repo == "" {
-			obj.Origin.File = relSlash(root, filepath.Join(absDir, origin.Path))
+			out.File = relSlash(root, filepath.Join(absDir, origin.Path))
 		}
 	}
-	return obj, nil
-}
-
-func stripOrigin(u *unstructured.Unstructured) {
-	ann := u.GetAnnotations()
-	if _, ok := ann["config.kubernetes.io/origin"]; !ok {
-		return
-	}
-	delete(ann, "config.kubernetes.io/origin")
-	if len(ann) == 0 {
-		unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
-		return
-	}
-	u.SetAnnotations(ann)
+	return out, nil
 }
 
 // locateDocuments finds, in each object's origin file, the document that defines it.

@@ -66,7 +66,7 @@ func TestRenderOrigins(t *testing.T) {
 	if web[0].Origin.Doc < 0 {
 		t.Errorf("origin document not found")
 	}
-	if _, ok := web[0].Obj.GetAnnotations()["config.kubernetes.io/origin"]; ok {
+	if _, ok := web[0].Obj().GetAnnotations()["config.kubernetes.io/origin"]; ok {
 		t.Errorf("origin annotation leaked into the rendered object")
 	}
 	for _, in := range []string{"overlays/staging/kustomization.yaml", "overlays/staging/web-patch.yaml", "base/web.yaml", "base/kustomization.yaml"} {
@@ -94,7 +94,7 @@ func TestRenderOverlayDoesNotTouchDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := res.Find(schema.GroupKind{Group: "apps", Kind: "Deployment"}, "shop", "web")[0]
-	if r, _, _ := unstructuredInt(web.Obj.Object, "spec", "replicas"); r != 4 {
+	if r, _, _ := unstructuredInt(web.Obj().Object, "spec", "replicas"); r != 4 {
 		t.Errorf("replicas = %d, want 4 from the overlaid kustomization", r)
 	}
 	after, _ := os.ReadFile(filepath.Join(root, kust))

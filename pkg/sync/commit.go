@@ -66,7 +66,7 @@ func fetchPushed(ctx context.Context, git target.Git, src source) (*pushed, erro
 	}
 	p := &pushed{commit: commit}
 	for _, o := range res.Objects {
-		p.objects = append(p.objects, o.Obj)
+		p.objects = append(p.objects, o.Obj())
 	}
 	return p, nil
 }

@@ -167,15 +167,15 @@ func verifyTarget(ctx context.Context, o Options, t target.Target) (*TargetRepor
 	tr.Rendered = len(res.Objects)
 	objs := make([]*checked, len(res.Objects))
 	for i, ro := range res.Objects {
-		c := &checked{src: ro, report: ObjectReport{ObjectID: idOf(ro.Obj), Source: source(ro.Origin)}}
+		c := &checked{src: ro, report: ObjectReport{ObjectID: idOf(ro.Obj()), Source: source(ro.Origin)}}
 		objs[i] = c
 		if o.Offline {
-			if p := SchemaProblem(ro.Obj); p != "" {
-				c.report.Findings = append(c.report.Findings, Finding{Check: CheckSchema, Message: scrubSecret(p, ro.Obj)})
+			if p := SchemaProblem(ro.Obj()); p != "" {
+				c.report.Findings = append(c.report.Findings, Finding{Check: CheckSchema, Message: scrubSecret(p, ro.Obj())})
 			}
 			continue
 		}
-		if p := identityProblems(ro.Obj); len(p) > 0 {
+		if p := identityProblems(ro.Obj()); len(p) > 0 {
 			c.report.Findings = append(c.report.Findings, Finding{Check: CheckSchema, Message: strings.Join(p, ", ")})
 			continue
 		}
@@ -205,7 +205,7 @@ func checkCluster(ctx context.Context, o Options, t target.Target, cl *Cluster, 
 	var applied []*checked
 	for _, c := range objs {
 		if c.apply {
-			manifests = append(manifests, c.src.Obj)
+			manifests = append(manifests, c.src.Obj())
 			applied = append(applied, c)
 		}
 	}

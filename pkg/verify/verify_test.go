@@ -196,7 +196,7 @@ func stagingInNamespace(t *testing.T, ctx context.Context, c *testcluster.Cluste
 	}
 	var docs [][]byte
 	for _, o := range res.Objects {
-		b, err := yaml.Marshal(o.Obj.Object)
+		b, err := yaml.Marshal(o.Obj().Object)
 		if err != nil {
 			t.Fatal(err)
 		}

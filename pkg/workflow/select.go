@@ -113,7 +113,7 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 				continue
 			}
 			known = true
-			if nsOK(o) && sel.Matches(labels.Set(o.Obj.GetLabels())) {
+			if nsOK(o) && sel.Matches(labels.Set(o.Obj().GetLabels())) {
 				out = append(out, o)
 			}
 		}

@@ -197,7 +197,7 @@ func plan(req Request) (*Result, error) {
 			} else {
 				u := &unstructured.Unstructured{Object: ch.Desired}
 				gvk := u.GroupVersionKind()
-				objs = append(objs, &render.Object{ID: render.ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, Obj: u})
+				objs = append(objs, render.NewObject(render.ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}, render.Origin{}, u))
 			}
 		}
 	} else {
@@ -205,7 +205,7 @@ func plan(req Request) (*Result, error) {
 			return nil, err
 		}
 		for _, o := range objs {
-			cp := o.Obj.DeepCopy()
+			cp := o.Obj().DeepCopy()
 			if err := req.Mutate(cp); err != nil {
 				return nil, fmt.Errorf("%s: %w", o.ID, err)
 			}

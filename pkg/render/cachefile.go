@@ -1,0 +1,164 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+)
+
+// The cache file: the format line, the entry's fields as length-prefixed strings, varints and
+// raw bytes, then a CRC-32C of everything before it. Object JSON and input contents are slices
+// of the file's bytes once read, not copies.
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+var errCorrupt = errors.New("render cache: corrupt entry")
+
+type entryWriter struct{ b []byte }
+
+func (w *entryWriter) uint(x uint64)  { w.b = binary.AppendUvarint(w.b, x) }
+func (w *entryWriter) int(x int64)    { w.b = binary.AppendVarint(w.b, x) }
+func (w *entryWriter) str(s string)   { w.uint(uint64(len(s))); w.b = append(w.b, s...) }
+func (w *entryWriter) bytes(b []byte) { w.uint(uint64(len(b))); w.b = append(w.b, b...) }
+
+func encodeEntry(e *cacheEntry) ([]byte, error) {
+	size := 1 << 16
+	for _, in := range e.Inputs {
+		size += len(in.Path) + len(in.Content) + 64
+	}
+	for _, o := range e.Objects {
+		size += len(o.raw) + 128
+	}
+	w := &entryWriter{b: make([]byte, 0, size)}
+	w.str(cacheFormat)
+	w.str(e.Root)
+	w.str(e.Path)
+	w.uint(uint64(len(e.Inputs)))
+	for _, in := range e.Inputs {
+		w.str(in.Path)
+		w.int(in.Size)
+		w.int(in.ModTime)
+		w.uint(in.Ino)
+		w.b = append(w.b, in.Sum[:]...)
+		w.bytes(in.Content)
+	}
+	w.uint(uint64(len(e.Dirs)))
+	for _, d := range e.Dirs {
+		w.str(d.Path)
+		w.b = append(w.b, d.Sum[:]...)
+	}
+	w.uint(uint64(len(e.Objects)))
+	for _, o := range e.Objects {
+		js, err := o.json()
+		if err != nil {
+			return nil, err
+		}
+		w.str(o.ID.Group)
+		w.str(o.ID.Kind)
+		w.str(o.ID.Namespace)
+		w.str(o.ID.Name)
+		w.str(o.Origin.File)
+		w.int(int64(o.Origin.Doc))
+		w.str(o.Origin.Generated)
+		w.str(o.Origin.Name)
+		w.str(o.Origin.Namespace)
+		w.bytes(js)
+	}
+	return binary.LittleEndian.AppendUint32(w.b, crc32.Checksum(w.b, castagnoli)), nil
+}
+
+type entryReader struct {
+	b   []byte
+	err error
+}
+
+func (r *entryReader) uint() uint64 {
+	x, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return x
+}
+
+func (r *entryReader) int() int64 {
+	x, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return x
+}
+
+func (r *entryReader) bytes() []byte {
+	n := r.uint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return nil
+	}
+	out := r.b[:n:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *entryReader) str() string { return string(r.bytes()) }
+
+func (r *entryReader) sum() (s [sha256.Size]byte) {
+	if len(r.b) < len(s) {
+		r.fail()
+		return s
+	}
+	copy(s[:], r.b)
+	r.b = r.b[len(s):]
+	return s
+}
+
+// count reads a length, bounded by the bytes left (each item takes at least one).
+func (r *entryReader) count() int {
+	n := r.uint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (r *entryReader) fail() {
+	r.err = errCorrupt
+	r.b = nil
+}
+
+func decodeEntry(b []byte) (*cacheEntry, error) {
+	if len(b) < 4 || crc32.Checksum(b[:len(b)-4], castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, errCorrupt
+	}
+	r := &entryReader{b: b[:len(b)-4]}
+	if r.str() != cacheFormat {
+		return nil, errCorrupt
+	}
+	e := &cacheEntry{Root: r.str(), Path: r.str()}
+	e.Inputs = make([]inputStamp, r.count())
+	for i := range e.Inputs {
+		in := &e.Inputs[i]
+		in.Path, in.Size, in.ModTime, in.Ino = r.str(), r.int(), r.int(), r.uint()
+		in.Sum = r.sum()
+		in.Content = r.bytes()
+	}
+	e.Dirs = make([]dirStamp, r.count())
+	for i := range e.Dirs {
+		e.Dirs[i] = dirStamp{Path: r.str(), Sum: r.sum()}
+	}
+	e.Objects = make([]*Object, r.count())
+	for i := range e.Objects {
+		id := ObjectID{Group: r.str(), Kind: r.str(), Namespace: r.str(), Name: r.str()}
+		org := Origin{File: r.str(), Doc: int(r.int()), Generated: r.str(), Name: r.str(), Namespace: r.str()}
+		e.Objects[i] = lazyObject(id, org, r.bytes())
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return nil, errCorrupt
+	}
+	return e, nil
+}
