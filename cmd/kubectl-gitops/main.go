@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	// Before kubectl's packages: English needs no translation catalog.
+	_ "github.com/kubectl-gitops/kubectl-gitops/internal/english"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/plugin"
 )
 
