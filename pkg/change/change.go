@@ -47,6 +47,10 @@ type Engine struct {
 	fresh      map[string]*render.Result
 	// Refreshed counts cached renders brought up to date by a reduced render (for tests).
 	Refreshed int
+	// partials are the partial renders made so far, per target; PartialsReused counts those
+	// (or the one kept in the cache) that stood for a partial render asked for again (for tests).
+	partials       map[string][]*render.Result
+	PartialsReused int
 	// Whole renders every reached target whole, never reduced (to compare the two in tests).
 	Whole bool
 }
@@ -85,7 +89,8 @@ func NewEngineWithIncludes(root string, targets []string, includes map[string][]
 
 func newEngine(root string, targets []string) *Engine {
 	return &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{},
-		trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, fresh: map[string]*render.Result{}}
+		trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, fresh: map[string]*render.Result{},
+		partials: map[string][]*render.Result{}}
 }
 
 func hasKustomization(dir string) bool {
@@ -448,15 +453,35 @@ func (e *Engine) renderReduced(t string, tree *kustTree, full *render.Result, fi
 	if err != nil {
 		return nil, nil, false
 	}
-	before, err = render.Render(e.root, t, render.Options{Overlay: old, Drop: drop, NoOrigins: true})
+	before, err = e.renderPartial(t, full, old, drop)
 	if err != nil || verifyReduced(full, before, tree, drop) != nil {
 		return nil, nil, false
 	}
-	after, err = render.Render(e.root, t, render.Options{Overlay: files, Drop: drop, NoOrigins: true})
+	after, err = e.renderPartial(t, full, files, drop)
 	if err != nil {
 		return nil, nil, false
 	}
 	return before, after, true
+}
+
+// renderPartial renders target t without the entries in drop, with overlay over the disk. A
+// partial render made before (in this command, or kept in the cache with full) stands for it
+// when it left out the same entries and read the same contents: a render depends only on them.
+// The render after one change is often the render before the next (a target refreshed and then
+// changed, the same object changed twice in a row).
+func (e *Engine) renderPartial(t string, full *render.Result, overlay map[string][]byte, drop map[string][]string) (*render.Result, error) {
+	for _, p := range append(slices.Clone(e.partials[t]), full.Partial()) {
+		if p.Stands(e.root, drop, overlay, full) {
+			e.PartialsReused++
+			return p, nil
+		}
+	}
+	r, err := render.Render(e.root, t, render.Options{Overlay: overlay, Drop: drop, NoOrigins: true})
+	if err != nil {
+		return nil, err
+	}
+	e.partials[t] = append(e.partials[t], r)
+	return r, nil
 }
 
 func (e *Engine) reaches(t string, files map[string][]byte) bool {

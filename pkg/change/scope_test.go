@@ -223,3 +223,98 @@ func writeFile(t *testing.T, p, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPartialRendersReused: a run of changes to one object, as a user makes them (each planned
+// by a new engine, its files written, the cache kept), with an edit by hand in between. The
+// partial render after one change stands for the partial render before the next (from the
+// cache, or from the refresh of this command), and every plan and render equals the whole
+// loop's.
+func TestPartialRendersReused(t *testing.T) {
+	fleet := filepath.Join(t.TempDir(), "fleet")
+	opts := repogen.Options{Apps: 10, ManifestsPerApp: 20, Overlays: []string{"dev", "staging"}, Commits: 1}
+	if err := repogen.Generate(fleet, opts); err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{"overlays/dev", "overlays/staging"}
+	const tgt = "overlays/staging"
+	staged := opts.OverlayReplicas("staging")[0]
+	cache := render.Cache{Dir: t.TempDir()}
+	kust := "overlays/staging/kustomization.yaml"
+
+	scale := func(n int64, whole bool, c render.Cache) (*Plan, *Engine) {
+		t.Helper()
+		eng, err := NewEngine(fleet, targets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.Cache, eng.Whole = c, whole
+		r, err := eng.Rendered(tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs := r.Find(deployments, "", staged)
+		if len(objs) != 1 {
+			t.Fatalf("found %d %s", len(objs), staged)
+		}
+		u := objs[0].Obj().DeepCopy()
+		setReplicas(n)(u)
+		p, err := eng.Plan([]ObjectChange{{Target: tgt, Object: objs[0], Desired: u.Object}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, eng
+	}
+	apply := func(p *Plan, eng *Engine) {
+		t.Helper()
+		for f, b := range p.Files {
+			writeFile(t, filepath.Join(fleet, filepath.FromSlash(f)), string(b))
+		}
+		eng.Remember(true)
+	}
+	check := func(step string, p *Plan, eng *Engine, n int64, wantReused int) {
+		t.Helper()
+		if eng.PartialsReused != wantReused {
+			t.Errorf("%s: %d partial renders reused, want %d", step, eng.PartialsReused, wantReused)
+		}
+		whole, _ := scale(n, true, render.Cache{})
+		if !maps.EqualFunc(whole.Files, p.Files, func(a, b []byte) bool { return string(a) == string(b) }) {
+			t.Errorf("%s: the plan differs from the whole loop's", step)
+		}
+		want, err := render.Render(fleet, tgt, render.Options{Overlay: p.Files})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, w := objectsOf(eng.accepted[tgt]), objectsOf(want); !maps.Equal(got, w) {
+			t.Errorf("%s: the render after the change differs from the whole render", step)
+		}
+	}
+
+	p, eng := scale(5, false, cache)
+	check("first change", p, eng, 5, 0) // nothing kept yet: both partial renders are made
+	apply(p, eng)
+
+	p, eng = scale(6, false, cache)
+	check("second change", p, eng, 6, 1) // the render before is the last change's render after
+	apply(p, eng)
+
+	// An edit by hand of the same kustomization (another count), as a pull or a commit would
+	// bring: the refresh's render before is the cached partial render, its render after is the
+	// change's render before.
+	k := read(t, fleet, kust)
+	writeFile(t, filepath.Join(fleet, kust), strings.Replace(k, "count: 6", "count: 8", 1))
+	p, eng = scale(7, false, cache)
+	if eng.Refreshed != 1 {
+		t.Errorf("the cached render was not refreshed (refreshed %d)", eng.Refreshed)
+	}
+	check("change after an edit by hand", p, eng, 7, 2)
+	apply(p, eng)
+
+	// An edit of a file the partial render read: the cached partial render stands only for
+	// the render of the old content (the refresh's before), and the render after the change
+	// holds the edit (check compares it with the whole render).
+	web := filepath.Join("base", "apps", strings.TrimSuffix(staged, "-web"), "web-deployment.yaml")
+	src := read(t, fleet, web)
+	writeFile(t, filepath.Join(fleet, web), replaceOnce(t, src, "\nspec:\n", "\nspec:\n  minReadySeconds: 3\n"))
+	p, eng = scale(9, false, cache)
+	check("change after the object's file was edited", p, eng, 9, 2)
+}

@@ -36,6 +36,7 @@ type cacheEntry struct {
 	Inputs  []inputStamp
 	Dirs    []dirStamp
 	Objects []*Object
+	Partial *Result // the partial render kept with it
 }
 
 type inputStamp struct {
@@ -132,7 +133,7 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 		}
 		stamps[in.Path] = *cur[i]
 	}
-	res := &Result{Path: path, Objects: e.Objects, Cacheable: true, stamps: stamps}
+	res := &Result{Path: path, Objects: e.Objects, Cacheable: true, stamps: stamps, partial: e.Partial}
 	for _, d := range e.Dirs {
 		res.Dirs = append(res.Dirs, d.Path)
 	}
@@ -173,7 +174,7 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 	if err != nil {
 		return err
 	}
-	e := cacheEntry{Root: root, Path: r.Path, Objects: r.Objects}
+	e := cacheEntry{Root: root, Path: r.Path, Objects: r.Objects, Partial: r.partial}
 	var unknown []inputStamp
 	var at []int // where each unknown goes in e.Inputs
 	for _, p := range r.Inputs {

@@ -190,3 +190,52 @@ func TestCacheCorruptEntryIsAMiss(t *testing.T) {
 		t.Error("the intact entry was not loaded")
 	}
 }
+
+// A partial render stands for another only with the same entries left out and the same content
+// in every file it read; it is kept with the render Merge makes, through the cache.
+func TestPartialStands(t *testing.T) {
+	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
+	const target = "overlays/staging"
+	full, err := Render(root, target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := map[string][]string{"base": {"service.yaml", "cronjob.yaml"}}
+	p, err := Render(root, target, Options{Drop: drop, NoOrigins: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Stands(root, drop, nil, full) {
+		t.Error("a partial render does not stand for itself")
+	}
+	if p.Stands(root, map[string][]string{"base": {"service.yaml"}}, nil, full) {
+		t.Error("a partial render stands for one leaving out other entries")
+	}
+	kept := "base/web.yaml"
+	if p.Stands(root, drop, map[string][]byte{kept: []byte("# edited\n")}, full) {
+		t.Error("a partial render stands for one over other content of a file it read")
+	}
+	edited := map[string][]byte{"overlays/staging/kustomization.yaml": []byte("resources: [../../base]\n")}
+	if !p.Stands(root, drop, map[string][]byte{"base/unread.yaml": []byte("x")}, full) {
+		t.Error("content of a file the partial render did not read made it not stand")
+	}
+	after, err := Render(root, target, Options{Drop: drop, NoOrigins: true, Overlay: edited})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := Merge(full, p, after, edited)
+	c := Cache{Dir: t.TempDir()}
+	if err := c.Store(root, merged, edited); err != nil {
+		t.Fatal(err)
+	}
+	got, _, ok := c.Load(root, target)
+	if !ok || got.Partial() == nil {
+		t.Fatal("the partial render was not kept with the cached render")
+	}
+	if !got.Partial().Stands(root, drop, edited, got) || got.Partial().Stands(root, drop, nil, got) {
+		t.Error("the cached partial render does not stand for exactly the content it read")
+	}
+	if g, w := len(got.Partial().Objects), len(after.Objects); g != w {
+		t.Errorf("the cached partial render holds %d objects, want %d", g, w)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"maps"
+	"slices"
 )
 
 // The cache file: the format line, the entry's fields as length-prefixed strings, varints and
@@ -48,11 +50,40 @@ func encodeEntry(e *cacheEntry) ([]byte, error) {
 		w.str(d.Path)
 		w.b = append(w.b, d.Sum[:]...)
 	}
-	w.uint(uint64(len(e.Objects)))
-	for _, o := range e.Objects {
+	if err := w.objects(e.Objects); err != nil {
+		return nil, err
+	}
+	if p := e.Partial; p == nil {
+		w.uint(0)
+	} else {
+		w.uint(1)
+		w.uint(uint64(len(p.drop)))
+		for _, dir := range slices.Sorted(maps.Keys(p.drop)) {
+			w.str(dir)
+			w.uint(uint64(len(p.drop[dir])))
+			for _, en := range p.drop[dir] {
+				w.str(en)
+			}
+		}
+		w.uint(uint64(len(p.Inputs)))
+		for _, f := range p.Inputs {
+			w.str(f)
+			sum := p.sums[f]
+			w.b = append(w.b, sum[:]...)
+		}
+		if err := w.objects(p.Objects); err != nil {
+			return nil, err
+		}
+	}
+	return binary.LittleEndian.AppendUint32(w.b, crc32.Checksum(w.b, castagnoli)), nil
+}
+
+func (w *entryWriter) objects(objs []*Object) error {
+	w.uint(uint64(len(objs)))
+	for _, o := range objs {
 		js, err := o.json()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		w.str(o.ID.Group)
 		w.str(o.ID.Kind)
@@ -65,7 +96,7 @@ func encodeEntry(e *cacheEntry) ([]byte, error) {
 		w.str(o.Origin.Namespace)
 		w.bytes(js)
 	}
-	return binary.LittleEndian.AppendUint32(w.b, crc32.Checksum(w.b, castagnoli)), nil
+	return nil
 }
 
 type entryReader struct {
@@ -126,6 +157,16 @@ func (r *entryReader) count() int {
 	return int(n)
 }
 
+func (r *entryReader) objects() []*Object {
+	out := make([]*Object, r.count())
+	for i := range out {
+		id := ObjectID{Group: r.str(), Kind: r.str(), Namespace: r.str(), Name: r.str()}
+		org := Origin{File: r.str(), Doc: int(r.int()), Generated: r.str(), Name: r.str(), Namespace: r.str()}
+		out[i] = lazyObject(id, org, r.bytes())
+	}
+	return out
+}
+
 func (r *entryReader) fail() {
 	r.err = errCorrupt
 	r.b = nil
@@ -151,11 +192,24 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 	for i := range e.Dirs {
 		e.Dirs[i] = dirStamp{Path: r.str(), Sum: r.sum()}
 	}
-	e.Objects = make([]*Object, r.count())
-	for i := range e.Objects {
-		id := ObjectID{Group: r.str(), Kind: r.str(), Namespace: r.str(), Name: r.str()}
-		org := Origin{File: r.str(), Doc: int(r.int()), Generated: r.str(), Name: r.str(), Namespace: r.str()}
-		e.Objects[i] = lazyObject(id, org, r.bytes())
+	e.Objects = r.objects()
+	if r.uint() == 1 {
+		p := &Result{Path: e.Path, drop: map[string][]string{}, sums: map[string][sha256.Size]byte{}}
+		for range r.count() {
+			dir := r.str()
+			entries := make([]string, r.count())
+			for i := range entries {
+				entries[i] = r.str()
+			}
+			p.drop[dir] = entries
+		}
+		p.Inputs = make([]string, r.count())
+		for i := range p.Inputs {
+			p.Inputs[i] = r.str()
+			p.sums[p.Inputs[i]] = r.sum()
+		}
+		p.Objects = r.objects()
+		e.Partial = p
 	}
 	if r.err != nil || len(r.b) != 0 {
 		return nil, errCorrupt

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,12 +22,16 @@ type overlayFS struct {
 	mu    sync.Mutex
 	reads map[string]struct{}
 	dirs  map[string]struct{} // directories whose listing a render depends on
+	// sums hash each file's content as first read: a kustomization the render rewrites in
+	// memory (resources dropped, origins asked for) is read as written before that.
+	sums map[string][sha256.Size]byte
 	// outside is set when a render read a file outside root: such a render cannot be cached.
 	outside bool
 }
 
 func newOverlayFS(root string, overlay map[string][]byte) *overlayFS {
-	return &overlayFS{FileSystem: filesys.MakeFsOnDisk(), root: root, overlay: overlay, reads: map[string]struct{}{}, dirs: map[string]struct{}{}}
+	return &overlayFS{FileSystem: filesys.MakeFsOnDisk(), root: root, overlay: overlay, reads: map[string]struct{}{}, dirs: map[string]struct{}{},
+		sums: map[string][sha256.Size]byte{}}
 }
 
 func (o *overlayFS) lookup(path string) ([]byte, bool) {
@@ -93,9 +98,27 @@ func (o *overlayFS) ReadFile(path string) ([]byte, error) {
 		if b == nil {
 			return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
 		}
+		o.sum(path, b)
 		return append([]byte(nil), b...), nil
 	}
-	return o.FileSystem.ReadFile(path)
+	b, err := o.FileSystem.ReadFile(path)
+	if err == nil {
+		o.sum(path, b)
+	}
+	return b, err
+}
+
+func (o *overlayFS) sum(path string, b []byte) {
+	rel, err := filepath.Rel(o.root, path)
+	if err != nil {
+		return
+	}
+	rel = filepath.ToSlash(rel)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, done := o.sums[rel]; !done {
+		o.sums[rel] = sha256.Sum256(b)
+	}
 }
 
 func (o *overlayFS) Exists(path string) bool {

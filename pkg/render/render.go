@@ -6,6 +6,7 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -121,6 +122,12 @@ type Result struct {
 	Dirs []string
 	// Cacheable is false when the render read something outside the repository, or is partial.
 	Cacheable bool
+	// drop and sums are set for a partial render (Options.Drop): what it left out, and the
+	// content of each input it read, which say when it can stand for a render made later.
+	drop map[string][]string
+	sums map[string][sha256.Size]byte
+	// partial is a partial render kept with a cached render: the last one the closed loop made.
+	partial *Result
 	// resmap is kustomize's result, kept for YAML.
 	resmap  interface{ AsYaml() ([]byte, error) }
 	stamps  map[string]inputStamp // from the cache: what the inputs were when it was loaded
@@ -176,6 +183,9 @@ func (r *Result) Get(id ObjectID) *Object {
 // contents of the edited files (nil: deleted).
 func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) *Result {
 	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, Dirs: full.Dirs}
+	if reducedAfter.drop != nil {
+		out.partial = reducedAfter
+	}
 	replaced := map[ObjectID]bool{}
 	for _, o := range reducedBefore.Objects {
 		replaced[o.ID] = true
@@ -349,6 +359,21 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	}
 	res.Inputs = fsys.Inputs()
 	res.Dirs = fsys.Dirs()
+	if len(opts.Drop) > 0 {
+		res.drop = opts.Drop
+		res.sums = make(map[string][sha256.Size]byte, len(res.Inputs))
+		for _, p := range res.Inputs {
+			sum, ok := fsys.sums[p]
+			if !ok {
+				b, err := fsys.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+				if err != nil {
+					return nil, err
+				}
+				sum = sha256.Sum256(b)
+			}
+			res.sums[p] = sum
+		}
+	}
 	// With an overlay the render is of the files a commit is about to write.
 	res.Cacheable = !fsys.outside && len(opts.Drop) == 0
 	return res, nil

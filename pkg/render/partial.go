@@ -1,0 +1,49 @@
+package render
+
+import (
+	"crypto/sha256"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Partial is the partial render kept with r (from the cache, or by Merge): the last render of
+// the target's resources: entries a closed loop reduced it to; nil when there is none.
+func (r *Result) Partial() *Result { return r.partial }
+
+// Stands reports whether partial render p is what a render with drop and overlay would give now:
+// it left out the same entries and every file it read has the same content, from overlay, else
+// as full (a render loaded from the cache and checked then) knows it, else on disk. A render
+// depends only on what it reads; a partial render depending on a directory's listing never
+// stands for another.
+func (p *Result) Stands(root string, drop map[string][]string, overlay map[string][]byte, full *Result) bool {
+	if p == nil || p.drop == nil || len(p.Dirs) > 0 || !sameDrop(p.drop, drop) {
+		return false
+	}
+	for f, sum := range p.sums {
+		if b, ok := overlay[f]; ok {
+			if b == nil || sha256.Sum256(b) != sum {
+				return false
+			}
+			continue
+		}
+		if s, ok := full.stamps[f]; ok {
+			if s.Sum != sum {
+				return false
+			}
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
+		if err != nil || sha256.Sum256(b) != sum {
+			return false
+		}
+	}
+	return true
+}
+
+func sameDrop(a, b map[string][]string) bool {
+	return maps.EqualFunc(a, b, func(x, y []string) bool {
+		return slices.Equal(slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y)))
+	})
+}
