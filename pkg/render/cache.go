@@ -209,10 +209,6 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 		}
 		e.Dirs = append(e.Dirs, dirStamp{Path: d, Sum: sum})
 	}
-	buf, err := encodeEntry(&e)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return err
 	}
@@ -220,7 +216,7 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 	if err != nil {
 		return err
 	}
-	_, werr := tmp.Write(buf)
+	werr := encodeEntry(tmp, &e)
 	cerr := tmp.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(tmp.Name())

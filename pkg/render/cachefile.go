@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"io"
 	"maps"
 	"slices"
 )
@@ -17,22 +18,40 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var errCorrupt = errors.New("render cache: corrupt entry")
 
-type entryWriter struct{ b []byte }
+// entryWriter writes an entry through a small buffer (an entry of a large target is megabytes)
+// and checksums what it writes.
+type entryWriter struct {
+	out io.Writer
+	b   []byte
+	crc uint32
+	err error
+}
 
-func (w *entryWriter) uint(x uint64)  { w.b = binary.AppendUvarint(w.b, x) }
-func (w *entryWriter) int(x int64)    { w.b = binary.AppendVarint(w.b, x) }
-func (w *entryWriter) str(s string)   { w.uint(uint64(len(s))); w.b = append(w.b, s...) }
-func (w *entryWriter) bytes(b []byte) { w.uint(uint64(len(b))); w.b = append(w.b, b...) }
+func (w *entryWriter) uint(x uint64) { w.b = binary.AppendUvarint(w.b, x); w.spill() }
+func (w *entryWriter) int(x int64)   { w.b = binary.AppendVarint(w.b, x); w.spill() }
+func (w *entryWriter) str(s string)  { w.uint(uint64(len(s))); w.b = append(w.b, s...); w.spill() }
+func (w *entryWriter) bytes(b []byte) {
+	w.uint(uint64(len(b)))
+	w.b = append(w.b, b...)
+	w.spill()
+}
 
-func encodeEntry(e *cacheEntry) ([]byte, error) {
-	size := 1 << 16
-	for _, in := range e.Inputs {
-		size += len(in.Path) + len(in.Content) + 64
+func (w *entryWriter) spill() {
+	if len(w.b) >= 64<<10 {
+		w.flush()
 	}
-	for _, o := range e.Objects {
-		size += len(o.raw) + 128
+}
+
+func (w *entryWriter) flush() {
+	w.crc = crc32.Update(w.crc, castagnoli, w.b)
+	if w.err == nil {
+		_, w.err = w.out.Write(w.b)
 	}
-	w := &entryWriter{b: make([]byte, 0, size)}
+	w.b = w.b[:0]
+}
+
+func encodeEntry(out io.Writer, e *cacheEntry) error {
+	w := &entryWriter{out: out, b: make([]byte, 0, 80<<10)}
 	w.str(cacheFormat)
 	w.str(e.Root)
 	w.str(e.Path)
@@ -43,15 +62,17 @@ func encodeEntry(e *cacheEntry) ([]byte, error) {
 		w.int(in.ModTime)
 		w.uint(in.Ino)
 		w.b = append(w.b, in.Sum[:]...)
+		w.spill()
 		w.bytes(in.Content)
 	}
 	w.uint(uint64(len(e.Dirs)))
 	for _, d := range e.Dirs {
 		w.str(d.Path)
 		w.b = append(w.b, d.Sum[:]...)
+		w.spill()
 	}
 	if err := w.objects(e.Objects); err != nil {
-		return nil, err
+		return err
 	}
 	if p := e.Partial; p == nil {
 		w.uint(0)
@@ -70,12 +91,16 @@ func encodeEntry(e *cacheEntry) ([]byte, error) {
 			w.str(f)
 			sum := p.sums[f]
 			w.b = append(w.b, sum[:]...)
+			w.spill()
 		}
 		if err := w.objects(p.Objects); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return binary.LittleEndian.AppendUint32(w.b, crc32.Checksum(w.b, castagnoli)), nil
+	w.flush()
+	w.b = binary.LittleEndian.AppendUint32(w.b, w.crc)
+	w.flush()
+	return w.err
 }
 
 func (w *entryWriter) objects(objs []*Object) error {
