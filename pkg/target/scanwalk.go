@@ -1,0 +1,268 @@
+package target
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// memoWalk is one walk of a repository with its memo: it stats every directory and every YAML
+// file (kustomizations included), lists only the directories whose stat changed and reads only
+// the YAML files whose stat changed, and builds the memo's new tree.
+type memoWalk struct {
+	m *scanMemo
+	// same: every directory lists what it listed in the previous scan and every YAML file
+	// read again holds the facts it held; kustomizations whose stat changed are in pending.
+	same    bool
+	pending []pendingKust
+}
+
+// pendingKust is a kustomization whose stat changed: its references are read when needed.
+type pendingKust struct {
+	e        *memoEntry
+	file     string
+	rel      string
+	oldRefs  []string
+	oldKnown bool
+}
+
+// walk scans the repository with the memo into m.tree. It returns nil, and no error, when repoDir
+// is not a directory (a symlink): the plain walk then decides.
+func (m *scanMemo) walk(repoDir string) (*memoWalk, error) {
+	fi, err := os.Lstat(repoDir)
+	if err != nil || !fi.IsDir() {
+		return nil, nil
+	}
+	m.now = memoClock()
+	w := &memoWalk{m: m, same: m.old != nil}
+	if m.tree, err = w.dir(".", repoDir, fi, m.old); err != nil {
+		return nil, fmt.Errorf("failed to scan repository %s: %w", repoDir, err)
+	}
+	return w, nil
+}
+
+func needsStat(e *memoEntry) bool {
+	return e.kind == entFile && (isKustomizationName(e.name) || isYAMLName(e.name))
+}
+
+// dir scans the directory rel (abs on disk, whose stat is fi), old its record in the previous
+// scan or nil.
+func (w *memoWalk) dir(rel, abs string, fi fs.FileInfo, old *memoDir) (*memoDir, error) {
+	m := w.m
+	key := dirKeyOf(fi)
+	d := &memoDir{path: rel, key: key, trusted: m.vouches(max(key.mtime, key.ctime))}
+	if old == nil || old.key != key || old.trusted != d.trusted {
+		m.dirty = true
+	}
+	listed := false
+	if old != nil && old.trusted && old.key == key {
+		d.entries = old.entries
+	} else if err := w.list(d, abs, old); err != nil {
+		return nil, err
+	} else {
+		listed = true
+	}
+
+	// The files' stats first: an entry that is not what the memo's listing says (the directory
+	// changed during the scan) has the directory listed again.
+	infos := make([]fs.FileInfo, len(d.entries))
+	for i := 0; i < len(d.entries); i++ {
+		e := &d.entries[i]
+		if !needsStat(e) {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(abs, e.name))
+		if err == nil && (listed || entryKind(fi.Mode().Type()) == entFile) {
+			infos[i] = fi
+			continue
+		}
+		if listed {
+			return nil, fmt.Errorf("failed to read %s: %w", entryPath(rel, e.name), err)
+		}
+		if err := w.list(d, abs, old); err != nil {
+			return nil, err
+		}
+		listed, i = true, -1
+		infos = make([]fs.FileInfo, len(d.entries))
+		m.dirty = true
+	}
+
+	for i := range d.entries {
+		e := &d.entries[i]
+		p := entryPath(rel, e.name)
+		switch {
+		case e.kind == entDir:
+			sub := filepath.Join(abs, e.name)
+			fi, err := os.Lstat(sub)
+			if err != nil {
+				return nil, err
+			}
+			if !fi.IsDir() {
+				return nil, fmt.Errorf("%s changed during the scan", p)
+			}
+			if e.dir, err = w.dir(p, sub, fi, e.dir); err != nil {
+				return nil, err
+			}
+		case infos[i] == nil:
+		case isKustomizationName(e.name):
+			w.kustomization(e, infos[i], filepath.Join(abs, e.name), p)
+		default:
+			if err := w.yaml(e, infos[i], filepath.Join(abs, e.name), p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, nil
+}
+
+// list reads the directory's entries, keeping the previous scan's records of those it still has.
+func (w *memoWalk) list(d *memoDir, abs string, old *memoDir) error {
+	des, err := os.ReadDir(abs)
+	if err != nil {
+		return err
+	}
+	w.m.listed++
+	var prev []memoEntry
+	if old != nil {
+		prev = old.entries
+	}
+	entries := make([]memoEntry, 0, len(des))
+	j := 0
+	for _, de := range des {
+		name := de.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		e := memoEntry{name: name, kind: entryKind(de.Type())}
+		for j < len(prev) && prev[j].name < name {
+			j++
+		}
+		if j < len(prev) && prev[j].name == name && prev[j].kind == e.kind {
+			e = prev[j]
+		}
+		entries = append(entries, e)
+	}
+	if old == nil || !sameListing(old.entries, entries) {
+		w.same = false
+	}
+	d.entries = entries
+	return nil
+}
+
+func sameListing(a, b []memoEntry) bool {
+	return slices.EqualFunc(a, b, func(x, y memoEntry) bool { return x.name == y.name && x.kind == y.kind })
+}
+
+// yaml reads a YAML file whose stat the memo does not vouch for.
+func (w *memoWalk) yaml(e *memoEntry, fi fs.FileInfo, file, rel string) error {
+	key := fileKeyOf(fi)
+	if e.known && e.trusted && e.key == key {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("failed to read %s: %w", rel, err)
+	}
+	w.m.read++
+	manifests, objs := scanManifests(data)
+	if !e.known || e.manifests != manifests || !sameObjects(e.objects, objs) {
+		w.same = false
+	}
+	e.key, e.trusted, e.known, e.manifests, e.objects = key, w.m.vouches(key.mtime), true, manifests, toMemo(objs)
+	w.m.dirty = true
+	return nil
+}
+
+// kustomization notes a kustomization's stat; one the memo does not vouch for is read when its
+// references are needed.
+func (w *memoWalk) kustomization(e *memoEntry, fi fs.FileInfo, file, rel string) {
+	key := fileKeyOf(fi)
+	trusted := w.m.vouches(key.mtime)
+	if e.key == key && (e.known && e.trusted || !e.known && e.trusted == trusted) {
+		return
+	}
+	w.pending = append(w.pending, pendingKust{e: e, file: file, rel: rel, oldRefs: e.refs, oldKnown: e.known})
+	e.key, e.trusted, e.known, e.refs = key, trusted, false, nil
+	w.m.dirty = true
+}
+
+// unchanged returns the previous scan's targets when they are still the repository's: every
+// directory lists what it listed, every YAML file read again holds what it held, and, for
+// targets found from the kustomizations, every kustomization they read names what it named.
+func (w *memoWalk) unchanged(repoDir string) ([]Target, bool) {
+	res := w.m.oldResult
+	if !w.same || res == nil {
+		return nil, false
+	}
+	if res.root {
+		for _, pk := range w.pending {
+			if !pk.oldKnown {
+				continue // not read by the targets (a kustomization file kustomize does not prefer)
+			}
+			refs, err := w.m.kustRefs(pk.e, pk.file, pk.rel)
+			if err != nil || !slices.Equal(refs, pk.oldRefs) {
+				return nil, false
+			}
+		}
+	}
+	ts, ok := res.targetsIn(repoDir, w.m.tree)
+	if !ok {
+		return nil, false
+	}
+	w.m.result, w.m.reused = res, true
+	return ts, true
+}
+
+// kustRefs are the references of the kustomization e (file, rel), read unless known.
+func (m *scanMemo) kustRefs(e *memoEntry, file, rel string) ([]string, error) {
+	if e.known {
+		return e.refs, nil
+	}
+	refs, err := readKustRefs(file, rel)
+	if err != nil {
+		return nil, err
+	}
+	m.read++
+	e.refs, e.known = refs, true
+	m.dirty = true
+	return refs, nil
+}
+
+// repoScan is what the walk found, for the targets to be found again.
+func (m *scanMemo) repoScan() *repoScan {
+	s := newRepoScan()
+	s.memo, s.kustEntries = m, map[string]*memoEntry{}
+	var walk func(d *memoDir)
+	walk = func(d *memoDir) {
+		s.dirs[d.path] = true
+		for i := range d.entries {
+			e := &d.entries[i]
+			p := entryPath(d.path, e.name)
+			if e.kind == entDir {
+				walk(e.dir)
+				continue
+			}
+			if e.kind == entFile {
+				s.files[p] = true
+			}
+			switch {
+			case isKustomizationName(e.name):
+				s.kustDirs[d.path] = true
+				if e.kind == entFile {
+					s.kustEntries[p] = e
+				}
+				continue
+			case e.name == "Chart.yaml":
+				s.chartDirs[d.path] = true
+			}
+			if e.kind == entFile && isYAMLName(e.name) {
+				s.add(p, e.manifests, fromMemo(e.objects))
+			}
+		}
+	}
+	walk(m.tree)
+	return s
+}
