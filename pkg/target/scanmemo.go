@@ -38,7 +38,10 @@ type scanMemo struct {
 	oldResult *memoResult // the previous scan's targets, if it recorded them
 	tree      *memoDir    // this scan's tree
 	result    *memoResult // this scan's targets, if they can be recorded
-	dirty     bool        // something to save
+	// dirty: the memo has something to save. Saving is never needed for a correct scan (the
+	// memo on disk stays one scan's consistent record), only to spare later scans work: a stat
+	// in its racy window spares none, it is read again anyway.
+	dirty bool
 
 	// What the scan did, for tests: directories listed, files read, targets taken as they were.
 	listed, read int
@@ -216,8 +219,7 @@ func (r *memoResult) targetsIn(repoDir string, tree *memoDir) ([]Target, bool) {
 		t := Target{Name: mt.name, RepoDir: repoDir, Path: mt.path, Source: mt.source, Namespace: mt.namespace}
 		if mt.hasIncludes {
 			if paths == nil {
-				paths = []string{"."}
-				tree.number(func(n uint32, d *memoDir, e *memoEntry) { paths = append(paths, entryPath(d.path, e.name)) })
+				paths = tree.paths()
 			}
 			t.Includes = make([]string, len(mt.includes))
 			for i, n := range mt.includes {
@@ -230,6 +232,29 @@ func (r *memoResult) targetsIn(repoDir string, tree *memoDir) ([]Target, bool) {
 		ts = append(ts, t)
 	}
 	return ts, true
+}
+
+// paths are the repository-relative paths of the tree's entries by number, substrings of one
+// string.
+func (d *memoDir) paths() []string {
+	size, count := 0, 1
+	d.number(func(_ uint32, d *memoDir, e *memoEntry) { size += len(d.path) + 1 + len(e.name); count++ })
+	buf := make([]byte, 0, size)
+	ends := make([]int, 1, count)
+	d.number(func(_ uint32, d *memoDir, e *memoEntry) {
+		if d.path != "." {
+			buf = append(append(buf, d.path...), '/')
+		}
+		buf = append(buf, e.name...)
+		ends = append(ends, len(buf))
+	})
+	all := string(buf)
+	paths := make([]string, count)
+	paths[0] = "."
+	for i := 1; i < count; i++ {
+		paths[i] = all[ends[i-1]:ends[i]]
+	}
+	return paths
 }
 
 // save writes the memo of this scan, if anything changed; errors only cost time.

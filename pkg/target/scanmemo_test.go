@@ -262,6 +262,19 @@ func TestScanMemoRacy(t *testing.T) {
 		}
 	}
 
+	// A racy edit that changes nothing discovery looks at leaves the memo as it was: the next
+	// scan reads the file again anyway.
+	memoFile := scanMemoFile(t, r.dir)
+	r.discover("settled")
+	before, _ := os.Stat(memoFile)
+	racy("apiVersion: v1\nkinx: ConfigMap\nmetadata:\n  name: x\n")
+	if m := r.discover("racy edit"); !m.reused || m.read != 1 {
+		t.Errorf("racy edit: read %d, reused %v", m.read, m.reused)
+	}
+	if after, _ := os.Stat(memoFile); !after.ModTime().Equal(before.ModTime()) {
+		t.Error("a racy edit rewrote the memo")
+	}
+
 	// A directory listed within its racy window is listed again, even with its old time.
 	dir := filepath.Join(r.dir, "plain")
 	r.discover("directory racy")

@@ -54,7 +54,7 @@ func (w *memoWalk) dir(rel, abs string, fi fs.FileInfo, old *memoDir) (*memoDir,
 	m := w.m
 	key := dirKeyOf(fi)
 	d := &memoDir{path: rel, key: key, trusted: m.vouches(max(key.mtime, key.ctime))}
-	if old == nil || old.key != key || old.trusted != d.trusted {
+	if d.trusted && (old == nil || old.key != key || !old.trusted) {
 		m.dirty = true
 	}
 	listed := false
@@ -74,7 +74,7 @@ func (w *memoWalk) dir(rel, abs string, fi fs.FileInfo, old *memoDir) (*memoDir,
 		if !needsStat(e) {
 			continue
 		}
-		fi, err := os.Lstat(filepath.Join(abs, e.name))
+		fi, err := os.Lstat(abs + string(filepath.Separator) + e.name)
 		if err == nil && (listed || entryKind(fi.Mode().Type()) == entFile) {
 			infos[i] = fi
 			continue
@@ -92,25 +92,26 @@ func (w *memoWalk) dir(rel, abs string, fi fs.FileInfo, old *memoDir) (*memoDir,
 
 	for i := range d.entries {
 		e := &d.entries[i]
-		p := entryPath(rel, e.name)
+		if e.kind != entDir && infos[i] == nil {
+			continue
+		}
+		p, file := entryPath(rel, e.name), abs+string(filepath.Separator)+e.name
 		switch {
 		case e.kind == entDir:
-			sub := filepath.Join(abs, e.name)
-			fi, err := os.Lstat(sub)
+			fi, err := os.Lstat(file)
 			if err != nil {
 				return nil, err
 			}
 			if !fi.IsDir() {
 				return nil, fmt.Errorf("%s changed during the scan", p)
 			}
-			if e.dir, err = w.dir(p, sub, fi, e.dir); err != nil {
+			if e.dir, err = w.dir(p, file, fi, e.dir); err != nil {
 				return nil, err
 			}
-		case infos[i] == nil:
 		case isKustomizationName(e.name):
-			w.kustomization(e, infos[i], filepath.Join(abs, e.name), p)
+			w.kustomization(e, infos[i], file, p)
 		default:
-			if err := w.yaml(e, infos[i], filepath.Join(abs, e.name), p); err != nil {
+			if err := w.yaml(e, infos[i], file, p); err != nil {
 				return nil, err
 			}
 		}
@@ -147,6 +148,7 @@ func (w *memoWalk) list(d *memoDir, abs string, old *memoDir) error {
 	}
 	if old == nil || !sameListing(old.entries, entries) {
 		w.same = false
+		w.m.dirty = true
 	}
 	d.entries = entries
 	return nil
@@ -168,11 +170,14 @@ func (w *memoWalk) yaml(e *memoEntry, fi fs.FileInfo, file, rel string) error {
 	}
 	w.m.read++
 	manifests, objs := scanManifests(data)
+	trusted := w.m.vouches(key.mtime)
 	if !e.known || e.manifests != manifests || !sameObjects(e.objects, objs) {
 		w.same = false
+		w.m.dirty = true
+	} else if trusted {
+		w.m.dirty = true
 	}
-	e.key, e.trusted, e.known, e.manifests, e.objects = key, w.m.vouches(key.mtime), true, manifests, toMemo(objs)
-	w.m.dirty = true
+	e.key, e.trusted, e.known, e.manifests, e.objects = key, trusted, true, manifests, toMemo(objs)
 	return nil
 }
 
@@ -186,7 +191,7 @@ func (w *memoWalk) kustomization(e *memoEntry, fi fs.FileInfo, file, rel string)
 	}
 	w.pending = append(w.pending, pendingKust{e: e, file: file, rel: rel, oldRefs: e.refs, oldKnown: e.known})
 	e.key, e.trusted, e.known, e.refs = key, trusted, false, nil
-	w.m.dirty = true
+	w.m.dirty = w.m.dirty || trusted
 }
 
 // unchanged returns the previous scan's targets when they are still the repository's: every
@@ -227,7 +232,7 @@ func (m *scanMemo) kustRefs(e *memoEntry, file, rel string) ([]string, error) {
 	}
 	m.read++
 	e.refs, e.known = refs, true
-	m.dirty = true
+	m.dirty = m.dirty || e.trusted
 	return refs, nil
 }
 
