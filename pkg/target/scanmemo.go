@@ -138,12 +138,12 @@ func (m *scanMemo) vouches(t int64) bool {
 	return m.now.UnixNano()-t >= int64(fsstat.RacyWindow)
 }
 
-func dirKeyOf(fi fs.FileInfo) dirKey {
-	return dirKey{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: fsstat.Ctime(fi), ino: fsstat.Inode(fi)}
+func dirKeyOf(st fsstat.Stat) dirKey {
+	return dirKey{size: st.Size, mtime: st.Mtime, ctime: st.Ctime, ino: st.Ino}
 }
 
-func fileKeyOf(fi fs.FileInfo) fileKey {
-	return fileKey{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ino: fsstat.Inode(fi)}
+func fileKeyOf(st fsstat.Stat) fileKey {
+	return fileKey{size: st.Size, mtime: st.Mtime, ino: st.Ino}
 }
 
 func entryKind(t fs.FileMode) uint8 {

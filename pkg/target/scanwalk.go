@@ -2,11 +2,12 @@ package target
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
 
 // memoWalk is one walk of a repository with its memo: it stats every directory and every YAML
@@ -18,6 +19,7 @@ type memoWalk struct {
 	// read again holds the facts it held; kustomizations whose stat changed are in pending.
 	same    bool
 	pending []pendingKust
+	stats   []fsstat.Stat // the stats of the directories being scanned, one after the other
 }
 
 // pendingKust is a kustomization whose stat changed: its references are read when needed.
@@ -32,13 +34,13 @@ type pendingKust struct {
 // walk scans the repository with the memo into m.tree. It returns nil, and no error, when repoDir
 // is not a directory (a symlink): the plain walk then decides.
 func (m *scanMemo) walk(repoDir string) (*memoWalk, error) {
-	fi, err := os.Lstat(repoDir)
-	if err != nil || !fi.IsDir() {
+	st, err := fsstat.Lstat(repoDir)
+	if err != nil || !st.Type.IsDir() {
 		return nil, nil
 	}
 	m.now = memoClock()
 	w := &memoWalk{m: m, same: m.old != nil}
-	if m.tree, err = w.dir(".", repoDir, fi, m.old); err != nil {
+	if m.tree, err = w.dir(".", repoDir, st, m.old); err != nil {
 		return nil, fmt.Errorf("failed to scan repository %s: %w", repoDir, err)
 	}
 	return w, nil
@@ -48,11 +50,11 @@ func needsStat(e *memoEntry) bool {
 	return e.kind == entFile && (isKustomizationName(e.name) || isYAMLName(e.name))
 }
 
-// dir scans the directory rel (abs on disk, whose stat is fi), old its record in the previous
+// dir scans the directory rel (abs on disk, whose stat is st), old its record in the previous
 // scan or nil.
-func (w *memoWalk) dir(rel, abs string, fi fs.FileInfo, old *memoDir) (*memoDir, error) {
+func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir, error) {
 	m := w.m
-	key := dirKeyOf(fi)
+	key := dirKeyOf(st)
 	d := &memoDir{path: rel, key: key, trusted: m.vouches(max(key.mtime, key.ctime))}
 	if d.trusted && (old == nil || old.key != key || !old.trusted) {
 		m.dirty = true
@@ -68,15 +70,17 @@ func (w *memoWalk) dir(rel, abs string, fi fs.FileInfo, old *memoDir) (*memoDir,
 
 	// The files' stats first: an entry that is not what the memo's listing says (the directory
 	// changed during the scan) has the directory listed again.
-	infos := make([]fs.FileInfo, len(d.entries))
+	base := len(w.stats)
+	defer func() { w.stats = w.stats[:base] }()
+	w.stats = append(w.stats, make([]fsstat.Stat, len(d.entries))...)
 	for i := 0; i < len(d.entries); i++ {
 		e := &d.entries[i]
 		if !needsStat(e) {
 			continue
 		}
-		fi, err := os.Lstat(abs + string(filepath.Separator) + e.name)
-		if err == nil && (listed || entryKind(fi.Mode().Type()) == entFile) {
-			infos[i] = fi
+		st, err := fsstat.Lstat(abs + string(filepath.Separator) + e.name)
+		if err == nil && (listed || entryKind(st.Type) == entFile) {
+			w.stats[base+i] = st
 			continue
 		}
 		if listed {
@@ -86,32 +90,32 @@ func (w *memoWalk) dir(rel, abs string, fi fs.FileInfo, old *memoDir) (*memoDir,
 			return nil, err
 		}
 		listed, i = true, -1
-		infos = make([]fs.FileInfo, len(d.entries))
+		w.stats = append(w.stats[:base], make([]fsstat.Stat, len(d.entries))...)
 		m.dirty = true
 	}
 
 	for i := range d.entries {
 		e := &d.entries[i]
-		if e.kind != entDir && infos[i] == nil {
+		if e.kind != entDir && !needsStat(e) {
 			continue
 		}
-		p, file := entryPath(rel, e.name), abs+string(filepath.Separator)+e.name
 		switch {
 		case e.kind == entDir:
-			fi, err := os.Lstat(file)
+			p, file := entryPath(rel, e.name), abs+string(filepath.Separator)+e.name
+			st, err := fsstat.Lstat(file)
 			if err != nil {
 				return nil, err
 			}
-			if !fi.IsDir() {
+			if !st.Type.IsDir() {
 				return nil, fmt.Errorf("%s changed during the scan", p)
 			}
-			if e.dir, err = w.dir(p, file, fi, e.dir); err != nil {
+			if e.dir, err = w.dir(p, file, st, e.dir); err != nil {
 				return nil, err
 			}
 		case isKustomizationName(e.name):
-			w.kustomization(e, infos[i], file, p)
+			w.kustomization(e, w.stats[base+i], abs, rel)
 		default:
-			if err := w.yaml(e, infos[i], file, p); err != nil {
+			if err := w.yaml(e, w.stats[base+i], abs, rel); err != nil {
 				return nil, err
 			}
 		}
@@ -158,15 +162,16 @@ func sameListing(a, b []memoEntry) bool {
 	return slices.EqualFunc(a, b, func(x, y memoEntry) bool { return x.name == y.name && x.kind == y.kind })
 }
 
-// yaml reads a YAML file whose stat the memo does not vouch for.
-func (w *memoWalk) yaml(e *memoEntry, fi fs.FileInfo, file, rel string) error {
-	key := fileKeyOf(fi)
+// yaml reads the YAML file e of the directory dir (abs on disk) if the memo does not vouch for
+// its stat.
+func (w *memoWalk) yaml(e *memoEntry, st fsstat.Stat, abs, dir string) error {
+	key := fileKeyOf(st)
 	if e.known && e.trusted && e.key == key {
 		return nil
 	}
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(abs + string(filepath.Separator) + e.name)
 	if err != nil {
-		return fmt.Errorf("failed to read %s: %w", rel, err)
+		return fmt.Errorf("failed to read %s: %w", entryPath(dir, e.name), err)
 	}
 	w.m.read++
 	manifests, objs := scanManifests(data)
@@ -181,15 +186,15 @@ func (w *memoWalk) yaml(e *memoEntry, fi fs.FileInfo, file, rel string) error {
 	return nil
 }
 
-// kustomization notes a kustomization's stat; one the memo does not vouch for is read when its
-// references are needed.
-func (w *memoWalk) kustomization(e *memoEntry, fi fs.FileInfo, file, rel string) {
-	key := fileKeyOf(fi)
+// kustomization notes the stat of the kustomization e of the directory dir (abs on disk); one the
+// memo does not vouch for is read when its references are needed.
+func (w *memoWalk) kustomization(e *memoEntry, st fsstat.Stat, abs, dir string) {
+	key := fileKeyOf(st)
 	trusted := w.m.vouches(key.mtime)
 	if e.key == key && (e.known && e.trusted || !e.known && e.trusted == trusted) {
 		return
 	}
-	w.pending = append(w.pending, pendingKust{e: e, file: file, rel: rel, oldRefs: e.refs, oldKnown: e.known})
+	w.pending = append(w.pending, pendingKust{e: e, file: abs + string(filepath.Separator) + e.name, rel: entryPath(dir, e.name), oldRefs: e.refs, oldKnown: e.known})
 	e.key, e.trusted, e.known, e.refs = key, trusted, false, nil
 	w.m.dirty = w.m.dirty || trusted
 }
