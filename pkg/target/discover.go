@@ -54,23 +54,51 @@ func Discover(repoDir string, cfg *Config) ([]Target, error) {
 		sortTargets(ts)
 		return ts, nil
 	}
-	memo := openScanMemo(repoDir)
-	scan, err := scanRepo(repoDir, memo)
-	if err != nil {
-		return nil, err
+	return discover(repoDir, cfg, openScanMemo(repoDir))
+}
+
+// discover finds the targets of the repository without configured targets, with the memo if
+// not nil.
+func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, error) {
+	var scan *repoScan
+	if memo != nil {
+		w, err := memo.walk(repoDir)
+		if err != nil {
+			return nil, err
+		}
+		if w != nil {
+			if ts, ok := w.unchanged(repoDir); ok {
+				memo.save()
+				return withSecrets(ts, cfg), nil
+			}
+			scan = memo.repoScan()
+		}
 	}
-	ts := scan.reconcilerTargets(repoDir)
-	if len(ts) == 0 {
-		if ts, err = scan.rootTargets(repoDir, memo); err != nil {
+	if scan == nil {
+		var err error
+		if scan, err = scanRepo(repoDir); err != nil {
 			return nil, err
 		}
 	}
+	ts := scan.reconcilerTargets(repoDir)
+	root := len(ts) == 0
+	if root {
+		var err error
+		if ts, err = scan.rootTargets(repoDir); err != nil {
+			return nil, err
+		}
+	}
+	sortTargets(ts)
+	memo.setResult(scan, root, ts)
 	memo.save()
+	return withSecrets(ts, cfg), nil
+}
+
+func withSecrets(ts []Target, cfg *Config) []Target {
 	for i := range ts {
 		ts[i].Secrets = cfg.Secrets
 	}
-	sortTargets(ts)
-	return ts, nil
+	return ts
 }
 
 func sortTargets(ts []Target) {
@@ -91,6 +119,24 @@ type repoScan struct {
 	manifestDirs map[string]bool // directories holding Kubernetes manifests directly
 	chartDirs    map[string]bool // Helm charts: their templates are not manifests
 	objects      []reconcilerObject
+
+	// With a memo: its records of the regular kustomization files, by path, read when needed.
+	memo        *scanMemo
+	kustEntries map[string]*memoEntry
+	// outside: the targets depend on what the walk did not see (a symlink, a hidden or missing
+	// path), so the memo does not keep them.
+	outside bool
+}
+
+func newRepoScan() *repoScan {
+	return &repoScan{dirs: map[string]bool{}, files: map[string]bool{}, kustDirs: map[string]bool{}, manifestDirs: map[string]bool{}, chartDirs: map[string]bool{}}
+}
+
+// outsideWalk notes that the targets depend on the filesystem beyond what the walk saw.
+func (s *repoScan) outsideWalk() {
+	if s != nil {
+		s.outside = true
+	}
 }
 
 func (s *repoScan) add(rel string, manifests bool, objs []reconcilerObject) {
@@ -124,8 +170,9 @@ type reconcilerObject struct {
 	namespace string // targetNamespace / destination.namespace
 }
 
-func scanRepo(repoDir string, memo *scanMemo) (*repoScan, error) {
-	s := &repoScan{dirs: map[string]bool{}, files: map[string]bool{}, kustDirs: map[string]bool{}, manifestDirs: map[string]bool{}, chartDirs: map[string]bool{}}
+// scanRepo walks the repository without a memo.
+func scanRepo(repoDir string) (*repoScan, error) {
+	s := newRepoScan()
 	err := filepath.WalkDir(repoDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -159,16 +206,6 @@ func scanRepo(repoDir string, memo *scanMemo) (*repoScan, error) {
 		if !isYAMLName(d.Name()) || !d.Type().IsRegular() {
 			return nil
 		}
-		var fi fs.FileInfo
-		if memo != nil {
-			if fi, err = d.Info(); err != nil {
-				return fmt.Errorf("failed to read %s: %w", rel, err)
-			}
-			if f, ok := memo.lookup(rel, fi); ok {
-				s.add(rel, f.Manifests, fromMemo(f.Objects))
-				return nil
-			}
-		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return fmt.Errorf("failed to read %s: %w", rel, err)
@@ -176,11 +213,10 @@ func scanRepo(repoDir string, memo *scanMemo) (*repoScan, error) {
 		// Decoding every manifest of a large repository costs more than the rest of a command:
 		// without a memo to keep the result, once a directory is known to hold manifests, only
 		// reconciler objects matter.
-		if memo == nil && s.manifestDirs[path.Dir(rel)] && !mayHoldReconciler(data) {
+		if s.manifestDirs[path.Dir(rel)] && !mayHoldReconciler(data) {
 			return nil
 		}
 		manifests, objs := scanManifests(data)
-		memo.record(rel, fi, scannedFile{Manifests: manifests, Objects: toMemo(objs)})
 		s.add(rel, manifests, objs)
 		return nil
 	})
@@ -270,8 +306,11 @@ func (s *repoScan) reconcilerTargets(repoDir string) []Target {
 	var paths []string
 	nameCount := map[string]int{}
 	for _, o := range s.objects {
-		if !isDir(filepath.Join(repoDir, filepath.FromSlash(o.path))) {
-			continue
+		if !s.dirs[o.path] {
+			s.outsideWalk()
+			if !isDir(filepath.Join(repoDir, filepath.FromSlash(o.path))) {
+				continue
+			}
 		}
 		if _, ok := byPath[o.path]; !ok {
 			paths = append(paths, o.path)
@@ -304,11 +343,11 @@ func (s *repoScan) reconcilerTargets(repoDir string) []Target {
 
 // rootTargets are the kustomization directories no other kustomization includes, and the
 // highest directories of plain manifests outside every kustomization directory.
-func (s *repoScan) rootTargets(repoDir string, memo *scanMemo) ([]Target, error) {
+func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 	included := map[string]bool{}
 	graph := map[string][]include{}
 	for dir := range s.kustDirs {
-		refs, err := directIncludesWith(repoDir, dir, memo, s)
+		refs, err := directIncludesWith(repoDir, dir, s)
 		if err != nil {
 			return nil, err
 		}
@@ -324,6 +363,7 @@ func (s *repoScan) rootTargets(repoDir string, memo *scanMemo) ([]Target, error)
 				if refs, ok := graph[d]; ok {
 					return refs, nil
 				}
+				s.outsideWalk()
 				return directIncludes(repoDir, d)
 			})
 			if err != nil {
@@ -433,13 +473,14 @@ type include struct {
 
 // directIncludes lists the paths the kustomization in dir reads itself.
 func directIncludes(repoDir, dir string) ([]include, error) {
-	return directIncludesWith(repoDir, dir, nil, nil)
+	return directIncludesWith(repoDir, dir, nil)
 }
 
 // kustomizationName is the name of dir's kustomization file as the walk saw it, or asks the
 // filesystem for a directory the walk did not see.
 func (s *repoScan) kustomizationName(repoDir, dir string) string {
 	if s == nil || !s.dirs[dir] {
+		s.outsideWalk()
 		return kustomizationFile(filepath.Join(repoDir, filepath.FromSlash(dir)))
 	}
 	for _, n := range kustomizationFiles {
@@ -448,14 +489,15 @@ func (s *repoScan) kustomizationName(repoDir, dir string) string {
 		}
 	}
 	if s.kustDirs[dir] {
+		s.outside = true
 		return kustomizationFile(filepath.Join(repoDir, filepath.FromSlash(dir))) // a symlink
 	}
 	return ""
 }
 
-// directIncludesWith is directIncludes with the parsed kustomization from memo when its file is
-// unchanged.
-func directIncludesWith(repoDir, dir string, memo *scanMemo, walked *repoScan) ([]include, error) {
+// directIncludesWith is directIncludes with what the walk saw, and the memo's record of the
+// kustomization file.
+func directIncludesWith(repoDir, dir string, walked *repoScan) ([]include, error) {
 	abs := filepath.Join(repoDir, filepath.FromSlash(dir))
 	name := walked.kustomizationName(repoDir, dir)
 	if name == "" {
@@ -463,28 +505,16 @@ func directIncludesWith(repoDir, dir string, memo *scanMemo, walked *repoScan) (
 	}
 	file := filepath.Join(abs, name)
 	rel := path.Join(dir, name)
-	var fi fs.FileInfo
 	var refs []string
-	if memo != nil {
-		var err error
-		if fi, err = os.Stat(file); err != nil {
-			return nil, fmt.Errorf("failed to read kustomization: %w", err)
-		}
-	}
-	if f, ok := memo.lookup(rel, fi); ok {
-		refs = f.Refs
+	var err error
+	if e := walked.kustEntry(rel); e != nil {
+		refs, err = walked.memo.kustRefs(e, file, rel)
 	} else {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("failed to read kustomization: %w", err)
-		}
-		var k types.Kustomization
-		if err := sigsyaml.Unmarshal(data, &k); err != nil {
-			return nil, fmt.Errorf("failed to parse %s: %w", rel, err)
-		}
-		k.FixKustomization()
-		refs = KustomizationRefs(&k)
-		memo.record(rel, fi, scannedFile{Refs: refs})
+		walked.outsideWalk()
+		refs, err = readKustRefs(file, rel)
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	var out []include
@@ -502,6 +532,7 @@ func directIncludesWith(repoDir, dir string, memo *scanMemo, walked *repoScan) (
 			inc.kustFile = walked.kustomizationName(repoDir, p)
 		case walked != nil && walked.files[p]:
 		default:
+			walked.outsideWalk()
 			full := filepath.Join(repoDir, filepath.FromSlash(p))
 			fi, err := os.Stat(full)
 			if err != nil {
@@ -514,6 +545,27 @@ func directIncludesWith(repoDir, dir string, memo *scanMemo, walked *repoScan) (
 		out = append(out, inc)
 	}
 	return out, nil
+}
+
+func (s *repoScan) kustEntry(rel string) *memoEntry {
+	if s == nil {
+		return nil
+	}
+	return s.kustEntries[rel]
+}
+
+// readKustRefs reads the references of the kustomization file (rel in the repository).
+func readKustRefs(file, rel string) ([]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read kustomization: %w", err)
+	}
+	var k types.Kustomization
+	if err := sigsyaml.Unmarshal(data, &k); err != nil {
+		return nil, fmt.Errorf("failed to parse %s: %w", rel, err)
+	}
+	k.FixKustomization()
+	return KustomizationRefs(&k), nil
 }
 
 // KustomizationRefs lists every path a kustomization names: resources, components, patch files,

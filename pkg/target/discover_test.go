@@ -224,10 +224,7 @@ func TestDiscoverScanMemo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			memoFile := filepath.Join(repo, ".git", "kubectl-gitops", "scan.gob")
-			if _, err := os.Stat(memoFile); err != nil {
-				t.Fatalf("no scan memo: %v", err)
-			}
+			memoFile := scanMemoFile(t, repo)
 			// Files older than the racy window are vouched for by their stat.
 			old := time.Now().Add(-time.Hour)
 			_ = filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {

@@ -1,8 +1,11 @@
 package target
 
 import (
-	"bytes"
-	"encoding/gob"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,38 +15,102 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 )
 
-// scanMemo remembers, between commands, what discovery found in each file of a repository,
-// keyed by the file's size, time and inode (as git's index does): a command in a large
-// repository then reads only the files changed since the last one. It lives in the git
-// directory beside the render cache; a file whose stat changed, or was taken too close to a
-// write to vouch for its content, is read again.
+// scanMemo remembers, between commands, what discovery found in a repository, so a command in a
+// large repository reads only what changed since the last one:
+//
+//   - each directory's listing, keyed by the directory's own stat (size, modification and
+//     status change times, inode), as git's untracked cache does: adding, removing or renaming
+//     an entry changes them, so an unchanged directory is not listed again;
+//   - what each YAML file held, keyed by the file's size, time and inode, as git's index does;
+//   - the targets it found. When every directory lists what it listed and every file that
+//     changed still holds what discovery looks at (a scale edits a count, not what a
+//     kustomization includes), the targets are what they were.
+//
+// A stat taken too close to a write (fsstat.RacyWindow) does not vouch for the content: the file
+// or directory is read again next time. The memo lives in the git directory beside the render
+// cache, one file per worktree.
 type scanMemo struct {
-	file  string
-	old   map[string]scannedFile
-	now   map[string]scannedFile
+	file string
+	root string    // the repository directory the paths are relative to
+	now  time.Time // when the scan started
+
+	old       *memoDir    // the previous scan's tree; the walk reuses and updates its records
+	oldResult *memoResult // the previous scan's targets, if it recorded them
+	tree      *memoDir    // this scan's tree
+	result    *memoResult // this scan's targets, if they can be recorded
+	// dirty: the memo has something to save. Saving is never needed for a correct scan (the
+	// memo on disk stays one scan's consistent record), only to spare later scans work: a stat
+	// in its racy window spares none, it is read again anyway.
 	dirty bool
+
+	// What the scan did, for tests: directories listed, files read, targets taken as they were.
+	listed, read int
+	reused       bool
 }
 
-// scanMemoFormat changes whenever what a scan records changes.
-const scanMemoFormat = "kubectl-gitops scan memo 1"
+// memoDir is a directory of the repository (not hidden) and what it lists.
+type memoDir struct {
+	path    string // repository-relative, slash-separated; "." for the root
+	key     dirKey
+	trusted bool // key vouches for entries
+	entries []memoEntry
+}
 
-type scannedFile struct {
-	Size    int64
-	ModTime int64
-	Ino     uint64
-	// A manifest file: whether it holds a Kubernetes object, and its reconciler objects.
-	Manifests bool
-	Objects   []memoObject
-	// A kustomization file: the paths it names.
-	Refs []string
+type dirKey struct {
+	size, mtime, ctime int64
+	ino                uint64
+}
+
+type fileKey struct {
+	size, mtime int64
+	ino         uint64
+}
+
+// Kinds of directory entries.
+const (
+	entDir uint8 = iota + 1
+	entFile
+	entSymlink
+	entOther
+)
+
+// memoEntry is one entry of a directory (hidden ones are not listed), and for YAML files and
+// kustomizations (regular files) what discovery read of them.
+type memoEntry struct {
+	name string
+	kind uint8
+	dir  *memoDir // entDir
+
+	key     fileKey
+	trusted bool // key vouches for the facts below
+	known   bool // the facts below are the file's: a YAML file is read by every scan that finds its stat changed; a kustomization only when its references are needed
+	// A YAML file: whether it holds a Kubernetes object, and its reconciler objects.
+	manifests bool
+	objects   []memoObject
+	// A kustomization: the paths it names.
+	refs []string
 }
 
 type memoObject struct{ Source, Name, Path, Namespace string }
 
-type scanMemoFile struct {
-	Format string
-	Files  map[string]scannedFile
+// memoResult is what Discover found besides the configuration: reconciler targets, or root
+// targets (kustomizations and plain manifest directories).
+type memoResult struct {
+	root    bool // rootTargets' (they depend on what the kustomizations include)
+	targets []memoTarget
 }
+
+type memoTarget struct {
+	name, path, source, namespace string
+	hasIncludes                   bool
+	includes                      []uint32 // entries, numbered as memoDir.number numbers them
+}
+
+// scanMemoMagic changes whenever what the memo records, or how, changes.
+const scanMemoMagic = "kubectl-gitops scan memo 2\n"
+
+// memoClock is the scan's clock (tests set it ahead to have every stat vouch for its content).
+var memoClock = time.Now
 
 // openScanMemo reads the memo of the repository at repoDir; nil (no memo) outside a repository.
 func openScanMemo(repoDir string) *scanMemo {
@@ -51,65 +118,414 @@ func openScanMemo(repoDir string) *scanMemo {
 	if err != nil {
 		return nil
 	}
-	m := &scanMemo{file: filepath.Join(repo.CacheDir(), "scan.gob"), old: map[string]scannedFile{}, now: map[string]scannedFile{}}
+	abs, err := filepath.Abs(repoDir)
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(abs))
+	m := &scanMemo{file: filepath.Join(repo.CacheDir(), "scan-"+hex.EncodeToString(sum[:8])+".memo"), root: abs}
 	if b, err := os.ReadFile(m.file); err == nil {
-		var f scanMemoFile
-		if gob.NewDecoder(bytes.NewReader(b)).Decode(&f) == nil && f.Format == scanMemoFormat {
-			m.old = f.Files
+		if tree, res, err := decodeScanMemo(b, abs); err == nil {
+			m.old, m.oldResult = tree, res
 		}
 	}
 	return m
 }
 
-func statKey(fi fs.FileInfo) (size, mtime int64, ino uint64) {
-	return fi.Size(), fi.ModTime().UnixNano(), fsstat.Inode(fi)
+// vouches reports whether a stat with this time, taken after the scan started, vouches for what
+// was read after it: a change after the read would have a later time.
+func (m *scanMemo) vouches(t int64) bool {
+	return m.now.UnixNano()-t >= int64(fsstat.RacyWindow)
 }
 
-// lookup returns what the file rel held when it had this stat.
-func (m *scanMemo) lookup(rel string, fi fs.FileInfo) (scannedFile, bool) {
-	if m == nil {
-		return scannedFile{}, false
-	}
-	f, ok := m.old[rel]
-	size, mtime, ino := statKey(fi)
-	if !ok || f.Size != size || f.ModTime != mtime || f.Ino != ino {
-		return scannedFile{}, false
-	}
-	m.now[rel] = f
-	return f, true
+func dirKeyOf(st fsstat.Stat) dirKey {
+	return dirKey{size: st.Size, mtime: st.Mtime, ctime: st.Ctime, ino: st.Ino}
 }
 
-// record notes what the file rel with this stat holds.
-func (m *scanMemo) record(rel string, fi fs.FileInfo, f scannedFile) {
-	if m == nil {
+func fileKeyOf(st fsstat.Stat) fileKey {
+	return fileKey{size: st.Size, mtime: st.Mtime, ino: st.Ino}
+}
+
+func entryKind(t fs.FileMode) uint8 {
+	switch {
+	case t.IsDir():
+		return entDir
+	case t.IsRegular():
+		return entFile
+	case t&fs.ModeSymlink != 0:
+		return entSymlink
+	}
+	return entOther
+}
+
+// number calls f with each entry of the tree below d and its number: d is 0, and the entries
+// follow in the walk's order (depth first, each directory's entries by name).
+func (d *memoDir) number(f func(n uint32, dir *memoDir, e *memoEntry)) {
+	n := uint32(0)
+	var walk func(d *memoDir)
+	walk = func(d *memoDir) {
+		for i := range d.entries {
+			e := &d.entries[i]
+			n++
+			f(n, d, e)
+			if e.dir != nil {
+				walk(e.dir)
+			}
+		}
+	}
+	walk(d)
+}
+
+// entryPath is the repository-relative path of the entry named name in dir.
+func entryPath(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// setResult records the targets Discover found in the scan, unless they depend on what the walk
+// did not see.
+func (m *scanMemo) setResult(s *repoScan, root bool, ts []Target) {
+	if m == nil || m.tree == nil || s.outside {
 		return
 	}
+	index := map[string]uint32{".": 0}
+	res := &memoResult{root: root}
+	for _, t := range ts {
+		mt := memoTarget{name: t.Name, path: t.Path, source: t.Source, namespace: t.Namespace, hasIncludes: t.Includes != nil}
+		for _, p := range t.Includes {
+			if len(index) == 1 {
+				m.tree.number(func(n uint32, d *memoDir, e *memoEntry) { index[entryPath(d.path, e.name)] = n })
+			}
+			n, ok := index[p]
+			if !ok {
+				return
+			}
+			mt.includes = append(mt.includes, n)
+		}
+		res.targets = append(res.targets, mt)
+	}
+	m.result = res
 	m.dirty = true
-	if time.Since(fi.ModTime()) < fsstat.RacyWindow {
-		return // read again next time
-	}
-	f.Size, f.ModTime, f.Ino = statKey(fi)
-	m.now[rel] = f
 }
 
-// save writes the memo of the files this scan saw, if anything changed; errors only cost time.
+// targetsIn are the recorded targets of the repository at repoDir, whose tree is tree; false if
+// the record does not fit the tree.
+func (r *memoResult) targetsIn(repoDir string, tree *memoDir) ([]Target, bool) {
+	var paths []string
+	ts := make([]Target, 0, len(r.targets))
+	for _, mt := range r.targets {
+		t := Target{Name: mt.name, RepoDir: repoDir, Path: mt.path, Source: mt.source, Namespace: mt.namespace}
+		if mt.hasIncludes {
+			if paths == nil {
+				paths = tree.paths()
+			}
+			t.Includes = make([]string, len(mt.includes))
+			for i, n := range mt.includes {
+				if int(n) >= len(paths) {
+					return nil, false
+				}
+				t.Includes[i] = paths[n]
+			}
+		}
+		ts = append(ts, t)
+	}
+	return ts, true
+}
+
+// paths are the repository-relative paths of the tree's entries by number, substrings of one
+// string.
+func (d *memoDir) paths() []string {
+	size, count := 0, 1
+	d.number(func(_ uint32, d *memoDir, e *memoEntry) { size += len(d.path) + 1 + len(e.name); count++ })
+	buf := make([]byte, 0, size)
+	ends := make([]int, 1, count)
+	d.number(func(_ uint32, d *memoDir, e *memoEntry) {
+		if d.path != "." {
+			buf = append(append(buf, d.path...), '/')
+		}
+		buf = append(buf, e.name...)
+		ends = append(ends, len(buf))
+	})
+	all := string(buf)
+	paths := make([]string, count)
+	paths[0] = "."
+	for i := 1; i < count; i++ {
+		paths[i] = all[ends[i-1]:ends[i]]
+	}
+	return paths
+}
+
+// save writes the memo of this scan, if anything changed; errors only cost time.
 func (m *scanMemo) save() {
-	if m == nil || (!m.dirty && len(m.now) == len(m.old)) {
+	if m == nil || m.tree == nil || !m.dirty {
 		return
 	}
-	var buf bytes.Buffer
-	if gob.NewEncoder(&buf).Encode(scanMemoFile{Format: scanMemoFormat, Files: m.now}) != nil {
+	b := encodeScanMemo(m.root, m.tree, m.result)
+	dir := filepath.Dir(m.file)
+	if os.MkdirAll(dir, 0o755) != nil {
 		return
 	}
-	if os.MkdirAll(filepath.Dir(m.file), 0o755) != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(m.file), ".scan-*")
+	tmp, err := os.CreateTemp(dir, ".scan-*")
 	if err != nil {
 		return
 	}
-	_, werr := tmp.Write(buf.Bytes())
+	_, werr := tmp.Write(b)
 	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), m.file) != nil {
 		os.Remove(tmp.Name())
+		return
 	}
+	os.Remove(filepath.Join(dir, "scan.gob")) // the first memo's file
+}
+
+// The memo's file: scanMemoMagic, the CRC-32C of the rest, then the root directory, the tree
+// (each directory's key and entries, each subdirectory's tree after its entry) and the result.
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+type memoWriter struct{ b []byte }
+
+func (w *memoWriter) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
+func (w *memoWriter) int(v int64)   { w.b = binary.AppendVarint(w.b, v) }
+func (w *memoWriter) bool(v bool) {
+	if v {
+		w.b = append(w.b, 1)
+	} else {
+		w.b = append(w.b, 0)
+	}
+}
+func (w *memoWriter) str(s string) { w.uint(uint64(len(s))); w.b = append(w.b, s...) }
+func (w *memoWriter) strs(ss []string) {
+	w.uint(uint64(len(ss)))
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+
+func encodeScanMemo(root string, tree *memoDir, res *memoResult) []byte {
+	w := &memoWriter{b: make([]byte, 0, 64<<10)}
+	w.b = append(w.b, scanMemoMagic...)
+	w.b = append(w.b, 0, 0, 0, 0)
+	w.str(root)
+	var dir func(d *memoDir)
+	dir = func(d *memoDir) {
+		w.int(d.key.size)
+		w.int(d.key.mtime)
+		w.int(d.key.ctime)
+		w.uint(d.key.ino)
+		w.bool(d.trusted)
+		w.uint(uint64(len(d.entries)))
+		for i := range d.entries {
+			e := &d.entries[i]
+			w.str(e.name)
+			// kind, then whether file facts follow, in one byte
+			flags := e.kind
+			if e.known {
+				flags |= 0x10
+			}
+			if e.trusted {
+				flags |= 0x20
+			}
+			if e.manifests {
+				flags |= 0x40
+			}
+			if e.key != (fileKey{}) {
+				flags |= 0x80
+			}
+			w.b = append(w.b, flags)
+			if e.key != (fileKey{}) {
+				w.int(e.key.size)
+				w.int(e.key.mtime)
+				w.uint(e.key.ino)
+			}
+			if e.known {
+				w.uint(uint64(len(e.objects)))
+				for _, o := range e.objects {
+					w.str(o.Source)
+					w.str(o.Name)
+					w.str(o.Path)
+					w.str(o.Namespace)
+				}
+				w.strs(e.refs)
+			}
+			if e.kind == entDir {
+				dir(e.dir)
+			}
+		}
+	}
+	dir(tree)
+	w.bool(res != nil)
+	if res != nil {
+		w.bool(res.root)
+		w.uint(uint64(len(res.targets)))
+		for _, t := range res.targets {
+			w.str(t.name)
+			w.str(t.path)
+			w.str(t.source)
+			w.str(t.namespace)
+			w.bool(t.hasIncludes)
+			w.uint(uint64(len(t.includes)))
+			for _, n := range t.includes {
+				w.uint(uint64(n))
+			}
+		}
+	}
+	n := len(scanMemoMagic)
+	binary.LittleEndian.PutUint32(w.b[n:], crc32.Checksum(w.b[n+4:], crcTable))
+	return w.b
+}
+
+var errBadMemo = errors.New("bad scan memo")
+
+// memoReader reads b; its strings are substrings of s (b as one string), so they cost no
+// allocation each.
+type memoReader struct {
+	b   []byte
+	s   string
+	off int
+	err error
+}
+
+func (r *memoReader) fail() { r.err, r.off = errBadMemo, len(r.b) }
+
+func (r *memoReader) uint() uint64 {
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *memoReader) int() int64 {
+	v, n := binary.Varint(r.b[r.off:])
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *memoReader) byte() byte {
+	if r.off >= len(r.b) {
+		r.fail()
+		return 0
+	}
+	r.off++
+	return r.b[r.off-1]
+}
+
+func (r *memoReader) bool() bool { return r.byte() == 1 }
+
+// count reads a length, which cannot exceed what is left to read.
+func (r *memoReader) count() int {
+	n := r.uint()
+	if n > uint64(len(r.b)-r.off) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (r *memoReader) str() string {
+	n := r.count()
+	s := r.s[r.off : r.off+n]
+	r.off += n
+	return s
+}
+
+func (r *memoReader) strs() []string {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = r.str()
+	}
+	return ss
+}
+
+func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
+	n := len(scanMemoMagic)
+	if len(b) < n+4 || string(b[:n]) != scanMemoMagic || binary.LittleEndian.Uint32(b[n:]) != crc32.Checksum(b[n+4:], crcTable) {
+		return nil, nil, errBadMemo
+	}
+	r := &memoReader{b: b, s: string(b), off: n + 4}
+	if r.str() != root {
+		return nil, nil, errBadMemo
+	}
+	var dir func(path string, depth int) *memoDir
+	dir = func(path string, depth int) *memoDir {
+		d := &memoDir{path: path}
+		if depth > 4096 {
+			r.fail()
+			return d
+		}
+		d.key = dirKey{size: r.int(), mtime: r.int(), ctime: r.int(), ino: r.uint()}
+		d.trusted = r.bool()
+		d.entries = make([]memoEntry, r.count())
+		for i := range d.entries {
+			if r.err != nil {
+				return d
+			}
+			e := &d.entries[i]
+			e.name = r.str()
+			flags := r.byte()
+			e.kind = flags & 0x0f
+			e.known, e.trusted, e.manifests = flags&0x10 != 0, flags&0x20 != 0, flags&0x40 != 0
+			if flags&0x80 != 0 {
+				e.key = fileKey{size: r.int(), mtime: r.int(), ino: r.uint()}
+			}
+			if e.known {
+				if k := r.count(); k > 0 {
+					e.objects = make([]memoObject, k)
+					for j := range e.objects {
+						e.objects[j] = memoObject{Source: r.str(), Name: r.str(), Path: r.str(), Namespace: r.str()}
+					}
+				}
+				e.refs = r.strs()
+			}
+			if e.kind == entDir {
+				e.dir = dir(entryPath(path, e.name), depth+1)
+			}
+		}
+		return d
+	}
+	tree := dir(".", 0)
+	var res *memoResult
+	if r.bool() {
+		res = &memoResult{root: r.bool()}
+		res.targets = make([]memoTarget, r.count())
+		for i := range res.targets {
+			t := &res.targets[i]
+			t.name, t.path, t.source, t.namespace = r.str(), r.str(), r.str(), r.str()
+			t.hasIncludes = r.bool()
+			if k := r.count(); k > 0 {
+				t.includes = make([]uint32, k)
+				for j := range t.includes {
+					t.includes[j] = uint32(r.uint())
+				}
+			}
+		}
+	}
+	if r.err != nil || r.off != len(r.b) {
+		return nil, nil, errBadMemo
+	}
+	return tree, res, nil
+}
+
+func sameObjects(a []memoObject, b []reconcilerObject) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i, o := range b {
+		if a[i] != (memoObject{Source: o.source, Name: o.name, Path: o.path, Namespace: o.namespace}) {
+			return false
+		}
+	}
+	return true
 }
