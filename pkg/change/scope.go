@@ -71,6 +71,37 @@ func (en *entry) readsFile(f string) bool {
 type kustTree struct {
 	root  *kustNode
 	nodes []*kustNode
+	// reading holds, per path an entry reads, the entries of every node that read it.
+	reading map[string][]*entry
+}
+
+// index fills reading from the entries of every node.
+func (t *kustTree) index() {
+	t.reading = map[string][]*entry{}
+	for _, n := range t.nodes {
+		for _, en := range n.entries {
+			for _, r := range en.reads {
+				if l := t.reading[r]; len(l) == 0 || l[len(l)-1] != en {
+					t.reading[r] = append(l, en)
+				}
+			}
+		}
+	}
+}
+
+// entriesReading calls fn for every entry that reads f (en.readsFile(f)): those that read f
+// itself or a path of which f lies below. An entry can come more than once.
+func (t *kustTree) entriesReading(f string, fn func(*entry)) {
+	for _, en := range t.reading[f] {
+		fn(en)
+	}
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i] == '/' {
+			for _, en := range t.reading[f[:i]] {
+				fn(en)
+			}
+		}
+	}
 }
 
 // errNoReduction: the tree cannot be reduced soundly; the caller renders the whole target.
@@ -116,6 +147,7 @@ func parseTree(root, dir string, old map[string][]byte, memo map[string]*kustNod
 	if t.root, err = build(dir); err != nil {
 		return nil, err
 	}
+	t.index()
 	return t, nil
 }
 
@@ -358,13 +390,11 @@ func (s *scope) edited(f string) error {
 				}
 			}
 		}
-		for _, en := range n.entries {
-			if en.readsFile(f) {
-				s.keep[en] = true
-				reached = true
-			}
-		}
 	}
+	s.tree.entriesReading(f, func(en *entry) {
+		s.keep[en] = true
+		reached = true
+	})
 	if !reached && strings.HasPrefix(f, s.tree.root.dir+"/") && !s.newPatchFile(f) {
 		return errNoReduction // a new file below the target that no kustomization names yet
 	}
@@ -620,13 +650,7 @@ func (s *scope) keepObject(o *render.Object) error {
 	if from == "" {
 		return errNoReduction
 	}
-	for _, n := range s.tree.nodes {
-		for _, en := range n.entries {
-			if en.readsFile(from) {
-				s.keep[en] = true
-			}
-		}
-	}
+	s.tree.entriesReading(from, func(en *entry) { s.keep[en] = true })
 	return nil
 }
 
@@ -740,18 +764,19 @@ func verifyReduced(full, reduced *render.Result, tree *kustTree, drop map[string
 		}
 	}
 	left := map[string]bool{}
-	for dir, entries := range drop {
+	for _, n := range tree.nodes {
+		entries := drop[n.dir]
+		if len(entries) == 0 {
+			continue
+		}
+		raws := make(map[string]bool, len(entries))
 		for _, raw := range entries {
-			for _, n := range tree.nodes {
-				if n.dir != dir {
-					continue
-				}
-				for _, en := range n.entries {
-					if en.raw == raw {
-						for _, r := range en.reads {
-							left[r] = true
-						}
-					}
+			raws[raw] = true
+		}
+		for _, en := range n.entries {
+			if raws[en.raw] {
+				for _, r := range en.reads {
+					left[r] = true
 				}
 			}
 		}

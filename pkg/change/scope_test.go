@@ -318,3 +318,43 @@ func TestPartialRendersReused(t *testing.T) {
 	p, eng = scale(9, false, cache)
 	check("change after the object's file was edited", p, eng, 9, 2)
 }
+
+// TestEntriesReading: the tree's index finds exactly the entries whose reads take in a file,
+// as a scan of every entry does.
+func TestEntriesReading(t *testing.T) {
+	fleet := filepath.Join(t.TempDir(), "fleet")
+	if err := repogen.Generate(fleet, repogen.Options{Apps: 4, ManifestsPerApp: 5, Overlays: []string{"dev", "staging"}, Commits: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := parseTree(fleet, "overlays/staging", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"base", "base/", "base/apps", "base/apps/x", "overlays", "overlays/staging/none.yaml", ".", "", "/base", "base//apps"}
+	err = filepath.WalkDir(fleet, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		rel, _ := filepath.Rel(fleet, p)
+		files = append(files, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		got := map[*entry]bool{}
+		tree.entriesReading(f, func(en *entry) { got[en] = true })
+		want := map[*entry]bool{}
+		for _, n := range tree.nodes {
+			for _, en := range n.entries {
+				if en.readsFile(f) {
+					want[en] = true
+				}
+			}
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%q: %d entries read it, the index finds %d", f, len(want), len(got))
+		}
+	}
+}
