@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -113,13 +114,14 @@ var errNoReduction = errors.New("no reduction")
 func parseTree(root, dir string, old map[string][]byte, memo map[string]*kustNode) (*kustTree, error) {
 	t := &kustTree{}
 	seen := map[string]bool{}
+	ls := &lister{root: root, dirs: map[string]map[string]fs.FileMode{}}
 	var build func(dir string) (*kustNode, error)
 	build = func(dir string) (*kustNode, error) {
 		if seen[dir] {
 			return nil, errNoReduction // a directory reached twice: leave it to kustomize
 		}
 		seen[dir] = true
-		n, err := readNodeWith(root, dir, old, memo)
+		n, err := readNodeWith(ls, dir, old, memo)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +135,7 @@ func parseTree(root, dir string, old map[string][]byte, memo map[string]*kustNod
 				return nil, errNoReduction
 			}
 			en := &entry{raw: res, path: p, reads: []string{p}}
-			if isDir(filepath.Join(root, filepath.FromSlash(p))) {
+			if ls.isDir(p) {
 				if en.node, err = build(p); err != nil {
 					return nil, err
 				}
@@ -164,8 +166,8 @@ func (n *kustNode) allReads() []string {
 }
 
 // readNodeWith is readNode with the file's content from old when it is there, through memo.
-func readNodeWith(root, dir string, old map[string][]byte, memo map[string]*kustNode) (*kustNode, error) {
-	file := kustomizationIn(root, dir)
+func readNodeWith(ls *lister, dir string, old map[string][]byte, memo map[string]*kustNode) (*kustNode, error) {
+	file := ls.kustomizationIn(dir)
 	if file == "" {
 		return nil, errNoReduction
 	}
@@ -175,7 +177,7 @@ func readNodeWith(root, dir string, old map[string][]byte, memo map[string]*kust
 	}
 	if !ok {
 		var err error
-		if content, err = os.ReadFile(filepath.Join(root, filepath.FromSlash(file))); err != nil {
+		if content, err = os.ReadFile(filepath.Join(ls.root, filepath.FromSlash(file))); err != nil {
 			return nil, err
 		}
 	}
@@ -184,7 +186,7 @@ func readNodeWith(root, dir string, old map[string][]byte, memo map[string]*kust
 		n := *m
 		return &n, nil
 	}
-	n, err := readNode(root, dir, content)
+	n, err := parseNode(dir, file, content)
 	if err != nil {
 		return nil, err
 	}
@@ -205,20 +207,82 @@ func kustomizationIn(root, dir string) string {
 	return ""
 }
 
+// lister tells, from one listing of each directory, what os.Stat tells of the paths in it:
+// whether they exist and are directories. Symbolic links, and names a listing lacks (a
+// case-insensitive file system finds them), are asked of os.Stat.
+type lister struct {
+	root string
+	dirs map[string]map[string]fs.FileMode // repository-relative directory: its entries' types; nil when unreadable
+}
+
+// stat is whether the repository-relative path p exists, and whether it is a directory.
+func (l *lister) stat(p string) (exists, dir bool) {
+	if d, name := path.Split(p); name != "" && name != "." && name != ".." {
+		d = path.Clean(d)
+		names, ok := l.dirs[d]
+		if !ok {
+			names = l.list(d)
+			l.dirs[d] = names
+		}
+		if mode, ok := names[name]; ok && mode&fs.ModeSymlink == 0 {
+			return true, mode.IsDir()
+		}
+	}
+	fi, err := os.Stat(filepath.Join(l.root, filepath.FromSlash(p)))
+	return err == nil, err == nil && fi.IsDir()
+}
+
+func (l *lister) list(dir string) map[string]fs.FileMode {
+	f, err := os.Open(filepath.Join(l.root, filepath.FromSlash(dir)))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil
+	}
+	names := make(map[string]fs.FileMode, len(entries))
+	for _, e := range entries {
+		names[e.Name()] = e.Type()
+	}
+	return names
+}
+
+func (l *lister) isDir(p string) bool {
+	_, dir := l.stat(p)
+	return dir
+}
+
+// kustomizationIn is kustomizationIn(l.root, dir).
+func (l *lister) kustomizationIn(dir string) string {
+	for _, cand := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if exists, _ := l.stat(path.Join(dir, cand)); exists {
+			return path.Join(dir, cand)
+		}
+	}
+	return ""
+}
+
 // readNode parses the kustomization in dir; content, when given, replaces the file's.
 func readNode(root, dir string, content []byte) (*kustNode, error) {
 	file := kustomizationIn(root, dir)
 	if file == "" {
 		return nil, errNoReduction
 	}
-	n := &kustNode{dir: dir, file: file, patchFiles: map[string]bool{}}
 	if content == nil {
-		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(n.file)))
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
 		if err != nil {
 			return nil, err
 		}
 		content = b
 	}
+	return parseNode(dir, file, content)
+}
+
+// parseNode parses the kustomization file of dir with the given content.
+func parseNode(dir, file string, content []byte) (*kustNode, error) {
+	n := &kustNode{dir: dir, file: file, patchFiles: map[string]bool{}}
 	js, err := sigsyaml.YAMLToJSON(content)
 	if err != nil {
 		return nil, errNoReduction
@@ -264,11 +328,6 @@ func repoJoin(dir, ref string) (string, bool) {
 		return "", false
 	}
 	return p, true
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }
 
 // perObjectFields are the kustomization fields whose transformers act on each object alone

@@ -358,3 +358,38 @@ func TestEntriesReading(t *testing.T) {
 		}
 	}
 }
+
+// TestLister: the listing of directories tells what os.Stat tells, links and missing names
+// included, and finds the kustomization file kustomizationIn finds.
+func TestLister(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"a/b", "yml", "upper", "none", "linked/real"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"a/kustomization.yaml", "a/x.yaml", "a/b/kustomization.yaml", "yml/kustomization.yml", "upper/Kustomization", "none/x.yaml", "linked/real/kustomization.yaml"} {
+		writeFile(t, filepath.Join(root, f), "resources: []\n")
+	}
+	links := map[string]string{"a/dirlink": "b", "a/filelink": "x.yaml", "a/broken": "missing", "linked/k": "real", "linked/k2": "real/kustomization.yaml"}
+	for l, to := range links {
+		if err := os.Symlink(to, filepath.Join(root, l)); err != nil {
+			t.Skip("no symbolic links:", err)
+		}
+	}
+	if err := os.Symlink("k2", filepath.Join(root, "linked", "kustomization.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	ls := &lister{root: root, dirs: map[string]map[string]os.FileMode{}}
+	for _, p := range []string{".", "a", "a/b", "a/x.yaml", "a/dirlink", "a/filelink", "a/broken", "a/missing", "missing/x", "a/x.yaml/y",
+		"yml", "upper", "none", "linked", "linked/k", "linked/k2", "linked/real", "a/kustomization.yaml", "A", "a/X.yaml"} {
+		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(p)))
+		exists, dir := ls.stat(p)
+		if exists != (err == nil) || dir != (err == nil && fi.IsDir()) {
+			t.Errorf("%s: exists %v, directory %v; os.Stat says %v, %v", p, exists, dir, err == nil, err == nil && fi.IsDir())
+		}
+		if got, want := ls.kustomizationIn(p), kustomizationIn(root, p); got != want {
+			t.Errorf("kustomization of %s: %q, want %q", p, got, want)
+		}
+	}
+}
