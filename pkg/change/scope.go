@@ -76,18 +76,28 @@ type kustTree struct {
 	reading map[string][]*entry
 }
 
-// index fills reading from the entries of every node.
+// index fills reading from the entries of every node. An entry's reads below its own path
+// (its directory's tree) add nothing to what the path matches, and are left out.
 func (t *kustTree) index() {
 	t.reading = map[string][]*entry{}
 	for _, n := range t.nodes {
 		for _, en := range n.entries {
+			t.reading[en.path] = append(t.reading[en.path], en)
 			for _, r := range en.reads {
+				if r == en.path || below(r, en.path) {
+					continue
+				}
 				if l := t.reading[r]; len(l) == 0 || l[len(l)-1] != en {
 					t.reading[r] = append(l, en)
 				}
 			}
 		}
 	}
+}
+
+// below: p lies below directory dir (strings.HasPrefix(p, dir+"/")).
+func below(p, dir string) bool {
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
 }
 
 // entriesReading calls fn for every entry that reads f (en.readsFile(f)): those that read f
@@ -287,7 +297,7 @@ func parseNode(dir, file string, content []byte) (*kustNode, error) {
 	if err != nil {
 		return nil, errNoReduction
 	}
-	var keys map[string]json.RawMessage
+	var keys map[string]skipJSON
 	if err := json.Unmarshal(js, &keys); err != nil {
 		return nil, errNoReduction
 	}
@@ -321,6 +331,11 @@ func parseNode(dir, file string, content []byte) (*kustNode, error) {
 	}
 	return n, nil
 }
+
+// skipJSON decodes any JSON value to nothing (without copying it, as json.RawMessage does).
+type skipJSON struct{}
+
+func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
 
 func repoJoin(dir, ref string) (string, bool) {
 	p := path.Join(dir, filepath.ToSlash(ref))

@@ -326,22 +326,56 @@ func TestEntriesReading(t *testing.T) {
 	if err := repogen.Generate(fleet, repogen.Options{Apps: 4, ManifestsPerApp: 5, Overlays: []string{"dev", "staging"}, Commits: 1}); err != nil {
 		t.Fatal(err)
 	}
-	tree, err := parseTree(fleet, "overlays/staging", nil, nil)
+	entriesReadingIn(t, fleet, "overlays/staging")
+	// Entries that read files outside their own directory.
+	outside := t.TempDir()
+	for f, content := range map[string]string{
+		"top/kustomization.yaml":      "resources:\n- ../base\n- extra.yaml\n",
+		"top/extra.yaml":              "kind: ConfigMap\n",
+		"base/kustomization.yaml":     "resources:\n- app\n",
+		"base/app/kustomization.yaml": "resources:\n- ../../shared/cm.yaml\n- d.yaml\npatches:\n- path: ../../patches/p.yaml\nconfigMapGenerator:\n- name: x\n  files:\n  - ../../shared/data/x.txt\n",
+		"base/app/d.yaml":             "kind: Deployment\n",
+		"shared/cm.yaml":              "kind: ConfigMap\n",
+		"shared/data/x.txt":           "x\n",
+		"patches/p.yaml":              "kind: Deployment\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(outside, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(outside, f), content)
+	}
+	entriesReadingIn(t, outside, "top")
+	entriesReadingIn(t, sample(t, "kustomize"), "overlays/staging")
+}
+
+func entriesReadingIn(t *testing.T, root, target string) {
+	tree, err := parseTree(root, target, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := []string{"base", "base/", "base/apps", "base/apps/x", "overlays", "overlays/staging/none.yaml", ".", "", "/base", "base//apps"}
-	err = filepath.WalkDir(fleet, func(p string, d os.DirEntry, err error) error {
+	files := []string{"base", "base/", "base/apps", "base/apps/x", "overlays", "overlays/staging/none.yaml", ".", "", "/base", "base//apps", "shared/data"}
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.Name() == ".git" {
 			return filepath.SkipDir
 		}
-		rel, _ := filepath.Rel(fleet, p)
+		rel, _ := filepath.Rel(root, p)
 		files = append(files, filepath.ToSlash(rel))
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	outside := 0
+	for _, n := range tree.nodes {
+		for _, en := range n.entries {
+			for _, r := range en.reads {
+				if r != en.path && !strings.HasPrefix(r, en.path+"/") {
+					outside++
+				}
+			}
+		}
+	}
+	t.Logf("%s/%s: %d nodes, %d reads outside their entry", filepath.Base(root), target, len(tree.nodes), outside)
 	for _, f := range files {
 		got := map[*entry]bool{}
 		tree.entriesReading(f, func(en *entry) { got[en] = true })
