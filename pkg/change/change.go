@@ -35,7 +35,7 @@ type Engine struct {
 	// Cache keeps renders between invocations; the zero Cache keeps none.
 	Cache  render.Cache
 	trees  map[string]*kustTree
-	parsed map[string]*kustNode // kustomizations parsed, by file and content
+	parsed *parseMemo // kustomizations parsed (opened with the cache's memo on first use)
 	// accepted are the renders after the accepted plan, stored in Cache by Remember.
 	accepted      map[string]*render.Result
 	acceptedFiles map[string][]byte
@@ -89,8 +89,18 @@ func NewEngineWithIncludes(root string, targets []string, includes map[string][]
 
 func newEngine(root string, targets []string) *Engine {
 	return &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{},
-		trees: map[string]*kustTree{}, parsed: map[string]*kustNode{}, fresh: map[string]*render.Result{},
+		trees: map[string]*kustTree{}, fresh: map[string]*render.Result{},
 		partials: map[string][]*render.Result{}}
+}
+
+// parseTree is parseTree through the engine's memo, kept in the cache between commands.
+func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
+	if e.parsed == nil {
+		e.parsed = &parseMemo{nodes: map[string]*kustNode{}, json: openYAMLJSONMemo(e.Cache.Dir)}
+	}
+	tree, err := parseTree(e.root, t, old, e.parsed)
+	e.parsed.json.save()
+	return tree, err
 }
 
 func hasKustomization(dir string) bool {
@@ -140,7 +150,7 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 	if e.Whole {
 		return nil, false
 	}
-	tree, err := parseTree(e.root, t, old, e.parsed)
+	tree, err := e.parseTree(t, old)
 	if err != nil {
 		return nil, false
 	}
@@ -428,7 +438,7 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 	tree, ok := e.trees[t]
 	if !ok {
 		var err error
-		if tree, err = parseTree(e.root, t, nil, e.parsed); err != nil {
+		if tree, err = e.parseTree(t, nil); err != nil {
 			tree = nil
 		}
 		e.trees[t] = tree

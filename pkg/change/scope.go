@@ -16,7 +16,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/types"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
@@ -120,8 +119,8 @@ var errNoReduction = errors.New("no reduction")
 
 // parseTree parses the kustomizations of the target at dir; old, when set, holds contents the
 // files had before (the tree of a render cached before they changed).
-// memo keeps parsed kustomizations between the trees one command parses.
-func parseTree(root, dir string, old map[string][]byte, memo map[string]*kustNode) (*kustTree, error) {
+// memo (may be nil) keeps parsed kustomizations between the trees one command parses.
+func parseTree(root, dir string, old map[string][]byte, memo *parseMemo) (*kustTree, error) {
 	t := &kustTree{}
 	seen := map[string]bool{}
 	ls := &lister{root: root, dirs: map[string]map[string]fs.FileMode{}}
@@ -176,7 +175,7 @@ func (n *kustNode) allReads() []string {
 }
 
 // readNodeWith is readNode with the file's content from old when it is there, through memo.
-func readNodeWith(ls *lister, dir string, old map[string][]byte, memo map[string]*kustNode) (*kustNode, error) {
+func readNodeWith(ls *lister, dir string, old map[string][]byte, memo *parseMemo) (*kustNode, error) {
 	file := ls.kustomizationIn(dir)
 	if file == "" {
 		return nil, errNoReduction
@@ -191,19 +190,20 @@ func readNodeWith(ls *lister, dir string, old map[string][]byte, memo map[string
 			return nil, err
 		}
 	}
+	if memo == nil {
+		return parseNode(dir, file, content, nil)
+	}
 	key := file + "\x00" + string(content)
-	if m, ok := memo[key]; ok {
+	if m, ok := memo.nodes[key]; ok {
 		n := *m
 		return &n, nil
 	}
-	n, err := parseNode(dir, file, content)
+	n, err := parseNode(dir, file, content, memo.json)
 	if err != nil {
 		return nil, err
 	}
-	if memo != nil {
-		m := *n
-		memo[key] = &m
-	}
+	m := *n
+	memo.nodes[key] = &m
 	return n, nil
 }
 
@@ -287,13 +287,14 @@ func readNode(root, dir string, content []byte) (*kustNode, error) {
 		}
 		content = b
 	}
-	return parseNode(dir, file, content)
+	return parseNode(dir, file, content, nil)
 }
 
-// parseNode parses the kustomization file of dir with the given content.
-func parseNode(dir, file string, content []byte) (*kustNode, error) {
+// parseNode parses the kustomization file of dir with the given content (its JSON form through
+// yj, which may be nil).
+func parseNode(dir, file string, content []byte, yj *yamlJSONMemo) (*kustNode, error) {
 	n := &kustNode{dir: dir, file: file, patchFiles: map[string]bool{}}
-	js, err := sigsyaml.YAMLToJSON(content)
+	js, err := yj.yamlToJSON(content)
 	if err != nil {
 		return nil, errNoReduction
 	}

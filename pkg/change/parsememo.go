@@ -1,0 +1,114 @@
+package change
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// parseMemo keeps the kustomizations parsed between the trees one command parses and, when
+// the engine has a cache directory, the JSON form of their files between commands.
+type parseMemo struct {
+	nodes map[string]*kustNode // by file and content
+	json  *yamlJSONMemo
+}
+
+// yamlJSONMemo keeps, between commands, the JSON that sigs.k8s.io/yaml makes of each
+// kustomization file a tree reads (most of the cost of parsing a tree of hundreds of them),
+// keyed by the file's content: a command converts again only the files changed since. It lives
+// in the cache directory beside the renders; what it holds is what the conversion returns for
+// the same bytes with the same library, so it cannot be stale.
+type yamlJSONMemo struct {
+	file   string
+	old    map[string][]byte // JSON by the SHA-256 of the YAML
+	now    map[string][]byte // what this command used
+	misses int
+}
+
+type yamlJSONMemoFile struct {
+	Format string
+	JSON   map[string][]byte
+}
+
+// yamlJSONFormat names the memo's format and the conversion that made it.
+func yamlJSONFormat() string {
+	f := "kubectl-gitops kustomization json 1"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "sigs.k8s.io/yaml" {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				return f + " " + d.Path + "@" + d.Version
+			}
+		}
+	}
+	return f
+}
+
+// openYAMLJSONMemo reads the memo in the cache directory dir; nil (no memo) when dir is "".
+func openYAMLJSONMemo(dir string) *yamlJSONMemo {
+	if dir == "" {
+		return nil
+	}
+	m := &yamlJSONMemo{file: filepath.Join(dir, "kustomization-json.gob"), old: map[string][]byte{}, now: map[string][]byte{}}
+	if b, err := os.ReadFile(m.file); err == nil {
+		var f yamlJSONMemoFile
+		if gob.NewDecoder(bytes.NewReader(b)).Decode(&f) == nil && f.Format == yamlJSONFormat() && f.JSON != nil {
+			m.old = f.JSON
+		}
+	}
+	return m
+}
+
+// yamlToJSON is sigsyaml.YAMLToJSON through the memo (m may be nil).
+func (m *yamlJSONMemo) yamlToJSON(content []byte) ([]byte, error) {
+	if m == nil {
+		return sigsyaml.YAMLToJSON(content)
+	}
+	h := sha256.Sum256(content)
+	k := string(h[:])
+	if js, ok := m.now[k]; ok {
+		return js, nil
+	}
+	if js, ok := m.old[k]; ok {
+		m.now[k] = js
+		return js, nil
+	}
+	js, err := sigsyaml.YAMLToJSON(content)
+	if err != nil {
+		return nil, err
+	}
+	m.now[k] = js
+	m.misses++
+	return js, nil
+}
+
+// save writes what this command used when enough of it was converted anew to pay for the
+// write: a file or two edited since costs less to convert again than to store.
+func (m *yamlJSONMemo) save() {
+	if m == nil || m.misses <= 8 && m.misses*20 <= len(m.now) {
+		return
+	}
+	m.misses = 0
+	var buf bytes.Buffer
+	if gob.NewEncoder(&buf).Encode(yamlJSONMemoFile{Format: yamlJSONFormat(), JSON: m.now}) != nil {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(m.file), 0o755); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(m.file), ".kustomization-json-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(buf.Bytes())
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), m.file) != nil {
+		_ = os.Remove(tmp.Name())
+	}
+}
