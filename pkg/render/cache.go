@@ -26,7 +26,7 @@ type Cache struct {
 }
 
 // cacheFormat changes whenever the entry format or what a render produces changes.
-const cacheFormat = "kubectl-gitops render cache 3; kustomize api v0.21.1"
+const cacheFormat = "kubectl-gitops render cache 4; kustomize api v0.21.1"
 
 // An entry is written in a binary form read without decoding its objects: a command in a large
 // target decodes only the objects it looks at, and stores the others again as they were read.

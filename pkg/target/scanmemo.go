@@ -2,15 +2,14 @@ package target
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
-	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/binenc"
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 )
@@ -107,7 +106,7 @@ type memoTarget struct {
 }
 
 // scanMemoMagic changes whenever what the memo records, or how, changes.
-const scanMemoMagic = "kubectl-gitops scan memo 2\n"
+const scanMemoMagic = "kubectl-gitops scan memo 3"
 
 // memoClock is the scan's clock (tests set it ahead to have every stat vouch for its content).
 var memoClock = time.Now
@@ -262,7 +261,6 @@ func (m *scanMemo) save() {
 	if m == nil || m.tree == nil || !m.dirty {
 		return
 	}
-	b := encodeScanMemo(m.root, m.tree, m.result)
 	dir := filepath.Dir(m.file)
 	if os.MkdirAll(dir, 0o755) != nil {
 		return
@@ -271,7 +269,7 @@ func (m *scanMemo) save() {
 	if err != nil {
 		return
 	}
-	_, werr := tmp.Write(b)
+	werr := encodeScanMemo(tmp, m.root, m.tree, m.result)
 	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), m.file) != nil {
 		os.Remove(tmp.Name())
 		return
@@ -279,46 +277,24 @@ func (m *scanMemo) save() {
 	os.Remove(filepath.Join(dir, "scan.gob")) // the first memo's file
 }
 
-// The memo's file: scanMemoMagic, the CRC-32C of the rest, then the root directory, the tree
-// (each directory's key and entries, each subdirectory's tree after its entry) and the result.
+// The memo's file (internal/binenc): scanMemoMagic, the root directory, the tree (each
+// directory's key and entries, each subdirectory's tree after its entry) and the result.
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
-
-type memoWriter struct{ b []byte }
-
-func (w *memoWriter) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
-func (w *memoWriter) int(v int64)   { w.b = binary.AppendVarint(w.b, v) }
-func (w *memoWriter) bool(v bool) {
-	if v {
-		w.b = append(w.b, 1)
-	} else {
-		w.b = append(w.b, 0)
-	}
-}
-func (w *memoWriter) str(s string) { w.uint(uint64(len(s))); w.b = append(w.b, s...) }
-func (w *memoWriter) strs(ss []string) {
-	w.uint(uint64(len(ss)))
-	for _, s := range ss {
-		w.str(s)
-	}
-}
-
-func encodeScanMemo(root string, tree *memoDir, res *memoResult) []byte {
-	w := &memoWriter{b: make([]byte, 0, 64<<10)}
-	w.b = append(w.b, scanMemoMagic...)
-	w.b = append(w.b, 0, 0, 0, 0)
-	w.str(root)
+func encodeScanMemo(out io.Writer, root string, tree *memoDir, res *memoResult) error {
+	w := binenc.NewWriter(out)
+	w.String(scanMemoMagic)
+	w.String(root)
 	var dir func(d *memoDir)
 	dir = func(d *memoDir) {
-		w.int(d.key.size)
-		w.int(d.key.mtime)
-		w.int(d.key.ctime)
-		w.uint(d.key.ino)
-		w.bool(d.trusted)
-		w.uint(uint64(len(d.entries)))
+		w.Int(d.key.size)
+		w.Int(d.key.mtime)
+		w.Int(d.key.ctime)
+		w.Uint(d.key.ino)
+		w.Bool(d.trusted)
+		w.Uint(uint64(len(d.entries)))
 		for i := range d.entries {
 			e := &d.entries[i]
-			w.str(e.name)
+			w.String(e.name)
 			// kind, then whether file facts follow, in one byte
 			flags := e.kind
 			if e.known {
@@ -333,21 +309,21 @@ func encodeScanMemo(root string, tree *memoDir, res *memoResult) []byte {
 			if e.key != (fileKey{}) {
 				flags |= 0x80
 			}
-			w.b = append(w.b, flags)
+			w.Byte(flags)
 			if e.key != (fileKey{}) {
-				w.int(e.key.size)
-				w.int(e.key.mtime)
-				w.uint(e.key.ino)
+				w.Int(e.key.size)
+				w.Int(e.key.mtime)
+				w.Uint(e.key.ino)
 			}
 			if e.known {
-				w.uint(uint64(len(e.objects)))
+				w.Uint(uint64(len(e.objects)))
 				for _, o := range e.objects {
-					w.str(o.Source)
-					w.str(o.Name)
-					w.str(o.Path)
-					w.str(o.Namespace)
+					w.String(o.Source)
+					w.String(o.Name)
+					w.String(o.Path)
+					w.String(o.Namespace)
 				}
-				w.strs(e.refs)
+				w.Strings(e.refs)
 			}
 			if e.kind == entDir {
 				dir(e.dir)
@@ -355,139 +331,63 @@ func encodeScanMemo(root string, tree *memoDir, res *memoResult) []byte {
 		}
 	}
 	dir(tree)
-	w.bool(res != nil)
+	w.Bool(res != nil)
 	if res != nil {
-		w.bool(res.root)
-		w.uint(uint64(len(res.targets)))
+		w.Bool(res.root)
+		w.Uint(uint64(len(res.targets)))
 		for _, t := range res.targets {
-			w.str(t.name)
-			w.str(t.path)
-			w.str(t.source)
-			w.str(t.namespace)
-			w.bool(t.hasIncludes)
-			w.uint(uint64(len(t.includes)))
+			w.String(t.name)
+			w.String(t.path)
+			w.String(t.source)
+			w.String(t.namespace)
+			w.Bool(t.hasIncludes)
+			w.Uint(uint64(len(t.includes)))
 			for _, n := range t.includes {
-				w.uint(uint64(n))
+				w.Uint(uint64(n))
 			}
 		}
 	}
-	n := len(scanMemoMagic)
-	binary.LittleEndian.PutUint32(w.b[n:], crc32.Checksum(w.b[n+4:], crcTable))
-	return w.b
-}
-
-var errBadMemo = errors.New("bad scan memo")
-
-// memoReader reads b; its strings are substrings of s (b as one string), so they cost no
-// allocation each.
-type memoReader struct {
-	b   []byte
-	s   string
-	off int
-	err error
-}
-
-func (r *memoReader) fail() { r.err, r.off = errBadMemo, len(r.b) }
-
-func (r *memoReader) uint() uint64 {
-	v, n := binary.Uvarint(r.b[r.off:])
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.off += n
-	return v
-}
-
-func (r *memoReader) int() int64 {
-	v, n := binary.Varint(r.b[r.off:])
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.off += n
-	return v
-}
-
-func (r *memoReader) byte() byte {
-	if r.off >= len(r.b) {
-		r.fail()
-		return 0
-	}
-	r.off++
-	return r.b[r.off-1]
-}
-
-func (r *memoReader) bool() bool { return r.byte() == 1 }
-
-// count reads a length, which cannot exceed what is left to read.
-func (r *memoReader) count() int {
-	n := r.uint()
-	if n > uint64(len(r.b)-r.off) {
-		r.fail()
-		return 0
-	}
-	return int(n)
-}
-
-func (r *memoReader) str() string {
-	n := r.count()
-	s := r.s[r.off : r.off+n]
-	r.off += n
-	return s
-}
-
-func (r *memoReader) strs() []string {
-	n := r.count()
-	if n == 0 {
-		return nil
-	}
-	ss := make([]string, n)
-	for i := range ss {
-		ss[i] = r.str()
-	}
-	return ss
+	return w.Close()
 }
 
 func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
-	n := len(scanMemoMagic)
-	if len(b) < n+4 || string(b[:n]) != scanMemoMagic || binary.LittleEndian.Uint32(b[n:]) != crc32.Checksum(b[n+4:], crcTable) {
-		return nil, nil, errBadMemo
+	r, err := binenc.NewReader(b, true)
+	if err != nil {
+		return nil, nil, err
 	}
-	r := &memoReader{b: b, s: string(b), off: n + 4}
-	if r.str() != root {
-		return nil, nil, errBadMemo
+	if r.String() != scanMemoMagic || r.String() != root {
+		return nil, nil, binenc.ErrCorrupt
 	}
 	var dir func(path string, depth int) *memoDir
 	dir = func(path string, depth int) *memoDir {
 		d := &memoDir{path: path}
 		if depth > 4096 {
-			r.fail()
+			r.Fixed(len(b)) // fails the read
 			return d
 		}
-		d.key = dirKey{size: r.int(), mtime: r.int(), ctime: r.int(), ino: r.uint()}
-		d.trusted = r.bool()
-		d.entries = make([]memoEntry, r.count())
+		d.key = dirKey{size: r.Int(), mtime: r.Int(), ctime: r.Int(), ino: r.Uint()}
+		d.trusted = r.Bool()
+		d.entries = make([]memoEntry, r.Count())
 		for i := range d.entries {
-			if r.err != nil {
+			if r.Failed() {
 				return d
 			}
 			e := &d.entries[i]
-			e.name = r.str()
-			flags := r.byte()
+			e.name = r.String()
+			flags := r.Byte()
 			e.kind = flags & 0x0f
 			e.known, e.trusted, e.manifests = flags&0x10 != 0, flags&0x20 != 0, flags&0x40 != 0
 			if flags&0x80 != 0 {
-				e.key = fileKey{size: r.int(), mtime: r.int(), ino: r.uint()}
+				e.key = fileKey{size: r.Int(), mtime: r.Int(), ino: r.Uint()}
 			}
 			if e.known {
-				if k := r.count(); k > 0 {
+				if k := r.Count(); k > 0 {
 					e.objects = make([]memoObject, k)
 					for j := range e.objects {
-						e.objects[j] = memoObject{Source: r.str(), Name: r.str(), Path: r.str(), Namespace: r.str()}
+						e.objects[j] = memoObject{Source: r.String(), Name: r.String(), Path: r.String(), Namespace: r.String()}
 					}
 				}
-				e.refs = r.strs()
+				e.refs = r.Strings()
 			}
 			if e.kind == entDir {
 				e.dir = dir(entryPath(path, e.name), depth+1)
@@ -497,23 +397,23 @@ func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
 	}
 	tree := dir(".", 0)
 	var res *memoResult
-	if r.bool() {
-		res = &memoResult{root: r.bool()}
-		res.targets = make([]memoTarget, r.count())
+	if r.Bool() {
+		res = &memoResult{root: r.Bool()}
+		res.targets = make([]memoTarget, r.Count())
 		for i := range res.targets {
 			t := &res.targets[i]
-			t.name, t.path, t.source, t.namespace = r.str(), r.str(), r.str(), r.str()
-			t.hasIncludes = r.bool()
-			if k := r.count(); k > 0 {
+			t.name, t.path, t.source, t.namespace = r.String(), r.String(), r.String(), r.String()
+			t.hasIncludes = r.Bool()
+			if k := r.Count(); k > 0 {
 				t.includes = make([]uint32, k)
 				for j := range t.includes {
-					t.includes[j] = uint32(r.uint())
+					t.includes[j] = uint32(r.Uint())
 				}
 			}
 		}
 	}
-	if r.err != nil || r.off != len(r.b) {
-		return nil, nil, errBadMemo
+	if err := r.Err(); err != nil {
+		return nil, nil, err
 	}
 	return tree, res, nil
 }
