@@ -51,8 +51,12 @@ type Engine struct {
 	// (or the one kept in the cache) that stood for a partial render asked for again (for tests).
 	partials       map[string][]*render.Result
 	PartialsReused int
-	// Whole renders every reached target whole, never reduced (to compare the two in tests).
+	// Whole renders every reached target whole, never reduced nor in slices (to compare in tests).
 	Whole bool
+	// Sliced counts the targets rendered in slices (for tests); sliceFiles, when set, replaces
+	// defaultSliceFiles.
+	Sliced     int
+	sliceFiles int
 }
 
 // NewEngine prepares the closed loop for the repository at root and its targets.
@@ -135,9 +139,12 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 			return r, nil
 		}
 	}
-	r, err := render.Render(e.root, t, render.Options{})
-	if err != nil {
-		return nil, err
+	r, ok := e.renderSliced(t)
+	if !ok {
+		var err error
+		if r, err = render.Render(e.root, t, render.Options{}); err != nil {
+			return nil, err
+		}
 	}
 	e.before[t] = r
 	_ = e.Cache.Store(e.root, r, nil) // a cache that cannot be written only costs time

@@ -605,41 +605,58 @@ func (s *scope) keepPatch(dir string, p types.Patch, onDisk bool) error {
 	if p.Target != nil {
 		return s.keepSelected(p.Target)
 	}
+	heads, err := s.patchHeads(dir, p, onDisk)
+	if err != nil {
+		return err
+	}
+	for _, h := range heads {
+		s.keepNamed(h.Kind, h.Metadata.Name)
+	}
+	return nil
+}
+
+// patchHeads are the kind and name of each document of a patch without a target (a
+// strategic-merge patch names its object); onDisk reads its file from disk, else from the edits.
+func (s *scope) patchHeads(dir string, p types.Patch, onDisk bool) ([]docHead, error) {
 	content := []byte(p.Patch)
 	if p.Path != "" {
 		fp, ok := repoJoin(dir, p.Path)
 		if !ok {
-			return errNoReduction
+			return nil, errNoReduction
 		}
 		b, edited := s.files[fp]
 		if onDisk || !edited {
 			var err error
 			if b, err = s.readBefore(fp); err != nil {
 				if os.IsNotExist(err) {
-					return nil // a new file: the other version names its targets
+					return nil, nil // a new file: the other version names its targets
 				}
-				return err
+				return nil, err
 			}
 		}
 		content = b
 	}
+	var out []docHead
 	dec := yaml.NewDecoder(bytes.NewReader(content))
 	for {
-		var head struct {
-			Kind     string `yaml:"kind"`
-			Metadata struct {
-				Name string `yaml:"name"`
-			} `yaml:"metadata"`
-		}
+		var head docHead
 		err := dec.Decode(&head)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return out, nil
 		}
 		if err != nil || head.Kind == "" || head.Metadata.Name == "" {
-			return errNoReduction // a JSON 6902 list, or something kustomize will reject anyway
+			return nil, errNoReduction // a JSON 6902 list, or something kustomize will reject anyway
 		}
-		s.keepNamed(head.Kind, head.Metadata.Name)
+		out = append(out, head)
 	}
+}
+
+// docHead is what identifies the object of a document.
+type docHead struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
 }
 
 // keepSelected keeps what a patch target selector can match, erring on the side of more.

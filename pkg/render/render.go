@@ -75,6 +75,8 @@ type Object struct {
 	raw  []byte
 	once sync.Once
 	obj  *unstructured.Unstructured
+	// version is the object's API version, set by Render (Combine sorts by it).
+	version string
 }
 
 // NewObject is an object with the given content; the render does not change it afterwards.
@@ -130,6 +132,7 @@ type Result struct {
 	partial *Result
 	// resmap is kustomize's result, kept for YAML.
 	resmap  interface{ AsYaml() ([]byte, error) }
+	outside bool                  // the render read a file outside the repository
 	stamps  map[string]inputStamp // from the cache: what the inputs were when it was loaded
 	index   map[ObjectID]*Object
 	indexed int
@@ -348,7 +351,9 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		}
 		gvk := r.GetGvk()
 		id := ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: r.GetNamespace(), Name: r.GetName()}
-		res.Objects = append(res.Objects, lazyObject(id, origins[i], js))
+		o := lazyObject(id, origins[i], js)
+		o.version = gvk.Version
+		res.Objects = append(res.Objects, o)
 	}
 	if err := locateDocuments(fsys, root, res.Objects); err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
@@ -375,6 +380,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		}
 	}
 	// With an overlay the render is of the files a commit is about to write.
+	res.outside = fsys.outside
 	res.Cacheable = !fsys.outside && len(opts.Drop) == 0
 	return res, nil
 }
