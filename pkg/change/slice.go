@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sync"
 
@@ -210,6 +211,9 @@ func (e *Engine) renderSliced(t string) (*render.Result, bool) {
 			return nil, false
 		}
 	}
+	if refersAcross(whole, ownerOf) {
+		return nil, false
+	}
 	e.Sliced++
 	return whole, true
 }
@@ -311,4 +315,77 @@ func (e *Engine) mayHoldNamed(en *entry, names []string) bool {
 		}
 	}
 	return false
+}
+
+// refersAcross reports whether an object may refer by name to an object of another entry that
+// its own entry renamed (a generator's hash, a prefix, a namespace): kustomize fixes such
+// references once, over the whole target, and a slice without the renamed object would keep the
+// old name. Any string in an object equal to such an object's name in its file counts.
+func refersAcross(r *render.Result, ownerOf func(*render.Object) (*entry, bool)) bool {
+	renamed := map[string][]*entry{}
+	for _, o := range r.Objects {
+		en, _ := ownerOf(o)
+		if o.Origin.Name != o.ID.Name || o.Origin.Namespace != o.ID.Namespace {
+			renamed[o.Origin.Name] = append(renamed[o.Origin.Name], en)
+		}
+		// A generated object's origin has the hashed name already: the generator's name is
+		// the name without the hash.
+		if o.Origin.Generated != "" {
+			if m := hashSuffix.FindStringIndex(o.ID.Name); m != nil {
+				name := o.ID.Name[:m[0]]
+				renamed[name] = append(renamed[name], en)
+			}
+		}
+	}
+	if len(renamed) == 0 {
+		return false
+	}
+	for _, o := range r.Objects {
+		en, _ := ownerOf(o)
+		b, err := o.JSON()
+		if err != nil {
+			return true
+		}
+		found := false
+		jsonStrings(b, func(s []byte) bool {
+			for _, other := range renamed[string(s)] {
+				if other != nil && other != en {
+					found = true
+					return true
+				}
+			}
+			return false
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// hashSuffix is the content hash kustomize appends to a generated object's name.
+var hashSuffix = regexp.MustCompile(`-[a-z0-9]{10}$`)
+
+// jsonStrings calls fn with each string of a JSON document (keys too), as written (escapes
+// left in), until fn returns true.
+func jsonStrings(b []byte, fn func([]byte) bool) {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		j := i + 1
+		for j < len(b) && b[j] != '"' {
+			if b[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j > len(b) {
+			return
+		}
+		if fn(b[i+1 : j]) {
+			return
+		}
+		i = j
+	}
 }

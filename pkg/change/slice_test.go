@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/kubectl-gitops/kubectl-gitops/internal/repogen"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 )
@@ -48,6 +50,48 @@ func TestSlicedRenderEqualsWhole(t *testing.T) {
 		sameRender(t, sliced, whole)
 	})
 
+	consumer := func(cm string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: uses-" + cm + "\nspec:\n  containers:\n    - name: c\n      image: busybox\n" +
+			"      envFrom:\n        - configMapRef:\n            name: " + cm + "\n"
+	}
+	generate := func(t *testing.T, dir, app, cm string) {
+		editFile(t, dir, filepath.Join("base", "apps", app, "kustomization.yaml"), "resources:\n",
+			"configMapGenerator:\n  - name: "+cm+"\n    literals: [a=b]\nresources:\n")
+	}
+	uses := func(t *testing.T, dir, app, cm string) {
+		putFile(t, dir, filepath.Join("base", "apps", app, "uses-"+cm+".yaml"), consumer(cm))
+		editFile(t, dir, filepath.Join("base", "apps", app, "kustomization.yaml"), "resources:\n", "resources:\n  - uses-"+cm+".yaml\n")
+	}
+	t.Run("a generated name used in its own application", func(t *testing.T) {
+		dir := copyTree(t, fleet)
+		generate(t, dir, repogen.AppName(4), "own-settings")
+		uses(t, dir, repogen.AppName(4), "own-settings")
+		sliced, n := renderWith(t, dir, targets, "overlays/dev", false)
+		if n != 1 {
+			t.Fatal("rendered whole: the generated name is used only beside its generator")
+		}
+		whole, _ := renderWith(t, dir, targets, "overlays/dev", true)
+		sameRender(t, sliced, whole)
+		if objs := sliced.Find(schema.GroupKind{Kind: "Pod"}, "", "uses-own-settings"); len(objs) != 1 ||
+			!strings.Contains(string(mustJSON(t, objs[0])), `"own-settings-`) {
+			t.Fatal("the Pod does not refer to the generated ConfigMap by its hashed name")
+		}
+	})
+
+	t.Run("a generated name used by another application renders whole", func(t *testing.T) {
+		dir := copyTree(t, fleet)
+		// Applications 2 and 10 are in different slices (0, 1, 3, 6 and 9 are in every
+		// slice: overlays/dev sizes and patches them).
+		generate(t, dir, repogen.AppName(2), "shared-settings")
+		uses(t, dir, repogen.AppName(10), "shared-settings")
+		sliced, n := renderWith(t, dir, targets, "overlays/dev", false)
+		if n != 0 {
+			t.Fatal("rendered in slices: the reference from another slice would keep the unhashed name")
+		}
+		whole, _ := renderWith(t, dir, targets, "overlays/dev", true)
+		sameRender(t, sliced, whole)
+	})
+
 	t.Run("one object in two slices is kustomize's refusal", func(t *testing.T) {
 		dir := copyTree(t, fleet)
 		first, last := repogen.AppName(0), repogen.AppName(opts.Apps-1)
@@ -74,6 +118,15 @@ func TestSlicedRenderEqualsWhole(t *testing.T) {
 
 // testSliceFiles makes slices of three applications of the test's fleet (12 files each).
 const testSliceFiles = 36
+
+func mustJSON(t *testing.T, o *render.Object) []byte {
+	t.Helper()
+	b, err := o.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 func renderWith(t *testing.T, root string, targets []string, tgt string, whole bool) (*render.Result, int) {
 	t.Helper()

@@ -77,6 +77,9 @@ func (o *Object) SameAs(other *Object) bool {
 	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
+// JSON is the object's JSON encoding, as the render or the cache holds it. Callers do not change it.
+func (o *Object) JSON() ([]byte, error) { return o.json() }
+
 // gvk is an object's group, version and kind.
 type gvk struct{ group, version, kind string }
 
