@@ -98,13 +98,40 @@ func newEngine(root string, targets []string) *Engine {
 }
 
 // parseTree is parseTree through the engine's memo, kept in the cache between commands.
+// A tree of the files on disk (old empty) is parsed once per engine.
 func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
-	if e.parsed == nil {
-		e.parsed = &parseMemo{nodes: map[string]*kustNode{}, json: openYAMLJSONMemo(e.Cache.Dir)}
+	if len(old) == 0 {
+		if tree, ok := e.trees[t]; ok {
+			if tree == nil {
+				return nil, errNoReduction
+			}
+			return tree, nil
+		}
 	}
+	if e.parsed == nil {
+		e.parsed = &parseMemo{nodes: map[string]*kustNode{}, cacheDir: e.Cache.Dir, stored: map[string]*kustNode{}}
+	}
+	e.parsed.loadTree(e.root, t)
 	tree, err := parseTree(e.root, t, old, e.parsed)
 	e.parsed.json.save()
+	if len(old) == 0 {
+		e.trees[t] = tree
+		if err != nil {
+			e.trees[t] = nil
+		} else {
+			e.parsed.saveTree(e.root, t, tree)
+		}
+	}
 	return tree, err
+}
+
+// vouch lets the tree memo use the nodes whose files still have the content they had when r
+// (a render loaded from the cache) was checked.
+func (e *Engine) vouch(r *render.Result) {
+	if e.parsed == nil {
+		e.parsed = &parseMemo{nodes: map[string]*kustNode{}, cacheDir: e.Cache.Dir, stored: map[string]*kustNode{}}
+	}
+	e.parsed.sums = append(e.parsed.sums, r.InputSum)
 }
 
 func hasKustomization(dir string) bool {
@@ -125,6 +152,7 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 		return nil, fmt.Errorf("%s is not a target of this repository (targets: %s)", t, strings.Join(e.targets, ", "))
 	}
 	if r, old, ok := e.Cache.Load(e.root, t); ok {
+		e.vouch(r)
 		if len(old) > 0 {
 			if r, ok = e.refresh(t, r, old); ok {
 				if e.DeferStore {
@@ -442,15 +470,8 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 	if e.Whole {
 		return nil, false, nil
 	}
-	tree, ok := e.trees[t]
-	if !ok {
-		var err error
-		if tree, err = e.parseTree(t, nil); err != nil {
-			tree = nil
-		}
-		e.trees[t] = tree
-	}
-	if tree == nil {
+	tree, err := e.parseTree(t, nil)
+	if err != nil {
 		return nil, false, nil
 	}
 	rb, ra, ok := e.renderReduced(t, tree, before, files, nil, expect)

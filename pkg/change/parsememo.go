@@ -16,6 +16,19 @@ import (
 type parseMemo struct {
 	nodes map[string]*kustNode // by file and content
 	json  *yamlJSONMemo
+	// cacheDir holds the memos kept between commands ("" keeps none); the JSON memo is opened
+	// only when a kustomization is parsed anew.
+	cacheDir   string
+	jsonOpened bool
+	// stored are the nodes of the tree memos read so far, by directory; sums tell the content
+	// a file has now, as the render cache vouches for it (one per render loaded).
+	stored      map[string]*kustNode
+	sums        []func(file string) ([32]byte, bool)
+	treesLoaded map[string]bool
+	// ls and disk are the directory listings and kustomization files read so far: the trees
+	// one command parses read the same ones (a refresh's, then the closed loop's).
+	ls   *lister
+	disk map[string][]byte
 }
 
 // yamlJSONMemo keeps, between commands, the JSON that sigs.k8s.io/yaml makes of each
@@ -94,6 +107,9 @@ func (m *yamlJSONMemo) yamlToJSON(content []byte) ([]byte, error) {
 func (m *yamlJSONMemo) save() {
 	if m == nil || m.misses <= 8 && m.misses*20 <= len(m.now) {
 		return
+	}
+	if len(m.now) < len(m.old)/2 {
+		return // a command that parsed few files (the others came from a tree memo) keeps the memo whole
 	}
 	m.misses = 0
 	var buf bytes.Buffer

@@ -2,6 +2,7 @@ package change
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,14 +41,41 @@ import (
 
 // kustNode is one kustomization of a target's tree.
 type kustNode struct {
-	dir     string // repository-relative
-	file    string // repository-relative path of the kustomization file
+	dir  string // repository-relative
+	file string // repository-relative path of the kustomization file
+	// sum is the file's SHA-256 and js its JSON form, from which k is decoded when first used
+	// (a node from the tree memo comes without it: most nodes of a large tree are not asked).
+	sum     [sha256.Size]byte
+	js      []byte
 	k       *types.Kustomization
 	keys    map[string]bool // top-level fields present
 	entries []*entry
+	// specs are its resources: entries as parsed: what a tree memo keeps of them.
+	specs []entrySpec
 	// patchFiles are the patch files it names; direct are the other paths it reads itself.
 	patchFiles map[string]bool
 	direct     []string
+}
+
+// entrySpec is one resources: entry: as written, its repository path, and whether it is a
+// directory (with a kustomization of its own).
+type entrySpec struct {
+	raw, path string
+	dir       bool
+}
+
+// kust is the node's kustomization, decoded from its JSON form on first use.
+func (n *kustNode) kust() *types.Kustomization {
+	if n.k == nil {
+		k := &types.Kustomization{}
+		if err := json.Unmarshal(n.js, k); err != nil {
+			// js was made by yamlToJSON and decoded once before it was stored.
+			panic(fmt.Sprintf("kustomization %s: %v", n.file, err))
+		}
+		k.FixKustomization()
+		n.k = k
+	}
+	return n.k
 }
 
 // entry is one resources: item of a kustomization: a file, or a directory with its own tree.
@@ -71,6 +99,8 @@ func (en *entry) readsFile(f string) bool {
 type kustTree struct {
 	root  *kustNode
 	nodes []*kustNode
+	// parsed counts the nodes read from their files (the others came from the tree memo).
+	parsed int
 	// reading holds, per path an entry reads, the entries of every node that read it.
 	reading map[string][]*entry
 }
@@ -123,29 +153,46 @@ var errNoReduction = errors.New("no reduction")
 func parseTree(root, dir string, old map[string][]byte, memo *parseMemo) (*kustTree, error) {
 	t := &kustTree{}
 	seen := map[string]bool{}
-	ls := &lister{root: root, dirs: map[string]map[string]fs.FileMode{}}
+	var ls *lister
+	if memo != nil && memo.ls != nil && memo.ls.root == root {
+		ls = memo.ls
+	} else {
+		ls = &lister{root: root, dirs: map[string]map[string]fs.FileMode{}}
+		if memo != nil {
+			memo.ls = ls
+		}
+	}
 	var build func(dir string) (*kustNode, error)
 	build = func(dir string) (*kustNode, error) {
 		if seen[dir] {
 			return nil, errNoReduction // a directory reached twice: leave it to kustomize
 		}
 		seen[dir] = true
-		n, err := readNodeWith(ls, dir, old, memo)
-		if err != nil {
-			return nil, err
+		n := memo.storedNode(dir, old)
+		if n == nil {
+			var err error
+			if n, err = readNodeWith(ls, dir, old, memo); err != nil {
+				return nil, err
+			}
+			n.specs = nil
+			for _, res := range n.k.Resources {
+				if target.IsRemote(res) {
+					return nil, errNoReduction
+				}
+				p, ok := repoJoin(dir, res)
+				if !ok {
+					return nil, errNoReduction
+				}
+				n.specs = append(n.specs, entrySpec{raw: res, path: p, dir: ls.isDir(p)})
+			}
+			t.parsed++
 		}
 		t.nodes = append(t.nodes, n)
-		for _, res := range n.k.Resources {
-			if target.IsRemote(res) {
-				return nil, errNoReduction
-			}
-			p, ok := repoJoin(dir, res)
-			if !ok {
-				return nil, errNoReduction
-			}
-			en := &entry{raw: res, path: p, reads: []string{p}}
-			if ls.isDir(p) {
-				if en.node, err = build(p); err != nil {
+		for _, sp := range n.specs {
+			en := &entry{raw: sp.raw, path: sp.path, reads: []string{sp.path}}
+			if sp.dir {
+				var err error
+				if en.node, err = build(sp.path); err != nil {
 					return nil, err
 				}
 				en.reads = append(en.reads, en.node.allReads()...)
@@ -184,10 +231,19 @@ func readNodeWith(ls *lister, dir string, old map[string][]byte, memo *parseMemo
 	if ok && content == nil {
 		return nil, errNoReduction
 	}
+	if !ok && memo != nil && memo.disk != nil {
+		content, ok = memo.disk[file]
+	}
 	if !ok {
 		var err error
 		if content, err = os.ReadFile(filepath.Join(ls.root, filepath.FromSlash(file))); err != nil {
 			return nil, err
+		}
+		if memo != nil {
+			if memo.disk == nil {
+				memo.disk = map[string][]byte{}
+			}
+			memo.disk[file] = content
 		}
 	}
 	if memo == nil {
@@ -198,7 +254,7 @@ func readNodeWith(ls *lister, dir string, old map[string][]byte, memo *parseMemo
 		n := *m
 		return &n, nil
 	}
-	n, err := parseNode(dir, file, content, memo.json)
+	n, err := parseNode(dir, file, content, memo.yamlJSON())
 	if err != nil {
 		return nil, err
 	}
@@ -293,11 +349,12 @@ func readNode(root, dir string, content []byte) (*kustNode, error) {
 // parseNode parses the kustomization file of dir with the given content (its JSON form through
 // yj, which may be nil).
 func parseNode(dir, file string, content []byte, yj *yamlJSONMemo) (*kustNode, error) {
-	n := &kustNode{dir: dir, file: file, patchFiles: map[string]bool{}}
+	n := &kustNode{dir: dir, file: file, patchFiles: map[string]bool{}, sum: sha256.Sum256(content)}
 	js, err := yj.yamlToJSON(content)
 	if err != nil {
 		return nil, errNoReduction
 	}
+	n.js = js
 	var keys map[string]skipJSON
 	if err := json.Unmarshal(js, &keys); err != nil {
 		return nil, errNoReduction
@@ -501,21 +558,21 @@ func (s *scope) kustomizationEdited(n *kustNode) error {
 	if err != nil {
 		return err
 	}
-	a, b := *after.k, *n.k
+	a, b := *after.kust(), *n.kust()
 	for _, k := range []*types.Kustomization{&a, &b} {
 		k.Replicas, k.Images, k.Patches, k.PatchesStrategicMerge, k.PatchesJson6902 = nil, nil, nil, nil, nil
 	}
 	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(after.keys, n.keys) && !onlyIdiomKeys(after.keys, n.keys) {
 		return errNoReduction
 	}
-	for _, r := range symmetricDiff(n.k.Replicas, after.k.Replicas) {
+	for _, r := range symmetricDiff(n.kust().Replicas, after.kust().Replicas) {
 		s.keepNamed("", r.Name)
 	}
-	if changedImages := symmetricDiff(n.k.Images, after.k.Images); len(changedImages) > 0 {
+	if changedImages := symmetricDiff(n.kust().Images, after.kust().Images); len(changedImages) > 0 {
 		// Images are matched by their name in the layer; the render shows them as the last
 		// layer left them, which is the same name unless another layer gives a new one.
 		for _, other := range s.tree.nodes {
-			for _, im := range other.k.Images {
+			for _, im := range other.kust().Images {
 				if other != n && im.NewName != "" {
 					return errNoReduction
 				}
@@ -528,7 +585,7 @@ func (s *scope) kustomizationEdited(n *kustNode) error {
 			}
 		}
 	}
-	for _, p := range symmetricDiff(n.k.Patches, after.k.Patches) {
+	for _, p := range symmetricDiff(n.kust().Patches, after.kust().Patches) {
 		if err := s.keepPatch(n.dir, p, true); err != nil {
 			return err
 		}
@@ -536,8 +593,8 @@ func (s *scope) kustomizationEdited(n *kustNode) error {
 			return err
 		}
 	}
-	if !reflect.DeepEqual(n.k.PatchesStrategicMerge, after.k.PatchesStrategicMerge) ||
-		!reflect.DeepEqual(n.k.PatchesJson6902, after.k.PatchesJson6902) {
+	if !reflect.DeepEqual(n.kust().PatchesStrategicMerge, after.kust().PatchesStrategicMerge) ||
+		!reflect.DeepEqual(n.kust().PatchesJson6902, after.kust().PatchesJson6902) {
 		return errNoReduction
 	}
 	return nil
@@ -583,7 +640,7 @@ func symmetricDiff[T any](a, b []T) []T {
 
 // patchFileEdited: a patch file changed in place; both versions' targets are kept.
 func (s *scope) patchFileEdited(n *kustNode, f string) error {
-	for _, p := range n.k.Patches {
+	for _, p := range n.kust().Patches {
 		if fp, ok := repoJoin(n.dir, p.Path); ok && fp == f {
 			if err := s.keepPatch(n.dir, p, true); err != nil {
 				return err
@@ -806,10 +863,10 @@ func (s *scope) checkChain(n *kustNode) error {
 // fails on a replicas: entry or a strategic-merge patch without its object.
 func (s *scope) keepTargets(n *kustNode) (bool, error) {
 	before := len(s.objects)
-	for _, r := range n.k.Replicas {
+	for _, r := range n.kust().Replicas {
 		s.keepNamed("", r.Name)
 	}
-	for _, p := range n.k.Patches {
+	for _, p := range n.kust().Patches {
 		if p.Target == nil {
 			if err := s.keepPatch(n.dir, p, true); err != nil {
 				return false, err
@@ -821,10 +878,10 @@ func (s *scope) keepTargets(n *kustNode) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		for _, r := range after.k.Replicas {
+		for _, r := range after.kust().Replicas {
 			s.keepNamed("", r.Name)
 		}
-		for _, p := range after.k.Patches {
+		for _, p := range after.kust().Patches {
 			if p.Target == nil {
 				if err := s.keepPatch(n.dir, p, false); err != nil {
 					return false, err
@@ -832,7 +889,7 @@ func (s *scope) keepTargets(n *kustNode) (bool, error) {
 			}
 		}
 	}
-	if len(n.k.PatchesStrategicMerge) > 0 || len(n.k.PatchesJson6902) > 0 {
+	if len(n.kust().PatchesStrategicMerge) > 0 || len(n.kust().PatchesJson6902) > 0 {
 		return false, errNoReduction
 	}
 	grew := len(s.objects) > before

@@ -70,7 +70,7 @@ func (e *Engine) renderSliced(t string) (*render.Result, bool) {
 				return nil, false
 			}
 		}
-		if len(n.k.PatchesStrategicMerge) > 0 || len(n.k.PatchesJson6902) > 0 {
+		if len(n.kust().PatchesStrategicMerge) > 0 || len(n.kust().PatchesJson6902) > 0 {
 			return nil, false
 		}
 		targets, ok := e.chainTargets(n)
@@ -243,11 +243,11 @@ func longestList(root *kustNode) (*kustNode, []*kustNode) {
 // strategic-merge patches without a target must find.
 func (e *Engine) chainTargets(n *kustNode) ([]string, bool) {
 	var names []string
-	for _, r := range n.k.Replicas {
+	for _, r := range n.kust().Replicas {
 		names = append(names, r.Name)
 	}
 	s := &scope{root: e.root}
-	for _, p := range n.k.Patches {
+	for _, p := range n.kust().Patches {
 		if p.Target != nil {
 			continue
 		}

@@ -42,6 +42,13 @@ func (p *Result) Stands(root string, drop map[string][]string, overlay map[strin
 	return true
 }
 
+// InputSum is the SHA-256 of input p's content, as the cache checked it when it loaded r:
+// false for a render not from the cache, or an input whose content changed since it was made.
+func (r *Result) InputSum(p string) ([sha256.Size]byte, bool) {
+	s, ok := r.stamps[p]
+	return s.Sum, ok
+}
+
 func sameDrop(a, b map[string][]string) bool {
 	return maps.EqualFunc(a, b, func(x, y []string) bool {
 		return slices.Equal(slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y)))
