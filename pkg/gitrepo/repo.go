@@ -12,6 +12,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
 
 // ErrNotRepository is returned by Open when no enclosing Git working tree exists.
@@ -212,3 +214,14 @@ func validPath(p string) error {
 }
 
 func shortBranch(ref string) string { return strings.TrimPrefix(ref, "refs/heads/") }
+
+// IndexStamp identifies the state of the repository's index file: every commit kubectl-gitops
+// or git makes, and every `git add`, writes a new one. Stats of the working tree taken under one
+// stamp may be trusted under the same stamp by the same command ("" when there is no index).
+func (r *Repo) IndexStamp() string {
+	st, err := fsstat.Lstat(filepath.Join(r.gitDir, "index"))
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d %d %d %d", st.Size, st.Mtime, st.Ctime, st.Ino)
+}

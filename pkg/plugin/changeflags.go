@@ -150,6 +150,9 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 			return nil, nil, nil, err
 		}
 	}
+	if t.FileStats == nil && len(all) > 0 {
+		t.FileStats = all[0].FileStats
+	}
 	var paths []string
 	for _, a := range all {
 		paths = append(paths, a.Path)

@@ -23,6 +23,9 @@ import (
 type Cache struct {
 	// Dir holds the entries; the zero Cache (no Dir) caches nothing.
 	Dir string
+	// Seen are stats of repository files (by repository-relative path) this command took
+	// already, before Load: Load checks those inputs with them instead of stat'ing again.
+	Seen map[string]fsstat.Stat
 }
 
 // cacheFormat changes whenever the entry format or what a render produces changes.
@@ -121,7 +124,7 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 			return nil, nil, false
 		}
 	}
-	cur := statInputs(root, e.Inputs)
+	cur := statInputs(root, e.Inputs, c.Seen)
 	stamps := make(map[string]inputStamp, len(e.Inputs))
 	for i, in := range e.Inputs {
 		if cur[i] == nil || cur[i].Sum != in.Sum {
@@ -144,7 +147,7 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 }
 
 // statInputs stamps the inputs as they are now, on every core (nil: unreadable).
-func statInputs(root string, in []inputStamp) []*inputStamp {
+func statInputs(root string, in []inputStamp, seen map[string]fsstat.Stat) []*inputStamp {
 	out := make([]*inputStamp, len(in))
 	workers := min(runtime.GOMAXPROCS(0), 1+len(in)/256)
 	var wg sync.WaitGroup
@@ -153,7 +156,7 @@ func statInputs(root string, in []inputStamp) []*inputStamp {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(in); i += workers {
-				if s, ok := stampOf(root, in[i].Path, &in[i]); ok {
+				if s, ok := stampOf(root, in[i].Path, &in[i], seen); ok {
 					out[i] = &s
 				}
 			}
@@ -196,7 +199,7 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 		e.Inputs = append(e.Inputs, inputStamp{Path: p})
 		unknown = append(unknown, inputStamp{Path: p, Size: -1})
 	}
-	for k, s := range statInputs(root, unknown) {
+	for k, s := range statInputs(root, unknown, nil) {
 		if s == nil {
 			return fmt.Errorf("render cache: %s cannot be read", unknown[k].Path)
 		}
@@ -229,18 +232,25 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 	return nil
 }
 
-// stampOf stats a repository file; its content is hashed unless known has the same stat.
-func stampOf(root, p string, known *inputStamp) (inputStamp, bool) {
+// stampOf stats a repository file (or takes its stat from seen); its content is hashed unless
+// known has the same stat.
+func stampOf(root, p string, known *inputStamp, seen map[string]fsstat.Stat) (inputStamp, bool) {
 	full := filepath.Join(root, filepath.FromSlash(p))
-	fi, err := os.Stat(full)
-	if err != nil || fi.IsDir() {
-		return inputStamp{}, false
+	s := inputStamp{Path: p}
+	if st, ok := seen[p]; ok && st.Type.IsRegular() {
+		s.Size, s.ModTime, s.Ino = st.Size, st.Mtime, st.Ino
+	} else {
+		fi, err := os.Stat(full)
+		if err != nil || fi.IsDir() {
+			return inputStamp{}, false
+		}
+		s.Size, s.ModTime, s.Ino = fi.Size(), fi.ModTime().UnixNano(), fsstat.Inode(fi)
 	}
-	s := inputStamp{Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Ino: fsstat.Inode(fi)}
-	if time.Since(fi.ModTime()) < fsstat.RacyWindow {
+	size := s.Size
+	if time.Since(time.Unix(0, s.ModTime)) < fsstat.RacyWindow {
 		s.Size = -1
 	}
-	if known != nil && known.Size >= 0 && known.Size == fi.Size() && known.ModTime == s.ModTime && known.Ino == s.Ino {
+	if known != nil && known.Size >= 0 && known.Size == size && known.ModTime == s.ModTime && known.Ino == s.Ino {
 		s.Sum, s.Content = known.Sum, known.Content
 		return s, true
 	}

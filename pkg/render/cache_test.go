@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
 
 // copyTree copies the sample repository src into a fresh directory the test may change.
@@ -237,5 +240,47 @@ func TestPartialStands(t *testing.T) {
 	}
 	if g, w := len(got.Partial().Objects), len(after.Objects); g != w {
 		t.Errorf("the cached partial render holds %d objects, want %d", g, w)
+	}
+}
+
+// TestCacheLoadTakesStatsSeen: Load checks an input with the stat the command took already
+// (Cache.Seen) instead of stat'ing it again; an input without one is stat'ed.
+func TestCacheLoadTakesStatsSeen(t *testing.T) {
+	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
+	c := Cache{Dir: t.TempDir()}
+	const target = "overlays/staging"
+	r, err := Render(root, target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stamps taken outside the racy window, as a later command's would be.
+	old := time.Now().Add(-time.Hour)
+	for _, p := range r.Inputs {
+		if err := os.Chtimes(filepath.Join(root, filepath.FromSlash(p)), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Store(root, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(root, filepath.FromSlash(r.Inputs[0]))
+	before, err := fsstat.Lstat(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, append(b, "\n# edited\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, ok := c.Load(root, target); !ok || changed[r.Inputs[0]] == nil {
+		t.Fatalf("Load without stats seen missed the edit of %s (changed: %v)", r.Inputs[0], changed)
+	}
+	// The stat seen before the edit stands for the file: Load takes it and does not stat.
+	c.Seen = map[string]fsstat.Stat{r.Inputs[0]: before}
+	if _, changed, ok := c.Load(root, target); !ok || len(changed) != 0 {
+		t.Fatalf("Load stat'ed %s again instead of taking the stat seen (changed: %v)", r.Inputs[0], changed)
 	}
 }

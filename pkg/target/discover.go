@@ -69,7 +69,7 @@ func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, error) {
 		if w != nil {
 			if ts, ok := w.unchanged(repoDir); ok {
 				memo.save()
-				return withSecrets(ts, cfg), nil
+				return withStats(withSecrets(ts, cfg), memo), nil
 			}
 			scan = memo.repoScan()
 		}
@@ -91,7 +91,22 @@ func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, error) {
 	sortTargets(ts)
 	memo.setResult(scan, root, ts)
 	memo.save()
-	return withSecrets(ts, cfg), nil
+	ts = withSecrets(ts, cfg)
+	if memo != nil {
+		ts = withStats(ts, memo)
+	}
+	return ts, nil
+}
+
+func withStats(ts []Target, memo *scanMemo) []Target {
+	if memo.seen == nil || memo.index == "" {
+		return ts
+	}
+	fs := &FileStats{Files: memo.seen, Index: memo.index}
+	for i := range ts {
+		ts[i].FileStats = fs
+	}
+	return ts
 }
 
 func withSecrets(ts []Target, cfg *Config) []Target {

@@ -270,6 +270,9 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 		}
 	}
 	out := *t // a copy: t may point into all
+	if out.FileStats == nil && len(all) > 0 {
+		out.FileStats = all[0].FileStats
+	}
 	out.Source = SourceFlags
 	out.Discovered = all
 	r.completeLocal(ctx, &out, co)

@@ -551,6 +551,6 @@ func TestResolveArgoCD(t *testing.T) {
 
 // resolved is a resolved target without what discovery read on the way, for comparisons.
 func resolved(t Target) Target {
-	t.Includes, t.Discovered, t.RepoIncludes = nil, nil, nil
+	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats = nil, nil, nil, nil
 	return t
 }

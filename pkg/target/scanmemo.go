@@ -42,6 +42,12 @@ type scanMemo struct {
 	// in its racy window spares none, it is read again anyway.
 	dirty bool
 
+	// seen are the stats this scan took of regular YAML files, by repository-relative path: the
+	// render cache checks its inputs with them instead of stat'ing each again.
+	seen map[string]fsstat.Stat
+	// index is the repository's index stamp when the scan began.
+	index string
+
 	// What the scan did, for tests: directories listed, files read, targets taken as they were.
 	listed, read int
 	reused       bool
@@ -122,7 +128,8 @@ func openScanMemo(repoDir string) *scanMemo {
 		return nil
 	}
 	sum := sha256.Sum256([]byte(abs))
-	m := &scanMemo{file: filepath.Join(repo.CacheDir(), "scan-"+hex.EncodeToString(sum[:8])+".memo"), root: abs}
+	m := &scanMemo{file: filepath.Join(repo.CacheDir(), "scan-"+hex.EncodeToString(sum[:8])+".memo"), root: abs,
+		index: repo.IndexStamp()}
 	if b, err := os.ReadFile(m.file); err == nil {
 		if tree, res, err := decodeScanMemo(b, abs); err == nil {
 			m.old, m.oldResult = tree, res

@@ -39,6 +39,7 @@ func (m *scanMemo) walk(repoDir string) (*memoWalk, error) {
 		return nil, nil
 	}
 	m.now = memoClock()
+	m.seen = map[string]fsstat.Stat{}
 	w := &memoWalk{m: m, same: m.old != nil}
 	if m.tree, err = w.dir(".", repoDir, st, m.old); err != nil {
 		return nil, fmt.Errorf("failed to scan repository %s: %w", repoDir, err)
@@ -81,6 +82,9 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 		st, err := fsstat.Lstat(abs + string(filepath.Separator) + e.name)
 		if err == nil && (listed || entryKind(st.Type) == entFile) {
 			w.stats[base+i] = st
+			if st.Type.IsRegular() {
+				m.seen[entryPath(rel, e.name)] = st
+			}
 			continue
 		}
 		if listed {

@@ -5,7 +5,11 @@
 // (Discover), which the closed loop renders again after a change.
 package target
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
+)
 
 // Where a Target came from.
 const (
@@ -50,6 +54,10 @@ type Target struct {
 	Discovered []Target
 	// RepoIncludes are the Includes of every target of the repository, by path, when known.
 	RepoIncludes map[string][]string
+	// FileStats are the stats discovery took of the repository's files in this command (nil
+	// when it did not scan): the render cache checks its inputs with them instead of stat'ing
+	// each again, while the index is as it was then.
+	FileStats *FileStats
 	// HelmRelease is the Flux HelmRelease that made the live object, when one did; its values
 	// in Path, not the object itself, render the object.
 	HelmRelease *ObjectRef
@@ -60,6 +68,14 @@ func (t Target) String() string {
 		return t.Path
 	}
 	return fmt.Sprintf("%s (%s)", t.Name, t.Path)
+}
+
+// FileStats are stats of a repository's regular YAML files, by repository-relative path, taken
+// while its index had the stamp Index (gitrepo.Repo.IndexStamp): a commit made since (by another
+// invocation that held the lock meanwhile) may have changed them.
+type FileStats struct {
+	Files map[string]fsstat.Stat
+	Index string
 }
 
 // ObjectRef names an object in the cluster.

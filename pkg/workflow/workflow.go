@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
@@ -168,6 +169,19 @@ func RenderCache(dir string) render.Cache {
 	return render.Cache{Dir: repo.CacheDir()}
 }
 
+// fileStats are the stats discovery took of t's repository, while no commit has been made since
+// (another invocation may have committed while this one waited for the lock).
+func fileStats(t *target.Target) map[string]fsstat.Stat {
+	if t.FileStats == nil || t.Cached {
+		return nil
+	}
+	repo, err := gitrepo.Open(t.RepoDir)
+	if err != nil || repo.IndexStamp() != t.FileStats.Index {
+		return nil
+	}
+	return t.FileStats.Files
+}
+
 func plan(req Request) (*Result, error) {
 	t := req.Target
 	targets := req.Targets
@@ -179,6 +193,7 @@ func plan(req Request) (*Result, error) {
 		return nil, err
 	}
 	eng.Cache = RenderCache(t.RepoDir)
+	eng.Cache.Seen = fileStats(t)
 	eng.DeferStore = true
 	rendered, err := eng.Rendered(t.Path)
 	if err != nil {
