@@ -69,6 +69,14 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 		listed = true
 	}
 
+	// Entries are stat'ed by name in the open directory (the kernel does not walk its path again
+	// for each); where it cannot be opened, by path.
+	statEntry := func(name string) (fsstat.Stat, error) { return fsstat.Lstat(abs + string(filepath.Separator) + name) }
+	if dh, err := fsstat.OpenDir(abs); err == nil {
+		defer dh.Close()
+		statEntry = dh.Lstat
+	}
+
 	// The files' stats first: an entry that is not what the memo's listing says (the directory
 	// changed during the scan) has the directory listed again.
 	base := len(w.stats)
@@ -79,7 +87,7 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 		if !needsStat(e) {
 			continue
 		}
-		st, err := fsstat.Lstat(abs + string(filepath.Separator) + e.name)
+		st, err := statEntry(e.name)
 		if err == nil && (listed || entryKind(st.Type) == entFile) {
 			w.stats[base+i] = st
 			if st.Type.IsRegular() {
@@ -106,7 +114,7 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 		switch {
 		case e.kind == entDir:
 			p, file := entryPath(rel, e.name), abs+string(filepath.Separator)+e.name
-			st, err := fsstat.Lstat(file)
+			st, err := statEntry(e.name)
 			if err != nil {
 				return nil, err
 			}
