@@ -64,12 +64,15 @@ func NewEngine(root string, targets []string) (*Engine, error) {
 	return NewEngineWithIncludes(root, targets, nil)
 }
 
+// Prepare starts, on another core, what every closed loop needs whatever the repository:
+// kustomize's OpenAPI schema, which it parses on the first strategic-merge patch (a tenth of a
+// second). A command calls it first thing, so the parse overlaps the reading of the repository.
+func Prepare() { go openapi.Schema() }
+
 // NewEngineWithIncludes is NewEngine with what discovery already read of the targets'
 // kustomizations (target.IncludedDirs of each, by path); targets missing there are read.
 func NewEngineWithIncludes(root string, targets []string, includes map[string][]string) (*Engine, error) {
-	// kustomize parses its OpenAPI schema on the first strategic-merge patch, a tenth of a
-	// second: on another core while the command reads the repository.
-	go openapi.Schema()
+	Prepare()
 	e := newEngine(root, targets)
 	for _, t := range targets {
 		if !hasKustomization(filepath.Join(root, filepath.FromSlash(t))) {
