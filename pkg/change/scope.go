@@ -494,6 +494,9 @@ func reduce(root string, tree *kustTree, before *render.Result, files, old map[s
 			if len(drop) == 0 {
 				return nil, errNoReduction // nothing to leave out: the plain render is as fast
 			}
+			if err := s.dropTargets(drop); err != nil {
+				return nil, err
+			}
 			return drop, nil
 		}
 	}
@@ -860,33 +863,49 @@ func (s *scope) checkChain(n *kustNode) error {
 }
 
 // keepTargets keeps what a reduced kustomization's replicas: and patches must find: kustomize
-// fails on a replicas: entry or a strategic-merge patch without its object.
+// fails on a replicas: entry or a strategic-merge patch without its object. An entry or a patch
+// file none of whose objects the reduced render holds is left out of it instead (dropTargets).
 func (s *scope) keepTargets(n *kustNode) (bool, error) {
 	before := len(s.objects)
-	for _, r := range n.kust().Replicas {
-		s.keepNamed("", r.Name)
-	}
-	for _, p := range n.kust().Patches {
-		if p.Target == nil {
-			if err := s.keepPatch(n.dir, p, true); err != nil {
-				return false, err
+	renders := s.renders()
+	keep := func(k *types.Kustomization, onDisk bool) error {
+		for _, r := range k.Replicas {
+			if s.matchesAny("", r.Name, renders) {
+				s.keepNamed("", r.Name)
 			}
 		}
+		for _, p := range k.Patches {
+			if p.Target != nil {
+				continue
+			}
+			if p.Path == "" {
+				if err := s.keepPatch(n.dir, p, onDisk); err != nil {
+					return err
+				}
+				continue
+			}
+			heads, err := s.patchHeads(n.dir, p, onDisk)
+			if err != nil {
+				return err
+			}
+			if s.headsRendered(heads, renders) {
+				for _, h := range heads {
+					s.keepNamed(h.Kind, h.Metadata.Name)
+				}
+			}
+		}
+		return nil
+	}
+	if err := keep(n.kust(), true); err != nil {
+		return false, err
 	}
 	if content, ok := s.files[n.file]; ok && content != nil {
 		after, err := readNode(s.root, n.dir, content)
 		if err != nil {
 			return false, err
 		}
-		for _, r := range after.kust().Replicas {
-			s.keepNamed("", r.Name)
-		}
-		for _, p := range after.kust().Patches {
-			if p.Target == nil {
-				if err := s.keepPatch(n.dir, p, false); err != nil {
-					return false, err
-				}
-			}
+		if err := keep(after.kust(), false); err != nil {
+			return false, err
 		}
 	}
 	if len(n.kust().PatchesStrategicMerge) > 0 || len(n.kust().PatchesJson6902) > 0 {
@@ -903,15 +922,86 @@ func (s *scope) keepTargets(n *kustNode) (bool, error) {
 	return grew, nil
 }
 
-// verifyReduced checks the reduced render before the edits against the full render: every object
-// it holds renders the same, and every object of the kept entries is there.
-func verifyReduced(full, reduced *render.Result, tree *kustTree, drop map[string][]string) error {
-	for _, o := range reduced.Objects {
-		f := full.Get(o.ID)
-		if f == nil || !reflect.DeepEqual(f.Obj().Object, o.Obj().Object) {
-			return fmt.Errorf("%w: %s renders differently alone", errNoReduction, o.ID)
+// renders tells whether the reduced render, as the scope stands, holds an object: one whose
+// file no left-out entry reads (an object without a file is taken to be held).
+func (s *scope) renders() func(*render.Object) bool {
+	left := leftOut(s.tree, s.dropped())
+	return func(o *render.Object) bool {
+		from := o.Origin.File
+		if from == "" {
+			from = o.Origin.Generated
+		}
+		return from == "" || !underAny(from, left)
+	}
+}
+
+// matchesAny: an object the reduced render holds can be the one kind and name (as keepNamed
+// matches them) name.
+func (s *scope) matchesAny(kind, name string, renders func(*render.Object) bool) bool {
+	for _, o := range s.before.Objects {
+		if (kind == "" || kind == o.ID.Kind) && (strings.Contains(o.ID.Name, name) || o.Origin.Name == name) && renders(o) {
+			return true
 		}
 	}
+	return false
+}
+
+func (s *scope) headsRendered(heads []docHead, renders func(*render.Object) bool) bool {
+	for _, h := range heads {
+		if s.matchesAny(h.Kind, h.Metadata.Name, renders) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropTargets adds to drop the replicas: entries and patch files of the reduced kustomizations
+// that match no object the reduced render holds: kustomize would fail on them, and they change
+// nothing it renders.
+func (s *scope) dropTargets(drop map[string][]string) error {
+	renders := s.renders()
+	for _, n := range s.chain(drop) {
+		versions := []*types.Kustomization{n.kust()}
+		onDisk := []bool{true}
+		if content, ok := s.files[n.file]; ok && content != nil {
+			after, err := readNode(s.root, n.dir, content)
+			if err != nil {
+				return err
+			}
+			versions, onDisk = append(versions, after.kust()), append(onDisk, false)
+		}
+		seen := map[string]bool{}
+		add := func(item string) {
+			if !seen[item] {
+				seen[item] = true
+				drop[n.dir] = append(drop[n.dir], item)
+			}
+		}
+		for i, k := range versions {
+			for _, r := range k.Replicas {
+				if !s.matchesAny("", r.Name, renders) {
+					add(render.DropReplicas(r.Name))
+				}
+			}
+			for _, p := range k.Patches {
+				if p.Target != nil || p.Path == "" {
+					continue
+				}
+				heads, err := s.patchHeads(n.dir, p, onDisk[i])
+				if err != nil {
+					return err
+				}
+				if len(heads) > 0 && !s.headsRendered(heads, renders) {
+					add(render.DropPatch(p.Path))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// leftOut are the paths the left-out entries read.
+func leftOut(tree *kustTree, drop map[string][]string) map[string]bool {
 	left := map[string]bool{}
 	for _, n := range tree.nodes {
 		entries := drop[n.dir]
@@ -930,6 +1020,19 @@ func verifyReduced(full, reduced *render.Result, tree *kustTree, drop map[string
 			}
 		}
 	}
+	return left
+}
+
+// verifyReduced checks the reduced render before the edits against the full render: every object
+// it holds renders the same, and every object of the kept entries is there.
+func verifyReduced(full, reduced *render.Result, tree *kustTree, drop map[string][]string) error {
+	for _, o := range reduced.Objects {
+		f := full.Get(o.ID)
+		if f == nil || !reflect.DeepEqual(f.Obj().Object, o.Obj().Object) {
+			return fmt.Errorf("%w: %s renders differently alone", errNoReduction, o.ID)
+		}
+	}
+	left := leftOut(tree, drop)
 	want := 0
 	for _, o := range full.Objects {
 		from := o.Origin.File

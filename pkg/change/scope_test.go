@@ -427,3 +427,51 @@ func TestLister(t *testing.T) {
 		}
 	}
 }
+
+// TestReducedRenderLeavesOutOtherTargets: the reduced render of a change to one application
+// holds that application alone: the overlay's replicas: entries, image entries and patch for
+// other applications are left out with them (kustomize would fail on a replicas: entry or a
+// patch without its object), and the closed loop still equals the whole one.
+func TestReducedRenderLeavesOutOtherTargets(t *testing.T) {
+	fleet := filepath.Join(t.TempDir(), "fleet")
+	opts := repogen.Options{Apps: 12, ManifestsPerApp: 5, Overlays: []string{"staging"}, Commits: 1}
+	if err := repogen.Generate(fleet, opts); err != nil {
+		t.Fatal(err)
+	}
+	staged := opts.OverlayReplicas("staging")
+	if len(staged) < 2 {
+		t.Fatalf("the overlay sizes %d applications; the test needs several", len(staged))
+	}
+	c := reductionCase{name: "scale", target: "overlays/staging", gk: deployments, object: staged[0], mutate: setReplicas(9), reduced: true}
+	compareReduced(t, fleet, []string{"overlays/staging"}, c)
+
+	eng, err := NewEngine(fleet, []string{"overlays/staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := eng.Rendered("overlays/staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := r.Find(deployments, "", staged[0])
+	u := objs[0].Obj().DeepCopy()
+	setReplicas(9)(u)
+	if _, err := eng.Plan([]ObjectChange{{Target: c.target, Object: objs[0], Desired: u.Object}}); err != nil {
+		t.Fatal(err)
+	}
+	parts := eng.partials["overlays/staging"]
+	if len(parts) == 0 {
+		t.Fatal("no reduced render")
+	}
+	app := strings.TrimSuffix(staged[0], "-web")
+	for _, p := range parts {
+		for _, o := range p.Objects {
+			if !strings.HasPrefix(o.ID.Name, app+"-") && o.ID.Name != app {
+				t.Errorf("the reduced render of a change to %s holds %s, of another application", staged[0], o.ID)
+			}
+		}
+		if p.Get(objs[0].ID) == nil {
+			t.Errorf("the reduced render lacks %s", objs[0].ID)
+		}
+	}
+}

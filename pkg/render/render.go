@@ -262,7 +262,9 @@ type Options struct {
 	Overlay map[string][]byte
 	// Drop removes, for this render only, entries of the resources: list of kustomizations: the
 	// kustomization directory (repository-relative) maps to the entries as written there. The
-	// closed loop renders only the parts of a target a change can reach this way.
+	// closed loop renders only the parts of a target a change can reach this way. DropReplicas
+	// and DropPatch name, in the same list, a replicas: entry and a patch (by its path) to
+	// remove: those whose objects the render leaves out (kustomize fails on them otherwise).
 	Drop map[string][]string
 	// NoOrigins skips kustomize's origin tracking, which costs as much as the rest of a render:
 	// objects then know only their names before transformers (see Merge).
@@ -385,7 +387,20 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// dropResources removes entries from a kustomization's resources: list.
+// DropReplicas is the Options.Drop item that removes the replicas: entry for name.
+func DropReplicas(name string) string { return dropReplicasPrefix + name }
+
+// DropPatch is the Options.Drop item that removes the patches: entry with this path (as written).
+func DropPatch(path string) string { return dropPatchPrefix + path }
+
+// No resources: entry holds a NUL.
+const (
+	dropReplicasPrefix = "\x00replicas\x00"
+	dropPatchPrefix    = "\x00patch\x00"
+)
+
+// dropResources removes entries from a kustomization's resources: list (and, for the items
+// DropReplicas and DropPatch make, from its replicas: and patches: lists).
 func dropResources(src []byte, entries []string) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
@@ -398,21 +413,41 @@ func dropResources(src []byte, entries []string) ([]byte, error) {
 	for _, e := range entries {
 		drop[e] = true
 	}
+	// field is the key of an item's mapping that names it; "" for a plain scalar.
+	byList := map[string]struct{ prefix, field string }{
+		"resources": {"", ""}, "replicas": {dropReplicasPrefix, "name"}, "patches": {dropPatchPrefix, "path"}}
 	m := doc.Content[0]
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value != "resources" || m.Content[i+1].Kind != yaml.SequenceNode {
+		how, ok := byList[m.Content[i].Value]
+		if !ok || m.Content[i+1].Kind != yaml.SequenceNode {
 			continue
 		}
 		seq := m.Content[i+1]
 		kept := seq.Content[:0]
 		for _, n := range seq.Content {
-			if !drop[n.Value] {
+			if !drop[how.prefix+itemName(n, how.field)] {
 				kept = append(kept, n)
 			}
 		}
 		seq.Content = kept
 	}
 	return yaml.Marshal(&doc)
+}
+
+// itemName is a list item's scalar, or the value of field in its mapping ("\x00" when it has
+// none, which no drop names).
+func itemName(n *yaml.Node, field string) string {
+	if field == "" {
+		return n.Value
+	}
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == field && n.Content[j+1].Kind == yaml.ScalarNode {
+				return n.Content[j+1].Value
+			}
+		}
+	}
+	return "\x00"
 }
 
 func findKustomization(fsys *overlayFS, dir string) string {
