@@ -427,6 +427,10 @@ type scope struct {
 	objects map[render.ObjectID]bool // objects the edits can change: their entries are kept
 	deletes bool
 	old     map[string][]byte // contents before the edits that are no longer on disk
+	// left is leftOut for the entries kept when it was computed (keptAt of them; entries are
+	// only ever added to keep).
+	left   map[string]bool
+	keptAt int
 }
 
 // readBefore reads a file as it was before the edits.
@@ -925,7 +929,10 @@ func (s *scope) keepTargets(n *kustNode) (bool, error) {
 // renders tells whether the reduced render, as the scope stands, holds an object: one whose
 // file no left-out entry reads (an object without a file is taken to be held).
 func (s *scope) renders() func(*render.Object) bool {
-	left := leftOut(s.tree, s.dropped())
+	if s.left == nil || s.keptAt != len(s.keep) {
+		s.left, s.keptAt = leftOut(s.tree, s.dropped()), len(s.keep)
+	}
+	left := s.left
 	return func(o *render.Object) bool {
 		from := o.Origin.File
 		if from == "" {
