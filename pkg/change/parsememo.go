@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/gob"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/binenc"
 )
 
 // parseMemo keeps the kustomizations parsed between the trees one command parses and, when
@@ -116,15 +119,5 @@ func (m *yamlJSONMemo) save() {
 	if gob.NewEncoder(&buf).Encode(yamlJSONMemoFile{Format: yamlJSONFormat(), JSON: m.now}) != nil {
 		return
 	}
-	if err := os.MkdirAll(filepath.Dir(m.file), 0o755); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(m.file), ".kustomization-json-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(buf.Bytes())
-	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), m.file) != nil {
-		_ = os.Remove(tmp.Name())
-	}
+	_ = binenc.WriteFile(m.file, func(out io.Writer) error { _, err := out.Write(buf.Bytes()); return err })
 }

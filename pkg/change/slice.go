@@ -62,13 +62,9 @@ func (e *Engine) renderSliced(t string) (*render.Result, bool) {
 	}
 	var names []string
 	for _, n := range chain {
-		if err := (&scope{}).checkChain(n); err != nil {
+		// As for a reduction that deletes: nothing above the list may rename objects.
+		if err := (&scope{deletes: true}).checkChain(n); err != nil {
 			return nil, false
-		}
-		for _, k := range renamingFields {
-			if n.keys[k] {
-				return nil, false
-			}
 		}
 		if len(n.kust().PatchesStrategicMerge) > 0 || len(n.kust().PatchesJson6902) > 0 {
 			return nil, false

@@ -3,6 +3,8 @@ package change
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,14 +125,19 @@ func (m *parseMemo) saveTree(root, t string, tree *kustTree) {
 	if file == "" || tree.parsed == 0 || tree.parsed <= 8 && tree.parsed*20 <= len(tree.nodes) {
 		return
 	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+	if binenc.WriteFile(file, func(out io.Writer) error { return encodeTree(out, root, t, tree) }) != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".tree-*")
-	if err != nil {
-		return
+	// The nodes just written are the memo's for this command too.
+	for _, n := range tree.nodes {
+		m.stored[n.dir] = n
 	}
-	w := binenc.NewWriter(tmp)
+}
+
+// encodeTree writes a tree memo (internal/binenc): treeFormat, the root and target, then each
+// node's fields.
+func encodeTree(out io.Writer, root, t string, tree *kustTree) error {
+	w := binenc.NewWriter(out)
 	w.String(treeFormat())
 	w.String(root)
 	w.String(t)
@@ -140,8 +147,8 @@ func (m *parseMemo) saveTree(root, t string, tree *kustTree) {
 		w.String(n.file)
 		w.Fixed(n.sum[:])
 		w.Bytes(n.js)
-		w.Strings(slices.Sorted(mapKeysOf(n.keys)))
-		w.Strings(slices.Sorted(mapKeysOf(n.patchFiles)))
+		w.Strings(slices.Sorted(maps.Keys(n.keys)))
+		w.Strings(slices.Sorted(maps.Keys(n.patchFiles)))
 		w.Strings(n.direct)
 		w.Uint(uint64(len(n.specs)))
 		for _, sp := range n.specs {
@@ -150,27 +157,5 @@ func (m *parseMemo) saveTree(root, t string, tree *kustTree) {
 			w.Bool(sp.dir)
 		}
 	}
-	werr := w.Close()
-	if cerr := tmp.Close(); werr != nil || cerr != nil {
-		os.Remove(tmp.Name())
-		return
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		os.Remove(tmp.Name())
-		return
-	}
-	// The nodes just written are the memo's for this command too.
-	for _, n := range tree.nodes {
-		m.stored[n.dir] = n
-	}
-}
-
-func mapKeysOf(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
+	return w.Close()
 }

@@ -3,8 +3,8 @@ package render
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/binenc"
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
 
@@ -212,24 +213,7 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 		}
 		e.Dirs = append(e.Dirs, dirStamp{Path: d, Sum: sum})
 	}
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(c.Dir, ".render-*")
-	if err != nil {
-		return err
-	}
-	werr := encodeEntry(tmp, &e)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), c.file(root, r.Path)); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	return binenc.WriteFile(c.file(root, r.Path), func(out io.Writer) error { return encodeEntry(out, &e) })
 }
 
 // stampOf stats a repository file (or takes its stat from seen); its content is hashed unless

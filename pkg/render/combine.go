@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -48,23 +49,13 @@ func Combine(dir string, parts []*Result, keep func(part int, o *Object) bool) (
 	if err := sortLegacy(out.Objects); err != nil {
 		return nil, fmt.Errorf("combine %s: %w", dir, err)
 	}
-	out.Inputs = slices.Sorted(mapKeys(inputs))
-	out.Dirs = slices.Sorted(mapKeys(dirs))
+	out.Inputs = slices.Sorted(maps.Keys(inputs))
+	out.Dirs = slices.Sorted(maps.Keys(dirs))
 	if len(out.Dirs) == 0 {
 		out.Dirs = nil
 	}
 	out.Cacheable = !out.outside
 	return out, nil
-}
-
-func mapKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // SameAs reports whether o and other are the same object with the same content.

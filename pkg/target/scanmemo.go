@@ -268,20 +268,10 @@ func (m *scanMemo) save() {
 	if m == nil || m.tree == nil || !m.dirty {
 		return
 	}
-	dir := filepath.Dir(m.file)
-	if os.MkdirAll(dir, 0o755) != nil {
+	if binenc.WriteFile(m.file, func(out io.Writer) error { return encodeScanMemo(out, m.root, m.tree, m.result) }) != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(dir, ".scan-*")
-	if err != nil {
-		return
-	}
-	werr := encodeScanMemo(tmp, m.root, m.tree, m.result)
-	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), m.file) != nil {
-		os.Remove(tmp.Name())
-		return
-	}
-	os.Remove(filepath.Join(dir, "scan.gob")) // the first memo's file
+	os.Remove(filepath.Join(filepath.Dir(m.file), "scan.gob")) // the first memo's file
 }
 
 // The memo's file (internal/binenc): scanMemoMagic, the root directory, the tree (each
