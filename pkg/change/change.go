@@ -111,10 +111,7 @@ func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
 			return tree, nil
 		}
 	}
-	if e.parsed == nil {
-		e.parsed = &parseMemo{nodes: map[string]*kustNode{}, cacheDir: e.Cache.Dir, stored: map[string]*kustNode{}}
-	}
-	e.parsed.loadTree(e.root, t)
+	e.memo().loadTree(e.root, t)
 	tree, err := parseTree(e.root, t, old, e.parsed)
 	e.parsed.json.save()
 	if len(old) == 0 {
@@ -131,10 +128,16 @@ func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
 // vouch lets the tree memo use the nodes whose files still have the content they had when r
 // (a render loaded from the cache) was checked.
 func (e *Engine) vouch(r *render.Result) {
+	m := e.memo()
+	m.sums = append(m.sums, r.InputSum)
+}
+
+// memo is the engine's parse memo, made on first use (the Cache is set by then).
+func (e *Engine) memo() *parseMemo {
 	if e.parsed == nil {
 		e.parsed = &parseMemo{nodes: map[string]*kustNode{}, cacheDir: e.Cache.Dir, stored: map[string]*kustNode{}}
 	}
-	e.parsed.sums = append(e.parsed.sums, r.InputSum)
+	return e.parsed
 }
 
 func hasKustomization(dir string) bool {

@@ -26,7 +26,7 @@ func TestFileStatsTrustedUntilACommit(t *testing.T) {
 	if _, ok := tg.FileStats.Files[filepath.ToSlash(filepath.Join(tg.Path, "kustomization.yaml"))]; !ok {
 		t.Errorf("no stat of %s/kustomization.yaml among %d", tg.Path, len(tg.FileStats.Files))
 	}
-	if fileStats(&tg) == nil {
+	if targetCache(&tg).Seen == nil {
 		t.Fatal("the stats were dropped with the index unchanged")
 	}
 	f := filepath.Join(dir, "README.md")
@@ -35,11 +35,11 @@ func TestFileStatsTrustedUntilACommit(t *testing.T) {
 	}
 	testrepo.Git(t, dir, "add", "README.md")
 	testrepo.Git(t, dir, "commit", "-q", "-m", "meanwhile")
-	if fileStats(&tg) != nil {
+	if targetCache(&tg).Seen != nil {
 		t.Fatal("the stats were used after a commit changed the index")
 	}
 	tg.FileStats = nil
-	if fileStats(&tg) != nil {
+	if targetCache(&tg).Seen != nil {
 		t.Fatal("stats without a discovery")
 	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
@@ -169,17 +168,19 @@ func RenderCache(dir string) render.Cache {
 	return render.Cache{Dir: repo.CacheDir()}
 }
 
-// fileStats are the stats discovery took of t's repository, while no commit has been made since
-// (another invocation may have committed while this one waited for the lock).
-func fileStats(t *target.Target) map[string]fsstat.Stat {
-	if t.FileStats == nil || t.Cached {
-		return nil
-	}
+// targetCache is RenderCache of t's repository, with the stats discovery took of it while no
+// commit has been made since (another invocation may have committed while this one waited for
+// the lock).
+func targetCache(t *target.Target) render.Cache {
 	repo, err := gitrepo.Open(t.RepoDir)
-	if err != nil || repo.IndexStamp() != t.FileStats.Index {
-		return nil
+	if err != nil {
+		return render.Cache{}
 	}
-	return t.FileStats.Files
+	c := render.Cache{Dir: repo.CacheDir()}
+	if t.FileStats != nil && !t.Cached && repo.IndexStamp() == t.FileStats.Index {
+		c.Seen = t.FileStats.Files
+	}
+	return c
 }
 
 func plan(req Request) (*Result, error) {
@@ -192,8 +193,7 @@ func plan(req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng.Cache = RenderCache(t.RepoDir)
-	eng.Cache.Seen = fileStats(t)
+	eng.Cache = targetCache(t)
 	eng.DeferStore = true
 	rendered, err := eng.Rendered(t.Path)
 	if err != nil {
