@@ -8,12 +8,12 @@ import (
 
 	// Before kubectl's packages: English needs no translation catalog.
 	_ "github.com/kubectl-gitops/kubectl-gitops/internal/english"
-	"github.com/kubectl-gitops/kubectl-gitops/internal/gcpace"
+	// Paces the garbage collector from the start, before the packages after it allocate.
+	_ "github.com/kubectl-gitops/kubectl-gitops/internal/gcpace"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/plugin"
 )
 
 func main() {
-	gcpace.Start()
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	root := plugin.NewRootCmd(streams)
 	if err := root.Execute(); err != nil {

@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/kyaml/openapi"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
@@ -64,15 +63,9 @@ func NewEngine(root string, targets []string) (*Engine, error) {
 	return NewEngineWithIncludes(root, targets, nil)
 }
 
-// Prepare starts, on another core, what every closed loop needs whatever the repository:
-// kustomize's OpenAPI schema, which it parses on the first strategic-merge patch (a tenth of a
-// second). A command calls it first thing, so the parse overlaps the reading of the repository.
-func Prepare() { go openapi.Schema() }
-
 // NewEngineWithIncludes is NewEngine with what discovery already read of the targets'
 // kustomizations (target.IncludedDirs of each, by path); targets missing there are read.
 func NewEngineWithIncludes(root string, targets []string, includes map[string][]string) (*Engine, error) {
-	Prepare()
 	e := newEngine(root, targets)
 	for _, t := range targets {
 		if !hasKustomization(filepath.Join(root, filepath.FromSlash(t))) {

@@ -15,7 +15,6 @@ import (
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	gitopssync "github.com/kubectl-gitops/kubectl-gitops/pkg/sync"
@@ -365,7 +364,6 @@ func helmReleaseSpec(hr *target.ObjectRef, live *unstructured.Unstructured, spec
 // prints the diff), then reports as kubectl does.
 func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams genericiooptions.IOStreams, spec changeSpec) error {
 	ctx := cmd.Context()
-	change.Prepare()
 	t, targets, live, err := c.resolveTarget(ctx, f, cmd, spec.selection)
 	if err != nil {
 		return err

@@ -27,6 +27,9 @@ type overlayFS struct {
 	sums map[string][sha256.Size]byte
 	// outside is set when a render read a file outside root: such a render cannot be cached.
 	outside bool
+	// kustomizing is set while kustomize reads through the filesystem: a kustomization it reads
+	// with patches starts the parse of the schema they merge by (warmSchema).
+	kustomizing bool
 }
 
 func newOverlayFS(root string, overlay map[string][]byte) *overlayFS {
@@ -94,18 +97,24 @@ func (o *overlayFS) Inputs() []string {
 
 func (o *overlayFS) ReadFile(path string) ([]byte, error) {
 	o.record(path)
-	if b, ok := o.lookup(path); ok {
-		if b == nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
+	b, ok := o.lookup(path)
+	if ok && b == nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: os.ErrNotExist}
+	}
+	if ok {
+		o.sum(path, b)
+		b = append([]byte(nil), b...)
+	} else {
+		var err error
+		if b, err = o.FileSystem.ReadFile(path); err != nil {
+			return nil, err
 		}
 		o.sum(path, b)
-		return append([]byte(nil), b...), nil
 	}
-	b, err := o.FileSystem.ReadFile(path)
-	if err == nil {
-		o.sum(path, b)
+	if o.kustomizing && isKustomizationFile(path) && mayPatch(b) {
+		warmSchema()
 	}
-	return b, err
+	return b, nil
 }
 
 func (o *overlayFS) sum(path string, b []byte) {

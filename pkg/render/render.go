@@ -328,7 +328,9 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	// Unspecified is what `kubectl kustomize` and Flux use: the legacy order unless sortOptions say otherwise.
 	kopts.Reorder = krusty.ReorderOptionUnspecified
 	k := krusty.MakeKustomizer(kopts)
+	fsys.kustomizing = true
 	m, err := k.Run(fsys, absDir)
+	fsys.kustomizing = false
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
