@@ -142,13 +142,21 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 		res.eng.Remember(false)
 		return nil, err
 	}
+	// The render cache is written on another core while the commit is made: an entry is
+	// checked against the files' contents when loaded, so one that assumed a commit that then
+	// failed only costs the next command a refresh, and is replaced by the renders before.
+	stored := make(chan struct{})
+	go func() {
+		defer close(stored)
+		res.eng.Remember(true)
+	}()
 	out, err := repo.Commit(ctx, cr)
+	<-stored
 	if err != nil {
 		res.eng.Remember(false)
 		return nil, err
 	}
 	res.Commit, res.Branch = out.Hash, out.Branch
-	res.eng.Remember(true)
 	if req.Push || t.Cached {
 		if err := repo.Push(ctx, gitrepo.PushRequest{Remote: "origin", Branch: out.Branch, Reapply: reapply}); err != nil {
 			return res, fmt.Errorf("committed %s but the push failed: %w", short(res.Commit), err)
