@@ -486,12 +486,12 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 // before against full; ok is false when no sound reduction exists or a reduced render fails.
 func (e *Engine) renderReduced(t string, tree *kustTree, full *render.Result, files, old map[string][]byte,
 	expect map[render.ObjectID]map[string]any) (before, after *render.Result, ok bool) {
-	drop, err := reduce(e.root, tree, full, files, old, expect)
+	drop, held, err := reduce(e.root, tree, full, files, old, expect)
 	if err != nil {
 		return nil, nil, false
 	}
 	before, err = e.renderPartial(t, full, old, drop)
-	if err != nil || verifyReduced(full, before, tree, drop) != nil {
+	if err != nil || verifyReduced(full, before, held) != nil {
 		return nil, nil, false
 	}
 	after, err = e.renderPartial(t, full, files, drop)

@@ -108,7 +108,18 @@ type kustTree struct {
 // index fills reading from the entries of every node. An entry's reads below its own path
 // (its directory's tree) add nothing to what the path matches, and are left out.
 func (t *kustTree) index() {
-	t.reading = map[string][]*entry{}
+	keys := 0
+	for _, n := range t.nodes {
+		for _, en := range n.entries {
+			keys++
+			for _, r := range en.reads {
+				if r != en.path && !below(r, en.path) {
+					keys++
+				}
+			}
+		}
+	}
+	t.reading = make(map[string][]*entry, keys)
 	for _, n := range t.nodes {
 		for _, en := range n.entries {
 			t.reading[en.path] = append(t.reading[en.path], en)
@@ -427,9 +438,9 @@ type scope struct {
 	objects map[render.ObjectID]bool // objects the edits can change: their entries are kept
 	deletes bool
 	old     map[string][]byte // contents before the edits that are no longer on disk
-	// left is leftOut for the entries kept when it was computed (keptAt of them; entries are
-	// only ever added to keep).
-	left   map[string]bool
+	// held are the objects of before the reduced render holds with the entries kept when it
+	// was computed (keptAt of them; entries are only ever added to keep).
+	held   []*render.Object
 	keptAt int
 }
 
@@ -445,13 +456,14 @@ func (s *scope) readBefore(f string) ([]byte, error) {
 }
 
 // reduce decides which resources: entries the closed loop must render for the edits in files,
-// returning the entries to leave out per kustomization directory.
+// returning the entries to leave out per kustomization directory and how many objects of before
+// the reduced render then holds.
 // old holds the contents before the edits of files no longer on disk with them (nil otherwise).
-func reduce(root string, tree *kustTree, before *render.Result, files, old map[string][]byte, expect map[render.ObjectID]map[string]any) (map[string][]string, error) {
+func reduce(root string, tree *kustTree, before *render.Result, files, old map[string][]byte, expect map[render.ObjectID]map[string]any) (drop map[string][]string, held int, err error) {
 	s := &scope{root: root, tree: tree, before: before, files: files, old: old, keep: map[*entry]bool{}, objects: map[render.ObjectID]bool{}}
 	for id, d := range expect {
 		if before.Get(id) == nil {
-			return nil, errNoReduction // a new object: its name could collide with one left out
+			return nil, 0, errNoReduction // a new object: its name could collide with one left out
 		}
 		s.deletes = s.deletes || d == nil
 		s.objects[id] = true
@@ -459,7 +471,7 @@ func reduce(root string, tree *kustTree, before *render.Result, files, old map[s
 	for f, b := range files {
 		prev, err := s.readBefore(f)
 		if err != nil && !os.IsNotExist(err) {
-			return nil, err
+			return nil, 0, err
 		}
 		if b == nil || !bytes.Equal(prev, b) || err != nil {
 			s.changed = append(s.changed, f)
@@ -467,7 +479,7 @@ func reduce(root string, tree *kustTree, before *render.Result, files, old map[s
 	}
 	for _, f := range s.changed {
 		if err := s.edited(f); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	// Keeping objects can make more kustomizations drop entries, whose replicas: and patches
@@ -480,31 +492,31 @@ func reduce(root string, tree *kustTree, before *render.Result, files, old map[s
 				continue
 			}
 			if err := s.keepObject(o); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
-		drop := s.dropped()
+		drop = s.dropped()
 		for _, n := range s.chain(drop) {
 			if err := s.checkChain(n); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			added, err := s.keepTargets(n)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			grew = grew || added
 		}
 		if !grew {
 			if len(drop) == 0 {
-				return nil, errNoReduction // nothing to leave out: the plain render is as fast
+				return nil, 0, errNoReduction // nothing to leave out: the plain render is as fast
 			}
 			if err := s.dropTargets(drop); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
-			return drop, nil
+			return drop, len(s.renders()), nil
 		}
 	}
-	return nil, errNoReduction
+	return nil, 0, errNoReduction
 }
 
 // edited handles one edited file.
@@ -874,7 +886,7 @@ func (s *scope) keepTargets(n *kustNode) (bool, error) {
 	renders := s.renders()
 	keep := func(k *types.Kustomization, onDisk bool) error {
 		for _, r := range k.Replicas {
-			if s.matchesAny("", r.Name, renders) {
+			if matchesAny("", r.Name, renders) {
 				s.keepNamed("", r.Name)
 			}
 		}
@@ -892,7 +904,7 @@ func (s *scope) keepTargets(n *kustNode) (bool, error) {
 			if err != nil {
 				return err
 			}
-			if s.headsRendered(heads, renders) {
+			if headsRendered(heads, renders) {
 				for _, h := range heads {
 					s.keepNamed(h.Kind, h.Metadata.Name)
 				}
@@ -926,36 +938,40 @@ func (s *scope) keepTargets(n *kustNode) (bool, error) {
 	return grew, nil
 }
 
-// renders tells whether the reduced render, as the scope stands, holds an object: one whose
-// file no left-out entry reads (an object without a file is taken to be held).
-func (s *scope) renders() func(*render.Object) bool {
-	if s.left == nil || s.keptAt != len(s.keep) {
-		s.left, s.keptAt = leftOut(s.tree, s.dropped()), len(s.keep)
-	}
-	left := s.left
-	return func(o *render.Object) bool {
-		from := o.Origin.File
-		if from == "" {
-			from = o.Origin.Generated
+// renders are the objects of before the reduced render holds as the scope stands: those whose
+// file no left-out entry reads (an object without a file is taken to be held). One pass over
+// the whole render each time entries are kept; the few held objects are then searched.
+func (s *scope) renders() []*render.Object {
+	if s.held == nil || s.keptAt != len(s.keep) {
+		left := leftOut(s.tree, s.dropped())
+		s.held, s.keptAt = []*render.Object{}, len(s.keep)
+		for _, o := range s.before.Objects {
+			from := o.Origin.File
+			if from == "" {
+				from = o.Origin.Generated
+			}
+			if from == "" || !underAny(from, left) {
+				s.held = append(s.held, o)
+			}
 		}
-		return from == "" || !underAny(from, left)
 	}
+	return s.held
 }
 
 // matchesAny: an object the reduced render holds can be the one kind and name (as keepNamed
 // matches them) name.
-func (s *scope) matchesAny(kind, name string, renders func(*render.Object) bool) bool {
-	for _, o := range s.before.Objects {
-		if (kind == "" || kind == o.ID.Kind) && (strings.Contains(o.ID.Name, name) || o.Origin.Name == name) && renders(o) {
+func matchesAny(kind, name string, held []*render.Object) bool {
+	for _, o := range held {
+		if (kind == "" || kind == o.ID.Kind) && (strings.Contains(o.ID.Name, name) || o.Origin.Name == name) {
 			return true
 		}
 	}
 	return false
 }
 
-func (s *scope) headsRendered(heads []docHead, renders func(*render.Object) bool) bool {
+func headsRendered(heads []docHead, held []*render.Object) bool {
 	for _, h := range heads {
-		if s.matchesAny(h.Kind, h.Metadata.Name, renders) {
+		if matchesAny(h.Kind, h.Metadata.Name, held) {
 			return true
 		}
 	}
@@ -986,7 +1002,7 @@ func (s *scope) dropTargets(drop map[string][]string) error {
 		}
 		for i, k := range versions {
 			for _, r := range k.Replicas {
-				if !s.matchesAny("", r.Name, renders) {
+				if !matchesAny("", r.Name, renders) {
 					add(render.DropReplicas(r.Name))
 				}
 			}
@@ -998,7 +1014,7 @@ func (s *scope) dropTargets(drop map[string][]string) error {
 				if err != nil {
 					return err
 				}
-				if len(heads) > 0 && !s.headsRendered(heads, renders) {
+				if len(heads) > 0 && !headsRendered(heads, renders) {
 					add(render.DropPatch(p.Path))
 				}
 			}
@@ -1007,7 +1023,8 @@ func (s *scope) dropTargets(drop map[string][]string) error {
 	return nil
 }
 
-// leftOut are the paths the left-out entries read.
+// leftOut are the paths the left-out entries read, less those below an entry's own path, which
+// underAny matches through that path.
 func leftOut(tree *kustTree, drop map[string][]string) map[string]bool {
 	left := map[string]bool{}
 	for _, n := range tree.nodes {
@@ -1021,8 +1038,11 @@ func leftOut(tree *kustTree, drop map[string][]string) map[string]bool {
 		}
 		for _, en := range n.entries {
 			if raws[en.raw] {
+				left[en.path] = true
 				for _, r := range en.reads {
-					left[r] = true
+					if !below(r, en.path) {
+						left[r] = true
+					}
 				}
 			}
 		}
@@ -1031,38 +1051,36 @@ func leftOut(tree *kustTree, drop map[string][]string) map[string]bool {
 }
 
 // verifyReduced checks the reduced render before the edits against the full render: every object
-// it holds renders the same, and every object of the kept entries is there.
-func verifyReduced(full, reduced *render.Result, tree *kustTree, drop map[string][]string) error {
+// it holds renders the same, and it holds as many as the kept entries render (held, from reduce).
+func verifyReduced(full, reduced *render.Result, held int) error {
 	for _, o := range reduced.Objects {
 		f := full.Get(o.ID)
 		if f == nil || !reflect.DeepEqual(f.Obj().Object, o.Obj().Object) {
 			return fmt.Errorf("%w: %s renders differently alone", errNoReduction, o.ID)
 		}
 	}
-	left := leftOut(tree, drop)
-	want := 0
-	for _, o := range full.Objects {
-		from := o.Origin.File
-		if from == "" {
-			from = o.Origin.Generated
-		}
-		if !underAny(from, left) {
-			want++
-		}
-	}
-	if want != len(reduced.Objects) {
-		return fmt.Errorf("%w: %d objects rendered alone, %d expected", errNoReduction, len(reduced.Objects), want)
+	if held != len(reduced.Objects) {
+		return fmt.Errorf("%w: %d objects rendered alone, %d expected", errNoReduction, len(reduced.Objects), held)
 	}
 	return nil
 }
 
 // underAny: p or one of its parent directories is in set.
 func underAny(p string, set map[string]bool) bool {
+	p = path.Clean(p)
 	for p != "." && p != "/" && p != "" {
 		if set[p] {
 			return true
 		}
-		p = path.Dir(p)
+		i := strings.LastIndexByte(p, '/')
+		switch {
+		case i < 0:
+			return false
+		case i == 0:
+			p = "/"
+		default:
+			p = p[:i]
+		}
 	}
 	return false
 }

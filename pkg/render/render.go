@@ -189,14 +189,15 @@ func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) 
 	if reducedAfter.drop != nil {
 		out.partial = reducedAfter
 	}
-	replaced := map[ObjectID]bool{}
+	replaced := make(map[ObjectID]bool, len(reducedBefore.Objects))
 	for _, o := range reducedBefore.Objects {
 		replaced[o.ID] = true
 	}
-	after := map[ObjectID]*Object{}
+	after := make(map[ObjectID]*Object, len(reducedAfter.Objects))
 	for _, o := range reducedAfter.Objects {
 		after[o.ID] = o
 	}
+	out.Objects = make([]*Object, 0, len(full.Objects)+len(reducedAfter.Objects)-len(reducedBefore.Objects))
 	for _, o := range full.Objects {
 		switch {
 		case !replaced[o.ID]:
@@ -236,22 +237,23 @@ func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) 
 			}
 		}
 	}
-	inputs := map[string]bool{}
-	for _, p := range full.Inputs {
-		inputs[p] = true
-	}
-	for _, p := range reducedAfter.Inputs {
-		inputs[p] = true
-	}
-	for p, b := range edited {
-		if b == nil {
-			delete(inputs, p)
+	// Both lists of inputs are sorted: merged in one pass, less the files the edits delete.
+	out.Inputs = make([]string, 0, len(full.Inputs)+len(reducedAfter.Inputs))
+	for a, b := full.Inputs, reducedAfter.Inputs; len(a) > 0 || len(b) > 0; {
+		var p string
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0] < b[0]:
+			p, a = a[0], a[1:]
+		case len(a) == 0 || b[0] < a[0]:
+			p, b = b[0], b[1:]
+		default:
+			p, a, b = a[0], a[1:], b[1:]
 		}
-	}
-	for p := range inputs {
+		if c, ok := edited[p]; ok && c == nil {
+			continue
+		}
 		out.Inputs = append(out.Inputs, p)
 	}
-	sort.Strings(out.Inputs)
 	return out
 }
 
