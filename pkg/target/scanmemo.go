@@ -45,6 +45,8 @@ type scanMemo struct {
 	// seen are the stats this scan took of regular YAML files, by repository-relative path: the
 	// render cache checks its inputs with them instead of stat'ing each again.
 	seen map[string]fsstat.Stat
+	// files is how many stats seen holds, or a guess from the memo before the scan.
+	files int
 	// index is the repository's index stamp when the scan began.
 	index string
 

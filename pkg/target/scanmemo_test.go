@@ -1,9 +1,12 @@
 package target
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,5 +318,52 @@ func TestScanMemoCorrupt(t *testing.T) {
 	}
 	if _, _, err := decodeScanMemo(b, "/elsewhere"); err == nil {
 		t.Error("a memo of another directory was decoded")
+	}
+}
+
+// TestScanMemoSplitsLargeDirectories: a directory with many subdirectories is scanned on two
+// cores, and the scan finds, reads and stats what one core finds in either half.
+func TestScanMemoSplitsLargeDirectories(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	r := newMemoRepo(t)
+	defer func(c func() time.Time) { memoClock = c }(memoClock)
+	memoClock = func() time.Time { return time.Now().Add(time.Hour) }
+	apps := 2*splitDirs + 3
+	var resources strings.Builder
+	for i := range apps {
+		app := fmt.Sprintf("app-%03d", i)
+		r.write("apps/"+app+"/kustomization.yaml", "resources:\n- d.yaml\n")
+		r.write("apps/"+app+"/d.yaml", fmt.Sprintf(memoDeploy, app))
+		fmt.Fprintf(&resources, "- ../apps/%s\n", app)
+	}
+	r.write("base/kustomization.yaml", "resources:\n"+resources.String())
+	r.write("overlays/prod/kustomization.yaml", "resources:\n- ../../base\n")
+	for _, d := range []string{"apps", "base", "overlays/prod", "overlays", "."} {
+		r.stamp(filepath.Join(r.dir, d))
+	}
+	first, last := "apps/app-000/d.yaml", fmt.Sprintf("apps/app-%03d/d.yaml", apps-1)
+
+	m := r.discover("first")
+	if len(m.seen) != 2*apps+2 {
+		t.Errorf("first: %d files' stats, want %d (every kustomization and manifest)", len(m.seen), 2*apps+2)
+	}
+	for _, p := range []string{first, last} {
+		if _, ok := m.seen[p]; !ok {
+			t.Errorf("first: no stat of %s", p)
+		}
+	}
+	m = r.discover("unchanged")
+	if m.listed != 0 || m.read != 0 || !m.reused {
+		t.Errorf("unchanged: listed %d, read %d, reused %v; want 0, 0, true", m.listed, m.read, m.reused)
+	}
+	for _, p := range []string{first, last} {
+		r.write(p, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: edited\n")
+	}
+	if m = r.discover("a manifest edited in each half"); m.read != 2 || !m.reused {
+		t.Errorf("edited: read %d, reused %v; want 2, true", m.read, m.reused)
+	}
+	r.write(fmt.Sprintf("apps/app-%03d/flux.yaml", apps-1), "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\nspec:\n  path: ./base\n")
+	if m = r.discover("a Flux Kustomization in the last subdirectory"); m.reused || m.listed != 1 {
+		t.Errorf("Flux added: listed %d, reused %v; want 1, false", m.listed, m.reused)
 	}
 }

@@ -2,8 +2,10 @@ package target
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -20,6 +22,47 @@ type memoWalk struct {
 	same    bool
 	pending []pendingKust
 	stats   []fsstat.Stat // the stats of the directories being scanned, one after the other
+	// What this walk found for the memo (scanMemo's fields of the same names), kept apart
+	// from other walks on other cores until they are joined.
+	seen         map[string]fsstat.Stat
+	dirty        bool
+	listed, read int
+	// cores holds a token for each core free to take half of a large directory's
+	// subdirectories (shared by the walks of one scan).
+	cores chan struct{}
+}
+
+// count is the number of entries below d for which is holds.
+func (d *memoDir) count(is func(*memoEntry) bool) int {
+	n := 0
+	for i := range d.entries {
+		e := &d.entries[i]
+		if e.kind == entDir && e.dir != nil {
+			n += e.dir.count(is)
+		} else if is(e) {
+			n++
+		}
+	}
+	return n
+}
+
+// splitDirs is the number of subdirectories from which a directory's are scanned on two cores:
+// fewer cost more to hand over than they take.
+const splitDirs = 64
+
+// fork is a walk for another core, with the memo and the tokens of w.
+func (w *memoWalk) fork() *memoWalk {
+	return &memoWalk{m: w.m, same: w.same, seen: map[string]fsstat.Stat{}, cores: w.cores}
+}
+
+// join adds what the walk c found to w's.
+func (w *memoWalk) join(c *memoWalk) {
+	w.same = w.same && c.same
+	w.pending = append(w.pending, c.pending...)
+	maps.Copy(w.seen, c.seen)
+	w.dirty = w.dirty || c.dirty
+	w.listed += c.listed
+	w.read += c.read
 }
 
 // pendingKust is a kustomization whose stat changed: its references are read when needed.
@@ -39,11 +82,21 @@ func (m *scanMemo) walk(repoDir string) (*memoWalk, error) {
 		return nil, nil
 	}
 	m.now = memoClock()
-	m.seen = map[string]fsstat.Stat{}
-	w := &memoWalk{m: m, same: m.old != nil}
+	if m.old != nil && m.files == 0 {
+		m.files = m.old.count(needsStat)
+	}
+	w := &memoWalk{m: m, same: m.old != nil, seen: make(map[string]fsstat.Stat, m.files),
+		cores: make(chan struct{}, runtime.GOMAXPROCS(0)-1)}
+	for range cap(w.cores) {
+		w.cores <- struct{}{}
+	}
 	if m.tree, err = w.dir(".", repoDir, st, m.old); err != nil {
 		return nil, fmt.Errorf("failed to scan repository %s: %w", repoDir, err)
 	}
+	m.seen, m.files = w.seen, len(w.seen)
+	m.dirty = m.dirty || w.dirty
+	m.listed += w.listed
+	m.read += w.read
 	return w, nil
 }
 
@@ -58,7 +111,7 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 	key := dirKeyOf(st)
 	d := &memoDir{path: rel, key: key, trusted: m.vouches(max(key.mtime, key.ctime))}
 	if d.trusted && (old == nil || old.key != key || !old.trusted) {
-		m.dirty = true
+		w.dirty = true
 	}
 	listed := false
 	if old != nil && old.trusted && old.key == key {
@@ -91,7 +144,7 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 		if err == nil && (listed || entryKind(st.Type) == entFile) {
 			w.stats[base+i] = st
 			if st.Type.IsRegular() {
-				m.seen[entryPath(rel, e.name)] = st
+				w.seen[entryPath(rel, e.name)] = st
 			}
 			continue
 		}
@@ -103,27 +156,16 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 		}
 		listed, i = true, -1
 		w.stats = append(w.stats[:base], make([]fsstat.Stat, len(d.entries))...)
-		m.dirty = true
+		w.dirty = true
 	}
 
+	var subdirs []*memoEntry
 	for i := range d.entries {
 		e := &d.entries[i]
-		if e.kind != entDir && !needsStat(e) {
-			continue
-		}
 		switch {
 		case e.kind == entDir:
-			p, file := entryPath(rel, e.name), abs+string(filepath.Separator)+e.name
-			st, err := statEntry(e.name)
-			if err != nil {
-				return nil, err
-			}
-			if !st.Type.IsDir() {
-				return nil, fmt.Errorf("%s changed during the scan", p)
-			}
-			if e.dir, err = w.dir(p, file, st, e.dir); err != nil {
-				return nil, err
-			}
+			subdirs = append(subdirs, e)
+		case !needsStat(e):
 		case isKustomizationName(e.name):
 			w.kustomization(e, w.stats[base+i], abs, rel)
 		default:
@@ -132,7 +174,52 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 			}
 		}
 	}
+	if err := w.subdirs(subdirs, rel, abs, statEntry); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// subdirs scans the subdirectories of the directory rel (abs on disk). Many are split in two
+// halves when a core is free, the second scanned there by a fork of the walk.
+func (w *memoWalk) subdirs(subdirs []*memoEntry, rel, abs string, statEntry func(string) (fsstat.Stat, error)) error {
+	scan := func(w *memoWalk, subdirs []*memoEntry) error {
+		for _, e := range subdirs {
+			p, file := entryPath(rel, e.name), abs+string(filepath.Separator)+e.name
+			st, err := statEntry(e.name)
+			if err != nil {
+				return err
+			}
+			if !st.Type.IsDir() {
+				return fmt.Errorf("%s changed during the scan", p)
+			}
+			if e.dir, err = w.dir(p, file, st, e.dir); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(subdirs) < splitDirs {
+		return scan(w, subdirs)
+	}
+	select {
+	case <-w.cores:
+	default:
+		return scan(w, subdirs)
+	}
+	half := len(subdirs) / 2
+	c := w.fork()
+	done := make(chan error, 1)
+	go func() {
+		defer func() { w.cores <- struct{}{} }()
+		done <- scan(c, subdirs[half:])
+	}()
+	err := scan(w, subdirs[:half])
+	if cerr := <-done; err == nil {
+		err = cerr
+	}
+	w.join(c)
+	return err
 }
 
 // list reads the directory's entries, keeping the previous scan's records of those it still has.
@@ -141,7 +228,7 @@ func (w *memoWalk) list(d *memoDir, abs string, old *memoDir) error {
 	if err != nil {
 		return err
 	}
-	w.m.listed++
+	w.listed++
 	var prev []memoEntry
 	if old != nil {
 		prev = old.entries
@@ -164,7 +251,7 @@ func (w *memoWalk) list(d *memoDir, abs string, old *memoDir) error {
 	}
 	if old == nil || !sameListing(old.entries, entries) {
 		w.same = false
-		w.m.dirty = true
+		w.dirty = true
 	}
 	d.entries = entries
 	return nil
@@ -185,14 +272,14 @@ func (w *memoWalk) yaml(e *memoEntry, st fsstat.Stat, abs, dir string) error {
 	if err != nil {
 		return fmt.Errorf("failed to read %s: %w", entryPath(dir, e.name), err)
 	}
-	w.m.read++
+	w.read++
 	manifests, objs := scanManifests(data)
 	trusted := w.m.vouches(key.mtime)
 	if !e.known || e.manifests != manifests || !sameObjects(e.objects, objs) {
 		w.same = false
-		w.m.dirty = true
+		w.dirty = true
 	} else if trusted {
-		w.m.dirty = true
+		w.dirty = true
 	}
 	e.key, e.trusted, e.known, e.manifests, e.objects = key, trusted, true, manifests, toMemo(objs)
 	return nil
@@ -208,7 +295,7 @@ func (w *memoWalk) kustomization(e *memoEntry, st fsstat.Stat, abs, dir string) 
 	}
 	w.pending = append(w.pending, pendingKust{e: e, file: abs + string(filepath.Separator) + e.name, rel: entryPath(dir, e.name), oldRefs: e.refs, oldKnown: e.known})
 	e.key, e.trusted, e.known, e.refs = key, trusted, false, nil
-	w.m.dirty = w.m.dirty || trusted
+	w.dirty = w.dirty || trusted
 }
 
 // unchanged returns the previous scan's targets when they are still the repository's: every
