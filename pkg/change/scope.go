@@ -108,18 +108,7 @@ type kustTree struct {
 // index fills reading from the entries of every node. An entry's reads below its own path
 // (its directory's tree) add nothing to what the path matches, and are left out.
 func (t *kustTree) index() {
-	keys := 0
-	for _, n := range t.nodes {
-		for _, en := range n.entries {
-			keys++
-			for _, r := range en.reads {
-				if r != en.path && !below(r, en.path) {
-					keys++
-				}
-			}
-		}
-	}
-	t.reading = make(map[string][]*entry, keys)
+	t.reading = map[string][]*entry{}
 	for _, n := range t.nodes {
 		for _, en := range n.entries {
 			t.reading[en.path] = append(t.reading[en.path], en)

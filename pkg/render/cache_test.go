@@ -90,13 +90,8 @@ func TestCacheRoundTripAndInvalidation(t *testing.T) {
 // TestCacheEditedContent: a render stored for content a commit wrote elsewhere (another branch)
 // is not the render of the working tree.
 func TestCacheEditedContent(t *testing.T) {
-	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
-	c := Cache{Dir: t.TempDir()}
-	const target = "overlays/staging"
-	r, err := Render(root, target, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, c, r := stagingWithCache(t)
+	const target = stagingTarget
 	kust := "overlays/staging/kustomization.yaml"
 	onDisk, err := os.ReadFile(filepath.Join(root, kust))
 	if err != nil {
@@ -154,13 +149,8 @@ func TestCachePlainDirectory(t *testing.T) {
 
 // A damaged entry (a flipped bit, a cut-off write) is a miss, never a panic or a wrong render.
 func TestCacheCorruptEntryIsAMiss(t *testing.T) {
-	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
-	c := Cache{Dir: t.TempDir()}
-	const target = "overlays/staging"
-	r, err := Render(root, target, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, c, r := stagingWithCache(t)
+	const target = stagingTarget
 	if err := c.Store(root, r, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -246,13 +236,8 @@ func TestPartialStands(t *testing.T) {
 // TestCacheLoadTakesStatsSeen: Load checks an input with the stat the command took already
 // (Cache.Seen) instead of stat'ing it again; an input without one is stat'ed.
 func TestCacheLoadTakesStatsSeen(t *testing.T) {
-	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
-	c := Cache{Dir: t.TempDir()}
-	const target = "overlays/staging"
-	r, err := Render(root, target, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, c, r := stagingWithCache(t)
+	const target = stagingTarget
 	// Stamps taken outside the racy window, as a later command's would be.
 	old := time.Now().Add(-time.Hour)
 	for _, p := range r.Inputs {
@@ -283,4 +268,18 @@ func TestCacheLoadTakesStatsSeen(t *testing.T) {
 	if _, changed, ok := c.Load(root, target); !ok || len(changed) != 0 {
 		t.Fatalf("Load stat'ed %s again instead of taking the stat seen (changed: %v)", r.Inputs[0], changed)
 	}
+}
+
+const stagingTarget = "overlays/staging"
+
+// stagingWithCache is a copy of the kustomize test repository, an empty render cache, and the
+// render of the repository's staging overlay, not yet stored.
+func stagingWithCache(t *testing.T) (root string, c Cache, r *Result) {
+	t.Helper()
+	root = copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
+	r, err := Render(root, stagingTarget, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, Cache{Dir: t.TempDir()}, r
 }
