@@ -210,67 +210,55 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	// plans the change again on the remote's head.
 	var names []string
 	var existing []*render.ObjectID
-	res, err := workflow.Run(ctx, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			names, existing = names[:0], existing[:0]
-			var out []change.ObjectChange
-			for _, u := range o.objects {
-				gk := u.GroupVersionKind().GroupKind()
-				found := r.Find(gk, u.GetNamespace(), u.GetName())
-				if len(found) > 1 {
-					return nil, fmt.Errorf("%s %s is defined more than once in target path %s: set metadata.namespace in the file", strings.ToLower(gk.Kind), u.GetName(), r.Path)
-				}
-				name := strings.ToLower(gk.Kind)
-				if gk.Group != "" {
-					name += "." + gk.Group
-				}
-				names = append(names, name+"/"+u.GetName())
-				if len(found) == 0 {
-					existing = append(existing, nil)
-					fn, err := o.fileName(u.GetKind(), u.GetName(), u.GetNamespace())
-					if err != nil {
-						return nil, err
-					}
-					clean := u.DeepCopy()
-					unstructured.RemoveNestedField(clean.Object, "status")
-					out = append(out, change.ObjectChange{Desired: clean.Object, FileName: fn})
-					continue
-				}
-				existing = append(existing, &found[0].ID)
-				desired := found[0].Obj().DeepCopy()
-				applied := u.DeepCopy()
-				unstructured.RemoveNestedField(applied.Object, "status")
-				if applied.GetNamespace() == "" {
-					applied.SetNamespace(desired.GetNamespace())
-				}
-				patch, err := applied.MarshalJSON()
-				if err != nil {
-					return nil, err
-				}
-				patchType := "strategic"
-				if !mutate.HasStrategicMerge(desired) {
-					patchType = "merge"
-				}
-				if err := mutate.Patch(desired, patchType, patch); err != nil {
-					return nil, fmt.Errorf("%s: %w", found[0].ID, err)
-				}
-				out = append(out, change.ObjectChange{Object: found[0], Desired: desired.Object})
+	req := o.request(o.IOStreams, t, targets)
+	req.FileName = o.fileName
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		names, existing = names[:0], existing[:0]
+		var out []change.ObjectChange
+		for _, u := range o.objects {
+			gk := u.GroupVersionKind().GroupKind()
+			found := r.Find(gk, u.GetNamespace(), u.GetName())
+			if len(found) > 1 {
+				return nil, fmt.Errorf("%s %s is defined more than once in target path %s: set metadata.namespace in the file", strings.ToLower(gk.Kind), u.GetName(), r.Path)
 			}
-			return out, nil
-		},
-		Subject: func(objs []*render.Object) string {
-			return "apply " + describeObjects(objs)
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-		Out:           o.diffOut(o.IOStreams),
-	})
+			name := strings.ToLower(gk.Kind)
+			if gk.Group != "" {
+				name += "." + gk.Group
+			}
+			names = append(names, name+"/"+u.GetName())
+			if len(found) == 0 {
+				existing = append(existing, nil)
+				clean := u.DeepCopy()
+				unstructured.RemoveNestedField(clean.Object, "status")
+				out = append(out, change.ObjectChange{Desired: clean.Object})
+				continue
+			}
+			existing = append(existing, &found[0].ID)
+			desired := found[0].Obj().DeepCopy()
+			applied := u.DeepCopy()
+			unstructured.RemoveNestedField(applied.Object, "status")
+			if applied.GetNamespace() == "" {
+				applied.SetNamespace(desired.GetNamespace())
+			}
+			patch, err := applied.MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			patchType := "strategic"
+			if !mutate.HasStrategicMerge(desired) {
+				patchType = "merge"
+			}
+			if err := mutate.Patch(desired, patchType, patch); err != nil {
+				return nil, fmt.Errorf("%s: %w", found[0].ID, err)
+			}
+			out = append(out, change.ObjectChange{Object: found[0], Desired: desired.Object})
+		}
+		return out, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		return "apply " + describeObjects(objs)
+	}
+	res, err := workflow.Run(ctx, req)
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) && (o.Output == "" || o.Output == "name") {
 		// Every object is already as the files say: kubectl apply's "unchanged", no failure.

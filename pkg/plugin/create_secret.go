@@ -67,7 +67,6 @@ func NewCmdCreateSecret(f cmdutil.Factory, streams genericiooptions.IOStreams) *
 // and how it is encrypted. The subcommands add how it is built (kubectl's own code does that).
 type CreateSecretOptions struct {
 	changeFlags
-	secretFlags
 
 	name       string
 	namespace  string
@@ -79,8 +78,7 @@ type CreateSecretOptions struct {
 }
 
 func (o *CreateSecretOptions) addFlags(cmd *cobra.Command, certFlag bool) {
-	o.changeFlags.addFlags(cmd)
-	o.secretFlags.addFlags(cmd, true, certFlag)
+	o.changeFlags.addFlagSet(cmd, writeFlagSet{certAlias: certFlag, scope: true})
 }
 
 // complete reads the name and the namespace (-n) and checks the shared flags.
@@ -100,10 +98,7 @@ func (o *CreateSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, ar
 	if fl := cmd.Flags().Lookup("namespace"); fl != nil && fl.Changed {
 		o.namespace, o.nsExplicit = o.kubeNS, true
 	}
-	if err := o.changeFlags.validate(cmd); err != nil {
-		return err
-	}
-	return o.secretFlags.validate(cmd)
+	return o.changeFlags.validate(cmd)
 }
 
 // captured runs a kubectl create command's Run with client-side dry run and returns the Secret
@@ -126,7 +121,8 @@ func captured(printObj *func(runtime.Object) error, dryRun *cmdutil.DryRunStrate
 	return secret, nil
 }
 
-// run encrypts the Secret for the target and commits it as a new file.
+// run hands the Secret, in memory, to the write path, which encrypts it for the target (the
+// gate encrypts every Secret any command writes) and commits it as a new file.
 func (o *CreateSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	secret, err := o.build()
@@ -138,79 +134,39 @@ func (o *CreateSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	root, err := filepath.Abs(t.RepoDir)
-	if err != nil {
-		return err
-	}
-	kustNS, indent, err := targetKustomization(root, t.Path)
+	kustNS, _, err := targetKustomization(t.RepoDir, t.Path)
 	if err != nil {
 		return err
 	}
 	if o.nsExplicit && kustNS != "" && kustNS != o.namespace {
 		return fmt.Errorf("target %s puts every object in namespace %s (its kustomization's namespace:), not %s: drop -n or choose another target", t, kustNS, o.namespace)
 	}
-	// A strict or namespace-wide SealedSecret is bound to the namespace it will render in.
-	sealNS := firstNonEmpty(o.namespace, kustNS, t.Namespace, o.kubeNS)
-	scope := secrets.Scope(o.Scope)
-	env := newSecretEnv(&o.secretFlags, t, f)
-	var provider string
-	res, err := o.runMasked(ctx, o.IOStreams, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			for _, obj := range r.Objects {
-				if isSecretKind(obj) && (obj.ID.Name == name || obj.Origin.Name == name) &&
-					(!o.nsExplicit || obj.ID.Namespace == "" || obj.ID.Namespace == o.namespace) {
-					return nil, fmt.Errorf("secrets %q already exists in target path %s (%s in %s): change it with `kubectl gitops set secret` or `kubectl gitops edit secret/%s`",
-						name, r.Path, obj.ID, obj.Origin.File, name)
-				}
+	plain, err := secrets.NormalizeSecret(secret)
+	if err != nil {
+		return err
+	}
+	req := o.request(o.IOStreams, t, targets)
+	// A strict or namespace-wide SealedSecret is bound to the namespace it will render in:
+	// the kubeconfig's when neither the Secret nor the target names one.
+	req.Secrets = o.providersIn(t, o.kubeNS)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		for _, obj := range r.Objects {
+			if workflow.IsSecretKind(obj) && (obj.ID.Name == name || obj.Origin.Name == name) &&
+				(!o.nsExplicit || obj.ID.Namespace == "" || obj.ID.Namespace == o.namespace) {
+				return nil, fmt.Errorf("secrets %q already exists in target path %s (%s in %s): change it with `kubectl gitops set secret` or `kubectl gitops edit secret/%s`",
+					name, r.Path, obj.ID, obj.Origin.File, name)
 			}
-			var err error
-			if provider, err = env.choose(r); err != nil {
-				return nil, err
-			}
-			if scope != "" && provider != secrets.ProviderSealedSecrets {
-				return nil, fmt.Errorf("--scope is a sealed-secrets setting, and this Secret is encrypted with %s", provider)
-			}
-			p, err := env.provider(provider, sealNS)
-			if err != nil {
-				return nil, err
-			}
-			kind := "secret"
-			if provider == secrets.ProviderSealedSecrets {
-				kind = "sealedsecret"
-			}
-			fileName := kind + "-" + name + ".yaml"
-			content, err := p.Encrypt(ctx, secrets.EncryptRequest{
-				Secret:    secret,
-				Path:      filepath.Join(root, filepath.FromSlash(r.Path), fileName),
-				Indent:    indent,
-				Namespace: sealNS,
-				Scope:     scope,
-			})
-			if err != nil {
-				return nil, err
-			}
-			desired, err := decodeDocument(content)
-			if err != nil {
-				return nil, err
-			}
-			return []change.ObjectChange{{Desired: desired, FileName: fileName, Content: content}}, nil
-		},
-		Subject: func([]*render.Object) string {
-			how := "sops-encrypted"
-			if provider == secrets.ProviderSealedSecrets {
-				how = "sealed"
-			}
-			return fmt.Sprintf("create %s secret %s", how, secretName(secret.Namespace, name))
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-	})
+		}
+		return []change.ObjectChange{{Desired: plain.DeepCopy().Object}}, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		how := "sops-encrypted"
+		if len(objs) == 1 && objs[0].ID.Kind == "SealedSecret" {
+			how = "sealed"
+		}
+		return fmt.Sprintf("create %s secret %s", how, secretName(secret.Namespace, name))
+	}
+	res, err := workflow.Run(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -73,31 +73,22 @@ func (o *DeleteOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		return err
 	}
 	var objs []*render.Object
-	res, err := workflow.Run(ctx, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			var err error
-			if objs, err = o.selection.Select(r); err != nil {
-				return nil, err
-			}
-			var out []change.ObjectChange
-			for _, obj := range objs {
-				out = append(out, change.ObjectChange{Object: obj})
-			}
-			return out, nil
-		},
-		Subject: func(objs []*render.Object) string {
-			return "delete " + describeObjects(objs)
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-		Out:           o.diffOut(o.IOStreams),
-	})
+	req := o.request(o.IOStreams, t, targets)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		var err error
+		if objs, err = o.selection.Select(r); err != nil {
+			return nil, err
+		}
+		var out []change.ObjectChange
+		for _, obj := range objs {
+			out = append(out, change.ObjectChange{Object: obj})
+		}
+		return out, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		return "delete " + describeObjects(objs)
+	}
+	res, err := workflow.Run(ctx, req)
 	if err != nil {
 		return err
 	}

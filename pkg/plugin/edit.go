@@ -54,7 +54,6 @@ type EditOptions struct {
 	OutputPatch        bool
 	WindowsLineEndings bool
 	EditFormat         string
-	secret             secretFlags
 
 	selection workflow.Selection
 	genericiooptions.IOStreams
@@ -89,7 +88,6 @@ func NewCmdEdit(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 	fl := cmd.Flags()
 	fl.BoolVar(&o.OutputPatch, "output-patch", false, "Print the patch of the edited objects' fields.")
 	fl.BoolVar(&o.WindowsLineEndings, "windows-line-endings", false, "Use Windows line endings in the editor's file.")
-	o.secret.addFlags(cmd, false, true)
 	cmd.Flags().Lookup("output").Usage = "Output format of the editor's text: yaml (default) or json; of the result: name."
 	return cmd
 }
@@ -116,7 +114,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		return err
 	}
 	for _, obj := range objs {
-		if isSecretKind(obj) {
+		if workflow.IsSecretKind(obj) {
 			return fmt.Errorf("%s is a Secret: edit it on its own, as `kubectl gitops edit secret/%s`, which decrypts its values for the editor only and encrypts what changes", obj.ID, obj.ID.Name)
 		}
 	}
@@ -157,29 +155,20 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		if err != nil {
 			return &editsession.RetryError{Err: err}
 		}
-		res, err := workflow.Run(ctx, workflow.Request{
-			Target:  t,
-			Targets: targets,
-			Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-				var out []change.ObjectChange
-				for i, obj := range objs {
-					now := r.Get(obj.ID)
-					if now == nil {
-						return nil, fmt.Errorf("%s no longer renders in target %s", obj.ID, r.Path)
-					}
-					out = append(out, change.ObjectChange{Object: now, Desired: desired[i]})
+		req := o.request(o.IOStreams, t, targets)
+		req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+			var out []change.ObjectChange
+			for i, obj := range objs {
+				now := r.Get(obj.ID)
+				if now == nil {
+					return nil, fmt.Errorf("%s no longer renders in target %s", obj.ID, r.Path)
 				}
-				return out, nil
-			},
-			Subject:       func(objs []*render.Object) string { return "edit " + describeObjects(objs) },
-			Message:       o.Message,
-			MessagePrefix: o.commit.MessagePrefix,
-			Signoff:       o.commit.Signoff,
-			Branch:        o.Branch,
-			Push:          o.Push || o.commit.Push,
-			DryRun:        o.dryRun(),
-			Out:           o.diffOut(o.IOStreams),
-		})
+				out = append(out, change.ObjectChange{Object: now, Desired: desired[i]})
+			}
+			return out, nil
+		}
+		req.Subject = func(objs []*render.Object) string { return "edit " + describeObjects(objs) }
+		res, err := workflow.Run(ctx, req)
 		var refused *change.RefusedError
 		if errors.As(err, &refused) {
 			return &editsession.RetryError{Err: err}

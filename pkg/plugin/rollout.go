@@ -217,32 +217,24 @@ func (o *RolloutUndoOptions) run(f cmdutil.Factory, cmd *cobra.Command, args []s
 	if last := &revs[len(revs)-1]; last.Deleted {
 		removed = last
 	}
-	res, err := workflow.Run(cmd.Context(), workflow.Request{
-		Target:  h.target,
-		Targets: h.targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			now := r.Get(id)
-			if now == nil && removed == nil {
-				return nil, fmt.Errorf("%s no longer renders in target %s", id, r.Path)
-			}
-			if now == nil {
-				// A removed object comes back as apply -f brings a new one: a file of its own in
-				// the target's directory, holding the form it rendered with.
-				return []change.ObjectChange{{Desired: want.Object.DeepCopy().Object}}, nil
-			}
-			return []change.ObjectChange{{Object: now, Desired: want.Object.DeepCopy().Object}}, nil
-		},
-		Subject: func(objs []*render.Object) string {
-			return fmt.Sprintf("roll back %s to revision %d, commit %s", describeObjects(objs), want.Number, shortHash(want.Commit.Hash))
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-		Out:           o.Out,
-	})
+	req := o.request(o.IOStreams, h.target, h.targets)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		now := r.Get(id)
+		if now == nil && removed == nil {
+			return nil, fmt.Errorf("%s no longer renders in target %s", id, r.Path)
+		}
+		if now == nil {
+			// A removed object comes back as apply -f brings a new one: a file of its own in
+			// the target's directory, holding the form it rendered with.
+			return []change.ObjectChange{{Desired: want.Object.DeepCopy().Object}}, nil
+		}
+		return []change.ObjectChange{{Object: now, Desired: want.Object.DeepCopy().Object}}, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		return fmt.Sprintf("roll back %s to revision %d, commit %s", describeObjects(objs), want.Number, shortHash(want.Commit.Hash))
+	}
+	req.Out = o.Out
+	res, err := workflow.Run(cmd.Context(), req)
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) {
 		fmt.Fprintf(o.Out, "%s skipped rollback (current template already matches revision %d)\n", h.name, want.Number)

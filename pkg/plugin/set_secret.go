@@ -45,7 +45,6 @@ var setSecretExample = templates.Examples(`
 // SetSecretOptions are the options of `set secret`.
 type SetSecretOptions struct {
 	changeFlags
-	secretFlags
 	FromFiles []string
 
 	update secretUpdate
@@ -78,7 +77,6 @@ func NewCmdSetSecret(f cmdutil.Factory, streams genericiooptions.IOStreams) *cob
 		},
 	}
 	o.changeFlags.addFlags(cmd)
-	o.secretFlags.addFlags(cmd, false, true)
 	cmd.Flags().StringArrayVar(&o.FromFiles, "from-file", nil, "Set a key from a file: KEY=PATH, or PATH for a key named after the file.")
 	return cmd
 }
@@ -149,10 +147,7 @@ func (o *SetSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args 
 		return usageErrorf(cmd, "at least one change is required: KEY=VALUE, KEY=-, --from-file KEY=PATH or KEY-")
 	}
 	o.update = u
-	if err := o.changeFlags.validate(cmd); err != nil {
-		return err
-	}
-	return o.secretFlags.validate(cmd)
+	return o.changeFlags.validate(cmd)
 }
 
 // secretArg reads a Secret's name given as NAME or secret/NAME.
@@ -200,7 +195,7 @@ func (o *SetSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if len(u.del) > 0 {
 		what = append(what, strings.Join(u.del, ", ")+" removed")
 	}
-	return o.runSecretUpdate(ctx, o.IOStreams, t, targets, newSecretEnv(&o.secretFlags, t, f), u, "set secret", strings.Join(what, "; "), "updated")
+	return o.runSecretUpdate(ctx, o.IOStreams, t, targets, u, "set secret", strings.Join(what, "; "), "updated")
 }
 
 // secretSelection is the selection that finds a target through the live Secret's labels when
@@ -211,8 +206,8 @@ func secretSelection(u secretUpdate) workflow.Selection {
 
 // runSecretUpdate sets and removes values of one encrypted Secret and commits the document the
 // provider rewrote (or shows the masked diff).
-func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, env *secretEnv, u secretUpdate, action, what, verb string) error {
-	res, name, err := c.updateSecret(ctx, streams, t, targets, env, u, action, what)
+func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, u secretUpdate, action, what, verb string) error {
+	res, name, err := c.updateSecret(ctx, streams, t, targets, u, action, what)
 	if noChange(streams.ErrOut, err) {
 		return c.settle(ctx, streams)
 	}
@@ -222,49 +217,41 @@ func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericioopti
 	return c.finish(ctx, streams, verb, res, []string{name})
 }
 
-func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, env *secretEnv, u secretUpdate, action, what string) (*workflow.Result, string, error) {
+func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, u secretUpdate, action, what string) (*workflow.Result, string, error) {
 	root, err := filepath.Abs(t.RepoDir)
 	if err != nil {
 		return nil, "", err
 	}
 	var name, subject string
-	res, err := c.runMasked(ctx, streams, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			es, err := findSecret(root, r, u.name, u.namespace, u.nsExplicit)
-			if err != nil {
-				return nil, err
-			}
-			name = resourceName(es.obj)
-			subject = fmt.Sprintf("%s %s", action, secretName(es.obj.ID.Namespace, es.obj.ID.Name))
-			if what != "" {
-				subject += ": " + what
-			}
-			p, err := env.provider(es.provider, es.obj.ID.Namespace)
-			if err != nil {
-				return nil, err
-			}
-			doc, err := p.Update(ctx, es.doc, u.set, u.del)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", es.obj.ID, err)
-			}
-			if bytes.Equal(doc, es.doc) {
-				return []change.ObjectChange{{Object: es.obj, Desired: es.obj.Obj().Object}}, nil
-			}
-			desired, err := desiredAfter(es.obj, es.doc, doc)
-			if err != nil {
-				return nil, err
-			}
-			return []change.ObjectChange{{Object: es.obj, Desired: desired, Content: doc}}, nil
-		},
-		Subject:       func([]*render.Object) string { return subject },
-		Message:       c.Message,
-		MessagePrefix: c.commit.MessagePrefix,
-		Signoff:       c.commit.Signoff,
-		Branch:        c.Branch,
-		Push:          c.Push || c.commit.Push,
-		DryRun:        c.dryRun(),
-	})
+	req := c.request(streams, t, targets)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		es, err := workflow.FindSecret(root, r, u.name, u.namespace, u.nsExplicit)
+		if err != nil {
+			return nil, err
+		}
+		name = resourceName(es.Object)
+		subject = fmt.Sprintf("%s %s", action, secretName(es.Object.ID.Namespace, es.Object.ID.Name))
+		if what != "" {
+			subject += ": " + what
+		}
+		p, err := req.Secrets.Get(es.Provider, es.Object.ID.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := p.Update(ctx, es.Doc, u.set, u.del)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", es.Object.ID, err)
+		}
+		if bytes.Equal(doc, es.Doc) {
+			return []change.ObjectChange{{Object: es.Object, Desired: es.Object.Obj().Object}}, nil
+		}
+		desired, err := workflow.DesiredAfter(es.Object, es.Doc, doc)
+		if err != nil {
+			return nil, err
+		}
+		return []change.ObjectChange{{Object: es.Object, Desired: desired, Content: doc}}, nil
+	}
+	req.Subject = func([]*render.Object) string { return subject }
+	res, err := workflow.Run(ctx, req)
 	return res, name, err
 }

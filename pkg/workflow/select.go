@@ -136,6 +136,12 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 				found = append(found, o)
 			}
 		}
+		if len(found) == 0 && kindMatches(ref.Resource, "Secret", "") {
+			if ss := sealedNamed(r, ref.Name, s.Namespace, s.NamespaceExplicit); ss != nil {
+				return nil, fmt.Errorf("secret %q is a SealedSecret in target path %s (%s): its values can only be sealed again, with `kubectl gitops set secret %s KEY=VALUE` or `kubectl gitops edit secret/%s`",
+					ref.Name, r.Path, ss.Origin.File, ref.Name, ref.Name)
+			}
+		}
 		switch {
 		case len(typed) == 0 && !s.knownType(ref.Resource):
 			return nil, s.unknownType(ref.Resource, r)
@@ -156,6 +162,17 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 		out = append(out, found[0])
 	}
 	return s.allowed(out)
+}
+
+// sealedNamed is the SealedSecret of r that unseals to Secret name.
+func sealedNamed(r *render.Result, name, namespace string, nsExplicit bool) *render.Object {
+	for _, o := range r.Objects {
+		if o.ID.Kind == "SealedSecret" && o.ID.Group == "bitnami.com" && o.ID.Name == name &&
+			(!nsExplicit || o.ID.Namespace == "" || o.ID.Namespace == namespace) {
+			return o
+		}
+	}
+	return nil
 }
 
 func (s Selection) allowed(objs []*render.Object) ([]*render.Object, error) {
