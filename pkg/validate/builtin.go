@@ -24,7 +24,7 @@ const BuiltinSchemaVersion = kubernetesapi.DefaultOpenAPI
 // relaxed are the fields the built-in document requires and the Kubernetes versions after it no
 // longer do (their OpenAPI document has them optional; the e2e test compares with the API
 // server's): requiring them would refuse objects the API server accepts. Fields under status are
-// never checked (the API server ignores status on a write).
+// never checked (the API server ignores an object's status on a write).
 var relaxed = map[string]bool{
 	"io.k8s.api.apps.v1.ControllerRevision.revision":          true,
 	"io.k8s.api.apps.v1.StatefulSetSpec.serviceName":          true,
@@ -43,6 +43,8 @@ const quantityDefinition = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 type builtinDoc struct {
 	defs  spec.Definitions
 	kinds map[schema.GroupVersionKind]string
+	// kindDefs are the definitions of kinds, whose status a write does not set.
+	kindDefs map[string]bool
 }
 
 // loadBuiltin parses kustomize's built-in document, once, on first use (about a tenth of a
@@ -62,7 +64,7 @@ var loadBuiltin = sync.OnceValues(func() (*builtinDoc, error) {
 	if _, err := sw.FromGnostic(&doc); err != nil {
 		return nil, fmt.Errorf("failed to read the OpenAPI document %s: %w", BuiltinSchemaVersion, err)
 	}
-	b := &builtinDoc{defs: sw.Definitions, kinds: map[schema.GroupVersionKind]string{}}
+	b := &builtinDoc{defs: sw.Definitions, kinds: map[schema.GroupVersionKind]string{}, kindDefs: map[string]bool{}}
 	for name, d := range sw.Definitions {
 		gvks, _ := d.Extensions["x-kubernetes-group-version-kind"].([]any)
 		for _, g := range gvks {
@@ -71,6 +73,7 @@ var loadBuiltin = sync.OnceValues(func() (*builtinDoc, error) {
 			version, _ := m["version"].(string)
 			kind, _ := m["kind"].(string)
 			b.kinds[schema.GroupVersionKind{Group: group, Version: version, Kind: kind}] = name
+			b.kindDefs[name] = true
 		}
 	}
 	return b, nil
@@ -116,7 +119,6 @@ func walkBuiltin(u *unstructured.Unstructured, def string) *schemaWalk {
 	if def == "" || err != nil {
 		return w
 	}
-	root := b.defs[def]
 	obj := u.Object
 	if workloads[u.GroupVersionKind().GroupKind()] && u.Object["spec"] == nil {
 		// Walk an empty spec: its required fields are what the API server says is missing.
@@ -126,13 +128,7 @@ func walkBuiltin(u *unstructured.Unstructured, def string) *schemaWalk {
 		}
 		obj["spec"] = map[string]any{}
 	}
-	for k, v := range obj {
-		if k == "status" {
-			continue
-		}
-		w.walk(b, root, k, v, nil)
-	}
-	w.required(def, root, obj, nil)
+	w.value(b, spec.Schema{SchemaProps: spec.SchemaProps{Ref: spec.MustCreateRef("#/definitions/" + def)}}, obj, nil)
 	return w
 }
 
@@ -178,6 +174,9 @@ func (w *schemaWalk) value(b *builtinDoc, s spec.Schema, v any, p []any) {
 	case map[string]any:
 		w.required(name, s, v, p)
 		for k, val := range v {
+			if k == "status" && b.kindDefs[name] {
+				continue
+			}
 			w.walk(b, s, k, val, p)
 		}
 	case []any:

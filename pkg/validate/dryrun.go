@@ -10,9 +10,11 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/diff"
@@ -108,7 +110,7 @@ func DryRun(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured,
 		if meta.IsNoMatchError(err) {
 			if created.crds[gvk.GroupKind()] || o.Served(gvk.GroupKind()) {
 				r.Outcome = DryRunSkipped
-				r.Message = fmt.Sprintf("its CustomResourceDefinition is part of this change; the cluster does not serve %s %s yet", u.GetAPIVersion(), gvk.Kind)
+				r.Message = fmt.Sprintf("its CustomResourceDefinition is applied along with it; the cluster does not serve %s %s yet", u.GetAPIVersion(), gvk.Kind)
 			} else {
 				r.Outcome = DryRunNotServed
 				r.Message = fmt.Sprintf("the cluster does not serve %s %s", u.GetAPIVersion(), gvk.Kind)
@@ -128,6 +130,17 @@ func DryRun(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured,
 			u.SetNamespace("")
 		}
 		r.ID = objectID(u)
+		if msgs := path.IsValidPathSegmentName(u.GetName()); u.GetName() == "" || len(msgs) > 0 {
+			// The client cannot even name it in a request.
+			r.Outcome = DryRunRefused
+			r.Field = "metadata.name"
+			if u.GetName() == "" {
+				r.Message = "metadata.name: Required value"
+			} else {
+				r.Message = field.Invalid(field.NewPath("metadata", "name"), u.GetName(), strings.Join(msgs, ", ")).Error()
+			}
+			continue
+		}
 		g.Go(func() error {
 			_, err := ri.Apply(gctx, u.GetName(), u, metav1.ApplyOptions{
 				FieldManager: o.FieldManager,
@@ -139,7 +152,7 @@ func DryRun(ctx context.Context, cl *Cluster, objs []*unstructured.Unstructured,
 				r.Outcome = DryRunAccepted
 			case isNamespaceNotFound(err, u.GetNamespace()) && created.namespaces[u.GetNamespace()]:
 				r.Outcome = DryRunSkipped
-				r.Message = fmt.Sprintf("its namespace %s is created by this change", u.GetNamespace())
+				r.Message = fmt.Sprintf("its namespace %s is created along with it", u.GetNamespace())
 			case isNamespaceNotFound(err, u.GetNamespace()):
 				r.Outcome = DryRunNoNamespace
 				r.Message = scrubSecret(err.Error(), src)

@@ -14,9 +14,9 @@ func TestFromDryRun(t *testing.T) {
 	api := diff.ObjectID{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "shop", Name: "api"}
 	cm := diff.ObjectID{Version: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "cfg"}
 	problems, notices := fromDryRun([]DryRunResult{
-		{ID: web, Outcome: DryRunSkipped, Message: "its namespace new is created by this change"},
+		{ID: web, Outcome: DryRunSkipped, Message: "its namespace new is created along with it"},
 		{ID: api, Outcome: DryRunRefused, Message: `Deployment.apps "api" is invalid: spec.replicas: Invalid value: -1`, Field: "spec.replicas"},
-		{ID: svc, Outcome: DryRunSkipped, Message: "its namespace new is created by this change"},
+		{ID: svc, Outcome: DryRunSkipped, Message: "its namespace new is created along with it"},
 		{ID: cm, Outcome: DryRunForbidden, Message: `configmaps "cfg" is forbidden: User "x" cannot patch resource "configmaps"`},
 		{ID: cm, Outcome: DryRunAccepted},
 	})
@@ -25,7 +25,7 @@ func TestFromDryRun(t *testing.T) {
 	}
 	want := []string{
 		`RBAC forbids the server-side dry run of ConfigMap shop/cfg (configmaps "cfg" is forbidden: User "x" cannot patch resource "configmaps"); checked offline only`,
-		"no server-side dry run of Deployment.apps new/web, Service new/web: its namespace new is created by this change; checked offline only",
+		"no server-side dry run of Deployment.apps new/web, Service new/web: its namespace new is created along with it; checked offline only",
 	}
 	if len(notices) != len(want) || notices[0] != want[0] || notices[1] != want[1] {
 		t.Errorf("notices:\n%q\nwant:\n%q", notices, want)

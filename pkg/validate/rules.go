@@ -95,11 +95,11 @@ func selectorMismatch(templateLabels map[string]string, template *field.Path) *f
 	return field.Invalid(template.Child("metadata", "labels"), templateLabels, "`selector` does not match template `labels`")
 }
 
-// podTemplate checks a pod template's metadata and its pod spec.
+// podTemplate checks a pod template's labels and annotations (on the paths the API server
+// names them: spec.template.labels) and its pod spec.
 func podTemplate(t *corev1.PodTemplateSpec, p *field.Path) field.ErrorList {
-	meta := p.Child("metadata")
-	errs := metav1validation.ValidateLabels(t.Labels, meta.Child("labels"))
-	errs = append(errs, apimachineryvalidation.ValidateAnnotations(t.Annotations, meta.Child("annotations"))...)
+	errs := metav1validation.ValidateLabels(t.Labels, p.Child("labels"))
+	errs = append(errs, apimachineryvalidation.ValidateAnnotations(t.Annotations, p.Child("annotations"))...)
 	return append(errs, podSpec(&t.Spec, p.Child("spec"))...)
 }
 

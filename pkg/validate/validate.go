@@ -134,8 +134,9 @@ func (e *InvalidError) Error() string {
 }
 
 // Objects validates objs: offline always, and through a server-side dry run when
-// opts.Cluster is set. Problems, notices and unchecked objects follow the order of objs. The
-// error is for a cancelled ctx only: a cluster that cannot be asked is a notice.
+// opts.Cluster is set (of the objects the offline checks pass). Problems follow the order of
+// objs, the offline ones first; so do unchecked objects. The error is for a cancelled ctx
+// only: a cluster that cannot be asked is a notice.
 func Objects(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*Report, error) {
 	rep := &Report{Problems: []Problem{}}
 	crds := newCRDIndex(opts.CRDs)

@@ -253,7 +253,13 @@ var crdCases = []invalidCase{
 			`spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1`,
 			`spec.template.spec.size: Invalid value: "string": spec.template.spec.size in body must be of type integer: "string"`,
 		},
-		server: `spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1`,
+		server: ".spec.sise: field not declared in schema",
+	},
+	{
+		name:   "below its minimum",
+		doc:    widget("small", "{size: 0}"),
+		want:   []string{"spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1"},
+		server: "spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1",
 	},
 	{
 		name:   "scale replicas -1",
@@ -271,7 +277,7 @@ var crdCases = []invalidCase{
 		name:   "invalid name and metadata",
 		doc:    strings.Replace(widget("Big_Widget", "{size: 1}"), "namespace: NS}", "namespace: NS, lables: {a: b}}", 1),
 		want:   []string{`strict decoding error: unknown field "metadata.lables"`, `metadata.name: Invalid value: "Big_Widget": a lowercase RFC 1123 subdomain`},
-		server: `metadata.name: Invalid value: "Big_Widget"`,
+		server: ".metadata.lables: field not declared in schema",
 	},
 }
 
