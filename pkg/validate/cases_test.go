@@ -100,9 +100,9 @@ var invalidCases = []invalidCase{
 		server: `spec.replicas: Invalid value: -5: must be greater than or equal to 0`,
 	},
 	{
-		name:   "replicas 2147483648",
-		doc:    deployment(replace("replicas: 2", "replicas: 2147483648")),
-		want:   []string{`spec.replicas: Invalid value: 2147483648: must be an int32 (an integer from -2147483648 to 2147483647)`},
+		name: "replicas 2147483648",
+		doc:  deployment(replace("replicas: 2", "replicas: 2147483648")),
+		want: []string{`spec.replicas: Invalid value: 2147483648: must be an int32 (an integer from -2147483648 to 2147483647)`},
 		// The API server's apply reads it as -2147483648.
 		server: "spec.replicas: Invalid value: -2147483648",
 	},
@@ -276,8 +276,8 @@ var invalidCases = []invalidCase{
 		server: `duplicate entries for key [name="web"]`,
 	},
 	{
-		name:   "image with a space",
-		doc:    deployment(replace("image: registry.example.com/shop/web:1.4.0", `image: "nginx:1.27 "`)),
+		name: "image with a space",
+		doc:  deployment(replace("image: registry.example.com/shop/web:1.4.0", `image: "nginx:1.27 "`)),
 		want: []string{`spec.template.spec.containers[0].image: Invalid value: "nginx:1.27 ": must not have leading or trailing whitespace`},
 		// The API server refuses it in a Pod only; the kubelet cannot pull it.
 		server: "",
