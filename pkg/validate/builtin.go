@@ -201,3 +201,45 @@ func (w *schemaWalk) required(def string, s spec.Schema, obj map[string]any, p [
 		}
 	}
 }
+
+// objectMetaDefinition is the definition of metadata in the document.
+const objectMetaDefinition = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
+// withMapKeys marks the keys of a path (below definition def) that are map keys rather than
+// fields, as the document says, so that the path reads as the API server writes it:
+// data[password], not data.password. Keys the document does not know stay fields.
+func withMapKeys(def string, path []any) []any {
+	b, err := loadBuiltin()
+	if def == "" || err != nil {
+		return path
+	}
+	out := make([]any, len(path))
+	copy(out, path)
+	s, ok := b.defs[def]
+	for i, seg := range path {
+		for ok && s.Ref.String() != "" {
+			s, ok = b.defs[strings.TrimPrefix(s.Ref.String(), "#/definitions/")]
+		}
+		if !ok {
+			break
+		}
+		switch seg := seg.(type) {
+		case string:
+			if p, found := s.Properties[seg]; found {
+				s = p
+			} else if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+				out[i] = mapKey(seg)
+				s = *s.AdditionalProperties.Schema
+			} else {
+				ok = false
+			}
+		case int:
+			if s.Items != nil && s.Items.Schema != nil {
+				s = *s.Items.Schema
+			} else {
+				ok = false
+			}
+		}
+	}
+	return out
+}

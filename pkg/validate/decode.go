@@ -33,7 +33,7 @@ const maxDecodeErrors = 20
 // reported with its path and left out for the next pass, so that one run finds them all. typed
 // is the object decoded without those values (nil when it could not be decoded); builtin tells
 // whether the kind is one client-go knows.
-func decodeBuiltin(u *unstructured.Unstructured, unplaced [][]any) (typed runtime.Object, errs field.ErrorList, builtin bool) {
+func decodeBuiltin(u *unstructured.Unstructured, def string, unplaced [][]any) (typed runtime.Object, errs field.ErrorList, builtin bool) {
 	gvk := u.GroupVersionKind()
 	if !clientgoscheme.Scheme.Recognizes(gvk) {
 		return nil, nil, false
@@ -68,7 +68,7 @@ func decodeBuiltin(u *unstructured.Unstructured, unplaced [][]any) (typed runtim
 			// A custom decoder's error (an IntOrString, a Time) carries its own offsets.
 			return nil, append(errs, field.Invalid(field.NewPath(te.Field), field.OmitValueType{}, typeDetail(te.Type))), true
 		}
-		errs = append(errs, field.Invalid(toFieldPath(path), value, typeDetail(te.Type)))
+		errs = append(errs, field.Invalid(toFieldPath(withMapKeys(def, path)), value, typeDetail(te.Type)))
 		removePath(content, path)
 	}
 	return nil, errs, true
@@ -94,7 +94,7 @@ func decodeMetadata(u *unstructured.Unstructured) field.ErrorList {
 		if !ok {
 			return field.ErrorList{field.Invalid(field.NewPath("metadata"), field.OmitValueType{}, err.Error())}
 		}
-		return field.ErrorList{field.Invalid(toFieldPath(append([]any{"metadata"}, path...)), value, typeDetail(te.Type))}
+		return field.ErrorList{field.Invalid(toFieldPath(append([]any{"metadata"}, withMapKeys(objectMetaDefinition, path)...)), value, typeDetail(te.Type))}
 	case err != nil:
 		return field.ErrorList{field.Invalid(field.NewPath("metadata"), field.OmitValueType{}, err.Error())}
 	}

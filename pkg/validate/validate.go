@@ -200,7 +200,7 @@ func check(u *unstructured.Unstructured, crds *crdIndex) result {
 	}
 	def := builtinDefinition(gvk)
 	walk := walkBuiltin(u, def)
-	typed, typedErrs, isBuiltin := decodeBuiltin(u, walk.unplaced)
+	typed, typedErrs, isBuiltin := decodeBuiltin(u, def, walk.unplaced)
 	schemaErrs := append(typedErrs, walk.errs...)
 	if !isBuiltin {
 		schemaErrs = append(schemaErrs, decodeMetadata(u)...)

@@ -167,8 +167,12 @@ spec:
 	objs[3].SetNamespace("shop")
 	rep := offline(t, objs, sealedCRD)
 	byKind := map[string]int{}
+	var secretFields []string
 	for _, p := range rep.Problems {
 		byKind[p.Object.Kind]++
+		if p.Object.Kind == "Secret" {
+			secretFields = append(secretFields, p.Field)
+		}
 		if strings.Contains(p.Message, value) || strings.Contains(p.Message, "12345678") ||
 			strings.Contains(p.Message, ": 12") || strings.Contains(p.Message, ": 99") || strings.Contains(p.Message, ": 7") {
 			t.Errorf("a secret value is shown: %s", p)
@@ -183,6 +187,9 @@ spec:
 			b.WriteString("\n  " + p.String())
 		}
 		t.Errorf("problems by kind %v:%s", byKind, b.String())
+	}
+	if got, want := strings.Join(secretFields, " "), "data[password] data[token] metadata.labels stringData[pin] stringData[user] typo"; got != want {
+		t.Errorf("the Secret's problems are on %s, want %s", got, want)
 	}
 }
 
@@ -322,10 +329,14 @@ apiVersion: other.example.com/v1
 kind: Gadget
 metadata: {name: g, namespace: shop, labels: {"a b": c}}
 spec: {anything: 1}
+---
+apiVersion: other.example.com/v1
+kind: Gadget
+metadata: {name: h, namespace: shop, labels: {tier: 5}}
 `)
 	rep := offline(t, objs, crd)
-	wantProblems(t, rep.Problems, []string{`metadata.labels: Invalid value: "a b"`})
-	if len(rep.Unchecked) != 2 ||
+	wantProblems(t, rep.Problems, []string{`metadata.labels: Invalid value: "a b"`, "metadata.labels[tier]: Invalid value: 5: must be a string"})
+	if len(rep.Unchecked) != 3 ||
 		rep.Unchecked[0].Reason != "CustomResourceDefinition widgets.example.com (in the repository) has no version v2" ||
 		rep.Unchecked[1].Reason != "no CustomResourceDefinition defines its kind" || rep.Unchecked[1].Object.Kind != "Gadget" {
 		t.Errorf("unchecked: %+v", rep.Unchecked)
