@@ -286,6 +286,9 @@ type Plan struct {
 	Files    map[string][]byte
 	Original map[string][]byte
 	Objects  []ObjectResult
+	// Before and After are the renders, before and after the change, of every target that
+	// reads a changed file: what the gate checks the changed objects in.
+	Before, After map[string]*render.Result
 }
 
 // Paths are the changed files, sorted.
@@ -411,6 +414,10 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			return nil, err
 		}
 		e.accepted, e.acceptedFiles = afters, plan.Files
+	}
+	plan.After, plan.Before = e.accepted, map[string]*render.Result{}
+	for t := range plan.After {
+		plan.Before[t] = e.before[t]
 	}
 	return plan, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	gitopssync "github.com/kubectl-gitops/kubectl-gitops/pkg/sync"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/validate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
@@ -42,10 +43,15 @@ type changeFlags struct {
 
 	// commit holds the repository configuration's commit options.
 	commit target.CommitConfig
-	// factory and resolved are the cluster and the target resolveTarget found, for --wait
-	// and the sealed-secrets controller.
-	factory  cmdutil.Factory
-	resolved *target.Target
+	// factory and resolved are the cluster and the target resolveTarget found, for --wait,
+	// the sealed-secrets controller and the server-side dry run; kubeContext is the
+	// kubeconfig's context the command runs against.
+	factory     cmdutil.Factory
+	resolved    *target.Target
+	kubeContext string
+	// fromLive says the target was found through a live object's labels, in the cluster the
+	// kubeconfig reaches.
+	fromLive bool
 }
 
 // writeFlagSet says which of the shared secrets flags a command registers besides the others:
@@ -156,8 +162,30 @@ func (c *changeFlags) request(streams genericiooptions.IOStreams, t *target.Targ
 		Out:           c.diffOut(streams),
 		Secrets:       c.providers(t),
 		NoVerify:      c.NoVerify,
-		HookOut:       streams.ErrOut,
+		ErrOut:        streams.ErrOut,
+		ServerDryRun:  c.DryRun == "server",
+		Cluster:       c.cluster(t),
 	}
+}
+
+// cluster is the API server the changed objects are dry-run against: the target's cluster,
+// when the command knows it is the one its kubeconfig reaches (the target was found through
+// the live object's labels, or its configured context is the current one), or whatever the
+// kubeconfig reaches when --dry-run=server asks for it. Nil means offline checks only.
+func (c *changeFlags) cluster(t *target.Target) *validate.Cluster {
+	known := c.fromLive || (t.Context != "" && t.Context == c.kubeContext)
+	if c.factory == nil || (!known && c.DryRun != "server") {
+		return nil
+	}
+	cfg, err := c.factory.ToRESTConfig()
+	if err != nil {
+		return nil
+	}
+	mapper, err := c.factory.ToRESTMapper()
+	if err != nil {
+		return nil
+	}
+	return &validate.Cluster{Config: cfg, Mapper: mapper}
 }
 
 // resolveTarget finds the target: from flags or the repository's config without the cluster,
@@ -169,6 +197,7 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	} else if raw, err := f.ToRawKubeConfigLoader().RawConfig(); err == nil {
 		opts.Context = raw.CurrentContext
 	}
+	c.kubeContext = opts.Context
 	t, err := target.Resolve(ctx, opts)
 	var noTarget *target.NoTargetError
 	var live *unstructured.Unstructured
@@ -219,7 +248,7 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	if err := c.checkWait(cmd, t); err != nil {
 		return nil, nil, nil, err
 	}
-	c.factory, c.resolved = f, t
+	c.factory, c.resolved, c.fromLive = f, t, live != nil
 	return t, paths, live, nil
 }
 

@@ -243,3 +243,7 @@ func withMapKeys(def string, path []any) []any {
 	}
 	return out
 }
+
+// Warm starts parsing the built-in document on another core, so that the first validation of
+// a command that will surely validate does not wait for it.
+func Warm() { go func() { _, _ = loadBuiltin() }() }

@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets/providers"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/validate"
 )
 
 // Request is one command's change.
@@ -51,10 +52,16 @@ type Request struct {
 	Branch  string
 	Push    bool
 	DryRun  bool
+	// ServerDryRun (with DryRun) also asks the API server of Cluster, which must be set.
+	ServerDryRun bool
+	// Cluster is the API server of the target's cluster, when known: the changed objects
+	// pass a server-side dry run there before anything is written. Nil checks offline only.
+	Cluster *validate.Cluster
 	// NoVerify skips the repository's pre-commit and commit-msg hooks, as git commit
-	// --no-verify does; HookOut receives what the hooks print.
+	// --no-verify does.
 	NoVerify bool
-	HookOut  io.Writer
+	// ErrOut receives warnings and what the repository's hooks print.
+	ErrOut io.Writer
 	// Out receives the dry-run diff.
 	Out io.Writer
 }
@@ -104,6 +111,10 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 }
 
 func run(ctx context.Context, req Request) (*Result, error) {
+	validate.Warm()
+	if req.ServerDryRun && req.Cluster == nil {
+		return nil, fmt.Errorf("--dry-run=server asks the target's API server, and no cluster is known for target %s: pass --context (or --kubeconfig) for its cluster, or use --dry-run=client", req.Target)
+	}
 	t := req.Target
 	repo, err := gitrepo.Open(t.RepoDir)
 	if err != nil {
@@ -277,6 +288,9 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 			names = append(names, o.ID.String())
 		}
 		return nil, &NoChangeError{Objects: names}
+	}
+	if err := checkPlan(ctx, req, p); err != nil {
+		return nil, err
 	}
 	res := &Result{Target: t.Name, Files: p.Paths(), plan: p, eng: eng}
 	for _, o := range p.Objects {
