@@ -83,18 +83,6 @@ func NewCmdCapture(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Short:                 "Write live objects, or their drift, into Git",
 		Long:                  captureLong,
 		Example:               captureExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			if o.Drift {
-				return o.runDrift(f, cmd)
-			}
-			return o.runCapture(f, cmd)
-		},
 	}
 	o.changeFlags.addFlagSet(cmd, writeFlagSet{certAlias: true, scope: true})
 	o.fileNameFlag.addFlag(cmd)
@@ -103,10 +91,11 @@ func NewCmdCapture(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.BoolVar(&o.All, "all", false, "Capture every object of the namespace (or, with -A, of every namespace).")
 	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Look in every namespace.")
 	fl.BoolVar(&o.Drift, "drift", false, "Write the live values of the fields the target manages back into Git, for the objects it has.")
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *CaptureOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+// Complete reads what to capture.
+func (o *CaptureOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	o.args = args
 	if o.Drift {
 		if o.All || o.AllNamespaces {
@@ -139,6 +128,17 @@ func (o *CaptureOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []
 		o.sel = workflow.Selection{Selector: o.Selector, All: o.All, Namespace: ns, NamespaceExplicit: nsFlag != nil && nsFlag.Changed}
 	}
 	return nil
+}
+
+// Validate checks the flag values.
+func (o *CaptureOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run captures the live objects, or with --drift their live values.
+func (o *CaptureOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
+	if o.Drift {
+		return o.runDrift(f, cmd)
+	}
+	return o.runCapture(f, cmd)
 }
 
 // captureItem is one live object on its way into the repository.

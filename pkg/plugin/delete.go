@@ -49,24 +49,24 @@ func NewCmdDelete(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 		Short:                 "Delete resources from Git",
 		Long:                  deleteLong,
 		Example:               deleteExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
-			if err != nil {
-				return err
-			}
-			o.selection = sel
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	o.objectSelectionFlags.addFlags(cmd)
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *DeleteOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Complete reads the objects to delete.
+func (o *DeleteOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
+	o.selection = sel
+	return err
+}
+
+// Validate checks the flag values.
+func (o *DeleteOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run removes the objects from the repository.
+func (o *DeleteOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	t, targets, _, err := o.resolveTarget(ctx, f, cmd, o.selection)
 	if err != nil {

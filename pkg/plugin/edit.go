@@ -68,20 +68,6 @@ func NewCmdEdit(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 		Short:                 "Edit a resource in Git, in your editor",
 		Long:                  editLong,
 		Example:               editExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
-			if err != nil {
-				return err
-			}
-			o.selection = sel
-			if o.Output == "json" {
-				o.EditFormat, o.Output = "json", ""
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	o.objectSelectionFlags.addFlags(cmd)
@@ -89,10 +75,27 @@ func NewCmdEdit(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 	fl.BoolVar(&o.OutputPatch, "output-patch", false, "Print the patch of the edited objects' fields.")
 	fl.BoolVar(&o.WindowsLineEndings, "windows-line-endings", false, "Use Windows line endings in the editor's file.")
 	cmd.Flags().Lookup("output").Usage = "Output format of the editor's text: yaml (default) or json; of the result: name."
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Complete reads the objects to edit.
+func (o *EditOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
+	if err != nil {
+		return err
+	}
+	o.selection = sel
+	if o.Output == "json" {
+		o.EditFormat, o.Output = "json", ""
+	}
+	return nil
+}
+
+// Validate checks the flag values.
+func (o *EditOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run opens the editor and writes what is saved into the repository.
+func (o *EditOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	t, targets, _, err := o.resolveTarget(ctx, f, cmd, o.selection)
 	if err != nil {
@@ -170,7 +173,8 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		req.Subject = func(objs []*render.Object) string { return "edit " + describeObjects(objs) }
 		res, err := workflow.Run(ctx, req)
 		var refused *change.RefusedError
-		if errors.As(err, &refused) {
+		var invalid *workflow.InvalidError
+		if errors.As(err, &refused) || errors.As(err, &invalid) {
 			return &editsession.RetryError{Err: err}
 		}
 		var nc *workflow.NoChangeError

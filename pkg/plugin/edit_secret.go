@@ -110,7 +110,8 @@ func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *targe
 		u := secretUpdate{name: es.Object.ID.Name, namespace: es.Object.ID.Namespace, nsExplicit: es.Object.ID.Namespace != "", set: set, del: del}
 		res, n, err := o.updateSecret(ctx, o.IOStreams, t, targets, u, "edit secret", what)
 		var refused *change.RefusedError
-		if errors.As(err, &refused) {
+		var invalid *workflow.InvalidError
+		if errors.As(err, &refused) || errors.As(err, &invalid) {
 			return &editsession.RetryError{Err: err}
 		}
 		var nc *workflow.NoChangeError

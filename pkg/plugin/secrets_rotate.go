@@ -58,29 +58,30 @@ func NewCmdSecretsRotate(f cmdutil.Factory, streams genericiooptions.IOStreams) 
 		Short:                 "Encrypt the target's secrets again for the current keys",
 		Long:                  secretsRotateLong,
 		Example:               secretsRotateExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, a := range args {
-				name, err := secretArg(a)
-				if err != nil {
-					return usageErrorf(cmd, "%v", err)
-				}
-				o.names = append(o.names, name)
-			}
-			var err error
-			if o.namespace, o.nsExplicit, err = namespaceFlag(f, cmd); err != nil {
-				return err
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *SecretsRotateOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Complete reads the names and the namespace.
+func (o *SecretsRotateOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	for _, a := range args {
+		name, err := secretArg(a)
+		if err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+		o.names = append(o.names, name)
+	}
+	var err error
+	o.namespace, o.nsExplicit, err = namespaceFlag(f, cmd)
+	return err
+}
+
+// Validate checks the flag values.
+func (o *SecretsRotateOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run encrypts the Secrets again for the current keys.
+func (o *SecretsRotateOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	sel := workflow.Selection{Namespace: o.namespace, NamespaceExplicit: o.nsExplicit}
 	if len(o.names) > 0 {

@@ -69,19 +69,14 @@ func NewCmdSetSecret(f cmdutil.Factory, streams genericiooptions.IOStreams) *cob
 		Short:                 "Set or remove values of an encrypted secret, in Git",
 		Long:                  setSecretLong,
 		Example:               setSecretExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	cmd.Flags().StringArrayVar(&o.FromFiles, "from-file", nil, "Set a key from a file: KEY=PATH, or PATH for a key named after the file.")
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *SetSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+// Complete reads the name and the KEY=VALUE, KEY=-, KEY- and --from-file changes.
+func (o *SetSecretOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return usageErrorf(cmd, "NAME is required")
 	}
@@ -94,11 +89,12 @@ func (o *SetSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args 
 		return err
 	}
 	stdinUsed := false
-	for _, a := range args[1:] {
+	for i, a := range args[1:] {
 		key, value, isSet := strings.Cut(a, "=")
 		if !isSet {
 			if !strings.HasSuffix(a, "-") || len(a) == 1 {
-				return usageErrorf(cmd, "%q: give KEY=VALUE to set a value, KEY=- to read it from stdin, or KEY- to remove the key", a)
+				// Not quoted: a value typed without its KEY= must not reach the terminal.
+				return usageErrorf(cmd, "argument %d after the name is neither KEY=VALUE, KEY=- (the value from stdin) nor KEY- (remove the key); it is not shown, as it may be a value", i+1)
 			}
 			key = strings.TrimSuffix(a, "-")
 		}
@@ -147,8 +143,11 @@ func (o *SetSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args 
 		return usageErrorf(cmd, "at least one change is required: KEY=VALUE, KEY=-, --from-file KEY=PATH or KEY-")
 	}
 	o.update = u
-	return o.changeFlags.validate(cmd)
+	return nil
 }
+
+// Validate checks the flag values.
+func (o *SetSecretOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
 
 // secretArg reads a Secret's name given as NAME or secret/NAME.
 func secretArg(a string) (string, error) {
@@ -176,7 +175,8 @@ func namespaceFlag(f cmdutil.Factory, cmd *cobra.Command) (string, bool, error) 
 	return ns, fl != nil && fl.Changed, nil
 }
 
-func (o *SetSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Run sets and removes the values.
+func (o *SetSecretOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	u := o.update
 	t, targets, _, err := o.resolveTarget(ctx, f, cmd, secretSelection(u))

@@ -486,3 +486,33 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 	}
 	return c.finish(ctx, streams, spec.verb, res, names)
 }
+
+// writer is a writing command's options, in kubectl's shape: Complete resolves what touches
+// the factory and reads the arguments, Validate checks flag values only, Run builds the change
+// and hands it to workflow.Run through request(), the one way to the repository.
+type writer interface {
+	Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error
+	Validate(cmd *cobra.Command) error
+	Run(f cmdutil.Factory, cmd *cobra.Command) error
+}
+
+// writesAnnotation marks the commands that write to the repository (tests find them by it).
+const writesAnnotation = "gitops.kubectl.io/writes"
+
+// writeCommand makes cmd a writing command running o.
+func writeCommand(f cmdutil.Factory, cmd *cobra.Command, o writer) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[writesAnnotation] = "true"
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(f, cmd, args); err != nil {
+			return err
+		}
+		if err := o.Validate(cmd); err != nil {
+			return err
+		}
+		return o.Run(f, cmd)
+	}
+	return cmd
+}

@@ -333,6 +333,12 @@ var invalidCases = []invalidCase{
 		want:   []string{"spec.containers: Required value"},
 		server: "spec.containers: Required value",
 	},
+	{
+		name:   "env var name",
+		doc:    deployment(replace("        image:", "        env: [{name: \"CAFÉ_URL\", value: x}]\n        image:")),
+		want:   []string{`spec.template.spec.containers[0].env[0].name: Invalid value: "CAFÉ_URL": a valid environment variable name must consist only of printable ASCII characters other than '='`},
+		server: `env[0].name: Invalid value: "CAFÉ_URL"`,
+	},
 }
 
 // validObjects are objects of many kinds that the API server takes, written the ways users

@@ -138,6 +138,13 @@ func container(c *corev1.Container, p *field.Path, names sets.Set[string]) field
 		names.Insert(c.Name)
 	}
 	errs = append(errs, image(c.Image, p.Child("image"))...)
+	for i, e := range c.Env {
+		// Names as Kubernetes accepts them since RelaxedEnvironmentVariableValidation (any
+		// printable ASCII but '='). The value is not checked nor quoted: it may be a credential.
+		for _, msg := range validation.IsRelaxedEnvVarName(e.Name) {
+			errs = append(errs, field.Invalid(p.Child("env").Index(i).Child("name"), e.Name, msg))
+		}
+	}
 	errs = append(errs, resources(c.Resources, p.Child("resources"))...)
 	return append(errs, containerPorts(c.Ports, p.Child("ports"))...)
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
+	sopsprovider "github.com/kubectl-gitops/kubectl-gitops/pkg/secrets/sops"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/validate"
 )
 
@@ -75,6 +76,51 @@ func (e *InvalidError) Error() string {
 
 func (e *InvalidError) Unwrap() error { return e.Err }
 
+// asApplied is an object as its reconciler applies it: a sops-encrypted document is decrypted
+// first (Flux's kustomize-controller does), so its sops block is gone and its values are
+// plaintext of their type. Placeholders of each value's type stand for them here: the
+// validation is about the object's shape, and no value is decrypted for it.
+func asApplied(u *unstructured.Unstructured) *unstructured.Unstructured {
+	if _, ok := u.Object["sops"].(map[string]any); !ok {
+		return u
+	}
+	c := u.DeepCopy()
+	delete(c.Object, "sops")
+	c.Object = placeholders(c.Object, c.GetKind() == "Secret" && c.GetAPIVersion() == "v1", nil).(map[string]any)
+	return c
+}
+
+// placeholders replaces the sops ciphertexts below v by values of their type; under a Secret's
+// data, by base64 (what the decrypted value is).
+func placeholders(v any, secret bool, path []string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = placeholders(e, secret, append(path, k))
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = placeholders(e, secret, path)
+		}
+	case string:
+		if !sopsprovider.WellFormed(x) {
+			return x
+		}
+		switch {
+		case secret && len(path) == 2 && path[0] == "data":
+			return "AA=="
+		case strings.Contains(x, ",type:int]"):
+			return int64(0)
+		case strings.Contains(x, ",type:float]"):
+			return float64(0)
+		case strings.Contains(x, ",type:bool]"):
+			return false
+		}
+		return ""
+	}
+	return v
+}
+
 // changedObjects are the plan's changed objects as each target that reads a changed file
 // renders them, after and (where they existed) before the change, and the CRDs those targets
 // render when a changed object is of a kind client-go does not know.
@@ -94,14 +140,14 @@ func changedObjects(p *change.Plan) (after, before, crds []*unstructured.Unstruc
 			if obj == nil {
 				continue
 			}
-			u := obj.Obj()
+			u := asApplied(obj.Obj())
 			after = append(after, u)
 			if !scheme.Scheme.Recognizes(u.GroupVersionKind()) {
 				custom = true
 			}
 			if b := p.Before[t]; b != nil {
 				if prev := b.Get(o.ID); prev != nil {
-					before = append(before, prev.Obj())
+					before = append(before, asApplied(prev.Obj()))
 				}
 			}
 		}
