@@ -317,28 +317,32 @@ func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if t.checkedOut {
-		if err := tx.lockIndex(); err != nil {
-			return plumbing.ZeroHash, err
-		}
-	}
 	// The commit's index: the parent's tree plus the changes. The hooks see it as the index.
 	tree, err := tx.commitIndex(ctx, t, changes)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
+	// From here until the commit is in place no git command changes the index, as under git
+	// commit.
+	if t.checkedOut {
+		if err := tx.lockIndex(); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
 	// deltas are what changes between the old commit and the new one in the index and the
 	// working tree: the changes, unless the commit goes on another parent (a push retry).
 	deltas := changes
-	if t.old != t.parent {
+	if t.checkedOut && t.old != t.parent {
 		if deltas, err = tx.diffTrees(ctx, oldTree, tree); err != nil {
 			return plumbing.ZeroHash, err
 		}
 	}
+	clean := map[string]bool{}
 	if t.checkedOut {
 		paths := make([]string, 0, len(deltas))
 		for _, d := range deltas {
 			paths = append(paths, d.path)
+			clean[d.path] = true
 		}
 		state, err := r.status(ctx, paths)
 		if err != nil {
@@ -347,14 +351,21 @@ func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest
 		if err := dirtyError(state); err != nil {
 			return plumbing.ZeroHash, err
 		}
-		if err := tx.writeWorktree(ctx, s, deltas); err != nil {
-			return plumbing.ZeroHash, err
-		}
 	}
 
 	commit := t.parent
 	hooks := &hookRun{r: r, cfg: cfg, dir: r.root, env: []string{"GIT_INDEX_FILE=" + tx.commitIndexPath()},
 		out: req.HookOut, noVer: req.NoVerify}
+	// A pre-commit hook finds the new files in the working tree, as under git commit. Without
+	// one they are written last, just before the branch moves, so that `git status` shows them
+	// as uncommitted changes for a few milliseconds only.
+	written := false
+	if t.checkedOut && !noop && hooks.exists("pre-commit") {
+		if err := tx.writeWorktree(ctx, s, deltas); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		written = true
+	}
 	if !noop {
 		if !t.checkedOut {
 			if err := tx.exportTree(ctx, hooks); err != nil {
@@ -373,12 +384,12 @@ func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest
 			if staged == parentTree.Hash && !t.follow {
 				return plumbing.ZeroHash, ErrNoChanges
 			}
-			if staged != tree {
+			if staged != tree && t.checkedOut {
 				if deltas, err = tx.diffTrees(ctx, oldTree, staged); err != nil {
 					return plumbing.ZeroHash, err
 				}
-				tree = staged
 			}
+			tree = staged
 		}
 		if msg, err = tx.message(ctx, hooks, msg); err != nil {
 			return plumbing.ZeroHash, err
@@ -388,8 +399,13 @@ func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest
 		}
 	}
 	if t.checkedOut {
-		if err := tx.newIndex(ctx, deltas); err != nil {
+		if err := tx.newIndex(ctx, deltas, clean); err != nil {
 			return plumbing.ZeroHash, err
+		}
+		if !written {
+			if err := tx.writeWorktree(ctx, s, deltas); err != nil {
+				return plumbing.ZeroHash, err
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {

@@ -39,6 +39,9 @@ type gitCmd struct {
 
 // run runs git. Cancelling ctx interrupts git as Ctrl-C would, so it removes its lock files.
 func (g gitCmd) run(ctx context.Context, args ...string) ([]byte, error) {
+	point := "git " + gitVerb(args)
+	fault(point)
+	defer fault(point + " done")
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
@@ -60,6 +63,19 @@ func (g gitCmd) run(ctx context.Context, args ...string) ([]byte, error) {
 		return stdout.Bytes(), &GitError{Args: args, Stderr: stderr.String(), Err: err}
 	}
 	return stdout.Bytes(), nil
+}
+
+// gitVerb names a run of git for the fault points: its command, and the hook's name.
+func gitVerb(args []string) string {
+	for i, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			if a == "hook" && i+3 < len(args) {
+				return "hook " + args[i+3]
+			}
+			return a
+		}
+	}
+	return ""
 }
 
 // runGit runs git in dir. env entries are added to the process environment (later ones win).

@@ -127,9 +127,7 @@ func (h *hookRun) run(ctx context.Context, name string, args ...string) error {
 		w = io.MultiWriter(out, h.out)
 	}
 	env := append([]string{"GIT_EDITOR=:"}, h.env...)
-	fault("git hook " + name)
 	_, err := gitCmd{dir: h.dir, env: env, stderr: w}.run(ctx, append([]string{"hook", "run", "--ignore-missing", name, "--"}, args...)...)
-	fault("git hook " + name + " done")
 	var exit *exec.ExitError
 	switch {
 	case err == nil:

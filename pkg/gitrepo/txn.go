@@ -158,10 +158,7 @@ func (tx *txn) unlockIndex() error {
 
 // git runs git in the working tree.
 func (tx *txn) git(ctx context.Context, env []string, stdin io.Reader, args ...string) ([]byte, error) {
-	fault("git " + args[0])
-	out, err := gitCmd{dir: tx.r.root, env: env, stdin: stdin}.run(ctx, args...)
-	fault("git " + args[0] + " done")
-	return out, err
+	return gitCmd{dir: tx.r.root, env: env, stdin: stdin}.run(ctx, args...)
 }
 
 // commitIndex writes the commit's index, the parent's tree with the changes, and returns its
@@ -337,6 +334,9 @@ func (tx *txn) writeFile(rel string, content []byte, mode filemode.FileMode, per
 	parts := strings.Split(rel, "/")
 	for i := 1; i < len(parts); i++ {
 		dir := tx.abs(strings.Join(parts[:i], "/"))
+		if _, err := os.Lstat(dir); err == nil {
+			continue
+		}
 		fault("mkdir " + tx.rel(dir))
 		if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("cannot write %s: %w", rel, err)
@@ -392,16 +392,12 @@ func (tx *txn) removeFile(rel string) error {
 }
 
 // newIndex writes the user's index as it is to be after the commit, beside it: the entries of
-// deltas get their new state, all others stay as they are. Entries a hook changed that the user
-// has staged other work in keep that work.
-func (tx *txn) newIndex(ctx context.Context, deltas []delta) error {
-	ours := map[string]bool{}
-	for _, f := range tx.j.Files {
-		ours[f.Path] = true
-	}
+// deltas get their new state, all others stay as they are. Entries that a hook changed besides
+// the clean ones keep the work the user staged in them.
+func (tx *txn) newIndex(ctx context.Context, deltas []delta, clean map[string]bool) error {
 	var extra []string
 	for _, d := range worktreeDeltas(deltas) {
-		if !ours[d.path] {
+		if !clean[d.path] {
 			extra = append(extra, d.path)
 		}
 	}
