@@ -178,8 +178,9 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 	}
 	hash, err := tx.run(ctx, s, req, t, cfg, changes, msg, noop)
 	if err != nil {
-		if rerr := tx.rollback(); rerr != nil {
-			err = fmt.Errorf("%w; undoing it failed too, the next kubectl-gitops command retries: %v", err, rerr)
+		// As the next command would: finished if the branch moved, else undone.
+		if rerr := tx.settle(); rerr != nil {
+			err = fmt.Errorf("%w; completing or undoing it failed too (the next kubectl-gitops command retries): %v", err, rerr)
 		}
 		return plumbing.ZeroHash, nil, err
 	}

@@ -592,6 +592,11 @@ func (r *Repo) recoverCommit() error {
 	if !isDir(tx.j.GitDir) || !isDir(tx.j.Root) {
 		return os.RemoveAll(dir) // its working tree was removed since
 	}
+	return tx.settle()
+}
+
+// settle finishes the commit if its reference moved, else undoes it.
+func (tx *txn) settle() error {
 	if tx.committed() {
 		return tx.finish()
 	}
