@@ -318,8 +318,11 @@ func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
+	hooks := &hookRun{r: r, cfg: cfg, dir: r.root, env: []string{"GIT_INDEX_FILE=" + tx.commitIndexPath()},
+		out: req.HookOut, noVer: req.NoVerify}
+	preCommit := t.checkedOut && !noop && hooks.exists("pre-commit")
 	// The commit's index: the parent's tree plus the changes. The hooks see it as the index.
-	tree, err := tx.commitIndex(ctx, t, changes)
+	tree, err := tx.commitIndex(ctx, t, changes, preCommit)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -355,13 +358,11 @@ func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest
 	}
 
 	commit := t.parent
-	hooks := &hookRun{r: r, cfg: cfg, dir: r.root, env: []string{"GIT_INDEX_FILE=" + tx.commitIndexPath()},
-		out: req.HookOut, noVer: req.NoVerify}
 	// A pre-commit hook finds the new files in the working tree, as under git commit. Without
 	// one they are written last, just before the branch moves, so that `git status` shows them
 	// as uncommitted changes for a few milliseconds only.
 	written := false
-	if t.checkedOut && !noop && hooks.exists("pre-commit") {
+	if preCommit {
 		if err := tx.writeWorktree(ctx, s, deltas); err != nil {
 			return plumbing.ZeroHash, err
 		}

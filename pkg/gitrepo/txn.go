@@ -162,11 +162,12 @@ func (tx *txn) git(ctx context.Context, env []string, stdin io.Reader, args ...s
 }
 
 // commitIndex writes the commit's index, the parent's tree with the changes, and returns its
-// tree. For the checked-out branch it starts from a copy of the user's index, so the entries
-// keep their stat data, as git commit --only's temporary index does.
-func (tx *txn) commitIndex(ctx context.Context, t target, changes []delta) (plumbing.Hash, error) {
+// tree. For a pre-commit hook, which may compare it with the working tree, it starts from a
+// copy of the user's index, so the entries keep their stat data, as git commit --only's
+// temporary index does.
+func (tx *txn) commitIndex(ctx context.Context, t target, changes []delta, statData bool) (plumbing.Hash, error) {
 	env := []string{"GIT_INDEX_FILE=" + tx.commitIndexPath()}
-	if t.checkedOut {
+	if statData {
 		b, err := os.ReadFile(tx.indexPath())
 		if err == nil {
 			err = tx.write(tx.commitIndexPath(), b, 0o666)
