@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,5 +43,47 @@ func TestGateRefusesInvalidChanges(t *testing.T) {
 			}
 			assertUnchanged(t, dir, before, tc.name)
 		})
+	}
+}
+
+// The repository's own hooks run for the plugin's commits as for git commit's: a pre-commit
+// hook that refuses stops the command (its output shown, exit 1, nothing written), --no-verify
+// skips it, and a commit-msg hook's trailer lands in the commit.
+func TestRepositoryHooksRunForPluginCommits(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "kustomize")
+	where := []string{"--repo", dir, "--path", "overlays/staging"}
+	hooks := filepath.Join(dir, ".git", "hooks")
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(hooks, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(hooks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("pre-commit", `echo "lint: replicas must be odd here" >&2; exit 1`)
+	write("commit-msg", `printf '\nReviewed-by: hook <hook@example.com>\n' >> "$1"`)
+
+	before := snapshot(t, dir)
+	_, stderr, code := gitops(t, append([]string{"scale", "deploy/web", "--replicas=4"}, where...)...)
+	if code != 1 || !strings.Contains(stderr, "lint: replicas must be odd here") || !strings.Contains(stderr, "pre-commit hook refused") || !strings.Contains(stderr, "--no-verify") {
+		t.Fatalf("a refusing pre-commit hook: exit %d\n%s", code, stderr)
+	}
+	// As with git commit, the objects written before the hook ran stay, unreferenced (git gc
+	// prunes them); HEAD, the index, the status and every file are as they were.
+	before.Objects = snapshot(t, dir).Objects
+	assertUnchanged(t, dir, before, "the refused commit")
+
+	if _, stderr, code := gitops(t, append([]string{"scale", "deploy/web", "--replicas=4", "--no-verify"}, where...)...); code != 0 {
+		t.Fatalf("--no-verify: exit %d\n%s", code, stderr)
+	}
+	write("pre-commit", "exit 0")
+	if _, stderr, code := gitops(t, append([]string{"scale", "deploy/web", "--replicas=5"}, where...)...); code != 0 {
+		t.Fatalf("with hooks that pass: exit %d\n%s", code, stderr)
+	}
+	if msg := gitRun(t, dir, "log", "-1", "--format=%B"); !strings.Contains(msg, "Reviewed-by: hook <hook@example.com>") || !strings.Contains(msg, "Gitops-Object:") {
+		t.Errorf("the commit-msg hook's trailer is not in the commit:\n%s", msg)
 	}
 }

@@ -358,10 +358,12 @@ func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
 		files = append(files, gitrepo.Change{Path: p, Content: r.plan.Files[p], Delete: r.plan.Files[p] == nil})
 	}
 	return gitrepo.CommitRequest{
-		Changes: files,
-		Message: gitrepo.FormatMessage(r.subject, body, trailers),
-		Branch:  req.Branch,
-		Signoff: req.Signoff,
+		Changes:  files,
+		Message:  gitrepo.FormatMessage(r.subject, body, trailers),
+		Branch:   req.Branch,
+		Signoff:  req.Signoff,
+		NoVerify: req.NoVerify,
+		HookOut:  req.ErrOut,
 	}
 }
 
