@@ -5,12 +5,7 @@ package fsstat
 import (
 	"os"
 	"path/filepath"
-	"time"
 )
-
-// RacyWindow: a file changed this close to its stat may change again within the same
-// timestamp, so its stat does not vouch for its content.
-const RacyWindow = 2 * time.Second
 
 // Inode is fi's inode number, or 0 where the system has none.
 func Inode(fi os.FileInfo) uint64 { return inode(fi) }
