@@ -369,24 +369,16 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			in.Changes = fields
 			return placement.Candidates(in)
 		}
-		// Placement reads the files this plan changed by the paths it knows: through links too.
-		// Candidates that wrote through a link to such a file, not known before, are made again.
-		var cands []placement.Candidate
-		var resolved []map[string][]byte // each candidate's files by the path written (writePaths)
-		var resolveErrs []error
-		for attempt := 0; ; attempt++ {
-			known := len(e.links)
-			var err error
-			if cands, err = place(e.placementView(plan.Files)); err != nil {
-				return nil, fmt.Errorf("%s in target %s: %w", id, ch.Target, err)
-			}
-			resolved, resolveErrs = make([]map[string][]byte, len(cands)), make([]error, len(cands))
-			for i, c := range cands {
-				resolved[i], resolveErrs[i] = writePaths(e.root, c.Files, e.links)
-			}
-			if attempt > 0 || len(e.links) == known || !e.linkedInto(plan.Files) {
-				break
-			}
+		// Placement reads the files this plan changed by the paths it knows, links it wrote
+		// through before included. (A link to such a file that it meets for the first time is
+		// read as on disk: the closed loop then refuses the candidate that undoes the edit.)
+		cands, err := place(e.placementView(plan.Files))
+		if err != nil {
+			return nil, fmt.Errorf("%s in target %s: %w", id, ch.Target, err)
+		}
+		resolved, resolveErrs := make([]map[string][]byte, len(cands)), make([]error, len(cands))
+		for i, c := range cands {
+			resolved[i], resolveErrs[i] = writePaths(e.root, c.Files, e.links)
 		}
 		if expect[ch.Target] == nil {
 			expect[ch.Target] = map[render.ObjectID]map[string]any{}
@@ -577,26 +569,19 @@ func (e *Engine) reaches(t string, files map[string][]byte) bool {
 // them, the same content under the link's path: placement reads a file by the path the
 // kustomization or the object's origin names.
 func (e *Engine) placementView(files map[string][]byte) map[string][]byte {
-	if !e.linkedInto(files) {
-		return files
-	}
-	view := maps.Clone(files)
+	var view map[string][]byte
 	for link, f := range e.links {
 		if b, ok := files[f]; ok {
+			if view == nil {
+				view = maps.Clone(files)
+			}
 			view[link] = b
 		}
 	}
-	return view
-}
-
-// linkedInto tells whether a known link leads to one of files.
-func (e *Engine) linkedInto(files map[string][]byte) bool {
-	for _, f := range e.links {
-		if _, ok := files[f]; ok {
-			return true
-		}
+	if view == nil {
+		return files
 	}
-	return false
+	return view
 }
 
 func compare(target string, before, after *render.Result, expect map[render.ObjectID]map[string]any) error {
