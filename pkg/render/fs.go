@@ -170,6 +170,13 @@ func (o *overlayFS) ReadFile(path string) ([]byte, error) {
 		}
 		o.sum(rel, b)
 	}
+	name := rel
+	if name == "" {
+		name = path
+	}
+	if err := checkInput(name, b); err != nil {
+		return nil, err
+	}
 	if o.kustomizing && isKustomizationFile(path) && mayPatch(b) {
 		warmSchema()
 	}
