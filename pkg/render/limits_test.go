@@ -25,7 +25,7 @@ func TestExpandedNodes(t *testing.T) {
 		doc  string
 		want int64
 	}{
-		{"a: 1\n", 4}, // document, mapping, key, value
+		{"a: 1\n", 4},                        // document, mapping, key, value
 		{"a: &x [1, 2]\nb: *x\nc: *x\n", 14}, // the sequence (3 nodes) three times, three keys, the mapping, the document
 	} {
 		got, err := expandedNodes([]byte(tc.doc), 1<<40)
