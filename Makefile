@@ -45,12 +45,15 @@ test-e2e: testbin build ## E2E tests only (real etcd, kube-apiserver, git, contr
 # The packages that run work on several goroutines (discovery's split scan, the render cache
 # written beside the commit, parallel dry runs and captures, the repository lock), and the plugin's
 # test of two invocations at once.
-RACE_PKGS     := ./pkg/change/... ./pkg/diff/... ./pkg/editsession/... ./pkg/gitrepo/... ./pkg/hooks/... \
+RACE_PKGS     := ./pkg/diff/... ./pkg/editsession/... ./pkg/gitrepo/... ./pkg/hooks/... \
 	./pkg/render/... ./pkg/target/... ./pkg/validate/... ./pkg/verify/... ./pkg/workflow/... ./internal/...
 
+# pkg/change's goroutines are the sliced first render's and the tree memo's; its other tests
+# (the reduced-render comparisons) run single-threaded and take ten minutes under the detector.
 test-race: ## The concurrent packages' unit tests under the race detector
-	$(GO) test -race -short -count=1 $(TEST_FLAGS) $(RACE_PKGS)
-	$(GO) test -race -short -count=1 -run 'Concurren' $(TEST_FLAGS) ./pkg/plugin/
+	$(GO) test -race -short -count=1 -timeout 20m $(TEST_FLAGS) $(RACE_PKGS)
+	$(GO) test -race -short -count=1 -timeout 20m -run 'TestSliced|TestTreeMemo|TestRefresh' $(TEST_FLAGS) ./pkg/change/
+	$(GO) test -race -short -count=1 -timeout 20m -run 'Concurren' $(TEST_FLAGS) ./pkg/plugin/
 
 bench: testbin build ## Benchmarks, each reporting its anchor measured in the same run
 	$(E2E_ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m ./...
