@@ -1,12 +1,31 @@
 // Package guard is the secrets guard of `kubectl gitops secrets check` and the pre-commit hook: it
 // refuses files that would put secret material into the repository in the clear. A Secret passes
 // only when sops encrypted every value under data and stringData; a SealedSecret only when every
-// sealed value is well-formed; a kustomize secretGenerator only with sops-encrypted files; and
-// no file may hold a private key. Files are bytes in, findings out: the only other files it reads
-// are those a secretGenerator names, through Options.ReadFile, and no finding repeats a value.
+// sealed value is well-formed; a kustomize secret generator (secretGenerator:, or a builtin
+// SecretGenerator under generators:, in a file or inline) only with sops-encrypted files; and
+// no file may hold a private key.
+//
+// It checks every shape that `kubectl kustomize` turns into a Secret: inline patches
+// (patches[].patch, patchesStrategicMerge strings, JSON 6902 patches of a Secret target, the
+// builtin patch transformers) and files of any name that a kustomization lists in resources:,
+// patches or generators:, read as YAML whatever their extension. CheckRendered checks what a
+// render produced, which catches whatever shape this list misses.
+//
+// Private keys are found whether or not they parse: a PEM or PGP private key header followed by
+// base64 (a truncated or damaged key still leaks part of the key), age identities (X25519 and
+// post-quantum, truncated ones included), plugin identities, SSH2 and PuTTY keys, the
+// sealed-secrets controller's key, and keys base64-encoded in values or in files that are not
+// YAML. An ENCRYPTED PRIVATE KEY is refused too: its passphrase can be attacked offline for ever
+// once it is in Git history.
+//
+// Files are bytes in, findings out: the only other files it reads are those kustomizations
+// name, through Options.ReadFile, and no finding repeats a value. Hostile input is bounded: a
+// file over 8 MiB is not parsed (and refused if it looks like a Secret), aliases are followed
+// once, nesting is walked 100 levels deep, and a file lists at most 100 findings.
 package guard
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -70,31 +89,20 @@ type Report struct {
 
 // Check checks files and reports every finding. It does not stop at the first.
 func Check(files []File, opts Options) Report {
-	c := &checker{
-		opts:    opts,
-		byPath:  map[string]*File{},
-		allowed: map[string]bool{},
-		seen:    map[Finding]bool{},
-	}
+	c := newChecker(opts)
 	for i := range files {
 		c.byPath[cleanPath(files[i].Path)] = &files[i]
 	}
+	c.collectRefs(files)
 	rep := Report{Files: len(files)}
 	for _, f := range files {
 		if _, ok := c.allow(f.Path); ok {
 			continue
 		}
-		c.checkFile(f)
+		c.checkFile(f, isStructuredName(f.Path) || c.asYAML[cleanPath(f.Path)])
 	}
-	c.checkContextKustomizations()
-	sort.SliceStable(c.findings, func(i, j int) bool {
-		a, b := c.findings[i], c.findings[j]
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		return a.Doc < b.Doc
-	})
-	rep.Findings = c.findings
+	c.checkRefs()
+	rep.Findings = c.result()
 	rep.Allowed = c.allowedOut
 	return rep
 }
@@ -135,7 +143,31 @@ type checker struct {
 	allowedOut []Allowed
 	findings   []Finding
 	seen       map[Finding]bool
+	// perFile counts the findings of each file, dropped the ones over maxFindingsPerFile.
+	perFile map[string]int
+	dropped map[string]int
+	// refs are the files kustomizations read; asYAML the checked files they read as YAML.
+	refs    []kustRef
+	asYAML  map[string]bool
+	refDone map[string]bool
 }
+
+func newChecker(opts Options) *checker {
+	return &checker{
+		opts:    opts,
+		byPath:  map[string]*File{},
+		allowed: map[string]bool{},
+		seen:    map[Finding]bool{},
+		perFile: map[string]int{},
+		dropped: map[string]int{},
+		asYAML:  map[string]bool{},
+		refDone: map[string]bool{},
+	}
+}
+
+// maxFindingsPerFile bounds the findings listed for one file: a file of a hundred thousand
+// keys is refused as surely with the first hundred, and its report stays readable.
+const maxFindingsPerFile = 100
 
 func (c *checker) allow(p string) (string, bool) {
 	if c.opts.Allow == nil {
@@ -154,18 +186,59 @@ func (c *checker) add(f Finding) {
 		return
 	}
 	c.seen[f] = true
+	if c.perFile[f.File] >= maxFindingsPerFile {
+		c.dropped[f.File]++
+		return
+	}
+	c.perFile[f.File]++
 	c.findings = append(c.findings, f)
 }
 
-// checkFile checks one file: its documents when it is YAML or JSON, and its text for private
-// keys whatever it is.
-func (c *checker) checkFile(f File) {
+// result is the findings sorted by file, then document, with a line for those not listed.
+func (c *checker) result() []Finding {
+	for file, n := range c.dropped {
+		c.findings = append(c.findings, Finding{File: file, Doc: 1 << 30, Reason: fmt.Sprintf("%d more %s not listed", n, plural(n, "finding", "findings"))})
+	}
+	sort.SliceStable(c.findings, func(i, j int) bool {
+		a, b := c.findings[i], c.findings[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Doc < b.Doc
+	})
+	for i := range c.findings {
+		if c.findings[i].Doc == 1<<30 {
+			c.findings[i].Doc = 0
+		}
+	}
+	return c.findings
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// maxParse is the largest file the guard parses as YAML or JSON. No Kubernetes object comes
+// near it (the API server takes requests of 3 MiB at most), and parsing stays within a second
+// or two; a larger file gets the text scans only, and is refused if it looks like a Secret.
+const maxParse = 8 << 20
+
+// checkFile checks one file: its documents when it is YAML or JSON (structured), and its text
+// for private keys whatever it is.
+func (c *checker) checkFile(f File, structured bool) {
 	var docs []*document
-	if isStructuredName(f.Path) {
+	switch {
+	case !structured:
+	case len(f.Data) > maxParse:
+		c.tooLarge(f, "")
+	default:
 		var err error
 		docs, err = parseDocuments(f.Data)
 		if err != nil {
-			c.unparseable(f, err)
+			c.unparseable(f, err, "")
 		}
 	}
 	var inValues []keyMatch
@@ -175,19 +248,38 @@ func (c *checker) checkFile(f File) {
 		inValues = append(inValues, fc.keysInValues...)
 	}
 	c.rawKeys(f, docs, inValues)
+	if len(docs) == 0 {
+		c.rawEncodedKeys(f)
+	}
 }
 
 // unparseable reports a YAML file that does not parse but reads like a Secret: the guard cannot
 // prove its values are encrypted. A chart template ({{ }}) is left to whatever renders it.
-func (c *checker) unparseable(f File, err error) {
-	if !secretLike.Match(f.Data) || strings.Contains(string(f.Data), "{{") {
+func (c *checker) unparseable(f File, err error, via string) {
+	if !secretLike.Match(f.Data) || bytes.Contains(f.Data, []byte("{{")) {
 		return
 	}
 	reason := "does not parse as YAML or JSON and looks like a Secret: cannot tell whether its values are encrypted"
 	if l := errorLine(err); l > 0 {
 		reason = fmt.Sprintf("does not parse as YAML or JSON (line %d) and looks like a Secret: cannot tell whether its values are encrypted", l)
 	}
-	c.add(Finding{File: f.Path, Reason: reason})
+	c.add(Finding{File: f.Path, Reason: withVia(reason, via)})
+}
+
+// tooLarge reports a file too large to parse that reads like a Secret.
+func (c *checker) tooLarge(f File, via string) {
+	if !secretLike.Match(f.Data) {
+		return
+	}
+	reason := fmt.Sprintf("is %.1f MiB, more than the %d MiB the guard parses, and looks like a Secret: no Kubernetes object is this large; split the file", float64(len(f.Data))/(1<<20), maxParse>>20)
+	c.add(Finding{File: f.Path, Reason: withVia(reason, via)})
+}
+
+func withVia(reason, via string) string {
+	if via == "" {
+		return reason
+	}
+	return reason + " (" + via + ")"
 }
 
 // readRef reads a file a kustomization refers to: from the checked files, else through

@@ -32,6 +32,8 @@ func (fc *fileCheck) checkSecret(obj *yaml.Node, p string, sops []sopsBlock) {
 		for _, v := range values(obj, name) {
 			leaves(v, join(p, name), func(lp string, n *yaml.Node) {
 				switch {
+				case n == tooDeep:
+					fc.add(lp, fmt.Sprintf("nested more than %d levels deep: the guard cannot check it (a Secret's values are strings)", maxDepth))
 				case isNull(n) || n.Value == "":
 				case strings.HasPrefix(n.Value, "ENC["):
 					if err := checkENC(n.Value); err != nil {
