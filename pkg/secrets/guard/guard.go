@@ -33,6 +33,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
 // File is one file to check: its path (slash-separated; repository-relative for staged files)
@@ -56,6 +58,12 @@ type Options struct {
 	// secretGenerators may name checked files: a staged env file is checked as an encrypted
 	// file when an unchanged kustomization reads it.
 	Kustomizations []File
+	// NewAllow says whether the allow-list entry that lets a file through is new: added by the
+	// change being checked (to the index, compared with HEAD; by a commit, compared with its
+	// parent), and names it. Such a file is checked all the same, and its findings say why: a
+	// guard.allow entry added with the plaintext it allows would let both in unreviewed. Nil
+	// treats every entry as old. CheckStaged and CheckCommit set it.
+	NewAllow func(path string) (entry string, isNew bool)
 }
 
 // Finding is one reason to refuse a file. It names where the problem is, never the value.
@@ -77,15 +85,31 @@ type Allowed struct {
 	Reason string `json:"reason"`
 }
 
+// AllowChange is a guard.allow entry that the checked change adds, and the checked files that
+// only it lets through: those were checked all the same.
+type AllowChange struct {
+	// Entry is the entry's path glob.
+	Entry string `json:"entry"`
+	// Reason is the entry's reason.
+	Reason string `json:"reason"`
+	// Files are the checked files that only this entry lets through.
+	Files []string `json:"files,omitempty"`
+}
+
 // Report is the outcome of a check.
 type Report struct {
 	// Findings are sorted by file, then document, in the order found within a document.
 	Findings []Finding `json:"findings"`
 	// Allowed are the files the allow-list let through, unchecked.
 	Allowed []Allowed `json:"allowed,omitempty"`
+	// AllowChanges are the guard.allow entries the checked change adds.
+	AllowChanges []AllowChange `json:"allowChanges,omitempty"`
 	// Files is the number of files checked, allowed ones included.
 	Files int `json:"files"`
 }
+
+// Failed tells whether the report refuses the change.
+func (r *Report) Failed() bool { return len(r.Findings) > 0 }
 
 // Check checks files and reports every finding. It does not stop at the first.
 func Check(files []File, opts Options) Report {
@@ -104,6 +128,7 @@ func Check(files []File, opts Options) Report {
 	c.checkRefs()
 	rep.Findings = c.result()
 	rep.Allowed = c.allowedOut
+	rep.AllowChanges = c.allowChanges
 	return rep
 }
 
@@ -136,6 +161,21 @@ func FormatAllowed(w io.Writer, allowed []Allowed) error {
 	return nil
 }
 
+// FormatAllowChanges writes one line per guard.allow entry the change adds, with the files it
+// newly lets through.
+func FormatAllowChanges(w io.Writer, changes []AllowChange) error {
+	for _, a := range changes {
+		files := "no checked file"
+		if len(a.Files) > 0 {
+			files = strings.Join(a.Files, ", ")
+		}
+		if _, err := fmt.Fprintf(w, "%s: guard.allow entry %q (%s) is added in this commit; it newly allows: %s\n", target.ConfigFile, a.Entry, a.Reason, files); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type checker struct {
 	opts       Options
 	byPath     map[string]*File
@@ -150,18 +190,22 @@ type checker struct {
 	refs    []kustRef
 	asYAML  map[string]bool
 	refDone map[string]bool
+	// newAllow are the files checked although allowed, by the new entry that allows them.
+	newAllow     map[string]string
+	allowChanges []AllowChange
 }
 
 func newChecker(opts Options) *checker {
 	return &checker{
-		opts:    opts,
-		byPath:  map[string]*File{},
-		allowed: map[string]bool{},
-		seen:    map[Finding]bool{},
-		perFile: map[string]int{},
-		dropped: map[string]int{},
-		asYAML:  map[string]bool{},
-		refDone: map[string]bool{},
+		opts:     opts,
+		byPath:   map[string]*File{},
+		allowed:  map[string]bool{},
+		seen:     map[Finding]bool{},
+		perFile:  map[string]int{},
+		dropped:  map[string]int{},
+		asYAML:   map[string]bool{},
+		refDone:  map[string]bool{},
+		newAllow: map[string]string{},
 	}
 }
 
@@ -169,19 +213,47 @@ func newChecker(opts Options) *checker {
 // keys is refused as surely with the first hundred, and its report stays readable.
 const maxFindingsPerFile = 100
 
+// allow says whether the allow-list lets a file through, unchecked. A file that only a new
+// entry lets through is checked.
 func (c *checker) allow(p string) (string, bool) {
 	if c.opts.Allow == nil {
 		return "", false
 	}
 	reason, ok := c.opts.Allow(p)
-	if ok && !c.allowed[cleanPath(p)] {
-		c.allowed[cleanPath(p)] = true
+	if !ok {
+		return "", false
+	}
+	name := cleanPath(p)
+	if c.opts.NewAllow != nil {
+		if entry, isNew := c.opts.NewAllow(p); isNew {
+			if _, done := c.newAllow[name]; !done {
+				c.newAllow[name] = entry
+				c.recordAllowChange(entry, reason, p)
+			}
+			return "", false
+		}
+	}
+	if !c.allowed[name] {
+		c.allowed[name] = true
 		c.allowedOut = append(c.allowedOut, Allowed{File: p, Reason: reason})
 	}
-	return reason, ok
+	return reason, true
+}
+
+func (c *checker) recordAllowChange(entry, reason, file string) {
+	for i := range c.allowChanges {
+		if c.allowChanges[i].Entry == entry {
+			c.allowChanges[i].Files = append(c.allowChanges[i].Files, file)
+			return
+		}
+	}
+	c.allowChanges = append(c.allowChanges, AllowChange{Entry: entry, Reason: reason, Files: []string{file}})
 }
 
 func (c *checker) add(f Finding) {
+	if entry, ok := c.newAllow[cleanPath(f.File)]; ok {
+		f.Reason += fmt.Sprintf("; only guard.allow entry %q, added in the same commit, lets this file through: commit that entry alone first, then this file", entry)
+	}
 	if c.seen[f] {
 		return
 	}
