@@ -75,6 +75,8 @@ type Finding struct {
 	// Path is the key path of the value (data.password, spec.encryptedData.x,
 	// secretGenerator[0].literals[1]), or "line N" for a match outside any value.
 	Path string `json:"path,omitempty"`
+	// Object names the rendered object, for a finding of CheckRendered.
+	Object string `json:"object,omitempty"`
 	// Reason says what is wrong.
 	Reason string `json:"reason"`
 }
@@ -132,8 +134,8 @@ func Check(files []File, opts Options) Report {
 	return rep
 }
 
-// Format writes one line per finding: "file:doc: path: reason", or "file: path: reason" for
-// findings about a file as a whole.
+// Format writes one line per finding: "file:doc: path: reason", "file: path: reason" for
+// findings about a file as a whole, "file: object: path: reason" for a rendered object.
 func Format(w io.Writer, findings []Finding) error {
 	for _, f := range findings {
 		loc := f.File
@@ -141,6 +143,9 @@ func Format(w io.Writer, findings []Finding) error {
 			loc = fmt.Sprintf("%s:%d", f.File, f.Doc)
 		}
 		line := loc + ": "
+		if f.Object != "" {
+			line += f.Object + ": "
+		}
 		if f.Path != "" {
 			line += f.Path + ": "
 		}

@@ -18,10 +18,12 @@ type fileCheck struct {
 	prefix string
 	// via says which kustomization reads the file, when it is not among the checked files.
 	via string
+	// object names the rendered object being checked (CheckRendered).
+	object string
 }
 
 func (fc *fileCheck) add(p, reason string) {
-	fc.checker.add(Finding{File: fc.file.Path, Doc: fc.doc.index, Path: under(fc.prefix, p), Reason: withVia(reason, fc.via)})
+	fc.checker.add(Finding{File: fc.file.Path, Doc: fc.doc.index, Path: under(fc.prefix, p), Object: fc.object, Reason: withVia(reason, fc.via)})
 }
 
 // nested checks what a string at path p of the document holds.

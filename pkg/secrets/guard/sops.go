@@ -56,6 +56,12 @@ func (fc *fileCheck) checkSecret(obj *yaml.Node, p string, sops []sopsBlock) {
 	for _, s := range sops {
 		fc.checkSopsBlock(s)
 	}
+	fc.checkSecretMetadata(obj, p)
+}
+
+// checkSecretMetadata refuses what a Secret's metadata must not carry: a copy of its values,
+// and the sealed-secrets controller's label on its key pair.
+func (fc *fileCheck) checkSecretMetadata(obj *yaml.Node, p string) {
 	for _, md := range values(obj, "metadata") {
 		mp := join(p, "metadata")
 		for _, ann := range values(md, "annotations") {
