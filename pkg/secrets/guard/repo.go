@@ -10,73 +10,84 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
-// CheckStaged runs the guard on what the next commit of the repository at dir holds, as the
-// pre-commit hook and `secrets check --staged` do: the staged files, read from the index
-// whatever the work tree holds, with the kustomizations of the index and the guard.allow of
-// the staged configuration file. An allow entry that the index adds to HEAD's does not let a
-// file through: it is reported, with the files it would newly allow, and those are checked.
-func CheckStaged(ctx context.Context, dir string) (Report, error) {
+// Change is what a commit adds to a repository, or what the index will add with the next
+// commit, as the guard checks it: the files it adds or changes, read as they are in the commit
+// (or the index), with the kustomizations and the guard.allow of that tree. An allow entry
+// that the change adds to its base's (HEAD for the index, the first parent for a commit) does
+// not let a file through: Report.AllowChanges names it with the files it would newly allow,
+// and those are checked, their findings saying to commit the entry alone first.
+type Change struct {
+	// Files are the files the change adds, copies, modifies, renames or changes in type.
+	Files []File
+	opts  Options
+	// added are the allow entries that the change adds.
+	added []target.GuardAllow
+}
+
+// StagedChange is what the next commit of the repository at dir holds, as the pre-commit hook
+// and `secrets check --staged` check it: the staged files, read from the index whatever the
+// work tree holds, with the index's kustomizations and .kubectl-gitops.yaml.
+func StagedChange(ctx context.Context, dir string) (*Change, error) {
 	ix := Index{Dir: dir}
 	files, err := ix.Staged(ctx)
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
-	opts := Options{ReadFile: func(name string) ([]byte, error) { return ix.ReadFile(ctx, name) }}
-	if opts.Kustomizations, err = ix.Kustomizations(ctx); err != nil {
-		return Report{}, err
+	ch := &Change{Files: files, opts: Options{ReadFile: func(name string) ([]byte, error) { return ix.ReadFile(ctx, name) }}}
+	if ch.opts.Kustomizations, err = ix.Kustomizations(ctx); err != nil {
+		return nil, err
 	}
 	now, err := configOf(ctx, ix.tree(), "in the index")
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
 	var before *target.Config
 	if head, err := runGit(ctx, dir, nil, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err == nil {
 		before = lenientConfig(ctx, gitTree{dir: dir, rev: strings.TrimSpace(string(head))})
 	}
-	return checkChange(files, opts, now, before), nil
+	ch.allowLists(now, before)
+	return ch, nil
 }
 
-// CheckCommit runs the guard on what a commit changes, as the pre-push hook does for each
-// pushed commit: the files it adds, modifies, renames or changes in type compared with its
-// first parent (all of them for a root commit), read at the commit, with the commit's
-// kustomizations and guard.allow. An allow entry the commit adds to its parent's is treated as
-// CheckStaged treats one the index adds.
-func CheckCommit(ctx context.Context, dir, sha string) (Report, error) {
+// CommitChange is what commit sha adds to its first parent (all its files for a root commit),
+// as the pre-push hook checks each pushed commit, read at the commit.
+func CommitChange(ctx context.Context, dir, sha string) (*Change, error) {
 	cm := Commit{Dir: dir, SHA: sha}
 	files, err := cm.Changed(ctx)
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
-	opts := Options{ReadFile: func(name string) ([]byte, error) { return cm.ReadFile(ctx, name) }}
-	if opts.Kustomizations, err = cm.Kustomizations(ctx); err != nil {
-		return Report{}, err
+	ch := &Change{Files: files, opts: Options{ReadFile: func(name string) ([]byte, error) { return cm.ReadFile(ctx, name) }}}
+	if ch.opts.Kustomizations, err = cm.Kustomizations(ctx); err != nil {
+		return nil, err
 	}
 	now, err := configOf(ctx, cm.tree(), "in commit "+short(sha))
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
 	parent, err := cm.Parent(ctx)
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
 	var before *target.Config
 	if parent != "" {
 		before = lenientConfig(ctx, gitTree{dir: dir, rev: parent})
 	}
-	return checkChange(files, opts, now, before), nil
+	ch.allowLists(now, before)
+	return ch, nil
 }
 
-// checkChange checks files with the allow-list of now, comparing it with before's.
-func checkChange(files []File, opts Options, now, before *target.Config) Report {
+// allowLists sets the allow-list of the change's tree, and what it adds to the base's.
+func (ch *Change) allowLists(now, before *target.Config) {
 	if now == nil || len(now.Guard.Allow) == 0 {
-		return Check(files, opts)
+		return
 	}
 	var old target.GuardConfig
 	if before != nil {
 		old = before.Guard
 	}
-	opts.Allow = now.Guard.Allowed
-	opts.NewAllow = func(p string) (string, bool) {
+	ch.opts.Allow = now.Guard.Allowed
+	ch.opts.NewAllow = func(p string) (string, bool) {
 		if _, ok := old.Allowed(p); ok {
 			return "", false
 		}
@@ -87,18 +98,36 @@ func checkChange(files []File, opts Options, now, before *target.Config) Report 
 		}
 		return "", false
 	}
-	rep := Check(files, opts)
-	// Entries added that let no checked file through are reported too.
 	for _, e := range now.Guard.Allow {
 		added := true
 		for _, o := range old.Allow {
 			added = added && o.Path != e.Path
 		}
+		if added {
+			ch.added = append(ch.added, e)
+		}
+	}
+}
+
+// Check runs the guard on the change's files.
+func (ch *Change) Check() Report {
+	return ch.report(Check(ch.Files, ch.opts))
+}
+
+// CheckRendered runs CheckRendered on objects that the change's tree renders, with the
+// change's allow-list.
+func (ch *Change) CheckRendered(objs []Rendered) Report {
+	return ch.report(CheckRendered(objs, ch.opts))
+}
+
+// report adds the entries the change adds that let nothing checked through.
+func (ch *Change) report(rep Report) Report {
+	for _, e := range ch.added {
 		listed := false
 		for _, a := range rep.AllowChanges {
 			listed = listed || a.Entry == e.Path
 		}
-		if added && !listed {
+		if !listed {
 			rep.AllowChanges = append(rep.AllowChanges, AllowChange{Entry: e.Path, Reason: e.Reason})
 		}
 	}

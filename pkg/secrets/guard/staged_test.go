@@ -52,15 +52,12 @@ func (r *gitRepo) write(name, content string) {
 // check runs the guard as --staged does.
 func (r *gitRepo) check() Report {
 	r.t.Helper()
-	rep, err := CheckStaged(context.Background(), r.dir)
+	ch, err := StagedChange(context.Background(), r.dir)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	files, err := StagedFiles(context.Background(), r.dir)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	assertNoLeak(r.t, files, rep)
+	rep := ch.Check()
+	assertNoLeak(r.t, ch.Files, rep)
 	return rep
 }
 
@@ -352,16 +349,16 @@ func TestStagedAllowList(t *testing.T) {
 		r := newGitRepo(t)
 		r.write(".kubectl-gitops.yaml", "apiVersion: [\n")
 		r.git("add", ".")
-		_, err := CheckStaged(context.Background(), r.dir)
+		_, err := StagedChange(context.Background(), r.dir)
 		if err == nil || !strings.Contains(err.Error(), ".kubectl-gitops.yaml") || !strings.Contains(err.Error(), "(in the index)") {
 			t.Errorf("err = %v, want the staged configuration named", err)
 		}
 	})
 }
 
-// CheckCommit checks what one commit changes, at that commit, with its guard.allow compared
-// with its parent's.
-func TestCheckCommit(t *testing.T) {
+// CommitChange is what one commit changes, at that commit, with its guard.allow compared with
+// its parent's.
+func TestCommitChange(t *testing.T) {
 	r := newGitRepo(t)
 	plain := readCorpus(t, "fail-stringdata-plaintext.yaml")
 	r.write("apps/db.yaml", plain)
@@ -378,17 +375,19 @@ func TestCheckCommit(t *testing.T) {
 	r.write("apps/db.yaml", plain)
 	r.git("add", ".")
 
-	rep, err := CheckCommit(context.Background(), r.dir, root)
-	if err != nil {
-		t.Fatal(err)
+	check := func(sha string) Report {
+		t.Helper()
+		ch, err := CommitChange(context.Background(), r.dir, sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ch.Check()
 	}
+	rep := check(root)
 	if len(rep.Findings) == 0 || rep.Findings[0].File != "apps/db.yaml" {
 		t.Errorf("root commit: findings %v, want apps/db.yaml refused", rep.Findings)
 	}
-	rep, err = CheckCommit(context.Background(), r.dir, second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = check(second)
 	if rep.Files != 3 || len(rep.Findings) != 1 || rep.Findings[0].File != "keys/ec.pem" || len(rep.AllowChanges) != 1 || rep.AllowChanges[0].Entry != "keys/*" {
 		t.Errorf("second commit: %d files, findings %v, changes %+v; want the key refused, allowed only by the entry it adds", rep.Files, rep.Findings, rep.AllowChanges)
 	}
