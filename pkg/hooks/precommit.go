@@ -1,7 +1,9 @@
 // Package hooks is the logic of the Git hooks of `kubectl gitops`: before a commit, the secrets
-// guard on the staged files and a render of every target the staged files touch; before a push,
-// a check that the cluster still holds what the remote branch says (else the push would undo a
-// change made by hand) and a server-side dry-run of what is pushed. It also installs the hook
+// guard on the staged files and a render of every target the staged files touch, whose Secrets
+// must not be in the clear; before a push, the secrets guard on every pushed commit, a check
+// that the cluster still holds what the remote branch says (else the push would undo a change
+// made by hand) and a server-side dry-run of what is pushed. The trees it renders are exported
+// to the process's private temporary directory (internal/privtmp). It also installs the hook
 // shims next to the hooks a repository already has. It never imports cobra: the commands in
 // pkg/plugin call it.
 package hooks
@@ -41,6 +43,9 @@ type RenderCheck struct {
 	Objects int `json:"objects"`
 	// Error says why the target does not render.
 	Error string `json:"error,omitempty"`
+	// Secrets are the rendered Secrets whose values are in the clear, whatever file shape
+	// made them (guard.CheckRendered).
+	Secrets []guard.Finding `json:"secrets,omitempty"`
 }
 
 // Failed tells whether the commit must be refused.
@@ -49,7 +54,7 @@ func (r *PreCommitReport) Failed() bool {
 		return true
 	}
 	for _, t := range r.Targets {
-		if t.Error != "" {
+		if t.Error != "" || len(t.Secrets) > 0 {
 			return true
 		}
 	}
@@ -57,11 +62,12 @@ func (r *PreCommitReport) Failed() bool {
 }
 
 // PreCommit checks what the next commit holds, the index, whatever the work tree holds: the
-// secrets guard on the staged files, and every target whose files are staged must still
-// render. A target's files are those below its path and those its render reads (at the index,
-// or at HEAD when it no longer renders, which finds a deleted or broken base). The index is
-// exported to a private temporary directory (git write-tree, then its files) and rendered
-// there.
+// secrets guard on the staged files (with the index's guard.allow), and every target whose
+// files are staged must still render, with no Secret in the clear among what it renders. A
+// target's files are those below its path and those its render reads (at the index, or at
+// HEAD when it no longer renders, which finds a deleted or broken base). The index is exported
+// to the process's private temporary directory (git write-tree, then its files), rendered
+// there, and removed on return or interrupt.
 func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error) {
 	rep := &PreCommitReport{Targets: []RenderCheck{}}
 	out, err := runGit(ctx, o.Dir, nil, "diff", "--cached", "--name-only", "-z", "--no-renames")
@@ -91,19 +97,11 @@ func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error
 		return nil, fmt.Errorf("the staged %s: %w", target.ConfigFile, err)
 	}
 
-	ix := guard.Index{Dir: o.Dir}
-	files, err := ix.Staged(ctx)
+	change, err := guard.StagedChange(ctx, o.Dir)
 	if err != nil {
 		return nil, err
 	}
-	gopts := guard.Options{ReadFile: func(name string) ([]byte, error) { return ix.ReadFile(ctx, name) }}
-	if gopts.Kustomizations, err = ix.Kustomizations(ctx); err != nil {
-		return nil, err
-	}
-	if cfg != nil {
-		gopts.Allow = cfg.Guard.Allowed
-	}
-	rep.Secrets = guard.Check(files, gopts)
+	rep.Secrets = change.Check()
 	if rep.Secrets.Findings == nil {
 		rep.Secrets.Findings = []guard.Finding{}
 	}
@@ -144,6 +142,7 @@ func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error
 			rc.Error = rerr.Error()
 		} else {
 			rc.Objects = len(res.Objects)
+			rc.Secrets = change.CheckRendered(renderedSecrets(res)).Findings
 		}
 		rep.Targets = append(rep.Targets, rc)
 	}
@@ -171,4 +170,23 @@ func intersects(paths, inputs []string) bool {
 		}
 	}
 	return false
+}
+
+// renderedSecrets are the Secrets and SealedSecrets of a render, as guard.CheckRendered takes
+// them: the other objects are not decoded.
+func renderedSecrets(res *render.Result) []guard.Rendered {
+	var out []guard.Rendered
+	for _, o := range res.Objects {
+		secret := o.ID.Group == "" && o.ID.Kind == "Secret"
+		sealed := o.ID.Group == "bitnami.com" && o.ID.Kind == "SealedSecret"
+		if !secret && !sealed {
+			continue
+		}
+		origin := o.Origin.File
+		if origin == "" {
+			origin = o.Origin.Generated
+		}
+		out = append(out, guard.Rendered{ID: o.ID.String(), Origin: origin, Object: o.Obj().Object})
+	}
+	return out
 }

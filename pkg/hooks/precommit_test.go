@@ -119,3 +119,77 @@ func TestPreCommitNothingStaged(t *testing.T) {
 		t.Errorf("report:\n%s", out)
 	}
 }
+
+// What a target renders is checked too: a Secret that gets its plaintext from a patch the file
+// check cannot tie to a Secret (a target by name only) is refused by the rendered check, which
+// names the target, the object and its file; a secretGenerator of sops-encrypted env files
+// renders ciphertext and passes.
+func TestPreCommitRenderedSecrets(t *testing.T) {
+	testrepo.Env(t)
+	repo := testrepo.New(t, "kustomize")
+	kust := filepath.Join(repo, "overlays", "staging", "kustomization.yaml")
+	orig := readFile(t, kust)
+	write(t, repo, "overlays/staging/db-secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n")
+	patched := strings.Replace(orig, "  - ../../base\n", "  - ../../base\n  - db-secret.yaml\n", 1)
+	patched = strings.Replace(patched, "  - path: web-patch.yaml\n", `  - path: web-patch.yaml
+  - target:
+      name: db
+    patch: |-
+      - op: add
+        path: /stringData
+        value:
+          password: hunter2-from-a-patch
+`, 1)
+	write(t, repo, "overlays/staging/kustomization.yaml", patched)
+	testrepo.Git(t, repo, "add", "-A")
+	rep, out := preCommit(t, repo)
+	if !rep.Failed() || len(rep.Targets) != 1 || len(rep.Targets[0].Secrets) != 1 {
+		t.Fatalf("want the rendered Secret refused:\n%s", out)
+	}
+	f := rep.Targets[0].Secrets[0]
+	if f.File != "overlays/staging/db-secret.yaml" || f.Object != "Secret shop/db" || f.Path != "stringData.password" {
+		t.Errorf("finding %+v, want overlays/staging/db-secret.yaml, Secret shop/db, stringData.password", f)
+	}
+	if !strings.Contains(out, "pre-commit: target overlays/staging: renders (") || !strings.Contains(out, "1 rendered Secret value in the clear") ||
+		!strings.Contains(out, "  overlays/staging/db-secret.yaml: Secret shop/db: stringData.password: rendered value is not encrypted") || strings.Contains(out, "hunter2") {
+		t.Errorf("report:\n%s", out)
+	}
+
+	// The same Secret from a secretGenerator of a sops-encrypted env file.
+	write(t, repo, "overlays/staging/kustomization.yaml", orig+`
+secretGenerator:
+  - name: db
+    envs:
+      - db.env
+`)
+	env, err := os.ReadFile(filepath.Join(testrepo.Root(), "testdata", "secrets", "guard", "pass-generator-env-sops", "secret.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, repo, "overlays/staging/db.env", string(env))
+	if err := os.Remove(filepath.Join(repo, "overlays", "staging", "db-secret.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Git(t, repo, "add", "-A")
+	rep, out = preCommit(t, repo)
+	if rep.Failed() || len(rep.Targets) != 1 || rep.Targets[0].Objects == 0 || len(rep.Targets[0].Secrets) != 0 {
+		t.Errorf("want the encrypted generator to pass:\n%s", out)
+	}
+}
+
+// An allow entry staged with the plaintext it allows is named, and lets nothing through.
+func TestPreCommitAllowEntryAddedWithPlaintext(t *testing.T) {
+	testrepo.Env(t)
+	repo := testrepo.New(t, "plain")
+	write(t, repo, ".kubectl-gitops.yaml", "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\nguard:\n  allow:\n    - path: \"secrets/**\"\n      reason: fixtures\n")
+	write(t, repo, "secrets/db.yaml", plaintextSecret)
+	testrepo.Git(t, repo, "add", "-A")
+	rep, out := preCommit(t, repo)
+	if !rep.Failed() || len(rep.Secrets.Findings) != 1 || rep.Secrets.Findings[0].File != "secrets/db.yaml" {
+		t.Fatalf("want secrets/db.yaml refused:\n%s", out)
+	}
+	if !strings.Contains(out, `  note: .kubectl-gitops.yaml: guard.allow entry "secrets/**" (fixtures) is added in this commit; it newly allows: secrets/db.yaml`) ||
+		!strings.Contains(out, "commit that entry alone first") {
+		t.Errorf("report:\n%s", out)
+	}
+}
