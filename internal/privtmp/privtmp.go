@@ -2,8 +2,8 @@
 // buffer, a decrypted Secret) in one private directory per process:
 // $TMPDIR/kubectl-gitops-UID/PID-RANDOM, mode 0700 like its parent, files in it 0600.
 //
-// The directory goes on every exit path: when the last directory made in it is removed (the
-// callers defer that, which a panic runs too), and on SIGINT, SIGTERM, SIGHUP and SIGQUIT,
+// The directory goes on every exit path (with the user's directory, when no other run uses it):
+// when the last directory made in it is removed (the callers defer that, which a panic runs too), and on SIGINT, SIGTERM, SIGHUP and SIGQUIT,
 // after which the signal ends the process as it would have without this package (so exit
 // statuses stay as they were). Code that handles those signals itself, to stop a child and
 // return an error that main turns into an exit code, says so with HoldSignals. What a run
@@ -124,20 +124,28 @@ func base() (string, error) {
 // create makes the process's directory, locked and watched for signals, after removing what
 // dead runs left. mu is held.
 func create() error {
-	parent, err := base()
-	if err != nil {
-		return err
+	var dir string
+	for attempt := 0; ; attempt++ {
+		parent, err := base()
+		if err != nil {
+			return err
+		}
+		sweep(parent)
+		dir, err = os.MkdirTemp(parent, strconv.Itoa(os.Getpid())+"-")
+		if err == nil {
+			break
+		}
+		// Another run removed the user's directory when it found it empty: make it again.
+		if !errors.Is(err, os.ErrNotExist) || attempt == 2 {
+			return err
+		}
 	}
-	sweep(parent)
-	dir, err := os.MkdirTemp(parent, strconv.Itoa(os.Getpid())+"-")
+	l, err := lockDir(dir)
 	if err != nil {
-		return err
-	}
-	if lock, err = lockDir(dir); err != nil {
 		_ = os.RemoveAll(dir)
 		return err
 	}
-	root = dir
+	root, lock = dir, l
 	stopWatch = watch()
 	return nil
 }
@@ -169,6 +177,8 @@ func removeRoot() error {
 		_ = lock.Close()
 		lock = nil
 	}
+	// The user's directory too, when no other run has one in it: nothing is left behind.
+	_ = os.Remove(filepath.Dir(root))
 	root, live = "", 0
 	return err
 }

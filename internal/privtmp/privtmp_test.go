@@ -163,9 +163,7 @@ func TestMkdirTemp(t *testing.T) {
 		t.Errorf("a second remove: %v", err)
 	}
 	gone(t, proc)
-	if got := perm(t, user); got != 0o700 {
-		t.Errorf("%s has mode %v, want 0700", user, got)
-	}
+	gone(t, user)
 }
 
 // A user directory that is not private is made private; one that another user owns is refused.
@@ -183,16 +181,19 @@ func TestUserDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remove(); err != nil {
-		t.Fatal(err)
-	}
 	if got := perm(t, user); got != 0o700 {
 		t.Errorf("%s has mode %v, want 0700", user, got)
+	}
+	if err := remove(); err != nil {
+		t.Fatal(err)
 	}
 	if os.Getuid() != 0 {
 		return
 	}
-	// As root, hand the directory to someone else.
+	// As root, make the directory someone else's.
+	if err := os.Mkdir(user, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Chown(user, 4242, 4242); err != nil {
 		t.Fatal(err)
 	}
@@ -208,8 +209,7 @@ func TestRemovedAtExit(t *testing.T) {
 	if ws := waitExit(t, cmd); ws.ExitStatus() != 0 {
 		t.Fatalf("helper exited %v", ws)
 	}
-	gone(t, dir)
-	gone(t, filepath.Dir(dir))
+	gone(t, filepath.Dir(filepath.Dir(dir)))
 }
 
 // SIGINT, SIGTERM and SIGHUP remove the directory, then end the process by that signal, as it
@@ -226,7 +226,7 @@ func TestRemovedOnSignal(t *testing.T) {
 			if !ws.Signaled() || ws.Signal() != sig {
 				t.Errorf("helper ended with %v, want killed by %v", ws, sig)
 			}
-			gone(t, filepath.Dir(dir))
+			gone(t, filepath.Dir(filepath.Dir(dir)))
 		})
 	}
 }
@@ -244,7 +244,7 @@ func TestHoldSignals(t *testing.T) {
 			if ws := waitExit(t, cmd); ws.Signaled() || ws.ExitStatus() != 3 {
 				t.Errorf("helper ended with %v, want its own exit status 3", ws)
 			}
-			gone(t, filepath.Dir(dir))
+			gone(t, filepath.Dir(filepath.Dir(dir)))
 		})
 	}
 }
