@@ -27,6 +27,9 @@ func WritePreCommit(w io.Writer, r *PreCommitReport, color bool) error {
 	} else {
 		fmt.Fprintf(&b, "pre-commit: secrets guard on %d staged %s: %s\n", r.Secrets.Files, files, good("ok"))
 	}
+	if len(r.Secrets.Unsafe) > 0 {
+		fmt.Fprintf(&b, "pre-commit: targets not rendered: %s would exhaust a render's memory\n", strings.Join(r.Secrets.Unsafe, ", "))
+	}
 	if len(r.Secrets.AllowChanges) > 0 {
 		var g strings.Builder
 		if err := guard.FormatAllowChanges(&g, r.Secrets.AllowChanges); err != nil {

@@ -32,7 +32,8 @@ type PreCommitReport struct {
 	Staged int `json:"staged"`
 	// Secrets is the guard's report on the staged files.
 	Secrets guard.Report `json:"secrets"`
-	// Targets are the targets the staged files touch, rendered from the index.
+	// Targets are the targets the staged files touch, rendered from the index; none when the
+	// guard found a file that no renderer should read (Secrets.Unsafe).
 	Targets []RenderCheck `json:"targets"`
 }
 
@@ -105,7 +106,9 @@ func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error
 	if rep.Secrets.Findings == nil {
 		rep.Secrets.Findings = []guard.Finding{}
 	}
-	if len(staged) == 0 {
+	if len(staged) == 0 || len(rep.Secrets.Unsafe) > 0 {
+		// An alias bomb would exhaust the render's memory: the guard's finding refuses the
+		// commit without it.
 		return rep, nil
 	}
 

@@ -3,10 +3,12 @@ package hooks_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/hooks"
@@ -190,6 +192,48 @@ func TestPreCommitAllowEntryAddedWithPlaintext(t *testing.T) {
 	}
 	if !strings.Contains(out, `  note: .kubectl-gitops.yaml: guard.allow entry "secrets/**" (fixtures) is added in this commit; it newly allows: secrets/db.yaml`) ||
 		!strings.Contains(out, "commit that entry alone first") {
+		t.Errorf("report:\n%s", out)
+	}
+}
+
+// A staged alias bomb is refused by the guard, and nothing is rendered: kustomize would expand
+// it until the memory is gone.
+func TestPreCommitAliasBombNotRendered(t *testing.T) {
+	testrepo.Env(t)
+	repo := testrepo.New(t, "kustomize")
+	var bomb strings.Builder
+	bomb.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\nextra:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&bomb, "  l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	write(t, repo, "base/lol.yaml", bomb.String())
+	write(t, repo, "base/kustomization.yaml", strings.Replace(readFile(t, filepath.Join(repo, "base", "kustomization.yaml")), "  - cronjob.yaml\n", "  - cronjob.yaml\n  - lol.yaml\n", 1))
+	testrepo.Git(t, repo, "add", "-A")
+	done := make(chan error, 1)
+	var rep *hooks.PreCommitReport
+	go func() {
+		var err error
+		rep, err = hooks.PreCommit(context.Background(), hooks.PreCommitOptions{Dir: repo})
+		done <- err
+	}()
+	timer := time.NewTimer(time.Minute)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-timer.C:
+		t.Fatal("the hook did not finish on an alias bomb")
+	}
+	var b bytes.Buffer
+	if err := hooks.WritePreCommit(&b, rep, false); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !rep.Failed() || len(rep.Targets) != 0 || len(rep.Secrets.Unsafe) != 1 ||
+		!strings.Contains(out, "base/lol.yaml:1: its YAML aliases expand to more than 1000000 values (an alias bomb)") ||
+		!strings.Contains(out, "pre-commit: targets not rendered: base/lol.yaml would exhaust a render's memory") {
 		t.Errorf("report:\n%s", out)
 	}
 }

@@ -213,7 +213,7 @@ func PrePush(ctx context.Context, o PrePushOptions) (*PushReport, error) {
 	for _, u := range o.Updates {
 		ref := &RefReport{RefUpdate: u}
 		err := checkPushedCommits(ctx, o, ref, checked)
-		if err == nil {
+		if err == nil && ref.Problem == "" {
 			err = checkRef(ctx, o, exports, defBranch, ref)
 		}
 		rep.Refs = append(rep.Refs, *ref)
@@ -255,6 +255,10 @@ func checkPushedCommits(ctx context.Context, o PrePushOptions, ref *RefReport, c
 			return err
 		}
 		gr := change.Check()
+		if len(gr.Unsafe) > 0 {
+			// An alias bomb would exhaust the memory of the renders that follow.
+			ref.Problem = fmt.Sprintf("not rendered: commit %s holds %s, which would exhaust a render's memory", short(sha), strings.Join(gr.Unsafe, ", "))
+		}
 		if !gr.Failed() && len(gr.AllowChanges) == 0 {
 			continue
 		}

@@ -108,6 +108,9 @@ type Report struct {
 	AllowChanges []AllowChange `json:"allowChanges,omitempty"`
 	// Files is the number of files checked, allowed ones included.
 	Files int `json:"files"`
+	// Unsafe are the checked files that no renderer should read (alias bombs): the hooks do
+	// not render while the index holds one.
+	Unsafe []string `json:"unsafe,omitempty"`
 }
 
 // Failed tells whether the report refuses the change.
@@ -131,6 +134,10 @@ func Check(files []File, opts Options) Report {
 	rep.Findings = c.result()
 	rep.Allowed = c.allowedOut
 	rep.AllowChanges = c.allowChanges
+	for _, p := range c.unsafe {
+		rep.Unsafe = append(rep.Unsafe, p)
+	}
+	sort.Strings(rep.Unsafe)
 	return rep
 }
 
@@ -198,6 +205,8 @@ type checker struct {
 	// newAllow are the files checked although allowed, by the new entry that allows them.
 	newAllow     map[string]string
 	allowChanges []AllowChange
+	// unsafe are the files found to be alias bombs, by cleaned path.
+	unsafe map[string]string
 }
 
 func newChecker(opts Options) *checker {
@@ -211,6 +220,7 @@ func newChecker(opts Options) *checker {
 		asYAML:   map[string]bool{},
 		refDone:  map[string]bool{},
 		newAllow: map[string]string{},
+		unsafe:   map[string]string{},
 	}
 }
 
@@ -320,6 +330,10 @@ func (c *checker) checkFile(f File, structured bool) {
 	}
 	var inValues []keyMatch
 	for _, d := range docs {
+		if aliasBomb(d.root) {
+			c.add(Finding{File: f.Path, Doc: d.index, Reason: fmt.Sprintf("its YAML aliases expand to more than %d values (an alias bomb): a render would exhaust memory; write the values out", maxExpanded)})
+			c.unsafe[cleanPath(f.Path)] = f.Path
+		}
 		fc := &fileCheck{checker: c, file: f, doc: d}
 		fc.checkDocument()
 		inValues = append(inValues, fc.keysInValues...)

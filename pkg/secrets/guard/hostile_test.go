@@ -95,6 +95,14 @@ func TestHostileInput(t *testing.T) {
 		want:     "nested more than 100 levels deep",
 		findings: 1,
 	}, {
+		// Billion laughs: nine levels of nine aliases, a few hundred bytes.
+		name: "billion-laughs.yaml",
+		data: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\nextra:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + repeatLines(9, func(i int) string {
+			return fmt.Sprintf("  l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i+1, i+1, i, i, i, i, i, i, i, i, i)
+		}),
+		want:     "its YAML aliases expand to more than 1000000 values (an alias bomb)",
+		findings: 1,
+	}, {
 		name: "deep-block.yaml",
 		data: "apiVersion: v1\nkind: ConfigMap\ndata:\n" + repeatLines(5000, func(i int) string { return strings.Repeat(" ", i+1) + "a:\n" }),
 	}} {
@@ -108,6 +116,9 @@ func TestHostileInput(t *testing.T) {
 			}
 			if f := rep.Findings[0]; f.File != "hostile/"+tc.name || !strings.Contains(f.Reason, tc.want) {
 				t.Errorf("finding %+v, want one for hostile/%s saying %q", f, tc.name, tc.want)
+			}
+			if unsafe := strings.Contains(tc.want, "alias bomb"); unsafe != (len(rep.Unsafe) == 1) {
+				t.Errorf("unsafe files %v", rep.Unsafe)
 			}
 			if tc.findings > maxFindingsPerFile {
 				if last := rep.Findings[len(rep.Findings)-1]; !strings.HasSuffix(last.Reason, "more findings not listed") {

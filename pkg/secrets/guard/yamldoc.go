@@ -346,6 +346,45 @@ func walkLeaves(n *yaml.Node, p string, fn func(string, *yaml.Node), expanded ma
 	}
 }
 
+// Alias bombs: a document whose aliases expand to more than maxExpanded values, and to more
+// than aliasRatio times the values it holds, is refused. kustomize expands every alias when it
+// renders; a document of a few lines can expand to billions of values.
+const (
+	maxExpanded = 1_000_000
+	aliasRatio  = 10
+)
+
+// aliasBomb says whether a document's aliases expand beyond the limits. It counts in linear
+// time: each node's expanded size is computed once.
+func aliasBomb(root *yaml.Node) bool {
+	sizes := map[*yaml.Node]int64{}
+	var nodes int64
+	var size func(n *yaml.Node, depth int) int64
+	size = func(n *yaml.Node, depth int) int64 {
+		if n == nil {
+			return 0
+		}
+		if n.Kind == yaml.AliasNode {
+			return size(n.Alias, depth)
+		}
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		sizes[n] = 1 // a cycle counts once
+		nodes++
+		s := int64(1)
+		if depth < 10*maxDepth {
+			for _, c := range n.Content {
+				s = min(s+size(c, depth+1), 1<<50)
+			}
+		}
+		sizes[n] = s
+		return s
+	}
+	expanded := size(root, 0)
+	return expanded > maxExpanded && expanded > aliasRatio*nodes
+}
+
 // isNull says whether a scalar is YAML's null: an absent value holds no secret.
 func isNull(n *yaml.Node) bool {
 	return n.Tag == "!!null"
