@@ -214,9 +214,10 @@ targets:
 	}
 	testrepo.Git(t, work, "reset", "-q", "--hard", "origin/main")
 
-	// A new branch no target follows: nothing to check. Deleting it: nothing to check.
+	// A new branch no target follows, with no commit the remote lacks: nothing to check. Deleting
+	// it: nothing to check.
 	out, code = hookRun(t, work, env, "git", "push", "origin", "HEAD:refs/heads/feature")
-	if code != 0 || !strings.Contains(out, "no target follows branch feature: nothing to check") {
+	if code != 0 || !strings.Contains(out, "no target follows branch feature: no target to check") {
 		t.Errorf("new feature branch: exit %d\n%s", code, out)
 	}
 	out, code = hookRun(t, work, env, "git", "push", "origin", "--delete", "feature")
@@ -322,7 +323,7 @@ func TestE2EHooksInstallNextToExistingHook(t *testing.T) {
 
 	head := testrepo.Git(t, work, "rev-parse", "HEAD")
 	out, code = hookRun(t, work, env, "git", "push", "origin", "HEAD:refs/heads/topic")
-	if code != 0 || !strings.Contains(out, "no target follows branch topic: nothing to check") {
+	if code != 0 || !strings.Contains(out, "no target follows branch topic: no target to check") {
 		t.Fatalf("push: exit %d\n%s", code, out)
 	}
 	seen, err := os.ReadFile(sideEffect)
