@@ -44,25 +44,27 @@ type File struct {
 	Data []byte
 }
 
-// Options tune a check. The zero value checks files alone, reading the files that
-// secretGenerators name from disk.
+// Options tune a check. The zero value checks files alone, reading the files that their
+// kustomizations name from disk.
 type Options struct {
 	// Allow says whether a file may hold key material anyway (a test-only key), and why. Nil
 	// allows nothing. The command wires it to the repository configuration's guard.allow.
 	Allow func(path string) (reason string, ok bool)
-	// ReadFile reads a file a secretGenerator names when it is not among the checked files;
-	// it returns an error satisfying errors.Is(err, fs.ErrNotExist) when there is no such file.
-	// Nil reads from disk. In --staged mode it reads the index.
+	// ReadFile reads a file a kustomization names (a generator's input, a resource or patch of
+	// any name) when it is not among the checked files; it returns an error satisfying
+	// errors.Is(err, fs.ErrNotExist) when there is no such file. Nil reads from disk.
+	// StagedChange reads the index, CommitChange the commit.
 	ReadFile func(name string) ([]byte, error)
-	// Kustomizations are kustomization files that are not checked themselves but whose
-	// secretGenerators may name checked files: a staged env file is checked as an encrypted
-	// file when an unchanged kustomization reads it.
+	// Kustomizations are kustomization files that are not checked themselves but may name
+	// checked files: a staged env file is checked as an encrypted file when an unchanged
+	// kustomization's generator reads it, a staged file of any name as manifests when an
+	// unchanged kustomization lists it.
 	Kustomizations []File
 	// NewAllow says whether the allow-list entry that lets a file through is new: added by the
 	// change being checked (to the index, compared with HEAD; by a commit, compared with its
 	// parent), and names it. Such a file is checked all the same, and its findings say why: a
 	// guard.allow entry added with the plaintext it allows would let both in unreviewed. Nil
-	// treats every entry as old. CheckStaged and CheckCommit set it.
+	// treats every entry as old. StagedChange and CommitChange set it.
 	NewAllow func(path string) (entry string, isNew bool)
 }
 

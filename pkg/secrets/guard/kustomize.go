@@ -501,7 +501,9 @@ func (c *checker) checkRefFile(r kustRef, checked bool) {
 		fc := &fileCheck{checker: c, file: file, doc: d, via: via}
 		switch {
 		case r.kind == refResource:
-			fc.checkObject(root, "", nil, "")
+			if !checked {
+				fc.checkObject(root, "", nil, "")
+			}
 		case r.kind == refPatch || r.kind == refJSON6902:
 			switch {
 			case root.Kind == yaml.SequenceNode:

@@ -235,8 +235,8 @@ func TestStagedChangeKinds(t *testing.T) {
 	}
 }
 
-// A file of any name that a staged kustomization lists is read as manifests, changed or not:
-// the kustomization is what deploys it.
+// A file of any name that a kustomization lists is read as manifests: when the kustomization is
+// staged, changed or not (the kustomization is what deploys it), and when it is staged alone.
 func TestStagedKustomizationReadsUnchangedFile(t *testing.T) {
 	r := newGitRepo(t)
 	r.write("app/db-credentials", readCorpus(t, "fail-stringdata-plaintext.yaml"))
@@ -252,6 +252,22 @@ func TestStagedKustomizationReadsUnchangedFile(t *testing.T) {
 	for _, f := range rep.Findings {
 		if f.File != "app/db-credentials" || !strings.Contains(f.Reason, "read by app/kustomization.yaml resources[0]") {
 			t.Errorf("finding %+v, want app/db-credentials, read by the kustomization", f)
+		}
+	}
+
+	// And the other way: the file of any name staged alone, its kustomization unchanged.
+	r.write("app/db-credentials", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\n")
+	r.git("add", "-A")
+	r.git("commit", "-q", "-m", "listed, harmless")
+	r.write("app/db-credentials", readCorpus(t, "fail-stringdata-plaintext.yaml"))
+	r.git("add", "app/db-credentials")
+	rep = r.check()
+	if len(rep.Findings) == 0 {
+		t.Fatal("no finding, want the staged Secret that a committed kustomization lists")
+	}
+	for _, f := range rep.Findings {
+		if f.File != "app/db-credentials" || f.Doc != 1 || !strings.HasPrefix(f.Path, "stringData.") {
+			t.Errorf("finding %+v, want app/db-credentials read as YAML", f)
 		}
 	}
 }
