@@ -40,8 +40,8 @@ var (
 	live int
 	// holds counts the callers that handle the signals themselves (HoldSignals).
 	holds int
-	// stopWatch stops the signal handler that watches for root's sake.
-	stopWatch func()
+	// watching is the signal handler that watches for root's sake, nil when root is "".
+	watching *watcher
 )
 
 // MkdirTemp makes a new private directory in the process's directory, named after pattern as
@@ -79,13 +79,17 @@ func MkdirTemp(pattern string) (dir string, remove func() error, err error) {
 // directories in place (an editor may still have its buffer open in one). Holds nest.
 func HoldSignals() (release func()) {
 	mu.Lock()
-	holds++
+	if holds++; holds == 1 && watching != nil {
+		watching.pause()
+	}
 	mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			mu.Lock()
-			holds--
+			if holds--; holds == 0 && watching != nil {
+				watching.resume()
+			}
 			mu.Unlock()
 		})
 	}
@@ -146,7 +150,7 @@ func create() error {
 		return err
 	}
 	root, lock = dir, l
-	stopWatch = watch()
+	watching = watch()
 	return nil
 }
 
@@ -168,9 +172,9 @@ func removeRoot() error {
 	if root == "" {
 		return nil
 	}
-	if stopWatch != nil {
-		stopWatch()
-		stopWatch = nil
+	if watching != nil {
+		watching.stop()
+		watching = nil
 	}
 	err := os.RemoveAll(root)
 	if lock != nil {
@@ -186,42 +190,68 @@ func removeRoot() error {
 // watched are the signals that end the process by default: each would leave the directory.
 var watched = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
 
-// watch removes the process's directory when a signal comes that nobody holds, then lets the
-// signal end the process. A signal the process was started to ignore (nohup) stays ignored.
-func watch() (stop func()) {
-	var sigs []os.Signal
+// watcher removes the process's directory when a signal comes that nobody holds, then lets
+// the signal end the process. A signal the process was started to ignore (nohup) stays
+// ignored. Its methods run with mu held.
+type watcher struct {
+	ch   chan os.Signal
+	sigs []os.Signal
+	done chan struct{}
+}
+
+func watch() *watcher {
+	w := &watcher{ch: make(chan os.Signal, 1), done: make(chan struct{})}
 	for _, s := range watched {
 		if !signal.Ignored(s) {
-			sigs = append(sigs, s)
+			w.sigs = append(w.sigs, s)
 		}
 	}
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, sigs...)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-ch:
-				mu.Lock()
-				if holds > 0 {
-					mu.Unlock()
-					continue
-				}
-				signal.Stop(ch)
-				stopWatch = nil
-				_ = removeRoot()
+	if holds == 0 {
+		signal.Notify(w.ch, w.sigs...)
+	}
+	go w.run()
+	return w
+}
+
+func (w *watcher) run() {
+	for {
+		select {
+		case sig := <-w.ch:
+			mu.Lock()
+			if watching != w || holds > 0 {
+				// Stopped, or held, after the signal came: it is not this watcher's.
 				mu.Unlock()
-				reraise(sig)
-				return
-			case <-done:
-				return
+				continue
 			}
+			_ = removeRoot()
+			mu.Unlock()
+			reraise(sig)
+			return
+		case <-w.done:
+			return
 		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
 	}
+}
+
+// pause stops the signals for a hold: the holder has its own handler, so none of them ends the
+// process meanwhile. A signal already queued came with the holder's, which handles it.
+func (w *watcher) pause() {
+	signal.Stop(w.ch)
+	select {
+	case <-w.ch:
+	default:
+	}
+}
+
+func (w *watcher) resume() {
+	signal.Notify(w.ch, w.sigs...)
+}
+
+// stop ends the watcher; a signal it has queued is then ignored, and the signals get their
+// default action again (unless someone else handles them).
+func (w *watcher) stop() {
+	signal.Stop(w.ch)
+	close(w.done)
 }
 
 // sweep removes the directories of runs that are over: those whose lock is free, or, without
