@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets/guard"
@@ -24,6 +25,40 @@ type PreCommitOptions struct {
 	// Dir is the repository's work tree, where git runs the hook. Its index (GIT_INDEX_FILE
 	// when git sets it, as `git commit -a` does) is what is checked.
 	Dir string
+	// RenderTimeout bounds each render; zero means DefaultRenderTimeout.
+	RenderTimeout time.Duration
+}
+
+// DefaultRenderTimeout is how long a hook waits for one render. kustomize takes minutes on
+// some inputs (95 s for a ConfigMap of 100,000 keys, measured on a loaded 2-core machine);
+// a hook must not hang a commit or a push for that long. A target's render takes well under
+// a second in the repositories this project was tried on.
+const DefaultRenderTimeout = 60 * time.Second
+
+// renderWithin renders a target, or gives up after timeout with an error that says why. The
+// render itself cannot be stopped: it goes on until the hook's process ends, which it does
+// right after reporting.
+func renderWithin(root, dir string, timeout time.Duration) (*render.Result, error) {
+	if timeout == 0 {
+		timeout = DefaultRenderTimeout
+	}
+	type result struct {
+		res *render.Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := render.Render(root, dir, render.Options{})
+		done <- result{res, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-timer.C:
+		return nil, fmt.Errorf("render %s: did not finish in %v; kustomize is slow on very large files (a mapping of tens of thousands of keys): split them", dir, timeout)
+	}
 }
 
 // PreCommitReport is what the pre-commit checks found.
@@ -121,7 +156,7 @@ func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error
 		head = sha
 	}
 	for _, t := range targets {
-		res, rerr := render.Render(index, t.Path, render.Options{})
+		res, rerr := renderWithin(index, t.Path, o.RenderTimeout)
 		touched := underAny(staged, t.Path)
 		if !touched && rerr == nil {
 			touched = intersects(staged, res.Inputs)
@@ -131,7 +166,7 @@ func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error
 			touched = true
 			if head != "" {
 				if before, err := exports.export(ctx, head); err == nil {
-					if prev, err := render.Render(before, t.Path, render.Options{}); err == nil {
+					if prev, err := renderWithin(before, t.Path, o.RenderTimeout); err == nil {
 						touched = intersects(staged, prev.Inputs)
 					}
 				}

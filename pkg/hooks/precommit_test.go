@@ -237,3 +237,40 @@ func TestPreCommitAliasBombNotRendered(t *testing.T) {
 		t.Errorf("report:\n%s", out)
 	}
 }
+
+// A render that takes too long (kustomize is slow on a mapping of tens of thousands of keys)
+// ends in an error that names the target, when the timeout is over, not in a hung commit.
+func TestPreCommitRenderTimeout(t *testing.T) {
+	testrepo.Env(t)
+	repo := testrepo.New(t, "kustomize")
+	var cm strings.Builder
+	cm.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: many\ndata:\n")
+	for i := 0; i < 30000; i++ {
+		fmt.Fprintf(&cm, "  key-%d: value %d\n", i, i)
+	}
+	write(t, repo, "overlays/staging/many.yaml", cm.String())
+	write(t, repo, "overlays/staging/kustomization.yaml", strings.Replace(readFile(t, filepath.Join(repo, "overlays", "staging", "kustomization.yaml")), "  - ../../base\n", "  - ../../base\n  - many.yaml\n", 1))
+	testrepo.Git(t, repo, "add", "-A")
+	const timeout = 100 * time.Millisecond
+	done := make(chan error, 1)
+	var rep *hooks.PreCommitReport
+	go func() {
+		var err error
+		rep, err = hooks.PreCommit(context.Background(), hooks.PreCommitOptions{Dir: repo, RenderTimeout: timeout})
+		done <- err
+	}()
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-deadline.C:
+		t.Fatal("the hook waited for the render")
+	}
+	if !rep.Failed() || len(rep.Targets) != 1 || rep.Targets[0].Target != "overlays/staging" ||
+		rep.Targets[0].Error != "render overlays/staging: did not finish in 100ms; kustomize is slow on very large files (a mapping of tens of thousands of keys): split them" {
+		t.Errorf("targets %+v, want overlays/staging refused for its render time", rep.Targets)
+	}
+}

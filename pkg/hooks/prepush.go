@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -86,6 +87,8 @@ type PrePushOptions struct {
 	// Namespace is the namespace of namespaced objects when neither they nor their target name
 	// one; default "default".
 	Namespace string
+	// RenderTimeout bounds each render; zero means DefaultRenderTimeout.
+	RenderTimeout time.Duration
 }
 
 // PushReport is what the pre-push checks found, per ref and target.
@@ -347,7 +350,7 @@ func checkPushTarget(ctx context.Context, o PrePushOptions, t target.Target, u R
 	case !isDir(filepath.Join(remote, filepath.FromSlash(t.Path))):
 		pt.Notes = append(pt.Notes, fmt.Sprintf("new at this push (%s has no %s): no drift check", short(u.RemoteSHA), t.Path))
 	default:
-		res, err := render.Render(remote, t.Path, render.Options{})
+		res, err := renderWithin(remote, t.Path, o.RenderTimeout)
 		if err != nil {
 			pt.Notes = append(pt.Notes, fmt.Sprintf("does not render at the remote's %s, so the cluster was not compared with it: %v", short(u.RemoteSHA), err))
 			break
@@ -369,7 +372,7 @@ func checkPushTarget(ctx context.Context, o PrePushOptions, t target.Target, u R
 		}
 	}
 
-	res, err := render.Render(local, t.Path, render.Options{})
+	res, err := renderWithin(local, t.Path, o.RenderTimeout)
 	if err != nil {
 		pt.RenderError = err.Error()
 		return pt, nil
