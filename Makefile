@@ -19,7 +19,7 @@ KUBE_LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X 
 TEST_FLAGS    ?=
 E2E_ENV       := KUBECTL_GITOPS_E2E=1 PATH=$(CURDIR)/bin:$(CURDIR)/$(TESTBIN):$$PATH
 
-.PHONY: help build install test test-unit test-e2e demo demo-down bench lint testbin dist \
+.PHONY: help build install test test-unit test-e2e test-race demo demo-down bench lint testbin dist \
 	krew-manifest krew-validate krew-install-test clean
 
 help: ## List the targets
@@ -41,6 +41,16 @@ test-unit: ## Unit tests only (no control plane)
 
 test-e2e: testbin build ## E2E tests only (real etcd, kube-apiserver, git, controllers)
 	$(E2E_ENV) $(GO) test -count=1 -run 'E2E' $(TEST_FLAGS) ./...
+
+# The packages that run work on several goroutines (discovery's split scan, the render cache
+# written beside the commit, parallel dry runs and captures, the repository lock), and the plugin's
+# test of two invocations at once.
+RACE_PKGS     := ./pkg/change/... ./pkg/diff/... ./pkg/editsession/... ./pkg/gitrepo/... ./pkg/hooks/... \
+	./pkg/render/... ./pkg/target/... ./pkg/validate/... ./pkg/verify/... ./pkg/workflow/... ./internal/...
+
+test-race: ## The concurrent packages' unit tests under the race detector
+	$(GO) test -race -short -count=1 $(TEST_FLAGS) $(RACE_PKGS)
+	$(GO) test -race -short -count=1 -run 'Concurren' $(TEST_FLAGS) ./pkg/plugin/
 
 bench: testbin build ## Benchmarks, each reporting its anchor measured in the same run
 	$(E2E_ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m ./...

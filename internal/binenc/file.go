@@ -30,3 +30,22 @@ func WriteFile(path string, encode func(io.Writer) error) error {
 	}
 	return werr
 }
+
+// ReadFile reads a memo file with its modification time in nanoseconds: the file system's
+// clock when the file was written, which every stat the memo's reader takes is not older than.
+func ReadFile(path string) ([]byte, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, 0, err
+	}
+	return b, fi.ModTime().UnixNano(), nil
+}

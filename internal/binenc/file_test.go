@@ -27,3 +27,19 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("the directory holds %d files, want only the memo", len(entries))
 	}
 }
+
+// TestReadFile: ReadFile gives the file's bytes and its modification time.
+func TestReadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "memo.bin")
+	if err := WriteFile(path, func(w io.Writer) error { _, err := io.WriteString(w, "memo"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	b, mtime, err := ReadFile(path)
+	fi, serr := os.Stat(path)
+	if err != nil || serr != nil || string(b) != "memo" || mtime != fi.ModTime().UnixNano() {
+		t.Errorf("ReadFile = %q, %d, %v; want %q, %d (%v)", b, mtime, err, "memo", fi.ModTime().UnixNano(), serr)
+	}
+	if _, _, err := ReadFile(path + ".missing"); !os.IsNotExist(err) {
+		t.Errorf("a missing file: %v", err)
+	}
+}

@@ -78,5 +78,5 @@ func fromUnix(st *unix.Stat_t) Stat {
 	default:
 		mode = fs.ModeDevice
 	}
-	return Stat{Type: mode, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: uint64(st.Ino)}
+	return Stat{Type: mode, Perm: fs.FileMode(st.Mode & 0o777), Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: uint64(st.Ino)}
 }

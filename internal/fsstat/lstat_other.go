@@ -9,7 +9,7 @@ func lstat(path string) (Stat, error) {
 	if err != nil {
 		return Stat{}, err
 	}
-	return Stat{Type: fi.Mode().Type(), Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ctime: Ctime(fi), Ino: Inode(fi)}, nil
+	return StatOf(fi), nil
 }
 
 // Dir is an open directory whose entries are stat'ed by name.

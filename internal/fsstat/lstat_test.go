@@ -13,16 +13,20 @@ func TestLstat(t *testing.T) {
 	if err := os.WriteFile(file, []byte("content"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	exe := filepath.Join(dir, "x")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	link := filepath.Join(dir, "l")
 	if err := os.Symlink("f", link); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{dir, file, link} {
+	for _, p := range []string{dir, file, exe, link} {
 		fi, err := os.Lstat(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Stat{Type: fi.Mode().Type(), Size: fi.Size(), Mtime: fi.ModTime().UnixNano(), Ctime: Ctime(fi), Ino: Inode(fi)}
+		want := StatOf(fi)
 		if got, err := Lstat(p); err != nil || got != want {
 			t.Errorf("Lstat(%s) = %+v, %v; want %+v", p, got, err, want)
 		}

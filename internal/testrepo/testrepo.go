@@ -9,6 +9,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
 
 // Root is the project's root directory.
@@ -83,4 +86,28 @@ func NewWithRemote(t *testing.T, sample string) (bare, work string) {
 	work = filepath.Join(t.TempDir(), "clone")
 	Git(t, filepath.Dir(work), "clone", "-q", "file://"+bare, work)
 	return bare, work
+}
+
+// NextTick waits until the file system's clock (fsstat.Clock, read in a directory of the test's
+// on the temporary file system the repositories are made on) has moved past what it reads now:
+// every file written before the call then has times older than any clock a cache reads after
+// it, so the cache's stats vouch for those files (fsstat.Key.Vouches).
+func NextTick(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	start, err := fsstat.Clock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		now, err := fsstat.Clock(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now > start {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("the file system's clock did not move in 10 s")
 }

@@ -7,6 +7,7 @@ package change
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -56,6 +57,8 @@ type Engine struct {
 	// defaultSliceFiles.
 	Sliced     int
 	sliceFiles int
+	// links are the symbolic links changes were placed through, with the files they lead to.
+	links map[string]string
 }
 
 // NewEngine prepares the closed loop for the repository at root and its targets.
@@ -90,7 +93,7 @@ func NewEngineWithIncludes(root string, targets []string, includes map[string][]
 func newEngine(root string, targets []string) *Engine {
 	return &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{},
 		trees: map[string]*kustTree{}, fresh: map[string]*render.Result{},
-		partials: map[string][]*render.Result{}}
+		partials: map[string][]*render.Result{}, links: map[string]string{}}
 }
 
 // parseTree is parseTree through the engine's memo, kept in the cache between commands.
@@ -286,6 +289,9 @@ type Plan struct {
 	Files    map[string][]byte
 	Original map[string][]byte
 	Objects  []ObjectResult
+	// Before and After are the renders, before and after the change, of every target that
+	// reads a changed file: what the gate checks the changed objects in.
+	Before, After map[string]*render.Result
 }
 
 // Paths are the changed files, sorted.
@@ -331,38 +337,51 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 	for _, ch := range changes {
 		id := ch.id()
 		var fields []placement.FieldChange
-		var cands []placement.Candidate
-		var err error
-		in := placement.Input{
-			Root:   e.root,
-			Target: ch.Target,
-			Object: ch.Object,
-			Files:  plan.Files,
-			Shared: func(f string) bool { return e.sharedWith(ch.Target, f) },
-		}
 		apiVersion := ""
 		switch {
 		case ch.Object == nil:
 			apiVersion, _ = ch.Desired["apiVersion"].(string)
-			cands, err = placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: ch.Target, Object: ch.Desired, FileName: ch.FileName, Content: ch.Content, Files: plan.Files})
 		case ch.Content != nil:
 			apiVersion = ch.Object.Obj().GetAPIVersion()
 			fields = placement.Diff(ch.Object.Obj().Object, ch.Desired, placement.PatchMeta(ch.Object.Obj().GroupVersionKind()))
-			cands, err = placement.ReplaceDocument(in, ch.Content)
 		case ch.Desired == nil:
 			apiVersion = ch.Object.Obj().GetAPIVersion()
-			cands, err = placement.DeleteCandidates(in)
 		default:
 			apiVersion = ch.Object.Obj().GetAPIVersion()
 			fields = placement.Diff(ch.Object.Obj().Object, ch.Desired, placement.PatchMeta(ch.Object.Obj().GroupVersionKind()))
 			if len(fields) == 0 {
 				continue
 			}
-			in.Changes = fields
-			cands, err = placement.Candidates(in)
 		}
+		place := func(files map[string][]byte) ([]placement.Candidate, error) {
+			in := placement.Input{
+				Root:   e.root,
+				Target: ch.Target,
+				Object: ch.Object,
+				Files:  files,
+				Shared: func(f string) bool { return e.sharedWith(ch.Target, f) },
+			}
+			switch {
+			case ch.Object == nil:
+				return placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: ch.Target, Object: ch.Desired, FileName: ch.FileName, Content: ch.Content, Files: files})
+			case ch.Content != nil:
+				return placement.ReplaceDocument(in, ch.Content)
+			case ch.Desired == nil:
+				return placement.DeleteCandidates(in)
+			}
+			in.Changes = fields
+			return placement.Candidates(in)
+		}
+		// Placement reads the files this plan changed by the paths it knows, links it wrote
+		// through before included. (A link to such a file that it meets for the first time is
+		// read as on disk: the closed loop then refuses the candidate that undoes the edit.)
+		cands, err := place(e.placementView(plan.Files))
 		if err != nil {
 			return nil, fmt.Errorf("%s in target %s: %w", id, ch.Target, err)
+		}
+		resolved, resolveErrs := make([]map[string][]byte, len(cands)), make([]error, len(cands))
+		for i, c := range cands {
+			resolved[i], resolveErrs[i] = writePaths(e.root, c.Files, e.links)
 		}
 		if expect[ch.Target] == nil {
 			expect[ch.Target] = map[render.ObjectID]map[string]any{}
@@ -370,7 +389,12 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 		expect[ch.Target][id] = ch.Desired
 		var reasons []string
 		accepted := false
-		for _, c := range cands {
+		for i, c := range cands {
+			if resolveErrs[i] != nil {
+				reasons = append(reasons, fmt.Sprintf("in %s: %v", c.Layer, resolveErrs[i]))
+				continue
+			}
+			c.Files = resolved[i]
 			merged := make(map[string][]byte, len(plan.Files)+len(c.Files))
 			for f, b := range plan.Files {
 				merged[f] = b
@@ -412,14 +436,25 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 		}
 		e.accepted, e.acceptedFiles = afters, plan.Files
 	}
+	plan.After, plan.Before = e.accepted, map[string]*render.Result{}
+	for t := range plan.After {
+		plan.Before[t] = e.before[t]
+	}
 	return plan, nil
 }
 
-// sharedWith tells whether a file is read by a target other than self.
+// sharedWith tells whether a file (or, for a link, the file it leads to) is read by a target
+// other than self.
 func (e *Engine) sharedWith(self, file string) bool {
+	paths := []string{file}
+	if real, links, err := render.Resolve(e.root, file); err == nil && len(links) > 0 {
+		paths = append(paths, real)
+	}
 	for _, t := range e.targets {
-		if t != self && e.mayRead(t, file) {
-			return true
+		for _, p := range paths {
+			if t != self && e.mayRead(t, p) {
+				return true
+			}
 		}
 	}
 	return false
@@ -521,13 +556,39 @@ func (e *Engine) renderPartial(t string, full *render.Result, overlay map[string
 	return r, nil
 }
 
+// reaches tells whether target t can read one of files, directly or through a link a change
+// was placed through.
 func (e *Engine) reaches(t string, files map[string][]byte) bool {
 	for f := range files {
 		if e.mayRead(t, f) {
 			return true
 		}
 	}
+	for link, f := range e.links {
+		if _, ok := files[f]; ok && e.mayRead(t, link) {
+			return true
+		}
+	}
 	return false
+}
+
+// placementView is files (by the paths written) with, for each link known to lead to one of
+// them, the same content under the link's path: placement reads a file by the path the
+// kustomization or the object's origin names.
+func (e *Engine) placementView(files map[string][]byte) map[string][]byte {
+	var view map[string][]byte
+	for link, f := range e.links {
+		if b, ok := files[f]; ok {
+			if view == nil {
+				view = maps.Clone(files)
+			}
+			view[link] = b
+		}
+	}
+	if view == nil {
+		return files
+	}
+	return view
 }
 
 func compare(target string, before, after *render.Result, expect map[render.ObjectID]map[string]any) error {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -51,21 +50,9 @@ type yamlJSONMemoFile struct {
 	JSON   map[string][]byte
 }
 
-// yamlJSONFormat names the memo's format and the conversion that made it.
-func yamlJSONFormat() string {
-	f := "kubectl-gitops kustomization json 1"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "sigs.k8s.io/yaml" {
-				if d.Replace != nil {
-					d = d.Replace
-				}
-				return f + " " + d.Path + "@" + d.Version
-			}
-		}
-	}
-	return f
-}
+// yamlJSONFormat names the memo's format and, through binenc.Format, the build whose
+// sigs.k8s.io/yaml made the JSON.
+var yamlJSONFormat = binenc.Format("kubectl-gitops kustomization json 2")
 
 // openYAMLJSONMemo reads the memo in the cache directory dir; nil (no memo) when dir is "".
 func openYAMLJSONMemo(dir string) *yamlJSONMemo {
@@ -75,7 +62,7 @@ func openYAMLJSONMemo(dir string) *yamlJSONMemo {
 	m := &yamlJSONMemo{file: filepath.Join(dir, "kustomization-json.gob"), old: map[string][]byte{}, now: map[string][]byte{}}
 	if b, err := os.ReadFile(m.file); err == nil {
 		var f yamlJSONMemoFile
-		if gob.NewDecoder(bytes.NewReader(b)).Decode(&f) == nil && f.Format == yamlJSONFormat() && f.JSON != nil {
+		if gob.NewDecoder(bytes.NewReader(b)).Decode(&f) == nil && f.Format == yamlJSONFormat && f.JSON != nil {
 			m.old = f.JSON
 		}
 	}
@@ -116,7 +103,7 @@ func (m *yamlJSONMemo) save() {
 	}
 	m.misses = 0
 	var buf bytes.Buffer
-	if gob.NewEncoder(&buf).Encode(yamlJSONMemoFile{Format: yamlJSONFormat(), JSON: m.now}) != nil {
+	if gob.NewEncoder(&buf).Encode(yamlJSONMemoFile{Format: yamlJSONFormat, JSON: m.now}) != nil {
 		return
 	}
 	_ = binenc.WriteFile(m.file, func(out io.Writer) error { _, err := out.Write(buf.Bytes()); return err })

@@ -20,8 +20,9 @@ import (
 // from its file as before. Which of a directory's names is its kustomization file, and whether
 // an entry is a directory, are kept as found: a change to either changes an input of the render.
 
-// treeFormat names the memo's format and the YAML-to-JSON conversion its nodes were parsed with.
-func treeFormat() string { return "kubectl-gitops kustomization tree 1; " + yamlJSONFormat() }
+// treeFormat names the memo's format and, through binenc.Format, the build whose parse (and
+// YAML-to-JSON conversion) made its nodes.
+var treeFormat = binenc.Format("kubectl-gitops kustomization tree 2")
 
 func (m *parseMemo) treeFile(root, t string) string {
 	if m == nil || m.cacheDir == "" {
@@ -81,7 +82,7 @@ func (m *parseMemo) loadTree(root, t string) {
 		return
 	}
 	r, err := binenc.NewReader(b, true)
-	if err != nil || r.String() != treeFormat() || r.String() != root || r.String() != t {
+	if err != nil || r.String() != treeFormat || r.String() != root || r.String() != t {
 		return
 	}
 	nodes := map[string]*kustNode{}
@@ -138,7 +139,7 @@ func (m *parseMemo) saveTree(root, t string, tree *kustTree) {
 // node's fields.
 func encodeTree(out io.Writer, root, t string, tree *kustTree) error {
 	w := binenc.NewWriter(out)
-	w.String(treeFormat())
+	w.String(treeFormat)
 	w.String(root)
 	w.String(t)
 	w.Uint(uint64(len(tree.nodes)))

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/repogen"
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 )
 
@@ -91,5 +92,75 @@ func sameTree(t *testing.T, got, want *kustTree) {
 	}
 	if len(got.reading) != len(want.reading) {
 		t.Errorf("the index holds %d paths, want %d", len(got.reading), len(want.reading))
+	}
+}
+
+// TestTreeMemoSameSizeSameMtime: a kustomization rewritten with the same size and its
+// modification time restored is parsed again, and the next command renders its new content;
+// every stat vouched for its file before (the files are older than the cache's clock).
+func TestTreeMemoSameSizeSameMtime(t *testing.T) {
+	fleet := filepath.Join(t.TempDir(), "fleet")
+	if err := repogen.Generate(fleet, repogen.Options{Apps: 12, ManifestsPerApp: 3, Overlays: []string{"dev"}, Commits: 1}); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.NextTick(t)
+	cache := render.Cache{Dir: t.TempDir()}
+	const tgt = "overlays/dev"
+	command := func() (*kustTree, *render.Result) {
+		t.Helper()
+		eng, err := NewEngine(fleet, []string{tgt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng.Cache = cache
+		r, err := eng.Rendered(tgt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := eng.parseTree(tgt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := parseTree(fleet, tgt, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameTree(t, tr, want)
+		return tr, r
+	}
+	command()
+	if tr, _ := command(); tr.parsed != 0 {
+		t.Fatalf("a command with everything cached parsed %d kustomizations", tr.parsed)
+	}
+
+	app := repogen.AppName(4)
+	file := filepath.Join(fleet, "base", "apps", app, "kustomization.yaml")
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, file, strings.Replace(string(b), "app.kubernetes.io/part-of:", "app.kubernetes.io/part-oz:", 1))
+	if err := os.Chtimes(file, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	tr, r := command()
+	if tr.parsed != 1 {
+		t.Errorf("after a kustomization changed with its size and mtime: %d parsed, want 1", tr.parsed)
+	}
+	relabeled := 0
+	for _, o := range r.Objects {
+		if strings.HasPrefix(o.Origin.File, "base/apps/"+app+"/") {
+			if o.Obj().GetLabels()["app.kubernetes.io/part-oz"] != app {
+				t.Errorf("%s renders without the new label: %v", o.ID, o.Obj().GetLabels())
+			}
+			relabeled++
+		}
+	}
+	if relabeled == 0 {
+		t.Errorf("no object of %s rendered", app)
 	}
 }

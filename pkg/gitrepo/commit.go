@@ -2,9 +2,12 @@ package gitrepo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -38,10 +42,15 @@ type CommitRequest struct {
 	// branch the index and working tree are not touched.
 	Branch string
 	// Now is the commit time unless GIT_AUTHOR_DATE/GIT_COMMITTER_DATE say otherwise;
-	// nil means time.Now.
+	// nil means the clock, as git reads it.
 	Now func() time.Time
 	// Signoff adds the committer's Signed-off-by trailer, as `git commit --signoff` does.
 	Signoff bool
+	// NoVerify skips the pre-commit and commit-msg hooks, as `git commit --no-verify` does.
+	NoVerify bool
+	// HookOut receives what the hooks print, as git commit forwards it; nil discards it (a
+	// failing hook's output is in its *HookError either way).
+	HookOut io.Writer
 }
 
 // CommitResult is what Commit made.
@@ -51,187 +60,141 @@ type CommitResult struct {
 	Files  []string
 }
 
-// Commit makes one commit holding exactly req.Changes on top of the branch, and moves the
-// branch to it. The new tree is HEAD's tree with the changed paths replaced, so the user's other
-// staged and unstaged work is neither committed nor touched; only the changed paths' index
-// entries and files are updated. If one of them has uncommitted changes, Commit returns a
-// *DirtyError before writing anything. The caller holds Lock.
+// Commit makes one commit holding exactly req.Changes on top of the branch, as `git commit
+// --only` of those files would, and moves the branch to it. The user's other staged and
+// unstaged work is neither committed nor touched. If one of the changed paths has uncommitted
+// changes, Commit returns a *DirtyError before writing anything; a refusing hook gives a
+// *HookError, and the repository is then as it was. The caller holds Lock.
 func (r *Repo) Commit(ctx context.Context, req CommitRequest) (CommitResult, error) {
 	var res CommitResult
 	if err := ctx.Err(); err != nil {
-		return res, err
-	}
-	in, err := r.resolveRequest(req)
-	if err != nil {
 		return res, err
 	}
 	h, err := r.readHead()
 	if err != nil {
 		return res, err
 	}
-	ref := h.ref
-	if ref == "" {
-		ref = "HEAD"
+	t := target{ref: "HEAD", branch: h.ref, checkedOut: true}
+	if h.exists {
+		t.old, t.parent = h.hash, h.hash
 	}
-	checkedOut := true
 	if req.Branch != "" {
 		if err := validBranch(req.Branch); err != nil {
 			return res, err
 		}
-		ref = "refs/heads/" + req.Branch
-		checkedOut = ref == h.ref
-	}
-	// parent is the commit to build on; old is the value ref must still have when it is moved
-	// (ZeroHash: it must not exist yet).
-	parent, hasParent, old := h.hash, h.exists, h.hash
-	if !h.exists {
-		old = plumbing.ZeroHash
-	}
-	if !checkedOut {
-		cur, ok, err := r.readRef(ref)
-		if err != nil {
-			return res, err
-		}
-		old = cur // ZeroHash when the branch is new: it is created from HEAD
-		if ok {
-			parent, hasParent = cur, true
-		}
-	}
-
-	s := r.storage()
-	if checkedOut {
-		// Checked again under the index lock; checking now spares a signing prompt.
-		paths := make([]string, len(in.changes))
-		for i, c := range in.changes {
-			paths[i] = c.path
-		}
-		var tree plumbing.Hash
-		if hasParent {
-			c, err := readCommit(s, parent)
+		if name := "refs/heads/" + req.Branch; name != h.ref {
+			cur, ok, err := readRef(r.storage(), name)
 			if err != nil {
 				return res, err
 			}
-			tree = c.tree
-		}
-		if err := r.checkClean(s, in.cfg, tree, paths); err != nil {
-			return res, err
+			// A branch that does not exist yet (old ZeroHash) starts at HEAD.
+			t = target{ref: name, branch: name, old: cur, parent: t.parent}
+			if ok {
+				t.parent = cur
+			}
 		}
 	}
-	made, err := r.makeCommit(ctx, s, in, parent, hasParent)
+	t.reflog = "commit"
+	if t.parent.IsZero() {
+		t.reflog = "commit (initial)"
+	}
+	hash, files, err := r.commit(ctx, req, t)
 	if err != nil {
 		return res, err
 	}
-	reflog := "commit: " + made.subject
-	if !hasParent {
-		reflog = "commit (initial): " + made.subject
+	return CommitResult{Hash: hash.String(), Branch: shortBranch(t.branch), Files: files}, nil
+}
+
+// target is where a commit goes.
+type target struct {
+	ref        string        // what update-ref moves: "HEAD" for the checked-out branch or a detached HEAD
+	branch     string        // the branch ("refs/heads/NAME"); "" when detached
+	old        plumbing.Hash // the value ref must still have; ZeroHash: it must not exist
+	parent     plumbing.Hash // the commit to build on; ZeroHash: none (a root commit)
+	checkedOut bool          // the index and working tree follow the ref
+	reflog     string        // "commit"…: the reflog says "REFLOG: SUBJECT"
+	// follow: changes the parent already holds move the ref to the parent instead of failing
+	// with ErrNoChanges (a push retry whose change the remote already has).
+	follow bool
+}
+
+// entry is a path's state in a tree; mode 0: absent.
+type entry struct {
+	mode filemode.FileMode
+	hash plumbing.Hash
+}
+
+// delta is a path's change between two trees.
+type delta struct {
+	path     string
+	from, to entry
+}
+
+// commit makes the commit of req on t and moves t.ref to it; it returns the commit and the
+// changed files. See the package documentation for the order of its steps.
+func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbing.Hash, []string, error) {
+	msg := cleanMessage(req.Message)
+	if msg == "" {
+		return plumbing.ZeroHash, nil, errors.New("empty commit message")
 	}
-	err = r.advance(ctx, s, advance{
-		ref: ref, checkedOut: checkedOut, headLog: ref == h.ref,
-		old: old, new: made.hash, oldTree: made.baseTree, newTree: made.tree,
-		reflogMsg: reflog, ident: reflogIdent(in.cfg, in.committer), cfg: in.cfg,
-	})
+	s := r.storage()
+	parentTree, err := commitTree(s, t.parent)
 	if err != nil {
-		return res, err
+		return plumbing.ZeroHash, nil, err
 	}
-	res.Hash, res.Branch = made.hash.String(), shortBranch(strings.TrimPrefix(ref, "HEAD"))
-	for _, c := range in.changes {
-		res.Files = append(res.Files, c.path)
+	changes, err := r.prepareChanges(s, parentTree, req.Changes, t.checkedOut)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
 	}
-	sort.Strings(res.Files)
-	return res, nil
-}
-
-type madeCommit struct {
-	hash, tree, baseTree plumbing.Hash
-	subject              string
-}
-
-// commitInput is a CommitRequest checked and resolved against the configuration.
-type commitInput struct {
-	changes           []treeChange
-	msg               string
-	cfg               *gitConfig
-	author, committer signature
-}
-
-func (r *Repo) resolveRequest(req CommitRequest) (commitInput, error) {
-	var in commitInput
-	var err error
-	if in.changes, err = treeChanges(req.Changes); err != nil {
-		return in, err
+	files := make([]string, len(changes))
+	noop := true
+	for i, c := range changes {
+		files[i] = c.path
+		noop = noop && c.from == c.to
 	}
-	if in.msg = cleanMessage(req.Message); in.msg == "" {
-		return in, errors.New("empty commit message")
+	sort.Strings(files)
+	if noop && !t.follow {
+		return plumbing.ZeroHash, nil, ErrNoChanges
 	}
-	now := time.Now
-	if req.Now != nil {
-		now = req.Now
-	}
-	if in.cfg, err = readRepoConfig(r); err != nil {
-		return in, err
-	}
-	if in.author, in.committer, err = resolveIdentity(in.cfg, now()); err != nil {
-		return in, err
+	cfg, err := r.commitConfig(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
 	}
 	if req.Signoff {
-		in.msg = withSignoff(in.msg, in.committer)
-	}
-	return in, nil
-}
-
-// withSignoff adds the Signed-off-by trailer of who to msg, in its trailer block when it ends
-// with one, unless it is there already.
-func withSignoff(msg string, who signature) string {
-	line := fmt.Sprintf("Signed-off-by: %s <%s>", who.name, who.email)
-	trimmed := strings.TrimRight(msg, "\n")
-	for _, l := range strings.Split(trimmed, "\n") {
-		if l == line {
-			return msg
-		}
-	}
-	sep := "\n\n"
-	if len(Trailers(trimmed)) > 0 {
-		sep = "\n"
-	}
-	return trimmed + sep + line + "\n"
-}
-
-// makeCommit writes the tree of parent (none: hasParent false) with the changes applied and a
-// commit of it; ErrNoChanges if the tree stays the same.
-func (r *Repo) makeCommit(ctx context.Context, s *filesystem.Storage, in commitInput, parent plumbing.Hash,
-	hasParent bool) (madeCommit, error) {
-	var m madeCommit
-	var parents []plumbing.Hash
-	if hasParent {
-		c, err := readCommit(s, parent)
+		out, err := runGit(ctx, r.root, nil, nil, "var", "GIT_COMMITTER_IDENT")
 		if err != nil {
-			return m, err
+			return plumbing.ZeroHash, nil, identityError(err)
 		}
-		m.baseTree, parents = c.tree, []plumbing.Hash{parent}
+		ident := string(out)
+		msg = withSignoff(msg, ident[:strings.LastIndex(ident, ">")+1])
 	}
-	tree, _, err := buildTree(s, m.baseTree, in.changes, true)
+	if err := ctx.Err(); err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+
+	tx, err := r.begin(t)
 	if err != nil {
-		return m, fmt.Errorf("failed to build the commit: %w", err)
+		return plumbing.ZeroHash, nil, err
 	}
-	if tree == m.baseTree {
-		return m, ErrNoChanges
-	}
-	sign, _, err := in.cfg.getBool("commit", "", "gpgsign")
+	hash, err := tx.run(ctx, s, req, t, cfg, changes, msg, noop)
 	if err != nil {
-		return m, err
+		// As the next command would: finished if the branch moved, else undone.
+		if rerr := tx.settle(); rerr != nil {
+			err = fmt.Errorf("%w; completing or undoing it failed too (the next kubectl-gitops command retries): %v", err, rerr)
+		}
+		return plumbing.ZeroHash, nil, err
 	}
-	m.hash, err = r.writeCommit(ctx, s, sign, tree, parents, in.author, in.committer, in.msg)
-	m.tree = tree
-	m.subject, _, _ = strings.Cut(in.msg, "\n")
-	return m, err
+	return hash, files, nil
 }
 
-func treeChanges(in []Change) ([]treeChange, error) {
+// prepareChanges checks the changes against the parent's tree and the working tree and writes
+// their blobs.
+func (r *Repo) prepareChanges(s *filesystem.Storage, parent *object.Tree, in []Change, checkedOut bool) ([]delta, error) {
 	if len(in) == 0 {
 		return nil, errors.New("no changes to commit")
 	}
 	seen := map[string]bool{}
-	out := make([]treeChange, 0, len(in))
+	out := make([]delta, 0, len(in))
 	for _, c := range in {
 		if err := validPath(c.Path); err != nil {
 			return nil, err
@@ -245,211 +208,287 @@ func treeChanges(in []Change) ([]treeChange, error) {
 		default:
 			return nil, fmt.Errorf("%s: unsupported file mode %s", c.Path, c.Mode)
 		}
-		out = append(out, treeChange{parts: strings.Split(c.Path, "/"), content: c.Content, mode: c.Mode,
-			delete: c.Delete, path: c.Path})
+		old, err := checkTreePath(parent, c)
+		if err != nil {
+			return nil, err
+		}
+		if checkedOut {
+			if err := r.checkWorktreePath(c); err != nil {
+				return nil, err
+			}
+		}
+		d := delta{path: c.Path}
+		if old != nil {
+			d.from = entry{old.Mode, old.Hash}
+		}
+		if !c.Delete {
+			d.to.mode = c.Mode
+			if d.to.mode == 0 {
+				d.to.mode = cmp.Or(d.from.mode, filemode.Regular)
+			}
+			if d.to.hash, err = writeBlob(s, c.Content); err != nil {
+				return nil, fmt.Errorf("failed to store %s: %w", c.Path, err)
+			}
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }
 
-// cleanMessage strips trailing space from lines and blank lines from both ends, and ends the
-// message with a newline, as `git commit` does (without removing "#" lines: nothing here comes
-// from an editor template).
-func cleanMessage(m string) string {
-	lines := strings.Split(strings.ReplaceAll(m, "\r\n", "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " \t\r")
-	}
-	out := strings.Trim(strings.Join(lines, "\n"), "\n")
-	if out == "" {
-		return ""
-	}
-	return out + "\n"
-}
-
-func reflogIdent(cfg *gitConfig, committer signature) string {
-	if v, set, _ := cfg.getBool("core", "", "logallrefupdates"); set && !v {
-		if s, _ := cfg.get("core", "", "logallrefupdates"); !strings.EqualFold(s, "always") {
-			return ""
-		}
-	}
-	return committer.String()
-}
-
-// writeCommit stores the commit object. A commit to be signed is made by `git commit-tree -S`,
-// so the user's gpg or ssh signing setup (gpg.format, user.signingkey, gpg.program) applies.
-func (r *Repo) writeCommit(ctx context.Context, s *filesystem.Storage, sign bool, tree plumbing.Hash,
-	parents []plumbing.Hash, author, committer signature, msg string) (plumbing.Hash, error) {
-	if sign {
-		args := []string{"commit-tree", "-S", tree.String()}
-		for _, p := range parents {
-			args = append(args, "-p", p.String())
-		}
-		env := []string{
-			"GIT_AUTHOR_NAME=" + author.name, "GIT_AUTHOR_EMAIL=" + author.email,
-			"GIT_AUTHOR_DATE=" + gitDate(author.when),
-			"GIT_COMMITTER_NAME=" + committer.name, "GIT_COMMITTER_EMAIL=" + committer.email,
-			"GIT_COMMITTER_DATE=" + gitDate(committer.when),
-		}
-		out, err := runGit(ctx, r.root, env, strings.NewReader(msg), args...)
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("failed to sign the commit (commit.gpgsign is set): %w", err)
-		}
-		return parseHash(strings.TrimSpace(string(out)))
-	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "tree %s\n", tree)
-	for _, p := range parents {
-		fmt.Fprintf(&b, "parent %s\n", p)
-	}
-	fmt.Fprintf(&b, "author %s\ncommitter %s\n\n%s", author, committer, msg)
-	return writeObject(s, plumbing.CommitObject, b.Bytes())
-}
-
-func gitDate(t time.Time) string { return fmt.Sprintf("%d %s", t.Unix(), t.Format("-0700")) }
-
-// advance moves ref from old (ZeroHash: it must not exist) to new. When the ref is checked out,
-// the index entries and working tree files of the paths that differ between the two trees are
-// brought along, after checking they hold no uncommitted work.
-type advance struct {
-	ref              string
-	checkedOut       bool
-	headLog          bool
-	old, new         plumbing.Hash
-	oldTree, newTree plumbing.Hash
-	reflogMsg, ident string
-	cfg              *gitConfig
-}
-
-func (r *Repo) advance(ctx context.Context, s *filesystem.Storage, a advance) error {
-	update := refUpdate{name: a.ref, old: a.old, new: a.new, reflogMsg: a.reflogMsg, ident: a.ident, headLog: a.headLog}
-	if !a.checkedOut {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		return r.updateRef(update)
-	}
-	deltas, err := diffTrees(s, a.oldTree, a.newTree, "", nil)
-	if err != nil {
-		return err
-	}
-	indexPath := filepath.Join(r.gitDir, "index")
-	lock, err := createLockFile(indexPath)
-	if err != nil {
-		return fmt.Errorf("failed to lock the index: %w", err)
-	}
-	indexDone := false
-	defer func() {
-		if !indexDone {
-			_ = lock.Close()
-			_ = os.Remove(lock.Name())
-		}
-	}()
-	idx, err := readIndex(indexPath)
-	if err != nil {
-		return err
-	}
-	fileMode := configFileMode(a.cfg)
-	dirty := &DirtyError{}
-	for _, d := range deltas {
-		state, err := r.pathState(idx, d.old, d.path, fileMode)
-		if err != nil {
-			return err
-		}
-		if state != "" {
-			dirty.add(d.path, state)
-		}
-	}
-	if len(dirty.Paths) > 0 {
-		return dirty
-	}
-
-	wt := &worktreeUpdate{root: r.root}
-	defer wt.rollback()
-	written := map[string]bool{}
-	for _, d := range deltas {
-		if i, ok := idx.find(d.path); ok && idx.entries[i].skipWorktree() {
-			continue // outside the sparse checkout: index only
-		}
-		if err := r.checkIndexConflicts(idx, d); err != nil {
-			return err
-		}
+// checkTreePath refuses a change that the tree holds as a directory, below a file, or through
+// or onto a symbolic link: Commit never replaces a link by a file, nor writes through one. It
+// returns the path's entry, nil if absent.
+func checkTreePath(tree *object.Tree, c Change) (*object.TreeEntry, error) {
+	parts := strings.Split(c.Path, "/")
+	for i := 1; i < len(parts); i++ {
+		dir := strings.Join(parts[:i], "/")
+		e, err := tree.FindEntry(dir)
 		switch {
-		case d.new == nil:
-			if d.old.isGitlink() {
-				continue
-			}
-			err = wt.prepareRemove(d.path)
-		case d.new.isGitlink():
-			continue
-		default:
-			content, rerr := readObject(s, plumbing.BlobObject, d.new.hash)
-			if rerr != nil {
-				return rerr
-			}
-			err = wt.prepareWrite(d.path, content, d.new.mode)
-			written[d.path] = true
+		case err != nil:
+			return nil, nil // nothing there yet
+		case e.Mode == filemode.Symlink:
+			return nil, fmt.Errorf("refusing to change %s: %s is a symbolic link in the repository", c.Path, dir)
+		case e.Mode != filemode.Dir:
+			return nil, fmt.Errorf("cannot write %s: %s is a file in the repository", c.Path, dir)
 		}
+	}
+	e, err := tree.FindEntry(c.Path)
+	switch {
+	case err != nil:
+		return nil, nil
+	case e.Mode == filemode.Dir:
+		return nil, fmt.Errorf("cannot write %s: it is a directory in the repository", c.Path)
+	case e.Mode == filemode.Symlink && c.Mode != filemode.Symlink:
+		return nil, fmt.Errorf("refusing to change %s: it is a symbolic link in the repository; change the file it points to", c.Path)
+	}
+	return e, nil
+}
+
+// checkWorktreePath is checkTreePath for the working tree.
+func (r *Repo) checkWorktreePath(c Change) error {
+	parts := strings.Split(c.Path, "/")
+	for i := 1; i <= len(parts); i++ {
+		rel := strings.Join(parts[:i], "/")
+		fi, err := os.Lstat(filepath.Join(r.root, filepath.FromSlash(rel)))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil
+		case err != nil:
+			return fmt.Errorf("cannot write %s: %w", c.Path, err)
+		case fi.Mode()&fs.ModeSymlink != 0 && i < len(parts):
+			return fmt.Errorf("refusing to change %s: %s is a symbolic link in the working tree", c.Path, rel)
+		case fi.Mode()&fs.ModeSymlink != 0 && c.Mode != filemode.Symlink:
+			return fmt.Errorf("refusing to change %s: it is a symbolic link in the working tree; change the file it points to", c.Path)
+		case !fi.IsDir() && i < len(parts):
+			return fmt.Errorf("cannot write %s: %s is not a directory in the working tree", c.Path, rel)
+		}
+	}
+	return nil
+}
+
+func writeBlob(s *filesystem.Storage, content []byte) (plumbing.Hash, error) {
+	o := s.NewEncodedObject()
+	o.SetType(plumbing.BlobObject)
+	o.SetSize(int64(len(content)))
+	w, err := o.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := w.Write(content); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if s.HasEncodedObject(o.Hash()) == nil {
+		return o.Hash(), nil
+	}
+	return s.SetEncodedObject(o)
+}
+
+// run is the commit inside the transaction tx; rolling back is the caller's.
+func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest, t target, cfg commitConfig,
+	changes []delta, msg string, noop bool) (plumbing.Hash, error) {
+	r := tx.r
+	oldTree, err := commitTree(s, t.old)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	parentTree, err := commitTree(s, t.parent)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	hooks := &hookRun{r: r, cfg: cfg, dir: r.root, env: []string{"GIT_INDEX_FILE=" + tx.commitIndexPath()},
+		out: req.HookOut, noVer: req.NoVerify}
+	preCommit := t.checkedOut && !noop && hooks.exists("pre-commit")
+	// The commit's index: the parent's tree plus the changes. The hooks see it as the index.
+	tree, err := tx.commitIndex(ctx, t, changes, preCommit)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	// From here until the commit is in place no git command changes the index, as under git
+	// commit.
+	if t.checkedOut {
+		if err := tx.lockIndex(); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+	// deltas are what changes between the old commit and the new one in the index and the
+	// working tree: the changes, unless the commit goes on another parent (a push retry).
+	deltas := changes
+	if t.checkedOut && t.old != t.parent {
+		if deltas, err = tx.diffTrees(ctx, oldTree, tree); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+	clean := map[string]bool{}
+	if t.checkedOut {
+		paths := make([]string, 0, len(deltas))
+		for _, d := range deltas {
+			paths = append(paths, d.path)
+			clean[d.path] = true
+		}
+		state, err := r.status(ctx, paths)
 		if err != nil {
-			return err
+			return plumbing.ZeroHash, err
+		}
+		if err := dirtyError(state); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+
+	commit := t.parent
+	// A pre-commit hook finds the new files in the working tree, as under git commit. Without
+	// one they are written last, just before the branch moves, so that `git status` shows them
+	// as uncommitted changes for a few milliseconds only.
+	written := false
+	if preCommit {
+		if err := tx.writeWorktree(ctx, s, deltas); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		written = true
+	}
+	if !noop {
+		if !t.checkedOut {
+			if err := tx.exportTree(ctx, hooks); err != nil {
+				return plumbing.ZeroHash, err
+			}
+		}
+		if err := hooks.run(ctx, "pre-commit"); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if hooks.ran {
+			// A pre-commit hook may stage more (a formatter): the commit holds its index.
+			staged, err := tx.writeTree(ctx)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			if staged == parentTree.Hash && !t.follow {
+				return plumbing.ZeroHash, ErrNoChanges
+			}
+			if staged != tree && t.checkedOut {
+				if deltas, err = tx.diffTrees(ctx, oldTree, staged); err != nil {
+					return plumbing.ZeroHash, err
+				}
+			}
+			tree = staged
+		}
+		if msg, err = tx.message(ctx, hooks, msg); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if commit, err = tx.commitTree(ctx, cfg, req.Now, tree, t.parent, msg); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+	if t.checkedOut {
+		if err := tx.newIndex(ctx, deltas, clean); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if !written {
+			if err := tx.writeWorktree(ctx, s, deltas); err != nil {
+				return plumbing.ZeroHash, err
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return plumbing.ZeroHash, err
 	}
-	// From here on the commit is made: finish the index and working tree even if ctx ends.
-	if err := r.updateRef(update); err != nil {
-		return err
+	subject, _, _ := strings.Cut(msg, "\n")
+	if err := tx.updateRef(ctx, t, commit, t.reflog+": "+subject); err != nil {
+		return plumbing.ZeroHash, err
 	}
-	failed := wt.commit()
-	for _, d := range deltas {
-		if d.new == nil {
-			idx.remove(d.path)
-			continue
-		}
-		e := &indexEntry{mode: canonicalMode(d.new.mode), hash: d.new.hash, name: d.path}
-		abs := filepath.Join(r.root, filepath.FromSlash(d.path))
-		if fi, err := os.Lstat(abs); err == nil && written[d.path] && failed[abs] == nil {
-			fillStat(e, fi)
-		}
-		idx.set(e)
+	// The commit is made: what is left completes it, whatever ctx says. post-commit runs after
+	// the index is in place, as git commit runs it (in the exported tree for another branch).
+	ctx = context.WithoutCancel(ctx)
+	if !noop && !t.checkedOut {
+		_ = hooks.run(ctx, "post-commit")
 	}
-	_, err = lock.Write(idx.encode())
-	if cerr := lock.Close(); err == nil {
-		err = cerr
+	if err := tx.finish(); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("commit %s was made, but finishing it failed (the next kubectl-gitops "+
+			"command completes it): %w", commit, err)
 	}
-	if err == nil {
-		err = os.Rename(lock.Name(), indexPath)
+	if !noop && t.checkedOut {
+		hooks.env = nil
+		_ = hooks.run(ctx, "post-commit")
 	}
-	indexDone = err == nil
-	if err != nil || len(failed) > 0 {
-		var paths []string
-		for p, ferr := range failed {
-			paths = append(paths, fmt.Sprintf("%s: %v", p, ferr))
-		}
-		if err != nil {
-			paths = append(paths, fmt.Sprintf("index: %v", err))
-		}
-		sort.Strings(paths)
-		return fmt.Errorf("commit %s was made, but the working tree was not fully updated (`git status` shows "+
-			"what is left; `git checkout HEAD -- PATH` restores a file):\n  %s", a.new, strings.Join(paths, "\n  "))
-	}
-	return nil
+	return commit, nil
 }
 
-// checkIndexConflicts refuses a new file whose parent is a file in the index, or a path that
-// the index holds as a directory.
-func (r *Repo) checkIndexConflicts(idx *gitIndex, d delta) error {
-	if d.new == nil {
-		return nil
+// message runs the message hooks on msg as git commit does, with the message in
+// $GIT_DIR/COMMIT_EDITMSG, and returns the message they leave, cleaned.
+func (tx *txn) message(ctx context.Context, hooks *hookRun, msg string) (string, error) {
+	if !hooks.exists("prepare-commit-msg") && !hooks.exists("commit-msg") {
+		return msg, nil
 	}
-	if d.old == nil && idx.hasUnder(d.path) {
-		return fmt.Errorf("cannot write %s: the index has files under it", d.path)
+	file := filepath.Join(tx.r.gitDir, "COMMIT_EDITMSG")
+	if err := tx.write(file, []byte(msg), 0o666); err != nil {
+		return "", err
 	}
-	for dir := d.path; strings.Contains(dir, "/"); {
-		dir = dir[:strings.LastIndex(dir, "/")]
-		if _, ok := idx.find(dir); ok {
-			return fmt.Errorf("cannot write %s: %s is a file in the index", d.path, dir)
+	if err := hooks.run(ctx, "prepare-commit-msg", file, "message"); err != nil {
+		return "", err
+	}
+	if err := hooks.run(ctx, "commit-msg", file); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	if msg = cleanMessage(string(b)); msg == "" {
+		return "", errors.New("aborting commit due to empty commit message (left so by the message hooks)")
+	}
+	return msg, nil
+}
+
+// commitTree writes the commit object with `git commit-tree`, which takes the identity and
+// dates from git's configuration and environment and signs with the user's setup when
+// commit.gpgSign asks.
+func (tx *txn) commitTree(ctx context.Context, cfg commitConfig, now func() time.Time, tree, parent plumbing.Hash,
+	msg string) (plumbing.Hash, error) {
+	args := []string{"commit-tree"}
+	if cfg.sign {
+		args = append(args, "-S")
+	}
+	args = append(args, tree.String())
+	if !parent.IsZero() {
+		args = append(args, "-p", parent.String())
+	}
+	var env []string
+	if now != nil {
+		t := now()
+		date := fmt.Sprintf("%d %s", t.Unix(), t.Format("-0700"))
+		for _, v := range []string{"GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"} {
+			if os.Getenv(v) == "" {
+				env = append(env, v+"="+date)
+			}
 		}
 	}
-	return nil
+	out, err := tx.git(ctx, env, strings.NewReader(msg), args...)
+	if err != nil {
+		if err = identityError(err); cfg.sign && !errors.As(err, new(*IdentityError)) {
+			err = fmt.Errorf("failed to sign the commit (commit.gpgSign is set): %w", err)
+		}
+		return plumbing.ZeroHash, err
+	}
+	return parseHash(string(bytes.TrimSpace(out)))
 }

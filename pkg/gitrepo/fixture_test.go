@@ -24,6 +24,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperCommit())
 	case "hold":
 		os.Exit(helperHold())
+	case "fault":
+		os.Exit(helperFault())
 	}
 	base, err := os.MkdirTemp("", "gitrepo-test-")
 	if err != nil {
@@ -208,7 +210,8 @@ func (tr *testRepo) noLeftovers() {
 			return err
 		}
 		name := d.Name()
-		if strings.HasSuffix(name, ".lock") || strings.Contains(name, ".kubectl-gitops-") || name == LockFileName+".break" {
+		if strings.HasSuffix(name, ".lock") || strings.Contains(name, "kubectl-gitops-") || name == LockFileName+".break" ||
+			p == filepath.Join(tr.dir, ".git", "kubectl-gitops", "commit") {
 			tr.t.Errorf("left behind: %s", p)
 		}
 		return nil

@@ -15,6 +15,7 @@ func TestNoIdentity(t *testing.T) {
 	empty := t.TempDir()
 	t.Setenv("HOME", empty)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(empty, "xdg"))
+	tr.git("config", "user.useConfigOnly", "true") // no guess from the host name
 	_, err := tr.open().Commit(context.Background(), CommitRequest{Message: "m",
 		Changes: []Change{{Path: "staged.yaml", Content: []byte("x\n")}}})
 	var ie *IdentityError
@@ -29,8 +30,8 @@ func TestNoIdentity(t *testing.T) {
 	tr.noLeftovers()
 }
 
-// TestIdentityLikeGit compares the identity this package resolves with `git var`, which is
-// git's own answer, for each place an identity can come from.
+// TestIdentityLikeGit commits with the identity from each place git takes one from (git
+// commit-tree resolves it) and compares it with `git var`, git's own answer.
 func TestIdentityLikeGit(t *testing.T) {
 	type setup func(t *testing.T, tr *testRepo, home string)
 	writeFile := func(t *testing.T, p, content string) {
@@ -107,21 +108,18 @@ func TestIdentityLikeGit(t *testing.T) {
 			t.Setenv("HOME", home)
 			t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "xdg"))
 			set(t, tr, home)
-			cfg, err := readRepoConfig(tr.open())
-			if err != nil {
+			if _, err := tr.open().Commit(context.Background(), CommitRequest{Message: "m",
+				Changes: []Change{{Path: "staged.yaml", Content: []byte("x\n")}}}); err != nil {
 				t.Fatal(err)
 			}
-			author, committer, err := resolveIdentity(cfg, fixedNow())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := author.name + " <" + author.email + ">"; got != want[name] {
+			author := tr.git("log", "-1", "--format=%an <%ae>")
+			if got := strings.TrimSpace(author); got != want[name] {
 				t.Errorf("author %q, want %q", got, want[name])
 			}
 			for _, c := range []struct {
 				name string
-				got  signature
-			}{{"GIT_AUTHOR_IDENT", author}, {"GIT_COMMITTER_IDENT", committer}} {
+				got  string
+			}{{"GIT_AUTHOR_IDENT", author}, {"GIT_COMMITTER_IDENT", tr.git("log", "-1", "--format=%cn <%ce>")}} {
 				cmd := exec.Command("git", "var", c.name)
 				cmd.Dir = tr.dir
 				out, err := cmd.Output()
@@ -129,7 +127,7 @@ func TestIdentityLikeGit(t *testing.T) {
 					t.Fatalf("git var %s: %v", c.name, err)
 				}
 				want := string(out[:strings.LastIndex(string(out), ">")+1])
-				if got := c.got.name + " <" + c.got.email + ">"; got != want {
+				if got := strings.TrimSpace(c.got); got != want {
 					t.Errorf("%s: got %q, git says %q", c.name, got, want)
 				}
 			}
@@ -147,14 +145,6 @@ func TestIdentityDate(t *testing.T) {
 	}
 	if got := tr.git("log", "-1", "--format=%ad|%cd", "--date=raw"); got != "1700000000 +0200|1714979289 +0000\n" {
 		t.Errorf("dates %q", got)
-	}
-	for _, d := range []string{"Thu, 07 Apr 2005 22:13:13 +0200", "2005-04-07 22:13:13 +0200", "1112904793 +0200", "2005-04-07T22:13:13"} {
-		if _, err := parseGitDate(d); err != nil {
-			t.Errorf("parseGitDate(%q): %v", d, err)
-		}
-	}
-	if _, err := parseGitDate("yesterday"); err == nil {
-		t.Error("parseGitDate accepted yesterday")
 	}
 }
 

@@ -74,7 +74,9 @@ const lockWriteGrace = 5 * time.Second
 // Lock takes the repository's kubectl-gitops lock (LockFileName in the git directory, holding
 // pid, hostname and start time). While another invocation holds it, Lock waits, polling with
 // backoff, until it is released or ctx ends (a *LockedError). A lock left by a process that no
-// longer runs on this host is removed. unlock releases the lock; it may be called more than once.
+// longer runs on this host is removed. Holding the lock, Lock then finishes or undoes a commit
+// that a killed process left half made (see the package documentation). unlock releases the
+// lock; it may be called more than once.
 func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
 	path := filepath.Join(r.commonDir, LockFileName)
 	host, err := os.Hostname()
@@ -94,7 +96,13 @@ func (r *Repo) Lock(ctx context.Context) (unlock func(), err error) {
 		}
 		if took {
 			var once sync.Once
-			return func() { once.Do(func() { releaseLock(path, content) }) }, nil
+			unlock := func() { once.Do(func() { releaseLock(path, content) }) }
+			// Before anything else, the commit a killed holder left is finished or undone.
+			if err := r.recoverCommit(); err != nil {
+				unlock()
+				return nil, fmt.Errorf("failed to recover the commit an interrupted kubectl-gitops left in %s: %w", r.root, err)
+			}
+			return unlock, nil
 		}
 		raw, fi, err := readLockFile(path)
 		if errors.Is(err, fs.ErrNotExist) {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Network operations run the git executable, for every kind of remote. Only git honours all of
@@ -124,17 +126,13 @@ func (r *Repo) Fetch(ctx context.Context, remote, branch string) (string, error)
 	if err := validBranch(branch); err != nil {
 		return "", err
 	}
-	cfg, err := readRepoConfig(r)
-	if err != nil {
-		return "", err
-	}
 	src := "refs/heads/" + branch
-	if _, named := cfg.get("remote", remote, "url"); named {
+	if _, err := runGit(ctx, r.root, nil, nil, "config", "--get", "remote."+remote+".url"); err == nil {
 		dst := "refs/remotes/" + remote + "/" + branch
 		if _, err := runGit(ctx, r.root, nil, nil, "fetch", "--no-tags", "--no-write-fetch-head", remote, "+"+src+":"+dst); err != nil {
 			return "", fmt.Errorf("failed to fetch %s from %s: %w", branch, remote, err)
 		}
-		h, ok, err := r.readRef(dst)
+		h, ok, err := readRef(r.storage(), dst)
 		if err != nil || !ok {
 			return "", fmt.Errorf("failed to fetch %s from %s: %s not updated: %v", branch, remote, dst, err)
 		}
@@ -155,10 +153,12 @@ func (r *Repo) Fetch(ctx context.Context, remote, branch string) (string, error)
 	return h.String(), nil
 }
 
-// rebuildOn replaces the local branch's one unpushed commit by the change Reapply makes on base.
+// rebuildOn replaces the local branch's one unpushed commit by the change Reapply makes on base,
+// made as Commit makes it (hooks included).
 func (r *Repo) rebuildOn(ctx context.Context, branch, remote, base string, reapply func(context.Context, string) (CommitRequest, error)) error {
 	ref := "refs/heads/" + branch
-	tip, ok, err := r.readRef(ref)
+	s := r.storage()
+	tip, ok, err := readRef(s, ref)
 	if err != nil {
 		return err
 	}
@@ -169,15 +169,14 @@ func (r *Repo) rebuildOn(ctx context.Context, branch, remote, base string, reapp
 	if err != nil {
 		return err
 	}
-	s := r.storage()
-	tipCommit, err := readCommit(s, tip)
+	tipCommit, err := object.GetCommit(s, tip)
 	if err != nil {
 		return err
 	}
-	if len(tipCommit.parents) != 1 {
+	if tipCommit.NumParents() != 1 {
 		return fmt.Errorf("the tip of %s is not a single-parent commit; pull and rebase it yourself", branch)
 	}
-	if _, err := runGit(ctx, r.root, nil, nil, "merge-base", "--is-ancestor", tipCommit.parents[0].String(), base); err != nil {
+	if _, err := runGit(ctx, r.root, nil, nil, "merge-base", "--is-ancestor", tipCommit.ParentHashes[0].String(), base); err != nil {
 		var gerr *GitError
 		if errors.As(err, &gerr) && gerr.Stderr == "" {
 			return fmt.Errorf("%s has other commits that are not on %s/%s; pull and rebase them, then try again",
@@ -189,34 +188,17 @@ func (r *Repo) rebuildOn(ctx context.Context, branch, remote, base string, reapp
 	if err != nil {
 		return err
 	}
-	in, err := r.resolveRequest(req)
-	if err != nil {
-		return err
-	}
 	h, err := r.readHead()
 	if err != nil {
 		return err
 	}
-	baseCommit, err := readCommit(s, baseHash)
-	if err != nil {
-		return err
+	t := target{ref: ref, branch: ref, old: tip, parent: baseHash, checkedOut: h.ref == ref,
+		reflog: fmt.Sprintf("kubectl-gitops: reapply onto %s/%s", remote, branch), follow: true}
+	if t.checkedOut {
+		t.ref = "HEAD"
 	}
-	made, err := r.makeCommit(ctx, s, in, baseHash, true)
-	newHash, newTree := made.hash, made.tree
-	if errors.Is(err, ErrNoChanges) {
-		// The remote already has this content: the local branch just follows it.
-		newHash, newTree, err = baseHash, baseCommit.tree, nil
-	}
-	if err != nil {
-		return err
-	}
-	return r.advance(ctx, s, advance{
-		ref: ref, checkedOut: h.ref == ref, headLog: h.ref == ref,
-		old: tip, new: newHash, oldTree: tipCommit.tree, newTree: newTree,
-		reflogMsg: fmt.Sprintf("kubectl-gitops: reapply onto %s/%s", remote, branch),
-		ident:     reflogIdent(in.cfg, in.committer),
-		cfg:       in.cfg,
-	})
+	_, _, err = r.commit(ctx, req, t)
+	return err
 }
 
 // Clone clones url into dir, checking out branch (empty: the remote's default branch).

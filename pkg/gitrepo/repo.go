@@ -3,6 +3,7 @@ package gitrepo
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,7 +12,11 @@ import (
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
@@ -119,15 +124,22 @@ func newRepo(root, gitDir string) (*Repo, error) {
 		common = filepath.Clean(c)
 	}
 	r := &Repo{root: root, gitDir: gitDir, commonDir: common}
-	cfg, err := readRepoConfig(r)
+	// go-git reads and writes objects here; formats it cannot handle are refused up front.
+	// Extensions live in the repository's own config file, never in an included one.
+	f, err := os.Open(filepath.Join(common, "config"))
 	if err != nil {
 		return nil, fmt.Errorf("failed to open repository at %s: %w", root, err)
 	}
-	// Formats go-git cannot read or this package cannot write safely are refused up front.
-	if v, _ := cfg.get("extensions", "", "objectformat"); v != "" && !strings.EqualFold(v, "sha1") {
+	defer f.Close()
+	cfg := gitconfig.New()
+	if err := gitconfig.NewDecoder(f).Decode(cfg); err != nil {
+		return nil, fmt.Errorf("failed to open repository at %s: reading its config: %w", root, err)
+	}
+	ext := cfg.Section("extensions")
+	if v := ext.Option("objectformat"); v != "" && !strings.EqualFold(v, "sha1") {
 		return nil, fmt.Errorf("repository %s uses object format %s, which is not supported", root, v)
 	}
-	if v, _ := cfg.get("extensions", "", "refstorage"); v != "" && !strings.EqualFold(v, "files") {
+	if v := ext.Option("refstorage"); v != "" && !strings.EqualFold(v, "files") {
 		return nil, fmt.Errorf("repository %s stores references as %s, which is not supported", root, v)
 	}
 	return r, nil
@@ -136,10 +148,45 @@ func newRepo(root, gitDir string) (*Repo, error) {
 // Root is the top directory of the working tree.
 func (r *Repo) Root() string { return r.root }
 
-// storage opens the object database. It is opened per operation because go-git caches the list
-// of pack files, which a concurrent fetch or gc changes.
+// storage opens the repository with go-git, which reads references and objects and writes
+// blobs. It is opened per operation because go-git caches the list of pack files, which a
+// concurrent fetch or gc changes.
 func (r *Repo) storage() *filesystem.Storage {
-	return filesystem.NewStorage(osfs.New(r.commonDir), cache.NewObjectLRUDefault())
+	fs := dotgit.NewRepositoryFilesystem(osfs.New(r.gitDir), osfs.New(r.commonDir))
+	return filesystem.NewStorage(fs, cache.NewObjectLRUDefault())
+}
+
+// head is what HEAD points to.
+type head struct {
+	ref    string        // "refs/heads/NAME", or "" when detached
+	hash   plumbing.Hash // the commit, if exists
+	exists bool          // false on an unborn branch
+}
+
+func (r *Repo) readHead() (head, error) {
+	s := r.storage()
+	ref, err := s.Reference(plumbing.HEAD)
+	if err != nil {
+		return head{}, fmt.Errorf("failed to read HEAD: %w", err)
+	}
+	if ref.Type() != plumbing.SymbolicReference {
+		return head{hash: ref.Hash(), exists: true}, nil
+	}
+	h := head{ref: ref.Target().String()}
+	h.hash, h.exists, err = readRef(s, h.ref)
+	return h, err
+}
+
+// readRef resolves a reference to an object; false if it does not exist.
+func readRef(s *filesystem.Storage, name string) (plumbing.Hash, bool, error) {
+	ref, err := storer.ResolveReference(s, plumbing.ReferenceName(name))
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, false, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("failed to read %s: %w", name, err)
+	}
+	return ref.Hash(), true, nil
 }
 
 // HeadCommit is the commit HEAD points to.
@@ -185,18 +232,48 @@ func (r *Repo) ReadFileAt(commit, path string) ([]byte, error) {
 		return nil, err
 	}
 	s := r.storage()
-	c, err := readCommit(s, plumbing.NewHash(commit))
+	hash, err := parseHash(commit)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s: %w", path, err)
+	}
+	tree, err := commitTree(s, hash)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %s at %.12s: %w", path, commit, err)
 	}
-	e, err := lookupPath(s, c.tree, path)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read %s at %.12s: %w", path, commit, err)
-	}
-	if e == nil || e.isDir() {
+	e, err := tree.FindEntry(path)
+	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) ||
+		err == nil && !e.Mode.IsFile() {
 		return nil, fmt.Errorf("failed to read %s at %.12s: %w", path, commit, fs.ErrNotExist)
 	}
-	return readObject(s, plumbing.BlobObject, e.hash)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s at %.12s: %w", path, commit, err)
+	}
+	return readBlob(s, e.Hash)
+}
+
+// commitTree is the tree of a commit; an empty tree for ZeroHash (no commit yet).
+func commitTree(s *filesystem.Storage, commit plumbing.Hash) (*object.Tree, error) {
+	if commit.IsZero() {
+		return &object.Tree{}, nil
+	}
+	c, err := object.GetCommit(s, commit)
+	if err != nil {
+		return nil, err
+	}
+	return c.Tree()
+}
+
+func readBlob(s *filesystem.Storage, h plumbing.Hash) ([]byte, error) {
+	b, err := object.GetBlob(s, h)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := b.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
 }
 
 // validPath accepts clean, relative, slash-separated paths that stay inside the working tree
@@ -209,6 +286,22 @@ func validPath(p string) error {
 		if part == "" || part == "." || part == ".." || strings.EqualFold(part, ".git") {
 			return fmt.Errorf("invalid repository path %q: want a relative, slash-separated file path", p)
 		}
+	}
+	return nil
+}
+
+func parseHash(s string) (plumbing.Hash, error) {
+	if len(s) != 40 || !plumbing.IsHash(s) {
+		return plumbing.ZeroHash, fmt.Errorf("invalid object name %q", s)
+	}
+	return plumbing.NewHash(s), nil
+}
+
+// validBranch checks a short branch name against git's rules for reference names.
+func validBranch(name string) error {
+	ref := plumbing.NewBranchReferenceName(name)
+	if name == "" || name == "HEAD" || strings.HasPrefix(name, "-") || ref.Validate() != nil {
+		return fmt.Errorf("invalid branch name %q", name)
 	}
 	return nil
 }

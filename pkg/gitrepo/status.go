@@ -1,16 +1,10 @@
 package gitrepo
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"sort"
 	"strings"
-	"syscall"
-
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // DirtyError names the paths that have staged or unstaged changes against HEAD, which a commit
@@ -31,14 +25,6 @@ func (e *DirtyError) Error() string {
 	return b.String()
 }
 
-func (e *DirtyError) add(path, state string) {
-	if e.State == nil {
-		e.State = map[string]string{}
-	}
-	e.Paths = append(e.Paths, path)
-	e.State[path] = state
-}
-
 // CheckClean returns a *DirtyError naming each of paths (slash-separated, relative to the root)
 // whose index entry or working tree file differs from HEAD.
 func (r *Repo) CheckClean(paths []string) error {
@@ -51,117 +37,74 @@ func (r *Repo) CheckClean(paths []string) error {
 	if err != nil {
 		return err
 	}
-	s := r.storage()
-	var tree plumbing.Hash
-	if h.exists {
-		c, err := readCommit(s, h.hash)
-		if err != nil {
-			return err
-		}
-		tree = c.tree
-	}
-	cfg, err := readRepoConfig(r)
+	tree, err := commitTree(r.storage(), h.hash)
 	if err != nil {
 		return err
 	}
-	return r.checkClean(s, cfg, tree, paths)
-}
-
-func (r *Repo) checkClean(s *filesystem.Storage, cfg *gitConfig, tree plumbing.Hash, paths []string) error {
-	idx, err := readIndex(filepath.Join(r.gitDir, "index"))
-	if err != nil {
-		return err
-	}
-	fileMode := configFileMode(cfg)
-	dirty := &DirtyError{}
 	for _, p := range paths {
-		e, err := lookupPath(s, tree, p)
-		if err != nil {
-			return err
-		}
-		if e != nil && e.isDir() {
+		if _, err := tree.Tree(p); err == nil {
 			return fmt.Errorf("cannot check %s: it is a directory", p)
 		}
-		state, err := r.pathState(idx, e, p, fileMode)
-		if err != nil {
-			return err
-		}
-		if state != "" {
-			dirty.add(p, state)
-		}
 	}
-	if len(dirty.Paths) > 0 {
-		return dirty
-	}
-	return nil
-}
-
-func configFileMode(cfg *gitConfig) bool {
-	v, set, err := cfg.getBool("core", "", "filemode")
-	return !set || err != nil || v
-}
-
-// pathState compares a path's entry in HEAD (nil: absent), the index and the working tree; ""
-// means clean.
-func (r *Repo) pathState(idx *gitIndex, head *treeEntry, path string, fileMode bool) (string, error) {
-	var entry *indexEntry
-	for _, e := range idx.entriesFor(path) {
-		if e.stage() != 0 {
-			return "unmerged", nil
-		}
-		entry = e
-	}
-	switch {
-	case head == nil && entry != nil, head != nil && entry == nil:
-		return "staged", nil
-	case head != nil && (entry.hash != head.hash || entry.mode != canonicalMode(head.mode) || entry.intentToAdd()):
-		return "staged", nil
-	case entry != nil && entry.skipWorktree():
-		return "", nil
-	}
-	abs := filepath.Join(r.root, filepath.FromSlash(path))
-	fi, err := os.Lstat(abs)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) || isNotDir(err) {
-		if entry == nil {
-			return "", nil
-		}
-		return "deleted", nil
-	}
+	state, err := r.status(context.Background(), paths)
 	if err != nil {
-		return "", fmt.Errorf("failed to check %s: %w", path, err)
+		return err
 	}
-	if entry == nil {
-		return "untracked", nil
-	}
-	var content []byte
-	switch canonicalMode(entry.mode) {
-	case 0o160000:
-		return "", nil // a submodule's own state is not this repository's business
-	case 0o120000:
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return "modified", nil
-		}
-		target, err := os.Readlink(abs)
-		if err != nil {
-			return "", fmt.Errorf("failed to check %s: %w", path, err)
-		}
-		content = []byte(target)
-	default:
-		if !fi.Mode().IsRegular() {
-			return "modified", nil
-		}
-		if fileMode && (fi.Mode().Perm()&0o100 != 0) != (entry.mode == 0o100755) {
-			return "modified", nil
-		}
-		if content, err = os.ReadFile(abs); err != nil {
-			return "", fmt.Errorf("failed to check %s: %w", path, err)
-		}
-	}
-	if plumbing.ComputeHash(plumbing.BlobObject, content) != entry.hash {
-		return "modified", nil
-	}
-	return "", nil
+	return dirtyError(state)
 }
 
-// isNotDir is the error of a path whose parent is a file: the path cannot exist.
-func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
+func dirtyError(state map[string]string) error {
+	if len(state) == 0 {
+		return nil
+	}
+	e := &DirtyError{State: state}
+	for p := range state {
+		e.Paths = append(e.Paths, p)
+	}
+	sort.Strings(e.Paths)
+	return e
+}
+
+// status asks `git status` which of paths differ from HEAD in the index or the working tree,
+// and how. Filters, core.fileMode, assume-unchanged and skip-worktree entries count as git
+// counts them. GIT_OPTIONAL_LOCKS=0: it runs while Commit holds the index lock.
+func (r *Repo) status(ctx context.Context, paths []string) (map[string]string, error) {
+	state := map[string]string{}
+	if len(paths) == 0 {
+		return state, nil
+	}
+	args := append([]string{"--literal-pathspecs", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+		"--ignored=matching", "--no-renames", "--ignore-submodules=all", "--"}, paths...)
+	out, err := gitCmd{dir: r.root, env: []string{"GIT_OPTIONAL_LOCKS=0"}}.run(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("failed to check the files to change: %w", err)
+	}
+	for _, line := range strings.Split(string(out), "\x00") {
+		if len(line) < 4 {
+			continue
+		}
+		xy, name := line[:2], line[3:]
+		for _, p := range paths {
+			if name == p || strings.HasPrefix(name, p+"/") {
+				state[p] = statusWord(xy)
+			}
+		}
+	}
+	return state, nil
+}
+
+// statusWord names a porcelain status code.
+func statusWord(xy string) string {
+	switch {
+	case xy == "??" || xy == "!!":
+		return "untracked"
+	case strings.ContainsRune(xy, 'U') || xy == "AA" || xy == "DD":
+		return "unmerged"
+	case xy[0] != ' ' || xy[1] == 'A':
+		return "staged"
+	case xy[1] == 'D':
+		return "deleted"
+	default:
+		return "modified"
+	}
+}

@@ -1,19 +1,12 @@
 package plugin
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -62,25 +55,17 @@ func NewCmdApply(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.C
 		Short:                 "Apply a configuration to Git by file name or stdin",
 		Long:                  applyLong,
 		Example:               applyExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&o.Filenames, "filename", "f", nil, "Files or directories that contain the configuration to apply, or - for stdin.")
 	fl.BoolVarP(&o.Recursive, "recursive", "R", false, "Process the directories given with -f recursively.")
 	o.fileNameFlag.addFlag(cmd)
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *ApplyOptions) complete(cmd *cobra.Command, args []string) error {
+// Complete reads the manifests -f gives.
+func (o *ApplyOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usageErrorf(cmd, "unexpected arguments %v: apply takes -f", args)
 	}
@@ -90,111 +75,22 @@ func (o *ApplyOptions) complete(cmd *cobra.Command, args []string) error {
 	if err := o.fileNameFlag.complete(cmd); err != nil {
 		return err
 	}
-	for _, fn := range o.Filenames {
-		if strings.Contains(fn, "://") {
-			return usageErrorf(cmd, "-f %s: URLs are not supported; download the file and apply it from disk", fn)
-		}
-		objs, err := readObjects(fn, o.Recursive, o.In)
-		if err != nil {
-			return err
-		}
-		o.objects = append(o.objects, objs...)
+	objs, err := readManifests(f, o.In, o.Filenames, o.Recursive)
+	if err != nil {
+		return err
 	}
+	o.objects = objs
 	if len(o.objects) == 0 {
 		return fmt.Errorf("no objects passed to apply")
 	}
 	return nil
 }
 
-// readObjects reads the Kubernetes objects of a file, a directory, or stdin ("-").
-func readObjects(fn string, recursive bool, stdin io.Reader) ([]*unstructured.Unstructured, error) {
-	if fn == "-" {
-		data, err := io.ReadAll(stdin)
-		if err != nil {
-			return nil, err
-		}
-		return decodeObjects("stdin", data)
-	}
-	info, err := os.Stat(fn)
-	if err != nil {
-		return nil, fmt.Errorf("the path %q does not exist", fn)
-	}
-	if !info.IsDir() {
-		data, err := os.ReadFile(fn)
-		if err != nil {
-			return nil, err
-		}
-		return decodeObjects(fn, data)
-	}
-	var out []*unstructured.Unstructured
-	err = filepath.WalkDir(fn, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != fn && !recursive {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-		default:
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		objs, err := decodeObjects(p, data)
-		out = append(out, objs...)
-		return err
-	})
-	return out, err
-}
+// Validate checks the flag values.
+func (o *ApplyOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
 
-// decodeObjects reads the objects of a YAML or JSON stream, List items included. Numbers come out
-// as int64 and float64, as in objects read from the API server or rendered.
-func decodeObjects(name string, data []byte) ([]*unstructured.Unstructured, error) {
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var out []*unstructured.Unstructured
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("error parsing %s: %w", name, err)
-		}
-		js, err := utilyaml.ToJSON(doc)
-		if err != nil {
-			return nil, fmt.Errorf("error parsing %s: %w", name, err)
-		}
-		if len(bytes.TrimSpace(js)) == 0 || string(bytes.TrimSpace(js)) == "null" {
-			continue
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(js); err != nil {
-			return nil, fmt.Errorf("error parsing %s: %w", name, err)
-		}
-		if u.IsList() {
-			err := u.EachListItem(func(item runtime.Object) error {
-				out = append(out, item.(*unstructured.Unstructured))
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if u.GetName() == "" {
-			return nil, fmt.Errorf("error parsing %s: every object needs apiVersion, kind and metadata.name", name)
-		}
-		out = append(out, u)
-	}
-}
-
-func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Run writes the objects into the repository.
+func (o *ApplyOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	first := o.objects[0]
 	sel := workflow.Selection{Refs: []workflow.ObjectRef{{Resource: strings.ToLower(first.GetKind()), Name: first.GetName()}}}
@@ -210,67 +106,55 @@ func (o *ApplyOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	// plans the change again on the remote's head.
 	var names []string
 	var existing []*render.ObjectID
-	res, err := workflow.Run(ctx, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			names, existing = names[:0], existing[:0]
-			var out []change.ObjectChange
-			for _, u := range o.objects {
-				gk := u.GroupVersionKind().GroupKind()
-				found := r.Find(gk, u.GetNamespace(), u.GetName())
-				if len(found) > 1 {
-					return nil, fmt.Errorf("%s %s is defined more than once in target path %s: set metadata.namespace in the file", strings.ToLower(gk.Kind), u.GetName(), r.Path)
-				}
-				name := strings.ToLower(gk.Kind)
-				if gk.Group != "" {
-					name += "." + gk.Group
-				}
-				names = append(names, name+"/"+u.GetName())
-				if len(found) == 0 {
-					existing = append(existing, nil)
-					fn, err := o.fileName(u.GetKind(), u.GetName(), u.GetNamespace())
-					if err != nil {
-						return nil, err
-					}
-					clean := u.DeepCopy()
-					unstructured.RemoveNestedField(clean.Object, "status")
-					out = append(out, change.ObjectChange{Desired: clean.Object, FileName: fn})
-					continue
-				}
-				existing = append(existing, &found[0].ID)
-				desired := found[0].Obj().DeepCopy()
-				applied := u.DeepCopy()
-				unstructured.RemoveNestedField(applied.Object, "status")
-				if applied.GetNamespace() == "" {
-					applied.SetNamespace(desired.GetNamespace())
-				}
-				patch, err := applied.MarshalJSON()
-				if err != nil {
-					return nil, err
-				}
-				patchType := "strategic"
-				if !mutate.HasStrategicMerge(desired) {
-					patchType = "merge"
-				}
-				if err := mutate.Patch(desired, patchType, patch); err != nil {
-					return nil, fmt.Errorf("%s: %w", found[0].ID, err)
-				}
-				out = append(out, change.ObjectChange{Object: found[0], Desired: desired.Object})
+	req := o.request(o.IOStreams, t, targets)
+	req.FileName = o.fileName
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		names, existing = names[:0], existing[:0]
+		var out []change.ObjectChange
+		for _, u := range o.objects {
+			gk := u.GroupVersionKind().GroupKind()
+			found := r.Find(gk, u.GetNamespace(), u.GetName())
+			if len(found) > 1 {
+				return nil, fmt.Errorf("%s %s is defined more than once in target path %s: set metadata.namespace in the file", strings.ToLower(gk.Kind), u.GetName(), r.Path)
 			}
-			return out, nil
-		},
-		Subject: func(objs []*render.Object) string {
-			return "apply " + describeObjects(objs)
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-		Out:           o.diffOut(o.IOStreams),
-	})
+			name := strings.ToLower(gk.Kind)
+			if gk.Group != "" {
+				name += "." + gk.Group
+			}
+			names = append(names, name+"/"+u.GetName())
+			if len(found) == 0 {
+				existing = append(existing, nil)
+				clean := u.DeepCopy()
+				unstructured.RemoveNestedField(clean.Object, "status")
+				out = append(out, change.ObjectChange{Desired: clean.Object})
+				continue
+			}
+			existing = append(existing, &found[0].ID)
+			desired := found[0].Obj().DeepCopy()
+			applied := u.DeepCopy()
+			unstructured.RemoveNestedField(applied.Object, "status")
+			if applied.GetNamespace() == "" {
+				applied.SetNamespace(desired.GetNamespace())
+			}
+			patch, err := applied.MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			patchType := "strategic"
+			if !mutate.HasStrategicMerge(desired) {
+				patchType = "merge"
+			}
+			if err := mutate.Patch(desired, patchType, patch); err != nil {
+				return nil, fmt.Errorf("%s: %w", found[0].ID, err)
+			}
+			out = append(out, change.ObjectChange{Object: found[0], Desired: desired.Object})
+		}
+		return out, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		return "apply " + describeObjects(objs)
+	}
+	res, err := workflow.Run(ctx, req)
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) && (o.Output == "" || o.Output == "name") {
 		// Every object is already as the files say: kubectl apply's "unchanged", no failure.

@@ -1,11 +1,9 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -24,7 +22,6 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
@@ -66,7 +63,6 @@ var captureExample = templates.Examples(`
 // CaptureOptions are the options of `kubectl gitops capture`.
 type CaptureOptions struct {
 	changeFlags
-	secretFlags
 	fileNameFlag
 	Selector      string
 	All           bool
@@ -87,34 +83,19 @@ func NewCmdCapture(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Short:                 "Write live objects, or their drift, into Git",
 		Long:                  captureLong,
 		Example:               captureExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			if err := o.secretFlags.validate(cmd); err != nil {
-				return err
-			}
-			if o.Drift {
-				return o.runDrift(f, cmd)
-			}
-			return o.runCapture(f, cmd)
-		},
 	}
-	o.changeFlags.addFlags(cmd)
-	o.secretFlags.addFlags(cmd, true, true)
+	o.changeFlags.addFlagSet(cmd, writeFlagSet{certAlias: true, scope: true})
 	o.fileNameFlag.addFlag(cmd)
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Selector, "selector", "l", "", "Capture the objects with these labels (of every type, or of TYPE).")
 	fl.BoolVar(&o.All, "all", false, "Capture every object of the namespace (or, with -A, of every namespace).")
 	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Look in every namespace.")
 	fl.BoolVar(&o.Drift, "drift", false, "Write the live values of the fields the target manages back into Git, for the objects it has.")
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *CaptureOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+// Complete reads what to capture.
+func (o *CaptureOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	o.args = args
 	if o.Drift {
 		if o.All || o.AllNamespaces {
@@ -147,6 +128,17 @@ func (o *CaptureOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []
 		o.sel = workflow.Selection{Selector: o.Selector, All: o.All, Namespace: ns, NamespaceExplicit: nsFlag != nil && nsFlag.Changed}
 	}
 	return nil
+}
+
+// Validate checks the flag values.
+func (o *CaptureOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run captures the live objects, or with --drift their live values.
+func (o *CaptureOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
+	if o.Drift {
+		return o.runDrift(f, cmd)
+	}
+	return o.runCapture(f, cmd)
 }
 
 // captureItem is one live object on its way into the repository.
@@ -195,86 +187,50 @@ func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error
 	if err := o.clean(ctx, capture.NewDefaults(capture.ServerDryRun{Client: dyn, Mapper: mapper}), items); err != nil {
 		return err
 	}
-	root, err := filepath.Abs(t.RepoDir)
+	kustNS, _, err := targetKustomization(t.RepoDir, t.Path)
 	if err != nil {
 		return err
 	}
-	kustNS, indent, err := targetKustomization(root, t.Path)
-	if err != nil {
-		return err
-	}
-	env := newSecretEnv(&o.secretFlags, t, f)
 	var names, present []string
-	var diff bytes.Buffer
-	res, err := workflow.Run(ctx, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			names, present = names[:0], present[:0]
-			var out []change.ObjectChange
-			provider := ""
-			for _, it := range items {
-				u := it.manifest
-				gk := u.GroupVersionKind().GroupKind()
-				name := liveName(u)
-				if len(r.Find(gk, u.GetNamespace(), u.GetName())) > 0 {
-					present = append(present, name)
-					continue
-				}
-				if kustNS != "" && u.GetNamespace() != "" && u.GetNamespace() != kustNS {
-					return nil, fmt.Errorf("target %s puts every object in namespace %s (its kustomization's namespace:), and %s lives in %s: choose another target with --path or --target", t, kustNS, name, u.GetNamespace())
-				}
-				fileName := func(kind string) (string, error) {
-					fn, err := o.fileName(kind, u.GetName(), u.GetNamespace())
-					if err != nil || named || u.GetNamespace() == "" {
-						return fn, err
-					}
-					return u.GetNamespace() + "/" + fn, nil
-				}
-				if gk.String() != "Secret" {
-					fn, err := fileName(gk.Kind)
-					if err != nil {
-						return nil, fmt.Errorf("capturing %s: %w", name, err)
-					}
-					out = append(out, change.ObjectChange{Desired: u.Object, FileName: fn})
-					names = append(names, name)
-					continue
-				}
-				if provider == "" {
-					var err error
-					if provider, err = env.choose(r); err != nil {
-						return nil, fmt.Errorf("capturing %s: %w", name, err)
-					}
-				}
-				ch, err := encryptCaptured(ctx, env, provider, root, r.Path, fileName, indent, u)
-				if err != nil {
-					return nil, fmt.Errorf("capturing %s: %w", name, err)
-				}
-				out = append(out, ch)
-				names = append(names, name)
-			}
-			if len(out) == 0 {
-				return nil, &workflow.NoChangeError{Objects: present}
-			}
-			return out, nil
-		},
-		Subject: func(objs []*render.Object) string {
-			if len(objs) == 1 {
-				return "capture " + describeObjects(objs)
-			}
-			return fmt.Sprintf("capture %d objects%s", len(objs), o.where())
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-		Out:           &diff,
-	})
-	if out := o.diffOut(o.IOStreams); out != nil {
-		fmt.Fprint(out, maskDiff(diff.String()))
+	req := o.request(o.IOStreams, t, targets)
+	// A bulk capture groups the new files by namespace; the written kind names a Secret's file
+	// (a SealedSecret's is sealedsecret-NAME.yaml).
+	req.FileName = func(kind, name, namespace string) (string, error) {
+		fn, err := o.fileName(kind, name, namespace)
+		if err != nil || items[0].named || namespace == "" {
+			return fn, err
+		}
+		return namespace + "/" + fn, nil
 	}
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		names, present = names[:0], present[:0]
+		var out []change.ObjectChange
+		for _, it := range items {
+			u := it.manifest
+			gk := u.GroupVersionKind().GroupKind()
+			name := liveName(u)
+			if len(r.Find(gk, u.GetNamespace(), u.GetName())) > 0 {
+				present = append(present, name)
+				continue
+			}
+			if kustNS != "" && u.GetNamespace() != "" && u.GetNamespace() != kustNS {
+				return nil, fmt.Errorf("target %s puts every object in namespace %s (its kustomization's namespace:), and %s lives in %s: choose another target with --path or --target", t, kustNS, name, u.GetNamespace())
+			}
+			out = append(out, change.ObjectChange{Desired: u.Object})
+			names = append(names, name)
+		}
+		if len(out) == 0 {
+			return nil, &workflow.NoChangeError{Objects: present}
+		}
+		return out, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		if len(objs) == 1 {
+			return "capture " + describeObjects(objs)
+		}
+		return fmt.Sprintf("capture %d objects%s", len(objs), o.where())
+	}
+	res, err := workflow.Run(ctx, req)
 	if len(present) > 0 {
 		how := "use --drift to record their live values"
 		fmt.Fprintf(o.ErrOut, "skipped %d %s the target already has (%s)\n", len(present), plural(len(present), "object", "objects"), how)
@@ -288,7 +244,6 @@ func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error
 	if err != nil {
 		return err
 	}
-	maskResult(res)
 	return o.finish(ctx, o.IOStreams, "captured", res, names)
 }
 
@@ -381,41 +336,6 @@ func (o *CaptureOptions) clean(ctx context.Context, d *capture.Defaults, items [
 	return nil
 }
 
-// encryptCaptured encrypts a captured Secret for its new file, which fileName names by the kind
-// written: a sops-encrypted Secret, or a SealedSecret.
-func encryptCaptured(ctx context.Context, env *secretEnv, provider, root, dir string, fileName func(kind string) (string, error), indent int, u *unstructured.Unstructured) (change.ObjectChange, error) {
-	secret, err := secrets.NormalizeSecret(u)
-	if err != nil {
-		return change.ObjectChange{}, err
-	}
-	p, err := env.provider(provider, u.GetNamespace())
-	if err != nil {
-		return change.ObjectChange{}, err
-	}
-	kind := "Secret"
-	if provider == secrets.ProviderSealedSecrets {
-		kind = "SealedSecret"
-	}
-	fn, err := fileName(kind)
-	if err != nil {
-		return change.ObjectChange{}, err
-	}
-	content, err := p.Encrypt(ctx, secrets.EncryptRequest{
-		Secret:    secret,
-		Path:      filepath.Join(root, filepath.FromSlash(dir), filepath.FromSlash(fn)),
-		Indent:    indent,
-		Namespace: u.GetNamespace(),
-	})
-	if err != nil {
-		return change.ObjectChange{}, err
-	}
-	desired, err := decodeDocument(content)
-	if err != nil {
-		return change.ObjectChange{}, err
-	}
-	return change.ObjectChange{Desired: desired, FileName: fn, Content: content}, nil
-}
-
 func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	t, targets, _, err := o.resolveTarget(ctx, f, cmd, o.sel)
@@ -432,68 +352,59 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 	}
 	defaultNS := firstNonEmpty(t.Namespace, o.sel.Namespace, "default")
 	var names, summary []string
-	res, err := workflow.Run(ctx, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			names, summary = names[:0], summary[:0]
-			objs := r.Objects
-			if len(o.args) > 0 || o.Selector != "" {
-				var err error
-				if objs, err = o.sel.Select(r); err != nil {
-					return nil, err
-				}
+	req := o.request(o.IOStreams, t, targets)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		names, summary = names[:0], summary[:0]
+		objs := r.Objects
+		if len(o.args) > 0 || o.Selector != "" {
+			var err error
+			if objs, err = o.sel.Select(r); err != nil {
+				return nil, err
 			}
-			var out []change.ObjectChange
-			for _, obj := range objs {
-				if isSecretKind(obj) || obj.Origin.Generated != "" {
-					// Encrypted or generated: Git's bytes are not the live values.
-					continue
-				}
-				live, err := readRendered(ctx, dyn, mapper, obj, defaultNS)
-				if err != nil {
-					return nil, err
-				}
-				if live == nil {
-					continue
-				}
-				meta := placement.PatchMeta(obj.Obj().GroupVersionKind())
-				desired := capture.LiveValues(obj.Obj(), live, meta)
-				fields := placement.Diff(obj.Obj().Object, desired.Object, meta)
-				if len(fields) == 0 {
-					continue
-				}
-				var cs []string
-				for _, fc := range fields {
-					cs = append(cs, fc.String())
-				}
-				summary = append(summary, describeObjects([]*render.Object{obj})+": "+strings.ReplaceAll(strings.Join(cs, ", "), ": ", " "))
-				names = append(names, resourceName(obj))
-				out = append(out, change.ObjectChange{Object: obj, Desired: desired.Object})
+		}
+		var out []change.ObjectChange
+		for _, obj := range objs {
+			if workflow.IsSecretKind(obj) || obj.Origin.Generated != "" {
+				// Encrypted or generated: Git's bytes are not the live values.
+				continue
 			}
-			if len(out) == 0 {
-				return nil, &workflow.NoChangeError{Objects: []string{"target " + t.Name}}
+			live, err := readRendered(ctx, dyn, mapper, obj, defaultNS)
+			if err != nil {
+				return nil, err
 			}
-			return out, nil
-		},
-		Subject: func(objs []*render.Object) string {
-			s := "record drift of " + strings.Join(summary, "; ")
-			if len(summary) > 1 {
-				s = fmt.Sprintf("record drift of %d objects: %s", len(summary), strings.Join(summary, "; "))
+			if live == nil {
+				continue
 			}
-			if len(s) > 200 {
-				s = s[:197] + "..."
+			meta := placement.PatchMeta(obj.Obj().GroupVersionKind())
+			desired := capture.LiveValues(obj.Obj(), live, meta)
+			fields := placement.Diff(obj.Obj().Object, desired.Object, meta)
+			if len(fields) == 0 {
+				continue
 			}
-			return s
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-		Out:           o.diffOut(o.IOStreams),
-	})
+			var cs []string
+			for _, fc := range fields {
+				cs = append(cs, fc.String())
+			}
+			summary = append(summary, describeObjects([]*render.Object{obj})+": "+strings.ReplaceAll(strings.Join(cs, ", "), ": ", " "))
+			names = append(names, resourceName(obj))
+			out = append(out, change.ObjectChange{Object: obj, Desired: desired.Object})
+		}
+		if len(out) == 0 {
+			return nil, &workflow.NoChangeError{Objects: []string{"target " + t.Name}}
+		}
+		return out, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		s := "record drift of " + strings.Join(summary, "; ")
+		if len(summary) > 1 {
+			s = fmt.Sprintf("record drift of %d objects: %s", len(summary), strings.Join(summary, "; "))
+		}
+		if len(s) > 200 {
+			s = s[:197] + "..."
+		}
+		return s
+	}
+	res, err := workflow.Run(ctx, req)
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) {
 		fmt.Fprintf(o.ErrOut, "no drift: the cluster holds what %s says for the fields it sets\n", t)

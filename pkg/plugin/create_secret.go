@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/cmd/create"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
@@ -67,7 +68,6 @@ func NewCmdCreateSecret(f cmdutil.Factory, streams genericiooptions.IOStreams) *
 // and how it is encrypted. The subcommands add how it is built (kubectl's own code does that).
 type CreateSecretOptions struct {
 	changeFlags
-	secretFlags
 
 	name       string
 	namespace  string
@@ -79,11 +79,10 @@ type CreateSecretOptions struct {
 }
 
 func (o *CreateSecretOptions) addFlags(cmd *cobra.Command, certFlag bool) {
-	o.changeFlags.addFlags(cmd)
-	o.secretFlags.addFlags(cmd, true, certFlag)
+	o.changeFlags.addFlagSet(cmd, writeFlagSet{certAlias: certFlag, scope: true})
 }
 
-// complete reads the name and the namespace (-n) and checks the shared flags.
+// complete reads the name and the namespace (-n).
 func (o *CreateSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	n := cmd.ArgsLenAtDash()
 	if n == -1 {
@@ -100,11 +99,11 @@ func (o *CreateSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, ar
 	if fl := cmd.Flags().Lookup("namespace"); fl != nil && fl.Changed {
 		o.namespace, o.nsExplicit = o.kubeNS, true
 	}
-	if err := o.changeFlags.validate(cmd); err != nil {
-		return err
-	}
-	return o.secretFlags.validate(cmd)
+	return nil
 }
+
+// Run encrypts the Secret and commits it.
+func (o *CreateSecretOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error { return o.run(f, cmd) }
 
 // captured runs a kubectl create command's Run with client-side dry run and returns the Secret
 // it would have printed: kubectl's own validation and encoding build it, and nothing is sent
@@ -126,7 +125,8 @@ func captured(printObj *func(runtime.Object) error, dryRun *cmdutil.DryRunStrate
 	return secret, nil
 }
 
-// run encrypts the Secret for the target and commits it as a new file.
+// run hands the Secret, in memory, to the write path, which encrypts it for the target (the
+// gate encrypts every Secret any command writes) and commits it as a new file.
 func (o *CreateSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	secret, err := o.build()
@@ -138,79 +138,39 @@ func (o *CreateSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	root, err := filepath.Abs(t.RepoDir)
-	if err != nil {
-		return err
-	}
-	kustNS, indent, err := targetKustomization(root, t.Path)
+	kustNS, _, err := targetKustomization(t.RepoDir, t.Path)
 	if err != nil {
 		return err
 	}
 	if o.nsExplicit && kustNS != "" && kustNS != o.namespace {
 		return fmt.Errorf("target %s puts every object in namespace %s (its kustomization's namespace:), not %s: drop -n or choose another target", t, kustNS, o.namespace)
 	}
-	// A strict or namespace-wide SealedSecret is bound to the namespace it will render in.
-	sealNS := firstNonEmpty(o.namespace, kustNS, t.Namespace, o.kubeNS)
-	scope := secrets.Scope(o.Scope)
-	env := newSecretEnv(&o.secretFlags, t, f)
-	var provider string
-	res, err := o.runMasked(ctx, o.IOStreams, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			for _, obj := range r.Objects {
-				if isSecretKind(obj) && (obj.ID.Name == name || obj.Origin.Name == name) &&
-					(!o.nsExplicit || obj.ID.Namespace == "" || obj.ID.Namespace == o.namespace) {
-					return nil, fmt.Errorf("secrets %q already exists in target path %s (%s in %s): change it with `kubectl gitops set secret` or `kubectl gitops edit secret/%s`",
-						name, r.Path, obj.ID, obj.Origin.File, name)
-				}
+	plain, err := secrets.NormalizeSecret(secret)
+	if err != nil {
+		return err
+	}
+	req := o.request(o.IOStreams, t, targets)
+	// A strict or namespace-wide SealedSecret is bound to the namespace it will render in:
+	// the kubeconfig's when neither the Secret nor the target names one.
+	req.Secrets = o.providersIn(t, o.kubeNS)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		for _, obj := range r.Objects {
+			if workflow.IsSecretKind(obj) && (obj.ID.Name == name || obj.Origin.Name == name) &&
+				(!o.nsExplicit || obj.ID.Namespace == "" || obj.ID.Namespace == o.namespace) {
+				return nil, fmt.Errorf("secrets %q already exists in target path %s (%s in %s): change it with `kubectl gitops set secret` or `kubectl gitops edit secret/%s`",
+					name, r.Path, obj.ID, obj.Origin.File, name)
 			}
-			var err error
-			if provider, err = env.choose(r); err != nil {
-				return nil, err
-			}
-			if scope != "" && provider != secrets.ProviderSealedSecrets {
-				return nil, fmt.Errorf("--scope is a sealed-secrets setting, and this Secret is encrypted with %s", provider)
-			}
-			p, err := env.provider(provider, sealNS)
-			if err != nil {
-				return nil, err
-			}
-			kind := "secret"
-			if provider == secrets.ProviderSealedSecrets {
-				kind = "sealedsecret"
-			}
-			fileName := kind + "-" + name + ".yaml"
-			content, err := p.Encrypt(ctx, secrets.EncryptRequest{
-				Secret:    secret,
-				Path:      filepath.Join(root, filepath.FromSlash(r.Path), fileName),
-				Indent:    indent,
-				Namespace: sealNS,
-				Scope:     scope,
-			})
-			if err != nil {
-				return nil, err
-			}
-			desired, err := decodeDocument(content)
-			if err != nil {
-				return nil, err
-			}
-			return []change.ObjectChange{{Desired: desired, FileName: fileName, Content: content}}, nil
-		},
-		Subject: func([]*render.Object) string {
-			how := "sops-encrypted"
-			if provider == secrets.ProviderSealedSecrets {
-				how = "sealed"
-			}
-			return fmt.Sprintf("create %s secret %s", how, secretName(secret.Namespace, name))
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-	})
+		}
+		return []change.ObjectChange{{Desired: plain.DeepCopy().Object}}, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		how := "sops-encrypted"
+		if len(objs) == 1 && objs[0].ID.Kind == "SealedSecret" {
+			how = "sealed"
+		}
+		return fmt.Sprintf("create %s secret %s", how, secretName(secret.Namespace, name))
+	}
+	res, err := workflow.Run(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -269,16 +229,6 @@ func NewCmdCreateSecretGeneric(f cmdutil.Factory, streams genericiooptions.IOStr
 		Short:                 "Create an encrypted secret from a local file, directory, or literal value",
 		Long:                  createSecretLong,
 		Example:               createSecretGenericExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			o.kubectl.Name = o.name
-			if err := o.kubectl.Validate(); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.addFlags(cmd, true)
 	fl := cmd.Flags()
@@ -288,7 +238,34 @@ func NewCmdCreateSecretGeneric(f cmdutil.Factory, streams genericiooptions.IOStr
 	fl.StringSliceVar(&ko.EnvFileSources, "from-env-file", nil, "Specify the path to a file to read lines of key=val pairs to create a secret.")
 	fl.StringVar(&ko.Type, "type", "", "The type of secret to create")
 	fl.BoolVar(&ko.AppendHash, "append-hash", false, "Append a hash of the secret to its name.")
-	return cmd
+	return writeCommand(f, cmd, o)
+}
+
+// Complete reads the name, the namespace and the sources.
+func (o *CreateSecretGenericOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	if err := o.complete(f, cmd, args); err != nil {
+		return err
+	}
+	o.kubectl.Name = o.name
+	return nil
+}
+
+// Validate checks the flag values, as kubectl does, and that no source is read in a way that
+// would put a value where a key goes or into a message.
+func (o *CreateSecretGenericOptions) Validate(cmd *cobra.Command) error {
+	if err := o.changeFlags.validate(cmd); err != nil {
+		return err
+	}
+	if err := checkLiteralSources(o.kubectl.LiteralSources); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if err := checkEnvFiles(o.kubectl.EnvFileSources); err != nil {
+		return err
+	}
+	if err := o.kubectl.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
 }
 
 var createSecretTLSExample = templates.Examples(`
@@ -318,15 +295,6 @@ func NewCmdCreateSecretTLS(f cmdutil.Factory, streams genericiooptions.IOStreams
 		Short:                 "Create an encrypted TLS secret",
 		Long:                  createSecretLong,
 		Example:               createSecretTLSExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.kubectl.Validate(); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.addFlags(cmd, false)
 	fl := cmd.Flags()
@@ -334,7 +302,23 @@ func NewCmdCreateSecretTLS(f cmdutil.Factory, streams genericiooptions.IOStreams
 	fl.StringVar(&ko.Cert, "cert", "", "Path to PEM encoded public key certificate.")
 	fl.StringVar(&ko.Key, "key", "", "Path to private key associated with given certificate.")
 	fl.BoolVar(&ko.AppendHash, "append-hash", false, "Append a hash of the secret to its name.")
-	return cmd
+	return writeCommand(f, cmd, o)
+}
+
+// Complete reads the name and the namespace.
+func (o *CreateSecretTLSOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	return o.complete(f, cmd, args)
+}
+
+// Validate checks the flag values, as kubectl does.
+func (o *CreateSecretTLSOptions) Validate(cmd *cobra.Command) error {
+	if err := o.changeFlags.validate(cmd); err != nil {
+		return err
+	}
+	if err := o.kubectl.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
 }
 
 var createSecretDockerExample = templates.Examples(`
@@ -364,22 +348,6 @@ func NewCmdCreateSecretDockerRegistry(f cmdutil.Factory, streams genericiooption
 		Short:                 "Create an encrypted secret for use with a Docker registry",
 		Long:                  createSecretLong,
 		Example:               createSecretDockerExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			ko := o.kubectl
-			ko.Name = o.name
-			for i, src := range ko.FileSources {
-				if !strings.Contains(src, "=") {
-					ko.FileSources[i] = corev1.DockerConfigJsonKey + "=" + src
-				}
-			}
-			if err := ko.Validate(); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.addFlags(cmd, true)
 	fl := cmd.Flags()
@@ -390,5 +358,68 @@ func NewCmdCreateSecretDockerRegistry(f cmdutil.Factory, streams genericiooption
 	fl.StringVar(&ko.Server, "docker-server", ko.Server, "Server location for Docker registry")
 	fl.BoolVar(&ko.AppendHash, "append-hash", false, "Append a hash of the secret to its name.")
 	fl.StringSliceVar(&ko.FileSources, "from-file", nil, "Key files can be specified using their file path, in which case a default name of "+corev1.DockerConfigJsonKey+" will be given to them, or optionally with a name and file path, in which case the given name will be used.")
-	return cmd
+	return writeCommand(f, cmd, o)
+}
+
+// Complete reads the name, the namespace and the sources.
+func (o *CreateSecretDockerRegistryOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	if err := o.complete(f, cmd, args); err != nil {
+		return err
+	}
+	ko := o.kubectl
+	ko.Name = o.name
+	for i, src := range ko.FileSources {
+		if !strings.Contains(src, "=") {
+			ko.FileSources[i] = corev1.DockerConfigJsonKey + "=" + src
+		}
+	}
+	return nil
+}
+
+// Validate checks the flag values, as kubectl does.
+func (o *CreateSecretDockerRegistryOptions) Validate(cmd *cobra.Command) error {
+	if err := o.changeFlags.validate(cmd); err != nil {
+		return err
+	}
+	if err := o.kubectl.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
+}
+
+// checkLiteralSources refuses a --from-literal without KEY=, before kubectl's own parsing would
+// quote the whole argument (the value with it) in its error.
+func checkLiteralSources(sources []string) error {
+	for i, src := range sources {
+		key, _, ok := strings.Cut(src, "=")
+		if !ok || key == "" {
+			return fmt.Errorf("--from-literal #%d is not KEY=VALUE; it is not shown, as it may be a value", i+1)
+		}
+		if errs := validation.IsConfigMapKey(key); len(errs) > 0 {
+			return fmt.Errorf("--from-literal #%d: %q is not a valid key name for a Secret: %s", i+1, key, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+// checkEnvFiles refuses an env file with a line that is not KEY=VALUE: kubectl would take such
+// a line as the name of a key (a value pasted without its KEY= would become a key name, and key
+// names are not encrypted) with its value from the environment.
+func checkEnvFiles(files []string) error {
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("--from-env-file: %w", err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(strings.TrimPrefix(line, "\ufeff"))
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if key, _, ok := strings.Cut(line, "="); !ok || strings.TrimSpace(key) == "" {
+				return fmt.Errorf("--from-env-file %s: line %d is not KEY=VALUE (it is not shown, as it may be a value); every line must set a key", file, i+1)
+			}
+		}
+	}
+	return nil
 }

@@ -49,55 +49,46 @@ func NewCmdDelete(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 		Short:                 "Delete resources from Git",
 		Long:                  deleteLong,
 		Example:               deleteExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
-			if err != nil {
-				return err
-			}
-			o.selection = sel
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	o.objectSelectionFlags.addFlags(cmd)
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *DeleteOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Complete reads the objects to delete.
+func (o *DeleteOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
+	o.selection = sel
+	return err
+}
+
+// Validate checks the flag values.
+func (o *DeleteOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run removes the objects from the repository.
+func (o *DeleteOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	t, targets, _, err := o.resolveTarget(ctx, f, cmd, o.selection)
 	if err != nil {
 		return err
 	}
 	var objs []*render.Object
-	res, err := workflow.Run(ctx, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			var err error
-			if objs, err = o.selection.Select(r); err != nil {
-				return nil, err
-			}
-			var out []change.ObjectChange
-			for _, obj := range objs {
-				out = append(out, change.ObjectChange{Object: obj})
-			}
-			return out, nil
-		},
-		Subject: func(objs []*render.Object) string {
-			return "delete " + describeObjects(objs)
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-		Out:           o.diffOut(o.IOStreams),
-	})
+	req := o.request(o.IOStreams, t, targets)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		var err error
+		if objs, err = o.selection.Select(r); err != nil {
+			return nil, err
+		}
+		var out []change.ObjectChange
+		for _, obj := range objs {
+			out = append(out, change.ObjectChange{Object: obj})
+		}
+		return out, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		return "delete " + describeObjects(objs)
+	}
+	res, err := workflow.Run(ctx, req)
 	if err != nil {
 		return err
 	}

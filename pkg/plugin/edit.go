@@ -54,7 +54,6 @@ type EditOptions struct {
 	OutputPatch        bool
 	WindowsLineEndings bool
 	EditFormat         string
-	secret             secretFlags
 
 	selection workflow.Selection
 	genericiooptions.IOStreams
@@ -69,32 +68,34 @@ func NewCmdEdit(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 		Short:                 "Edit a resource in Git, in your editor",
 		Long:                  editLong,
 		Example:               editExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
-			if err != nil {
-				return err
-			}
-			o.selection = sel
-			if o.Output == "json" {
-				o.EditFormat, o.Output = "json", ""
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	o.objectSelectionFlags.addFlags(cmd)
 	fl := cmd.Flags()
 	fl.BoolVar(&o.OutputPatch, "output-patch", false, "Print the patch of the edited objects' fields.")
 	fl.BoolVar(&o.WindowsLineEndings, "windows-line-endings", false, "Use Windows line endings in the editor's file.")
-	o.secret.addFlags(cmd, false, true)
 	cmd.Flags().Lookup("output").Usage = "Output format of the editor's text: yaml (default) or json; of the result: name."
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Complete reads the objects to edit.
+func (o *EditOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
+	if err != nil {
+		return err
+	}
+	o.selection = sel
+	if o.Output == "json" {
+		o.EditFormat, o.Output = "json", ""
+	}
+	return nil
+}
+
+// Validate checks the flag values.
+func (o *EditOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run opens the editor and writes what is saved into the repository.
+func (o *EditOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	t, targets, _, err := o.resolveTarget(ctx, f, cmd, o.selection)
 	if err != nil {
@@ -116,7 +117,7 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		return err
 	}
 	for _, obj := range objs {
-		if isSecretKind(obj) {
+		if workflow.IsSecretKind(obj) {
 			return fmt.Errorf("%s is a Secret: edit it on its own, as `kubectl gitops edit secret/%s`, which decrypts its values for the editor only and encrypts what changes", obj.ID, obj.ID.Name)
 		}
 	}
@@ -157,31 +158,23 @@ func (o *EditOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		if err != nil {
 			return &editsession.RetryError{Err: err}
 		}
-		res, err := workflow.Run(ctx, workflow.Request{
-			Target:  t,
-			Targets: targets,
-			Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-				var out []change.ObjectChange
-				for i, obj := range objs {
-					now := r.Get(obj.ID)
-					if now == nil {
-						return nil, fmt.Errorf("%s no longer renders in target %s", obj.ID, r.Path)
-					}
-					out = append(out, change.ObjectChange{Object: now, Desired: desired[i]})
+		req := o.request(o.IOStreams, t, targets)
+		req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+			var out []change.ObjectChange
+			for i, obj := range objs {
+				now := r.Get(obj.ID)
+				if now == nil {
+					return nil, fmt.Errorf("%s no longer renders in target %s", obj.ID, r.Path)
 				}
-				return out, nil
-			},
-			Subject:       func(objs []*render.Object) string { return "edit " + describeObjects(objs) },
-			Message:       o.Message,
-			MessagePrefix: o.commit.MessagePrefix,
-			Signoff:       o.commit.Signoff,
-			Branch:        o.Branch,
-			Push:          o.Push || o.commit.Push,
-			DryRun:        o.dryRun(),
-			Out:           o.diffOut(o.IOStreams),
-		})
+				out = append(out, change.ObjectChange{Object: now, Desired: desired[i]})
+			}
+			return out, nil
+		}
+		req.Subject = func(objs []*render.Object) string { return "edit " + describeObjects(objs) }
+		res, err := workflow.Run(ctx, req)
 		var refused *change.RefusedError
-		if errors.As(err, &refused) {
+		var invalid *workflow.InvalidError
+		if errors.As(err, &refused) || errors.As(err, &invalid) {
 			return &editsession.RetryError{Err: err}
 		}
 		var nc *workflow.NoChangeError

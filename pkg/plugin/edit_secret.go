@@ -59,20 +59,19 @@ func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *targe
 	if err != nil {
 		return err
 	}
-	es, err := findSecret(root, r, name, o.selection.Namespace, o.selection.NamespaceExplicit)
+	es, err := workflow.FindSecret(root, r, name, o.selection.Namespace, o.selection.NamespaceExplicit)
 	if err != nil {
 		return err
 	}
-	env := newSecretEnv(&o.secret, t, f)
-	p, err := env.provider(es.provider, es.obj.ID.Namespace)
+	p, err := o.providers(t).Get(es.Provider, es.Object.ID.Namespace)
 	if err != nil {
 		return err
 	}
-	in, err := p.Inspect(ctx, es.doc)
+	in, err := p.Inspect(ctx, es.Doc)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", es.obj.ID, err)
+		return fmt.Errorf("reading %s: %w", es.Object.ID, err)
 	}
-	shown := secretShown{Name: es.obj.ID.Name, Namespace: es.obj.ID.Namespace, Type: string(in.Type)}
+	shown := secretShown{Name: es.Object.ID.Name, Namespace: es.Object.ID.Namespace, Type: string(in.Type)}
 	text, err := shown.text(in)
 	if err != nil {
 		return err
@@ -80,7 +79,7 @@ func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *targe
 	header := []string{
 		"Please edit the values below. Lines beginning with a '#' will be ignored,",
 		"and an empty file will abort the edit.",
-		fmt.Sprintf("Saving commits to %s, target %s (path %s): %s, encrypted with %s.", t.RepoDir, t.Name, t.Path, es.obj.Origin.File, es.provider),
+		fmt.Sprintf("Saving commits to %s, target %s (path %s): %s, encrypted with %s.", t.RepoDir, t.Name, t.Path, es.Object.Origin.File, es.Provider),
 	}
 	if in.Values != nil {
 		header = append(header,
@@ -108,10 +107,11 @@ func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *targe
 		if len(set) == 0 && len(del) == 0 {
 			return editsession.ErrCancelled
 		}
-		u := secretUpdate{name: es.obj.ID.Name, namespace: es.obj.ID.Namespace, nsExplicit: es.obj.ID.Namespace != "", set: set, del: del}
-		res, n, err := o.updateSecret(ctx, o.IOStreams, t, targets, env, u, "edit secret", what)
+		u := secretUpdate{name: es.Object.ID.Name, namespace: es.Object.ID.Namespace, nsExplicit: es.Object.ID.Namespace != "", set: set, del: del}
+		res, n, err := o.updateSecret(ctx, o.IOStreams, t, targets, u, "edit secret", what)
 		var refused *change.RefusedError
-		if errors.As(err, &refused) {
+		var invalid *workflow.InvalidError
+		if errors.As(err, &refused) || errors.As(err, &invalid) {
 			return &editsession.RetryError{Err: err}
 		}
 		var nc *workflow.NoChangeError

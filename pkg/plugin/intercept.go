@@ -247,8 +247,7 @@ func liveObjects(ctx context.Context, f cmdutil.Factory, sub *cobra.Command, obj
 	}
 	recursive, _ := sub.Flags().GetBool("recursive")
 	for _, fn := range filenames {
-		var in io.Reader = bytes.NewReader(stdin)
-		objs, err := readObjects(fn, recursive, in)
+		objs, err := readManifests(f, bytes.NewReader(stdin), []string{fn}, recursive)
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,7 @@ type MetaOptions struct {
 	Overwrite bool
 
 	field     string // "label" or "annotation"
+	verb      string // "labeled" or "annotated", as kubectl reports it
 	change    mutate.MetaChange
 	selection workflow.Selection
 	genericiooptions.IOStreams
@@ -58,7 +59,7 @@ func NewCmdAnnotate(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func newMetaCmd(f cmdutil.Factory, streams genericiooptions.IOStreams, field, verb, example string) *cobra.Command {
-	o := &MetaOptions{field: field, IOStreams: streams}
+	o := &MetaOptions{field: field, verb: verb, IOStreams: streams}
 	use := "label"
 	if field == "annotation" {
 		use = "annotate"
@@ -68,27 +69,19 @@ func newMetaCmd(f cmdutil.Factory, streams genericiooptions.IOStreams, field, ve
 		DisableFlagsInUseLine: true,
 		Short:                 fmt.Sprintf("Update the %ss on a resource, in Git", field),
 		Example:               example,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd, verb)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	o.objectSelectionFlags.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.Overwrite, "overwrite", false, fmt.Sprintf("If true, allow %ss to be overwritten, otherwise reject updates that overwrite existing %ss.", field, field))
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
 func isMetaArg(a string) bool {
 	return strings.Contains(a, "=") || strings.HasSuffix(a, "-") && !strings.Contains(a, "/")
 }
 
-func (o *MetaOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+// Complete reads the objects and the KEY=VALUE and KEY- arguments.
+func (o *MetaOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	sel, pairs, err := o.selectObjects(f, cmd, o.IOStreams, args, isMetaArg)
 	if err != nil {
 		return err
@@ -113,14 +106,18 @@ func (o *MetaOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []str
 	return nil
 }
 
-func (o *MetaOptions) run(f cmdutil.Factory, cmd *cobra.Command, verb string) error {
+// Validate checks the flag values.
+func (o *MetaOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run writes the labels or annotations into the repository.
+func (o *MetaOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	apply := mutate.Labels
 	if o.field == "annotation" {
 		apply = mutate.Annotations
 	}
 	return o.runChange(f, cmd, o.IOStreams, changeSpec{
 		selection: o.selection,
-		verb:      verb,
+		verb:      o.verb,
 		mutate:    func(u *unstructured.Unstructured) error { return apply(u, o.change) },
 		subject: func(objs []*render.Object) string {
 			var parts []string

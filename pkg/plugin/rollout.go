@@ -167,6 +167,8 @@ var rolloutUndoExample = templates.Examples(`
 type RolloutUndoOptions struct {
 	changeFlags
 	ToRevision int
+
+	args []string
 	genericiooptions.IOStreams
 }
 
@@ -179,23 +181,29 @@ func NewCmdRolloutUndo(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 		Short:                 "Roll back to a previous revision, as a new commit",
 		Long:                  rolloutUndoLong,
 		Example:               rolloutUndoExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			if o.ToRevision < 0 {
-				return usageErrorf(cmd, "--to-revision must be a revision number (0 for the previous one), not %d", o.ToRevision)
-			}
-			return o.run(f, cmd, args)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	cmd.Flags().IntVar(&o.ToRevision, "to-revision", 0, "The revision to roll back to. Default to 0 (the revision before the last).")
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *RolloutUndoOptions) run(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
-	h, err := o.objectHistory(f, cmd, args)
+// Complete keeps the object argument: its history is read in Run.
+func (o *RolloutUndoOptions) Complete(_ cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.args = args
+	return nil
+}
+
+// Validate checks the flag values.
+func (o *RolloutUndoOptions) Validate(cmd *cobra.Command) error {
+	if o.ToRevision < 0 {
+		return usageErrorf(cmd, "--to-revision must be a revision number (0 for the previous one), not %d", o.ToRevision)
+	}
+	return o.changeFlags.validate(cmd)
+}
+
+// Run writes the chosen revision's form of the object back into the repository.
+func (o *RolloutUndoOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
+	h, err := o.objectHistory(f, cmd, o.args)
 	if err != nil {
 		return err
 	}
@@ -217,32 +225,24 @@ func (o *RolloutUndoOptions) run(f cmdutil.Factory, cmd *cobra.Command, args []s
 	if last := &revs[len(revs)-1]; last.Deleted {
 		removed = last
 	}
-	res, err := workflow.Run(cmd.Context(), workflow.Request{
-		Target:  h.target,
-		Targets: h.targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			now := r.Get(id)
-			if now == nil && removed == nil {
-				return nil, fmt.Errorf("%s no longer renders in target %s", id, r.Path)
-			}
-			if now == nil {
-				// A removed object comes back as apply -f brings a new one: a file of its own in
-				// the target's directory, holding the form it rendered with.
-				return []change.ObjectChange{{Desired: want.Object.DeepCopy().Object}}, nil
-			}
-			return []change.ObjectChange{{Object: now, Desired: want.Object.DeepCopy().Object}}, nil
-		},
-		Subject: func(objs []*render.Object) string {
-			return fmt.Sprintf("roll back %s to revision %d, commit %s", describeObjects(objs), want.Number, shortHash(want.Commit.Hash))
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-		Out:           o.Out,
-	})
+	req := o.request(o.IOStreams, h.target, h.targets)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		now := r.Get(id)
+		if now == nil && removed == nil {
+			return nil, fmt.Errorf("%s no longer renders in target %s", id, r.Path)
+		}
+		if now == nil {
+			// A removed object comes back as apply -f brings a new one: a file of its own in
+			// the target's directory, holding the form it rendered with.
+			return []change.ObjectChange{{Desired: want.Object.DeepCopy().Object}}, nil
+		}
+		return []change.ObjectChange{{Object: now, Desired: want.Object.DeepCopy().Object}}, nil
+	}
+	req.Subject = func(objs []*render.Object) string {
+		return fmt.Sprintf("roll back %s to revision %d, commit %s", describeObjects(objs), want.Number, shortHash(want.Commit.Hash))
+	}
+	req.Out = o.Out
+	res, err := workflow.Run(cmd.Context(), req)
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) {
 		fmt.Fprintf(o.Out, "%s skipped rollback (current template already matches revision %d)\n", h.name, want.Number)

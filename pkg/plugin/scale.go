@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -10,7 +9,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
@@ -46,11 +44,9 @@ var scalableKinds = []string{"Deployment", "ReplicaSet", "ReplicationController"
 // ScaleOptions are the options of `kubectl gitops scale`.
 type ScaleOptions struct {
 	changeFlags
+	objectSelectionFlags
 	Replicas        int
 	CurrentReplicas int
-	Selector        string
-	All             bool
-	Filenames       []string
 
 	selection workflow.Selection
 	genericiooptions.IOStreams
@@ -70,37 +66,19 @@ func NewCmdScale(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.C
 		Short:                 "Set a new size for a deployment, replica set, or stateful set, in Git",
 		Long:                  scaleLong,
 		Example:               scaleExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			return o.Run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
+	o.objectSelectionFlags.addFlags(cmd)
 	fl := cmd.Flags()
 	fl.IntVar(&o.Replicas, "replicas", o.Replicas, "The new desired number of replicas. Required.")
 	fl.IntVar(&o.CurrentReplicas, "current-replicas", o.CurrentReplicas, "Precondition for the current size: Git must hold this count. -1 (default) for no condition.")
-	fl.StringVarP(&o.Selector, "selector", "l", o.Selector, "Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.")
-	fl.BoolVar(&o.All, "all", o.All, "Select all resources of the given type in the target.")
-	fl.StringSliceVarP(&o.Filenames, "filename", "f", o.Filenames, "Filename, directory, or - for stdin, naming the objects to scale.")
 	_ = cmd.MarkFlagRequired("replicas")
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-// Complete turns the arguments into an object selection.
+// Complete turns the arguments (or -f's manifests) into an object selection.
 func (o *ScaleOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
-	if len(o.Filenames) > 0 {
-		fromFiles, err := objectArgsFromFiles(o.Filenames, o.In)
-		if err != nil {
-			return err
-		}
-		args = append(args, fromFiles...)
-	}
-	sel, err := selection(f, cmd, args, o.Selector, o.All)
+	sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
 	if err != nil {
 		return err
 	}
@@ -206,36 +184,4 @@ func hpaWarning(r *render.Result, obj *render.Object, replicas int) string {
 			strings.ToLower(obj.ID.Kind), obj.ID.Name, h.ID.Name, minR, maxR, outside, h.ID.Name)
 	}
 	return ""
-}
-
-// objectArgsFromFiles reads the TYPE/NAME of every object in files ("-" is stdin).
-func objectArgsFromFiles(files []string, stdin interface{ Read([]byte) (int, error) }) ([]string, error) {
-	var out []string
-	for _, fn := range files {
-		var data []byte
-		var err error
-		if fn == "-" {
-			data, err = readAll(stdin)
-		} else {
-			data, err = os.ReadFile(fn)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", fn, err)
-		}
-		for _, doc := range strings.Split(string(data), "\n---") {
-			var head struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-			}
-			if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
-				return nil, fmt.Errorf("%s: %w", fn, err)
-			}
-			if head.Kind != "" && head.Metadata.Name != "" {
-				out = append(out, strings.ToLower(head.Kind)+"/"+head.Metadata.Name)
-			}
-		}
-	}
-	return out, nil
 }

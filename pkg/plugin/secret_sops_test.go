@@ -78,24 +78,26 @@ func TestSecretSopsLifecycle(t *testing.T) {
 	s.plains = []string{plainPassword, plainToken, plainAPIKey, plainNewPass, plainEdited, plainStdin}
 	recipientA, keyA := s.ageKey("a.agekey")
 	s.useKey(keyA)
-	s.commit("sops rules", map[string]string{".sops.yaml": sopsRule(recipientA)})
-	tokenFile := filepath.Join(os.Getenv("HOME"), "token.txt")
-	if err := os.WriteFile(tokenFile, []byte(plainToken), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const secretFile = "apps/staging/secret-db.yaml"
 	args := func(a ...string) []string { return append(a, "--repo", s.dir, "--target", "staging") }
 
-	// Nothing decides the provider yet: the error names the three ways.
+	// Nothing decides the provider yet: the error names the ways (a .sops.yaml rule, the
+	// configuration, --secrets). Once a .sops.yaml rule matches the file, it decides.
 	start := s.head()
 	_, errOut, code := s.run("", args("create", "secret", "generic", "db", "-n", "shop", "--from-literal=password="+plainPassword)...)
-	if code == 0 || !strings.Contains(errOut, "--secrets") || !strings.Contains(errOut, "secrets.provider") {
+	if code == 0 || !strings.Contains(errOut, "--secrets") || !strings.Contains(errOut, "secrets.provider") || !strings.Contains(errOut, ".sops.yaml rule") {
 		t.Fatalf("create without a provider: exit %d, %s", code, errOut)
 	}
 	if s.head() != start {
 		t.Fatal("a refused create committed")
 	}
 
+	s.commit("sops rules", map[string]string{".sops.yaml": sopsRule(recipientA)})
+	start = s.head()
+	tokenFile := filepath.Join(os.Getenv("HOME"), "token.txt")
+	if err := os.WriteFile(tokenFile, []byte(plainToken), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// --dry-run shows the new file with its values masked, and writes nothing.
 	out, _ := s.mustRun("", args("create", "secret", "generic", "db", "-n", "shop", "--secrets", "sops", "--dry-run",
 		"--from-literal=username=admin", "--from-literal=password="+plainPassword, "--from-file=token="+tokenFile)...)

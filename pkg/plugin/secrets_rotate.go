@@ -43,7 +43,6 @@ var secretsRotateExample = templates.Examples(`
 // SecretsRotateOptions are the options of `secrets rotate`.
 type SecretsRotateOptions struct {
 	changeFlags
-	secretFlags
 	names      []string
 	namespace  string
 	nsExplicit bool
@@ -59,30 +58,30 @@ func NewCmdSecretsRotate(f cmdutil.Factory, streams genericiooptions.IOStreams) 
 		Short:                 "Encrypt the target's secrets again for the current keys",
 		Long:                  secretsRotateLong,
 		Example:               secretsRotateExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, a := range args {
-				name, err := secretArg(a)
-				if err != nil {
-					return usageErrorf(cmd, "%v", err)
-				}
-				o.names = append(o.names, name)
-			}
-			var err error
-			if o.namespace, o.nsExplicit, err = namespaceFlag(f, cmd); err != nil {
-				return err
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
-	o.secretFlags.addFlags(cmd, false, true)
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *SecretsRotateOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Complete reads the names and the namespace.
+func (o *SecretsRotateOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	for _, a := range args {
+		name, err := secretArg(a)
+		if err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+		o.names = append(o.names, name)
+	}
+	var err error
+	o.namespace, o.nsExplicit, err = namespaceFlag(f, cmd)
+	return err
+}
+
+// Validate checks the flag values.
+func (o *SecretsRotateOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+
+// Run encrypts the Secrets again for the current keys.
+func (o *SecretsRotateOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	sel := workflow.Selection{Namespace: o.namespace, NamespaceExplicit: o.nsExplicit}
 	if len(o.names) > 0 {
@@ -96,74 +95,68 @@ func (o *SecretsRotateOptions) run(f cmdutil.Factory, cmd *cobra.Command) error 
 	if err != nil {
 		return err
 	}
-	env := newSecretEnv(&o.secretFlags, t, f)
+	req := o.request(o.IOStreams, t, targets)
 	var names, rotated []string
-	res, err := o.runMasked(ctx, o.IOStreams, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			names, rotated = names[:0], rotated[:0]
-			var found []*encryptedSecret
-			if len(o.names) > 0 {
-				for _, n := range o.names {
-					es, err := findSecret(root, r, n, o.namespace, o.nsExplicit)
-					if err != nil {
-						return nil, err
-					}
-					found = append(found, es)
-				}
-			} else {
-				for _, obj := range r.Objects {
-					if !isSecretKind(obj) || obj.Origin.File == "" || (o.nsExplicit && obj.ID.Namespace != "" && obj.ID.Namespace != o.namespace) {
-						continue
-					}
-					es, err := readSecret(root, obj)
-					if err != nil {
-						return nil, err
-					}
-					found = append(found, es)
-				}
-				if len(found) == 0 {
-					return nil, fmt.Errorf("target path %s has no encrypted secrets to rotate", r.Path)
-				}
-			}
-			var out []change.ObjectChange
-			for _, es := range found {
-				p, err := env.provider(es.provider, es.obj.ID.Namespace)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		names, rotated = names[:0], rotated[:0]
+		var found []*workflow.SecretDocument
+		if len(o.names) > 0 {
+			for _, n := range o.names {
+				es, err := workflow.FindSecret(root, r, n, o.namespace, o.nsExplicit)
 				if err != nil {
 					return nil, err
 				}
-				doc, err := rotate(ctx, p, es, filepath.Join(root, filepath.FromSlash(es.obj.Origin.File)))
-				if err != nil {
-					return nil, fmt.Errorf("rotating %s: %w", es.obj.ID, err)
-				}
-				if bytes.Equal(doc, es.doc) {
-					out = append(out, change.ObjectChange{Object: es.obj, Desired: es.obj.Obj().Object})
+				found = append(found, es)
+			}
+		} else {
+			for _, obj := range r.Objects {
+				if !workflow.IsSecretKind(obj) || obj.Origin.File == "" || (o.nsExplicit && obj.ID.Namespace != "" && obj.ID.Namespace != o.namespace) {
 					continue
 				}
-				desired, err := desiredAfter(es.obj, es.doc, doc)
+				es, err := workflow.ReadSecret(root, obj)
 				if err != nil {
 					return nil, err
 				}
-				rotated = append(rotated, secretName(es.obj.ID.Namespace, es.obj.ID.Name))
-				names = append(names, resourceName(es.obj))
-				out = append(out, change.ObjectChange{Object: es.obj, Desired: desired, Content: doc})
+				if err := es.Encrypted(); err != nil {
+					return nil, err
+				}
+				found = append(found, es)
 			}
-			return out, nil
-		},
-		Subject: func([]*render.Object) string {
-			if len(rotated) == 1 {
-				return "rotate the keys of secret " + rotated[0]
+			if len(found) == 0 {
+				return nil, fmt.Errorf("target path %s has no encrypted secrets to rotate", r.Path)
 			}
-			return fmt.Sprintf("rotate the keys of %d secrets: %s", len(rotated), strings.Join(rotated, ", "))
-		},
-		Message:       o.Message,
-		MessagePrefix: o.commit.MessagePrefix,
-		Signoff:       o.commit.Signoff,
-		Branch:        o.Branch,
-		Push:          o.Push || o.commit.Push,
-		DryRun:        o.dryRun(),
-	})
+		}
+		var out []change.ObjectChange
+		for _, es := range found {
+			p, err := req.Secrets.Get(es.Provider, es.Object.ID.Namespace)
+			if err != nil {
+				return nil, err
+			}
+			doc, err := rotate(ctx, p, es, filepath.Join(root, filepath.FromSlash(es.Object.Origin.File)))
+			if err != nil {
+				return nil, fmt.Errorf("rotating %s: %w", es.Object.ID, err)
+			}
+			if bytes.Equal(doc, es.Doc) {
+				out = append(out, change.ObjectChange{Object: es.Object, Desired: es.Object.Obj().Object})
+				continue
+			}
+			desired, err := workflow.DesiredAfter(es.Object, es.Doc, doc)
+			if err != nil {
+				return nil, err
+			}
+			rotated = append(rotated, secretName(es.Object.ID.Namespace, es.Object.ID.Name))
+			names = append(names, resourceName(es.Object))
+			out = append(out, change.ObjectChange{Object: es.Object, Desired: desired, Content: doc})
+		}
+		return out, nil
+	}
+	req.Subject = func([]*render.Object) string {
+		if len(rotated) == 1 {
+			return "rotate the keys of secret " + rotated[0]
+		}
+		return fmt.Sprintf("rotate the keys of %d secrets: %s", len(rotated), strings.Join(rotated, ", "))
+	}
+	res, err := workflow.Run(ctx, req)
 	if noChange(o.ErrOut, err) {
 		return o.settle(ctx, o.IOStreams)
 	}
@@ -175,13 +168,13 @@ func (o *SecretsRotateOptions) run(f cmdutil.Factory, cmd *cobra.Command) error 
 
 // rotate encrypts one document again for the current keys: sops to the recipients its
 // .sops.yaml rule names now, sealed-secrets through the controller.
-func rotate(ctx context.Context, p secrets.Provider, es *encryptedSecret, path string) ([]byte, error) {
+func rotate(ctx context.Context, p secrets.Provider, es *workflow.SecretDocument, path string) ([]byte, error) {
 	switch p := p.(type) {
 	case *sopsprovider.Provider:
-		doc, _, err := p.UpdateKeys(ctx, es.doc, path)
+		doc, _, err := p.UpdateKeys(ctx, es.Doc, path)
 		return doc, err
 	case *sealed.Provider:
-		return p.Rotate(ctx, es.doc)
+		return p.Rotate(ctx, es.Doc)
 	}
 	return nil, fmt.Errorf("%s cannot rotate", p.Name())
 }

@@ -30,11 +30,13 @@ func NewCmdSet(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Com
 	return cmd
 }
 
-// objectSelectionFlags are the object-selection flags the set, label and annotate commands share.
+// objectSelectionFlags are the object-selection flags of the commands that change objects
+// the target renders: TYPE/NAME arguments, -l, --all, or -f (-R) naming them in manifests.
 type objectSelectionFlags struct {
 	Selector  string
 	All       bool
 	Filenames []string
+	Recursive bool
 }
 
 func (s *objectSelectionFlags) addFlags(cmd *cobra.Command) {
@@ -42,10 +44,12 @@ func (s *objectSelectionFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVarP(&s.Selector, "selector", "l", s.Selector, "Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.")
 	fl.BoolVar(&s.All, "all", s.All, "Select all resources of the given type in the target.")
 	fl.StringSliceVarP(&s.Filenames, "filename", "f", s.Filenames, "Filename, directory, or - for stdin, naming the objects.")
+	fl.BoolVarP(&s.Recursive, "recursive", "R", s.Recursive, "Process the directories given with -f recursively.")
 }
 
 // selectObjects splits the arguments into object arguments and the rest (KEY=VALUE pairs), as
-// kubectl does: object arguments come first.
+// kubectl does: object arguments come first. With -f, the manifests name the objects, each in
+// the namespace its manifest gives.
 func (s *objectSelectionFlags) selectObjects(f cmdutil.Factory, cmd *cobra.Command, streams genericiooptions.IOStreams, args []string, isValue func(string) bool) (workflow.Selection, []string, error) {
 	var objArgs, values []string
 	for i, a := range args {
@@ -55,15 +59,40 @@ func (s *objectSelectionFlags) selectObjects(f cmdutil.Factory, cmd *cobra.Comma
 		}
 		objArgs = append(objArgs, a)
 	}
-	if len(s.Filenames) > 0 {
-		fromFiles, err := objectArgsFromFiles(s.Filenames, streams.In)
-		if err != nil {
-			return workflow.Selection{}, nil, err
-		}
-		objArgs = append(objArgs, fromFiles...)
+	if len(s.Filenames) == 0 {
+		sel, err := selection(f, cmd, objArgs, s.Selector, s.All)
+		return sel, values, err
 	}
-	sel, err := selection(f, cmd, objArgs, s.Selector, s.All)
+	if len(objArgs) > 0 || s.Selector != "" || s.All {
+		return workflow.Selection{}, nil, usageErrorf(cmd, "-f names the objects: give no TYPE/NAME arguments, -l or --all with it")
+	}
+	sel, err := fileSelection(f, cmd, streams, s.Filenames, s.Recursive)
 	return sel, values, err
+}
+
+// fileSelection selects the objects of the manifests -f gives.
+func fileSelection(f cmdutil.Factory, cmd *cobra.Command, streams genericiooptions.IOStreams, files []string, recursive bool) (workflow.Selection, error) {
+	objs, err := readManifests(f, streams.In, files, recursive)
+	if err != nil {
+		return workflow.Selection{}, err
+	}
+	ns, _, err := f.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return workflow.Selection{}, err
+	}
+	nsFlag := cmd.Flags().Lookup("namespace")
+	sel := workflow.Selection{Namespace: ns, NamespaceExplicit: nsFlag != nil && nsFlag.Changed}
+	for _, u := range objs {
+		resource := strings.ToLower(u.GetKind())
+		if g := u.GroupVersionKind().Group; g != "" {
+			resource += "." + g
+		}
+		if sel.NamespaceExplicit && u.GetNamespace() != "" && u.GetNamespace() != ns {
+			return workflow.Selection{}, fmt.Errorf("the namespace from the provided object %q does not match the namespace %q: you must pass '--namespace=%s' to perform this operation", u.GetNamespace(), ns, u.GetNamespace())
+		}
+		sel.Refs = append(sel.Refs, workflow.ObjectRef{Resource: resource, Name: u.GetName(), Namespace: u.GetNamespace()})
+	}
+	return sel, nil
 }
 
 var setImageExample = templates.Examples(`
@@ -93,44 +122,38 @@ func NewCmdSetImage(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobr
 		DisableFlagsInUseLine: true,
 		Short:                 "Update the image of a pod template, in Git",
 		Example:               setImageExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.selection, o.images, err = o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	o.objectSelectionFlags.addFlags(cmd)
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *SetImageOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) (workflow.Selection, map[string]string, error) {
+// Complete reads the objects and the CONTAINER=IMAGE arguments.
+func (o *SetImageOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	sel, pairs, err := o.selectObjects(f, cmd, o.IOStreams, args, func(a string) bool { return strings.Contains(a, "=") })
 	if err != nil {
-		return sel, nil, err
+		return err
 	}
 	if len(pairs) == 0 {
-		return sel, nil, usageErrorf(cmd, "at least one image update is required: CONTAINER=IMAGE")
+		return usageErrorf(cmd, "at least one image update is required: CONTAINER=IMAGE")
 	}
 	images := map[string]string{}
 	for _, p := range pairs {
 		name, img, ok := strings.Cut(p, "=")
 		if !ok || name == "" || img == "" {
-			return sel, nil, usageErrorf(cmd, "invalid image update %q: want CONTAINER=IMAGE", p)
+			return usageErrorf(cmd, "invalid image update %q: want CONTAINER=IMAGE", p)
 		}
 		images[name] = img
 	}
-	return sel, images, nil
+	o.selection, o.images = sel, images
+	return nil
 }
 
-func (o *SetImageOptions) validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
+// Validate checks the flag values.
+func (o *SetImageOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
 
-func (o *SetImageOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Run writes the images into the repository.
+func (o *SetImageOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	return o.runChange(f, cmd, o.IOStreams, changeSpec{
 		selection: o.selection,
 		verb:      "image updated",
@@ -179,15 +202,6 @@ func NewCmdSetEnv(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 		DisableFlagsInUseLine: true,
 		Short:                 "Update environment variables on a pod template, in Git",
 		Example:               setEnvExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	o.objectSelectionFlags.addFlags(cmd)
@@ -197,14 +211,15 @@ func NewCmdSetEnv(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 	fl.StringVar(&o.Prefix, "prefix", "", "Prefix to append to variable names taken with --from.")
 	fl.StringSliceVar(&o.Keys, "keys", nil, "Comma-separated list of keys to take with --from.")
 	fl.StringArrayVarP(&o.Env, "env", "e", nil, "Specify a key-value pair for an environment variable to set into each container.")
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
 func isEnvArg(a string) bool {
 	return strings.Contains(a, "=") || strings.HasSuffix(a, "-") && !strings.Contains(a, "/")
 }
 
-func (o *SetEnvOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+// Complete reads the objects and the KEY=VALUE and KEY- arguments.
+func (o *SetEnvOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	sel, pairs, err := o.selectObjects(f, cmd, o.IOStreams, args, isEnvArg)
 	if err != nil {
 		return err
@@ -221,13 +236,18 @@ func (o *SetEnvOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []s
 	if len(o.change.Set) == 0 && len(o.change.Remove) == 0 && o.From == "" {
 		return usageErrorf(cmd, "at least one environment variable change is required: KEY=VALUE, KEY- or --from")
 	}
+	return nil
+}
+
+// Validate checks the flag values.
+func (o *SetEnvOptions) Validate(cmd *cobra.Command) error {
 	if o.From != "" {
 		kind, _, ok := strings.Cut(o.From, "/")
 		if !ok || (kind != "configmap" && kind != "cm" && kind != "secret") {
 			return usageErrorf(cmd, "--from must be configmap/NAME or secret/NAME, not %q", o.From)
 		}
 	}
-	return nil
+	return o.changeFlags.validate(cmd)
 }
 
 // fromEntries turns the keys of the --from ConfigMap or Secret of the render into valueFrom
@@ -275,7 +295,8 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-func (o *SetEnvOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Run writes the variables into the repository.
+func (o *SetEnvOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	var rendered *render.Result
 	return o.runChange(f, cmd, o.IOStreams, changeSpec{
 		selection: o.selection,
@@ -339,42 +360,6 @@ func NewCmdSetResources(f cmdutil.Factory, streams genericiooptions.IOStreams) *
 		DisableFlagsInUseLine: true,
 		Short:                 "Update resource requests/limits on objects with pod templates, in Git",
 		Example:               setResourcesExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
-			if err != nil {
-				return err
-			}
-			o.selection = sel
-			if o.Limits == "" && o.Requests == "" {
-				return usageErrorf(cmd, "you must specify an update to requests or limits (in the form of --requests/--limits)")
-			}
-			if o.limits, err = mutate.ParseResourceList(o.Limits); err != nil {
-				return usageErrorf(cmd, "--limits: %v", err)
-			}
-			if o.requests, err = mutate.ParseResourceList(o.Requests); err != nil {
-				return usageErrorf(cmd, "--requests: %v", err)
-			}
-			if err := o.changeFlags.validate(cmd); err != nil {
-				return err
-			}
-			return o.runChange(f, cmd, o.IOStreams, changeSpec{
-				selection: o.selection,
-				verb:      "resource requirements updated",
-				mutate: func(u *unstructured.Unstructured) error {
-					return mutate.SetResources(u, o.Container, o.limits, o.requests)
-				},
-				subject: func(objs []*render.Object) string {
-					var parts []string
-					if o.Limits != "" {
-						parts = append(parts, "limits "+o.Limits)
-					}
-					if o.Requests != "" {
-						parts = append(parts, "requests "+o.Requests)
-					}
-					return fmt.Sprintf("set resources %s %s", describeObjects(objs), strings.Join(parts, ", "))
-				},
-			})
-		},
 	}
 	o.changeFlags.addFlags(cmd)
 	o.objectSelectionFlags.addFlags(cmd)
@@ -382,5 +367,50 @@ func NewCmdSetResources(f cmdutil.Factory, streams genericiooptions.IOStreams) *
 	fl.StringVarP(&o.Container, "containers", "c", "*", "The names of containers in the selected pod templates to change.")
 	fl.StringVar(&o.Limits, "limits", "", "The resource requirement limits for this container, e.g. cpu=200m,memory=512Mi.")
 	fl.StringVar(&o.Requests, "requests", "", "The resource requirement requests for this container, e.g. cpu=100m,memory=256Mi.")
-	return cmd
+	return writeCommand(f, cmd, o)
+}
+
+// Complete reads the objects and the resource lists.
+func (o *SetResourcesOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	sel, _, err := o.selectObjects(f, cmd, o.IOStreams, args, func(string) bool { return false })
+	if err != nil {
+		return err
+	}
+	o.selection = sel
+	if o.limits, err = mutate.ParseResourceList(o.Limits); err != nil {
+		return usageErrorf(cmd, "--limits: %v", err)
+	}
+	if o.requests, err = mutate.ParseResourceList(o.Requests); err != nil {
+		return usageErrorf(cmd, "--requests: %v", err)
+	}
+	return nil
+}
+
+// Validate checks the flag values.
+func (o *SetResourcesOptions) Validate(cmd *cobra.Command) error {
+	if o.Limits == "" && o.Requests == "" {
+		return usageErrorf(cmd, "you must specify an update to requests or limits (in the form of --requests/--limits)")
+	}
+	return o.changeFlags.validate(cmd)
+}
+
+// Run writes the resource requirements into the repository.
+func (o *SetResourcesOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
+	return o.runChange(f, cmd, o.IOStreams, changeSpec{
+		selection: o.selection,
+		verb:      "resource requirements updated",
+		mutate: func(u *unstructured.Unstructured) error {
+			return mutate.SetResources(u, o.Container, o.limits, o.requests)
+		},
+		subject: func(objs []*render.Object) string {
+			var parts []string
+			if o.Limits != "" {
+				parts = append(parts, "limits "+o.Limits)
+			}
+			if o.Requests != "" {
+				parts = append(parts, "requests "+o.Requests)
+			}
+			return fmt.Sprintf("set resources %s %s", describeObjects(objs), strings.Join(parts, ", "))
+		},
+	})
 }

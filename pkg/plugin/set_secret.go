@@ -45,7 +45,6 @@ var setSecretExample = templates.Examples(`
 // SetSecretOptions are the options of `set secret`.
 type SetSecretOptions struct {
 	changeFlags
-	secretFlags
 	FromFiles []string
 
 	update secretUpdate
@@ -70,20 +69,14 @@ func NewCmdSetSecret(f cmdutil.Factory, streams genericiooptions.IOStreams) *cob
 		Short:                 "Set or remove values of an encrypted secret, in Git",
 		Long:                  setSecretLong,
 		Example:               setSecretExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			return o.run(f, cmd)
-		},
 	}
 	o.changeFlags.addFlags(cmd)
-	o.secretFlags.addFlags(cmd, false, true)
 	cmd.Flags().StringArrayVar(&o.FromFiles, "from-file", nil, "Set a key from a file: KEY=PATH, or PATH for a key named after the file.")
-	return cmd
+	return writeCommand(f, cmd, o)
 }
 
-func (o *SetSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+// Complete reads the name and the KEY=VALUE, KEY=-, KEY- and --from-file changes.
+func (o *SetSecretOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return usageErrorf(cmd, "NAME is required")
 	}
@@ -96,11 +89,12 @@ func (o *SetSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args 
 		return err
 	}
 	stdinUsed := false
-	for _, a := range args[1:] {
+	for i, a := range args[1:] {
 		key, value, isSet := strings.Cut(a, "=")
 		if !isSet {
 			if !strings.HasSuffix(a, "-") || len(a) == 1 {
-				return usageErrorf(cmd, "%q: give KEY=VALUE to set a value, KEY=- to read it from stdin, or KEY- to remove the key", a)
+				// Not quoted: a value typed without its KEY= must not reach the terminal.
+				return usageErrorf(cmd, "argument %d after the name is neither KEY=VALUE, KEY=- (the value from stdin) nor KEY- (remove the key); it is not shown, as it may be a value", i+1)
 			}
 			key = strings.TrimSuffix(a, "-")
 		}
@@ -149,11 +143,11 @@ func (o *SetSecretOptions) complete(f cmdutil.Factory, cmd *cobra.Command, args 
 		return usageErrorf(cmd, "at least one change is required: KEY=VALUE, KEY=-, --from-file KEY=PATH or KEY-")
 	}
 	o.update = u
-	if err := o.changeFlags.validate(cmd); err != nil {
-		return err
-	}
-	return o.secretFlags.validate(cmd)
+	return nil
 }
+
+// Validate checks the flag values.
+func (o *SetSecretOptions) Validate(cmd *cobra.Command) error { return o.changeFlags.validate(cmd) }
 
 // secretArg reads a Secret's name given as NAME or secret/NAME.
 func secretArg(a string) (string, error) {
@@ -181,7 +175,8 @@ func namespaceFlag(f cmdutil.Factory, cmd *cobra.Command) (string, bool, error) 
 	return ns, fl != nil && fl.Changed, nil
 }
 
-func (o *SetSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
+// Run sets and removes the values.
+func (o *SetSecretOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	u := o.update
 	t, targets, _, err := o.resolveTarget(ctx, f, cmd, secretSelection(u))
@@ -200,7 +195,7 @@ func (o *SetSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if len(u.del) > 0 {
 		what = append(what, strings.Join(u.del, ", ")+" removed")
 	}
-	return o.runSecretUpdate(ctx, o.IOStreams, t, targets, newSecretEnv(&o.secretFlags, t, f), u, "set secret", strings.Join(what, "; "), "updated")
+	return o.runSecretUpdate(ctx, o.IOStreams, t, targets, u, "set secret", strings.Join(what, "; "), "updated")
 }
 
 // secretSelection is the selection that finds a target through the live Secret's labels when
@@ -211,8 +206,8 @@ func secretSelection(u secretUpdate) workflow.Selection {
 
 // runSecretUpdate sets and removes values of one encrypted Secret and commits the document the
 // provider rewrote (or shows the masked diff).
-func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, env *secretEnv, u secretUpdate, action, what, verb string) error {
-	res, name, err := c.updateSecret(ctx, streams, t, targets, env, u, action, what)
+func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, u secretUpdate, action, what, verb string) error {
+	res, name, err := c.updateSecret(ctx, streams, t, targets, u, action, what)
 	if noChange(streams.ErrOut, err) {
 		return c.settle(ctx, streams)
 	}
@@ -222,49 +217,41 @@ func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericioopti
 	return c.finish(ctx, streams, verb, res, []string{name})
 }
 
-func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, env *secretEnv, u secretUpdate, action, what string) (*workflow.Result, string, error) {
+func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, u secretUpdate, action, what string) (*workflow.Result, string, error) {
 	root, err := filepath.Abs(t.RepoDir)
 	if err != nil {
 		return nil, "", err
 	}
 	var name, subject string
-	res, err := c.runMasked(ctx, streams, workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Changes: func(r *render.Result) ([]change.ObjectChange, error) {
-			es, err := findSecret(root, r, u.name, u.namespace, u.nsExplicit)
-			if err != nil {
-				return nil, err
-			}
-			name = resourceName(es.obj)
-			subject = fmt.Sprintf("%s %s", action, secretName(es.obj.ID.Namespace, es.obj.ID.Name))
-			if what != "" {
-				subject += ": " + what
-			}
-			p, err := env.provider(es.provider, es.obj.ID.Namespace)
-			if err != nil {
-				return nil, err
-			}
-			doc, err := p.Update(ctx, es.doc, u.set, u.del)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", es.obj.ID, err)
-			}
-			if bytes.Equal(doc, es.doc) {
-				return []change.ObjectChange{{Object: es.obj, Desired: es.obj.Obj().Object}}, nil
-			}
-			desired, err := desiredAfter(es.obj, es.doc, doc)
-			if err != nil {
-				return nil, err
-			}
-			return []change.ObjectChange{{Object: es.obj, Desired: desired, Content: doc}}, nil
-		},
-		Subject:       func([]*render.Object) string { return subject },
-		Message:       c.Message,
-		MessagePrefix: c.commit.MessagePrefix,
-		Signoff:       c.commit.Signoff,
-		Branch:        c.Branch,
-		Push:          c.Push || c.commit.Push,
-		DryRun:        c.dryRun(),
-	})
+	req := c.request(streams, t, targets)
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		es, err := workflow.FindSecret(root, r, u.name, u.namespace, u.nsExplicit)
+		if err != nil {
+			return nil, err
+		}
+		name = resourceName(es.Object)
+		subject = fmt.Sprintf("%s %s", action, secretName(es.Object.ID.Namespace, es.Object.ID.Name))
+		if what != "" {
+			subject += ": " + what
+		}
+		p, err := req.Secrets.Get(es.Provider, es.Object.ID.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := p.Update(ctx, es.Doc, u.set, u.del)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", es.Object.ID, err)
+		}
+		if bytes.Equal(doc, es.Doc) {
+			return []change.ObjectChange{{Object: es.Object, Desired: es.Object.Obj().Object}}, nil
+		}
+		desired, err := workflow.DesiredAfter(es.Object, es.Doc, doc)
+		if err != nil {
+			return nil, err
+		}
+		return []change.ObjectChange{{Object: es.Object, Desired: desired, Content: doc}}, nil
+	}
+	req.Subject = func([]*render.Object) string { return subject }
+	res, err := workflow.Run(ctx, req)
 	return res, name, err
 }

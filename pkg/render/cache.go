@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/binenc"
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
@@ -19,8 +18,9 @@ import (
 
 // Cache keeps the last render of each target on disk, so a command in a large repository does
 // not render again what did not change. An entry is used only if every file the render read
-// still has the content it had (checked like git's index: by size, time and inode, and by
-// content hash when those changed or were too recent to trust).
+// still has the content it had: checked as git's index checks it, by the file's key (size,
+// times, inode, mode) when the key vouches for the content (fsstat.Key.Vouches), else by the
+// content's hash.
 type Cache struct {
 	// Dir holds the entries; the zero Cache (no Dir) caches nothing.
 	Dir string
@@ -29,8 +29,8 @@ type Cache struct {
 	Seen map[string]fsstat.Stat
 }
 
-// cacheFormat changes whenever the entry format or what a render produces changes.
-const cacheFormat = "kubectl-gitops render cache 4; kustomize api v0.21.1"
+// cacheFormat names the entry format; binenc.Format adds the build, whose kustomize renders.
+var cacheFormat = binenc.Format("kubectl-gitops render cache 5")
 
 // An entry is written in a binary form read without decoding its objects: a command in a large
 // target decodes only the objects it looks at, and stores the others again as they were read.
@@ -44,12 +44,14 @@ type cacheEntry struct {
 }
 
 type inputStamp struct {
-	Path    string
-	Size    int64 // -1: the stat was taken too close to a write to vouch for the content
-	ModTime int64
-	Ino     uint64
+	Path string
+	Key  fsstat.Key
+	// Vouched says Key vouches for Content (fsstat.Key.Vouches): a file with this key has it.
+	// Otherwise the file is hashed to tell.
+	Vouched bool
 	Sum     [sha256.Size]byte
-	// Content is the file's: when it changes, the render is brought up to date from it.
+	// Content is the file's (a link's: its target): when it changes, the render is brought up
+	// to date from it.
 	Content []byte
 }
 
@@ -66,7 +68,13 @@ func listingOf(root, p string, edited map[string][]byte) ([sha256.Size]byte, boo
 	if err != nil {
 		return [sha256.Size]byte{}, false
 	}
-	names := map[string]bool{}
+	return listingSum(p, entries, edited), true
+}
+
+// listingSum hashes the names of entries, the listing of directory p, with the files of edited
+// (nil: deleted) in p.
+func listingSum(p string, entries []os.DirEntry, edited map[string][]byte) [sha256.Size]byte {
+	names := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		names[e.Name()] = e.IsDir()
 	}
@@ -91,7 +99,7 @@ func listingOf(root, p string, edited map[string][]byte) ([sha256.Size]byte, boo
 	}
 	var sum [sha256.Size]byte
 	copy(sum[:], h.Sum(nil))
-	return sum, true
+	return sum
 }
 
 func (c Cache) file(root, path string) string {
@@ -110,7 +118,7 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 	if err != nil {
 		return nil, nil, false
 	}
-	b, err := os.ReadFile(c.file(root, path))
+	b, written, err := binenc.ReadFile(c.file(root, path))
 	if err != nil {
 		return nil, nil, false
 	}
@@ -125,7 +133,9 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 			return nil, nil, false
 		}
 	}
-	cur := statInputs(root, e.Inputs, c.Seen)
+	// An input hashed now is read after the entry was written: the entry's time is a clock for
+	// its stat.
+	cur := statInputs(root, e.Inputs, c.Seen, written)
 	stamps := make(map[string]inputStamp, len(e.Inputs))
 	for i, in := range e.Inputs {
 		if cur[i] == nil || cur[i].Sum != in.Sum {
@@ -140,6 +150,10 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 	res := &Result{Path: path, Objects: e.Objects, Cacheable: true, stamps: stamps, partial: e.Partial}
 	for _, d := range e.Dirs {
 		res.Dirs = append(res.Dirs, d.Path)
+		if res.dirSums == nil {
+			res.dirSums = map[string][sha256.Size]byte{}
+		}
+		res.dirSums[d.Path] = d.Sum
 	}
 	for _, in := range e.Inputs {
 		res.Inputs = append(res.Inputs, in.Path)
@@ -147,8 +161,9 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 	return res, changed, true
 }
 
-// statInputs stamps the inputs as they are now, on every core (nil: unreadable).
-func statInputs(root string, in []inputStamp, seen map[string]fsstat.Stat) []*inputStamp {
+// statInputs stamps the inputs as they are now, on every core (nil: unreadable): by the stamps
+// known in, else by reading them after the file system's clock read clock.
+func statInputs(root string, in []inputStamp, seen map[string]fsstat.Stat, clock int64) []*inputStamp {
 	out := make([]*inputStamp, len(in))
 	workers := min(runtime.GOMAXPROCS(0), 1+len(in)/256)
 	var wg sync.WaitGroup
@@ -157,7 +172,7 @@ func statInputs(root string, in []inputStamp, seen map[string]fsstat.Stat) []*in
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(in); i += workers {
-				if s, ok := stampOf(root, in[i].Path, &in[i], seen); ok {
+				if s, ok := stampOf(root, in[i].Path, &in[i], seen, clock); ok {
 					out[i] = &s
 				}
 			}
@@ -178,6 +193,11 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 	if err != nil {
 		return err
 	}
+	// The file system's clock before the inputs are read again: a stat older than it vouches.
+	clock, err := fsstat.Clock(c.Dir)
+	if err != nil {
+		return err
+	}
 	e := cacheEntry{Root: root, Path: r.Path, Objects: r.Objects, Partial: r.partial}
 	var unknown []inputStamp
 	var at []int // where each unknown goes in e.Inputs
@@ -187,61 +207,81 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 				return fmt.Errorf("render cache: %s is an input and deleted", p)
 			}
 			// Vouched for by content alone: the file on disk may not be this (another branch).
-			e.Inputs = append(e.Inputs, inputStamp{Path: p, Size: -1, Sum: sha256.Sum256(b), Content: b})
+			e.Inputs = append(e.Inputs, inputStamp{Path: p, Sum: sha256.Sum256(b), Content: b})
 			continue
 		}
-		// A stamp taken when the render was loaded still holds: a file changed since has
-		// another stat, and is hashed again by the next Load.
-		if s, ok := r.stamps[p]; ok {
+		// A stamp that vouched when the render was loaded still does: a file changed since has
+		// another key, and is hashed again by the next Load.
+		if s, ok := r.stamps[p]; ok && s.Vouched {
 			e.Inputs = append(e.Inputs, s)
 			continue
 		}
 		at = append(at, len(e.Inputs))
 		e.Inputs = append(e.Inputs, inputStamp{Path: p})
-		unknown = append(unknown, inputStamp{Path: p, Size: -1})
+		unknown = append(unknown, inputStamp{Path: p})
 	}
-	for k, s := range statInputs(root, unknown, nil) {
+	for k, s := range statInputs(root, unknown, nil, clock) {
+		p := unknown[k].Path
 		if s == nil {
-			return fmt.Errorf("render cache: %s cannot be read", unknown[k].Path)
+			return fmt.Errorf("render cache: %s cannot be read", p)
+		}
+		// The file must hold what the render was made from: one changed since is not stored
+		// as the render's.
+		want, known := r.sums[p]
+		if st, ok := r.stamps[p]; ok {
+			want, known = st.Sum, true
+		}
+		if known && s.Sum != want {
+			return fmt.Errorf("render cache: %s changed during the render", p)
 		}
 		e.Inputs[at[k]] = *s
 	}
 	for _, d := range r.Dirs {
-		sum, ok := listingOf(root, d, edited)
-		if !ok {
-			return fmt.Errorf("render cache: directory %s cannot be read", d)
+		// The listing the render saw, unless the entry is of files a commit writes.
+		sum, ok := r.dirSums[d]
+		if !ok || len(edited) > 0 {
+			if sum, ok = listingOf(root, d, edited); !ok {
+				return fmt.Errorf("render cache: directory %s cannot be read", d)
+			}
 		}
 		e.Dirs = append(e.Dirs, dirStamp{Path: d, Sum: sum})
 	}
 	return binenc.WriteFile(c.file(root, r.Path), func(out io.Writer) error { return encodeEntry(out, &e) })
 }
 
-// stampOf stats a repository file (or takes its stat from seen); its content is hashed unless
-// known has the same stat.
-func stampOf(root, p string, known *inputStamp, seen map[string]fsstat.Stat) (inputStamp, bool) {
+// stampOf stamps the repository file or link p by its stat (taken from seen when there): with
+// known's content when known vouches for the same key, else with the content read now, which
+// the stat vouches for when older than clock.
+func stampOf(root, p string, known *inputStamp, seen map[string]fsstat.Stat, clock int64) (inputStamp, bool) {
 	full := filepath.Join(root, filepath.FromSlash(p))
-	s := inputStamp{Path: p}
-	if st, ok := seen[p]; ok && st.Type.IsRegular() {
-		s.Size, s.ModTime, s.Ino = st.Size, st.Mtime, st.Ino
-	} else {
-		fi, err := os.Stat(full)
-		if err != nil || fi.IsDir() {
+	st, ok := seen[p]
+	if !ok {
+		var err error
+		if st, err = fsstat.Lstat(full); err != nil {
 			return inputStamp{}, false
 		}
-		s.Size, s.ModTime, s.Ino = fi.Size(), fi.ModTime().UnixNano(), fsstat.Inode(fi)
 	}
-	size := s.Size
-	if time.Since(time.Unix(0, s.ModTime)) < fsstat.RacyWindow {
-		s.Size = -1
-	}
-	if known != nil && known.Size >= 0 && known.Size == size && known.ModTime == s.ModTime && known.Ino == s.Ino {
-		s.Sum, s.Content = known.Sum, known.Content
+	s := inputStamp{Path: p, Key: st.Key()}
+	if known != nil && known.Vouched && known.Key == s.Key {
+		s.Vouched, s.Sum, s.Content = true, known.Sum, known.Content
 		return s, true
 	}
-	b, err := os.ReadFile(full)
+	b, err := readInput(full, st)
 	if err != nil {
 		return inputStamp{}, false
 	}
-	s.Sum, s.Content = sha256.Sum256(b), b
+	s.Vouched, s.Sum, s.Content = s.Key.Vouches(clock), sha256.Sum256(b), b
 	return s, true
+}
+
+// readInput is the content of an input: a file's, or a link's target (what git stores of it).
+func readInput(full string, st fsstat.Stat) ([]byte, error) {
+	switch {
+	case st.Type.IsRegular():
+		return os.ReadFile(full)
+	case st.Type&os.ModeSymlink != 0:
+		target, err := os.Readlink(full)
+		return []byte(target), err
+	}
+	return nil, &os.PathError{Op: "read", Path: full, Err: os.ErrInvalid}
 }

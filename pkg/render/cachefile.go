@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/binenc"
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
 
 // The cache file (internal/binenc): the format line, then the entry's fields. Object JSON and
@@ -20,9 +21,8 @@ func encodeEntry(out io.Writer, e *cacheEntry) error {
 	w.Uint(uint64(len(e.Inputs)))
 	for _, in := range e.Inputs {
 		w.String(in.Path)
-		w.Int(in.Size)
-		w.Int(in.ModTime)
-		w.Uint(in.Ino)
+		writeKey(w, in.Key)
+		w.Bool(in.Vouched)
 		w.Fixed(in.Sum[:])
 		w.Bytes(in.Content)
 	}
@@ -75,6 +75,18 @@ func writeObjects(w *binenc.Writer, objs []*Object) error {
 	return nil
 }
 
+func writeKey(w *binenc.Writer, k fsstat.Key) {
+	w.Int(k.Size)
+	w.Int(k.Mtime)
+	w.Int(k.Ctime)
+	w.Uint(k.Ino)
+	w.Uint(uint64(k.Mode))
+}
+
+func readKey(r *binenc.Reader) fsstat.Key {
+	return fsstat.Key{Size: r.Int(), Mtime: r.Int(), Ctime: r.Int(), Ino: r.Uint(), Mode: uint32(r.Uint())}
+}
+
 func sumOf(r *binenc.Reader) (s [sha256.Size]byte) {
 	copy(s[:], r.Fixed(sha256.Size))
 	return s
@@ -92,7 +104,7 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 	e.Inputs = make([]inputStamp, r.Count())
 	for i := range e.Inputs {
 		in := &e.Inputs[i]
-		in.Path, in.Size, in.ModTime, in.Ino = r.String(), r.Int(), r.Int(), r.Uint()
+		in.Path, in.Key, in.Vouched = r.String(), readKey(r), r.Bool()
 		in.Sum = sumOf(r)
 		in.Content = r.Bytes()
 	}

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -21,7 +22,7 @@ import (
 // Two kept objects with one ID are an error: one kustomize run refuses them, and the caller
 // renders the target whole to say so.
 func Combine(dir string, parts []*Result, keep func(part int, o *Object) bool) (*Result, error) {
-	out := &Result{Path: dir}
+	out := &Result{Path: dir, sums: map[string][sha256.Size]byte{}, dirSums: map[string][sha256.Size]byte{}}
 	seen := map[ObjectID]bool{}
 	inputs, dirs := map[string]bool{}, map[string]bool{}
 	for i, p := range parts {
@@ -44,6 +45,8 @@ func Combine(dir string, parts []*Result, keep func(part int, o *Object) bool) (
 		for _, d := range p.Dirs {
 			dirs[d] = true
 		}
+		maps.Copy(out.sums, p.sums)
+		maps.Copy(out.dirSums, p.dirSums)
 		out.outside = out.outside || p.outside
 	}
 	if err := sortLegacy(out.Objects); err != nil {

@@ -3,9 +3,10 @@ package render
 import (
 	"crypto/sha256"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 )
 
 // Partial is the partial render kept with r (from the cache, or by Merge): the last render of
@@ -34,8 +35,12 @@ func (p *Result) Stands(root string, drop map[string][]string, overlay map[strin
 			}
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
-		if err != nil || sha256.Sum256(b) != sum {
+		full := filepath.Join(root, filepath.FromSlash(f))
+		st, err := fsstat.Lstat(full)
+		if err != nil {
+			return false
+		}
+		if b, err := readInput(full, st); err != nil || sha256.Sum256(b) != sum {
 			return false
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -124,10 +123,14 @@ type Result struct {
 	Dirs []string
 	// Cacheable is false when the render read something outside the repository, or is partial.
 	Cacheable bool
-	// drop and sums are set for a partial render (Options.Drop): what it left out, and the
-	// content of each input it read, which say when it can stand for a render made later.
+	// drop is set for a partial render (Options.Drop): what it left out. sums hash the content
+	// each input was rendered from (a link's: its target), as a fresh render read it (for a
+	// partial render, every input's): the cache stores only a render of the files as they
+	// are, and a partial render stands for one made later over the same contents.
 	drop map[string][]string
 	sums map[string][sha256.Size]byte
+	// dirSums hash the listings of Dirs as the render saw them.
+	dirSums map[string][sha256.Size]byte
 	// partial is a partial render kept with a cached render: the last one the closed loop made.
 	partial *Result
 	// resmap is kustomize's result, kept for YAML.
@@ -185,7 +188,8 @@ func (r *Result) Get(id ObjectID) *Object {
 // objects left out of the partial render do not depend on the edited files. edited are the new
 // contents of the edited files (nil: deleted).
 func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) *Result {
-	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, Dirs: full.Dirs}
+	// The files the edits changed were rendered as the partial render after them read them.
+	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, Dirs: full.Dirs, sums: reducedAfter.sums}
 	if reducedAfter.drop != nil {
 		out.partial = reducedAfter
 	}
@@ -280,13 +284,34 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	overlay := make(map[string][]byte, len(opts.Overlay))
-	for p, b := range opts.Overlay {
-		overlay[filepath.Join(root, filepath.FromSlash(p))] = b
-	}
 	fsys := newOverlayFS(root, overlay)
+	// The overlay holds files by their path with links resolved: the change engine's edits are
+	// of the files links lead to, and seen through every link.
+	for p, b := range opts.Overlay {
+		rel, ok, err := fsys.resolve(filepath.Join(root, filepath.FromSlash(p)))
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("render %s: %s is outside the repository", dir, p)
+		}
+		overlay[rel] = b
+	}
 	absDir := filepath.Join(root, filepath.FromSlash(dir))
+	if _, _, err := fsys.resolve(absDir); err != nil {
+		return nil, fmt.Errorf("render %s: %w", dir, err)
+	}
 	if !fsys.IsDir(absDir) {
 		return nil, fmt.Errorf("render %s: no such directory in the repository", dir)
+	}
+	// setOverlay replaces, for this render, the content of the file at path.
+	setOverlay := func(path string, b []byte) error {
+		rel, _, err := fsys.resolve(path)
+		if err != nil {
+			return err
+		}
+		overlay[rel] = b
+		return nil
 	}
 
 	for kdir, entries := range opts.Drop {
@@ -296,10 +321,14 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		}
 		src, err := fsys.ReadFile(kf)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
-		if overlay[kf], err = dropResources(src, entries); err != nil {
+		dropped, err := dropResources(src, entries)
+		if err != nil {
 			return nil, fmt.Errorf("render %s: %s: %w", dir, relSlash(root, kf), err)
+		}
+		if err := setOverlay(kf, dropped); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 	}
 
@@ -311,18 +340,22 @@ func Render(root, dir string, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 		kustFile = filepath.Join(absDir, konfig.DefaultKustomizationFileName())
-		overlay[kustFile] = gen
+		if err := setOverlay(kustFile, gen); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
 		injected = true
 	} else if !opts.NoOrigins {
 		src, err := fsys.ReadFile(kustFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 		withMeta, added, err := withOriginAnnotations(src)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %s: %w", dir, relSlash(root, kustFile), err)
 		}
-		overlay[kustFile] = withMeta
+		if err := setOverlay(kustFile, withMeta); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
 		injected = added
 	}
 
@@ -333,6 +366,11 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	fsys.kustomizing = true
 	m, err := k.Run(fsys, absDir)
 	fsys.kustomizing = false
+	if le := fsys.linkError(); le != nil {
+		// kustomize tries a kustomization's other file names when one cannot be loaded: the
+		// refusal would otherwise read as a missing kustomization.
+		return nil, fmt.Errorf("render %s: %w", dir, le)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
@@ -364,26 +402,36 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	if err := locateDocuments(fsys, root, res.Objects); err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
-	delete(fsys.reads, relSlash(root, kustFile)) // re-recorded below only if it is a real file
+	if rel, _, err := fsys.resolve(kustFile); err == nil {
+		delete(fsys.reads, rel) // re-recorded below only if it is a real file
+	}
 	if !injected || findKustomization(newOverlayFS(root, nil), absDir) != "" {
-		fsys.record(kustFile)
+		if _, err := fsys.record(kustFile); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
 	}
 	res.Inputs = fsys.Inputs()
 	res.Dirs = fsys.Dirs()
+	res.dirSums = fsys.dirs
+	// The content each input was rendered from: the cache checks what it stores against it, and
+	// a partial render stands for another by it.
+	res.sums = make(map[string][sha256.Size]byte, len(res.Inputs))
+	for _, p := range res.Inputs {
+		sum, ok := fsys.sums[p]
+		if !ok {
+			if len(opts.Drop) == 0 {
+				continue
+			}
+			b, err := fsys.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+			if err != nil {
+				return nil, err
+			}
+			sum = sha256.Sum256(b)
+		}
+		res.sums[p] = sum
+	}
 	if len(opts.Drop) > 0 {
 		res.drop = opts.Drop
-		res.sums = make(map[string][sha256.Size]byte, len(res.Inputs))
-		for _, p := range res.Inputs {
-			sum, ok := fsys.sums[p]
-			if !ok {
-				b, err := fsys.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
-				if err != nil {
-					return nil, err
-				}
-				sum = sha256.Sum256(b)
-			}
-			res.sums[p] = sum
-		}
 	}
 	// With an overlay the render is of the files a commit is about to write.
 	res.outside = fsys.outside
@@ -490,52 +538,80 @@ func withOriginAnnotations(src []byte) ([]byte, bool, error) {
 
 // flatKustomization is what Flux generates for a directory without a kustomization: every
 // Kubernetes manifest below it, and a subdirectory with its own kustomization as one resource.
+// Links are not followed into directories (as Flux's generator walks); a linked manifest is
+// read where it leads, inside the repository.
 func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
 	var resources []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	var walk func(p string) error
+	walk = func(p string) error {
+		rel, ok, err := fsys.resolve(p)
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+		var entries []os.DirEntry
+		if ok {
+			if entries, err = os.ReadDir(fsys.abs(rel)); err != nil {
+				return err
 			}
-			fsys.recordDir(p)
-			if p != dir && findKustomization(fsys, p) != "" {
-				resources = append(resources, relSlash(dir, p))
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !isManifestName(p) {
-			return nil
-		}
-		if b, ok := fsys.lookup(p); ok && b == nil {
-			return nil // deleted by the overlay
-		}
-		b, err := fsys.ReadFile(p)
-		if err != nil {
+			fsys.recordDir(rel, entries)
+		} else if entries, err = os.ReadDir(p); err != nil {
 			return err
 		}
-		if isManifest(b) {
-			resources = append(resources, relSlash(dir, p))
+		for _, e := range entries {
+			full := filepath.Join(p, e.Name())
+			if e.IsDir() {
+				if strings.HasPrefix(e.Name(), ".") {
+					continue
+				}
+				if findKustomization(fsys, full) != "" {
+					resources = append(resources, relSlash(dir, full))
+					continue
+				}
+				if err := walk(full); err != nil {
+					return err
+				}
+				continue
+			}
+			if !isManifestName(full) {
+				continue
+			}
+			if b, ok := fsys.lookup(full); ok && b == nil {
+				continue // deleted by the overlay
+			}
+			b, err := fsys.ReadFile(full)
+			if err != nil {
+				return err
+			}
+			if isManifest(b) {
+				resources = append(resources, relSlash(dir, full))
+			}
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(dir); err != nil {
 		return nil, err
 	}
 	// Files that exist only in the overlay (a new object's file) are manifests below dir too.
+	dirRel, _, err := fsys.resolve(dir)
+	if err != nil {
+		return nil, err
+	}
 	for p, b := range fsys.overlay {
-		rel, err := filepath.Rel(dir, p)
-		if err != nil || strings.HasPrefix(rel, "..") || b == nil || !isManifestName(p) {
+		rel := p
+		if dirRel != "." {
+			var ok bool
+			if rel, ok = strings.CutPrefix(p, dirRel+"/"); !ok {
+				continue
+			}
+		}
+		if b == nil || !isManifestName(p) {
 			continue
 		}
-		if _, onDisk := os.Stat(p); onDisk == nil {
+		if _, onDisk := os.Lstat(fsys.abs(p)); onDisk == nil {
 			continue
 		}
 		if isManifest(b) {
-			resources = append(resources, filepath.ToSlash(rel))
+			resources = append(resources, rel)
 		}
 	}
 	sort.Strings(resources)

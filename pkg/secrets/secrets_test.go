@@ -19,6 +19,7 @@ func TestChoose(t *testing.T) {
 		config   string
 		existing []string
 		flag     string
+		sopsRule string
 		want     string
 		wantErr  []string
 	}{
@@ -28,11 +29,15 @@ func TestChoose(t *testing.T) {
 		{name: "the existing secrets", existing: []string{"", sealed, sealed}, want: sealed},
 		{name: "nothing", existing: []string{"", ""}, wantErr: []string{"secrets.provider in .kubectl-gitops.yaml", "existing secrets", "--secrets sops|sealed-secrets"}},
 		{name: "existing secrets disagree", existing: []string{sops, sealed}, wantErr: []string{"sealed-secrets and sops", "secrets.provider", "--secrets"}},
+		{name: "a .sops.yaml rule", sopsRule: "/repo/.sops.yaml", want: sops},
+		{name: "a .sops.yaml rule and sops secrets", sopsRule: "/repo/.sops.yaml", existing: []string{sops}, want: sops},
+		{name: "a .sops.yaml rule and SealedSecrets", sopsRule: "/repo/.sops.yaml", existing: []string{sealed}, wantErr: []string{"/repo/.sops.yaml says sops", "SealedSecrets", "--secrets"}},
+		{name: "the configuration over a .sops.yaml rule", sopsRule: "/repo/.sops.yaml", existing: []string{sealed}, config: sealed, want: sealed},
 		{name: "unknown flag", flag: "vault", wantErr: []string{`--secrets: unknown secrets provider "vault"`}},
 		{name: "unknown configuration", config: "vault", wantErr: []string{`secrets.provider in .kubectl-gitops.yaml: unknown secrets provider "vault"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := secrets.Choose(tc.config, tc.existing, tc.flag)
+			got, err := secrets.Choose(secrets.Choice{Flag: tc.flag, Config: tc.config, SopsRule: tc.sopsRule, Existing: tc.existing})
 			if tc.wantErr == nil {
 				if err != nil || got != tc.want {
 					t.Fatalf("Choose = %q, %v; want %q", got, err, tc.want)
@@ -49,7 +54,7 @@ func TestChoose(t *testing.T) {
 			}
 		})
 	}
-	if _, err := secrets.Choose("", nil, ""); !errors.Is(err, secrets.ErrNoProvider) {
+	if _, err := secrets.Choose(secrets.Choice{}); !errors.Is(err, secrets.ErrNoProvider) {
 		t.Errorf("no provider: %v is not ErrNoProvider", err)
 	}
 }

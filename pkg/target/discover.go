@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -470,6 +471,9 @@ func includedDirs(start string, direct func(dir string) ([]include, error)) ([]s
 			}
 			seen[r.path] = true
 			out = append(out, r.path)
+			if r.real != "" {
+				out = append(out, r.real)
+			}
 			if r.kustFile != "" {
 				out = append(out, path.Join(r.path, r.kustFile))
 				queue = append(queue, r.path)
@@ -477,13 +481,37 @@ func includedDirs(start string, direct func(dir string) ([]include, error)) ([]s
 		}
 	}
 	sort.Strings(out)
-	return out, nil
+	return slices.Compact(out), nil
 }
 
 // include is one path a kustomization reads.
 type include struct {
 	path     string // clean, repository-relative
 	kustFile string // the kustomization file's name, when path is a kustomization directory
+	// real is where path leads when a symbolic link is on its way (inside the repository):
+	// an edit of a file there reaches the kustomization too.
+	real string
+}
+
+// linkedPath is the repository-relative path the file full (p in the repository) leads to when
+// a symbolic link is on its way, or "".
+func linkedPath(repoDir, full, p string) string {
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return ""
+	}
+	top, err := filepath.EvalSymlinks(repoDir)
+	if err != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(top, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	if rel = filepath.ToSlash(rel); rel == p {
+		return ""
+	}
+	return rel
 }
 
 // directIncludes lists the paths the kustomization in dir reads itself.
@@ -556,6 +584,7 @@ func directIncludesWith(repoDir, dir string, walked *repoScan) ([]include, error
 			if fi.IsDir() {
 				inc.kustFile = kustomizationFile(full)
 			}
+			inc.real = linkedPath(repoDir, full, p)
 		}
 		out = append(out, inc)
 	}

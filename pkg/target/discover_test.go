@@ -184,6 +184,26 @@ secretGenerator:
 	if _, err := IncludedDirs(tmp, "."); err == nil {
 		t.Error("IncludedDirs of a directory without kustomization: no error")
 	}
+
+	// A path through a link inside the repository is read where it leads too; a link out of it
+	// adds nothing.
+	writeFile(t, filepath.Join(tmp, "shared/kustomization.yaml"), "resources:\n- cm.yaml\n")
+	writeFile(t, filepath.Join(tmp, "shared/cm.yaml"), "x: y\n")
+	writeFile(t, filepath.Join(tmp, "l/kustomization.yaml"), "resources:\n- base\n- out\n")
+	if err := os.Symlink("../shared", filepath.Join(tmp, "l", "base")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(tmp, "l", "out")); err != nil {
+		t.Fatal(err)
+	}
+	got, err = IncludedDirs(tmp, "l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"l/base", "l/base/cm.yaml", "l/base/kustomization.yaml", "l/out", "shared", "shared/cm.yaml"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("IncludedDirs through links:\n got %q\nwant %q", got, want)
+	}
 }
 
 // TestDiscoverIncludes: what discovery reads of a target's kustomizations is what IncludedDirs

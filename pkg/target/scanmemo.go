@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
+	"sync"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/binenc"
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
@@ -17,21 +17,25 @@ import (
 // scanMemo remembers, between commands, what discovery found in a repository, so a command in a
 // large repository reads only what changed since the last one:
 //
-//   - each directory's listing, keyed by the directory's own stat (size, modification and
-//     status change times, inode), as git's untracked cache does: adding, removing or renaming
-//     an entry changes them, so an unchanged directory is not listed again;
-//   - what each YAML file held, keyed by the file's size, time and inode, as git's index does;
+//   - each directory's listing, keyed by the directory's own stat (fsstat.Key: size,
+//     modification and status change times, inode, mode), as git's untracked cache does:
+//     adding, removing or renaming an entry changes them, so an unchanged directory is not
+//     listed again;
+//   - what each YAML file held, keyed by the file's stat as git's index keys it (fsstat.Key);
 //   - the targets it found. When every directory lists what it listed and every file that
 //     changed still holds what discovery looks at (a scale edits a count, not what a
 //     kustomization includes), the targets are what they were.
 //
-// A stat taken too close to a write (fsstat.RacyWindow) does not vouch for the content: the file
-// or directory is read again next time. The memo lives in the git directory beside the render
-// cache, one file per worktree.
+// A stat vouches for what was read only when older than the file system's clock read before the
+// read (fsstat.Key.Vouches; the clock is read once per scan, when a file or directory whose stat
+// changed is read): otherwise the file or directory is read again next time. The memo lives in
+// the git directory beside the render cache, one file per worktree.
 type scanMemo struct {
 	file string
-	root string    // the repository directory the paths are relative to
-	now  time.Time // when the scan started
+	root string // the repository directory the paths are relative to
+
+	clockOnce sync.Once
+	clockNow  int64
 
 	old       *memoDir    // the previous scan's tree; the walk reuses and updates its records
 	oldResult *memoResult // the previous scan's targets, if it recorded them
@@ -58,19 +62,9 @@ type scanMemo struct {
 // memoDir is a directory of the repository (not hidden) and what it lists.
 type memoDir struct {
 	path    string // repository-relative, slash-separated; "." for the root
-	key     dirKey
+	key     fsstat.Key
 	trusted bool // key vouches for entries
 	entries []memoEntry
-}
-
-type dirKey struct {
-	size, mtime, ctime int64
-	ino                uint64
-}
-
-type fileKey struct {
-	size, mtime int64
-	ino         uint64
 }
 
 // Kinds of directory entries.
@@ -88,7 +82,7 @@ type memoEntry struct {
 	kind uint8
 	dir  *memoDir // entDir
 
-	key     fileKey
+	key     fsstat.Key
 	trusted bool // key vouches for the facts below
 	known   bool // the facts below are the file's: a YAML file is read by every scan that finds its stat changed; a kustomization only when its references are needed
 	// A YAML file: whether it holds a Kubernetes object, and its reconciler objects.
@@ -113,11 +107,9 @@ type memoTarget struct {
 	includes                      []uint32 // entries, numbered as memoDir.number numbers them
 }
 
-// scanMemoMagic changes whenever what the memo records, or how, changes.
-const scanMemoMagic = "kubectl-gitops scan memo 3"
-
-// memoClock is the scan's clock (tests set it ahead to have every stat vouch for its content).
-var memoClock = time.Now
+// scanMemoMagic names the memo's format (changed whenever what it records, or how, changes) and,
+// through binenc.Format, the build whose discovery parsed it.
+var scanMemoMagic = binenc.Format("kubectl-gitops scan memo 4")
 
 // openScanMemo reads the memo of the repository at repoDir; nil (no memo) outside a repository.
 func openScanMemo(repoDir string) *scanMemo {
@@ -140,18 +132,14 @@ func openScanMemo(repoDir string) *scanMemo {
 	return m
 }
 
-// vouches reports whether a stat with this time, taken after the scan started, vouches for what
-// was read after it: a change after the read would have a later time.
-func (m *scanMemo) vouches(t int64) bool {
-	return m.now.UnixNano()-t >= int64(fsstat.RacyWindow)
-}
-
-func dirKeyOf(st fsstat.Stat) dirKey {
-	return dirKey{size: st.Size, mtime: st.Mtime, ctime: st.Ctime, ino: st.Ino}
-}
-
-func fileKeyOf(st fsstat.Stat) fileKey {
-	return fileKey{size: st.Size, mtime: st.Mtime, ino: st.Ino}
+// vouches reports whether a stat with key k vouches for what is read after this call (and was
+// not vouched for before): the file system's clock is read the first time it is asked, before
+// the first read of the scan that needs it. A scan that reads nothing new writes nothing.
+func (m *scanMemo) vouches(k fsstat.Key) bool {
+	m.clockOnce.Do(func() {
+		m.clockNow, _ = fsstat.Clock(filepath.Dir(m.file)) // none: nothing vouches
+	})
+	return k.Vouches(m.clockNow)
 }
 
 func entryKind(t fs.FileMode) uint8 {
@@ -285,10 +273,7 @@ func encodeScanMemo(out io.Writer, root string, tree *memoDir, res *memoResult) 
 	w.String(root)
 	var dir func(d *memoDir)
 	dir = func(d *memoDir) {
-		w.Int(d.key.size)
-		w.Int(d.key.mtime)
-		w.Int(d.key.ctime)
-		w.Uint(d.key.ino)
+		writeKey(w, d.key)
 		w.Bool(d.trusted)
 		w.Uint(uint64(len(d.entries)))
 		for i := range d.entries {
@@ -305,14 +290,12 @@ func encodeScanMemo(out io.Writer, root string, tree *memoDir, res *memoResult) 
 			if e.manifests {
 				flags |= 0x40
 			}
-			if e.key != (fileKey{}) {
+			if e.key != (fsstat.Key{}) {
 				flags |= 0x80
 			}
 			w.Byte(flags)
-			if e.key != (fileKey{}) {
-				w.Int(e.key.size)
-				w.Int(e.key.mtime)
-				w.Uint(e.key.ino)
+			if e.key != (fsstat.Key{}) {
+				writeKey(w, e.key)
 			}
 			if e.known {
 				w.Uint(uint64(len(e.objects)))
@@ -364,7 +347,7 @@ func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
 			r.Fixed(len(b)) // fails the read
 			return d
 		}
-		d.key = dirKey{size: r.Int(), mtime: r.Int(), ctime: r.Int(), ino: r.Uint()}
+		d.key = readKey(r)
 		d.trusted = r.Bool()
 		d.entries = make([]memoEntry, r.Count())
 		for i := range d.entries {
@@ -377,7 +360,7 @@ func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
 			e.kind = flags & 0x0f
 			e.known, e.trusted, e.manifests = flags&0x10 != 0, flags&0x20 != 0, flags&0x40 != 0
 			if flags&0x80 != 0 {
-				e.key = fileKey{size: r.Int(), mtime: r.Int(), ino: r.Uint()}
+				e.key = readKey(r)
 			}
 			if e.known {
 				if k := r.Count(); k > 0 {
@@ -415,6 +398,18 @@ func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
 		return nil, nil, err
 	}
 	return tree, res, nil
+}
+
+func writeKey(w *binenc.Writer, k fsstat.Key) {
+	w.Int(k.Size)
+	w.Int(k.Mtime)
+	w.Int(k.Ctime)
+	w.Uint(k.Ino)
+	w.Uint(uint64(k.Mode))
+}
+
+func readKey(r *binenc.Reader) fsstat.Key {
+	return fsstat.Key{Size: r.Int(), Mtime: r.Int(), Ctime: r.Int(), Ino: r.Uint(), Mode: uint32(r.Uint())}
 }
 
 func sameObjects(a []memoObject, b []reconcilerObject) bool {

@@ -81,8 +81,11 @@ func (r *memoRepo) rename(from, to string) {
 }
 
 // discover runs discovery with the memo and without, which must agree, and returns the memo.
+// The file system's clock moves first: every file written before vouches for its content, as
+// in a command run a moment after the edits (TestScanMemoRacy has those that do not).
 func (r *memoRepo) discover(step string) *scanMemo {
 	r.t.Helper()
+	testrepo.NextTick(r.t)
 	m := openScanMemo(r.dir)
 	if m == nil {
 		r.t.Fatalf("%s: no memo", step)
@@ -128,9 +131,6 @@ func (r *memoRepo) kustomizeSample() {
 // and takes the targets as they were when what changed does not change them.
 func TestScanMemoChanges(t *testing.T) {
 	r := newMemoRepo(t)
-	// Every stat vouches for its content: the racy window is TestScanMemoRacy's.
-	defer func(c func() time.Time) { memoClock = c }(memoClock)
-	memoClock = func() time.Time { return time.Now().Add(time.Hour) }
 	r.kustomizeSample()
 
 	m := r.discover("first")
@@ -225,12 +225,14 @@ func TestScanMemoChanges(t *testing.T) {
 	expect(r.discover("back to kustomizations"), "back to kustomizations", 0, 0, true)
 }
 
-// TestScanMemoRacy: a file or directory changed within the racy window of the stat the memo
-// keeps is read again even when its stat does not change.
+// TestScanMemoRacy: a file or directory whose times are not older than the file system's clock
+// when it was read (here: modified in the future) is read again by every scan, even when its
+// stat does not change.
 func TestScanMemoRacy(t *testing.T) {
 	r := newMemoRepo(t)
 	r.kustomizeSample()
 	p := filepath.Join(r.dir, "plain", "p.yaml")
+	future := time.Now().Add(time.Hour)
 	racy := func(content string) {
 		t.Helper()
 		fi, err := os.Stat(p)
@@ -238,23 +240,20 @@ func TestScanMemoRacy(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeFile(t, p, content)
-		now := time.Now()
-		if err := os.Chtimes(p, now, now); err != nil {
+		if err := os.Chtimes(p, future, future); err != nil {
 			t.Fatal(err)
 		}
 		if after, _ := os.Stat(p); after.Size() != fi.Size() {
 			t.Fatalf("the test's contents differ in size")
 		}
 	}
-	// Written now: the stat does not vouch for it. The same stat with another content (a write
-	// within the timestamp's tick) is then read again.
+	// The stat does not vouch for it: the same stat with another content is read again.
 	racy("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p\n")
 	r.discover("racy")
-	fi, _ := os.Stat(p)
-	writeFile(t, p, "apiVersion: v1\nkinx: ConfigMap\nmetadata:\n  name: p\n")
-	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
-		t.Fatal(err)
+	if m := r.discover("racy, unchanged"); m.read != 1 {
+		t.Errorf("racy, unchanged: %d files read, want the racy one", m.read)
 	}
+	racy("apiVersion: v1\nkinx: ConfigMap\nmetadata:\n  name: p\n")
 	m := r.discover("same stat, not a manifest any more")
 	if m.read == 0 {
 		t.Error("the racy file was not read again")
@@ -278,21 +277,88 @@ func TestScanMemoRacy(t *testing.T) {
 		t.Error("a racy edit rewrote the memo")
 	}
 
-	// A directory listed within its racy window is listed again, even with its old time.
+	// A directory whose stat does not vouch is listed again, even with its time restored.
 	dir := filepath.Join(r.dir, "plain")
-	r.discover("directory racy")
-	di, _ := os.Stat(dir)
-	writeFile(t, filepath.Join(dir, "q.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: q\n")
-	if err := os.Chtimes(dir, di.ModTime(), di.ModTime()); err != nil {
+	if err := os.Chtimes(dir, future, future); err != nil {
 		t.Fatal(err)
 	}
-	r.discover("file added, directory time restored")
+	r.discover("directory racy")
+	writeFile(t, filepath.Join(dir, "q.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: q\n")
+	if err := os.Chtimes(dir, future, future); err != nil {
+		t.Fatal(err)
+	}
+	if m := r.discover("file added, directory time restored"); m.listed == 0 {
+		t.Error("the racy directory was not listed again")
+	}
 	found := false
 	for _, tg := range discoverSummary(t, r.dir, &Config{}) {
 		found = found || tg.Path == "plain"
 	}
 	if !found {
 		t.Error("plain/q.yaml not found")
+	}
+}
+
+// TestScanMemoSameSizeSameMtime: a file rewritten with the same size and its modification time
+// restored, or replaced by a rename with both kept, is read again: a Flux Kustomization written
+// this way into a file that held a ConfigMap makes a target.
+func TestScanMemoSameSizeSameMtime(t *testing.T) {
+	r := newMemoRepo(t)
+	r.kustomizeSample()
+	flux := "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\nspec:\n  path: ./overlays/prod\n"
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: apps\n"
+	cm += "data:\n  x: " + strings.Repeat("y", len(flux)-len(cm)-len("data:\n  x: \n")) + "\n"
+	if len(cm) != len(flux) {
+		t.Fatalf("the test's contents differ in size: %d, %d", len(cm), len(flux))
+	}
+	r.write("clusters/prod/apps.yaml", cm)
+	r.write("clusters/dev/apps.yaml", cm)
+	r.discover("a ConfigMap")
+	if m := r.discover("settled"); !m.reused || m.read != 0 {
+		t.Fatalf("settled: read %d, reused %v", m.read, m.reused)
+	}
+	hasTarget := func(step string) {
+		t.Helper()
+		for _, tg := range discoverSummary(t, r.dir, &Config{}) {
+			if tg.Path == "overlays/prod" && tg.Name != "overlays/prod" {
+				return
+			}
+		}
+		t.Errorf("%s: the Flux Kustomization's target was not found", step)
+	}
+
+	p := filepath.Join(r.dir, "clusters", "prod", "apps.yaml")
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, p, flux)
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if m := r.discover("rewritten with size and mtime kept"); m.read != 1 || m.reused {
+		t.Errorf("rewritten: read %d, reused %v; want 1, false", m.read, m.reused)
+	}
+	hasTarget("rewritten")
+
+	// Replaced by a rename, the directory's time restored too.
+	p = filepath.Join(r.dir, "clusters", "dev", "apps.yaml")
+	dir := filepath.Dir(p)
+	di, _ := os.Stat(dir)
+	fi, _ = os.Stat(p)
+	tmp := filepath.Join(dir, "apps.tmp")
+	writeFile(t, tmp, strings.Replace(flux, "name: apps", "name: appx", 1))
+	if err := os.Chtimes(tmp, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(dir, di.ModTime(), di.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if m := r.discover("renamed over with size and mtime kept"); m.read != 1 || m.listed != 1 || m.reused {
+		t.Errorf("renamed over: read %d, listed %d, reused %v; want 1, 1, false", m.read, m.listed, m.reused)
 	}
 }
 
@@ -326,8 +392,6 @@ func TestScanMemoCorrupt(t *testing.T) {
 func TestScanMemoSplitsLargeDirectories(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	r := newMemoRepo(t)
-	defer func(c func() time.Time) { memoClock = c }(memoClock)
-	memoClock = func() time.Time { return time.Now().Add(time.Hour) }
 	apps := 2*splitDirs + 3
 	var resources strings.Builder
 	for i := range apps {

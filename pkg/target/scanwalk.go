@@ -81,7 +81,6 @@ func (m *scanMemo) walk(repoDir string) (*memoWalk, error) {
 	if err != nil || !st.Type.IsDir() {
 		return nil, nil
 	}
-	m.now = memoClock()
 	if m.old != nil && m.files == 0 {
 		m.files = m.old.count(needsStat)
 	}
@@ -108,17 +107,20 @@ func needsStat(e *memoEntry) bool {
 // scan or nil.
 func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir, error) {
 	m := w.m
-	key := dirKeyOf(st)
-	d := &memoDir{path: rel, key: key, trusted: m.vouches(max(key.mtime, key.ctime))}
-	if d.trusted && (old == nil || old.key != key || !old.trusted) {
-		w.dirty = true
-	}
+	key := st.Key()
+	d := &memoDir{path: rel, key: key}
 	listed := false
 	if old != nil && old.trusted && old.key == key {
-		d.entries = old.entries
-	} else if err := w.list(d, abs, old); err != nil {
-		return nil, err
+		d.entries, d.trusted = old.entries, true
 	} else {
+		// Judged before the listing, by a clock read before it.
+		d.trusted = m.vouches(key)
+		if d.trusted {
+			w.dirty = true
+		}
+		if err := w.list(d, abs, old); err != nil {
+			return nil, err
+		}
 		listed = true
 	}
 
@@ -264,17 +266,17 @@ func sameListing(a, b []memoEntry) bool {
 // yaml reads the YAML file e of the directory dir (abs on disk) if the memo does not vouch for
 // its stat.
 func (w *memoWalk) yaml(e *memoEntry, st fsstat.Stat, abs, dir string) error {
-	key := fileKeyOf(st)
+	key := st.Key()
 	if e.known && e.trusted && e.key == key {
 		return nil
 	}
+	trusted := w.m.vouches(key) // by a clock read before the read
 	data, err := os.ReadFile(abs + string(filepath.Separator) + e.name)
 	if err != nil {
 		return fmt.Errorf("failed to read %s: %w", entryPath(dir, e.name), err)
 	}
 	w.read++
 	manifests, objs := scanManifests(data)
-	trusted := w.m.vouches(key.mtime)
 	if !e.known || e.manifests != manifests || !sameObjects(e.objects, objs) {
 		w.same = false
 		w.dirty = true
@@ -288,9 +290,13 @@ func (w *memoWalk) yaml(e *memoEntry, st fsstat.Stat, abs, dir string) error {
 // kustomization notes the stat of the kustomization e of the directory dir (abs on disk); one the
 // memo does not vouch for is read when its references are needed.
 func (w *memoWalk) kustomization(e *memoEntry, st fsstat.Stat, abs, dir string) {
-	key := fileKeyOf(st)
-	trusted := w.m.vouches(key.mtime)
-	if e.key == key && (e.known && e.trusted || !e.known && e.trusted == trusted) {
+	key := st.Key()
+	if e.key == key && e.trusted {
+		return // what was read (or will be) with this key still is the file's
+	}
+	// By a clock read before the references are read, if they are.
+	trusted := w.m.vouches(key)
+	if e.key == key && !e.known && !trusted {
 		return
 	}
 	w.pending = append(w.pending, pendingKust{e: e, file: abs + string(filepath.Separator) + e.name, rel: entryPath(dir, e.name), oldRefs: e.refs, oldKnown: e.known})

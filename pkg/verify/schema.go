@@ -1,17 +1,13 @@
 package verify
 
 import (
-	"strings"
+	"context"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/serializer/json"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-)
 
-// strictDecoder decodes built-in kinds into their typed structs and refuses unknown and
-// duplicate fields, as the API server's strict field validation does.
-var strictDecoder = json.NewSerializerWithOptions(json.DefaultMetaFactory, clientgoscheme.Scheme, clientgoscheme.Scheme,
-	json.SerializerOptions{Strict: true})
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/diff"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/validate"
+)
 
 // identityProblems says what an object lacks to be applied at all: apiVersion, kind and
 // metadata.name.
@@ -29,23 +25,23 @@ func identityProblems(u *unstructured.Unstructured) []string {
 	return out
 }
 
-// SchemaProblem checks an object without a cluster: a built-in kind (one client-go knows) must
-// decode strictly into its typed struct, which finds unknown fields and values of the wrong type.
-// Custom kinds are not checked: their schema is the cluster's. "" when nothing is wrong.
-func SchemaProblem(u *unstructured.Unstructured) string {
-	if p := identityProblems(u); len(p) > 0 {
-		return strings.Join(p, ", ")
+// schemaProblems checks a render's objects without a cluster (validate.Objects), the render's
+// own CustomResourceDefinitions giving the schemas of its custom resources. It returns the
+// problems of each object, by its identity.
+func schemaProblems(ctx context.Context, objs []*unstructured.Unstructured) (map[diff.ObjectID][]string, error) {
+	var crds []*unstructured.Unstructured
+	for _, u := range objs {
+		if gvk := u.GroupVersionKind(); gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition" {
+			crds = append(crds, u)
+		}
 	}
-	gvk := u.GroupVersionKind()
-	if !clientgoscheme.Scheme.Recognizes(gvk) {
-		return ""
-	}
-	data, err := u.MarshalJSON()
+	rep, err := validate.Objects(ctx, objs, validate.Options{CRDs: crds})
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
-	if _, _, err := strictDecoder.Decode(data, &gvk, nil); err != nil {
-		return err.Error()
+	out := map[diff.ObjectID][]string{}
+	for _, p := range rep.Problems {
+		out[p.Object] = append(out[p.Object], p.Message)
 	}
-	return ""
+	return out, nil
 }

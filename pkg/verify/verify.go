@@ -165,14 +165,26 @@ func verifyTarget(ctx context.Context, o Options, t target.Target) (*TargetRepor
 		return tr, nil
 	}
 	tr.Rendered = len(res.Objects)
+	var problems map[diff.ObjectID][]string
+	if o.Offline {
+		manifests := make([]*unstructured.Unstructured, len(res.Objects))
+		for i, ro := range res.Objects {
+			manifests[i] = ro.Obj()
+		}
+		if problems, err = schemaProblems(ctx, manifests); err != nil {
+			return nil, fmt.Errorf("failed to verify %s: %w", t, err)
+		}
+	}
 	objs := make([]*checked, len(res.Objects))
 	for i, ro := range res.Objects {
 		c := &checked{src: ro, report: ObjectReport{ObjectID: idOf(ro.Obj()), Source: source(ro.Origin)}}
 		objs[i] = c
 		if o.Offline {
-			if p := SchemaProblem(ro.Obj()); p != "" {
-				c.report.Findings = append(c.report.Findings, Finding{Check: CheckSchema, Message: scrubSecret(p, ro.Obj())})
+			for _, p := range problems[c.report.ObjectID] {
+				c.report.Findings = append(c.report.Findings, Finding{Check: CheckSchema, Message: p})
 			}
+			// An object named twice in a render is reported once.
+			delete(problems, c.report.ObjectID)
 			continue
 		}
 		if p := identityProblems(ro.Obj()); len(p) > 0 {

@@ -271,7 +271,7 @@ func TestAgainstTheCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = text(t, rep)
-	if rep.Passed() || !strings.Contains(out, "    missing: in Git, not in the cluster\n") || !strings.Contains(out, "note: dry-run skipped: its namespace "+ns+"-new is created by this render") {
+	if rep.Passed() || !strings.Contains(out, "    missing: in Git, not in the cluster\n") || !strings.Contains(out, "note: dry-run skipped: its namespace "+ns+"-new is created along with it") {
 		t.Errorf("want missing objects with notes:\n%s", out)
 	}
 }

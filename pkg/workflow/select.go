@@ -26,6 +26,9 @@ var shortNames = map[string]string{
 type ObjectRef struct {
 	Resource string
 	Name     string
+	// Namespace, when set, is the object's own (-f of a manifest that names one): it wins over
+	// the selection's.
+	Namespace string
 }
 
 // ParseObjectArgs reads kubectl's argument forms: TYPE NAME..., TYPE/NAME..., or TYPE alone
@@ -126,14 +129,27 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 		return s.allowed(out)
 	}
 	for _, ref := range s.Refs {
+		sel := s
+		if ref.Namespace != "" {
+			sel.Namespace, sel.NamespaceExplicit = ref.Namespace, true
+		}
+		refNSOK := func(o *render.Object) bool {
+			return !sel.NamespaceExplicit || o.ID.Namespace == "" || o.ID.Namespace == sel.Namespace
+		}
 		var found, typed []*render.Object
 		for _, o := range r.Objects {
 			if !kindMatches(ref.Resource, o.ID.Kind, o.ID.Group) {
 				continue
 			}
 			typed = append(typed, o)
-			if o.ID.Name == ref.Name && nsOK(o) {
+			if o.ID.Name == ref.Name && refNSOK(o) {
 				found = append(found, o)
+			}
+		}
+		if len(found) == 0 && kindMatches(ref.Resource, "Secret", "") {
+			if ss := sealedNamed(r, ref.Name, sel.Namespace, sel.NamespaceExplicit); ss != nil {
+				return nil, fmt.Errorf("secret %q is a SealedSecret in target path %s (%s): its values can only be sealed again, with `kubectl gitops set secret %s KEY=VALUE` or `kubectl gitops edit secret/%s`",
+					ref.Name, r.Path, ss.Origin.File, ref.Name, ref.Name)
 			}
 		}
 		switch {
@@ -141,8 +157,8 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 			return nil, s.unknownType(ref.Resource, r)
 		case len(found) == 0:
 			ns := ""
-			if s.NamespaceExplicit {
-				ns = " in namespace " + s.Namespace
+			if sel.NamespaceExplicit {
+				ns = " in namespace " + sel.Namespace
 			}
 			return nil, &NotFoundError{msg: fmt.Sprintf("%s %q not found%s in target path %s (rendered %d objects from it); if it lives only in the cluster, bring it into Git with `kubectl gitops capture %s/%s`",
 				ref.Resource, ref.Name, ns, r.Path, len(r.Objects), ref.Resource, ref.Name)}
@@ -156,6 +172,17 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 		out = append(out, found[0])
 	}
 	return s.allowed(out)
+}
+
+// sealedNamed is the SealedSecret of r that unseals to Secret name.
+func sealedNamed(r *render.Result, name, namespace string, nsExplicit bool) *render.Object {
+	for _, o := range r.Objects {
+		if o.ID.Kind == "SealedSecret" && o.ID.Group == "bitnami.com" && o.ID.Name == name &&
+			(!nsExplicit || o.ID.Namespace == "" || o.ID.Namespace == namespace) {
+			return o
+		}
+	}
+	return nil
 }
 
 func (s Selection) allowed(objs []*render.Object) ([]*render.Object, error) {

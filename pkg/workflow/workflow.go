@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,7 +18,9 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets/providers"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/validate"
 )
 
 // Request is one command's change.
@@ -34,6 +37,12 @@ type Request struct {
 	Changes func(*render.Result) ([]change.ObjectChange, error)
 	// Subject is the commit subject for the objects changed.
 	Subject func(objs []*render.Object) string
+	// Secrets encrypt every Secret the change writes; nil means the providers the
+	// repository's configuration alone decides (no flags, no cluster).
+	Secrets *providers.Set
+	// FileName names the file of a new object that its change does not name; nil means
+	// <kind>-<name>.yaml.
+	FileName func(kind, name, namespace string) (string, error)
 
 	Message string // replaces the generated subject when set
 	// MessagePrefix is put before the subject (the repository configuration's commit.messagePrefix).
@@ -43,6 +52,16 @@ type Request struct {
 	Branch  string
 	Push    bool
 	DryRun  bool
+	// ServerDryRun (with DryRun) also asks the API server of Cluster, which must be set.
+	ServerDryRun bool
+	// Cluster is the API server of the target's cluster, when known: the changed objects
+	// pass a server-side dry run there before anything is written. Nil checks offline only.
+	Cluster *validate.Cluster
+	// NoVerify skips the repository's pre-commit and commit-msg hooks, as git commit
+	// --no-verify does.
+	NoVerify bool
+	// ErrOut receives warnings and what the repository's hooks print.
+	ErrOut io.Writer
 	// Out receives the dry-run diff.
 	Out io.Writer
 }
@@ -78,8 +97,24 @@ func (e *NoChangeError) Error() string {
 	return strings.Join(e.Objects, ", ") + ": no change"
 }
 
-// Run plans the change and commits it (or prints the diff with DryRun).
+// Run plans the change and commits it (or prints the diff with DryRun). It is the one way a
+// command writes to a repository: every change passes the gate (see sealer) before anything is
+// written. Encrypted Secret values are masked in the diff, the result and errors, as kubectl
+// diff masks them.
 func Run(ctx context.Context, req Request) (*Result, error) {
+	res, err := run(ctx, req)
+	maskResult(res)
+	if err != nil {
+		err = &maskedError{err}
+	}
+	return res, err
+}
+
+func run(ctx context.Context, req Request) (*Result, error) {
+	validate.Warm()
+	if req.ServerDryRun && req.Cluster == nil {
+		return nil, fmt.Errorf("--dry-run=server asks the target's API server, and no cluster is known for target %s: pass --context (or --kubeconfig) for its cluster, or use --dry-run=client", req.Target)
+	}
 	t := req.Target
 	repo, err := gitrepo.Open(t.RepoDir)
 	if err != nil {
@@ -101,7 +136,7 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 		moved := *t
 		moved.RepoDir = dir
 		again.Target = &moved
-		r, err := plan(again)
+		r, err := plan(ctx, again)
 		if err != nil {
 			return gitrepo.CommitRequest{}, err
 		}
@@ -109,7 +144,7 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 		return commitRequest(req, r), nil
 	}
 	if req.DryRun {
-		r, err := plan(req)
+		r, err := plan(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +154,7 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 		if err := WriteDiff(&b, r.plan); err != nil {
 			return nil, err
 		}
-		r.Diff = b.String()
+		r.Diff = maskDiff(b.String())
 		if req.Out != nil {
 			if _, err := io.WriteString(req.Out, r.Diff); err != nil {
 				return nil, err
@@ -133,7 +168,7 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
-	res, err = plan(req)
+	res, err = plan(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +226,7 @@ func targetCache(t *target.Target) render.Cache {
 	return c
 }
 
-func plan(req Request) (*Result, error) {
+func plan(ctx context.Context, req Request) (*Result, error) {
 	t := req.Target
 	targets := req.Targets
 	if !containsStr(targets, t.Path) {
@@ -213,8 +248,13 @@ func plan(req Request) (*Result, error) {
 		if changes, err = req.Changes(rendered); err != nil {
 			return nil, err
 		}
-		for i, ch := range changes {
+		for i := range changes {
 			changes[i].Target = t.Path
+		}
+		if err := sealSecrets(ctx, req, rendered, changes); err != nil {
+			return nil, err
+		}
+		for _, ch := range changes {
 			if ch.Object != nil {
 				objs = append(objs, ch.Object)
 			} else {
@@ -234,6 +274,9 @@ func plan(req Request) (*Result, error) {
 			}
 			changes = append(changes, change.ObjectChange{Target: t.Path, Object: o, Desired: cp.Object})
 		}
+		if err := sealSecrets(ctx, req, rendered, changes); err != nil {
+			return nil, err
+		}
 	}
 	p, err := eng.Plan(changes)
 	if err != nil {
@@ -245,6 +288,9 @@ func plan(req Request) (*Result, error) {
 			names = append(names, o.ID.String())
 		}
 		return nil, &NoChangeError{Objects: names}
+	}
+	if err := checkPlan(ctx, req, p); err != nil {
+		return nil, err
 	}
 	res := &Result{Target: t.Name, Files: p.Paths(), plan: p, eng: eng}
 	for _, o := range p.Objects {
@@ -262,6 +308,22 @@ func plan(req Request) (*Result, error) {
 	}
 	res.subject = req.subject(objs)
 	return res, nil
+}
+
+// sealSecrets runs the gate's first stage (see sealer) on the changes of target t's render r.
+func sealSecrets(ctx context.Context, req Request, r *render.Result, changes []change.ObjectChange) error {
+	t := req.Target
+	root, err := filepath.Abs(t.RepoDir)
+	if err != nil {
+		return err
+	}
+	sp := req.Secrets
+	if sp == nil {
+		sp = providers.New(providers.Options{RepoDir: t.RepoDir, Config: t.Secrets.Provider, ConfigCert: t.Secrets.SealedSecrets.Cert,
+			ControllerNamespace: t.Secrets.SealedSecrets.ControllerNamespace, ControllerName: t.Secrets.SealedSecrets.ControllerName})
+	}
+	s := &sealer{ctx: ctx, providers: sp, root: root, r: r, fileName: req.FileName, namespace: t.Namespace}
+	return s.seal(changes)
 }
 
 func (req Request) subject(objs []*render.Object) string {
@@ -296,10 +358,12 @@ func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
 		files = append(files, gitrepo.Change{Path: p, Content: r.plan.Files[p], Delete: r.plan.Files[p] == nil})
 	}
 	return gitrepo.CommitRequest{
-		Changes: files,
-		Message: gitrepo.FormatMessage(r.subject, body, trailers),
-		Branch:  req.Branch,
-		Signoff: req.Signoff,
+		Changes:  files,
+		Message:  gitrepo.FormatMessage(r.subject, body, trailers),
+		Branch:   req.Branch,
+		Signoff:  req.Signoff,
+		NoVerify: req.NoVerify,
+		HookOut:  req.ErrOut,
 	}
 }
 

@@ -3,6 +3,7 @@ package sops
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/getsops/sops/v3/config"
 )
@@ -43,4 +44,28 @@ func LoadRule(path string) (*Rule, error) {
 		return nil, fmt.Errorf("reading %s: %w", found.Path, err)
 	}
 	return &Rule{ConfigPath: found.Path, Indent: stores.YAML.Indent, Config: *conf}, nil
+}
+
+// MatchingRule tells whether a .sops.yaml in the repository at root (in the directory of the
+// absolute path or one above it, up to root) has a creation rule with keys for path, and which
+// file it is: such a rule says the repository encrypts that file with sops.
+func MatchingRule(root, path string) (configPath string, ok bool) {
+	found, err := config.LookupConfigFile(path)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(root, filepath.Dir(found.Path))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	conf, err := config.LoadCreationRuleForFile(found.Path, path, nil)
+	if err != nil || conf == nil {
+		return "", false
+	}
+	for _, group := range conf.KeyGroups {
+		if len(group) > 0 {
+			return found.Path, true
+		}
+	}
+	return "", false
 }

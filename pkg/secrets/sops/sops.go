@@ -7,6 +7,7 @@ package sops
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -195,6 +196,114 @@ func (p *Provider) Update(ctx context.Context, doc []byte, set map[string][]byte
 		return nil, fmt.Errorf("writing the Secret: %w", err)
 	}
 	return out, nil
+}
+
+// Edit changes an encrypted document as `sops edit` does: it is decrypted in memory, edit
+// changes its plain form (the object as a map, data values base64-encoded as in the file), and
+// it is encrypted again with the same data key and cipher, so every value that did not change
+// keeps its ciphertext and the document its key order and comments; the MAC covers the new
+// values. Metadata (labels, annotations) must change this way too: sops' MAC covers the
+// unencrypted values, and a file edited around sops no longer decrypts.
+func (p *Provider) Edit(ctx context.Context, doc []byte, edit func(obj map[string]any) error) ([]byte, error) {
+	d, err := p.decrypt(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := d.store.EmitPlainFile(d.tree.Branches)
+	if err != nil {
+		return nil, fmt.Errorf("reading the decrypted document: %w", err)
+	}
+	var obj map[string]any
+	if err := sigsyaml.Unmarshal(plain, &obj); err != nil {
+		return nil, fmt.Errorf("reading the decrypted document: %w", err)
+	}
+	if err := edit(obj); err != nil {
+		return nil, err
+	}
+	edited, err := sigsyaml.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	branches, err := d.store.LoadPlainFile(edited)
+	if err != nil || len(branches) != 1 {
+		return nil, fmt.Errorf("reading the edited document into sops: %v", err)
+	}
+	merged := mergeBranch(d.tree.Branches[0], branches[0])
+	if sameJSON(branchValue(merged), branchValue(d.tree.Branches[0])) {
+		return doc, nil
+	}
+	d.tree.Branches[0] = merged
+	if err := common.EncryptTree(common.EncryptTreeOpts{Tree: &d.tree, Cipher: d.cipher, DataKey: d.dataKey}); err != nil {
+		return nil, fmt.Errorf("encrypting the Secret again: %w", err)
+	}
+	out, err := d.store.EmitEncryptedFile(d.tree)
+	if err != nil {
+		return nil, fmt.Errorf("writing the Secret: %w", err)
+	}
+	return out, nil
+}
+
+// mergeBranch is next in the shape of old: old's keys (and comments) in their order, with
+// next's values where they differ, without the keys next lacks, then next's new keys. An
+// unchanged value is old's own, so its type (and hence its ciphertext) stays.
+func mergeBranch(old, next sops.TreeBranch) sops.TreeBranch {
+	out := make(sops.TreeBranch, 0, len(next))
+	seen := map[string]bool{}
+	for _, item := range old {
+		key, ok := item.Key.(string)
+		if !ok {
+			out = append(out, item) // a comment
+			continue
+		}
+		i := index(next, key)
+		if i < 0 {
+			continue
+		}
+		seen[key] = true
+		nv := next[i].Value
+		ob, oldIsBranch := item.Value.(sops.TreeBranch)
+		nb, newIsBranch := nv.(sops.TreeBranch)
+		switch {
+		case oldIsBranch && newIsBranch:
+			item.Value = mergeBranch(ob, nb)
+		case !sameJSON(branchValue(item.Value), branchValue(nv)):
+			item.Value = nv
+		}
+		out = append(out, item)
+	}
+	for _, item := range next {
+		if key, ok := item.Key.(string); ok && !seen[key] {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// branchValue is a tree value as plain maps and lists, for comparing.
+func branchValue(v any) any {
+	switch v := v.(type) {
+	case sops.TreeBranch:
+		m := map[string]any{}
+		for _, item := range v {
+			if k, ok := item.Key.(string); ok {
+				m[k] = branchValue(item.Value)
+			}
+		}
+		return m
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = branchValue(x)
+		}
+		return out
+	}
+	return v
+}
+
+func sameJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
 // UpdateKeys does what `sops updatekeys` does: the data key is encrypted again to the

@@ -490,3 +490,40 @@ func TestEncrypted(t *testing.T) {
 		t.Errorf("Encrypted = false for a good document")
 	}
 }
+
+// A label added through Edit is covered by the new MAC (the file still decrypts), and the
+// values that did not change keep their ciphertext.
+func TestEditMetadataKeepsMACValid(t *testing.T) {
+	home := isolate(t)
+	id, keyFile := identity(t, home, "age.txt")
+	t.Setenv("SOPS_AGE_KEY_FILE", keyFile)
+	p := sops.New(sops.Options{})
+	before, _ := encrypt(t, p, repo(t, ageRule(id.Recipient().String())), fixture())
+	after, err := p.Edit(t.Context(), before, func(obj map[string]any) error {
+		meta := obj["metadata"].(map[string]any)
+		meta["labels"] = map[string]any{"tier": "db"}
+		obj["data"].(map[string]any)["password"] = base64.StdEncoding.EncodeToString([]byte("correct horse battery staple"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noPlaintext(t, after)
+	if !bytes.Contains(after, []byte("tier: db")) {
+		t.Errorf("the label is missing:\n%s", after)
+	}
+	if lineOf(after, "username") != lineOf(before, "username") {
+		t.Errorf("the unchanged value was encrypted again:\n%s\n---\n%s", before, after)
+	}
+	if lineOf(after, "password") == lineOf(before, "password") {
+		t.Errorf("the changed value kept its old ciphertext")
+	}
+	got := decryptWithSops(t, after)
+	if got["password"] != "correct horse battery staple" || got["username"] != "admin" {
+		t.Errorf("decrypted after the edit: %v", got)
+	}
+	same, err := p.Edit(t.Context(), after, func(map[string]any) error { return nil })
+	if err != nil || !bytes.Equal(same, after) {
+		t.Errorf("an edit that changes nothing rewrote the document (%v)", err)
+	}
+}

@@ -1,4 +1,4 @@
-package verify
+package validate
 
 import (
 	"strings"
@@ -7,8 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// A message about a Secret never carries its values, as written or base64-decoded; other
-// kinds' messages are left alone.
+// A message about a Secret or a SealedSecret never carries its values, as written or
+// base64-decoded; other kinds' messages are left alone.
 func TestScrubSecret(t *testing.T) {
 	secret := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Secret",
@@ -30,5 +30,18 @@ func TestScrubSecret(t *testing.T) {
 	cm.SetKind("ConfigMap")
 	if scrubSecret(msg, cm) != msg {
 		t.Error("a ConfigMap's message was changed")
+	}
+
+	sealed := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+		"metadata": map[string]any{"name": "db"},
+		"spec": map[string]any{
+			"encryptedData": map[string]any{"password": "AgBy3i4OJSWK+PiTySYZZA=="},
+			"template":      map[string]any{"data": map[string]any{"user": "YWRtaW4tdXNlcg=="}}, // admin-user
+		},
+	}}
+	got = scrubSecret(`sealed AgBy3i4OJSWK+PiTySYZZA== for admin-user`, sealed)
+	if got != "sealed *** for ***" {
+		t.Errorf("got %q", got)
 	}
 }

@@ -1,17 +1,11 @@
-package plugin
+package workflow
 
 import (
-	"bytes"
-	"context"
-	"fmt"
 	"regexp"
 	"strings"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets/sealed"
 	sopsprovider "github.com/kubectl-gitops/kubectl-gitops/pkg/secrets/sops"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
 // The masks kubectl diff puts in place of a Secret's values: a value on one side only, or the
@@ -107,22 +101,6 @@ func maskChange(c string) string {
 	return path + ": " + cipherToken.ReplaceAllString(old, mask) + " → " + cipherToken.ReplaceAllString(new, mask)
 }
 
-// runMasked runs a change of encrypted Secrets: the dry-run diff (printed, or carried by the
-// machine output) and the field changes show *** for the encrypted values.
-func (c *changeFlags) runMasked(ctx context.Context, streams genericiooptions.IOStreams, req workflow.Request) (*workflow.Result, error) {
-	var diff bytes.Buffer
-	req.Out = &diff
-	res, err := workflow.Run(ctx, req)
-	if w := c.diffOut(streams); w != nil {
-		fmt.Fprint(w, maskDiff(diff.String()))
-	}
-	maskResult(res)
-	if err != nil {
-		err = &maskedError{err}
-	}
-	return res, err
-}
-
 // maskedError masks the encrypted values an error quotes (the closed loop's reasons list field
 // changes); errors.As still finds what it wraps.
 type maskedError struct{ err error }
@@ -131,7 +109,7 @@ func (e *maskedError) Error() string { return cipherToken.ReplaceAllString(e.err
 func (e *maskedError) Unwrap() error { return e.err }
 
 // maskResult masks the values in a result's diff and field changes.
-func maskResult(res *workflow.Result) {
+func maskResult(res *Result) {
 	if res == nil {
 		return
 	}

@@ -19,31 +19,52 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	gitopssync "github.com/kubectl-gitops/kubectl-gitops/pkg/sync"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/validate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
-// changeFlags are the flags every change command shares: where the change goes and how it is
-// committed.
+// changeFlags are what every writing command shares: where the change goes, how it is
+// committed and checked, and how its Secrets are encrypted (any command may write one). Each
+// command completes and validates them with its own flags, then builds its change on
+// request(), the one workflow.Request every writing command hands to workflow.Run.
 type changeFlags struct {
-	Repo    string
-	Path    string
-	Target  string
-	Branch  string
-	Message string
-	Output  string
-	DryRun  string
-	Push    bool
-	Wait    bool
-	Timeout time.Duration
+	Repo     string
+	Path     string
+	Target   string
+	Branch   string
+	Message  string
+	Output   string
+	DryRun   string
+	Push     bool
+	Wait     bool
+	NoVerify bool
+	Timeout  time.Duration
+	secretFlags
 
 	// commit holds the repository configuration's commit options.
 	commit target.CommitConfig
-	// factory and resolved are the cluster and the target resolveTarget found, for --wait.
-	factory  cmdutil.Factory
-	resolved *target.Target
+	// factory and resolved are the cluster and the target resolveTarget found, for --wait,
+	// the sealed-secrets controller and the server-side dry run; kubeContext is the
+	// kubeconfig's context the command runs against.
+	factory     cmdutil.Factory
+	resolved    *target.Target
+	kubeContext string
+	// fromLive says the target was found through a live object's labels, in the cluster the
+	// kubeconfig reaches.
+	fromLive bool
 }
 
-func (c *changeFlags) addFlags(cmd *cobra.Command) {
+// writeFlagSet says which of the shared secrets flags a command registers besides the others:
+// --cert as kubeseal names it (not where kubectl's own --cert means a TLS certificate), and
+// --scope where a new SealedSecret is made.
+type writeFlagSet struct {
+	certAlias bool
+	scope     bool
+}
+
+func (c *changeFlags) addFlags(cmd *cobra.Command) { c.addFlagSet(cmd, writeFlagSet{certAlias: true}) }
+
+func (c *changeFlags) addFlagSet(cmd *cobra.Command, set writeFlagSet) {
 	fl := cmd.Flags()
 	fl.StringVar(&c.Repo, "repo", c.Repo, "The config repository's working tree (default: found from the config file or the live object's Flux/Argo CD labels).")
 	fl.StringVar(&c.Path, "path", c.Path, "The target's path in the repository, the directory the reconciler renders.")
@@ -51,23 +72,24 @@ func (c *changeFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&c.Branch, "branch", c.Branch, "Commit on this branch (created from the current one) instead of the current branch.")
 	fl.StringVarP(&c.Message, "message", "m", c.Message, "The commit subject, instead of the generated one.")
 	fl.StringVarP(&c.Output, "output", "o", c.Output, "Output format: one of json, yaml, name.")
-	fl.StringVar(&c.DryRun, "dry-run", "none", "With 'client' (or no value), print the diff of the repository change and write nothing.")
+	fl.StringVar(&c.DryRun, "dry-run", "none", `Must be "none", "server", or "client". With "client" (or no value), print the diff of the repository change and write nothing; with "server", the changed objects also pass a server-side dry run.`)
 	fl.Lookup("dry-run").NoOptDefVal = "client"
 	fl.BoolVar(&c.Push, "push", c.Push, "Push the commit (a rejected push is retried on the new remote head, never forced).")
 	fl.BoolVar(&c.Wait, "wait", c.Wait, "With --push, ask Flux or Argo CD to apply the pushed commit now and wait until the live objects match it, as 'kubectl gitops sync --wait' does.")
 	fl.DurationVar(&c.Timeout, "timeout", gitopssync.DefaultTimeout, "With --wait, how long to wait before failing with what still differs.")
+	fl.BoolVar(&c.NoVerify, "no-verify", c.NoVerify, "Skip the repository's pre-commit and commit-msg hooks, as git commit --no-verify does.")
+	c.secretFlags.addFlags(cmd, set.scope, set.certAlias)
 }
 
+// validate checks the shared flag values; it reads --dry-run as kubectl does.
 func (c *changeFlags) validate(cmd *cobra.Command) error {
 	switch c.Output {
 	case "", "json", "yaml", "name":
 	default:
 		return usageErrorf(cmd, "--output must be one of json, yaml, name; not %q", c.Output)
 	}
-	switch c.DryRun {
-	case "none", "client", "server", "unchanged", "true", "false":
-	default:
-		return usageErrorf(cmd, "--dry-run must be one of none, client, server; not %q", c.DryRun)
+	if _, err := parseDryRun(c.DryRun); err != nil {
+		return usageErrorf(cmd, "%v", err)
 	}
 	if c.Timeout <= 0 {
 		return usageErrorf(cmd, "--timeout must be positive, not %s", c.Timeout)
@@ -78,7 +100,21 @@ func (c *changeFlags) validate(cmd *cobra.Command) error {
 	if c.Wait && c.dryRun() {
 		return usageErrorf(cmd, "--wait waits for the reconciler to apply a pushed commit, and --dry-run makes none: give one of them")
 	}
-	return nil
+	return c.secretFlags.validate(cmd)
+}
+
+// parseDryRun reads --dry-run as kubectl's GetDryRunStrategy does (none, client, server; the
+// deprecated booleans), without its deprecation warnings.
+func parseDryRun(v string) (cmdutil.DryRunStrategy, error) {
+	switch v {
+	case "none", "false":
+		return cmdutil.DryRunNone, nil
+	case "client", "true":
+		return cmdutil.DryRunClient, nil
+	case "server":
+		return cmdutil.DryRunServer, nil
+	}
+	return cmdutil.DryRunNone, fmt.Errorf(`invalid dry-run value (%v): must be "none", "server", or "client"`, v)
 }
 
 // checkWait refuses --wait when the change will not be pushed where the reconciler looks: a
@@ -107,7 +143,49 @@ func (c *changeFlags) diffOut(streams genericiooptions.IOStreams) io.Writer {
 }
 
 func (c *changeFlags) dryRun() bool {
-	return c.DryRun != "none" && c.DryRun != "false"
+	strategy, err := parseDryRun(c.DryRun)
+	return err != nil || strategy != cmdutil.DryRunNone
+}
+
+// request is the change of target t as the shared flags say it is committed; the command adds
+// which objects change and how (Select and Mutate, or Changes) and the subject.
+func (c *changeFlags) request(streams genericiooptions.IOStreams, t *target.Target, targets []string) workflow.Request {
+	return workflow.Request{
+		Target:        t,
+		Targets:       targets,
+		Message:       c.Message,
+		MessagePrefix: c.commit.MessagePrefix,
+		Signoff:       c.commit.Signoff,
+		Branch:        c.Branch,
+		Push:          c.Push || c.commit.Push,
+		DryRun:        c.dryRun(),
+		Out:           c.diffOut(streams),
+		Secrets:       c.providers(t),
+		NoVerify:      c.NoVerify,
+		ErrOut:        streams.ErrOut,
+		ServerDryRun:  c.DryRun == "server",
+		Cluster:       c.cluster(t),
+	}
+}
+
+// cluster is the API server the changed objects are dry-run against: the target's cluster,
+// when the command knows it is the one its kubeconfig reaches (the target was found through
+// the live object's labels, or its configured context is the current one), or whatever the
+// kubeconfig reaches when --dry-run=server asks for it. Nil means offline checks only.
+func (c *changeFlags) cluster(t *target.Target) *validate.Cluster {
+	known := c.fromLive || (t.Context != "" && t.Context == c.kubeContext)
+	if c.factory == nil || (!known && c.DryRun != "server") {
+		return nil
+	}
+	cfg, err := c.factory.ToRESTConfig()
+	if err != nil {
+		return nil
+	}
+	mapper, err := c.factory.ToRESTMapper()
+	if err != nil {
+		return nil
+	}
+	return &validate.Cluster{Config: cfg, Mapper: mapper}
 }
 
 // resolveTarget finds the target: from flags or the repository's config without the cluster,
@@ -119,6 +197,7 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	} else if raw, err := f.ToRawKubeConfigLoader().RawConfig(); err == nil {
 		opts.Context = raw.CurrentContext
 	}
+	c.kubeContext = opts.Context
 	t, err := target.Resolve(ctx, opts)
 	var noTarget *target.NoTargetError
 	var live *unstructured.Unstructured
@@ -169,7 +248,7 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	if err := c.checkWait(cmd, t); err != nil {
 		return nil, nil, nil, err
 	}
-	c.factory, c.resolved = f, t
+	c.factory, c.resolved, c.fromLive = f, t, live != nil
 	return t, paths, live, nil
 }
 
@@ -375,33 +454,23 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		}
 	}
 	var names, warnings []string
-	req := workflow.Request{
-		Target:  t,
-		Targets: targets,
-		Select: func(r *render.Result) ([]*render.Object, error) {
-			objs, err := spec.selection.Select(r)
-			if err != nil {
-				return nil, err
-			}
-			names, warnings = names[:0], warnings[:0]
-			for _, o := range objs {
-				names = append(names, resourceName(o))
-			}
-			if spec.inspect != nil {
-				warnings = spec.inspect(r, objs)
-			}
-			return objs, nil
-		},
-		Mutate:        spec.mutate,
-		Subject:       spec.subject,
-		Message:       c.Message,
-		MessagePrefix: c.commit.MessagePrefix,
-		Signoff:       c.commit.Signoff,
-		Branch:        c.Branch,
-		Push:          c.Push || c.commit.Push,
-		DryRun:        c.dryRun(),
-		Out:           c.diffOut(streams),
+	req := c.request(streams, t, targets)
+	req.Select = func(r *render.Result) ([]*render.Object, error) {
+		objs, err := spec.selection.Select(r)
+		if err != nil {
+			return nil, err
+		}
+		names, warnings = names[:0], warnings[:0]
+		for _, o := range objs {
+			names = append(names, resourceName(o))
+		}
+		if spec.inspect != nil {
+			warnings = spec.inspect(r, objs)
+		}
+		return objs, nil
 	}
+	req.Mutate = spec.mutate
+	req.Subject = spec.subject
 	res, err := workflow.Run(ctx, req)
 	if noChange(streams.ErrOut, err) {
 		return c.settle(ctx, streams)
@@ -416,4 +485,34 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		fmt.Fprintln(streams.ErrOut, "Warning: "+w)
 	}
 	return c.finish(ctx, streams, spec.verb, res, names)
+}
+
+// writer is a writing command's options, in kubectl's shape: Complete resolves what touches
+// the factory and reads the arguments, Validate checks flag values only, Run builds the change
+// and hands it to workflow.Run through request(), the one way to the repository.
+type writer interface {
+	Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error
+	Validate(cmd *cobra.Command) error
+	Run(f cmdutil.Factory, cmd *cobra.Command) error
+}
+
+// writesAnnotation marks the commands that write to the repository (tests find them by it).
+const writesAnnotation = "gitops.kubectl.io/writes"
+
+// writeCommand makes cmd a writing command running o.
+func writeCommand(f cmdutil.Factory, cmd *cobra.Command, o writer) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[writesAnnotation] = "true"
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(f, cmd, args); err != nil {
+			return err
+		}
+		if err := o.Validate(cmd); err != nil {
+			return err
+		}
+		return o.Run(f, cmd)
+	}
+	return cmd
 }
