@@ -95,13 +95,25 @@ func HoldSignals() (release func()) {
 	}
 }
 
+// Sweep removes what runs killed with SIGKILL left (their directories, with any decrypted file
+// in them), without making a directory of this process: a command that may write a Secret calls
+// it, so that a dead edit's buffer does not wait for the next run that needs a directory.
+func Sweep() {
+	if _, err := os.Lstat(userDir()); err != nil {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if parent, err := base(); err == nil {
+		sweep(parent)
+		// Nothing else in it: leave no empty directory behind.
+		_ = os.Remove(parent)
+	}
+}
+
 // base is the directory that holds the directories of every run of this user, made private.
 func base() (string, error) {
-	uid := "user"
-	if id := os.Getuid(); id >= 0 {
-		uid = strconv.Itoa(id)
-	}
-	dir := filepath.Join(os.TempDir(), "kubectl-gitops-"+uid)
+	dir := userDir()
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", err
 	}
@@ -123,6 +135,15 @@ func base() (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// userDir is the directory of this user's runs, $TMPDIR/kubectl-gitops-UID.
+func userDir() string {
+	uid := "user"
+	if id := os.Getuid(); id >= 0 {
+		uid = strconv.Itoa(id)
+	}
+	return filepath.Join(os.TempDir(), "kubectl-gitops-"+uid)
 }
 
 // create makes the process's directory, locked and watched for signals, after removing what

@@ -299,3 +299,26 @@ func TestSweep(t *testing.T) {
 	_ = running.Process.Signal(syscall.SIGTERM)
 	waitExit(t, running)
 }
+
+// Sweep removes a killed run's directory without making one of its own.
+func TestSweepWithoutADirectory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	killed, killedDir := helper(t, tmp, "wait")
+	if err := killed.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, killed)
+	Sweep()
+	if _, err := os.Stat(killedDir); !os.IsNotExist(err) {
+		t.Fatalf("the killed run's directory is still there (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Dir(filepath.Dir(killedDir))); !os.IsNotExist(err) {
+		t.Errorf("Sweep left the user's directory behind (%v)", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if root != "" {
+		t.Errorf("Sweep made the process's directory %s", root)
+	}
+}
