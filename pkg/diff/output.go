@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/privtmp"
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -154,16 +155,18 @@ func RunExternal(ctx context.Context, spec string, r *Report, stdout, stderr io.
 	if len(words) == 0 {
 		return fmt.Errorf("%s is empty", ExternalDiffEnv)
 	}
-	from, err := os.MkdirTemp("", "LIVE-")
+	// The two sides live in the process's private directory: the live side holds what the
+	// cluster has (masked Secrets included), for the external program only.
+	from, removeFrom, err := privtmp.MkdirTemp("LIVE-")
 	if err != nil {
-		return fmt.Errorf("failed to create a temporary directory: %w", err)
+		return err
 	}
-	defer func() { err = errors.Join(err, os.RemoveAll(from)) }()
-	to, err := os.MkdirTemp("", "MERGED-")
+	defer func() { err = errors.Join(err, removeFrom()) }()
+	to, removeTo, err := privtmp.MkdirTemp("MERGED-")
 	if err != nil {
-		return fmt.Errorf("failed to create a temporary directory: %w", err)
+		return err
 	}
-	defer func() { err = errors.Join(err, os.RemoveAll(to)) }()
+	defer func() { err = errors.Join(err, removeTo()) }()
 	for _, o := range r.Objects {
 		if o.Status == StatusError {
 			continue

@@ -1,7 +1,8 @@
 // Package editsession runs the edit loop of `kubectl gitops edit` as kubectl edit does: the text
-// goes to the user's editor in a private temporary directory; a save is handed to the caller;
-// a mistake reopens the editor with the error as a comment on top and the user's text kept; an
-// unchanged or empty file cancels. The directory is removed on return and on interrupt.
+// goes to the user's editor in a private temporary directory (internal/privtmp); a save is
+// handed to the caller; a mistake reopens the editor with the error as a comment on top and the
+// user's text kept; an unchanged or empty file cancels. The directory is removed on return and
+// on interrupt, and what a killed session left (a decrypted Secret) by the next run.
 package editsession
 
 import (
@@ -19,6 +20,8 @@ import (
 
 	"k8s.io/kubectl/pkg/util/interrupt"
 	"k8s.io/kubectl/pkg/util/term"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/privtmp"
 )
 
 // ErrCancelled is returned when the user saved nothing new (kubectl's "Edit cancelled").
@@ -55,8 +58,6 @@ type Session struct {
 	FileName string
 	// WindowsLineEndings writes CRLF line endings, as kubectl's --windows-line-endings.
 	WindowsLineEndings bool
-	// TempDir is where the private directory is made; empty means the system's.
-	TempDir string
 	// StopGrace is how long an editor asked to end (SIGTERM) has before it is killed; zero means
 	// three seconds.
 	StopGrace time.Duration
@@ -64,19 +65,19 @@ type Session struct {
 
 // Run edits text until apply accepts it, the user cancels, or an error that is not a RetryError.
 func (s *Session) Run(ctx context.Context, text []byte, apply func(edited []byte) error) error {
-	dir, err := os.MkdirTemp(s.TempDir, "kubectl-gitops-edit-")
-	if err != nil {
-		return fmt.Errorf("failed to create the editor's directory: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		_ = os.RemoveAll(dir)
-		return err
-	}
-	defer os.RemoveAll(dir)
-
+	// The session handles the signals itself until it returns: it stops the editor and returns
+	// an InterruptedError, and its deferred remove takes the directory. Its channel is there
+	// before privtmp is told, so that no signal falls between the two.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	defer privtmp.HoldSignals()()
+
+	dir, remove, err := privtmp.MkdirTemp("edit-")
+	if err != nil {
+		return fmt.Errorf("failed to create the editor's directory: %w", err)
+	}
+	defer remove()
 
 	name := s.FileName
 	if name == "" {

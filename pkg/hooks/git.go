@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/privtmp"
 )
 
 // zeroSHA is how git's pre-push input spells "no commit": a deleted ref's local side, a new
@@ -77,7 +79,7 @@ func exportTree(ctx context.Context, dir, treeish, dest string) error {
 			blobs = append(blobs, entry{mode: fields[0], oid: fields[2], path: name})
 		case "commit":
 			// A submodule: an empty directory, as a checkout without --recurse-submodules.
-			if err := os.MkdirAll(filepath.Join(dest, filepath.FromSlash(name)), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Join(dest, filepath.FromSlash(name)), 0o700); err != nil {
 				return err
 			}
 		}
@@ -146,7 +148,7 @@ func writeBlob(r *bufio.Reader, dest, name, mode string) error {
 		return fmt.Errorf("unexpected git cat-file answer %q", strings.TrimSpace(header))
 	}
 	p := filepath.Join(dest, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
 	if mode == "120000" {
@@ -158,9 +160,11 @@ func writeBlob(r *bufio.Reader, dest, name, mode string) error {
 			return err
 		}
 	} else {
-		perm := os.FileMode(0o644)
+		// Owner-only, as everything in the private directory: the tree may hold the
+		// plaintext the guard is about to refuse.
+		perm := os.FileMode(0o600)
 		if mode == "100755" {
-			perm = 0o755
+			perm = 0o700
 		}
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 		if err != nil {
@@ -180,12 +184,13 @@ func writeBlob(r *bufio.Reader, dest, name, mode string) error {
 	return nil
 }
 
-// trees exports commits and trees to private temporary directories, each once, and removes
-// them all on Close.
+// trees exports commits and trees to the process's private temporary directory, each once,
+// and removes them all on Close (and on an interrupt, with the private directory).
 type trees struct {
-	dir  string // the repository
-	root string // the private directory holding the exports
-	done map[string]string
+	dir    string // the repository
+	root   string // the private directory holding the exports
+	remove func() error
+	done   map[string]string
 }
 
 func newTrees(dir string) *trees {
@@ -198,12 +203,11 @@ func (t *trees) export(ctx context.Context, treeish string) (string, error) {
 		return d, nil
 	}
 	if t.root == "" {
-		// MkdirTemp makes the directory readable by its owner only.
-		root, err := os.MkdirTemp("", "kubectl-gitops-hook-")
+		root, remove, err := privtmp.MkdirTemp("hook-")
 		if err != nil {
 			return "", fmt.Errorf("failed to make a directory for the exported files: %w", err)
 		}
-		t.root = root
+		t.root, t.remove = root, remove
 	}
 	d := filepath.Join(t.root, strconv.Itoa(len(t.done)))
 	if err := os.Mkdir(d, 0o700); err != nil {
@@ -218,8 +222,8 @@ func (t *trees) export(ctx context.Context, treeish string) (string, error) {
 
 // Close removes the exports.
 func (t *trees) Close() error {
-	if t.root == "" {
+	if t.remove == nil {
 		return nil
 	}
-	return os.RemoveAll(t.root)
+	return t.remove()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
@@ -48,8 +50,16 @@ func TestExportTree(t *testing.T) {
 			t.Errorf("%s: %q, %v; want %q", name, got, err, content)
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(dest, "run.sh")); err != nil || fi.Mode().Perm() != 0o755 {
-		t.Errorf("run.sh: %v %v", fi, err)
+	if fi, err := os.Stat(filepath.Join(dest, "run.sh")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("run.sh: %v %v, want 0700", fi, err)
+	}
+	for _, p := range []string{"ignored.yaml", "dir/sub/deep.txt"} {
+		if fi, err := os.Stat(filepath.Join(dest, p)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want 0600", p, fi, err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dest, "dir", "sub")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir/sub: %v %v, want 0700", fi, err)
 	}
 	if l, err := os.Readlink(filepath.Join(dest, "link")); err != nil || l != "dir/sub/deep.txt" {
 		t.Errorf("link: %q %v", l, err)
@@ -59,6 +69,9 @@ func TestExportTree(t *testing.T) {
 		t.Error("apps/shop/deployment.yaml differs")
 	}
 
+	// The exports go to the process's private directory (internal/privtmp), and go with it.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	tr := newTrees(repo)
 	d1, err := tr.export(context.Background(), "HEAD^{tree}")
 	if err != nil {
@@ -67,13 +80,19 @@ func TestExportTree(t *testing.T) {
 	if d2, _ := tr.export(context.Background(), "HEAD^{tree}"); d2 != d1 {
 		t.Error("the same tree was exported twice")
 	}
-	if fi, err := os.Stat(filepath.Dir(d1)); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("export root %v %v: want private", fi, err)
+	procDir := filepath.Dir(filepath.Dir(d1))
+	if filepath.Dir(procDir) != filepath.Join(tmp, "kubectl-gitops-"+strconv.Itoa(os.Getuid())) || !strings.HasPrefix(filepath.Base(procDir), strconv.Itoa(os.Getpid())+"-") {
+		t.Errorf("export %s, want it in this process's private directory under %s", d1, tmp)
+	}
+	for _, p := range []string{filepath.Dir(d1), procDir} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v, want private", p, fi, err)
+		}
 	}
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(d1); !os.IsNotExist(err) {
+	if _, err := os.Stat(procDir); !os.IsNotExist(err) {
 		t.Errorf("export left after Close: %v", err)
 	}
 }

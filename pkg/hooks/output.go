@@ -27,12 +27,32 @@ func WritePreCommit(w io.Writer, r *PreCommitReport, color bool) error {
 	} else {
 		fmt.Fprintf(&b, "pre-commit: secrets guard on %d staged %s: %s\n", r.Secrets.Files, files, good("ok"))
 	}
+	if len(r.Secrets.Unsafe) > 0 {
+		fmt.Fprintf(&b, "pre-commit: targets not rendered: %s would exhaust a render's memory\n", strings.Join(r.Secrets.Unsafe, ", "))
+	}
+	if len(r.Secrets.AllowChanges) > 0 {
+		var g strings.Builder
+		if err := guard.FormatAllowChanges(&g, r.Secrets.AllowChanges); err != nil {
+			return err
+		}
+		b.WriteString(prefixLines(g.String(), "  note: "))
+	}
 	for _, t := range r.Targets {
 		if t.Error != "" {
 			fmt.Fprintf(&b, "pre-commit: target %s: %s\n  %s\n", t.Target, bad("does not render from the index"), indent(t.Error, "  "))
 			continue
 		}
-		fmt.Fprintf(&b, "pre-commit: target %s: %s\n", t.Target, good(fmt.Sprintf("renders (%d %s)", t.Objects, plural(t.Objects, "object", "objects"))))
+		renders := fmt.Sprintf("renders (%d %s)", t.Objects, plural(t.Objects, "object", "objects"))
+		if n := len(t.Secrets); n > 0 {
+			fmt.Fprintf(&b, "pre-commit: target %s: %s, %s\n", t.Target, renders, bad(fmt.Sprintf("%d rendered Secret %s in the clear", n, plural(n, "value", "values"))))
+			var g strings.Builder
+			if err := guard.Format(&g, t.Secrets); err != nil {
+				return err
+			}
+			b.WriteString(prefixLines(g.String(), "  "))
+			continue
+		}
+		fmt.Fprintf(&b, "pre-commit: target %s: %s\n", t.Target, good(renders))
 	}
 	if r.Failed() {
 		b.WriteString(bad("pre-commit: refused.") + " Encrypt or remove the secret material (or list a test-only file under guard.allow in .kubectl-gitops.yaml), fix the render, stage again; or commit without the check: git commit --no-verify\n")
@@ -57,6 +77,9 @@ func WritePrePush(w io.Writer, r *PushReport, color bool) error {
 			head += fmt.Sprintf(" (%s..%s)", short(ref.RemoteSHA), short(ref.LocalSHA))
 		}
 		b.WriteString(bold(head) + "\n")
+		if err := writePushedSecrets(&b, ref, bad, good); err != nil {
+			return err
+		}
 		if ref.Note != "" {
 			b.WriteString("  " + ref.Note + "\n")
 		}
@@ -74,6 +97,14 @@ func WritePrePush(w io.Writer, r *PushReport, color bool) error {
 				} else {
 					writeDrift(&b, t, ref, bad)
 				}
+			}
+			if n := len(t.Secrets); n > 0 {
+				b.WriteString("    " + bad(fmt.Sprintf("secrets: %d rendered Secret %s in the clear at %s:", n, plural(n, "value", "values"), short(ref.LocalSHA))) + "\n")
+				var g strings.Builder
+				if err := guard.Format(&g, t.Secrets); err != nil {
+					return err
+				}
+				b.WriteString(prefixLines(g.String(), "      "))
 			}
 			switch rejected := t.Rejected(); {
 			case t.RenderError != "":
@@ -100,6 +131,43 @@ func WritePrePush(w io.Writer, r *PushReport, color bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePushedSecrets writes the secrets guard's verdict on a ref's pushed commits, commit by
+// commit.
+func writePushedSecrets(b *strings.Builder, ref RefReport, bad, good func(string) string) error {
+	if ref.Commits == 0 {
+		return nil
+	}
+	refused := 0
+	for _, c := range ref.Secrets {
+		if c.Report.Failed() {
+			refused++
+		}
+	}
+	head := fmt.Sprintf("secrets guard on %d pushed %s: ", ref.Commits, plural(ref.Commits, "commit", "commits"))
+	if refused == 0 {
+		b.WriteString("  " + head + good("ok") + "\n")
+	} else {
+		b.WriteString("  " + head + bad(fmt.Sprintf("%d refused", refused)) + "\n")
+	}
+	for _, c := range ref.Secrets {
+		fmt.Fprintf(b, "    commit %s %q:\n", short(c.Commit), c.Subject)
+		var g strings.Builder
+		if err := guard.Format(&g, c.Report.Findings); err != nil {
+			return err
+		}
+		b.WriteString(prefixLines(g.String(), "      "))
+		g.Reset()
+		if err := guard.FormatAllowChanges(&g, c.Report.AllowChanges); err != nil {
+			return err
+		}
+		b.WriteString(prefixLines(g.String(), "      note: "))
+	}
+	if refused > 0 {
+		b.WriteString("    Rewrite those commits without the secret material (git rebase -i), encrypting it with sops or sealed-secrets: once pushed, it is in the remote's history.\n")
+	}
+	return nil
 }
 
 func writeDrift(b *strings.Builder, t PushTarget, ref RefReport, bad func(string) string) {

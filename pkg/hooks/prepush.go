@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/diff"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/secrets/guard"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/verify"
 )
@@ -85,6 +87,8 @@ type PrePushOptions struct {
 	// Namespace is the namespace of namespaced objects when neither they nor their target name
 	// one; default "default".
 	Namespace string
+	// RenderTimeout bounds each render; zero means DefaultRenderTimeout.
+	RenderTimeout time.Duration
 }
 
 // PushReport is what the pre-push checks found, per ref and target.
@@ -103,6 +107,19 @@ type RefReport struct {
 	// Problem fails the push before any target is looked at.
 	Problem string       `json:"problem,omitempty"`
 	Targets []PushTarget `json:"targets,omitempty"`
+	// Commits counts the pushed commits the secrets guard checked for this ref: those the remote
+	// does not have yet, less those another ref of the push already brought.
+	Commits int `json:"commits"`
+	// Secrets are the checked commits the guard refused or that change guard.allow.
+	Secrets []CommitSecrets `json:"secrets,omitempty"`
+}
+
+// CommitSecrets is the secrets guard on one pushed commit: the files it changes, at that
+// commit.
+type CommitSecrets struct {
+	Commit  string       `json:"commit"`
+	Subject string       `json:"subject"`
+	Report  guard.Report `json:"report"`
 }
 
 // PushTarget is one target that follows the pushed branch.
@@ -122,6 +139,8 @@ type PushTarget struct {
 	RenderError string `json:"renderError,omitempty"`
 	// DryRun are the dry-run answers for the pushed render's objects.
 	DryRun []verify.DryRunResult `json:"dryRun,omitempty"`
+	// Secrets are the Secrets of the pushed render whose values are in the clear.
+	Secrets []guard.Finding `json:"secrets,omitempty"`
 }
 
 // Rejected are the objects the API server refused in the dry-run.
@@ -137,7 +156,7 @@ func (t *PushTarget) Rejected() []verify.DryRunResult {
 
 // Failed tells whether the target stops the push.
 func (t *PushTarget) Failed() bool {
-	return len(t.Drift) > 0 || t.RenderError != "" || len(t.Rejected()) > 0
+	return len(t.Drift) > 0 || t.RenderError != "" || len(t.Rejected()) > 0 || len(t.Secrets) > 0
 }
 
 // Problems counts what stops the push.
@@ -147,11 +166,19 @@ func (r *PushReport) Problems() int {
 		if ref.Problem != "" {
 			n++
 		}
+		for _, c := range ref.Secrets {
+			if c.Report.Failed() {
+				n++
+			}
+		}
 		for _, t := range ref.Targets {
 			if t.RenderError != "" {
 				n++
 			}
 			if len(t.Drift) > 0 {
+				n++
+			}
+			if len(t.Secrets) > 0 {
 				n++
 			}
 			n += len(t.Rejected())
@@ -169,51 +196,109 @@ const BranchRule = "A target follows the branch its .kubectl-gitops.yaml entry n
 	"a target without one (and every discovered target) follows the remote's default branch, " +
 	"as refs/remotes/REMOTE/HEAD records it, else the branch checked out."
 
-// PrePush checks each pushed branch that a target follows. For each such target, against its
-// cluster: the cluster must match the render at the remote's commit (else someone changed it by
-// hand, and the push would make the reconciler undo it), and the render at the pushed commit
-// must pass a server-side dry-run. Both commits are exported to a private temporary directory
-// and rendered there; the work tree is not read. Deleted refs and refs that are not branches
-// are not checked; a new branch has no remote commit to compare with, so only the dry-run runs.
-// The error is for what kept the checks from running: an unreachable cluster among them.
+// PrePush checks a push. Every pushed ref's new commits (those the remote does not have yet)
+// go through the secrets guard, each on the files it changes, at that commit. Then each pushed
+// branch that a target follows is checked, for each such target, against its cluster: the
+// cluster must match the render at the remote's commit (else someone changed it by hand, and
+// the push would make the reconciler undo it), and the render at the pushed commit must pass a
+// server-side dry-run and hold no Secret in the clear. Both commits are exported to the
+// process's private temporary directory and rendered there; the work tree is not read.
+// Deleted refs are not checked, nor are the targets of refs that are not branches; a new
+// branch has no remote commit to compare with, so only the dry-run runs. The error is for
+// what kept the checks from running, an unreachable cluster among them; the report then holds
+// what was checked before.
 func PrePush(ctx context.Context, o PrePushOptions) (*PushReport, error) {
 	rep := &PushReport{Remote: o.Remote, Refs: []RefReport{}}
 	exports := newTrees(o.Dir)
 	defer exports.Close()
 	defBranch := defaultBranch(ctx, o.Dir, o.Remote)
+	checked := map[string]bool{}
 	for _, u := range o.Updates {
-		ref, err := checkRef(ctx, o, exports, defBranch, u)
-		if err != nil {
-			return nil, err
+		ref := &RefReport{RefUpdate: u}
+		err := checkPushedCommits(ctx, o, ref, checked)
+		if err == nil && ref.Problem == "" {
+			err = checkRef(ctx, o, exports, defBranch, ref)
 		}
 		rep.Refs = append(rep.Refs, *ref)
+		if err != nil {
+			return rep, err
+		}
 	}
 	return rep, nil
 }
 
-func checkRef(ctx context.Context, o PrePushOptions, exports *trees, defBranch string, u RefUpdate) (*RefReport, error) {
-	ref := &RefReport{RefUpdate: u}
+// checkPushedCommits runs the secrets guard on the commits a ref update brings to the remote,
+// oldest first, each once in a push.
+func checkPushedCommits(ctx context.Context, o PrePushOptions, ref *RefReport, checked map[string]bool) error {
+	if isZeroSHA(ref.LocalSHA) {
+		return nil
+	}
+	args := []string{"rev-list", "--reverse", "--topo-order", ref.LocalSHA, "--not"}
+	switch {
+	case !isZeroSHA(ref.RemoteSHA) && hasCommit(ctx, o.Dir, ref.RemoteSHA):
+		args = append(args, ref.RemoteSHA)
+	case remoteName(o.Remote):
+		// A new branch: what the remote's other branches hold is there already.
+		args = append(args, "--remotes="+o.Remote)
+	default:
+		args = append(args, "--remotes")
+	}
+	out, err := runGit(ctx, o.Dir, nil, args...)
+	if err != nil {
+		return fmt.Errorf("failed to list the commits pushed to %s: %w", ref.RemoteRef, err)
+	}
+	for _, sha := range strings.Fields(string(out)) {
+		if checked[sha] {
+			continue
+		}
+		checked[sha] = true
+		ref.Commits++
+		change, err := guard.CommitChange(ctx, o.Dir, sha)
+		if err != nil {
+			return err
+		}
+		gr := change.Check()
+		if len(gr.Unsafe) > 0 {
+			// An alias bomb would exhaust the memory of the renders that follow.
+			ref.Problem = fmt.Sprintf("not rendered: commit %s holds %s, which would exhaust a render's memory", short(sha), strings.Join(gr.Unsafe, ", "))
+		}
+		if !gr.Failed() && len(gr.AllowChanges) == 0 {
+			continue
+		}
+		subject, _ := gitLine(ctx, o.Dir, "log", "-1", "--format=%s", sha)
+		ref.Secrets = append(ref.Secrets, CommitSecrets{Commit: sha, Subject: subject, Report: gr})
+	}
+	return nil
+}
+
+// remoteName says whether git's pre-push argument is a remote's name, not a URL or a path.
+func remoteName(remote string) bool {
+	return remote != "" && !strings.ContainsAny(remote, "/:\\")
+}
+
+func checkRef(ctx context.Context, o PrePushOptions, exports *trees, defBranch string, ref *RefReport) error {
+	u := ref.RefUpdate
 	branch, isBranch := strings.CutPrefix(u.RemoteRef, "refs/heads/")
 	if !isBranch {
-		ref.Note = "not a branch: nothing to check"
-		return ref, nil
+		ref.Note = "not a branch: no target to check"
+		return nil
 	}
 	ref.Branch = branch
 	if isZeroSHA(u.LocalSHA) {
 		ref.Note = "deletes the branch: nothing to check (the reconciler of a target that follows it will report the missing branch)"
-		return ref, nil
+		return nil
 	}
 	local, err := exports.export(ctx, u.LocalSHA+"^{tree}")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cfg, err := target.LoadConfig(local)
 	if err != nil {
-		return nil, fmt.Errorf("the pushed %s: %w", target.ConfigFile, err)
+		return fmt.Errorf("the pushed %s: %w", target.ConfigFile, err)
 	}
 	targets, err := target.Discover(local, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("failed to list the targets of %s: %w", short(u.LocalSHA), err)
+		return fmt.Errorf("failed to list the targets of %s: %w", short(u.LocalSHA), err)
 	}
 	var followed []target.Target
 	for _, t := range targets {
@@ -222,8 +307,8 @@ func checkRef(ctx context.Context, o PrePushOptions, exports *trees, defBranch s
 		}
 	}
 	if len(followed) == 0 {
-		ref.Note = fmt.Sprintf("no target follows branch %s: nothing to check", branch)
-		return ref, nil
+		ref.Note = fmt.Sprintf("no target follows branch %s: no target to check", branch)
+		return nil
 	}
 	remote := ""
 	switch {
@@ -231,23 +316,23 @@ func checkRef(ctx context.Context, o PrePushOptions, exports *trees, defBranch s
 	case !hasCommit(ctx, o.Dir, u.RemoteSHA):
 		ref.Problem = fmt.Sprintf("the remote's %s is at %s, which this repository does not have: fetch it (git fetch %s) so that the cluster can be checked against it",
 			branch, short(u.RemoteSHA), o.Remote)
-		return ref, nil
+		return nil
 	default:
 		if remote, err = exports.export(ctx, u.RemoteSHA+"^{tree}"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, t := range followed {
-		pt, err := checkPushTarget(ctx, o, t, u, local, remote)
+		pt, err := checkPushTarget(ctx, o, t, u, local, remote, cfg)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ref.Targets = append(ref.Targets, *pt)
 	}
-	return ref, nil
+	return nil
 }
 
-func checkPushTarget(ctx context.Context, o PrePushOptions, t target.Target, u RefUpdate, local, remote string) (*PushTarget, error) {
+func checkPushTarget(ctx context.Context, o PrePushOptions, t target.Target, u RefUpdate, local, remote string, cfg *target.Config) (*PushTarget, error) {
 	pt := &PushTarget{Target: t.String()}
 	cl, err := o.Clusters.Cluster(ctx, t.Context)
 	if err != nil {
@@ -265,7 +350,7 @@ func checkPushTarget(ctx context.Context, o PrePushOptions, t target.Target, u R
 	case !isDir(filepath.Join(remote, filepath.FromSlash(t.Path))):
 		pt.Notes = append(pt.Notes, fmt.Sprintf("new at this push (%s has no %s): no drift check", short(u.RemoteSHA), t.Path))
 	default:
-		res, err := render.Render(remote, t.Path, render.Options{})
+		res, err := renderWithin(remote, t.Path, o.RenderTimeout)
 		if err != nil {
 			pt.Notes = append(pt.Notes, fmt.Sprintf("does not render at the remote's %s, so the cluster was not compared with it: %v", short(u.RemoteSHA), err))
 			break
@@ -287,11 +372,16 @@ func checkPushTarget(ctx context.Context, o PrePushOptions, t target.Target, u R
 		}
 	}
 
-	res, err := render.Render(local, t.Path, render.Options{})
+	res, err := renderWithin(local, t.Path, o.RenderTimeout)
 	if err != nil {
 		pt.RenderError = err.Error()
 		return pt, nil
 	}
+	var gopts guard.Options
+	if cfg != nil {
+		gopts.Allow = cfg.Guard.Allowed
+	}
+	pt.Secrets = guard.CheckRendered(renderedSecrets(res), gopts).Findings
 	if pt.DryRun, err = verify.DryRun(ctx, cl, objects(res), verify.DryRunOptions{Namespace: ns}); err != nil {
 		return nil, fmt.Errorf("target %s: %w", t, err)
 	}

@@ -84,7 +84,7 @@ func TestPrePushWithoutFollowedBranches(t *testing.T) {
 	if rep.Failed() || len(rep.Refs) != 3 {
 		t.Fatalf("report:\n%s", out.String())
 	}
-	for i, want := range []string{"deletes the branch: nothing to check", "not a branch: nothing to check", "no target follows branch feature: nothing to check"} {
+	for i, want := range []string{"deletes the branch: nothing to check", "not a branch: no target to check", "no target follows branch feature: no target to check"} {
 		if !strings.HasPrefix(rep.Refs[i].Note, want) || !strings.Contains(out.String(), want) {
 			t.Errorf("ref %d: note %q, want %q", i, rep.Refs[i].Note, want)
 		}
@@ -122,5 +122,102 @@ func TestPrePushUnknownRemoteCommit(t *testing.T) {
 	}
 	if !rep.Failed() || !strings.Contains(rep.Refs[0].Problem, "git fetch origin") {
 		t.Errorf("report %+v", rep.Refs)
+	}
+}
+
+// Each commit a push brings goes through the secrets guard, on the files it changes at that
+// commit, whatever branch or tag it goes to; a commit is checked once per push, and what the
+// remote has already is not checked again.
+func TestPrePushSecretsGuard(t *testing.T) {
+	testrepo.Env(t)
+	_, work := testrepo.NewWithRemote(t, "kustomize")
+	commit := func(msg string, files map[string]string) string {
+		t.Helper()
+		for name, content := range files {
+			write(t, work, name, content)
+		}
+		testrepo.Git(t, work, "add", "-A")
+		testrepo.Git(t, work, "commit", "-q", "--no-verify", "-m", msg)
+		return testrepo.Git(t, work, "rev-parse", "HEAD")
+	}
+	testrepo.Git(t, work, "checkout", "-q", "-b", "feature")
+	plain := commit("add the db password", map[string]string{"base/db-secret.yaml": plaintextSecret})
+	clean := commit("a clean change", map[string]string{"base/notes.txt": "nothing secret\n"})
+	allowed := commit("allow fixtures", map[string]string{
+		".kubectl-gitops.yaml": "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\nguard:\n  allow:\n    - path: \"fixtures/**\"\n      reason: test data\n",
+		"fixtures/db.yaml":     plaintextSecret,
+	})
+
+	rep, err := hooks.PrePush(context.Background(), hooks.PrePushOptions{
+		Dir: work, Remote: "origin", Clusters: noCluster{t},
+		Updates: []hooks.RefUpdate{
+			{LocalRef: "refs/heads/feature", LocalSHA: allowed, RemoteRef: "refs/heads/feature", RemoteSHA: zeros},
+			{LocalRef: "refs/tags/v1", LocalSHA: clean, RemoteRef: "refs/tags/v1", RemoteSHA: zeros},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := hooks.WritePrePush(&out, rep, false); err != nil {
+		t.Fatal(err)
+	}
+	feature, tag := rep.Refs[0], rep.Refs[1]
+	if !rep.Failed() || feature.Commits != 3 || len(feature.Secrets) != 2 || tag.Commits != 0 {
+		t.Fatalf("want 3 commits checked for the branch, 2 refused, none again for the tag:\n%s", out.String())
+	}
+	if c := feature.Secrets[0]; c.Commit != plain || c.Subject != "add the db password" || len(c.Report.Findings) != 1 || c.Report.Findings[0].File != "base/db-secret.yaml" {
+		t.Errorf("first refused commit %+v, want %s with base/db-secret.yaml", c, plain)
+	}
+	if c := feature.Secrets[1]; c.Commit != allowed || len(c.Report.Findings) != 1 || c.Report.Findings[0].File != "fixtures/db.yaml" || len(c.Report.AllowChanges) != 1 {
+		t.Errorf("second refused commit %+v, want %s, its fixture allowed only by the entry it adds", c, allowed)
+	}
+	for _, want := range []string{
+		"  secrets guard on 3 pushed commits: 2 refused\n",
+		"    commit " + plain[:12] + " \"add the db password\":\n      base/db-secret.yaml:1: stringData.password: value is not encrypted",
+		"      note: .kubectl-gitops.yaml: guard.allow entry \"fixtures/**\" (test data) is added in this commit; it newly allows: fixtures/db.yaml\n",
+		"git rebase -i",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "hunter2") {
+		t.Errorf("the report holds a value:\n%s", out.String())
+	}
+
+	// Pushed again on top of what the remote has: only the new commits are checked.
+	testrepo.Git(t, work, "push", "-q", "--no-verify", "origin", "feature")
+	fixed := commit("encrypt", map[string]string{"base/db-secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"})
+	rep, err = hooks.PrePush(context.Background(), hooks.PrePushOptions{
+		Dir: work, Remote: "origin", Clusters: noCluster{t},
+		Updates: []hooks.RefUpdate{{LocalRef: "refs/heads/feature", LocalSHA: fixed, RemoteRef: "refs/heads/feature", RemoteSHA: allowed}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed() || rep.Refs[0].Commits != 1 {
+		t.Errorf("want one clean commit checked: %+v", rep.Refs[0])
+	}
+}
+
+// A cluster that does not answer stops the checks, but what the guard found is reported.
+func TestPrePushSecretsGuardBeforeCluster(t *testing.T) {
+	testrepo.Env(t)
+	_, work := testrepo.NewWithRemote(t, "kustomize")
+	remote := testrepo.Git(t, work, "rev-parse", "HEAD")
+	write(t, work, "base/db-secret.yaml", plaintextSecret)
+	testrepo.Git(t, work, "add", "-A")
+	testrepo.Git(t, work, "commit", "-q", "-m", "plaintext")
+	head := testrepo.Git(t, work, "rev-parse", "HEAD")
+	rep, err := hooks.PrePush(context.Background(), hooks.PrePushOptions{
+		Dir: work, Remote: "origin", Clusters: unreachable{},
+		Updates: []hooks.RefUpdate{{LocalRef: "refs/heads/main", LocalSHA: head, RemoteRef: "refs/heads/main", RemoteSHA: remote}},
+	})
+	if !verify.IsUnreachable(err) {
+		t.Fatalf("err = %v, want the unreachable cluster", err)
+	}
+	if rep == nil || len(rep.Refs) != 1 || rep.Refs[0].Commits != 1 || len(rep.Refs[0].Secrets) != 1 || !rep.Failed() {
+		t.Errorf("report %+v, want the refused commit", rep)
 	}
 }

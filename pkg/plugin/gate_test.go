@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,4 +87,25 @@ func TestRepositoryHooksRunForPluginCommits(t *testing.T) {
 	if msg := gitRun(t, dir, "log", "-1", "--format=%B"); !strings.Contains(msg, "Reviewed-by: hook <hook@example.com>") || !strings.Contains(msg, "Gitops-Object:") {
 		t.Errorf("the commit-msg hook's trailer is not in the commit:\n%s", msg)
 	}
+}
+
+// The secrets guard runs on what a change writes, whatever the command and the kind: a private
+// key patched into a ConfigMap is refused, naming the file and the field, and nothing is written.
+func TestGateRefusesPrivateKeysInAnyObject(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "kustomize")
+	_, _, keyPEM := tlsPair(t, t.TempDir())
+	patch, err := json.Marshal(map[string]any{"data": map[string]string{"tls.key": keyPEM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	_, stderr, code := gitops(t, "patch", "cm/web-config", "-p", string(patch), "--repo", dir, "--path", "overlays/staging")
+	if code == 0 || !strings.Contains(stderr, "secrets in plain text") || !strings.Contains(stderr, "private key") {
+		t.Fatalf("a private key patched into a ConfigMap: exit %d\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "BEGIN EC PRIVATE KEY") || strings.Contains(stderr, strings.Split(keyPEM, "\n")[1]) {
+		t.Errorf("the refusal shows the key:\n%s", stderr)
+	}
+	assertUnchanged(t, dir, before, "the refused patch")
 }

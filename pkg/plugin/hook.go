@@ -50,7 +50,8 @@ func NewCmdHookPreCommit(f cmdutil.Factory, streams genericiooptions.IOStreams) 
 		Long: templates.LongDesc(`
 			Check what the next commit holds, the index, whatever the work tree holds: the secrets
 			guard on the staged files (plaintext Secrets, secretGenerator literals, private keys),
-			and every target whose files are staged must still render, rendered from the index.
+			with the guard.allow of the index; and every target whose files are staged must still
+			render, rendered from the index, with no Secret in the clear among what it renders.
 			git commit --no-verify skips the hook.`),
 		Example: templates.Examples(`
 			# What the pre-commit hook runs
@@ -116,18 +117,20 @@ func NewCmdHookPrePush(f cmdutil.Factory, streams genericiooptions.IOStreams) *c
 	cmd := &cobra.Command{
 		Use:                   "pre-push [REMOTE [URL]] [--repo DIR] < REF-UPDATES",
 		DisableFlagsInUseLine: true,
-		Short:                 "Check a push: the cluster matches the remote branch, and what is pushed passes a server-side dry-run",
+		Short:                 "Check a push: the secrets guard on the pushed commits, the cluster matches the remote branch, a server-side dry-run",
 		Long: templates.LongDesc(`
 			Check a push, reading git's pre-push input on standard input: one line per ref, with
 			its local ref, local sha, remote ref and remote sha (under the pre-commit framework, its
-			environment variables instead). For each pushed branch that a target
-			follows, against the target's cluster:
+			environment variables instead). Every commit the push brings to the remote goes through
+			the secrets guard, on the files it changes, at that commit. For each pushed branch that
+			a target follows, against the target's cluster:
 
 			* the cluster must match the render at the remote's commit. If it does not, someone
 			  changed the cluster by hand (or the reconciler is behind), and the push would make the
 			  reconciler silently undo it: the drift is reported, with 'kubectl gitops capture
 			  --drift' to write it to Git first;
-			* the render at the pushed commit must pass a server-side dry-run apply.
+			* the render at the pushed commit must pass a server-side dry-run apply, and hold no
+			  Secret in the clear.
 
 			A new branch has no remote commit: only the dry-run runs. Deleted branches, tags and
 			branches no target follows are not checked. ` + hooks.BranchRule + ` Each target is
@@ -191,6 +194,13 @@ func (o *HookPrePushOptions) Run(cmd *cobra.Command) error {
 		Namespace: o.namespace,
 	})
 	if err != nil {
+		// What was checked before the checks stopped (the secrets guard on the pushed commits)
+		// is shown with the reason they stopped.
+		if rep != nil {
+			if werr := hooks.WritePrePush(o.Out, rep, o.color); werr != nil {
+				return &ExitError{Code: 2, Err: werr}
+			}
+		}
 		return &ExitError{Code: 2, Err: noVerify(err)}
 	}
 	if err := hooks.WritePrePush(o.Out, rep, o.color); err != nil {

@@ -214,9 +214,10 @@ targets:
 	}
 	testrepo.Git(t, work, "reset", "-q", "--hard", "origin/main")
 
-	// A new branch no target follows: nothing to check. Deleting it: nothing to check.
+	// A new branch no target follows, with no commit the remote lacks: nothing to check. Deleting
+	// it: nothing to check.
 	out, code = hookRun(t, work, env, "git", "push", "origin", "HEAD:refs/heads/feature")
-	if code != 0 || !strings.Contains(out, "no target follows branch feature: nothing to check") {
+	if code != 0 || !strings.Contains(out, "no target follows branch feature: no target to check") {
 		t.Errorf("new feature branch: exit %d\n%s", code, out)
 	}
 	out, code = hookRun(t, work, env, "git", "push", "origin", "--delete", "feature")
@@ -322,7 +323,7 @@ func TestE2EHooksInstallNextToExistingHook(t *testing.T) {
 
 	head := testrepo.Git(t, work, "rev-parse", "HEAD")
 	out, code = hookRun(t, work, env, "git", "push", "origin", "HEAD:refs/heads/topic")
-	if code != 0 || !strings.Contains(out, "no target follows branch topic: nothing to check") {
+	if code != 0 || !strings.Contains(out, "no target follows branch topic: no target to check") {
 		t.Fatalf("push: exit %d\n%s", code, out)
 	}
 	seen, err := os.ReadFile(sideEffect)
@@ -346,5 +347,66 @@ func TestE2EHooksInstallNextToExistingHook(t *testing.T) {
 		if _, err := os.Lstat(p); !os.IsNotExist(err) {
 			t.Errorf("%s left after uninstall", p)
 		}
+	}
+}
+
+// The pre-commit hook, run by a real `git commit`, reads guard.allow from the index: an entry
+// committed with the plaintext it allows is refused and named; what the targets render is
+// checked too, so a Secret that gets its values from a patch is refused with its object.
+func TestE2EPreCommitHookChecksAllowListAndRenders(t *testing.T) {
+	testrepo.Env(t)
+	work := testrepo.New(t, "kustomize")
+	env := hookEnv(filepath.Join(t.TempDir(), "no-kubeconfig"))
+	if out, code := hookRun(t, work, env, pluginBin, "hooks", "install"); code != 0 {
+		t.Fatalf("hooks install: exit %d\n%s", code, out)
+	}
+	head := func() string { return testrepo.Git(t, work, "rev-parse", "HEAD") }
+	start := head()
+
+	hookWrite(t, work, ".kubectl-gitops.yaml", "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\nguard:\n  allow:\n    - path: \"**\"\n      reason: nothing to see\n")
+	hookWrite(t, work, "base/db-secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: plaintext-password\n")
+	testrepo.Git(t, work, "add", "-A")
+	out, code := hookRun(t, work, env, "git", "commit", "-m", "Allow everything, and a password")
+	if code == 0 || head() != start || !strings.Contains(out, `guard.allow entry "**" (nothing to see) is added in this commit; it newly allows: .kubectl-gitops.yaml, base/db-secret.yaml`) ||
+		!strings.Contains(out, "commit that entry alone first") || strings.Contains(out, "plaintext-password") {
+		t.Fatalf("allow entry with plaintext: exit %d\n%s", code, out)
+	}
+	testrepo.Git(t, work, "reset", "-q", "--hard")
+	testrepo.Git(t, work, "clean", "-qfd")
+
+	hookWrite(t, work, "overlays/staging/db-secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n")
+	hookReplace(t, work, "overlays/staging/kustomization.yaml", "  - ../../base\n", "  - ../../base\n  - db-secret.yaml\n")
+	hookReplace(t, work, "overlays/staging/kustomization.yaml", "  - path: web-patch.yaml\n", "  - path: web-patch.yaml\n  - target:\n      name: db\n    patch: '[{\"op\": \"add\", \"path\": \"/stringData\", \"value\": {\"password\": \"plaintext-password\"}}]'\n")
+	testrepo.Git(t, work, "add", "-A")
+	out, code = hookRun(t, work, env, "git", "commit", "-m", "A password by patch")
+	if code == 0 || head() != start || !strings.Contains(out, "1 rendered Secret value in the clear") ||
+		!strings.Contains(out, "overlays/staging/db-secret.yaml: Secret shop/db: stringData.password: rendered value is not encrypted") || strings.Contains(out, "plaintext-password") {
+		t.Fatalf("rendered plaintext: exit %d\n%s", code, out)
+	}
+}
+
+// The pre-push hook, run by a real `git push`, refuses a push whose commits hold plaintext,
+// whatever branch they go to, naming each commit; no cluster is asked for a branch no target
+// follows.
+func TestE2EPrePushHookRefusesPlaintextCommits(t *testing.T) {
+	testrepo.Env(t)
+	bare, work := testrepo.NewWithRemote(t, "kustomize")
+	env := hookEnv(filepath.Join(t.TempDir(), "no-kubeconfig"))
+	if out, code := hookRun(t, work, env, pluginBin, "hooks", "install"); code != 0 {
+		t.Fatalf("hooks install: exit %d\n%s", code, out)
+	}
+	testrepo.Git(t, work, "checkout", "-q", "-b", "feature")
+	hookWrite(t, work, "base/db-secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: plaintext-password\n")
+	testrepo.Git(t, work, "add", "-A")
+	testrepo.Git(t, work, "commit", "-q", "--no-verify", "-m", "Add the password")
+	sha := testrepo.Git(t, work, "rev-parse", "HEAD")
+	out, code := hookRun(t, work, env, "git", "push", "-q", "origin", "feature")
+	if code == 0 || !strings.Contains(out, "secrets guard on 1 pushed commit: 1 refused") ||
+		!strings.Contains(out, "commit "+sha[:12]+` "Add the password":`) || !strings.Contains(out, "base/db-secret.yaml:1: stringData.password: value is not encrypted") ||
+		strings.Contains(out, "plaintext-password") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if refs := testrepo.Git(t, bare, "for-each-ref", "refs/heads/feature"); refs != "" {
+		t.Errorf("the branch reached the remote: %s", refs)
 	}
 }

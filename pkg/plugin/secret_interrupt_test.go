@@ -65,7 +65,7 @@ func TestSecretEditInterrupted(t *testing.T) {
 	}
 
 	// While the editor runs, the decrypted values are in one file of a private directory.
-	dirs, _ := filepath.Glob(filepath.Join(s.tmp, "kubectl-gitops-edit-*"))
+	dirs, _ := filepath.Glob(filepath.Join(s.tmp, "kubectl-gitops-*", "*", "edit-*"))
 	if len(dirs) != 1 {
 		t.Fatalf("private edit directories in TMPDIR: %v", dirs)
 	}
@@ -94,7 +94,7 @@ func TestSecretEditInterrupted(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
 		t.Fatalf("exit after the interrupt: %v, want exit status 130", err)
 	}
-	if dirs, _ := filepath.Glob(filepath.Join(s.tmp, "kubectl-gitops-edit-*")); len(dirs) != 0 {
+	if dirs, _ := filepath.Glob(filepath.Join(s.tmp, "kubectl-gitops-*", "*", "edit-*")); len(dirs) != 0 {
 		t.Errorf("the private edit directory outlived the interrupt: %v", dirs)
 	}
 	if !strings.Contains(stderr.String(), "interrupted") {

@@ -185,4 +185,19 @@ func TestSecretWritePathsSealed(t *testing.T) {
 	if s.head() != head {
 		t.Error("the refused patch committed")
 	}
+
+	// The SealedSecret's own metadata is not secret; its values stay sealed through label,
+	// rollout undo (an earlier revision's ciphertext) and delete.
+	s.mustRun("", args("label", "sealedsecret/db", "tier=backend")...)
+	if doc := s.show("HEAD", dbFile); !strings.Contains(doc, "tier: backend") {
+		t.Errorf("label is missing:\n%s", doc)
+	}
+	wantData(t, "label", unsealed(t, s.show("HEAD", dbFile), priv), map[string]string{"username": "admin", "password": plainNewPass})
+	s.mustRun("", args("rollout", "undo", "sealedsecret/db", "--to-revision=1")...)
+	wantData(t, "rollout undo", unsealed(t, s.show("HEAD", dbFile), priv), map[string]string{"username": "admin", "password": plainPassword})
+	s.guardPasses()
+	s.mustRun("", args("delete", "sealedsecret/api")...)
+	if _, err := os.Stat(filepath.Join(s.dir, apiFile)); !os.IsNotExist(err) {
+		t.Errorf("delete left %s (%v)", apiFile, err)
+	}
 }

@@ -19,13 +19,19 @@ import (
 var secretsCheckLong = templates.LongDesc(`
 	Refuse files that would put secret material into the repository in the clear: a Secret
 	whose data or stringData is not sops-encrypted (in any YAML or JSON document, List items
-	included), a malformed SealedSecret or plaintext in its template, kustomize secretGenerator
-	literals and generator files that are not sops-encrypted, and private keys (age identities,
-	PEM and PGP private keys, the sealed-secrets controller's key).
+	included), a malformed SealedSecret or plaintext in its template, kustomize secret
+	generators (secretGenerator, or a SecretGenerator under generators) with literals or files
+	that are not sops-encrypted, inline patches and JSON patches that write plaintext into a
+	Secret, Secrets in files of any name that a kustomization lists, and private keys (age
+	identities, PEM and PGP private keys whether or not they parse, encrypted ones included,
+	the sealed-secrets controller's key).
 
 	With --staged it checks what the next commit will hold, the index, whatever the work tree
 	holds: this is what the pre-commit hook runs. Files the repository configuration's
-	guard.allow lists (test-only keys, each with a reason) are let through.
+	guard.allow lists (test-only keys, each with a reason) are let through; with --staged the
+	configuration is read from the index too, and an entry that the index adds lets nothing
+	through: it is named with the files it would allow, which are checked (commit the entry
+	alone first).
 
 	Findings name the file, the document, the key path and the reason, never the value.
 	Exit status: 0 nothing found, 1 findings, 2 an error.`)
@@ -80,7 +86,7 @@ func NewCmdSecretsCheck(f cmdutil.Factory, streams genericiooptions.IOStreams) *
 		},
 	}
 	cmd.Flags().BoolVar(&o.Staged, "staged", o.Staged, "Check the files staged for the next commit, as staged (the index), not the work tree.")
-	cmd.Flags().StringVar(&o.Repo, "repo", o.Repo, "The repository whose index --staged reads and whose .kubectl-gitops.yaml holds the allow-list. Defaults to the repository of the current directory.")
+	cmd.Flags().StringVar(&o.Repo, "repo", o.Repo, "The repository whose index --staged reads and whose .kubectl-gitops.yaml holds the allow-list (the index's with --staged). Defaults to the repository of the current directory.")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", o.Output, "Output format: 'json'. Default: one 'file:doc: path: reason' line per finding.")
 	cmd.Flags().BoolVar(&o.Verbose, "verbose", o.Verbose, "Also list the files the allow-list let through, with their reasons, and say how many files were checked.")
 	return cmd
@@ -103,7 +109,8 @@ func (o *SecretsCheckOptions) Validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// Complete finds the repository and its allow-list.
+// Complete finds the repository and, for paths of the work tree, its allow-list (--staged
+// reads the index's when it runs).
 func (o *SecretsCheckOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.paths = args
 	if o.Repo == "" {
@@ -117,16 +124,14 @@ func (o *SecretsCheckOptions) Complete(cmd *cobra.Command, args []string) error 
 		}
 		o.Repo = top
 	}
+	if o.Staged {
+		return nil
+	}
 	cfg, err := target.LoadConfig(o.Repo)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
 	if cfg == nil || len(cfg.Guard.Allow) == 0 {
-		return nil
-	}
-	if o.Staged {
-		// Staged paths are repository-relative already.
-		o.allow = cfg.Guard.Allowed
 		return nil
 	}
 	repo := realPath(o.Repo)
@@ -154,30 +159,25 @@ func realPath(p string) string {
 
 // Run checks the files and prints the findings.
 func (o *SecretsCheckOptions) Run(cmd *cobra.Command) error {
-	ctx := cmd.Context()
-	opts := guard.Options{Allow: o.allow}
-	var files []guard.File
-	var err error
+	var rep guard.Report
 	if o.Staged {
-		ix := guard.Index{Dir: o.Repo}
-		if files, err = ix.Staged(ctx); err != nil {
+		change, err := guard.StagedChange(cmd.Context(), o.Repo)
+		if err != nil {
 			return &ExitError{Code: 2, Err: err}
 		}
-		if opts.Kustomizations, err = ix.Kustomizations(ctx); err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		opts.ReadFile = func(name string) ([]byte, error) { return ix.ReadFile(ctx, name) }
+		rep = change.Check()
 	} else {
 		for _, p := range o.paths {
 			if _, err := os.Stat(p); err != nil {
 				return &ExitError{Code: 2, Err: fmt.Errorf("cannot check %s: %w", p, err)}
 			}
 		}
-		if files, err = guard.ReadPaths(o.paths); err != nil {
+		files, err := guard.ReadPaths(o.paths)
+		if err != nil {
 			return &ExitError{Code: 2, Err: err}
 		}
+		rep = guard.Check(files, guard.Options{Allow: o.allow})
 	}
-	rep := guard.Check(files, opts)
 
 	if o.Output == "json" {
 		if rep.Findings == nil {
@@ -195,6 +195,11 @@ func (o *SecretsCheckOptions) Run(cmd *cobra.Command) error {
 			if err := guard.FormatAllowed(o.ErrOut, rep.Allowed); err != nil {
 				return err
 			}
+		}
+		// A change to the allow-list is shown whatever the verbosity: it is what a reviewer
+		// of the commit must see.
+		if err := guard.FormatAllowChanges(o.ErrOut, rep.AllowChanges); err != nil {
+			return err
 		}
 		if err := guard.Format(o.Out, rep.Findings); err != nil {
 			return err

@@ -3,11 +3,11 @@ package sync
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/privtmp"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
@@ -26,11 +26,11 @@ type pushed struct {
 func fetchPushed(ctx context.Context, git target.Git, src source) (*pushed, error) {
 	repoDir, fetch := src.repoDir, []string{"fetch", "--quiet", "--no-tags"}
 	if repoDir == "" {
-		tmp, err := os.MkdirTemp("", "kubectl-gitops-sync-repo-")
+		tmp, remove, err := privtmp.MkdirTemp("sync-repo-")
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
+		defer remove()
 		if _, err := git.Run(ctx, tmp, "init", "--quiet", "--bare"); err != nil {
 			return nil, err
 		}
@@ -52,11 +52,11 @@ func fetchPushed(ctx context.Context, git target.Git, src source) (*pushed, erro
 		return nil, fmt.Errorf("failed to read the commit fetched from %s: %w", src.url, err)
 	}
 	commit := strings.TrimSpace(out)
-	dir, err := os.MkdirTemp("", "kubectl-gitops-sync-")
+	dir, remove, err := privtmp.MkdirTemp("sync-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer remove()
 	if err := gitrepo.ExportTree(ctx, repoDir, commit, dir); err != nil {
 		return nil, err
 	}

@@ -8,12 +8,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/privtmp"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
@@ -112,6 +112,8 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 
 func run(ctx context.Context, req Request) (*Result, error) {
 	validate.Warm()
+	// What a killed run left in its private directory (an edit's decrypted buffer) goes now.
+	privtmp.Sweep()
 	if req.ServerDryRun && req.Cluster == nil {
 		return nil, fmt.Errorf("--dry-run=server asks the target's API server, and no cluster is known for target %s: pass --context (or --kubeconfig) for its cluster, or use --dry-run=client", req.Target)
 	}
@@ -124,11 +126,11 @@ func run(ctx context.Context, req Request) (*Result, error) {
 	// reapply plans the same change again on the remote's new head after a rejected push: the
 	// head's files are exported to a private directory and rendered there.
 	reapply := func(ctx context.Context, base string) (gitrepo.CommitRequest, error) {
-		dir, err := os.MkdirTemp("", "kubectl-gitops-reapply-")
+		dir, remove, err := privtmp.MkdirTemp("reapply-")
 		if err != nil {
 			return gitrepo.CommitRequest{}, err
 		}
-		defer os.RemoveAll(dir)
+		defer remove()
 		if err := gitrepo.ExportTree(ctx, t.RepoDir, base, dir); err != nil {
 			return gitrepo.CommitRequest{}, err
 		}

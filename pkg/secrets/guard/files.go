@@ -61,19 +61,25 @@ type Index struct {
 	Dir string
 }
 
-// StagedFiles returns the files added, copied, modified or renamed in the index of the
-// repository at repoDir, as staged, with repository-relative paths.
+// StagedFiles returns the files added, copied, modified, renamed or changed in type in the
+// index of the repository at repoDir, as staged, with repository-relative paths.
 func StagedFiles(ctx context.Context, repoDir string) ([]File, error) {
 	return Index{Dir: repoDir}.Staged(ctx)
 }
 
+// changedFilter is what a change must have done to a path for its new content to be checked:
+// added, copied, modified, renamed, or changed in type (T: a symbolic link that became a file
+// holds the file's content now). With --no-renames a rename or a copy is an addition, whatever
+// diff.renames says.
+const changedFilter = "--diff-filter=ACMRT"
+
 // Staged returns the staged files.
 func (ix Index) Staged(ctx context.Context) ([]File, error) {
-	out, err := ix.git(ctx, nil, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=ACMR")
+	out, err := ix.tree().git(ctx, nil, "diff", "--cached", "--no-ext-diff", "--name-only", "-z", "--no-renames", changedFilter)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the staged files: %w", err)
 	}
-	files, err := ix.read(ctx, splitZ(out))
+	files, err := ix.tree().read(ctx, splitZ(out))
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the staged files: %w", err)
 	}
@@ -82,17 +88,7 @@ func (ix Index) Staged(ctx context.Context) ([]File, error) {
 
 // Kustomizations returns every kustomization file in the index.
 func (ix Index) Kustomizations(ctx context.Context) ([]File, error) {
-	out, err := ix.git(ctx, nil, "ls-files", "-z", "--cached")
-	if err != nil {
-		return nil, fmt.Errorf("failed to list the indexed files: %w", err)
-	}
-	var names []string
-	for _, n := range splitZ(out) {
-		if isKustomizationName(path.Base(n)) {
-			names = append(names, n)
-		}
-	}
-	files, err := ix.read(ctx, names)
+	files, err := ix.tree().kustomizations(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the indexed kustomizations: %w", err)
 	}
@@ -102,19 +98,126 @@ func (ix Index) Kustomizations(ctx context.Context) ([]File, error) {
 // ReadFile returns the staged content of the repository-relative file name; an error
 // satisfying errors.Is(err, fs.ErrNotExist) when the index has no such file.
 func (ix Index) ReadFile(ctx context.Context, name string) ([]byte, error) {
-	files, err := ix.read(ctx, []string{cleanPath(name)})
+	return ix.tree().readFile(ctx, name)
+}
+
+func (ix Index) tree() gitTree { return gitTree{dir: ix.Dir} }
+
+// Commit reads one commit of a repository.
+type Commit struct {
+	// Dir is the repository's work tree.
+	Dir string
+	// SHA names the commit.
+	SHA string
+}
+
+// Parent is the commit's first parent, "" for a root commit.
+func (cm Commit) Parent(ctx context.Context) (string, error) {
+	out, err := runGit(ctx, cm.Dir, nil, "rev-list", "--parents", "-n", "1", cm.SHA)
+	if err != nil {
+		return "", fmt.Errorf("failed to read commit %s: %w", cm.SHA, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) < 2 {
+		return "", nil
+	}
+	return f[1], nil
+}
+
+// Changed returns the files the commit adds, copies, modifies, renames or changes in type,
+// compared with its first parent (all its files for a root commit), as committed.
+func (cm Commit) Changed(ctx context.Context) ([]File, error) {
+	parent, err := cm.Parent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"diff-tree", "-r", "-z", "--no-commit-id", "--name-only", "--no-renames", changedFilter}
+	if parent == "" {
+		args = append(args, "--root", cm.SHA)
+	} else {
+		args = append(args, parent, cm.SHA)
+	}
+	out, err := runGit(ctx, cm.Dir, nil, args...)
+	if err != nil {
+		return nil, fmt.Errorf("failed to list the files of commit %s: %w", cm.SHA, err)
+	}
+	files, err := cm.tree().read(ctx, splitZ(out))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the files of commit %s: %w", cm.SHA, err)
+	}
+	return files, nil
+}
+
+// Kustomizations returns every kustomization file of the commit.
+func (cm Commit) Kustomizations(ctx context.Context) ([]File, error) {
+	files, err := cm.tree().kustomizations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the kustomizations of commit %s: %w", cm.SHA, err)
+	}
+	return files, nil
+}
+
+// ReadFile returns the content of the repository-relative file name at the commit; an error
+// satisfying errors.Is(err, fs.ErrNotExist) when it has no such file.
+func (cm Commit) ReadFile(ctx context.Context, name string) ([]byte, error) {
+	return cm.tree().readFile(ctx, name)
+}
+
+func (cm Commit) tree() gitTree { return gitTree{dir: cm.Dir, rev: cm.SHA} }
+
+// gitTree is one version of a repository's files: the index, or a commit.
+type gitTree struct {
+	dir string
+	rev string // "" for the index
+}
+
+func (t gitTree) git(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	return runGit(ctx, t.dir, stdin, args...)
+}
+
+// spec names a file of the tree as git's revision syntax does: ":path" in the index.
+func (t gitTree) spec(name string) string {
+	return t.rev + ":" + name
+}
+
+func (t gitTree) kustomizations(ctx context.Context) ([]File, error) {
+	var out []byte
+	var err error
+	if t.rev == "" {
+		out, err = t.git(ctx, nil, "ls-files", "-z", "--cached")
+	} else {
+		out, err = t.git(ctx, nil, "ls-tree", "-r", "-z", "--name-only", "--full-tree", t.rev)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range splitZ(out) {
+		if isKustomizationName(path.Base(n)) {
+			names = append(names, n)
+		}
+	}
+	return t.read(ctx, names)
+}
+
+func (t gitTree) readFile(ctx context.Context, name string) ([]byte, error) {
+	files, err := t.read(ctx, []string{cleanPath(name)})
 	if err != nil {
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, &fs.PathError{Op: "read", Path: name + " (staged)", Err: fs.ErrNotExist}
+		where := "staged"
+		if t.rev != "" {
+			where = "at " + t.rev
+		}
+		return nil, &fs.PathError{Op: "read", Path: name + " (" + where + ")", Err: fs.ErrNotExist}
 	}
 	return files[0].Data, nil
 }
 
-// read reads blobs from the index with one `git cat-file --batch`; names the index does not
-// hold as blobs (submodules, deleted files) are left out.
-func (ix Index) read(ctx context.Context, names []string) ([]File, error) {
+// read reads blobs from the tree with one `git cat-file --batch`; names the tree does not hold
+// as blobs (submodules, deleted files, directories) are left out.
+func (t gitTree) read(ctx context.Context, names []string) ([]File, error) {
 	var in bytes.Buffer
 	var batch []string
 	for _, n := range names {
@@ -123,11 +226,11 @@ func (ix Index) read(ctx context.Context, names []string) ([]File, error) {
 			continue
 		}
 		batch = append(batch, n)
-		in.WriteString(":" + n + "\n")
+		in.WriteString(t.spec(n) + "\n")
 	}
 	var files []File
 	if len(batch) > 0 {
-		out, err := ix.git(ctx, &in, "cat-file", "--batch")
+		out, err := t.git(ctx, &in, "cat-file", "--batch")
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +249,7 @@ func (ix Index) read(ctx context.Context, names []string) ([]File, error) {
 		if !strings.ContainsAny(n, "\n\r") {
 			continue
 		}
-		data, err := ix.git(ctx, nil, "cat-file", "blob", ":"+n)
+		data, err := t.git(ctx, nil, "cat-file", "blob", t.spec(n))
 		if err != nil {
 			continue
 		}
@@ -175,10 +278,6 @@ func readBatchEntry(r *bufio.Reader) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	return data[:size], fields[1] == "blob", nil
-}
-
-func (ix Index) git(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
-	return runGit(ctx, ix.Dir, stdin, args...)
 }
 
 // Toplevel returns the root of the git work tree that holds dir.

@@ -323,6 +323,10 @@ func (g *corpusGen) generatorCases() {
 	g.put("pass-generator-files-sops-yaml/app-config.sops.yaml", g.encrypt("database:\n  user: app\n  password: "+marker+"-file\n", sopsOpts{}))
 	g.put("pass-generator-files-sops-binary/kustomization.yaml", kust("secretGenerator:\n  - name: token\n    type: Opaque\n    files:\n      - token=token.bin\n"))
 	g.put("pass-generator-files-sops-binary/token.bin", g.encrypt(marker+"-binary-token\n", sopsOpts{format: "binary"}))
+	// The other files of the hand-written kustomize cases that need ciphertext.
+	g.put("pass-builtin-secretgenerator-sops/secret.env", g.encrypt(env, sopsOpts{format: "dotenv"}))
+	g.put("pass-inline-patches-other-kinds/secret.yaml", g.encrypt(plainSecret("db"), sopsOpts{encryptedRegex: "^(data|stringData)$"}))
+	g.put("pass-resource-any-name/db-secret.enc", g.encrypt(plainSecret("db"), sopsOpts{encryptedRegex: "^(data|stringData)$"}))
 }
 
 func (g *corpusGen) sealedCases() {

@@ -261,6 +261,16 @@ func TestKeyDetection(t *testing.T) {
 		{"two keys", key + key, 2},
 		{"lower-case age identity", strings.ToLower(ageIdentity(t)), 1},
 		{"age recipient", "age1v66aj9lnk9zwfptf8zsjptf5nakw957xdkg7py36gw5mtnex4ejsmyxxkv", 0},
+		{"age identity named in a sentence", "an age identity starts with AGE-SECRET-KEY-1...", 0},
+		{"truncated lower-case post-quantum age identity", strings.ToLower("AGE-SECRET-KEY-") + "pq-1qpzry9x8gf2tvdw0s3", 1},
+		{"header without END, short body", pemHeader("RSA") + "\nMIIEow\n", 0},
+		{"header without END, truncated body", pemHeader("RSA") + "\nMIIEowIBAAKCAQEA\n", 1},
+		{"placeholder body", pemHeader("RSA") + "\n<your key here>\n" + pemFooter("RSA"), 0},
+		{"template body", pemHeader("RSA") + "\n{{ .Values.tls.key }}\n" + pemFooter("RSA"), 0},
+		{"header named in a sentence before a commit id", "never commit `" + pemHeader("RSA") + "` again, see commit 3f2c1a9b8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b", 0},
+		{"body with two damaged characters", pemHeader("") + "\nMC4C!QAwBQYDK2VwB#IEIJ0\n" + pemFooter(""), 1},
+		{"escaped newlines of a JSON string", `"` + pemHeader("EC") + `\nMHcCAQEEIBm2c0uVwB0Q\n` + pemFooter("EC") + `\n"`, 1},
+		{"armor headers before the body", strings.Replace(pemHeader("PGP"), "KEY", "KEY BLOCK", 1) + "\nVersion: x\nComment: y z\n\nlQOYBGX1c0kBCADh0J3Y\n", 1},
 	} {
 		if got := len(findKeys(tc.text)); got != tc.want {
 			t.Errorf("%s: %d keys, want %d", tc.name, got, tc.want)
@@ -271,6 +281,16 @@ func TestKeyDetection(t *testing.T) {
 	if len(rep.Findings) != 1 || strings.Contains(rep.Findings[0].Path, "BEGIN") {
 		t.Errorf("findings = %v, want one, without the key", rep.Findings)
 	}
+}
+
+// pemHeader and pemFooter spell a private key's PEM lines so that this file holds none: the
+// repository's own guard reads its sources.
+func pemHeader(label string) string {
+	return strings.Repeat("-", 5) + "BEGIN " + strings.TrimSpace(label+" PRIVATE KEY") + strings.Repeat("-", 5)
+}
+
+func pemFooter(label string) string {
+	return strings.Repeat("-", 5) + "END " + strings.TrimSpace(label+" PRIVATE KEY") + strings.Repeat("-", 5)
 }
 
 func readCorpus(t *testing.T, name string) string {

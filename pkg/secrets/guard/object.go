@@ -13,10 +13,24 @@ type fileCheck struct {
 	doc          *document
 	keysInValues []keyMatch
 	sopsChecked  map[*yaml.Node]bool
+	// prefix is the path of the string that holds what is checked (an inline patch), "" for
+	// the document itself.
+	prefix string
+	// via says which kustomization reads the file, when it is not among the checked files.
+	via string
+	// object names the rendered object being checked (CheckRendered).
+	object string
 }
 
 func (fc *fileCheck) add(p, reason string) {
-	fc.checker.add(Finding{File: fc.file.Path, Doc: fc.doc.index, Path: p, Reason: reason})
+	fc.checker.add(Finding{File: fc.file.Path, Doc: fc.doc.index, Path: under(fc.prefix, p), Object: fc.object, Reason: withVia(reason, fc.via)})
+}
+
+// nested checks what a string at path p of the document holds.
+func (fc *fileCheck) nested(p string) *fileCheck {
+	sub := &fileCheck{checker: fc.checker, file: fc.file, doc: fc.doc, via: fc.via, prefix: p}
+	sub.prefix = under(fc.prefix, p)
+	return sub
 }
 
 // checkDocument checks the objects of a document, and every value of it for private keys.
@@ -66,6 +80,8 @@ func (fc *fileCheck) checkObject(obj *yaml.Node, p string, sops []sopsBlock, imp
 			fc.checkSecret(obj, p, sops)
 		case kind == "SealedSecret" && sealedGroup(obj):
 			fc.checkSealedSecret(obj, p)
+		case isBuiltin(obj):
+			fc.checkBuiltin(obj, p, kind)
 		}
 	}
 	for _, kind := range kinds {

@@ -32,6 +32,8 @@ func (fc *fileCheck) checkSecret(obj *yaml.Node, p string, sops []sopsBlock) {
 		for _, v := range values(obj, name) {
 			leaves(v, join(p, name), func(lp string, n *yaml.Node) {
 				switch {
+				case n == tooDeep:
+					fc.add(lp, fmt.Sprintf("nested more than %d levels deep: the guard cannot check it (a Secret's values are strings)", maxDepth))
 				case isNull(n) || n.Value == "":
 				case strings.HasPrefix(n.Value, "ENC["):
 					if err := checkENC(n.Value); err != nil {
@@ -54,6 +56,12 @@ func (fc *fileCheck) checkSecret(obj *yaml.Node, p string, sops []sopsBlock) {
 	for _, s := range sops {
 		fc.checkSopsBlock(s)
 	}
+	fc.checkSecretMetadata(obj, p)
+}
+
+// checkSecretMetadata refuses what a Secret's metadata must not carry: a copy of its values,
+// and the sealed-secrets controller's label on its key pair.
+func (fc *fileCheck) checkSecretMetadata(obj *yaml.Node, p string) {
 	for _, md := range values(obj, "metadata") {
 		mp := join(p, "metadata")
 		for _, ann := range values(md, "annotations") {

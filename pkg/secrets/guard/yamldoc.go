@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -22,18 +23,18 @@ type document struct {
 }
 
 // parseDocuments parses every document of a YAML file, a JSON file, or a stream of JSON values.
-// On a syntax error it returns the documents before it with the error.
+// On a syntax error it returns the documents before it with the error. Text that starts like
+// JSON is read as JSON first: encoding/json reads a large one-line file many times faster than
+// a YAML parser, which matters for a hostile 16 MB line.
 func parseDocuments(data []byte) ([]*document, error) {
-	docs, err := parseYAML(data)
-	if err == nil {
-		return docs, nil
-	}
-	if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+	t := bytes.TrimSpace(data)
+	looksJSON := len(t) > 0 && (t[0] == '{' || t[0] == '[')
+	if looksJSON {
 		if jdocs, jerr := parseJSONStream(data); jerr == nil {
 			return jdocs, nil
 		}
 	}
-	return docs, err
+	return parseYAML(data)
 }
 
 func parseYAML(data []byte) ([]*document, error) {
@@ -57,43 +58,100 @@ func parseYAML(data []byte) ([]*document, error) {
 }
 
 // parseJSONStream parses concatenated JSON values (`kubectl get -o json` of several objects,
-// or files YAML cannot read, such as JSON indented with tabs).
+// or files YAML cannot read, such as JSON indented with tabs) into the nodes a YAML parser
+// would make, with their lines.
 func parseJSONStream(data []byte) ([]*document, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
+	p := &jsonParser{dec: json.NewDecoder(bytes.NewReader(data)), data: data, line: 1}
+	p.dec.UseNumber()
 	var docs []*document
 	for {
-		var v any
-		err := dec.Decode(&v)
-		if errors.Is(err, io.EOF) {
+		n, err := p.value()
+		if errors.Is(err, io.EOF) && n == nil {
 			return docs, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		var n yaml.Node
-		if err := n.Encode(jsonToYAML(v)); err != nil {
-			return nil, err
-		}
-		docs = append(docs, &document{index: len(docs) + 1, root: &n})
+		docs = append(docs, &document{index: len(docs) + 1, root: n})
 	}
 }
 
-// jsonToYAML turns json.Numbers into strings yaml.v3 can encode.
-func jsonToYAML(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = jsonToYAML(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = jsonToYAML(e)
-		}
-	case json.Number:
-		return t.String()
+// jsonParser turns encoding/json's tokens into yaml.Nodes.
+type jsonParser struct {
+	dec  *json.Decoder
+	data []byte
+	// line is the line of offset, the end of the last token read.
+	line   int
+	offset int64
+}
+
+func (p *jsonParser) token() (json.Token, int, error) {
+	tok, err := p.dec.Token()
+	if err != nil {
+		return nil, 0, err
 	}
-	return v
+	end := p.dec.InputOffset()
+	p.line += bytes.Count(p.data[p.offset:end], []byte{'\n'})
+	p.offset = end
+	return tok, p.line, nil
+}
+
+// value reads one JSON value; encoding/json bounds its nesting.
+func (p *jsonParser) value() (*yaml.Node, error) {
+	tok, line, err := p.token()
+	if err != nil {
+		return nil, err
+	}
+	return p.node(tok, line)
+}
+
+func (p *jsonParser) node(tok json.Token, line int) (*yaml.Node, error) {
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: line, Style: yaml.FlowStyle}
+			for p.dec.More() {
+				k, kline, err := p.token()
+				if err != nil {
+					return nil, err
+				}
+				ks, _ := k.(string)
+				v, err := p.value()
+				if err != nil {
+					return nil, err
+				}
+				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ks, Line: kline}, v)
+			}
+			_, _, err := p.token()
+			return n, err
+		case '[':
+			n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: line, Style: yaml.FlowStyle}
+			for p.dec.More() {
+				v, err := p.value()
+				if err != nil {
+					return nil, err
+				}
+				n.Content = append(n.Content, v)
+			}
+			_, _, err := p.token()
+			return n, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	case string:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: t, Line: line}, nil
+	case json.Number:
+		tag := "!!int"
+		if strings.ContainsAny(t.String(), ".eE") {
+			tag = "!!float"
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: t.String(), Line: line}, nil
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(t), Line: line}, nil
+	case nil:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null", Line: line}, nil
+	}
+	return nil, fmt.Errorf("unexpected JSON token %T", tok)
 }
 
 var errorLineRE = regexp.MustCompile(`line (\d+)`)
@@ -109,8 +167,9 @@ func errorLine(err error) int {
 	return n
 }
 
-// secretLike finds `kind: Secret` in text that does not parse.
-var secretLike = regexp.MustCompile(`(?m)^\s*["']?kind["']?\s*:\s*["']?Secret["']?\s*(#.*)?$`)
+// secretLike finds `kind: Secret` in text that does not parse, in YAML's block style or in
+// JSON and flow style.
+var secretLike = regexp.MustCompile(`(?m)^\s*["']?kind["']?\s*:\s*["']?Secret["']?\s*(#.*)?$|["']kind["']\s*:\s*["']Secret["']|[{,]\s*kind\s*:\s*["']?Secret["']?\s*[,}]`)
 
 // resolve follows aliases.
 func resolve(n *yaml.Node) *yaml.Node {
@@ -230,12 +289,30 @@ func join(p, name string) string {
 	return p + "[" + strconv.Quote(name) + "]"
 }
 
+// under is the path rel below the path base: both are paths as join and index make them.
+func under(base, rel string) string {
+	switch {
+	case base == "":
+		return rel
+	case rel == "":
+		return base
+	case strings.HasPrefix(rel, "["):
+		return base + rel
+	}
+	return base + "." + rel
+}
+
 func index(p string, i int) string {
 	return p + "[" + strconv.Itoa(i) + "]"
 }
 
+// tooDeep stands, for leaves' callback, for what is nested deeper than maxDepth: an empty
+// value to most checks, a finding to those of a Secret's values.
+var tooDeep = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str"}
+
 // leaves calls fn for every scalar under n, with its path. Null values count as leaves. An
 // alias is followed the first time only: a "billion laughs" document is walked in linear time.
+// Below maxDepth, fn gets tooDeep once for each node it did not descend into.
 func leaves(n *yaml.Node, p string, fn func(p string, n *yaml.Node)) {
 	walkLeaves(n, p, fn, map[*yaml.Node]bool{}, 0)
 }
@@ -248,7 +325,11 @@ func walkLeaves(n *yaml.Node, p string, fn func(string, *yaml.Node), expanded ma
 		}
 		expanded[n] = true
 	}
-	if n == nil || depth > maxDepth {
+	if n == nil {
+		return
+	}
+	if depth > maxDepth {
+		fn(p, tooDeep)
 		return
 	}
 	switch n.Kind {
@@ -263,6 +344,45 @@ func walkLeaves(n *yaml.Node, p string, fn func(string, *yaml.Node), expanded ma
 	case yaml.ScalarNode:
 		fn(p, n)
 	}
+}
+
+// Alias bombs: a document whose aliases expand to more than maxExpanded values, and to more
+// than aliasRatio times the values it holds, is refused. kustomize expands every alias when it
+// renders; a document of a few lines can expand to billions of values.
+const (
+	maxExpanded = 1_000_000
+	aliasRatio  = 10
+)
+
+// aliasBomb says whether a document's aliases expand beyond the limits. It counts in linear
+// time: each node's expanded size is computed once.
+func aliasBomb(root *yaml.Node) bool {
+	sizes := map[*yaml.Node]int64{}
+	var nodes int64
+	var size func(n *yaml.Node, depth int) int64
+	size = func(n *yaml.Node, depth int) int64 {
+		if n == nil {
+			return 0
+		}
+		if n.Kind == yaml.AliasNode {
+			return size(n.Alias, depth)
+		}
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		sizes[n] = 1 // a cycle counts once
+		nodes++
+		s := int64(1)
+		if depth < 10*maxDepth {
+			for _, c := range n.Content {
+				s = min(s+size(c, depth+1), 1<<50)
+			}
+		}
+		sizes[n] = s
+		return s
+	}
+	expanded := size(root, 0)
+	return expanded > maxExpanded && expanded > aliasRatio*nodes
 }
 
 // isNull says whether a scalar is YAML's null: an absent value holds no secret.
