@@ -5,6 +5,8 @@ package fsstat
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/binenc"
 )
 
 // Inode is fi's inode number, or 0 where the system has none.
@@ -83,4 +85,18 @@ func Clock(dir string) (int64, error) {
 		return 0, err
 	}
 	return fi.ModTime().UnixNano(), nil
+}
+
+// Write writes the key in the memos' binary form.
+func (k Key) Write(w *binenc.Writer) {
+	w.Int(k.Size)
+	w.Int(k.Mtime)
+	w.Int(k.Ctime)
+	w.Uint(k.Ino)
+	w.Uint(uint64(k.Mode))
+}
+
+// ReadKey reads a key Write wrote.
+func ReadKey(r *binenc.Reader) Key {
+	return Key{Size: r.Int(), Mtime: r.Int(), Ctime: r.Int(), Ino: r.Uint(), Mode: uint32(r.Uint())}
 }

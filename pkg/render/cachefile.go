@@ -21,7 +21,7 @@ func encodeEntry(out io.Writer, e *cacheEntry) error {
 	w.Uint(uint64(len(e.Inputs)))
 	for _, in := range e.Inputs {
 		w.String(in.Path)
-		writeKey(w, in.Key)
+		in.Key.Write(w)
 		w.Bool(in.Vouched)
 		w.Fixed(in.Sum[:])
 		w.Bytes(in.Content)
@@ -75,18 +75,6 @@ func writeObjects(w *binenc.Writer, objs []*Object) error {
 	return nil
 }
 
-func writeKey(w *binenc.Writer, k fsstat.Key) {
-	w.Int(k.Size)
-	w.Int(k.Mtime)
-	w.Int(k.Ctime)
-	w.Uint(k.Ino)
-	w.Uint(uint64(k.Mode))
-}
-
-func readKey(r *binenc.Reader) fsstat.Key {
-	return fsstat.Key{Size: r.Int(), Mtime: r.Int(), Ctime: r.Int(), Ino: r.Uint(), Mode: uint32(r.Uint())}
-}
-
 func sumOf(r *binenc.Reader) (s [sha256.Size]byte) {
 	copy(s[:], r.Fixed(sha256.Size))
 	return s
@@ -104,7 +92,7 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 	e.Inputs = make([]inputStamp, r.Count())
 	for i := range e.Inputs {
 		in := &e.Inputs[i]
-		in.Path, in.Key, in.Vouched = r.String(), readKey(r), r.Bool()
+		in.Path, in.Key, in.Vouched = r.String(), fsstat.ReadKey(r), r.Bool()
 		in.Sum = sumOf(r)
 		in.Content = r.Bytes()
 	}

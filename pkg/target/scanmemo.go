@@ -273,7 +273,7 @@ func encodeScanMemo(out io.Writer, root string, tree *memoDir, res *memoResult) 
 	w.String(root)
 	var dir func(d *memoDir)
 	dir = func(d *memoDir) {
-		writeKey(w, d.key)
+		d.key.Write(w)
 		w.Bool(d.trusted)
 		w.Uint(uint64(len(d.entries)))
 		for i := range d.entries {
@@ -295,7 +295,7 @@ func encodeScanMemo(out io.Writer, root string, tree *memoDir, res *memoResult) 
 			}
 			w.Byte(flags)
 			if e.key != (fsstat.Key{}) {
-				writeKey(w, e.key)
+				e.key.Write(w)
 			}
 			if e.known {
 				w.Uint(uint64(len(e.objects)))
@@ -347,7 +347,7 @@ func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
 			r.Fixed(len(b)) // fails the read
 			return d
 		}
-		d.key = readKey(r)
+		d.key = fsstat.ReadKey(r)
 		d.trusted = r.Bool()
 		d.entries = make([]memoEntry, r.Count())
 		for i := range d.entries {
@@ -360,7 +360,7 @@ func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
 			e.kind = flags & 0x0f
 			e.known, e.trusted, e.manifests = flags&0x10 != 0, flags&0x20 != 0, flags&0x40 != 0
 			if flags&0x80 != 0 {
-				e.key = readKey(r)
+				e.key = fsstat.ReadKey(r)
 			}
 			if e.known {
 				if k := r.Count(); k > 0 {
@@ -398,18 +398,6 @@ func decodeScanMemo(b []byte, root string) (*memoDir, *memoResult, error) {
 		return nil, nil, err
 	}
 	return tree, res, nil
-}
-
-func writeKey(w *binenc.Writer, k fsstat.Key) {
-	w.Int(k.Size)
-	w.Int(k.Mtime)
-	w.Int(k.Ctime)
-	w.Uint(k.Ino)
-	w.Uint(uint64(k.Mode))
-}
-
-func readKey(r *binenc.Reader) fsstat.Key {
-	return fsstat.Key{Size: r.Int(), Mtime: r.Int(), Ctime: r.Int(), Ino: r.Uint(), Mode: uint32(r.Uint())}
 }
 
 func sameObjects(a []memoObject, b []reconcilerObject) bool {
