@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -275,6 +276,15 @@ type Options struct {
 	// NoOrigins skips kustomize's origin tracking, which costs as much as the rest of a render:
 	// objects then know only their names before transformers (see Merge).
 	NoOrigins bool
+	// Applied, when set, is what a reconciler applies from dir: the render applies its
+	// reconciler's own options on top of the build, as Flux's kustomize-controller or Argo CD's
+	// repo-server does. Nil renders dir as kustomize does (as Flux does a directory without a
+	// kustomization).
+	Applied *reconciler.Applied
+	// Lookup reads a ConfigMap or Secret that a Flux Kustomization's postBuild.substituteFrom
+	// names: its data, decoded (nil and no error when it does not exist). Nil makes every such
+	// reference that is not optional an error naming it.
+	Lookup func(kind, namespace, name string) (map[string]string, error)
 }
 
 // Render renders the directory dir (repository-relative) of the repository at root.
