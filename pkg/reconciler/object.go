@@ -50,3 +50,10 @@ type Applied struct {
 	// source is the repository itself.
 	Artifact map[string]string
 }
+
+// Key names what a is among the targets of one repository: the reconciler, the file that
+// defines it (one object may be defined once per cluster directory), and the source. Two
+// reconcilers applying one directory with different options are two targets.
+func (a *Applied) Key() string {
+	return fmt.Sprintf("%s@%s#%d", a.Reconciler.Ref(), a.Reconciler.File, a.Source)
+}

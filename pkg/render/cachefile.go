@@ -102,7 +102,9 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 	}
 	e.Objects = readObjects(r)
 	if r.Bool() {
-		p := &Result{Path: e.Path, drop: map[string][]string{}, sums: map[string][sha256.Size]byte{}}
+		// Partial renders are made of directories rendered as kustomize renders them, whose
+		// key is their path.
+		p := &Result{Path: e.Path, Key: e.Path, drop: map[string][]string{}, sums: map[string][sha256.Size]byte{}}
 		for range r.Count() {
 			dir := r.String()
 			p.drop[dir] = r.Strings()

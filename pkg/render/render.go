@@ -115,7 +115,10 @@ func (o *Object) json() ([]byte, error) {
 // Result is a rendered target.
 type Result struct {
 	// Path is the rendered directory, repository-relative.
-	Path    string
+	Path string
+	// Key names the target rendered, as the render cache and the closed loop key it: Path for a
+	// directory rendered as kustomize renders it, else Path and the reconciler (see Key).
+	Key     string
 	Objects []*Object
 	// Inputs are the repository-relative files the render read.
 	Inputs []string
@@ -140,6 +143,14 @@ type Result struct {
 	stamps  map[string]inputStamp // from the cache: what the inputs were when it was loaded
 	index   map[ObjectID]*Object
 	indexed int
+}
+
+// Key is the key of the render of dir with the reconciler options of a (nil: none).
+func Key(dir string, a *reconciler.Applied) string {
+	if a == nil {
+		return dir
+	}
+	return dir + "|" + a.Key()
 }
 
 // YAML is the render as `kubectl kustomize` prints it (nil for a render from the cache).
@@ -190,7 +201,7 @@ func (r *Result) Get(id ObjectID) *Object {
 // contents of the edited files (nil: deleted).
 func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) *Result {
 	// The files the edits changed were rendered as the partial render after them read them.
-	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, Dirs: full.Dirs, sums: reducedAfter.sums}
+	out := &Result{Path: full.Path, Key: full.Key, Cacheable: full.Cacheable, stamps: full.stamps, Dirs: full.Dirs, sums: reducedAfter.sums}
 	if reducedAfter.drop != nil {
 		out.partial = reducedAfter
 	}
@@ -385,7 +396,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
 
-	res := &Result{Path: dir, resmap: m}
+	res := &Result{Path: dir, Key: Key(dir, opts.Applied), resmap: m}
 	origins := make([]Origin, m.Size())
 	for i, r := range m.Resources() {
 		if origins[i], err = originOf(root, absDir, r); err != nil {
