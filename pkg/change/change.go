@@ -54,6 +54,8 @@ type Engine struct {
 	// (or the one kept in the cache) that stood for a partial render asked for again (for tests).
 	partials       map[string][]*render.Result
 	PartialsReused int
+	// skipped says, by target, why a target that reads a changed file was left out.
+	skipped map[string]string
 	// Whole renders every reached target whole, never reduced nor in slices (to compare in tests).
 	Whole bool
 	// Sliced counts the targets rendered in slices (for tests); sliceFiles, when set, replaces
@@ -127,6 +129,26 @@ func newEngine(root string, targets []Target) *Engine {
 		e.specs[tg.Key()] = tg
 	}
 	return e
+}
+
+// name names target t in messages: its directory, and its reconciler when one applies it.
+func (e *Engine) name(t string) string {
+	if a := e.specs[t].Applied; a != nil {
+		return fmt.Sprintf("%s (%s)", a.Reconciler.Ref(), e.dir(t))
+	}
+	return e.dir(t)
+}
+
+// skip notes that target t was left out of the closed loop because it does not render.
+func (e *Engine) skip(t string, err error) {
+	if e.skipped == nil {
+		e.skipped = map[string]string{}
+	}
+	if _, ok := e.skipped[t]; ok {
+		return
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	e.skipped[t] = fmt.Sprintf("target %s does not render, so this change cannot harm it; left out: %s", e.name(t), msg)
 }
 
 // dir is target t's directory.
@@ -348,6 +370,9 @@ type Plan struct {
 	// Before and After are the renders, before and after the change, of every target that
 	// reads a changed file: what the gate checks the changed objects in.
 	Before, After map[string]*render.Result
+	// Skipped say, one line each, which targets reading a changed file were left out because
+	// they did not render before the change.
+	Skipped []string
 }
 
 // Paths are the changed files, sorted.
@@ -496,6 +521,11 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 	for t := range plan.After {
 		plan.Before[t] = e.before[t]
 	}
+	for _, t := range e.targets {
+		if msg, ok := e.skipped[t]; ok {
+			plan.Skipped = append(plan.Skipped, msg)
+		}
+	}
 	return plan, nil
 }
 
@@ -508,9 +538,15 @@ func (e *Engine) sharedWith(self, file string) bool {
 	}
 	for _, t := range e.targets {
 		for _, p := range paths {
-			if t != self && e.mayRead(t, p) {
-				return true
+			if t == self || !e.mayRead(t, p) {
+				continue
 			}
+			// A target that does not render cannot be harmed: it shares nothing.
+			if _, err := e.Rendered(t); err != nil {
+				e.skip(t, err)
+				continue
+			}
+			return true
 		}
 	}
 	return false
@@ -530,7 +566,13 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 		}
 		before, err := e.Rendered(t)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("target %s does not render before the change: %w", t, err))
+			if len(expect[t]) > 0 {
+				errs = append(errs, fmt.Errorf("target %s does not render before the change: %w", e.name(t), err))
+				continue
+			}
+			// A render that fails already cannot be harmed by the change: it is not a reason
+			// to refuse it, only one to say so.
+			e.skip(t, err)
 			continue
 		}
 		if after, ok, err := e.verifyReduced(t, before, files, expect[t]); ok {

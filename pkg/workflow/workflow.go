@@ -291,6 +291,9 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 		}
 		return nil, &NoChangeError{Objects: names}
 	}
+	for _, msg := range p.Skipped {
+		fmt.Fprintf(warnings(req), "Warning: %s\n", msg)
+	}
 	if err := checkPlan(ctx, req, p); err != nil {
 		return nil, err
 	}
