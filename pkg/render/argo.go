@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gobwas/glob"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	kubeyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -505,7 +507,6 @@ type layerKey = ObjectID
 // addition changes it: a render with the kustomization as written, then one more option at a
 // time.
 func (a *argoRender) setLayers(objs []*Object) error {
-	var prev map[layerKey][]byte
 	layers := map[layerKey]string{}
 	present := make([]argoOption, 0, len(a.options))
 	for _, key := range kustomizeOrder {
@@ -515,23 +516,31 @@ func (a *argoRender) setLayers(objs []*Object) error {
 			}
 		}
 	}
-	for n := 0; n <= len(present); n++ {
-		content, err := a.edit(n, kustomizeOrder)
-		if err != nil {
-			return err
-		}
-		cur, err := a.build(content)
-		if err != nil {
-			return fmt.Errorf("%s: without %s: %w", a.name, strings.Join(layerKeys(present[n:]), ", "), err)
-		}
-		if n > 0 {
-			for k, js := range cur {
-				if !bytes.Equal(js, prev[k]) {
-					layers[k] = present[n-1].layer
-				}
+	// The builds are independent: run side by side.
+	builds := make([]map[layerKey][]byte, len(present)+1)
+	g := new(errgroup.Group)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for n := range builds {
+		g.Go(func() error {
+			content, err := a.edit(n, kustomizeOrder)
+			if err != nil {
+				return err
+			}
+			if builds[n], err = a.build(content); err != nil {
+				return fmt.Errorf("%s: without %s: %w", a.name, strings.Join(layerKeys(present[n:]), ", "), err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for n := 1; n < len(builds); n++ {
+		for k, js := range builds[n] {
+			if !bytes.Equal(js, builds[n-1][k]) {
+				layers[k] = present[n-1].layer
 			}
 		}
-		prev = cur
 	}
 	for _, o := range objs {
 		if l, ok := layers[o.ID]; ok {
