@@ -1,7 +1,8 @@
 // Package render renders a target path of a config repository the way its reconciler does: a
 // kustomization with the kustomize API in-process (so the output equals `kubectl kustomize`), a
-// plain directory as Flux renders it (every manifest below it). Each rendered object knows the file
-// and document it came from.
+// plain directory as Flux renders it (every manifest below it), an Argo CD Application's source as
+// its repo-server renders it (argo.go). Each rendered object knows the file and document it came
+// from.
 package render
 
 import (
