@@ -1,7 +1,8 @@
 // Package render renders a target path of a config repository the way its reconciler does: a
 // kustomization with the kustomize API in-process (so the output equals `kubectl kustomize`), a
-// plain directory as Flux renders it (every manifest below it). Each rendered object knows the file
-// and document it came from.
+// plain directory as Flux renders it (every manifest below it), an Argo CD Application's source as
+// its repo-server renders it (argo.go). Each rendered object knows the file and document it came
+// from.
 package render
 
 import (
@@ -64,6 +65,10 @@ type Origin struct {
 	// Name and Namespace are the object's in the file, before namePrefix, namespace and the like.
 	Name      string
 	Namespace string
+	// Layer names the reconciler option that last changed the object, where the render can
+	// tell: "Argo CD Application argocd/web spec.source.kustomize.images" (or the
+	// .argocd-source file that set it); "" when no reconciler option changed it.
+	Layer string
 }
 
 // Object is one object of a render with its origin.
@@ -355,6 +360,12 @@ func Render(root, dir string, opts Options) (*Result, error) {
 
 	kustFile := findKustomization(fsys, absDir)
 	injected := false
+	var argo *argoRender
+	if isArgoApplied(opts.Applied) {
+		if argo, kustFile, injected, err = prepareArgo(fsys, root, dir, absDir, opts, setOverlay); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+	}
 	if kustFile == "" {
 		gen, err := flatKustomization(fsys, absDir)
 		if err != nil {
@@ -365,7 +376,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 		injected = true
-	} else if !opts.NoOrigins {
+	} else if !injected && !opts.NoOrigins {
 		src, err := fsys.ReadFile(kustFile)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
@@ -422,6 +433,11 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	}
 	if err := locateDocuments(fsys, root, res.Objects); err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
+	}
+	if argo != nil && !opts.NoOrigins {
+		if err := argo.setLayers(res.Objects); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
 	}
 	if rel, _, err := fsys.resolve(kustFile); err == nil {
 		delete(fsys.reads, rel) // re-recorded below only if it is a real file
