@@ -29,8 +29,9 @@ import (
 type Engine struct {
 	root string
 	// targets are the targets' keys (render.Key), specs the targets by key.
-	targets []string
-	specs   map[string]Target
+	targets   []string
+	specs     map[string]Target
+	plainness map[string]bool // plain's answers
 	// reads holds, per target, the files and directories its kustomizations include, read from
 	// the kustomization files alone (no render).
 	reads  map[string][]string
@@ -118,7 +119,7 @@ func NewEngineWithIncludes(root string, targets []Target, includes map[string][]
 }
 
 func newEngine(root string, targets []Target) *Engine {
-	e := &Engine{root: root, specs: map[string]Target{}, reads: map[string][]string{}, before: map[string]*render.Result{},
+	e := &Engine{root: root, specs: map[string]Target{}, plainness: map[string]bool{}, reads: map[string][]string{}, before: map[string]*render.Result{},
 		trees: map[string]*kustTree{}, fresh: map[string]*render.Result{},
 		partials: map[string][]*render.Result{}, links: map[string]string{}}
 	for _, tg := range targets {
@@ -162,7 +163,15 @@ func (e *Engine) options(t string, o render.Options) render.Options {
 
 // plain tells a target rendered as kustomize renders it: the reduced, sliced and refreshed
 // renders model kustomize alone; a reconciler's options on top are rendered whole.
-func (e *Engine) plain(t string) bool { return e.specs[t].Applied == nil }
+func (e *Engine) plain(t string) bool {
+	p, ok := e.plainness[t]
+	if !ok {
+		a := e.specs[t].Applied
+		p = a == nil || a.Plain(os.DirFS(e.root))
+		e.plainness[t] = p
+	}
+	return p
+}
 
 // parseTree is parseTree through the engine's memo, kept in the cache between commands.
 // A tree of the files on disk (old empty) is parsed once per engine.

@@ -7,6 +7,7 @@ package reconciler
 
 import (
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -56,4 +57,42 @@ type Applied struct {
 // reconcilers applying one directory with different options are two targets.
 func (a *Applied) Key() string {
 	return fmt.Sprintf("%s@%s#%d", a.Reconciler.Ref(), a.Reconciler.File, a.Source)
+}
+
+// fluxOptions are the fields of a Flux Kustomization's spec that change what it applies beyond
+// the kustomize build of its path.
+var fluxOptions = []string{"targetNamespace", "namePrefix", "nameSuffix", "patches", "images", "components", "commonMetadata", "postBuild"}
+
+// Plain tells whether the reconciler applies the directory exactly as kustomize builds it (Flux
+// reads a directory without a kustomization as the render does too): no option of its own
+// changes the objects, so the closed loop's partial renders, which model kustomize alone, hold.
+// fsys is the repository (Argo CD merges override files of the source's directory in).
+func (a *Applied) Plain(fsys fs.FS) bool {
+	if a.Artifact != nil || a.Reconciler.Obj == nil {
+		return false
+	}
+	obj := a.Reconciler.Obj
+	switch {
+	case obj.GroupVersionKind().Group == "kustomize.toolkit.fluxcd.io" && obj.GetKind() == "Kustomization":
+		spec, _ := obj.Object["spec"].(map[string]any)
+		for _, f := range fluxOptions {
+			if v, ok := spec[f]; ok && v != nil {
+				return false
+			}
+		}
+		return true
+	case IsArgoApplication(a.Reconciler):
+		src, err := ReadArgoSource(obj, a.Source, fsys)
+		if err != nil || src.Type != ArgoKustomize || len(src.SetBy) > 0 {
+			return false
+		}
+		opts, _ := src.Spec["kustomize"].(map[string]any)
+		for k := range opts {
+			if k != "version" {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -7,6 +7,7 @@ package target
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
@@ -67,6 +68,20 @@ type Target struct {
 	// included; nil for a directory rendered as kustomize renders it (flags, configuration,
 	// fallback).
 	Applied *reconciler.Applied
+}
+
+// ShortName names the target briefly, for commit subjects: a reconciler's target by the
+// reconciler object's name (with the directory that defines it, when Name has one), any other
+// by Name.
+func (t Target) ShortName() string {
+	if t.Applied == nil {
+		return t.Name
+	}
+	short := t.Applied.Reconciler.Name()
+	if _, dir, ok := strings.Cut(t.Name, "@"); ok {
+		short += "@" + dir
+	}
+	return short
 }
 
 // Key names the target among the renders of its repository (render.Key).

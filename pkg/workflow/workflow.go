@@ -336,8 +336,8 @@ func (req Request) subject(objs []*render.Object) string {
 		return req.MessagePrefix + req.Message
 	}
 	s := req.Subject(objs)
-	if req.Target.Name != "" {
-		s += " (" + req.Target.Name + ")"
+	if name := req.Target.ShortName(); name != "" {
+		s += " (" + name + ")"
 	}
 	return req.MessagePrefix + s
 }
