@@ -30,7 +30,7 @@ type Cache struct {
 }
 
 // cacheFormat names the entry format; binenc.Format adds the build, whose kustomize renders.
-var cacheFormat = binenc.Format("kubectl-gitops render cache 5")
+var cacheFormat = binenc.Format("kubectl-gitops render cache 6")
 
 // An entry is written in a binary form read without decoding its objects: a command in a large
 // target decodes only the objects it looks at, and stores the others again as they were read.

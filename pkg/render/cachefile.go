@@ -70,6 +70,7 @@ func writeObjects(w *binenc.Writer, objs []*Object) error {
 		w.String(o.Origin.Generated)
 		w.String(o.Origin.Name)
 		w.String(o.Origin.Namespace)
+		w.String(o.Origin.Layer)
 		w.Bytes(js)
 	}
 	return nil
@@ -125,7 +126,7 @@ func readObjects(r *binenc.Reader) []*Object {
 	out := make([]*Object, r.Count())
 	for i := range out {
 		id := ObjectID{Group: r.String(), Kind: r.String(), Namespace: r.String(), Name: r.String()}
-		org := Origin{File: r.String(), Doc: int(r.Int()), Generated: r.String(), Name: r.String(), Namespace: r.String()}
+		org := Origin{File: r.String(), Doc: int(r.Int()), Generated: r.String(), Name: r.String(), Namespace: r.String(), Layer: r.String()}
 		out[i] = lazyObject(id, org, r.Bytes())
 	}
 	return out
