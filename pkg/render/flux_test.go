@@ -367,3 +367,26 @@ func mustJSON(t *testing.T, o *Object) []byte {
 	}
 	return b
 }
+
+// BenchmarkFluxRender renders the samples' Kustomizations as kustomize-controller builds them
+// (compare: `kubectl kustomize` of the same directories, which lacks the Kustomizations' own
+// options).
+func BenchmarkFluxRender(b *testing.B) {
+	for _, c := range []struct{ sample, key string }{
+		{"flux-hub", "staging/apps@clusters/hub/spokes/staging/apps.yaml"},
+		{"flux-hub", "production/apps@clusters/hub/spokes/production/apps.yaml"},
+		{"flux-monorepo", "flux-system/apps@clusters/production/apps.yaml"},
+		{"flux-monorepo", "flux-system/svc-cart@clusters/production/services.yaml"},
+	} {
+		root := sampleRepo(c.sample)
+		as, objs := fluxApplied(b, root)
+		a := as[c.key]
+		b.Run(c.sample+"/"+a.Reconciler.Namespace()+"/"+a.Reconciler.Name(), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Render(root, a.Path, Options{Applied: &a, Lookup: repoLookup(objs)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
