@@ -214,7 +214,7 @@ func ociSource(src Object) (url, revision string, err error) {
 	if ref, _, ok := strings.Cut(revision, "@"); ok && ref != "" {
 		revision = ref
 	}
-	return strings.TrimPrefix(url, "git+"), revision, nil
+	return url, revision, nil
 }
 
 // find is the object of that group, kind, namespace and name among objs. A repository may

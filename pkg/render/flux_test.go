@@ -390,3 +390,30 @@ func BenchmarkFluxRender(b *testing.B) {
 		})
 	}
 }
+
+// The objects a Flux Kustomization applies are those of its render: a tenant's GitRepository
+// that the platform's overlay patches follows the patched branch, which the file alone does
+// not say.
+func TestFluxAppliedFromRender(t *testing.T) {
+	root := sampleRepo("flux-tenants")
+	as, objs := fluxApplied(t, root)
+	tenants := as["flux-system/tenants@clusters/production/tenants.yaml"]
+	r, err := Render(root, tenants.Path, Options{Applied: &tenants, Lookup: repoLookup(objs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rendered []reconciler.Object
+	for _, o := range r.Objects {
+		rendered = append(rendered, reconciler.Object{File: o.Origin.File, Doc: o.Origin.Doc, Obj: o.Obj()})
+	}
+	a, err := reconciler.FluxAppliedBy(nil, "apps-team-a", "team-a", rendered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Branch != "release" || a.Reconciler.File != "tenants/base/team-a/sync.yaml" || a.Reconciler.Doc != 1 {
+		t.Errorf("team-a from the render: branch %q, defined in %s document %d", a.Branch, a.Reconciler.File, a.Reconciler.Doc)
+	}
+	if b := as["apps-team-a/team-a@tenants/base/team-a/sync.yaml"]; b.Branch != "main" {
+		t.Errorf("team-a from the file: branch %q", b.Branch)
+	}
+}
