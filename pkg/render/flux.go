@@ -38,9 +38,9 @@ import (
 // controller applies them, where the render can tell: "Flux Kustomization NS/NAME
 // spec.components[0]", then spec.patchesStrategicMerge[i], spec.patches[i],
 // spec.targetNamespace, spec.namePrefix, spec.nameSuffix, spec.patchesJson6902[i],
-// spec.images[i], spec.postBuild, spec.commonMetadata. Patches are matched by their targets
-// (a patch that changes nothing still names the objects it targets), images by the image the
-// object ends up with.
+// spec.images[i], spec.postBuild, spec.commonMetadata. A component names the objects its
+// files define (not those its patches change), patches the objects their targets select (a
+// patch that changes nothing still names them), images the objects that end up with the image.
 
 // fluxRender is what a Flux Kustomization adds to a render.
 type fluxRender struct {
