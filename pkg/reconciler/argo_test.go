@@ -152,7 +152,7 @@ func TestExpandApplicationSetGoTemplate(t *testing.T) {
 	golden(t, "argo-guestbook-apps.yaml", []byte(b.String()))
 }
 
-func expand(t *testing.T, set string, files fstest.MapFS) ([]Object, error) {
+func expandSet(t *testing.T, set string, files fstest.MapFS) ([]Object, error) {
 	t.Helper()
 	var m map[string]any
 	if err := sigsyaml.Unmarshal([]byte(set), &m); err != nil {
@@ -185,7 +185,7 @@ func TestExpandGitDirectories(t *testing.T) {
 		".git/config":            {},
 		"other/apps/deep/x.yaml": {},
 	}
-	apps, err := expand(t, setHead+`  generators:
+	apps, err := expandSet(t, setHead+`  generators:
     - git:
         repoURL: https://git.example.com/org/repo.git
         directories:
@@ -220,7 +220,7 @@ func TestExpandGitFilesFlattened(t *testing.T) {
 		"envs/prod/eu/cfg.json":  {Data: []byte(`[{"env": {"name": "prod-eu"}}, {"env": {"name": "prod-eu2"}}]`)},
 		"envs/prod/old/cfg.json": {Data: []byte(`{"env": {"name": "old"}}`)},
 	}
-	apps, err := expand(t, setHead+`  generators:
+	apps, err := expandSet(t, setHead+`  generators:
     - git:
         repoURL: git@git.example.com:org/repo
         files:
@@ -250,7 +250,7 @@ func TestExpandGitFilesFlattened(t *testing.T) {
 
 func TestExpandMatrixAndSelector(t *testing.T) {
 	files := fstest.MapFS{"apps/web/x.yaml": {}, "apps/db/x.yaml": {}}
-	apps, err := expand(t, setHead+`  goTemplate: true
+	apps, err := expandSet(t, setHead+`  goTemplate: true
   generators:
     - matrix:
         generators:
@@ -310,7 +310,7 @@ func TestExpandRefusals(t *testing.T) {
 `, "elements[0].a is not a string"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := expand(t, setHead+c.spec, fstest.MapFS{"a/x.yaml": {}})
+			_, err := expandSet(t, setHead+c.spec, fstest.MapFS{"a/x.yaml": {}})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one containing %q", err, c.want)
 			}

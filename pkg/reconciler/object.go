@@ -47,8 +47,9 @@ type Applied struct {
 	Path string
 	// Artifact, for a source assembled from the repository (a Flux ExternalArtifact that an
 	// ArtifactGenerator copies), maps each path of the artifact to the repository path it is
-	// copied from, files and directories; Path is then a path in the artifact. Nil: the
-	// source is the repository itself.
+	// copied from, files and directories; Path is then a path in the artifact. A path that
+	// maps to "" is not in the artifact (an exclude left it out of a directory copied with
+	// it). Nil: the source is the repository itself.
 	Artifact map[string]string
 }
 

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 )
 
@@ -65,11 +66,25 @@ type Origin struct {
 	// Name and Namespace are the object's in the file, before namePrefix, namespace and the like.
 	Name      string
 	Namespace string
-	// Layer names the reconciler option that last changed the object, where the render can
-	// tell: "Argo CD Application argocd/web spec.source.kustomize.images" (or the
-	// .argocd-source file that set it); "" when no reconciler option changed it.
+	// Layer names the reconciler's own options that changed the object, in the order the
+	// reconciler applies them and separated by "; " (the last changed it last), where the render
+	// can tell: "Flux Kustomization flux-system/apps spec.patches[0]" (flux.go), "Argo CD
+	// Application argocd/web spec.source.kustomize.images" or the .argocd-source file that set
+	// it (argo.go). Empty when the repository's files alone made it. A string, so that an Origin
+	// compares with ==.
 	Layer string
 }
+
+// Layers are the options Layer names, in order.
+func (o Origin) Layers() []string {
+	if o.Layer == "" {
+		return nil
+	}
+	return strings.Split(o.Layer, LayerSeparator)
+}
+
+// LayerSeparator separates the options of Origin.Layer.
+const LayerSeparator = "; "
 
 // Object is one object of a render with its origin.
 type Object struct {
@@ -324,11 +339,21 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		overlay[rel] = b
 	}
 	absDir := filepath.Join(root, filepath.FromSlash(dir))
-	if _, _, err := fsys.resolve(absDir); err != nil {
-		return nil, fmt.Errorf("render %s: %w", dir, err)
+	// fl is set when a Flux Kustomization applies dir (flux.go).
+	var fl *fluxRender
+	if a := opts.Applied; a != nil && reconciler.IsFluxKustomization(a.Reconciler) {
+		if fl, err = newFluxRender(fsys, root, dir, opts); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		absDir = fl.absDir
 	}
-	if !fsys.IsDir(absDir) {
-		return nil, fmt.Errorf("render %s: no such directory in the repository", dir)
+	if fl == nil || fl.art == nil {
+		if _, _, err := fsys.resolve(absDir); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		if !fsys.IsDir(absDir) {
+			return nil, fmt.Errorf("render %s: no such directory in the repository", dir)
+		}
 	}
 	// setOverlay replaces, for this render, the content of the file at path.
 	setOverlay := func(path string, b []byte) error {
@@ -358,15 +383,21 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		}
 	}
 
-	kustFile := findKustomization(fsys, absDir)
+	var kustFile string
 	injected := false
 	var argo *argoRender
 	if isArgoApplied(opts.Applied) {
 		if argo, kustFile, injected, err = prepareArgo(fsys, root, dir, absDir, opts, setOverlay); err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
+	} else if fl == nil {
+		kustFile = findKustomization(fsys, absDir)
 	}
-	if kustFile == "" {
+	if fl != nil {
+		if kustFile, injected, err = fl.prepare(opts.NoOrigins); err != nil {
+			return nil, err
+		}
+	} else if kustFile == "" {
 		gen, err := flatKustomization(fsys, absDir)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
@@ -394,9 +425,15 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	kopts := krusty.MakeDefaultOptions()
 	// Unspecified is what `kubectl kustomize` and Flux use: the legacy order unless sortOptions say otherwise.
 	kopts.Reorder = krusty.ReorderOptionUnspecified
+	var kfs filesys.FileSystem = fsys
+	if fl != nil {
+		// kustomize-controller's build options: files may be loaded from anywhere in the source.
+		kopts.LoadRestrictions = types.LoadRestrictionsNone
+		kfs = fl.fs()
+	}
 	k := krusty.MakeKustomizer(kopts)
 	fsys.kustomizing = true
-	m, err := k.Run(fsys, absDir)
+	m, err := k.Run(kfs, absDir)
 	fsys.kustomizing = false
 	if le := fsys.linkError(); le != nil {
 		// kustomize tries a kustomization's other file names when one cannot be loaded: the
@@ -419,6 +456,12 @@ func Render(root, dir string, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if fl != nil {
+		fl.translate(origins)
+		if err := fl.post(m, origins); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+	}
 	for i, r := range m.Resources() {
 		// Through JSON so numbers are int64/float64 as in objects read from the API server.
 		js, err := r.MarshalJSON()
@@ -439,10 +482,18 @@ func Render(root, dir string, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 	}
-	if rel, _, err := fsys.resolve(kustFile); err == nil {
-		delete(fsys.reads, rel) // re-recorded below only if it is a real file
+	if fl != nil {
+		if err := fl.finish(res.Objects); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
 	}
-	if !injected || findKustomization(newOverlayFS(root, nil), absDir) != "" {
+	// kustFile is "" in an ExternalArtifact, whose kustomization is recorded where it leads.
+	if kustFile != "" {
+		if rel, _, err := fsys.resolve(kustFile); err == nil {
+			delete(fsys.reads, rel) // re-recorded below only if it is a real file
+		}
+	}
+	if kustFile != "" && (!injected || findKustomization(newOverlayFS(root, nil), absDir) != "") {
 		if _, err := fsys.record(kustFile); err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
@@ -726,8 +777,28 @@ func locateDocuments(fsys *overlayFS, root string, objs []*Object) error {
 				break
 			}
 		}
+		if o.Origin.Doc < 0 {
+			locateRenamed(o, heads)
+		}
 	}
 	return nil
+}
+
+// locateRenamed finds the document of an object whose name a namePrefix or nameSuffix changed
+// (kustomize's build forgets the names before): the document of its kind whose name is the
+// longest part of the object's name; the origin then names the object as the document does.
+func locateRenamed(o *Object, heads []docHead) {
+	best := -1
+	for i, h := range heads {
+		if h.Kind == o.ID.Kind && h.Metadata.Name != "" && strings.Contains(o.ID.Name, h.Metadata.Name) &&
+			(best < 0 || len(h.Metadata.Name) > len(heads[best].Metadata.Name)) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		o.Origin.Doc = best
+		o.Origin.Name = heads[best].Metadata.Name
+	}
 }
 
 func relSlash(base, p string) string {
@@ -742,7 +813,8 @@ func relSlash(base, p string) string {
 type docHead struct {
 	Kind     string `yaml:"kind"`
 	Metadata struct {
-		Name string `yaml:"name"`
+		Name      string `yaml:"name"`
+		Namespace string `yaml:"namespace"`
 	} `yaml:"metadata"`
 }
 
