@@ -28,30 +28,32 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 		return ts, nil
 	}
 	objs, warnings := readReconcilers(repoDir, files)
-	var argo, flux []reconciler.Object
+	var argo []reconciler.Object
 	for _, o := range objs {
-		switch {
-		case reconciler.IsArgoApplication(o) || reconciler.IsArgoApplicationSet(o):
+		if reconciler.IsArgoApplication(o) || reconciler.IsArgoApplicationSet(o) {
 			argo = append(argo, o)
-		case o.Obj.GroupVersionKind().Group == fluxKustomizeGroup && o.Kind() == "Kustomization":
-			flux = append(flux, o)
 		}
 	}
+	url := repositoryURL(repoDir)
 	var applied []reconciler.Applied
 	if len(argo) > 0 {
-		a, _, errs := reconciler.ArgoApplied(argo, repoDir, repositoryURL(repoDir))
+		a, _, errs := reconciler.ArgoApplied(argo, repoDir, url)
 		applied = append(applied, a...)
 		for _, err := range errs {
 			warnings = append(warnings, err.Error())
 		}
 	}
-	for _, o := range flux {
-		p, err := cleanRepoPath(str(o.Obj.Object, "spec", "path"))
-		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("%s in %s: spec.path: %v", o.Ref(), o.File, err))
+	flux, errs := reconciler.FluxApplied(os.DirFS(repoDir), objs)
+	for _, err := range errs {
+		warnings = append(warnings, err.Error())
+	}
+	for _, a := range flux {
+		// A Kustomization of another Git repository (a hub's GitRepository of a tenant's
+		// repository) applies none of this one's directories.
+		if url != "" && a.URL != "" && !strings.HasPrefix(a.URL, "oci://") && !reconciler.SameRepository(a.URL, url) {
 			continue
 		}
-		applied = append(applied, reconciler.Applied{Reconciler: o, Path: p})
+		applied = append(applied, a)
 	}
 	if len(applied) == 0 {
 		return ts, warnings
