@@ -173,6 +173,17 @@ func (e *Engine) plain(t string) bool {
 	return p
 }
 
+// changesReconciler tells whether files hold the file that defines target t's reconciler
+// object: what it applies may change beyond kustomize's reach, which only a whole render shows.
+func (e *Engine) changesReconciler(t string, files map[string][]byte) bool {
+	a := e.specs[t].Applied
+	if a == nil || a.Reconciler.File == "" {
+		return false
+	}
+	_, ok := files[a.Reconciler.File]
+	return ok
+}
+
 // parseTree is parseTree through the engine's memo, kept in the cache between commands.
 // A tree of the files on disk (old empty) is parsed once per engine.
 func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
@@ -265,7 +276,7 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 // refresh brings a cached render up to date with files that changed since (old holds their
 // contents then), rendering only what they can reach, as the closed loop does for an edit.
 func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) (*render.Result, bool) {
-	if e.Whole || !e.plain(t) {
+	if e.Whole || !e.plain(t) || e.changesReconciler(t, old) {
 		return nil, false
 	}
 	tree, err := e.parseTree(t, old)
@@ -608,7 +619,7 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 // the target must be rendered whole. It returns the full render after the change, and err
 // when the closed loop refuses it.
 func (e *Engine) verifyReduced(t string, before *render.Result, files map[string][]byte, expect map[render.ObjectID]map[string]any) (*render.Result, bool, error) {
-	if e.Whole || !e.plain(t) {
+	if e.Whole || !e.plain(t) || e.changesReconciler(t, files) {
 		return nil, false, nil
 	}
 	tree, err := e.parseTree(t, nil)

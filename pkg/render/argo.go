@@ -86,6 +86,11 @@ func isArgoApplied(a *reconciler.Applied) bool {
 func prepareArgo(fsys *overlayFS, root, dir, absDir string, opts Options, setOverlay func(string, []byte) error) (*argoRender, string, bool, error) {
 	app := opts.Applied.Reconciler
 	name := fmt.Sprintf("Argo CD Application %s/%s", app.Namespace(), app.Name())
+	obj, err := currentReconciler(fsys, root, app, reconciler.IsArgoApplication, "Argo CD Application")
+	if err != nil {
+		return nil, "", false, err
+	}
+	app.Obj = obj
 	src, err := reconciler.ReadArgoSource(app.Obj, opts.Applied.Source, repoFS{o: fsys, root: root})
 	if err != nil {
 		return nil, "", false, fmt.Errorf("%s: %w", name, err)

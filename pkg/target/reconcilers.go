@@ -1,19 +1,13 @@
 package target
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"gopkg.in/yaml.v3"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 )
@@ -106,53 +100,19 @@ func readReconcilers(repoDir string, files []string) ([]reconciler.Object, []str
 			warnings = append(warnings, err.Error())
 			continue
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for doc := 0; ; doc++ {
-			var m map[string]any
-			err := dec.Decode(&m)
-			if errors.Is(err, io.EOF) {
-				break
+		objs, err := reconciler.DecodeObjects(f, data)
+		if err != nil {
+			warnings = append(warnings, err.Error())
+			continue
+		}
+		for _, o := range objs {
+			group := o.Obj.GroupVersionKind().Group
+			if strings.HasSuffix(group, ".fluxcd.io") || group == argoGroup {
+				out = append(out, o)
 			}
-			if err != nil {
-				var te *yaml.TypeError
-				if errors.As(err, &te) {
-					continue
-				}
-				break
-			}
-			apiVersion, _ := m["apiVersion"].(string)
-			group, _, _ := strings.Cut(apiVersion, "/")
-			if !strings.HasSuffix(group, ".fluxcd.io") && group != argoGroup {
-				continue
-			}
-			obj, ok := jsonCompatible(m).(map[string]any)
-			if !ok {
-				continue
-			}
-			out = append(out, reconciler.Object{File: f, Doc: doc, Obj: &unstructured.Unstructured{Object: obj}})
 		}
 	}
 	return out, warnings
-}
-
-// jsonCompatible turns what yaml.v3 decodes into what unstructured holds: int64 and float64
-// numbers, string map keys.
-func jsonCompatible(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonCompatible(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = jsonCompatible(e)
-		}
-		return x
-	case int:
-		return int64(x)
-	}
-	return v
 }
 
 // repositoryURL is the URL of the repository's remote (its current branch's, else origin);
