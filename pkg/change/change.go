@@ -527,7 +527,7 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			break
 		}
 		if !accepted {
-			return nil, &RefusedError{Object: id, Target: ch.Target, Reasons: reasons}
+			return nil, &RefusedError{Object: id, Target: e.name(ch.Target), Reasons: reasons}
 		}
 	}
 	if optimistic && len(plan.Files) > 0 {
@@ -580,7 +580,7 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 	for _, t := range e.targets {
 		if !e.reaches(t, files) {
 			if len(expect[t]) > 0 {
-				errs = append(errs, fmt.Errorf("target %s does not read the edited files", t))
+				errs = append(errs, fmt.Errorf("target %s does not read the edited files", e.name(t)))
 			}
 			continue
 		}
@@ -595,7 +595,8 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 			e.skip(t, err)
 			continue
 		}
-		if after, ok, err := e.verifyReduced(t, before, files, expect[t]); ok {
+		exp := e.mirror(t, before, expect)
+		if after, ok, err := e.verifyReduced(t, before, files, exp); ok {
 			afters[t] = after
 			if err != nil {
 				errs = append(errs, err)
@@ -604,15 +605,48 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 		}
 		after, err := render.Render(e.root, e.dir(t), e.options(t, render.Options{Overlay: files}))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("target %s no longer renders: %w", t, err))
+			errs = append(errs, fmt.Errorf("target %s no longer renders: %w", e.name(t), err))
 			continue
 		}
 		afters[t] = after
-		if err := compare(t, before, after, expect[t]); err != nil {
+		if err := compare(e.name(t), before, after, exp); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return afters, errors.Join(errs...)
+}
+
+// mirror is what target t must render after the change: expect[t], and, for an object another
+// target is asked to change that t renders exactly as that target did before the change (same
+// kind, namespace, name and content: the same manifests read the same way, as a root
+// kustomization listing them, or a second reconciler of the same directory), the same request.
+// An object t renders differently (another environment's overlay) must not change.
+func (e *Engine) mirror(t string, before *render.Result, expect map[string]map[render.ObjectID]map[string]any) map[render.ObjectID]map[string]any {
+	out := expect[t]
+	copied := false
+	for _, other := range e.targets {
+		ob := e.before[other]
+		if other == t || ob == nil {
+			continue
+		}
+		for id, d := range expect[other] {
+			if _, ok := out[id]; ok {
+				continue
+			}
+			mine, theirs := before.Get(id), ob.Get(id)
+			if mine == nil || theirs == nil || !reflect.DeepEqual(mine.Obj().Object, theirs.Obj().Object) {
+				continue
+			}
+			if !copied {
+				out, copied = maps.Clone(out), true
+				if out == nil {
+					out = map[render.ObjectID]map[string]any{}
+				}
+			}
+			out[id] = d
+		}
+	}
+	return out
 }
 
 // verifyReduced is verify for one target on a reduced render (see scope.go); ok is false when
@@ -631,7 +665,7 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 		return nil, false, nil // the whole render decides, and says why if it fails
 	}
 	e.Reduced++
-	return render.Merge(before, rb, ra, files), true, compare(t, rb, ra, expect)
+	return render.Merge(before, rb, ra, files), true, compare(e.name(t), rb, ra, expect)
 }
 
 // renderReduced renders target t with only the resources: entries the edits in files can reach,

@@ -299,3 +299,40 @@ func TestChangeToReconcilerFileIsRenderedWhole(t *testing.T) {
 		t.Errorf("verify of a namePrefix added to the Kustomization: %v, want a refusal naming the renamed objects", err)
 	}
 }
+
+// A render that reads the target's manifests as they are (a root kustomization listing the
+// app) renders the same object the same way: the change reaches it as asked, which is no leak.
+// An overlay that renders the object differently must not change, and is named when it would.
+func TestChangeReachesRendersOfTheSameObjectAsAsked(t *testing.T) {
+	root := t.TempDir()
+	deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: web:1\n"
+	files := map[string]string{
+		"app/kustomization.yaml":  "resources:\n  - deployment.yaml\n",
+		"app/deployment.yaml":     deployment,
+		"kustomization.yaml":      "resources:\n  - app\n",
+		"prod/kustomization.yaml": "resources:\n  - ../app\nimages:\n  - name: web\n    newTag: \"2\"\n",
+	}
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := planOne(t, root, []string{".", "app"}, "app", deployments, "web", setReplicas(3))
+	if err != nil {
+		t.Fatalf("refused though the root renders the same object: %v", err)
+	}
+	if got := p.After["."].Find(deployments, "", "web")[0].Obj().Object["spec"].(map[string]any)["replicas"]; got != int64(3) {
+		t.Errorf("the root renders replicas %v after the change, want 3", got)
+	}
+
+	// prod renders web with its own image and reads all of app: no file of app can hold the
+	// change without changing prod's web too.
+	_, err = planOne(t, root, []string{".", "app", "prod"}, "app", deployments, "web", setReplicas(3))
+	if err == nil || !strings.Contains(err.Error(), "in target prod would also change: spec.replicas: 1 → 3") {
+		t.Errorf("plan: %v, want a refusal naming prod", err)
+	}
+}

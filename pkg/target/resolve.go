@@ -130,6 +130,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Target, error) {
 	if err := r.locate(ctx, t, co); err != nil {
 		return nil, err
 	}
+	definedHere(t)
 	if err := applyConfig(t); err != nil {
 		return nil, err
 	}

@@ -321,9 +321,14 @@ func TestResolveFluxLabels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Target{Name: "apps", RepoDir: checkout, Path: "apps/staging", Branch: "main", RemoteURL: url, Context: "kind-staging", Source: SourceFlux}
+		// The repository defines flux-system/apps once per cluster directory: the live
+		// object's path picks the staging one, read from its file.
+		want := Target{Name: "kustomization/flux-system/apps@clusters/staging", RepoDir: checkout, Path: "apps/staging", Branch: "main", RemoteURL: url, Context: "kind-staging", Source: SourceFlux}
 		if g := resolved(*got); !reflect.DeepEqual(g, want) {
 			t.Errorf("got  %+v\nwant %+v", g, want)
+		}
+		if got.Applied == nil || got.Applied.Reconciler.File != "clusters/staging/apps.yaml" {
+			t.Errorf("applied %+v, want the Kustomization of clusters/staging/apps.yaml", got.Applied)
 		}
 	})
 
@@ -504,18 +509,19 @@ func TestResolveArgoCD(t *testing.T) {
 		argoNs      string
 		wantName    string
 	}{
-		{"tracking-id", nil, map[string]string{ArgoCDTrackingIDAnnotation: "shop-staging:apps/Deployment:shop/web"}, "", "shop-staging"},
-		{"tracking-id in another namespace", nil, map[string]string{ArgoCDTrackingIDAnnotation: "apps_team-shop:apps/Deployment:shop/web"}, "", "team-shop"},
-		{"instance label", map[string]string{ArgoCDInstanceLabel: "shop-staging"}, nil, "", "shop-staging"},
-		{"instance label, Argo CD namespace", map[string]string{ArgoCDInstanceLabel: "team-shop"}, nil, "apps", "team-shop"},
+		{"tracking-id", nil, map[string]string{ArgoCDTrackingIDAnnotation: "shop-staging:apps/Deployment:shop/web"}, "", "application/argocd/shop-staging"},
+		{"tracking-id in another namespace", nil, map[string]string{ArgoCDTrackingIDAnnotation: "apps_team-shop:apps/Deployment:shop/web"}, "", "application/apps/team-shop"},
+		{"instance label", map[string]string{ArgoCDInstanceLabel: "shop-staging"}, nil, "", "application/argocd/shop-staging"},
+		{"instance label, Argo CD namespace", map[string]string{ArgoCDInstanceLabel: "team-shop"}, nil, "apps", "application/apps/team-shop"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(tc.labels, tc.annotations), Client: client, ArgoNamespace: tc.argoNs, CacheDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The repository defines no Application for this URL: the live one is rendered.
 			if got.Name != tc.wantName || got.Path != "envs/staging" || got.Branch != "main" || got.Namespace != "shop" ||
-				got.Source != SourceArgoCD || !got.Cached || got.RemoteURL != url {
+				got.Source != SourceArgoCD || !got.Cached || got.RemoteURL != url || got.Applied == nil || got.Applied.Reconciler.File != "" {
 				t.Errorf("got %+v", *got)
 			}
 		})
@@ -551,6 +557,6 @@ func TestResolveArgoCD(t *testing.T) {
 
 // resolved is a resolved target without what discovery read on the way, for comparisons.
 func resolved(t Target) Target {
-	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats = nil, nil, nil, nil
+	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil
 	return t
 }
