@@ -43,11 +43,12 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 	}
 	// A Kustomization of another Git repository (a hub's GitRepository of a tenant's
 	// repository) applies none of this one's directories; which URL is this repository's is
-	// known when one of the Kustomizations' sources is the remote's URL (a clone whose remote
-	// no source names, a mirror or a fork, keeps them all).
+	// known when one of the Kustomizations' sources is the remote's URL, or is taken to be this
+	// repository (its GitRepository is not in the files); a clone whose remote no source
+	// names, a mirror or a fork, keeps them all.
 	known := false
 	for _, a := range flux {
-		known = known || (url != "" && reconciler.SameRepository(a.URL, url))
+		known = known || (url != "" && (a.URL == "" || reconciler.SameRepository(a.URL, url)))
 	}
 	for _, a := range flux {
 		if known && a.URL != "" && !strings.HasPrefix(a.URL, "oci://") && !reconciler.SameRepository(a.URL, url) {

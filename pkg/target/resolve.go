@@ -294,7 +294,7 @@ func matchTarget(all []Target, name string) (*Target, error) {
 		ref, _, _ := strings.Cut(n, "@")
 		ref, _, _ = strings.Cut(ref, "[")
 		parts := strings.Split(ref, "/")
-		if n == want || ref == want || (len(parts) == 3 && parts[2] == want) {
+		if n == want || ref == want || (all[i].Applied != nil && len(parts) >= 2 && parts[len(parts)-1] == want) {
 			found = append(found, &all[i])
 		}
 	}
