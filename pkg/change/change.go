@@ -108,7 +108,10 @@ func NewEngineWithIncludes(root string, targets []Target, includes map[string][]
 		if !ok {
 			var err error
 			if inc, err = target.IncludedDirs(root, dir); err != nil {
-				return nil, fmt.Errorf("reading the kustomizations of target %s: %w", dir, err)
+				// Its kustomizations cannot be read, so it does not render: it reads no file
+				// outside its directory, and is left out with a warning where a change
+				// reaches it (a target that does not render cannot be harmed).
+				inc = nil
 			}
 		}
 		inc = slices.Clone(inc)

@@ -61,3 +61,29 @@ spec:
 		t.Errorf("commit message names another target:\n%s", msg)
 	}
 }
+
+// A kustomization kustomize cannot read (an example, a plugin's input) that no target reads
+// blocks nothing: a change to another directory is written.
+func TestBrokenKustomizationElsewhereBlocksNothing(t *testing.T) {
+	gitEnv(t)
+	dir := t.TempDir()
+	gitRun(t, dir, "init", "-q", "-b", "main")
+	commitFiles(t, dir, "apps", map[string]string{
+		"guestbook/kustomization.yaml": "resources:\n  - deploy.yaml\n",
+		"guestbook/deploy.yaml":        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: guestbook\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: guestbook}\n  template:\n    metadata:\n      labels: {app: guestbook}\n    spec:\n      containers:\n        - name: guestbook\n          image: guestbook:1\n",
+		// patches as a list of strings: not a kustomization kustomize reads.
+		"plugins/example/kustomization.yaml": "resources:\n  - all.yaml\npatches:\n  - patch.yaml\n",
+	})
+	for _, args := range [][]string{
+		{"scale", "deploy/guestbook", "--replicas=3", "--repo", dir, "--path", "guestbook"},
+		{"scale", "deploy/guestbook", "--replicas=4", "--repo", dir, "--target", "guestbook"},
+	} {
+		stdout, stderr, code := gitops(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+	if got := gitRun(t, dir, "show", "HEAD:guestbook/deploy.yaml"); !strings.Contains(got, "replicas: 4") {
+		t.Errorf("guestbook/deploy.yaml:\n%s", got)
+	}
+}

@@ -404,7 +404,10 @@ func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 	for dir := range s.kustDirs {
 		refs, err := directIncludesWith(repoDir, dir, s)
 		if err != nil {
-			return nil, err
+			// A kustomization kustomize cannot read renders nothing: it blocks no other
+			// target, and is a target of its own only when nothing includes it (then it is
+			// left out of every change with a warning, as a target that does not render).
+			refs = nil
 		}
 		graph[dir] = refs
 		for _, r := range refs {
