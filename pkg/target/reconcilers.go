@@ -28,7 +28,7 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 			argo = append(argo, o)
 		}
 	}
-	url := repositoryURL(repoDir)
+	url, branches := repository(repoDir)
 	var applied []reconciler.Applied
 	if len(argo) > 0 {
 		a, _, errs := reconciler.ArgoApplied(argo, repoDir, url)
@@ -56,6 +56,7 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 		}
 		applied = append(applied, a)
 	}
+	applied, warnings = onBranches(applied, url, branches, warnings)
 	if len(applied) == 0 {
 		return ts, warnings
 	}
@@ -97,6 +98,27 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 	return out, warnings
 }
 
+// onBranches leaves out, with a warning each, the reconcilers of this repository that follow
+// another of its branches than branches (the checked-out one and the remote's default): this
+// checkout does not hold what they apply (a tenant on its own branch). Nothing is left out
+// when branches is empty.
+func onBranches(applied []reconciler.Applied, url string, branches, warnings []string) ([]reconciler.Applied, []string) {
+	if len(branches) == 0 {
+		return applied, warnings
+	}
+	kept := applied[:0]
+	for _, a := range applied {
+		other := a.Branch != "" && a.Branch != "HEAD" && !slices.Contains(branches, a.Branch) &&
+			!strings.HasPrefix(a.URL, "oci://") && (a.URL == "" || reconciler.SameRepository(a.URL, url))
+		if other {
+			warnings = append(warnings, fmt.Sprintf("%s in %s follows branch %s, not %s: check it out to change what it applies", a.Reconciler.Ref(), a.Reconciler.File, a.Branch, strings.Join(branches, " or ")))
+			continue
+		}
+		kept = append(kept, a)
+	}
+	return kept, warnings
+}
+
 // readReconcilers reads the Flux and Argo CD objects of files.
 func readReconcilers(repoDir string, files []string) ([]reconciler.Object, []string) {
 	var out []reconciler.Object
@@ -122,15 +144,31 @@ func readReconcilers(repoDir string, files []string) ([]reconciler.Object, []str
 	return out, warnings
 }
 
-// repositoryURL is the URL of the repository's remote (its current branch's, else origin);
-// "" when it has none.
-func repositoryURL(repoDir string) string {
+// repository is what discovery knows of the checkout at repoDir: its remote's URL (its current
+// branch's, else origin's; "" when it has none), and the branches a reconciler of it may follow
+// for its files to be what it applies: the checked-out branch and the remote's default branch
+// (none when the remote's default is not known locally).
+func repository(repoDir string) (url string, branches []string) {
 	ctx := context.Background()
 	c, err := openCheckout(ctx, ExecGit{}, repoDir)
 	if err != nil || c == nil {
-		return ""
+		return "", nil
 	}
-	return c.remoteURL(ctx, ExecGit{})
+	url = c.remoteURL(ctx, ExecGit{})
+	for name, u := range c.remotes {
+		if u != url {
+			continue
+		}
+		out, err := ExecGit{}.Run(ctx, c.top, "symbolic-ref", "--quiet", "--short", "refs/remotes/"+name+"/HEAD")
+		if def, ok := strings.CutPrefix(strings.TrimSpace(out), name+"/"); err == nil && ok {
+			branches = append(branches, def)
+			if c.branch != "" && c.branch != def {
+				branches = append(branches, c.branch)
+			}
+		}
+		break
+	}
+	return url, branches
 }
 
 // reconcilerFiles are the files of the scan that hold reconciler objects.
