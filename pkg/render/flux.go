@@ -95,8 +95,11 @@ func newFluxRender(fsys *overlayFS, root, dir string, opts Options) (*fluxRender
 	f.label = fmt.Sprintf("Flux Kustomization %s/%s", f.ns, ks.GetName())
 	f.absDir = filepath.Join(root, filepath.FromSlash(dir))
 	if a.Artifact != nil {
+		// The artifact's path is Applied's; dir may be the repository directory it is copied
+		// from, as a target names it.
+		f.dir = a.Path
 		f.art = newArtifactFS(fsys, root, a.Artifact)
-		f.absDir = f.art.virtual(dir)
+		f.absDir = f.art.virtual(a.Path)
 	}
 	return f, nil
 }

@@ -55,6 +55,23 @@ func TestDiscoverTestdataRepos(t *testing.T) {
 			{"kustomization/flux-system/flux-system@clusters/production/flux-system", "clusters/production", SourceFlux, ""},
 			{"kustomization/flux-system/flux-system@clusters/staging/flux-system", "clusters/staging", SourceFlux, ""},
 		}},
+		// Tenants' Kustomizations apply their own repositories (a GitRepository of another URL
+		// than the one flux-system syncs this repository from): not targets here.
+		{"flux-tenants", []discovered{
+			{"kustomization/flux-system/flux-system", "clusters/production", SourceFlux, ""},
+			{"kustomization/flux-system/tenants", "tenants/production", SourceFlux, ""},
+		}},
+		// A Kustomization of an ExternalArtifact is a target of the repository directory its
+		// path is copied from.
+		{"flux-monorepo", []discovered{
+			{"kustomization/flux-system/apps@clusters/production", "apps/production", SourceFlux, ""},
+			{"kustomization/flux-system/apps@clusters/staging", "apps/staging", SourceFlux, ""},
+			{"kustomization/flux-system/flux-system@clusters/production/flux-system", "clusters/production", SourceFlux, ""},
+			{"kustomization/flux-system/flux-system@clusters/staging/flux-system", "clusters/staging", SourceFlux, ""},
+			{"kustomization/flux-system/platform", "platform/ingress", SourceFlux, ""},
+			{"kustomization/flux-system/svc-cart", "services/cart/deploy", SourceFlux, "shop"},
+			{"kustomization/flux-system/svc-search", "services/search/deploy", SourceFlux, "shop"},
+		}},
 		{"argocd", []discovered{
 			{"application/argocd/root", "apps", SourceArgoCD, "argocd"},
 			{"application/argocd/shop-production", "envs/production", SourceArgoCD, "shop"},
@@ -133,8 +150,7 @@ func TestDiscoverFallbacks(t *testing.T) {
 
 // A reconciler of this repository that follows another of its branches than the checked-out
 // one and the remote's default (a tenant's branch) applies files this checkout does not hold:
-// it is left out with a warning. On a branch of one's own, the default's reconcilers stay
-// (production's apps follows another repository's URL here: it is not a target either).
+// it is left out with a warning. On a branch of one's own, the default's reconcilers stay.
 func TestDiscoverLeavesOutOtherBranches(t *testing.T) {
 	testrepo.Env(t)
 	bare, work := testrepo.NewWithRemote(t, "flux")
@@ -154,7 +170,7 @@ func TestDiscoverLeavesOutOtherBranches(t *testing.T) {
 		for _, tg := range ts {
 			names = append(names, tg.Name)
 		}
-		if slices.Contains(names, "kustomization/flux-system/team") || !slices.Contains(names, "kustomization/flux-system/apps") {
+		if slices.Contains(names, "kustomization/flux-system/team") || !slices.Contains(names, "kustomization/flux-system/apps@clusters/staging") {
 			t.Errorf("on %s: targets %v, want staging's apps and not team", branch, names)
 		}
 		if !slices.ContainsFunc(warnings, func(w string) bool {

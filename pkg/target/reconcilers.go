@@ -42,16 +42,29 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 		warnings = append(warnings, err.Error())
 	}
 	// A Kustomization of another Git repository (a hub's GitRepository of a tenant's
-	// repository) applies none of this one's directories; which URL is this repository's is
-	// known when one of the Kustomizations' sources is the remote's URL, or is taken to be this
-	// repository (its GitRepository is not in the files); a clone whose remote no source
-	// names, a mirror or a fork, keeps them all.
+	// repository) applies none of this one's directories. This repository's URLs are the
+	// remote's and those of the sources of Kustomizations that apply their own file (a
+	// cluster's flux-system syncing the repository); a Kustomization whose GitRepository the
+	// files lack is taken to apply this one too (URL ""). When none of these is known (a clone
+	// whose remote no source names, no self-syncing Kustomization), all are kept.
+	var self []string
+	if url != "" {
+		self = append(self, url)
+	}
 	known := false
 	for _, a := range flux {
-		known = known || (url != "" && (a.URL == "" || reconciler.SameRepository(a.URL, url)))
+		// (A path "." holds every file: it tells nothing, as a tenant's Kustomization shows.)
+		if a.URL != "" && strings.HasPrefix(a.Reconciler.File, a.Path+"/") {
+			self = append(self, a.URL)
+		}
+		known = known || a.URL == ""
 	}
 	for _, a := range flux {
-		if known && a.URL != "" && !strings.HasPrefix(a.URL, "oci://") && !reconciler.SameRepository(a.URL, url) {
+		known = known || slices.ContainsFunc(self, func(u string) bool { return reconciler.SameRepository(a.URL, u) })
+	}
+	for _, a := range flux {
+		if known && a.URL != "" && !strings.HasPrefix(a.URL, "oci://") &&
+			!slices.ContainsFunc(self, func(u string) bool { return reconciler.SameRepository(a.URL, u) }) {
 			continue
 		}
 		applied = append(applied, a)
@@ -85,6 +98,13 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 			name += fmt.Sprintf("[%d]", a.Source)
 		}
 		t := Target{Name: name, RepoDir: repoDir, Path: a.Path, Applied: a}
+		if a.Artifact != nil {
+			// A change is placed in the repository's files: the target's path is the
+			// directory the artifact's path is copied from, when one is.
+			if p, ok := reconciler.ArtifactLookup(a.Artifact, a.Path); ok && isDir(filepath.Join(repoDir, filepath.FromSlash(p))) {
+				t.Path = p
+			}
+		}
 		switch {
 		case reconciler.IsArgoApplication(a.Reconciler):
 			t.Source = SourceArgoCD

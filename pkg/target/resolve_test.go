@@ -3,7 +3,6 @@ package target
 import (
 	"context"
 	"errors"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -559,4 +561,47 @@ func TestResolveArgoCD(t *testing.T) {
 func resolved(t Target) Target {
 	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil
 	return t
+}
+
+func TestMatchTarget(t *testing.T) {
+	ks := func(name, file string) *reconciler.Applied {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+		u.SetKind("Kustomization")
+		u.SetNamespace("flux-system")
+		u.SetName(name)
+		return &reconciler.Applied{Reconciler: reconciler.Object{File: file, Obj: u}}
+	}
+	all := []Target{
+		{Name: "kustomization/flux-system/apps@clusters/production", Path: "apps/production", Applied: ks("apps", "clusters/production/apps.yaml")},
+		{Name: "kustomization/flux-system/apps@clusters/staging", Path: "apps/staging", Applied: ks("apps", "clusters/staging/apps.yaml")},
+		{Name: "kustomization/flux-system/infra", Path: "infra", Applied: ks("infra", "clusters/infra.yaml")},
+		{Name: "overlays/dev", Path: "overlays/dev"},
+	}
+	for _, c := range []struct{ name, want, err string }{
+		{"kustomization/flux-system/apps@clusters/staging", "apps/staging", ""},
+		{"Kustomization/flux-system/apps@clusters/staging", "apps/staging", ""},
+		{"apps@clusters/production", "apps/production", ""},
+		{"@clusters/staging", "apps/staging", ""},
+		{"infra", "infra", ""},
+		{"kustomization/flux-system/infra", "infra", ""},
+		{"overlays/dev", "overlays/dev", ""},
+		{"dev", "", ""}, // a path's last part names no target
+		{"apps", "", "it names 2 targets"},
+		{"kustomization/flux-system/apps", "", "it names 2 targets"},
+	} {
+		got, err := matchTarget(all, c.name)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want == "" && got != nil:
+			t.Errorf("%s: matched %s, want none", c.name, got.Name)
+		case c.want != "" && (got == nil || got.Path != c.want):
+			t.Errorf("%s: matched %v, want %s", c.name, got, c.want)
+		}
+	}
 }
