@@ -1,0 +1,198 @@
+package revdiff_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/revdiff"
+)
+
+var samples = []string{"plain", "kustomize", "flux", "argocd", "sealed", "sops"}
+
+// scenario is one change to a sample repository.
+type scenario struct {
+	name string
+	edit func(t *testing.T, dir string)
+}
+
+var numberAfter = regexp.MustCompile(`((?:replicas|count): *)(\d+)`)
+
+// scenarios are the changes tried on a sample: each file's replica counts raised (a base shared
+// by several targets, an overlay's entry, a plain manifest), a new manifest in each directory
+// holding a kustomization or manifests, each manifest removed, and a file no target reads.
+func scenarios(t *testing.T, dir string) []scenario {
+	var out []scenario
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if numberAfter.Match(b) {
+			out = append(out, scenario{"raise " + f, func(t *testing.T, dir string) {
+				write(t, dir, f, numberAfter.ReplaceAllString(string(b), "${1}7${2}"))
+			}})
+		}
+		base := filepath.Base(f)
+		if base != "kustomization.yaml" && !strings.Contains(string(b), "kind: Kustomization") {
+			out = append(out, scenario{"remove " + f, func(t *testing.T, dir string) {
+				if err := os.Remove(filepath.Join(dir, f)); err != nil {
+					t.Fatal(err)
+				}
+			}})
+		}
+	}
+	dirs := map[string]bool{}
+	for _, f := range files {
+		dirs[filepath.ToSlash(filepath.Dir(f))] = true
+	}
+	for _, d := range slices.Sorted(func(yield func(string) bool) {
+		for d := range dirs {
+			if !yield(d) {
+				return
+			}
+		}
+	}) {
+		out = append(out, scenario{"add a manifest to " + d, func(t *testing.T, dir string) {
+			write(t, dir, d+"/added-by-test.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: added-by-test\ndata:\n  k: v\n")
+		}})
+	}
+	out = append(out, scenario{"a file no target reads", func(t *testing.T, dir string) {
+		write(t, dir, "NOTES.md", "notes\n")
+	}})
+	if testing.Short() {
+		// The first scenario of each kind: the whole set takes minutes on two cores.
+		seen := map[string]bool{}
+		short := out[:0]
+		for _, sc := range out {
+			kind, _, _ := strings.Cut(sc.name, " ")
+			if !seen[kind] {
+				seen[kind] = true
+				short = append(short, sc)
+			}
+		}
+		out = short
+	}
+	return out
+}
+
+func write(t *testing.T, dir, name, content string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(t *testing.T, o revdiff.Options) *revdiff.Report {
+	t.Helper()
+	r, err := revdiff.Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("revdiff.Run(%+v): %v", o, err)
+	}
+	return r
+}
+
+func targetsJSON(t *testing.T, r *revdiff.Report) string {
+	t.Helper()
+	b, err := json.MarshalIndent(r.Targets, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestFastPathMatchesEverything checks the fast path (only the targets a changed file reaches,
+// another revision rendered from the working tree's render with the differing files in place,
+// reduced where sound) against rendering every target whole at both revisions, on every sample
+// repository and every scenario: uncommitted (to the working tree, with a cold and a warm render
+// cache) and committed (between two commits).
+func TestFastPathMatchesEverything(t *testing.T) {
+	testrepo.Env(t)
+	for _, sample := range samples {
+		probe := testrepo.New(t, sample)
+		for _, sc := range scenarios(t, probe) {
+			t.Run(sample+"/"+sc.name, func(t *testing.T) {
+				dir := testrepo.New(t, sample)
+				sc.edit(t, dir)
+				plain := run(t, revdiff.Options{Dir: dir, From: "HEAD", Everything: true})
+				for _, cache := range []string{"cold", "warm"} {
+					fast := run(t, revdiff.Options{Dir: dir, From: "HEAD"})
+					if got, want := targetsJSON(t, fast), targetsJSON(t, plain); got != want {
+						t.Fatalf("working tree, %s cache: fast path\n%s\nrendering everything\n%s", cache, got, want)
+					}
+				}
+				testrepo.Git(t, dir, "add", "-A")
+				testrepo.Git(t, dir, "commit", "-q", "-m", sc.name)
+				plain = run(t, revdiff.Options{Dir: dir, From: "HEAD~1", To: "HEAD", Everything: true})
+				fast := run(t, revdiff.Options{Dir: dir, From: "HEAD~1", To: "HEAD"})
+				if got, want := targetsJSON(t, fast), targetsJSON(t, plain); got != want {
+					t.Fatalf("between commits: fast path\n%s\nrendering everything\n%s", got, want)
+				}
+				// The same pair the other way round.
+				back := run(t, revdiff.Options{Dir: dir, From: "HEAD", To: "HEAD~1"})
+				plainBack := run(t, revdiff.Options{Dir: dir, From: "HEAD", To: "HEAD~1", Everything: true})
+				if got, want := targetsJSON(t, back), targetsJSON(t, plainBack); got != want {
+					t.Fatalf("between commits, reversed: fast path\n%s\nrendering everything\n%s", got, want)
+				}
+			})
+		}
+	}
+}
+
+// TestRendersOnlyReachedTargets: a change to one overlay renders that overlay alone, and a file
+// no target reads renders none.
+func TestRendersOnlyReachedTargets(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "kustomize")
+	b, err := os.ReadFile(filepath.Join(dir, "overlays/staging/kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "overlays/staging/kustomization.yaml", strings.Replace(string(b), "count: 1", "count: 3", 1))
+	write(t, dir, "docs/notes.md", "notes\n")
+	r := run(t, revdiff.Options{Dir: dir, From: "HEAD"})
+	if !slices.Equal(r.Rendered, []string{"overlays/staging"}) {
+		t.Errorf("rendered %v, want only overlays/staging", r.Rendered)
+	}
+	if len(r.Targets) != 1 || r.Targets[0].Path != "overlays/staging" || len(r.Targets[0].Objects) != 1 ||
+		!strings.Contains(r.Targets[0].Objects[0].Diff, "-  replicas: 1\n+  replicas: 3\n") {
+		t.Errorf("targets %s, want the staging web Deployment's replicas 1 → 3", targetsJSON(t, r))
+	}
+	if !r.Different() || r.Failed() {
+		t.Errorf("Different() %v Failed() %v, want true false", r.Different(), r.Failed())
+	}
+
+	testrepo.Git(t, dir, "checkout", "-q", "--", ".")
+	r = run(t, revdiff.Options{Dir: dir, From: "HEAD"})
+	if len(r.Rendered) != 0 || len(r.Targets) != 0 || r.Different() {
+		t.Errorf("only docs/notes.md differs: rendered %v, targets %s", r.Rendered, targetsJSON(t, r))
+	}
+}
