@@ -91,10 +91,13 @@ $(TESTBIN)/kustomize-controller: hack/testbin/flux-kustomize/go.mod
 $(TESTBIN)/source-controller: hack/testbin/flux-source/go.mod
 	cd hack/testbin/flux-source && $(FLUX_ENV) $(GO) build -o $(CURDIR)/$@ github.com/fluxcd/source-controller
 
-# Gitea v1.26.0, the forge the --pr tests open pull requests on: with cgo for sqlite, and
-# without bindata (internal/testgitea points it at the module's templates and locales).
+# Gitea, the forge the --pr tests open pull requests on: with cgo for sqlite, without bindata
+# (internal/testgitea points it at the module's templates and locales), and stamped with its
+# version, which its API reports and Gitea's SDK reads.
+GITEA_VERSION := $(shell sed -n 's/^require code.gitea.io\/gitea v\([0-9.]*\)$$/\1/p' hack/testbin/gitea/go.mod)
 $(TESTBIN)/gitea: hack/testbin/gitea/go.mod
-	cd hack/testbin/gitea && CGO_ENABLED=1 GOFLAGS=-mod=mod $(GO) build -tags "sqlite sqlite_unlock_notify" -o $(CURDIR)/$@ code.gitea.io/gitea
+	cd hack/testbin/gitea && CGO_ENABLED=1 GOFLAGS=-mod=mod $(GO) build -tags "sqlite sqlite_unlock_notify" \
+		-ldflags "-X main.Version=$(GITEA_VERSION)" -o $(CURDIR)/$@ code.gitea.io/gitea
 
 demo: testbin build ## Start a local control plane with Flux, a sample GitOps repository Flux applies, and print what to type next
 	hack/demo.sh up
