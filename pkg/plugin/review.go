@@ -17,8 +17,8 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/review"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/revdiff"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/review"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
