@@ -16,15 +16,16 @@ func (e *Engine) Reaches(t string, files []string) bool {
 	return false
 }
 
-// RenderWith returns target t's render with files in place of the disk's (nil: deleted), made
-// as the closed loop renders an edit: the current render with the objects of a reduced render
-// where a sound reduction exists, else a whole render.
+// RenderWith returns target t's render (t a Key) with files in place of the disk's (nil:
+// deleted), made as the closed loop renders an edit: the current render with the objects of a
+// reduced render where a sound reduction exists (kustomize alone), else a whole render with the
+// reconciler's options.
 func (e *Engine) RenderWith(t string, files map[string][]byte) (*render.Result, error) {
 	before, err := e.Rendered(t)
 	if err != nil {
 		return nil, err
 	}
-	if !e.Whole {
+	if !e.Whole && e.plain(t) {
 		if tree, err := e.parseTree(t, nil); err == nil {
 			if rb, ra, ok := e.renderReduced(t, tree, before, files, nil, nil); ok {
 				e.Reduced++
@@ -32,5 +33,5 @@ func (e *Engine) RenderWith(t string, files map[string][]byte) (*render.Result, 
 			}
 		}
 	}
-	return render.Render(e.root, t, render.Options{Overlay: files})
+	return render.Render(e.root, e.dir(t), e.options(t, render.Options{Overlay: files}))
 }

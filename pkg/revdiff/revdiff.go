@@ -49,10 +49,11 @@ type Report struct {
 	ToCommit   string `json:"toCommit,omitempty"`
 	// ChangedFiles are the files that differ between the revisions.
 	ChangedFiles []string `json:"changedFiles"`
-	// Rendered are the targets (by path) rendered at both revisions: those that read a changed
+	// Rendered are the targets (by name) rendered at both revisions: those that read a changed
 	// file, are new, gone, or defined differently.
 	Rendered []string `json:"rendered"`
-	// Targets are the targets whose render differs, or that failed to render, by path.
+	// Targets are the targets whose render differs, or that failed to render, in the order of
+	// their keys (render.Key: directory and reconciler).
 	Targets []TargetDiff `json:"targets"`
 }
 
@@ -173,6 +174,8 @@ func (c *comparison) close() {
 type side struct {
 	commit  string // "" for the working tree
 	root    string // the exported tree, or the working tree
+	// targets are this revision's targets by Key: a directory applied by two reconcilers is
+	// two targets.
 	targets map[string]target.Target
 	// overlay holds, for rendering this revision from the working tree, the files that differ
 	// from it (nil: absent at this revision); nil overlay with commit "" is the working tree.
@@ -220,44 +223,44 @@ func (c *comparison) run(rep *Report) error {
 	}
 	reached := slices.Sorted(maps.Keys(reach))
 
-	paths := map[string]bool{}
-	for p := range from.targets {
-		paths[p] = true
+	keys := map[string]bool{}
+	for k := range from.targets {
+		keys[k] = true
 	}
-	for p := range to.targets {
-		paths[p] = true
+	for k := range to.targets {
+		keys[k] = true
 	}
-	for _, p := range slices.Sorted(maps.Keys(paths)) {
-		ft, inFrom := from.targets[p]
-		tt, inTo := to.targets[p]
-		wt, inWork := work.targets[p]
-		name := tt.Name
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		ft, inFrom := from.targets[k]
+		tt, inTo := to.targets[k]
+		wt, inWork := work.targets[k]
+		name, p := tt.Name, tt.Path
 		if !inTo {
-			name = ft.Name
+			name, p = ft.Name, ft.Path
 		}
 		td := TargetDiff{Target: name, Path: p}
 		fast := !c.opts.Everything && inFrom && inTo && inWork && sameDefinition(ft, tt) && sameDefinition(tt, wt)
-		if fast && !c.engine.Reaches(p, reached) {
+		if fast && !c.engine.Reaches(k, reached) {
 			continue
 		}
 		fs, ts := from, to
 		if fast {
-			fs, ts = c.readBy(from, p, links), c.readBy(to, p, links)
+			fs, ts = c.readBy(from, k, links), c.readBy(to, k, links)
 		}
-		rep.Rendered = append(rep.Rendered, p)
+		rep.Rendered = append(rep.Rendered, name)
 		var before, after *render.Result
 		var berr, aerr error
 		switch {
 		case !inFrom:
 			td.Status = StatusAdded
-			after, aerr = c.render(ts, p, fast)
+			after, aerr = c.render(ts, tt, fast)
 		case !inTo:
 			td.Status = StatusRemoved
-			before, berr = c.render(fs, p, fast)
+			before, berr = c.render(fs, ft, fast)
 		default:
 			td.Status = StatusChanged
-			before, berr = c.render(fs, p, fast)
-			after, aerr = c.render(ts, p, fast)
+			before, berr = c.render(fs, ft, fast)
+			after, aerr = c.render(ts, tt, fast)
 		}
 		if berr != nil || aerr != nil {
 			td.Status = StatusError
@@ -273,7 +276,7 @@ func (c *comparison) run(rep *Report) error {
 			continue
 		}
 		if td.Objects, err = diffObjects(name, before, after); err != nil {
-			return fmt.Errorf("target %s: %w", p, err)
+			return fmt.Errorf("target %s: %w", name, err)
 		}
 		if len(td.Objects) > 0 || td.Status != StatusChanged {
 			rep.Targets = append(rep.Targets, td)
@@ -282,17 +285,17 @@ func (c *comparison) run(rep *Report) error {
 	return nil
 }
 
-// render renders target p at side s: from the working tree's render with s's differences laid
-// over it when fast allows it, else whole from s's tree. A fast render that fails is made
-// again whole, which then decides.
-func (c *comparison) render(s *side, p string, fast bool) (*render.Result, error) {
+// render renders target t (as side s defines it) at side s: from the working tree's render
+// with s's differences laid over it when fast allows it, else whole from s's tree, with its
+// reconciler's options. A fast render that fails is made again whole, which then decides.
+func (c *comparison) render(s *side, t target.Target, fast bool) (*render.Result, error) {
 	if fast && s.overlayOK {
 		var r *render.Result
 		var err error
 		if s.commit == "" {
-			r, err = c.engine.Rendered(p)
+			r, err = c.engine.Rendered(t.Key())
 		} else {
-			r, err = c.engine.RenderWith(p, s.overlay)
+			r, err = c.engine.RenderWith(t.Key(), s.overlay)
 		}
 		if err == nil {
 			return r, nil
@@ -302,7 +305,7 @@ func (c *comparison) render(s *side, p string, fast bool) (*render.Result, error
 	if err != nil {
 		return nil, err
 	}
-	r, err := render.Render(root, p, render.Options{})
+	r, err := render.Render(root, t.Path, render.Options{Applied: t.Applied})
 	if err != nil && root != c.top {
 		// Kustomize names files by their absolute path: in an exported tree, by the path the
 		// repository has, not the private directory's.
@@ -317,7 +320,7 @@ func (c *comparison) workingSide() (*side, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the targets of the working tree: %w", err)
 	}
-	return &side{root: c.top, targets: byPath(ts), overlayOK: true}, nil
+	return &side{root: c.top, targets: byKey(ts), overlayOK: true}, nil
 }
 
 // revisionSide is a commit: its targets, discovered in its exported tree, and its differences
@@ -336,7 +339,7 @@ func (c *comparison) revisionSide(commit string) (*side, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the targets at %s: %w", short(commit), err)
 	}
-	s.targets = byPath(ts)
+	s.targets = byKey(ts)
 	if c.opts.Everything {
 		return s, nil
 	}
@@ -387,14 +390,16 @@ func (c *comparison) overlayOf(commit string) (map[string][]byte, bool, error) {
 
 // prepareEngine sets up the closed loop's engine on the working tree, with its render cache.
 func (c *comparison) prepareEngine(work *side) error {
-	paths := slices.Sorted(maps.Keys(work.targets))
+	var targets []change.Target
 	includes := map[string][]string{}
-	for p, t := range work.targets {
+	for _, k := range slices.Sorted(maps.Keys(work.targets)) {
+		t := work.targets[k]
+		targets = append(targets, change.Target{Path: t.Path, Applied: t.Applied})
 		if t.Includes != nil {
-			includes[p] = t.Includes
+			includes[t.Path] = t.Includes
 		}
 	}
-	eng, err := change.NewEngineWithIncludes(c.top, paths, includes)
+	eng, err := change.NewEngineWithIncludes(c.top, targets, includes)
 	if err != nil {
 		return err
 	}
@@ -431,19 +436,19 @@ func (c *comparison) linksTo(files map[string]bool) (map[string]string, error) {
 	return out, nil
 }
 
-// readBy is side s with only the differences target p can read, directly or through one of
-// links: the reduced render then looks at those alone.
-func (c *comparison) readBy(s *side, p string, links map[string]string) *side {
+// readBy is side s with only the differences target k (a Key) can read, directly or through
+// one of links: the reduced render then looks at those alone.
+func (c *comparison) readBy(s *side, k string, links map[string]string) *side {
 	if s.overlay == nil {
 		return s
 	}
 	out := *s
 	out.overlay = map[string][]byte{}
 	for f, b := range s.overlay {
-		reads := c.engine.Reaches(p, []string{f})
+		reads := c.engine.Reaches(k, []string{f})
 		for l, real := range links {
 			if !reads && (f == real || strings.HasPrefix(f, real+"/")) {
-				reads = c.engine.Reaches(p, []string{l})
+				reads = c.engine.Reaches(k, []string{l})
 			}
 		}
 		if reads {
@@ -490,10 +495,10 @@ func sameDefinition(a, b target.Target) bool {
 	return reflect.DeepEqual(strip(a), strip(b))
 }
 
-func byPath(ts []target.Target) map[string]target.Target {
+func byKey(ts []target.Target) map[string]target.Target {
 	m := make(map[string]target.Target, len(ts))
 	for _, t := range ts {
-		m[t.Path] = t
+		m[t.Key()] = t
 	}
 	return m
 }
