@@ -172,8 +172,8 @@ func (c *comparison) close() {
 
 // side is one revision of a comparison: its targets, and how to render it.
 type side struct {
-	commit  string // "" for the working tree
-	root    string // the exported tree, or the working tree
+	commit string // "" for the working tree
+	root   string // the exported tree, or the working tree
 	// targets are this revision's targets by Key: a directory applied by two reconcilers is
 	// two targets.
 	targets map[string]target.Target
