@@ -315,7 +315,7 @@ func (o *DiffOptions) runRevisions(ctx context.Context) error {
 	}
 	for _, t := range r.Targets {
 		if t.Error != "" {
-			fmt.Fprintf(o.ErrOut, "error: target %s: %s\n", t.Path, t.Error)
+			fmt.Fprintf(o.ErrOut, "error: target %s: %s\n", t.Target, t.Error)
 		}
 	}
 	switch {
