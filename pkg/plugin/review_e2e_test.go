@@ -28,6 +28,9 @@ type giteaPull struct {
 	Base struct {
 		Ref string `json:"ref"`
 	} `json:"base"`
+	Labels []struct {
+		Name string `json:"name"`
+	} `json:"labels"`
 }
 
 // giteaRepo is the kustomize sample in a clone whose origin is a new repository on a real
@@ -54,8 +57,9 @@ func giteaRepo(t *testing.T, s *testgitea.Server, name string) string {
 
 var generatedBranch = regexp.MustCompile(`^gitops/scale-deployment-web-[0-9a-f]{6}$`)
 
-// TestE2EPullRequestGitea: scale --pr pushes a branch named for the change and opens one pull
-// request on a real Gitea, titled with the commit's subject and describing the field change,
+// TestE2EPullRequestGitea: scale --pr --draft --label pushes a branch named for the change and
+// opens one pull request on a real Gitea, a draft (Gitea's "WIP: " title) with the label,
+// titled with the commit's subject and describing the field change,
 // the targets rendered again, the render diff and the trailers; set image --pr on the same
 // branch adds a commit on top (planned on the branch's files, so the first change stays) and
 // updates that request: one request, two commits. The token appears in no output and not in
@@ -66,8 +70,11 @@ func TestE2EPullRequestGitea(t *testing.T) {
 	dir := giteaRepo(t, s, "fleet")
 	t.Setenv("GITEA_TOKEN", s.Token)
 	var outputs []string
+	if err := s.Do(http.MethodPost, "/repos/gitops/fleet/labels", map[string]string{"name": "gitops", "color": "#00aabb"}, nil); err != nil {
+		t.Fatal(err)
+	}
 
-	stdout, stderr, code := gitops(t, "scale", "deploy/web", "--replicas=5", "--repo", dir, "--path", "overlays/staging", "--pr")
+	stdout, stderr, code := gitops(t, "scale", "deploy/web", "--replicas=5", "--repo", dir, "--path", "overlays/staging", "--pr", "--draft", "--label", "gitops")
 	outputs = append(outputs, stdout, stderr)
 	if code != 0 {
 		t.Fatalf("scale --pr: exit %d\n%s%s", code, stdout, stderr)
@@ -85,8 +92,11 @@ func TestE2EPullRequestGitea(t *testing.T) {
 		t.Errorf("request from %q into %q (%s), want gitops/scale-deployment-web-ID into main, open", branch, pr.Base.Ref, pr.State)
 	}
 	subject := strings.TrimSpace(gitRun(t, dir, "log", "-1", "--format=%s", branch))
-	if pr.Title != subject {
-		t.Errorf("title %q, want the commit's subject %q", pr.Title, subject)
+	if pr.Title != "WIP: "+subject {
+		t.Errorf("title %q, want the commit's subject %q as a draft", pr.Title, subject)
+	}
+	if len(pr.Labels) != 1 || pr.Labels[0].Name != "gitops" {
+		t.Errorf("labels %+v, want gitops", pr.Labels)
 	}
 	for _, w := range []string{
 		"Deployment.apps shop/web spec.replicas: 1 → 5",
@@ -169,7 +179,8 @@ func TestE2EPullRequestGitea(t *testing.T) {
 }
 
 // TestE2EPullRequestGiteaNoToken: without a token the branch is pushed, the page to open the
-// request is printed, and the command succeeds.
+// request is printed, and the command succeeds. With a token Gitea refuses, the command fails
+// saying so and what to do, the pushed branch stays, and the token is not printed.
 func TestE2EPullRequestGiteaNoToken(t *testing.T) {
 	gitEnv(t)
 	s := testgitea.Start(t)
@@ -195,5 +206,23 @@ func TestE2EPullRequestGiteaNoToken(t *testing.T) {
 	}
 	if len(open) != 0 {
 		t.Errorf("%d requests opened without a token", len(open))
+	}
+
+	const refused = "0123456789abcdef0123456789abcdef01234567"
+	t.Setenv("GITEA_TOKEN", refused)
+	stdout, stderr, code = gitops(t, "scale", "deploy/web", "--replicas=6", "--repo", dir, "--path", "overlays/staging", "--pr", "--branch", "refused")
+	if code != 1 {
+		t.Fatalf("scale --pr with a refused token: exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	for _, w := range []string{"401", "the token was refused", "GITEA_TOKEN", "pushed on branch refused, which stays", "/gitops/notoken/compare/main...refused"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr)
+		}
+	}
+	if strings.Contains(stdout+stderr, refused) {
+		t.Errorf("the output holds the token:\n%s%s", stdout, stderr)
+	}
+	if head := gitRun(t, dir, "ls-remote", "origin", "refs/heads/refused"); head == "" {
+		t.Error("branch refused was not pushed, or was removed")
 	}
 }

@@ -2,7 +2,6 @@ package review
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -17,15 +16,21 @@ type giteaForge struct {
 }
 
 func newGitea(ctx context.Context, r Remote, token string, hc *http.Client) (*giteaForge, error) {
-	// The SDK asks the server's version first, to know which calls it has.
 	opts := []gitea.ClientOption{gitea.SetToken(token), gitea.SetHTTPClient(hc), gitea.SetContext(ctx)}
-	c, err := gitea.NewClient(r.Web, opts...)
-	if errors.Is(err, &gitea.ErrUnknownVersion{}) {
-		// A build that reports no version ("development"): take it for a current one.
-		c, err = gitea.NewClient(r.Web, append(opts, gitea.SetGiteaVersion(""))...)
-	}
+	// The SDK asks the server's version first, to know which calls it has. It is asked here,
+	// where the answer's status tells a refused token from a server that cannot be reached.
+	probe, err := gitea.NewClient(r.Web, append(opts, gitea.SetGiteaVersion(""))...)
 	if err != nil {
-		return nil, fmt.Errorf("reaching the %s API at %s: %w", r.ProviderName(), r.Web, giteaError(err, nil))
+		return nil, err
+	}
+	v, resp, err := probe.ServerVersion()
+	if err != nil {
+		return nil, giteaError(err, resp)
+	}
+	c, err := gitea.NewClient(r.Web, append(opts, gitea.SetGiteaVersion(v))...)
+	if err != nil {
+		// A build that reports no version ("development"): take it for a current one.
+		c = probe
 	}
 	owner, repo, _ := strings.Cut(r.Project, "/")
 	return &giteaForge{c: c, owner: owner, repo: repo}, nil

@@ -86,7 +86,7 @@ func Open(ctx context.Context, o Options, req Request) (*Result, error) {
 	}
 	f, err := newForge(ctx, r, o.Token, hc)
 	if err != nil {
-		return nil, scrub(err, o.Token)
+		return nil, scrub(describe(r, "reaching "+r.Web, err), o.Token)
 	}
 	open, err := f.find(ctx, req)
 	if err != nil {
