@@ -1,6 +1,9 @@
 package review
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,3 +181,38 @@ func TestBody(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenLink: without a token, for Bitbucket and for a host no one named, Open asks no API
+// (the client fails any request) and gives the page to open the request, saying why.
+func TestOpenLink(t *testing.T) {
+	refuse := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		t.Errorf("Open sent %s %s", r.Method, r.URL)
+		return nil, errors.New("no requests here")
+	})}
+	req := Request{Title: "t", Head: "gitops/x", Base: "main"}
+	for _, tc := range []struct {
+		raw, token, url, why string
+	}{
+		{"git@github.com:acme/fleet.git", "", "https://github.com/acme/fleet/compare/main...gitops/x?expand=1", "no GitHub token (GITHUB_TOKEN or GH_TOKEN, or gh auth login)"},
+		{"https://gitlab.com/g/fleet.git", "", "https://gitlab.com/g/fleet/-/merge_requests/new?merge_request%5Bsource_branch%5D=gitops%2Fx&merge_request%5Btarget_branch%5D=main", "no GitLab token (GITLAB_TOKEN, or glab auth login)"},
+		{"git@bitbucket.org:acme/fleet.git", "tok", "https://bitbucket.org/acme/fleet/pull-requests/new?dest=main&source=gitops%2Fx", "Bitbucket requests are opened in the browser"},
+		{"https://git.example.com/acme/fleet.git", "tok", "https://git.example.com/acme/fleet/compare/main...gitops/x", "git.example.com is not a forge kubectl gitops knows: name it in .kubectl-gitops.yaml (review: {provider, url})"},
+	} {
+		r, err := ParseRemote(tc.raw, target.ReviewConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Open(context.Background(), Options{Remote: r, Token: tc.token, HTTPClient: refuse}, req)
+		if err != nil {
+			t.Errorf("%s: %v", tc.raw, err)
+			continue
+		}
+		if res.Action != Link || res.URL != tc.url || res.Why != tc.why {
+			t.Errorf("%s: %+v, want the link %s because %q", tc.raw, *res, tc.url, tc.why)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
