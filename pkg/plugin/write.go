@@ -335,17 +335,8 @@ func selection(f cmdutil.Factory, cmd *cobra.Command, args []string, selector st
 	return workflow.Selection{Refs: refs, TypeOnly: typeOnly, Selector: selector, All: all, Namespace: ns, NamespaceExplicit: explicit}, nil
 }
 
-// printResult prints a change's result as kubectl prints what it changed, or as -o asks.
-func printResult(streams genericiooptions.IOStreams, output, verb string, res *workflow.Result, objs []string) error {
-	verbs := make([]string, len(objs))
-	for i := range verbs {
-		verbs[i] = verb
-	}
-	return printResultEach(streams, output, res, objs, verbs)
-}
-
-// printResultEach is printResult with a verb for each object (apply's created, configured and
-// unchanged).
+// printResultEach prints a change's result as kubectl prints what it changed, or as -o asks,
+// with a verb for each object (apply's created, configured and unchanged).
 func printResultEach(streams genericiooptions.IOStreams, output string, res *workflow.Result, objs, verbs []string) error {
 	switch output {
 	case "json":
@@ -386,7 +377,7 @@ func printResultEach(streams genericiooptions.IOStreams, output string, res *wor
 	return nil
 }
 
-// finish reports a committed change as printResult does and, with --wait, waits for the
+// finish reports a committed change as printResultEach does and, with --wait, waits for the
 // reconciler (see settle).
 func (c *changeFlags) finish(ctx context.Context, streams genericiooptions.IOStreams, verb string, res *workflow.Result, objs []string) error {
 	verbs := make([]string, len(objs))
