@@ -125,6 +125,13 @@ func WriteMarkdown(w io.Writer, r *Report, o MarkdownOptions) error {
 		b.WriteString(o.Heading + "\n\n")
 	}
 	fmt.Fprintf(&b, "Rendered changes from `%s` to %s. %s\n", r.From, mdSide(r), r.Summary())
+	if len(r.Unrendered) > 0 {
+		fmt.Fprintf(&b, "\n%s at neither revision, so what the change does to them is not shown:\n\n", count(len(r.Unrendered), "target renders", "targets render"))
+		for _, u := range r.Unrendered {
+			msg, _, _ := strings.Cut(u.Error, "\n")
+			fmt.Fprintf(&b, "- `%s`: %s\n", u.Target, html.EscapeString(msg))
+		}
+	}
 	share := 0
 	if o.MaxBytes > 0 && len(r.Targets) > 0 {
 		share = o.MaxBytes / len(r.Targets)

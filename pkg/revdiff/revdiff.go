@@ -52,9 +52,22 @@ type Report struct {
 	// Rendered are the targets (by name) rendered at both revisions: those that read a changed
 	// file, are new, gone, or defined differently.
 	Rendered []string `json:"rendered"`
-	// Targets are the targets whose render differs, or that failed to render, in the order of
-	// their keys (render.Key: directory and reconciler).
+	// Targets are the targets whose render differs, or that failed to render at one revision
+	// only or differently at each, in the order of their keys (render.Key: directory and
+	// reconciler).
 	Targets []TargetDiff `json:"targets"`
+	// Unrendered are the targets rendered that fail alike at both revisions (a Flux
+	// substitution from a ConfigMap only the cluster holds): what the change does to them
+	// cannot be shown, and it did not break them. A render-everything run lists every such
+	// target; the fast one those the change reaches.
+	Unrendered []Unrendered `json:"unrendered,omitempty"`
+}
+
+// Unrendered is a target that renders at neither revision, and why.
+type Unrendered struct {
+	Target string `json:"target"`
+	Path   string `json:"path"`
+	Error  string `json:"error"`
 }
 
 // Target statuses.
@@ -262,6 +275,10 @@ func (c *comparison) run(rep *Report) error {
 			before, berr = c.render(fs, ft, fast)
 			after, aerr = c.render(ts, tt, fast)
 		}
+		if berr != nil && aerr != nil && berr.Error() == aerr.Error() {
+			rep.Unrendered = append(rep.Unrendered, Unrendered{Target: name, Path: p, Error: berr.Error()})
+			continue
+		}
 		if berr != nil || aerr != nil {
 			td.Status = StatusError
 			var msgs []string
@@ -306,12 +323,13 @@ func (c *comparison) render(s *side, t target.Target, fast bool) (*render.Result
 		return nil, err
 	}
 	r, err := render.Render(root, t.Path, render.Options{Applied: t.Applied})
-	if err != nil && root != c.top {
-		// Kustomize names files by their absolute path: in an exported tree, by the path the
-		// repository has, not the private directory's.
+	if err != nil {
+		// Kustomize names files by their absolute path: named by their path in the
+		// repository, the errors of the two revisions compare, and an exported tree's private
+		// directory is not shown.
 		return nil, errors.New(strings.ReplaceAll(err.Error(), root+string(filepath.Separator), ""))
 	}
-	return r, err
+	return r, nil
 }
 
 // workingSide is the working tree: its targets, found with discovery's memo.

@@ -16,6 +16,11 @@ import (
 
 var samples = []string{"plain", "kustomize", "flux", "argocd", "sealed", "sops"}
 
+// reconcilerSamples are the repositories whose targets Flux Kustomizations and Argo CD
+// Applications render with their own options (the reconcilers issue): each is tried with the
+// first scenario of each kind, as their renders take longer.
+var reconcilerSamples = []string{"flux-hub", "flux-tenants", "flux-monorepo", "argocd-fleet"}
+
 // scenario is one change to a sample repository.
 type scenario struct {
 	name string
@@ -85,17 +90,23 @@ func scenarios(t *testing.T, dir string) []scenario {
 		write(t, dir, "NOTES.md", "notes\n")
 	}})
 	if testing.Short() {
-		// The first scenario of each kind: the whole set takes minutes on two cores.
-		seen := map[string]bool{}
-		short := out[:0]
-		for _, sc := range out {
-			kind, _, _ := strings.Cut(sc.name, " ")
-			if !seen[kind] {
-				seen[kind] = true
-				short = append(short, sc)
-			}
+		// The whole set takes minutes on two cores.
+		out = firstOfEachKind(out)
+	}
+	return out
+}
+
+// firstOfEachKind keeps the first scenario of each kind (raise, remove, add, a file no target
+// reads).
+func firstOfEachKind(all []scenario) []scenario {
+	seen := map[string]bool{}
+	var out []scenario
+	for _, sc := range all {
+		kind, _, _ := strings.Cut(sc.name, " ")
+		if !seen[kind] {
+			seen[kind] = true
+			out = append(out, sc)
 		}
-		out = short
 	}
 	return out
 }
@@ -120,7 +131,7 @@ func run(t *testing.T, o revdiff.Options) *revdiff.Report {
 	return r
 }
 
-func targetsJSON(t *testing.T, r *revdiff.Report) string {
+func targetsJSON(t testing.TB, r *revdiff.Report) string {
 	t.Helper()
 	b, err := json.MarshalIndent(r.Targets, "", "  ")
 	if err != nil {
@@ -136,9 +147,13 @@ func targetsJSON(t *testing.T, r *revdiff.Report) string {
 // cache) and committed (between two commits).
 func TestFastPathMatchesEverything(t *testing.T) {
 	testrepo.Env(t)
-	for _, sample := range samples {
+	for _, sample := range append(slices.Clone(samples), reconcilerSamples...) {
 		probe := testrepo.New(t, sample)
-		for _, sc := range scenarios(t, probe) {
+		all := scenarios(t, probe)
+		if slices.Contains(reconcilerSamples, sample) {
+			all = firstOfEachKind(all)
+		}
+		for _, sc := range all {
 			t.Run(sample+"/"+sc.name, func(t *testing.T) {
 				dir := testrepo.New(t, sample)
 				sc.edit(t, dir)
@@ -194,5 +209,68 @@ func TestRendersOnlyReachedTargets(t *testing.T) {
 	r = run(t, revdiff.Options{Dir: dir, From: "HEAD"})
 	if len(r.Rendered) != 0 || len(r.Targets) != 0 || r.Different() {
 		t.Errorf("only docs/notes.md differs: rendered %v, targets %s", r.Rendered, targetsJSON(t, r))
+	}
+}
+
+// TestReconcilerOptions: a change to a Flux Kustomization's own options (a postBuild
+// substitution in the reconciler's file) re-renders that target as kustomize-controller builds
+// it (its namePrefix and targetNamespace applied) and the target applying the reconciler's
+// file; the other spoke's target is not rendered.
+func TestReconcilerOptions(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "flux-hub")
+	file := "clusters/hub/spokes/production/apps.yaml"
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, file, strings.Replace(string(b), `WEB_REPLICAS: "3"`, `WEB_REPLICAS: "4"`, 1))
+	r := run(t, revdiff.Options{Dir: dir, From: "HEAD"})
+	plain := run(t, revdiff.Options{Dir: dir, From: "HEAD", Everything: true})
+	if got, want := targetsJSON(t, r), targetsJSON(t, plain); got != want {
+		t.Errorf("fast path\n%s\nrendering everything\n%s", got, want)
+	}
+	// Two targets change: the hub's flux-system Kustomization applies the changed Kustomization
+	// object itself, and production's apps Kustomization renders the Deployment with it.
+	if len(r.Targets) != 2 || r.Targets[0].Target != "kustomization/flux-system/flux-system" ||
+		len(r.Targets[0].Objects) != 1 || r.Targets[0].Objects[0].Object != "Kustomization.kustomize.toolkit.fluxcd.io production/apps" ||
+		r.Targets[1].Target != "kustomization/production/apps" || len(r.Targets[1].Objects) != 1 ||
+		r.Targets[1].Objects[0].Object != "Deployment.apps shop/eu-web" ||
+		!strings.Contains(r.Targets[1].Objects[0].Diff, "-  replicas: 3\n+  replicas: 4\n") {
+		t.Errorf("targets %s, want the hub's Kustomization object and production's web Deployment with replicas 3 → 4", targetsJSON(t, r))
+	}
+	for _, name := range r.Rendered {
+		if strings.Contains(name, "staging") {
+			t.Errorf("rendered %v: staging's Kustomization reads no changed file", r.Rendered)
+		}
+	}
+}
+
+// TestUnrendered: a target that fails alike at both revisions (flux-hub's staging apps reads a
+// ConfigMap only the cluster holds) is listed apart, named in the markdown, and is no error of
+// the change; the other target the change reaches shows its diff.
+func TestUnrendered(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "flux-hub")
+	file := "deploy/apps/web.yaml"
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, file, strings.Replace(string(b), "shop/web:1.4.0", "shop/web:1.4.1", 1))
+	r := run(t, revdiff.Options{Dir: dir, From: "HEAD"})
+	if len(r.Unrendered) != 1 || r.Unrendered[0].Target != "kustomization/staging/apps" ||
+		!strings.Contains(r.Unrendered[0].Error, "ConfigMap staging/cluster-settings cannot be read offline") {
+		t.Errorf("unrendered %+v, want staging's apps, for its ConfigMap", r.Unrendered)
+	}
+	if r.Failed() || len(r.Targets) != 1 || r.Targets[0].Target != "kustomization/production/apps" {
+		t.Errorf("targets %s, want production's apps alone, no error", targetsJSON(t, r))
+	}
+	var md strings.Builder
+	if err := revdiff.WriteMarkdown(&md, r, revdiff.MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "1 target renders at neither revision, so what the change does to them is not shown:\n\n- `kustomization/staging/apps`: ") {
+		t.Errorf("the markdown does not name the target that renders at neither revision:\n%s", md.String())
 	}
 }
