@@ -318,6 +318,9 @@ func (o *DiffOptions) runRevisions(ctx context.Context) error {
 			fmt.Fprintf(o.ErrOut, "error: target %s: %s\n", t.Target, t.Error)
 		}
 	}
+	for _, u := range r.Unrendered {
+		fmt.Fprintf(o.ErrOut, "Warning: target %s renders at neither revision, so its diff is not shown: %s\n", u.Target, u.Error)
+	}
 	switch {
 	case r.Failed():
 		return &ExitError{Code: 2}
