@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/revdiff"
@@ -87,7 +88,7 @@ func Body(commits []Commit, diff *revdiff.Report) (string, error) {
 	var trailers []string
 	for _, c := range commits {
 		for _, t := range c.Trailers {
-			if strings.HasPrefix(t, "Gitops-") && !contained(trailers, t) {
+			if strings.HasPrefix(t, "Gitops-") && !slices.Contains(trailers, t) {
 				trailers = append(trailers, t)
 			}
 		}
@@ -120,15 +121,6 @@ func codeList(items []string) string {
 		out[i] = "`" + s + "`"
 	}
 	return strings.Join(out, ", ")
-}
-
-func contained(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func shortHash(h string) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
@@ -81,7 +82,7 @@ func (g *gitLab) update(ctx context.Context, f *found, req Request) (*found, err
 			return nil, err
 		}
 		for _, r := range mr.Reviewers {
-			if r != nil && !contains(ids, r.ID) {
+			if r != nil && !slices.Contains(ids, r.ID) {
 				ids = append(ids, r.ID)
 			}
 		}
@@ -108,15 +109,6 @@ func (g *gitLab) userIDs(ctx context.Context, names []string) ([]int64, error) {
 		ids = append(ids, users[0].ID)
 	}
 	return ids, nil
-}
-
-func contains(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // gitLabError is the status and message of a GitLab API error.
