@@ -31,6 +31,9 @@ type giteaPull struct {
 	Labels []struct {
 		Name string `json:"name"`
 	} `json:"labels"`
+	RequestedReviewers []struct {
+		Login string `json:"login"`
+	} `json:"requested_reviewers"`
 }
 
 // giteaRepo is the kustomize sample in a clone whose origin is a new repository on a real
@@ -57,8 +60,9 @@ func giteaRepo(t *testing.T, s *testgitea.Server, name string) string {
 
 var generatedBranch = regexp.MustCompile(`^gitops/scale-deployment-web-[0-9a-f]{6}$`)
 
-// TestE2EPullRequestGitea: scale --pr --draft --label pushes a branch named for the change and
-// opens one pull request on a real Gitea, a draft (Gitea's "WIP: " title) with the label,
+// TestE2EPullRequestGitea: scale --pr --draft --label --reviewer pushes a branch named for the
+// change and opens one pull request on a real Gitea, a draft (Gitea's "WIP: " title) with the
+// label and a review requested from a collaborator,
 // titled with the commit's subject and describing the field change,
 // the targets rendered again, the render diff and the trailers; set image --pr on the same
 // branch adds a commit on top (planned on the branch's files, so the first change stays) and
@@ -73,8 +77,15 @@ func TestE2EPullRequestGitea(t *testing.T) {
 	if err := s.Do(http.MethodPost, "/repos/gitops/fleet/labels", map[string]string{"name": "gitops", "color": "#00aabb"}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A reviewer: another user, a collaborator of the repository.
+	if err := s.Do(http.MethodPost, "/admin/users", map[string]any{"username": "alice", "email": "alice@example.com", "password": "alice-test-password", "must_change_password": false}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Do(http.MethodPut, "/repos/gitops/fleet/collaborators/alice", map[string]string{"permission": "write"}, nil); err != nil {
+		t.Fatal(err)
+	}
 
-	stdout, stderr, code := gitops(t, "scale", "deploy/web", "--replicas=5", "--repo", dir, "--path", "overlays/staging", "--pr", "--draft", "--label", "gitops")
+	stdout, stderr, code := gitops(t, "scale", "deploy/web", "--replicas=5", "--repo", dir, "--path", "overlays/staging", "--pr", "--draft", "--label", "gitops", "--reviewer", "alice")
 	outputs = append(outputs, stdout, stderr)
 	if code != 0 {
 		t.Fatalf("scale --pr: exit %d\n%s%s", code, stdout, stderr)
@@ -97,6 +108,9 @@ func TestE2EPullRequestGitea(t *testing.T) {
 	}
 	if len(pr.Labels) != 1 || pr.Labels[0].Name != "gitops" {
 		t.Errorf("labels %+v, want gitops", pr.Labels)
+	}
+	if len(pr.RequestedReviewers) != 1 || pr.RequestedReviewers[0].Login != "alice" {
+		t.Errorf("requested reviewers %+v, want alice", pr.RequestedReviewers)
 	}
 	for _, w := range []string{
 		"Deployment.apps shop/web spec.replicas: 1 → 5",
