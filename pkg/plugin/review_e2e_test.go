@@ -193,7 +193,7 @@ func TestE2EPullRequestGitea(t *testing.T) {
 }
 
 // TestE2EPullRequestGiteaNoToken: without a token the branch is pushed, the page to open the
-// request is printed, and the command succeeds. With a token Gitea refuses, the command fails
+// request (into --base when given) is printed, and the command succeeds. With a token Gitea refuses, the command fails
 // saying so and what to do, the pushed branch stays, and the token is not printed.
 func TestE2EPullRequestGiteaNoToken(t *testing.T) {
 	gitEnv(t)
@@ -220,6 +220,13 @@ func TestE2EPullRequestGiteaNoToken(t *testing.T) {
 	}
 	if len(open) != 0 {
 		t.Errorf("%d requests opened without a token", len(open))
+	}
+
+	// --base: the request goes into another branch than the one the target follows.
+	gitRun(t, dir, "push", "-q", "origin", "main:release")
+	stdout, stderr, code = gitops(t, "scale", "deploy/web", "--replicas=4", "--repo", dir, "--path", "overlays/staging", "--pr", "--branch", "into-release", "--base", "release")
+	if want := s.URL + "/gitops/notoken/compare/release...into-release\n"; code != 0 || stdout != want {
+		t.Errorf("--base release: exit %d, stdout %q; want 0 and %q\n%s", code, stdout, want, stderr)
 	}
 
 	const refused = "0123456789abcdef0123456789abcdef01234567"
