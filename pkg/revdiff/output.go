@@ -126,7 +126,11 @@ func WriteMarkdown(w io.Writer, r *Report, o MarkdownOptions) error {
 	}
 	fmt.Fprintf(&b, "Rendered changes from `%s` to %s. %s\n", r.From, mdSide(r), r.Summary())
 	if len(r.Unrendered) > 0 {
-		fmt.Fprintf(&b, "\n%s at neither revision, so what the change does to them is not shown:\n\n", count(len(r.Unrendered), "target renders", "targets render"))
+		them := "them"
+		if len(r.Unrendered) == 1 {
+			them = "it"
+		}
+		fmt.Fprintf(&b, "\n%s at neither revision, so what the change does to %s is not shown:\n\n", count(len(r.Unrendered), "target renders", "targets render"), them)
 		for _, u := range r.Unrendered {
 			msg, _, _ := strings.Cut(u.Error, "\n")
 			fmt.Fprintf(&b, "- `%s`: %s\n", u.Target, html.EscapeString(msg))

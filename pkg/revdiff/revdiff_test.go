@@ -270,7 +270,7 @@ func TestUnrendered(t *testing.T) {
 	if err := revdiff.WriteMarkdown(&md, r, revdiff.MarkdownOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(md.String(), "1 target renders at neither revision, so what the change does to them is not shown:\n\n- `kustomization/staging/apps`: ") {
+	if !strings.Contains(md.String(), "1 target renders at neither revision, so what the change does to it is not shown:\n\n- `kustomization/staging/apps`: ") {
 		t.Errorf("the markdown does not name the target that renders at neither revision:\n%s", md.String())
 	}
 }
