@@ -274,3 +274,59 @@ func TestUnrendered(t *testing.T) {
 		t.Errorf("the markdown does not name the target that renders at neither revision:\n%s", md.String())
 	}
 }
+
+// TestCacheFromAnotherClone: a render cache carried into a fresh clone at the same path (what
+// a CI job restores) gives the same diff as rendering everything, also for a file the cache
+// did not see change: its entries are checked by content, not trusted by their stats.
+func TestCacheFromAnotherClone(t *testing.T) {
+	testrepo.Env(t)
+	bare, work := testrepo.NewWithRemote(t, "kustomize")
+	staging := filepath.Join(work, "overlays/staging/kustomization.yaml")
+	b, err := os.ReadFile(staging)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, work, "overlays/staging/kustomization.yaml", strings.Replace(string(b), "count: 1", "count: 3", 1))
+	testrepo.Git(t, work, "commit", "-qam", "three web replicas")
+	testrepo.Git(t, work, "push", "-q", "origin", "main")
+	first := run(t, revdiff.Options{Dir: work, From: "HEAD~1"})
+	if len(first.Targets) != 1 {
+		t.Fatalf("targets %s, want staging's", targetsJSON(t, first))
+	}
+
+	cache := filepath.Join(t.TempDir(), "cache")
+	if err := os.Rename(filepath.Join(work, ".git", "kubectl-gitops"), cache); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(work); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Git(t, filepath.Dir(work), "clone", "-q", "file://"+bare, work)
+	if err := os.Rename(cache, filepath.Join(work, ".git", "kubectl-gitops")); err != nil {
+		t.Fatal(err)
+	}
+	again := run(t, revdiff.Options{Dir: work, From: "HEAD~1"})
+	if got, want := targetsJSON(t, again), targetsJSON(t, first); got != want {
+		t.Errorf("with the cache of another clone\n%s\nwant\n%s", got, want)
+	}
+
+	// A change the cached renders do not know: the production overlay's replicas.
+	prod := filepath.Join(work, "overlays/production/kustomization.yaml")
+	p, err := os.ReadFile(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raised := numberAfter.ReplaceAllString(string(p), "${1}7${2}")
+	if raised == string(p) {
+		t.Fatal("the production overlay holds no count to raise")
+	}
+	write(t, work, "overlays/production/kustomization.yaml", raised)
+	fast := run(t, revdiff.Options{Dir: work, From: "HEAD~1"})
+	plain := run(t, revdiff.Options{Dir: work, From: "HEAD~1", Everything: true})
+	if got, want := targetsJSON(t, fast), targetsJSON(t, plain); got != want {
+		t.Errorf("after a change the restored cache did not see: fast path\n%s\nrendering everything\n%s", got, want)
+	}
+	if len(fast.Targets) != 2 {
+		t.Errorf("targets %s, want staging's and production's", targetsJSON(t, fast))
+	}
+}
