@@ -31,9 +31,9 @@ type Description struct {
 	// Reconciler is the reconciler object as --target takes it (kustomization/flux-system/apps,
 	// with @DIR when several directories of the repository define it); "" for other kinds.
 	Reconciler string
-	// Source is the field of an Argo CD Application the target is one source of
+	// SourceField is the field of an Argo CD Application the target is one source of
 	// (spec.sources[1]), "" when it has one source.
-	Source string
+	SourceField string
 	// Path is the directory rendered: repository-relative, or in the artifact when Artifact is
 	// set.
 	Path string
@@ -71,7 +71,7 @@ func Describe(t Target) Description {
 		if reconciler.IsArgoApplication(a.Reconciler) {
 			d.Kind = KindArgoApplication
 			if f := reconciler.ArgoSourceField(a.Reconciler.Obj, a.Source); f != "spec.source" {
-				d.Source = f
+				d.SourceField = f
 			}
 			for _, ref := range a.Reconciler.Obj.GetOwnerReferences() {
 				if ref.Kind == "ApplicationSet" {

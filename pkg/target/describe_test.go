@@ -47,7 +47,7 @@ func TestDescribe(t *testing.T) {
 		}},
 		{"argocd-fleet", "application/argocd/web[2]", Description{
 			Name: "application/argocd/web[2]", Kind: KindArgoApplication,
-			Reconciler: "application/argocd/web", Source: "spec.sources[2]", Path: "extras/web",
+			Reconciler: "application/argocd/web", SourceField: "spec.sources[2]", Path: "extras/web",
 			URL: "https://git.example.com/platform/fleet.git", Branch: "main",
 			Found: FoundRepository, File: "apps/web.yaml",
 		}},
