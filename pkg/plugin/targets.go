@@ -72,10 +72,12 @@ func NewCmdTargets(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 		Example:               targetsExample,
 		Args:                  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd); err != nil {
+			// The flags are checked before the repository is read: a mistake in them is
+			// reported first.
+			if err := o.Validate(cmd); err != nil {
 				return err
 			}
-			if err := o.Validate(cmd); err != nil {
+			if err := o.Complete(cmd); err != nil {
 				return err
 			}
 			return o.Run()
@@ -96,7 +98,6 @@ func (o *TargetsOptions) Validate(cmd *cobra.Command) error {
 	default:
 		return usageErrorf(cmd, "--output must be one of wide, json, yaml; not %q", o.Output)
 	}
-	cmd.SilenceUsage = true
 	return nil
 }
 
