@@ -75,10 +75,12 @@ func NewCmdRender(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 		Example:               renderExample,
 		Args:                  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
+			// The flags are checked before the target is looked for: a mistake in them is
+			// reported first.
+			if err := o.Validate(cmd); err != nil {
 				return err
 			}
-			if err := o.Validate(cmd); err != nil {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
 			return o.Run()
@@ -128,7 +130,6 @@ func (o *RenderOptions) Validate(cmd *cobra.Command) error {
 	if o.ShowOrigin && o.Output != "yaml" {
 		return usageErrorf(cmd, "--show-origin writes YAML comments: use it with -o yaml")
 	}
-	cmd.SilenceUsage = true
 	return nil
 }
 
