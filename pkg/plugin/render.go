@@ -74,6 +74,12 @@ func NewCmdRender(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 		Long:                  renderLong,
 		Example:               renderExample,
 		Args:                  cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeTargets(cmd, toComplete)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The flags are checked before the target is looked for: a mistake in them is
 			// reported first.
@@ -92,6 +98,9 @@ func NewCmdRender(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.
 	fl.StringVar(&o.Target, "target", o.Target, "The target to render: a name of .kubectl-gitops.yaml or a reconciler object, KIND/NAMESPACE/NAME[@DIR].")
 	fl.StringVarP(&o.Output, "output", "o", o.Output, "Output format: one of yaml, json.")
 	fl.BoolVar(&o.ShowOrigin, "show-origin", o.ShowOrigin, "Precede each object with a comment naming the file, document and reconciler options it comes from (YAML only).")
+	cmdutil.CheckErr(cmd.RegisterFlagCompletionFunc("target", func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return completeTargets(cmd, toComplete)
+	}))
 	return cmd
 }
 
@@ -189,4 +198,28 @@ func originComment(org render.Origin) string {
 		s += "; layers: " + strings.Join(layers, ", ")
 	}
 	return s
+}
+
+// completeTargets completes a target's name: the targets of --repo, else of the current
+// directory's repository.
+func completeTargets(cmd *cobra.Command, toComplete string) ([]string, cobra.ShellCompDirective) {
+	dir := "."
+	if fl := cmd.Flags().Lookup("repo"); fl != nil && fl.Value.String() != "" {
+		dir = fl.Value.String()
+	}
+	repo, err := repoTop(cmd, dir)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ts, err := target.Discover(repo, nil)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []string
+	for _, t := range ts {
+		if strings.HasPrefix(t.Name, toComplete) {
+			out = append(out, t.Name)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }

@@ -88,6 +88,9 @@ func NewCmdTargets(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.StringVar(&o.Path, "path", o.Path, "List only the targets that render this directory of the repository.")
 	fl.StringVar(&o.Target, "target", o.Target, "List only this target: a name of .kubectl-gitops.yaml or a reconciler object, KIND/NAMESPACE/NAME[@DIR].")
 	fl.StringVarP(&o.Output, "output", "o", o.Output, "Output format: one of wide, json, yaml; default a table.")
+	cmdutil.CheckErr(cmd.RegisterFlagCompletionFunc("target", func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return completeTargets(cmd, toComplete)
+	}))
 	return cmd
 }
 

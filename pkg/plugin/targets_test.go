@@ -267,3 +267,20 @@ func TestRenderArguments(t *testing.T) {
 		}
 	}
 }
+
+// render's TARGET and --target, and targets' --target, complete the repository's target names.
+func TestCompleteTargets(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "flux")
+	want := "kustomization/flux-system/apps@clusters/production\nkustomization/flux-system/apps@clusters/staging\n"
+	for _, args := range [][]string{
+		{"__complete", "render", "--repo", dir, "kustomization/flux-system/a"},
+		{"__complete", "build", "--repo", dir, "--target", "kustomization/flux-system/a"},
+		{"__complete", "targets", "--repo", dir, "--target", "kustomization/flux-system/a"},
+	} {
+		stdout, stderr, code := gitops(t, args...)
+		if code != 0 || !strings.HasPrefix(stdout, want+":4\n") {
+			t.Errorf("%q: exit %d, want the two apps targets:\n%s%s", args, code, stdout, stderr)
+		}
+	}
+}
