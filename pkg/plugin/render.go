@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
@@ -29,10 +31,11 @@ var renderLong = templates.LongDesc(`
 	'kubectl gitops targets'), or the directory --path; without one, the only target of the
 	repository (or of the current directory in it).
 
-	The output is YAML, as 'kubectl kustomize' prints it, or with -o json a List. With
-	--show-origin each object is preceded by a comment naming the repository file and document
-	(counted from 1) it was written in, or the kustomization whose generator made it, and the
-	reconciler options that changed it, in the order they were applied.
+	The output is YAML, as 'kubectl kustomize' prints it, or with -o json a List; Secret values
+	are masked as kubectl diff masks them. With --show-origin each object is preceded by a
+	comment naming the repository file and document (counted from 1) it was written in, or the
+	kustomization whose generator made it, and the reconciler options that changed it, in the
+	order they were applied.
 
 	No cluster is contacted. A target that does not render exits 1 with the reason.`)
 
@@ -153,13 +156,9 @@ func (o *RenderOptions) Run() error {
 		list := &unstructured.UnstructuredList{Object: map[string]any{
 			"apiVersion": "v1", "kind": "List", "metadata": map[string]any{"resourceVersion": ""}}}
 		for _, obj := range res.Objects {
-			list.Items = append(list.Items, *obj.Obj())
+			list.Items = append(list.Items, *maskSecret(obj.Obj()))
 		}
 		return (&printers.JSONPrinter{}).PrintObj(list, o.Out)
-	}
-	if !o.ShowOrigin {
-		_, err := o.Out.Write(res.YAML())
-		return err
 	}
 	docs, err := res.Documents()
 	if err != nil {
@@ -172,12 +171,48 @@ func (o *RenderOptions) Run() error {
 		if i > 0 {
 			fmt.Fprintln(o.Out, "---")
 		}
-		fmt.Fprintf(o.Out, "# Source: %s\n", originComment(obj.Origin))
-		if _, err := o.Out.Write(docs[i]); err != nil {
+		if o.ShowOrigin {
+			fmt.Fprintf(o.Out, "# Source: %s\n", originComment(obj.Origin))
+		}
+		doc := docs[i]
+		if isSecret(obj.ID) {
+			// kustomize writes a document as the YAML of its JSON, as sigs.k8s.io/yaml does.
+			if doc, err = yaml.Marshal(maskSecret(obj.Obj()).Object); err != nil {
+				return err
+			}
+		}
+		if _, err := o.Out.Write(doc); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// secretMask is what kubectl diff shows in place of a Secret's value.
+const secretMask = "***"
+
+func isSecret(id render.ObjectID) bool { return id.Group == "" && id.Kind == "Secret" }
+
+// maskSecret is u, or for a Secret a copy with every value of data and stringData (and kubectl
+// apply's annotation, which holds them too) masked as kubectl diff masks them: the terminal
+// never shows what a Secret holds, encrypted or not.
+func maskSecret(u *unstructured.Unstructured) *unstructured.Unstructured {
+	if u.GroupVersionKind().Group != "" || u.GetKind() != "Secret" {
+		return u
+	}
+	out := u.DeepCopy()
+	for _, field := range []string{"data", "stringData"} {
+		if m, ok := out.Object[field].(map[string]any); ok {
+			for k := range m {
+				m[k] = secretMask
+			}
+		}
+	}
+	if a := out.GetAnnotations(); a[corev1.LastAppliedConfigAnnotation] != "" {
+		a[corev1.LastAppliedConfigAnnotation] = secretMask
+		out.SetAnnotations(a)
+	}
+	return out
 }
 
 // originComment says where an object comes from: its file and document (from 1), or the

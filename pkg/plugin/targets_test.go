@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -206,7 +207,7 @@ func TestRenderIsTheClosedLoopRender(t *testing.T) {
 					continue
 				}
 				for i, o := range loop.Objects {
-					if !reflect.DeepEqual(list.Items[i], jsonRoundTrip(t, o.Obj().Object)) {
+					if !reflect.DeepEqual(list.Items[i], jsonRoundTrip(t, maskSecret(o.Obj()).Object)) {
 						a, _ := yaml.Marshal(list.Items[i])
 						b, _ := yaml.Marshal(o.Obj().Object)
 						t.Errorf("%s: object %d (%s) differs from the closed loop's:\n%s", tg.Name, i, o.ID, lineDiff(string(b), string(a)))
@@ -216,13 +217,41 @@ func TestRenderIsTheClosedLoopRender(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				want := string(fresh.YAML())
+				if masked := maskedYAML(t, fresh); masked != want {
+					// Secrets print masked; every other document as kustomize prints it.
+					want = masked
+				}
 				stdout, stderr, code = gitops(t, "render", "--repo", dir, "--target", tg.Name)
-				if code != 0 || stdout != string(fresh.YAML()) {
-					t.Errorf("%s: exit %d, the YAML is not the render's:\n%s%s", tg.Name, code, lineDiff(string(fresh.YAML()), stdout), stderr)
+				if code != 0 || stdout != want {
+					t.Errorf("%s: exit %d, the YAML is not the render's:\n%s%s", tg.Name, code, lineDiff(want, stdout), stderr)
 				}
 			}
 		})
 	}
+}
+
+// maskedYAML is the render's YAML with its Secrets' documents masked.
+func maskedYAML(t *testing.T, r *render.Result) string {
+	t.Helper()
+	docs, err := r.Documents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range r.Objects {
+		if o.ID.Kind == "Secret" && o.ID.Group == "" {
+			if docs[i], err = yaml.Marshal(maskSecret(o.Obj()).Object); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return strings.Join(func() []string {
+		out := make([]string, len(docs))
+		for i, d := range docs {
+			out[i] = string(d)
+		}
+		return out
+	}(), "---\n")
 }
 
 func jsonRoundTrip(t *testing.T, v any) map[string]any {
@@ -281,6 +310,59 @@ func TestCompleteTargets(t *testing.T) {
 		stdout, stderr, code := gitops(t, args...)
 		if code != 0 || !strings.HasPrefix(stdout, want+":4\n") {
 			t.Errorf("%q: exit %d, want the two apps targets:\n%s%s", args, code, stdout, stderr)
+		}
+	}
+}
+
+// render never prints what a Secret holds, whatever the output: a Secret written in plain text,
+// one a secretGenerator makes from a literal, and a sops-encrypted one show "***" for each value,
+// and the other objects print as kustomize prints them.
+func TestRenderMasksSecrets(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "kustomize")
+	const plain, literal = "hunter2-plain", "s3cr3t-literal"
+	staging, err := os.ReadFile(filepath.Join(dir, "overlays", "staging", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := string(staging) + "secretGenerator:\n  - name: web-token\n    literals:\n      - token=" + literal + "\n"
+	commitFiles(t, dir, "secrets", map[string]string{
+		"overlays/staging/kustomization.yaml": strings.Replace(kust, "resources:\n", "resources:\n  - db.yaml\n", 1),
+		"overlays/staging/db.yaml":            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: " + plain + "\ndata:\n  user: " + base64.StdEncoding.EncodeToString([]byte(plain)) + "\n",
+	})
+	fresh, err := render.Render(dir, "overlays/staging", render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := 0
+	for _, o := range fresh.Objects {
+		if o.ID.Kind == "Secret" {
+			secrets++
+		}
+	}
+	if secrets != 2 {
+		t.Fatalf("the sample renders %d Secrets, want 2", secrets)
+	}
+	for _, extra := range [][]string{nil, {"--show-origin"}, {"-o", "json"}} {
+		stdout, stderr, code := gitops(t, append([]string{"render", "--repo", dir, "--path", "overlays/staging"}, extra...)...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d\n%s", extra, code, stderr)
+		}
+		for _, secret := range []string{plain, literal, base64.StdEncoding.EncodeToString([]byte(plain)), base64.StdEncoding.EncodeToString([]byte(literal))} {
+			if strings.Contains(stdout+stderr, secret) {
+				t.Errorf("%q prints a Secret's value %q", extra, secret)
+			}
+		}
+		if n := strings.Count(stdout, "***"); n != 3 {
+			t.Errorf("%q: %d masked values, want 3 (password, user, token):\n%s", extra, n, stdout)
+		}
+		if extra == nil {
+			docs, _ := fresh.Documents()
+			for i, o := range fresh.Objects {
+				if o.ID.Kind != "Secret" && !strings.Contains(stdout, string(docs[i])) {
+					t.Errorf("%s is not printed as kustomize prints it:\n%s", o.ID, docs[i])
+				}
+			}
 		}
 	}
 }
