@@ -128,7 +128,13 @@ func (o *TargetsOptions) Complete(cmd *cobra.Command) error {
 		return err
 	}
 	for _, c := range all {
-		if c.Path == t.Path && (o.Target == "" || c.Name == t.Name) {
+		switch {
+		case o.Target != "":
+			if c.Name == t.Name && c.Path == t.Path {
+				o.targets = append(o.targets, c)
+			}
+		// A path in an artifact is listed with the repository directory it is copied from.
+		case c.Path == t.Path || target.Describe(c).Path == t.Path:
 			o.targets = append(o.targets, c)
 		}
 	}
@@ -152,19 +158,20 @@ func targetList(ts []target.Target) string {
 
 // targetOutput is one target as -o json|yaml prints it.
 type targetOutput struct {
-	Name        string `json:"name"`
-	Kind        string `json:"kind"`
-	Reconciler  string `json:"reconciler,omitempty"`
-	SourceField string `json:"sourceField,omitempty"`
-	Path        string `json:"path"`
-	URL         string `json:"url,omitempty"`
-	Branch      string `json:"branch,omitempty"`
-	Artifact    string `json:"artifact,omitempty"`
-	Found       string `json:"found"`
-	File        string `json:"file,omitempty"`
-	GeneratedBy string `json:"generatedBy,omitempty"`
-	Renders     bool   `json:"renders"`
-	Reason      string `json:"reason,omitempty"`
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	Reconciler   string `json:"reconciler,omitempty"`
+	SourceField  string `json:"sourceField,omitempty"`
+	Path         string `json:"path"`
+	ArtifactPath string `json:"artifactPath,omitempty"`
+	URL          string `json:"url,omitempty"`
+	Branch       string `json:"branch,omitempty"`
+	Artifact     string `json:"artifact,omitempty"`
+	Found        string `json:"found"`
+	File         string `json:"file,omitempty"`
+	GeneratedBy  string `json:"generatedBy,omitempty"`
+	Renders      bool   `json:"renders"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 type targetsOutput struct {
@@ -179,7 +186,7 @@ func (o *TargetsOptions) Run() error {
 	out := targetsOutput{Targets: []targetOutput{}}
 	for _, t := range o.targets {
 		d := target.Describe(t)
-		to := targetOutput{Name: d.Name, Kind: d.Kind, Reconciler: d.Reconciler, SourceField: d.SourceField, Path: d.Path,
+		to := targetOutput{Name: d.Name, Kind: d.Kind, Reconciler: d.Reconciler, SourceField: d.SourceField, Path: d.Path, ArtifactPath: d.ArtifactPath,
 			URL: d.URL, Branch: d.Branch, Artifact: d.Artifact, Found: d.Found, File: d.File, GeneratedBy: d.GeneratedBy, Renders: true}
 		// Through the render cache, as the closed loop renders it: a second listing is quick.
 		if _, err := change.Render(t.RepoDir, change.Target{Path: t.Path, Applied: t.Applied}, workflow.RenderCache(t.RepoDir)); err != nil {

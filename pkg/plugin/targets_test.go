@@ -366,3 +366,22 @@ func TestRenderMasksSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A target whose path is in an ExternalArtifact is listed, and found by --path, with the
+// repository directory its path is copied from.
+func TestTargetsArtifactPath(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "flux-monorepo")
+	stdout, stderr, code := gitops(t, "targets", "--repo", dir, "--path", "apps/staging", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var got targetsOutput
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Targets) != 1 || got.Targets[0].Name != "kustomization/flux-system/apps@clusters/staging" ||
+		got.Targets[0].Path != "apps/staging" || got.Targets[0].ArtifactPath != "staging" {
+		t.Errorf("--path apps/staging lists %+v, want apps@clusters/staging at staging of its artifact", got.Targets)
+	}
+}

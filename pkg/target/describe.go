@@ -1,6 +1,7 @@
 package target
 
 import (
+	"path"
 	"strings"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
@@ -34,9 +35,11 @@ type Description struct {
 	// SourceField is the field of an Argo CD Application the target is one source of
 	// (spec.sources[1]), "" when it has one source.
 	SourceField string
-	// Path is the directory rendered: repository-relative, or in the artifact when Artifact is
-	// set.
+	// Path is the repository directory rendered; for a path in an artifact (Artifact), the
+	// repository directory it is copied from, when one is.
 	Path string
+	// ArtifactPath is the path rendered in the artifact, when Artifact is set.
+	ArtifactPath string
 	// URL and Branch are the Git repository and the branch (or revision) the reconciler follows,
 	// or the configured branch.
 	URL, Branch string
@@ -82,6 +85,10 @@ func Describe(t Target) Description {
 			d.Kind = KindFluxKustomization
 			if a.Artifact != nil {
 				d.Artifact = fluxSourceName(a.Reconciler)
+				d.ArtifactPath = t.Path
+				if p, ok := copiedFrom(a.Artifact, t.Path); ok {
+					d.Path = p
+				}
 			}
 		}
 	case t.Source == SourceConfig:
@@ -106,4 +113,22 @@ func fluxSourceName(k reconciler.Object) string {
 		ns = k.Namespace()
 	}
 	return kind + " " + ns + "/" + str(k.Obj.Object, "spec", "sourceRef", "name")
+}
+
+// copiedFrom is the repository path that the artifact path p is copied from, as the artifact's
+// mapping (reconciler.Applied.Artifact) says for p or the nearest directory above it.
+func copiedFrom(artifact map[string]string, p string) (string, bool) {
+	for dir, rest := p, ""; ; {
+		if from, ok := artifact[dir]; ok {
+			if from == "" {
+				return "", false
+			}
+			return path.Join(from, rest), true
+		}
+		if dir == "." {
+			return "", false
+		}
+		rest = path.Join(path.Base(dir), rest)
+		dir = path.Dir(dir)
+	}
 }

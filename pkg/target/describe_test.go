@@ -41,9 +41,16 @@ func TestDescribe(t *testing.T) {
 		}},
 		{"flux-monorepo", "kustomization/flux-system/apps@clusters/staging", Description{
 			Name: "kustomization/flux-system/apps@clusters/staging", Kind: KindFluxKustomization,
-			Reconciler: "kustomization/flux-system/apps@clusters/staging", Path: "staging",
+			Reconciler: "kustomization/flux-system/apps@clusters/staging", Path: "apps/staging", ArtifactPath: "staging",
 			URL: "https://git.example.com/shop/monorepo.git", Branch: "main", Artifact: "ExternalArtifact flux-system/apps",
 			Found: FoundRepository, File: "clusters/staging/apps.yaml",
+		}},
+		// platform's artifact copies the directory platform to its root: ingress is below it.
+		{"flux-monorepo", "kustomization/flux-system/platform", Description{
+			Name: "kustomization/flux-system/platform", Kind: KindFluxKustomization,
+			Reconciler: "kustomization/flux-system/platform", Path: "platform/ingress", ArtifactPath: "ingress",
+			URL: "https://git.example.com/shop/monorepo.git", Branch: "main", Artifact: "ExternalArtifact flux-system/platform",
+			Found: FoundRepository, File: "clusters/staging/platform.yaml",
 		}},
 		{"argocd-fleet", "application/argocd/web[2]", Description{
 			Name: "application/argocd/web[2]", Kind: KindArgoApplication,
@@ -65,5 +72,26 @@ func TestDescribe(t *testing.T) {
 				t.Errorf("Describe:\n got %+v\nwant %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestCopiedFrom(t *testing.T) {
+	artifact := map[string]string{".": "apps/base", "staging": "apps/staging", "staging/README.md": "", "staging/settings.yaml": "config/staging/settings.yaml"}
+	for _, tc := range []struct {
+		p, want string
+		ok      bool
+	}{
+		{".", "apps/base", true},
+		{"staging", "apps/staging", true},
+		{"staging/settings.yaml", "config/staging/settings.yaml", true},
+		{"web/deploy", "apps/base/web/deploy", true},
+		{"staging/README.md", "", false},
+	} {
+		if got, ok := copiedFrom(artifact, tc.p); got != tc.want || ok != tc.ok {
+			t.Errorf("copiedFrom(%q) = %q, %v; want %q, %v", tc.p, got, ok, tc.want, tc.ok)
+		}
+	}
+	if got, ok := copiedFrom(map[string]string{"a": "x"}, "b/c"); ok {
+		t.Errorf("a path outside every copy: %q, want none", got)
 	}
 }
