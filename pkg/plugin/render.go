@@ -128,6 +128,19 @@ func (o *RenderOptions) Complete(cmd *cobra.Command, args []string) error {
 		}
 		return err
 	}
+	if o.Target == "" && o.Path != "" {
+		// Reconcilers that apply one directory with their own options render it differently:
+		// --path alone cannot say which render is meant.
+		var same []target.Target
+		for _, c := range t.Discovered {
+			if c.Path == t.Path {
+				same = append(same, c)
+			}
+		}
+		if len(same) > 1 {
+			return fmt.Errorf("--path %s is rendered by %d targets: %s; give the one you mean with --target", o.Path, len(same), targetList(same))
+		}
+	}
 	o.target = t
 	return nil
 }

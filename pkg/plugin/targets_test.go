@@ -143,6 +143,7 @@ var renderCases = []struct {
 	{"render-flux-hub-staging-error", "flux-hub", []string{"render", "kustomization/staging/apps"}, 1},
 	{"render-flux-ambiguous-error", "flux", []string{"render", "kustomization/flux-system/apps"}, 1},
 	{"render-kustomize-no-target-error", "kustomize", []string{"render"}, 1},
+	{"render-argocd-fleet-shared-path-error", "argocd-fleet", []string{"render", "--path", "guestbook"}, 1},
 }
 
 func TestGoldenRender(t *testing.T) {
@@ -289,6 +290,7 @@ func TestRenderArguments(t *testing.T) {
 		{[]string{"render", "-o", "json", "--show-origin"}, "--show-origin writes YAML comments: use it with -o yaml"},
 		{[]string{"render", "a", "b"}, "accepts at most 1 arg(s), received 2"},
 		{[]string{"render", "--target", "nope"}, "--target nope: no such target"},
+		{[]string{"render", "--path", "nope"}, "--path nope: not a directory in repository"},
 	} {
 		_, stderr, code := gitops(t, append(tc.args, "--repo", dir)...)
 		if code != 1 || !strings.Contains(stderr, tc.want) {
