@@ -242,7 +242,23 @@ func originComment(org render.Origin) string {
 	default:
 		s = "unknown"
 	}
-	if layers := org.Layers(); len(layers) > 0 {
+	// Options of one reconciler in a row name it once: "Flux Kustomization flux-system/apps
+	// spec.patches[0], spec.targetNamespace".
+	var layers []string
+	prev := ""
+	for _, l := range org.Layers() {
+		i := strings.LastIndex(l, " ")
+		if i > 0 && l[:i] == prev {
+			layers = append(layers, l[i+1:])
+			continue
+		}
+		prev = ""
+		if i > 0 {
+			prev = l[:i]
+		}
+		layers = append(layers, l)
+	}
+	if len(layers) > 0 {
 		s += "; layers: " + strings.Join(layers, ", ")
 	}
 	return s
