@@ -89,6 +89,8 @@ Type this in your shell:
 
   # In the working clone: the same, as a reviewable diff first
   cd $demo/work/fleet && git pull -q
+  kubectl gitops targets -o wide                          # what Flux applies from this repository
+  kubectl gitops render --path apps/staging --show-origin # what it applies there, and from where
   kubectl gitops scale deploy/web -n shop --replicas=2 --dry-run
   kubectl gitops set image deploy/web -n shop web=registry.example.com/shop/web:1.6.0 --dry-run
   EDITOR=nano kubectl gitops edit deploy/web -n shop      # a save is one commit

@@ -71,6 +71,8 @@ func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, cmdutil.Factor
 		NewCmdSync(f, streams),
 		NewCmdRollout(f, streams),
 		NewCmdHistory(f, streams),
+		NewCmdTargets(f, streams),
+		NewCmdRender(f, streams),
 		NewCmdShellInit(streams),
 		NewCmdIntercept(streams),
 	)

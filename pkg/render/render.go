@@ -185,6 +185,24 @@ func (r *Result) YAML() []byte {
 	return b
 }
 
+// Documents are the YAML documents of YAML, one per object in the order of Objects (nil for a
+// render from the cache).
+func (r *Result) Documents() ([][]byte, error) {
+	rm, ok := r.resmap.(interface{ Resources() []*resource.Resource })
+	if !ok {
+		return nil, nil
+	}
+	out := make([][]byte, 0, len(r.Objects))
+	for _, res := range rm.Resources() {
+		b, err := res.AsYAML()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 // Find returns the objects whose kind (or group kind) and name match, in any namespace when ns is "".
 func (r *Result) Find(gk schema.GroupKind, ns, name string) []*Object {
 	var out []*Object

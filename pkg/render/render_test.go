@@ -132,3 +132,28 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Documents are YAML's documents, one per object in order: joined as kustomize joins them they
+// are YAML, and each is the object of its index.
+func TestDocuments(t *testing.T) {
+	root := filepath.Join(repoRoot(t), "testdata", "repos", "kustomize")
+	res, err := Render(root, "overlays/production", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := res.Documents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != len(res.Objects) || len(docs) < 2 {
+		t.Fatalf("%d documents for %d objects", len(docs), len(res.Objects))
+	}
+	if joined := bytes.Join(docs, []byte("---\n")); !bytes.Equal(joined, res.YAML()) {
+		t.Errorf("the documents joined are not YAML():\n%s", joined)
+	}
+	for i, o := range res.Objects {
+		if !strings.Contains(string(docs[i]), "\n  name: "+o.ID.Name+"\n") {
+			t.Errorf("document %d is not %s:\n%s", i, o.ID, docs[i])
+		}
+	}
+}
