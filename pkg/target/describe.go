@@ -1,7 +1,6 @@
 package target
 
 import (
-	"path"
 	"strings"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
@@ -85,10 +84,7 @@ func Describe(t Target) Description {
 			d.Kind = KindFluxKustomization
 			if a.Artifact != nil {
 				d.Artifact = fluxSourceName(a.Reconciler)
-				d.ArtifactPath = t.Path
-				if p, ok := copiedFrom(a.Artifact, t.Path); ok {
-					d.Path = p
-				}
+				d.ArtifactPath = a.Path // t.Path is the repository directory it is copied from
 			}
 		}
 	case t.Source == SourceConfig:
@@ -113,22 +109,4 @@ func fluxSourceName(k reconciler.Object) string {
 		ns = k.Namespace()
 	}
 	return kind + " " + ns + "/" + str(k.Obj.Object, "spec", "sourceRef", "name")
-}
-
-// copiedFrom is the repository path that the artifact path p is copied from, as the artifact's
-// mapping (reconciler.Applied.Artifact) says for p or the nearest directory above it.
-func copiedFrom(artifact map[string]string, p string) (string, bool) {
-	for dir, rest := p, ""; ; {
-		if from, ok := artifact[dir]; ok {
-			if from == "" {
-				return "", false
-			}
-			return path.Join(from, rest), true
-		}
-		if dir == "." {
-			return "", false
-		}
-		rest = path.Join(path.Base(dir), rest)
-		dir = path.Dir(dir)
-	}
 }

@@ -74,24 +74,3 @@ func TestDescribe(t *testing.T) {
 		})
 	}
 }
-
-func TestCopiedFrom(t *testing.T) {
-	artifact := map[string]string{".": "apps/base", "staging": "apps/staging", "staging/README.md": "", "staging/settings.yaml": "config/staging/settings.yaml"}
-	for _, tc := range []struct {
-		p, want string
-		ok      bool
-	}{
-		{".", "apps/base", true},
-		{"staging", "apps/staging", true},
-		{"staging/settings.yaml", "config/staging/settings.yaml", true},
-		{"web/deploy", "apps/base/web/deploy", true},
-		{"staging/README.md", "", false},
-	} {
-		if got, ok := copiedFrom(artifact, tc.p); got != tc.want || ok != tc.ok {
-			t.Errorf("copiedFrom(%q) = %q, %v; want %q, %v", tc.p, got, ok, tc.want, tc.ok)
-		}
-	}
-	if got, ok := copiedFrom(map[string]string{"a": "x"}, "b/c"); ok {
-		t.Errorf("a path outside every copy: %q, want none", got)
-	}
-}
