@@ -601,15 +601,26 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 			created[id] = false
 		}
 	}
+	// A generated object whose content changes gets a new hash in its name, and kustomize
+	// renames each reference to it: it is the same object, and so are the objects that refer
+	// to it, with the old name read for the new.
+	renamed, names := hashRenames(before, after)
 	seen := map[render.ObjectID]bool{}
 	for _, a := range after.Objects {
-		seen[a.ID] = true
-		if before.Get(a.ID) == nil {
+		id, obj := a.ID, a.Obj().Object
+		if len(renamed) > 0 {
+			if old, ok := renamed[id]; ok {
+				id = old
+			}
+			obj = renameStrings(obj, names).(map[string]any)
+		}
+		seen[id] = true
+		if before.Get(id) == nil {
 			matched := false
-			for id := range created {
-				if id.Kind == a.ID.Kind && id.Group == a.ID.Group && id.Name == a.Origin.Name && (id.Namespace == "" || id.Namespace == a.ID.Namespace) {
-					created[id], matched = true, true
-					if missing := notContained(expect[id], a.Obj().Object, ""); missing != "" {
+			for cid := range created {
+				if cid.Kind == a.ID.Kind && cid.Group == a.ID.Group && cid.Name == a.Origin.Name && (cid.Namespace == "" || cid.Namespace == a.ID.Namespace) {
+					created[cid], matched = true, true
+					if missing := notContained(expect[cid], a.Obj().Object, ""); missing != "" {
 						problems = append(problems, fmt.Sprintf("%s would render in target %s without %s as given", a.ID, target, missing))
 					}
 				}
@@ -620,17 +631,17 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 			continue
 		}
 		want := map[string]any(nil)
-		if d, ok := expect[a.ID]; ok && d == nil {
+		if d, ok := expect[id]; ok && d == nil {
 			problems = append(problems, fmt.Sprintf("%s would still render in target %s", a.ID, target))
 			continue
 		} else if ok {
 			want = d
 		} else {
-			want = before.Get(a.ID).Obj().Object
+			want = before.Get(id).Obj().Object
 		}
-		if !reflect.DeepEqual(stripStatus(a.Obj().Object), stripStatus(want)) {
+		if !reflect.DeepEqual(stripStatus(obj), stripStatus(want)) {
 			var diffs []string
-			for _, c := range placement.DiffUnordered(want, a.Obj().Object, placement.PatchMeta(a.Obj().GroupVersionKind())) {
+			for _, c := range placement.DiffUnordered(want, obj, placement.PatchMeta(a.Obj().GroupVersionKind())) {
 				diffs = append(diffs, c.String())
 			}
 			if len(diffs) == 0 {
@@ -639,7 +650,7 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 				continue
 			}
 			what := "would also change"
-			if _, ok := expect[a.ID]; ok {
+			if _, ok := expect[id]; ok {
 				what = "would not render as asked"
 			}
 			problems = append(problems, fmt.Sprintf("%s in target %s %s: %s", a.ID, target, what, strings.Join(diffs, "; ")))
@@ -660,6 +671,66 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// hashRenames pairs the generated objects (names ending in kustomize's content hash) that are
+// only in before with those only in after of the same kind, namespace and name less the hash:
+// it returns the old ID of each new one, and the old name of each new name.
+func hashRenames(before, after *render.Result) (map[render.ObjectID]render.ObjectID, map[string]string) {
+	unhashed := func(id render.ObjectID) (render.ObjectID, bool) {
+		m := hashSuffix.FindStringIndex(id.Name)
+		if m == nil {
+			return id, false
+		}
+		id.Name = id.Name[:m[0]]
+		return id, true
+	}
+	gone := map[render.ObjectID][]render.ObjectID{}
+	for _, b := range before.Objects {
+		if base, ok := unhashed(b.ID); ok && after.Get(b.ID) == nil {
+			gone[base] = append(gone[base], b.ID)
+		}
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	came := map[render.ObjectID][]render.ObjectID{}
+	for _, a := range after.Objects {
+		if base, ok := unhashed(a.ID); ok && before.Get(a.ID) == nil {
+			came[base] = append(came[base], a.ID)
+		}
+	}
+	ids, names := map[render.ObjectID]render.ObjectID{}, map[string]string{}
+	for base, olds := range gone {
+		if news := came[base]; len(olds) == 1 && len(news) == 1 {
+			ids[news[0]], names[news[0].Name] = olds[0], olds[0].Name
+		}
+	}
+	return ids, names
+}
+
+// renameStrings is v with every string equal to a key of names replaced by its value.
+func renameStrings(v any, names map[string]string) any {
+	switch x := v.(type) {
+	case string:
+		if n, ok := names[x]; ok {
+			return n
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = renameStrings(e, names)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = renameStrings(e, names)
+		}
+		return out
+	}
+	return v
 }
 
 // notContained returns the first field path of want that got lacks or holds differently, ignoring
