@@ -68,7 +68,7 @@ lint: ## gofmt, go vet, and go mod tidy leaving no diff
 # The control plane and controllers the e2e tests run, built from the module proxy. Each binary is
 # rebuilt only when missing or when its pinned module versions (the tools go.mod) change.
 testbin: $(TESTBIN)/kube-apiserver $(TESTBIN)/kubectl $(TESTBIN)/etcd $(TESTBIN)/sealed-secrets-controller \
-	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller ## Build the test control plane and controllers
+	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller $(TESTBIN)/kustomize ## Build the test control plane and controllers
 
 $(TESTBIN)/kube-apiserver: hack/testbin/kube/go.mod
 	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
@@ -81,6 +81,10 @@ $(TESTBIN)/etcd: hack/testbin/etcd/go.mod
 
 $(TESTBIN)/sealed-secrets-controller: hack/testbin/sealedsecrets/go.mod
 	cd hack/testbin/sealedsecrets && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ github.com/bitnami-labs/sealed-secrets/cmd/controller
+
+# The kustomize CLI Argo CD's repo-server runs (kustomize edit, build), for the Argo CD render tests.
+$(TESTBIN)/kustomize: hack/testbin/kustomize/go.mod
+	cd hack/testbin/kustomize && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ sigs.k8s.io/kustomize/kustomize/v5
 
 # Flux's controllers v1.7.3; the checksum database does not answer for some of their modules.
 FLUX_ENV := GOFLAGS=-mod=mod GONOSUMDB=k8s.io/kubernetes,github.com/fluxcd/pkg/helmtestserver,github.com/fluxcd/pkg/gittestserver,github.com/fluxcd/pkg/http/transport,github.com/google/go-containerregistry/pkg/authn/k8schain

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
@@ -26,8 +27,11 @@ import (
 // a change can reach it, so the work grows with the targets a change touches, not with the
 // repository.
 type Engine struct {
-	root    string
-	targets []string
+	root string
+	// targets are the targets' keys (render.Key), specs the targets by key.
+	targets   []string
+	specs     map[string]Target
+	plainness map[string]bool // plain's answers
 	// reads holds, per target, the files and directories its kustomizations include, read from
 	// the kustomization files alone (no render).
 	reads  map[string][]string
@@ -51,6 +55,8 @@ type Engine struct {
 	// (or the one kept in the cache) that stood for a partial render asked for again (for tests).
 	partials       map[string][]*render.Result
 	PartialsReused int
+	// skipped says, by target, why a target that reads a changed file was left out.
+	skipped map[string]string
 	// Whole renders every reached target whole, never reduced nor in slices (to compare in tests).
 	Whole bool
 	// Sliced counts the targets rendered in slices (for tests); sliceFiles, when set, replaces
@@ -61,26 +67,48 @@ type Engine struct {
 	links map[string]string
 }
 
-// NewEngine prepares the closed loop for the repository at root and its targets.
-func NewEngine(root string, targets []string) (*Engine, error) {
-	return NewEngineWithIncludes(root, targets, nil)
+// Target is one render the closed loop keeps as it was: a directory of the repository, with the
+// options of the reconciler that applies it (nil: rendered as kustomize renders it).
+type Target struct {
+	Path    string
+	Applied *reconciler.Applied
 }
 
-// NewEngineWithIncludes is NewEngine with what discovery already read of the targets'
-// kustomizations (target.IncludedDirs of each, by path); targets missing there are read.
-func NewEngineWithIncludes(root string, targets []string, includes map[string][]string) (*Engine, error) {
+// Key is the target's key among the engine's, render.Key.
+func (t Target) Key() string { return render.Key(t.Path, t.Applied) }
+
+// Paths are the targets of directories rendered as kustomize renders them.
+func Paths(paths ...string) []Target {
+	out := make([]Target, len(paths))
+	for i, p := range paths {
+		out[i] = Target{Path: p}
+	}
+	return out
+}
+
+// NewEngine prepares the closed loop for the repository at root and its targets, directories
+// rendered as kustomize renders them.
+func NewEngine(root string, targets []string) (*Engine, error) {
+	return NewEngineWithIncludes(root, Paths(targets...), nil)
+}
+
+// NewEngineWithIncludes prepares the closed loop for the repository at root and its targets,
+// with what discovery already read of the targets' kustomizations (target.IncludedDirs of each,
+// by path); targets missing there are read.
+func NewEngineWithIncludes(root string, targets []Target, includes map[string][]string) (*Engine, error) {
 	e := newEngine(root, targets)
-	for _, t := range targets {
-		if !hasKustomization(filepath.Join(root, filepath.FromSlash(t))) {
+	for _, tg := range targets {
+		t, dir := tg.Key(), tg.Path
+		if !hasKustomization(filepath.Join(root, filepath.FromSlash(dir))) {
 			// A plain directory: what it reads is what lies below it.
 			e.reads[t] = nil
 			continue
 		}
-		inc, ok := includes[t]
+		inc, ok := includes[dir]
 		if !ok {
 			var err error
-			if inc, err = target.IncludedDirs(root, t); err != nil {
-				return nil, fmt.Errorf("reading the kustomizations of target %s: %w", t, err)
+			if inc, err = target.IncludedDirs(root, dir); err != nil {
+				return nil, fmt.Errorf("reading the kustomizations of target %s: %w", dir, err)
 			}
 		}
 		inc = slices.Clone(inc)
@@ -90,10 +118,59 @@ func NewEngineWithIncludes(root string, targets []string, includes map[string][]
 	return e, nil
 }
 
-func newEngine(root string, targets []string) *Engine {
-	return &Engine{root: root, targets: targets, reads: map[string][]string{}, before: map[string]*render.Result{},
+func newEngine(root string, targets []Target) *Engine {
+	e := &Engine{root: root, specs: map[string]Target{}, plainness: map[string]bool{}, reads: map[string][]string{}, before: map[string]*render.Result{},
 		trees: map[string]*kustTree{}, fresh: map[string]*render.Result{},
 		partials: map[string][]*render.Result{}, links: map[string]string{}}
+	for _, tg := range targets {
+		if _, dup := e.specs[tg.Key()]; dup {
+			continue
+		}
+		e.targets = append(e.targets, tg.Key())
+		e.specs[tg.Key()] = tg
+	}
+	return e
+}
+
+// name names target t in messages: its directory, and its reconciler when one applies it.
+func (e *Engine) name(t string) string {
+	if a := e.specs[t].Applied; a != nil {
+		return fmt.Sprintf("%s (%s)", a.Reconciler.Ref(), e.dir(t))
+	}
+	return e.dir(t)
+}
+
+// skip notes that target t was left out of the closed loop because it does not render.
+func (e *Engine) skip(t string, err error) {
+	if e.skipped == nil {
+		e.skipped = map[string]string{}
+	}
+	if _, ok := e.skipped[t]; ok {
+		return
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	e.skipped[t] = fmt.Sprintf("target %s does not render, so this change cannot harm it; left out: %s", e.name(t), msg)
+}
+
+// dir is target t's directory.
+func (e *Engine) dir(t string) string { return e.specs[t].Path }
+
+// options are render options for target t.
+func (e *Engine) options(t string, o render.Options) render.Options {
+	o.Applied = e.specs[t].Applied
+	return o
+}
+
+// plain tells a target rendered as kustomize renders it: the reduced, sliced and refreshed
+// renders model kustomize alone; a reconciler's options on top are rendered whole.
+func (e *Engine) plain(t string) bool {
+	p, ok := e.plainness[t]
+	if !ok {
+		a := e.specs[t].Applied
+		p = a == nil || a.Plain(os.DirFS(e.root))
+		e.plainness[t] = p
+	}
+	return p
 }
 
 // parseTree is parseTree through the engine's memo, kept in the cache between commands.
@@ -107,15 +184,15 @@ func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
 			return tree, nil
 		}
 	}
-	e.memo().loadTree(e.root, t)
-	tree, err := parseTree(e.root, t, old, e.parsed)
+	e.memo().loadTree(e.root, e.dir(t))
+	tree, err := parseTree(e.root, e.dir(t), old, e.parsed)
 	e.parsed.json.save()
 	if len(old) == 0 {
 		e.trees[t] = tree
 		if err != nil {
 			e.trees[t] = nil
 		} else {
-			e.parsed.saveTree(e.root, t, tree)
+			e.parsed.saveTree(e.root, e.dir(t), tree)
 		}
 	}
 	return tree, err
@@ -153,7 +230,7 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 	if _, ok := e.reads[t]; !ok {
 		return nil, fmt.Errorf("%s is not a target of this repository (targets: %s)", t, strings.Join(e.targets, ", "))
 	}
-	if r, old, ok := e.Cache.Load(e.root, t); ok {
+	if r, old, ok := e.Cache.Load(e.root, e.dir(t), t); ok {
 		e.vouch(r)
 		if len(old) > 0 {
 			if r, ok = e.refresh(t, r, old); ok {
@@ -169,10 +246,14 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 			return r, nil
 		}
 	}
-	r, ok := e.renderSliced(t)
+	var r *render.Result
+	ok := false
+	if e.plain(t) {
+		r, ok = e.renderSliced(t)
+	}
 	if !ok {
 		var err error
-		if r, err = render.Render(e.root, t, render.Options{}); err != nil {
+		if r, err = render.Render(e.root, e.dir(t), e.options(t, render.Options{})); err != nil {
 			return nil, err
 		}
 	}
@@ -184,7 +265,7 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 // refresh brings a cached render up to date with files that changed since (old holds their
 // contents then), rendering only what they can reach, as the closed loop does for an edit.
 func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) (*render.Result, bool) {
-	if e.Whole {
+	if e.Whole || !e.plain(t) {
 		return nil, false
 	}
 	tree, err := e.parseTree(t, old)
@@ -209,8 +290,9 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 
 // Render returns the current render of the target at path t of the repository at root, from
 // cache when it holds it (brought up to date if files changed since), stored there otherwise.
-func Render(root, t string, cache render.Cache) (*render.Result, error) {
-	e := newEngine(root, []string{t})
+func Render(root string, tg Target, cache render.Cache) (*render.Result, error) {
+	e := newEngine(root, []Target{tg})
+	t := tg.Key()
 	e.reads[t], e.Cache = nil, cache
 	return e.Rendered(t)
 }
@@ -234,7 +316,12 @@ func (e *Engine) Remember(written bool) {
 // kustomizations include or one below an included directory, or (once rendered) a file the
 // render read.
 func (e *Engine) mayRead(t, file string) bool {
-	if t == "." || strings.HasPrefix(file, strings.TrimSuffix(t, "/")+"/") {
+	if dir := e.dir(t); dir == "." || strings.HasPrefix(file, strings.TrimSuffix(dir, "/")+"/") {
+		return true
+	}
+	if a := e.specs[t].Applied; a != nil && (a.Reconciler.File == file || a.Artifact != nil) {
+		// The reconciler's own options are read from its file; an artifact assembled from
+		// the repository may read anything it copies (its render lists what it did).
 		return true
 	}
 	if r, ok := e.before[t]; ok && contains(r.Inputs, file) {
@@ -292,6 +379,9 @@ type Plan struct {
 	// Before and After are the renders, before and after the change, of every target that
 	// reads a changed file: what the gate checks the changed objects in.
 	Before, After map[string]*render.Result
+	// Skipped say, one line each, which targets reading a changed file were left out because
+	// they did not render before the change.
+	Skipped []string
 }
 
 // Paths are the changed files, sorted.
@@ -356,14 +446,14 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 		place := func(files map[string][]byte) ([]placement.Candidate, error) {
 			in := placement.Input{
 				Root:   e.root,
-				Target: ch.Target,
+				Target: e.dir(ch.Target),
 				Object: ch.Object,
 				Files:  files,
 				Shared: func(f string) bool { return e.sharedWith(ch.Target, f) },
 			}
 			switch {
 			case ch.Object == nil:
-				return placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: ch.Target, Object: ch.Desired, FileName: ch.FileName, Content: ch.Content, Files: files})
+				return placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: e.dir(ch.Target), Object: ch.Desired, FileName: ch.FileName, Content: ch.Content, Files: files})
 			case ch.Content != nil:
 				return placement.ReplaceDocument(in, ch.Content)
 			case ch.Desired == nil:
@@ -440,6 +530,11 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 	for t := range plan.After {
 		plan.Before[t] = e.before[t]
 	}
+	for _, t := range e.targets {
+		if msg, ok := e.skipped[t]; ok {
+			plan.Skipped = append(plan.Skipped, msg)
+		}
+	}
 	return plan, nil
 }
 
@@ -452,9 +547,15 @@ func (e *Engine) sharedWith(self, file string) bool {
 	}
 	for _, t := range e.targets {
 		for _, p := range paths {
-			if t != self && e.mayRead(t, p) {
-				return true
+			if t == self || !e.mayRead(t, p) {
+				continue
 			}
+			// A target that does not render cannot be harmed: it shares nothing.
+			if _, err := e.Rendered(t); err != nil {
+				e.skip(t, err)
+				continue
+			}
+			return true
 		}
 	}
 	return false
@@ -474,7 +575,13 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 		}
 		before, err := e.Rendered(t)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("target %s does not render before the change: %w", t, err))
+			if len(expect[t]) > 0 {
+				errs = append(errs, fmt.Errorf("target %s does not render before the change: %w", e.name(t), err))
+				continue
+			}
+			// A render that fails already cannot be harmed by the change: it is not a reason
+			// to refuse it, only one to say so.
+			e.skip(t, err)
 			continue
 		}
 		if after, ok, err := e.verifyReduced(t, before, files, expect[t]); ok {
@@ -484,7 +591,7 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 			}
 			continue
 		}
-		after, err := render.Render(e.root, t, render.Options{Overlay: files})
+		after, err := render.Render(e.root, e.dir(t), e.options(t, render.Options{Overlay: files}))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("target %s no longer renders: %w", t, err))
 			continue
@@ -501,7 +608,7 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 // the target must be rendered whole. It returns the full render after the change, and err
 // when the closed loop refuses it.
 func (e *Engine) verifyReduced(t string, before *render.Result, files map[string][]byte, expect map[render.ObjectID]map[string]any) (*render.Result, bool, error) {
-	if e.Whole {
+	if e.Whole || !e.plain(t) {
 		return nil, false, nil
 	}
 	tree, err := e.parseTree(t, nil)
@@ -548,7 +655,7 @@ func (e *Engine) renderPartial(t string, full *render.Result, overlay map[string
 			return p, nil
 		}
 	}
-	r, err := render.Render(e.root, t, render.Options{Overlay: overlay, Drop: drop, NoOrigins: true})
+	r, err := render.Render(e.root, e.dir(t), render.Options{Overlay: overlay, Drop: drop, NoOrigins: true})
 	if err != nil {
 		return nil, err
 	}

@@ -230,3 +230,33 @@ func TestSharedBaseProductionRenderUnchanged(t *testing.T) {
 		t.Error("production render changed")
 	}
 }
+
+// A target that does not render before the change (a broken example, a directory no reconciler
+// applies) cannot be harmed by it: it neither makes a file shared nor refuses the change; the
+// plan says it was left out. A target the change breaks is refused as before.
+func TestTargetThatDoesNotRenderIsLeftOut(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"app/kustomization.yaml": "resources:\n  - deployment.yaml\n",
+		"app/deployment.yaml":    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: web:1\n",
+		// The repository root lists the app and a file that is not there.
+		"kustomization.yaml": "resources:\n  - app\n  - missing.yaml\n",
+	}
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := planOne(t, root, []string{".", "app"}, "app", deployments, "web", setReplicas(3))
+	if err != nil {
+		t.Fatalf("the change was refused for a target that does not render: %v", err)
+	}
+	wantOnly(t, p, map[string]string{"app/deployment.yaml": strings.Replace(files["app/deployment.yaml"], "replicas: 1", "replicas: 3", 1)})
+	if len(p.Skipped) != 1 || !strings.Contains(p.Skipped[0], "target . does not render") || !strings.Contains(p.Skipped[0], "missing.yaml") {
+		t.Errorf("skipped %q, want one line naming target . and why", p.Skipped)
+	}
+}

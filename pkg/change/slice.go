@@ -150,7 +150,7 @@ func (e *Engine) renderSliced(t string) (*render.Result, bool) {
 						drop = append(drop, en.raw)
 					}
 				}
-				parts[i], errs[i] = render.Render(e.root, t, render.Options{Drop: map[string][]string{list.dir: drop}})
+				parts[i], errs[i] = render.Render(e.root, e.dir(t), render.Options{Drop: map[string][]string{list.dir: drop}})
 			}
 		}()
 	}

@@ -149,7 +149,7 @@ func BenchmarkDiff1000(b *testing.B) {
 	// .git/kubectl-gitops); the timed runs are the ones after it, as a user's second diff is.
 	cache := render.Cache{Dir: b.TempDir()}
 	start = time.Now()
-	if _, err := change.Render(dir, ".", cache); err != nil {
+	if _, err := change.Render(dir, change.Target{Path: "."}, cache); err != nil {
 		b.Fatal(err)
 	}
 	firstRender := time.Since(start)
@@ -259,7 +259,7 @@ func timeKubectlDiff(b *testing.B, kubectl, kubeconfig, dir string, flags ...str
 func timeCompare(b *testing.B, c *testcluster.Cluster, dir, ns string, cache render.Cache) (found []string, elapsed, rendering time.Duration) {
 	b.Helper()
 	start := time.Now()
-	res, err := change.Render(dir, ".", cache)
+	res, err := change.Render(dir, change.Target{Path: "."}, cache)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,7 +38,7 @@ const DefaultRenderTimeout = 60 * time.Second
 // renderWithin renders a target, or gives up after timeout with an error that says why. The
 // render itself cannot be stopped: it goes on until the hook's process ends, which it does
 // right after reporting.
-func renderWithin(root, dir string, timeout time.Duration) (*render.Result, error) {
+func renderWithin(root string, t target.Target, timeout time.Duration) (*render.Result, error) {
 	if timeout == 0 {
 		timeout = DefaultRenderTimeout
 	}
@@ -48,7 +48,7 @@ func renderWithin(root, dir string, timeout time.Duration) (*render.Result, erro
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, err := render.Render(root, dir, render.Options{})
+		res, err := render.Render(root, t.Path, render.Options{Applied: t.Applied})
 		done <- result{res, err}
 	}()
 	timer := time.NewTimer(timeout)
@@ -57,7 +57,7 @@ func renderWithin(root, dir string, timeout time.Duration) (*render.Result, erro
 	case r := <-done:
 		return r.res, r.err
 	case <-timer.C:
-		return nil, fmt.Errorf("render %s: did not finish in %v; kustomize is slow on very large files (a mapping of tens of thousands of keys): split them", dir, timeout)
+		return nil, fmt.Errorf("render %s: did not finish in %v; kustomize is slow on very large files (a mapping of tens of thousands of keys): split them", t.Path, timeout)
 	}
 }
 
@@ -156,7 +156,7 @@ func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error
 		head = sha
 	}
 	for _, t := range targets {
-		res, rerr := renderWithin(index, t.Path, o.RenderTimeout)
+		res, rerr := renderWithin(index, t, o.RenderTimeout)
 		touched := underAny(staged, t.Path)
 		if !touched && rerr == nil {
 			touched = intersects(staged, res.Inputs)
@@ -166,7 +166,7 @@ func PreCommit(ctx context.Context, o PreCommitOptions) (*PreCommitReport, error
 			touched = true
 			if head != "" {
 				if before, err := exports.export(ctx, head); err == nil {
-					if prev, err := renderWithin(before, t.Path, o.RenderTimeout); err == nil {
+					if prev, err := renderWithin(before, t, o.RenderTimeout); err == nil {
 						touched = intersects(staged, prev.Inputs)
 					}
 				}

@@ -241,6 +241,9 @@ func TestPreCommitAliasBombNotRendered(t *testing.T) {
 // A render that takes too long (kustomize is slow on a mapping of tens of thousands of keys)
 // ends in an error that names the target, when the timeout is over, not in a hung commit.
 func TestPreCommitRenderTimeout(t *testing.T) {
+	if raceDetector {
+		t.Skip("a render time limit is not measured under the race detector (make test runs it)")
+	}
 	testrepo.Env(t)
 	repo := testrepo.New(t, "kustomize")
 	var cm strings.Builder

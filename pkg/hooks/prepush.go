@@ -350,7 +350,7 @@ func checkPushTarget(ctx context.Context, o PrePushOptions, t target.Target, u R
 	case !isDir(filepath.Join(remote, filepath.FromSlash(t.Path))):
 		pt.Notes = append(pt.Notes, fmt.Sprintf("new at this push (%s has no %s): no drift check", short(u.RemoteSHA), t.Path))
 	default:
-		res, err := renderWithin(remote, t.Path, o.RenderTimeout)
+		res, err := renderWithin(remote, t, o.RenderTimeout)
 		if err != nil {
 			pt.Notes = append(pt.Notes, fmt.Sprintf("does not render at the remote's %s, so the cluster was not compared with it: %v", short(u.RemoteSHA), err))
 			break
@@ -372,7 +372,7 @@ func checkPushTarget(ctx context.Context, o PrePushOptions, t target.Target, u R
 		}
 	}
 
-	res, err := renderWithin(local, t.Path, o.RenderTimeout)
+	res, err := renderWithin(local, t, o.RenderTimeout)
 	if err != nil {
 		pt.RenderError = err.Error()
 		return pt, nil

@@ -181,7 +181,7 @@ func (o *DiffOptions) Validate(cmd *cobra.Command) error {
 // Run renders the target, compares it with the cluster and prints the differences.
 func (o *DiffOptions) Run(cmd *cobra.Command) error {
 	ctx, t := cmd.Context(), o.target
-	res, err := change.Render(t.RepoDir, t.Path, workflow.RenderCache(t.RepoDir))
+	res, err := change.Render(t.RepoDir, change.Target{Path: t.Path, Applied: t.Applied}, workflow.RenderCache(t.RepoDir))
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("failed to render %s: %w", t, err)}
 	}

@@ -101,11 +101,15 @@ func (o *EditOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	eng, err := change.NewEngineWithIncludes(t.RepoDir, append(append([]string{}, targets...), t.Path), t.RepoIncludes)
+	engTargets := []change.Target{{Path: t.Path, Applied: t.Applied}}
+	for _, o := range targets {
+		engTargets = append(engTargets, change.Target{Path: o.Path, Applied: o.Applied})
+	}
+	eng, err := change.NewEngineWithIncludes(t.RepoDir, engTargets, t.RepoIncludes)
 	if err != nil {
 		return err
 	}
-	r, err := eng.Rendered(t.Path)
+	r, err := eng.Rendered(t.Key())
 	if err != nil {
 		return err
 	}

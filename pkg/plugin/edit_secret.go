@@ -54,7 +54,7 @@ func secretEditName(sel workflow.Selection) (string, bool, error) {
 // and shown decoded; the changed ones are encrypted again. sealed-secrets: the keys are shown
 // with a placeholder; a key given a value is sealed again, a key removed is deleted. The text
 // lives only in the session's private directory.
-func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *target.Target, targets []string, r *render.Result, name string) error {
+func (o *EditOptions) runSecret(ctx context.Context, f cmdutil.Factory, t *target.Target, targets []target.Target, r *render.Result, name string) error {
 	root, err := filepath.Abs(t.RepoDir)
 	if err != nil {
 		return err
@@ -286,7 +286,7 @@ func (s secretShown) edits(in *secrets.Inspection, edited []byte) (map[string][]
 }
 
 // secretEdit routes an edit that names a Secret to runSecret; it reports whether it did.
-func (o *EditOptions) secretEdit(ctx context.Context, f cmdutil.Factory, cmd *cobra.Command, t *target.Target, targets []string, r *render.Result) (bool, error) {
+func (o *EditOptions) secretEdit(ctx context.Context, f cmdutil.Factory, cmd *cobra.Command, t *target.Target, targets []target.Target, r *render.Result) (bool, error) {
 	name, ok, err := secretEditName(o.selection)
 	if err != nil {
 		return true, usageErrorf(cmd, "%v", err)

@@ -100,7 +100,7 @@ func (t *targetFlags) validate(cmd *cobra.Command, formats ...string) error {
 type objectHistory struct {
 	target *target.Target
 	// targets are the repository's target paths, for a change's closed loop.
-	targets []string
+	targets []target.Target
 	name    string // deployment.apps/web
 	result  *history.Result
 }

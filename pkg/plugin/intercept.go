@@ -319,7 +319,7 @@ func configCovers(ctx context.Context, f cmdutil.Factory, sub *cobra.Command, li
 	if err != nil || t.Source != target.SourceConfig {
 		return nil, nil
 	}
-	r, err := change.Render(t.RepoDir, t.Path, workflow.RenderCache(t.RepoDir))
+	r, err := change.Render(t.RepoDir, change.Target{Path: t.Path, Applied: t.Applied}, workflow.RenderCache(t.RepoDir))
 	if err != nil {
 		return nil, nil
 	}

@@ -206,7 +206,7 @@ func secretSelection(u secretUpdate) workflow.Selection {
 
 // runSecretUpdate sets and removes values of one encrypted Secret and commits the document the
 // provider rewrote (or shows the masked diff).
-func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, u secretUpdate, action, what, verb string) error {
+func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []target.Target, u secretUpdate, action, what, verb string) error {
 	res, name, err := c.updateSecret(ctx, streams, t, targets, u, action, what)
 	if noChange(streams.ErrOut, err) {
 		return c.settle(ctx, streams)
@@ -217,7 +217,7 @@ func (c *changeFlags) runSecretUpdate(ctx context.Context, streams genericioopti
 	return c.finish(ctx, streams, verb, res, []string{name})
 }
 
-func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []string, u secretUpdate, action, what string) (*workflow.Result, string, error) {
+func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions.IOStreams, t *target.Target, targets []target.Target, u secretUpdate, action, what string) (*workflow.Result, string, error) {
 	root, err := filepath.Abs(t.RepoDir)
 	if err != nil {
 		return nil, "", err

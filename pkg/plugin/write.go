@@ -149,7 +149,7 @@ func (c *changeFlags) dryRun() bool {
 
 // request is the change of target t as the shared flags say it is committed; the command adds
 // which objects change and how (Select and Mutate, or Changes) and the subject.
-func (c *changeFlags) request(streams genericiooptions.IOStreams, t *target.Target, targets []string) workflow.Request {
+func (c *changeFlags) request(streams genericiooptions.IOStreams, t *target.Target, targets []target.Target) workflow.Request {
 	return workflow.Request{
 		Target:        t,
 		Targets:       targets,
@@ -190,7 +190,7 @@ func (c *changeFlags) cluster(t *target.Target) *validate.Cluster {
 
 // resolveTarget finds the target: from flags or the repository's config without the cluster,
 // else from the live object's GitOps labels.
-func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd *cobra.Command, sel workflow.Selection) (*target.Target, []string, *unstructured.Unstructured, error) {
+func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd *cobra.Command, sel workflow.Selection) (*target.Target, []target.Target, *unstructured.Unstructured, error) {
 	opts := target.ResolveOptions{Repo: c.Repo, Path: c.Path, Target: c.Target}
 	if fl := cmd.Flags().Lookup("context"); fl != nil && fl.Value.String() != "" {
 		opts.Context = fl.Value.String()
@@ -232,9 +232,7 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	if t.FileStats == nil && len(all) > 0 {
 		t.FileStats = all[0].FileStats
 	}
-	var paths []string
 	for _, a := range all {
-		paths = append(paths, a.Path)
 		if a.Includes != nil {
 			if t.RepoIncludes == nil {
 				t.RepoIncludes = map[string][]string{}
@@ -249,7 +247,7 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 		return nil, nil, nil, err
 	}
 	c.factory, c.resolved, c.fromLive = f, t, live != nil
-	return t, paths, live, nil
+	return t, all, live, nil
 }
 
 // fetchLive reads the first named object from the cluster, for its GitOps labels.

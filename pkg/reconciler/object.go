@@ -7,6 +7,7 @@ package reconciler
 
 import (
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -46,7 +47,53 @@ type Applied struct {
 	Path string
 	// Artifact, for a source assembled from the repository (a Flux ExternalArtifact that an
 	// ArtifactGenerator copies), maps each path of the artifact to the repository path it is
-	// copied from, files and directories; Path is then a path in the artifact. Nil: the
-	// source is the repository itself.
+	// copied from, files and directories; Path is then a path in the artifact. A path that
+	// maps to "" is not in the artifact (an exclude left it out of a directory copied with
+	// it). Nil: the source is the repository itself.
 	Artifact map[string]string
+}
+
+// Key names what a is among the targets of one repository: the reconciler, the file that
+// defines it (one object may be defined once per cluster directory), and the source. Two
+// reconcilers applying one directory with different options are two targets.
+func (a *Applied) Key() string {
+	return fmt.Sprintf("%s@%s#%d", a.Reconciler.Ref(), a.Reconciler.File, a.Source)
+}
+
+// fluxOptions are the fields of a Flux Kustomization's spec that change what it applies beyond
+// the kustomize build of its path.
+var fluxOptions = []string{"targetNamespace", "namePrefix", "nameSuffix", "patches", "images", "components", "commonMetadata", "postBuild"}
+
+// Plain tells whether the reconciler applies the directory exactly as kustomize builds it (Flux
+// reads a directory without a kustomization as the render does too): no option of its own
+// changes the objects, so the closed loop's partial renders, which model kustomize alone, hold.
+// fsys is the repository (Argo CD merges override files of the source's directory in).
+func (a *Applied) Plain(fsys fs.FS) bool {
+	if a.Artifact != nil || a.Reconciler.Obj == nil {
+		return false
+	}
+	obj := a.Reconciler.Obj
+	switch {
+	case obj.GroupVersionKind().Group == "kustomize.toolkit.fluxcd.io" && obj.GetKind() == "Kustomization":
+		spec, _ := obj.Object["spec"].(map[string]any)
+		for _, f := range fluxOptions {
+			if v, ok := spec[f]; ok && v != nil {
+				return false
+			}
+		}
+		return true
+	case IsArgoApplication(a.Reconciler):
+		src, err := ReadArgoSource(obj, a.Source, fsys)
+		if err != nil || src.Type != ArgoKustomize || len(src.SetBy) > 0 {
+			return false
+		}
+		opts, _ := src.Spec["kustomize"].(map[string]any)
+		for k := range opts {
+			if k != "version" {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -30,13 +30,13 @@ type Cache struct {
 }
 
 // cacheFormat names the entry format; binenc.Format adds the build, whose kustomize renders.
-var cacheFormat = binenc.Format("kubectl-gitops render cache 5")
+var cacheFormat = binenc.Format("kubectl-gitops render cache 6")
 
 // An entry is written in a binary form read without decoding its objects: a command in a large
 // target decodes only the objects it looks at, and stores the others again as they were read.
 type cacheEntry struct {
 	Root    string
-	Path    string
+	Path    string // the target's key (Result.Key)
 	Inputs  []inputStamp
 	Dirs    []dirStamp
 	Objects []*Object
@@ -102,15 +102,24 @@ func listingSum(p string, entries []os.DirEntry, edited map[string][]byte) [sha2
 	return sum
 }
 
+// key is the render's Key, or its Path for a render made before keys (a test's Result).
+func (r *Result) key() string {
+	if r.Key == "" {
+		return r.Path
+	}
+	return r.Key
+}
+
 func (c Cache) file(root, path string) string {
 	h := sha256.Sum256([]byte(root + "\x00" + path))
 	return filepath.Join(c.Dir, "render-"+hex.EncodeToString(h[:12])+".gob")
 }
 
-// Load returns the cached render of target path of the repository at root. changed is empty
-// when it is the render of the files on disk; otherwise it holds, for each input whose content
-// differs now, the content the render was made from (nil: the file is gone).
-func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok bool) {
+// Load returns the cached render of the target with key (see Key) and directory path of the
+// repository at root. changed is empty when it is the render of the files on disk; otherwise it
+// holds, for each input whose content differs now, the content the render was made from (nil:
+// the file is gone).
+func (c Cache) Load(root, path, key string) (r *Result, changed map[string][]byte, ok bool) {
 	if c.Dir == "" {
 		return nil, nil, false
 	}
@@ -118,12 +127,12 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 	if err != nil {
 		return nil, nil, false
 	}
-	b, written, err := binenc.ReadFile(c.file(root, path))
+	b, written, err := binenc.ReadFile(c.file(root, key))
 	if err != nil {
 		return nil, nil, false
 	}
 	e, err := decodeEntry(b)
-	if err != nil || e.Root != root || e.Path != path {
+	if err != nil || e.Root != root || e.Path != key {
 		return nil, nil, false
 	}
 	for _, d := range e.Dirs {
@@ -147,7 +156,7 @@ func (c Cache) Load(root, path string) (r *Result, changed map[string][]byte, ok
 		}
 		stamps[in.Path] = *cur[i]
 	}
-	res := &Result{Path: path, Objects: e.Objects, Cacheable: true, stamps: stamps, partial: e.Partial}
+	res := &Result{Path: path, Key: key, Objects: e.Objects, Cacheable: true, stamps: stamps, partial: e.Partial}
 	for _, d := range e.Dirs {
 		res.Dirs = append(res.Dirs, d.Path)
 		if res.dirSums == nil {
@@ -198,7 +207,7 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 	if err != nil {
 		return err
 	}
-	e := cacheEntry{Root: root, Path: r.Path, Objects: r.Objects, Partial: r.partial}
+	e := cacheEntry{Root: root, Path: r.key(), Objects: r.Objects, Partial: r.partial}
 	var unknown []inputStamp
 	var at []int // where each unknown goes in e.Inputs
 	for _, p := range r.Inputs {
@@ -246,7 +255,7 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 		}
 		e.Dirs = append(e.Dirs, dirStamp{Path: d, Sum: sum})
 	}
-	return binenc.WriteFile(c.file(root, r.Path), func(out io.Writer) error { return encodeEntry(out, &e) })
+	return binenc.WriteFile(c.file(root, r.key()), func(out io.Writer) error { return encodeEntry(out, &e) })
 }
 
 // stampOf stamps the repository file or link p by its stat (taken from seen when there): with

@@ -94,7 +94,7 @@ func TestCacheSameSizeSameMtime(t *testing.T) {
 	before := sameSizeEdit(t, filepath.Join(root, patch), func(b []byte) []byte {
 		return bytes.Replace(b, []byte("value: debug"), []byte("value: trace"), 1)
 	})
-	_, changed, ok := c.Load(root, stagingTarget)
+	_, changed, ok := c.Load(root, stagingTarget, stagingTarget)
 	if !ok || len(changed) != 1 || !bytes.Equal(changed[patch], before) {
 		t.Fatalf("after %s was rewritten with its size and mtime: ok=%v, changed %q", patch, ok, changed)
 	}
@@ -123,7 +123,7 @@ func TestCacheRenamedOver(t *testing.T) {
 	if err := os.Rename(tmp, file); err != nil {
 		t.Fatal(err)
 	}
-	if _, changed, ok := c.Load(root, stagingTarget); !ok || len(changed) != 1 || !bytes.Equal(changed[patch], b) {
+	if _, changed, ok := c.Load(root, stagingTarget, stagingTarget); !ok || len(changed) != 1 || !bytes.Equal(changed[patch], b) {
 		t.Fatalf("after %s was replaced by a rename with its size and mtime: ok=%v, changed %q", patch, ok, changed)
 	}
 }
@@ -150,11 +150,11 @@ func TestCacheRacyInput(t *testing.T) {
 	if !stamp(t, e, "base/web.yaml").Vouched {
 		t.Error("base/web.yaml, written before the clock moved, does not vouch")
 	}
-	if _, changed, ok := c.Load(root, stagingTarget); !ok || len(changed) > 0 {
+	if _, changed, ok := c.Load(root, stagingTarget, stagingTarget); !ok || len(changed) > 0 {
 		t.Fatalf("an unchanged racy input made a miss: ok=%v, changed %v", ok, changed)
 	}
 	sameSizeEdit(t, file, func(b []byte) []byte { return bytes.Replace(b, []byte("value: debug"), []byte("value: trace"), 1) })
-	if _, changed, _ := c.Load(root, stagingTarget); changed[patch] == nil {
+	if _, changed, _ := c.Load(root, stagingTarget, stagingTarget); changed[patch] == nil {
 		t.Errorf("a racy input changed and the cache did not see it: %v", changed)
 	}
 }
@@ -174,7 +174,7 @@ func TestCacheStoreChecksRenderedContent(t *testing.T) {
 	if err := c.Store(root, r, nil); err == nil {
 		t.Fatal("a render was stored with an input that changed after it")
 	}
-	if _, _, ok := c.Load(root, stagingTarget); ok {
+	if _, _, ok := c.Load(root, stagingTarget, stagingTarget); ok {
 		t.Error("the cache holds a render of content the working tree no longer has")
 	}
 }

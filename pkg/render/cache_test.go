@@ -38,7 +38,7 @@ func TestCacheRoundTripAndInvalidation(t *testing.T) {
 	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
 	c := Cache{Dir: t.TempDir()}
 	const target = "overlays/staging"
-	if _, _, ok := c.Load(root, target); ok {
+	if _, _, ok := c.Load(root, target, target); ok {
 		t.Fatal("an empty cache answered")
 	}
 	r, err := Render(root, target, Options{})
@@ -51,7 +51,7 @@ func TestCacheRoundTripAndInvalidation(t *testing.T) {
 	if err := c.Store(root, r, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, changed, ok := c.Load(root, target)
+	got, changed, ok := c.Load(root, target, target)
 	if !ok || len(changed) > 0 {
 		t.Fatalf("the stored render was not loaded as current (changed: %v)", changed)
 	}
@@ -82,7 +82,7 @@ func TestCacheRoundTripAndInvalidation(t *testing.T) {
 	if err := os.Chtimes(in, fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	if _, changed, ok := c.Load(root, target); !ok || len(changed) != 1 || string(changed[r.Inputs[0]]) == string(b) {
+	if _, changed, ok := c.Load(root, target, target); !ok || len(changed) != 1 || string(changed[r.Inputs[0]]) == string(b) {
 		t.Errorf("after %s changed, the cache answered ok=%v with changed inputs %v", r.Inputs[0], ok, changed)
 	}
 }
@@ -100,13 +100,13 @@ func TestCacheEditedContent(t *testing.T) {
 	if err := c.Store(root, r, map[string][]byte{kust: append(onDisk, "# elsewhere\n"...)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, changed, _ := c.Load(root, target); len(changed) != 1 || string(changed[kust]) != string(onDisk)+"# elsewhere\n" {
+	if _, changed, _ := c.Load(root, target, target); len(changed) != 1 || string(changed[kust]) != string(onDisk)+"# elsewhere\n" {
 		t.Fatalf("a render of content the working tree does not have: changed inputs %q", changed)
 	}
 	if err := c.Store(root, r, map[string][]byte{kust: onDisk}); err != nil {
 		t.Fatal(err)
 	}
-	if _, changed, ok := c.Load(root, target); !ok || len(changed) > 0 {
+	if _, changed, ok := c.Load(root, target, target); !ok || len(changed) > 0 {
 		t.Fatal("a render of the working tree's content was not loaded as current")
 	}
 }
@@ -126,14 +126,14 @@ func TestCachePlainDirectory(t *testing.T) {
 	if err := c.Store(root, r, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, changed, ok := c.Load(root, "."); !ok || len(changed) > 0 {
+	if _, changed, ok := c.Load(root, ".", "."); !ok || len(changed) > 0 {
 		t.Fatal("the stored plain render was not loaded as current")
 	}
 	extra := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: default\n"
 	if err := c.Store(root, r, map[string][]byte{"extra.yaml": []byte(extra)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := c.Load(root, "."); ok {
+	if _, _, ok := c.Load(root, ".", "."); ok {
 		t.Error("a render stored with a file the working tree lacks was loaded")
 	}
 	if err := c.Store(root, r, nil); err != nil {
@@ -142,7 +142,7 @@ func TestCachePlainDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "extra.yaml"), []byte(extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := c.Load(root, "."); ok {
+	if _, _, ok := c.Load(root, ".", "."); ok {
 		t.Error("a cached plain render was loaded after a manifest was added")
 	}
 }
@@ -172,14 +172,14 @@ func TestCacheCorruptEntryIsAMiss(t *testing.T) {
 		if err := os.WriteFile(file, bad, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, ok := c.Load(root, target); ok {
+		if _, _, ok := c.Load(root, target, target); ok {
 			t.Errorf("a damaged entry of %d bytes (of %d) was loaded", len(bad), len(good))
 		}
 	}
 	if err := os.WriteFile(file, good, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := c.Load(root, target); !ok {
+	if _, _, ok := c.Load(root, target, target); !ok {
 		t.Error("the intact entry was not loaded")
 	}
 }
@@ -221,7 +221,7 @@ func TestPartialStands(t *testing.T) {
 	if err := c.Store(root, merged, edited); err != nil {
 		t.Fatal(err)
 	}
-	got, _, ok := c.Load(root, target)
+	got, _, ok := c.Load(root, target, target)
 	if !ok || got.Partial() == nil {
 		t.Fatal("the partial render was not kept with the cached render")
 	}
@@ -260,12 +260,12 @@ func TestCacheLoadTakesStatsSeen(t *testing.T) {
 	if err := os.WriteFile(in, append(b, "\n# edited\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, changed, ok := c.Load(root, target); !ok || changed[r.Inputs[0]] == nil {
+	if _, changed, ok := c.Load(root, target, target); !ok || changed[r.Inputs[0]] == nil {
 		t.Fatalf("Load without stats seen missed the edit of %s (changed: %v)", r.Inputs[0], changed)
 	}
 	// The stat seen before the edit stands for the file: Load takes it and does not stat.
 	c.Seen = map[string]fsstat.Stat{r.Inputs[0]: before}
-	if _, changed, ok := c.Load(root, target); !ok || len(changed) != 0 {
+	if _, changed, ok := c.Load(root, target, target); !ok || len(changed) != 0 {
 		t.Fatalf("Load stat'ed %s again instead of taking the stat seen (changed: %v)", r.Inputs[0], changed)
 	}
 }

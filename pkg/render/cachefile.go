@@ -70,6 +70,7 @@ func writeObjects(w *binenc.Writer, objs []*Object) error {
 		w.String(o.Origin.Generated)
 		w.String(o.Origin.Name)
 		w.String(o.Origin.Namespace)
+		w.String(o.Origin.Layer)
 		w.Bytes(js)
 	}
 	return nil
@@ -102,7 +103,9 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 	}
 	e.Objects = readObjects(r)
 	if r.Bool() {
-		p := &Result{Path: e.Path, drop: map[string][]string{}, sums: map[string][sha256.Size]byte{}}
+		// Partial renders are made of directories rendered as kustomize renders them, whose
+		// key is their path.
+		p := &Result{Path: e.Path, Key: e.Path, drop: map[string][]string{}, sums: map[string][sha256.Size]byte{}}
 		for range r.Count() {
 			dir := r.String()
 			p.drop[dir] = r.Strings()
@@ -125,7 +128,7 @@ func readObjects(r *binenc.Reader) []*Object {
 	out := make([]*Object, r.Count())
 	for i := range out {
 		id := ObjectID{Group: r.String(), Kind: r.String(), Namespace: r.String(), Name: r.String()}
-		org := Origin{File: r.String(), Doc: int(r.Int()), Generated: r.String(), Name: r.String(), Namespace: r.String()}
+		org := Origin{File: r.String(), Doc: int(r.Int()), Generated: r.String(), Name: r.String(), Namespace: r.String(), Layer: r.String()}
 		out[i] = lazyObject(id, org, r.Bytes())
 	}
 	return out

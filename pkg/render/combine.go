@@ -22,7 +22,7 @@ import (
 // Two kept objects with one ID are an error: one kustomize run refuses them, and the caller
 // renders the target whole to say so.
 func Combine(dir string, parts []*Result, keep func(part int, o *Object) bool) (*Result, error) {
-	out := &Result{Path: dir, sums: map[string][sha256.Size]byte{}, dirSums: map[string][sha256.Size]byte{}}
+	out := &Result{Path: dir, Key: dir, sums: map[string][sha256.Size]byte{}, dirSums: map[string][sha256.Size]byte{}}
 	seen := map[ObjectID]bool{}
 	inputs, dirs := map[string]bool{}, map[string]bool{}
 	for i, p := range parts {

@@ -201,7 +201,7 @@ func TestCacheLinkRetargeted(t *testing.T) {
 	if err := os.Symlink("patches/trace.yaml", link); err != nil {
 		t.Fatal(err)
 	}
-	_, changed, ok := c.Load(root, stagingTarget)
+	_, changed, ok := c.Load(root, stagingTarget, stagingTarget)
 	if !ok || string(changed["overlays/staging/web-patch.yaml"]) != "patches/web.yaml" {
 		t.Errorf("after the link was pointed elsewhere: ok=%v, changed %q", ok, changed)
 	}

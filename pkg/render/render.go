@@ -1,7 +1,8 @@
 // Package render renders a target path of a config repository the way its reconciler does: a
 // kustomization with the kustomize API in-process (so the output equals `kubectl kustomize`), a
-// plain directory as Flux renders it (every manifest below it). Each rendered object knows the file
-// and document it came from.
+// plain directory as Flux renders it (every manifest below it), an Argo CD Application's source as
+// its repo-server renders it (argo.go). Each rendered object knows the file and document it came
+// from.
 package render
 
 import (
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 )
 
@@ -64,7 +66,25 @@ type Origin struct {
 	// Name and Namespace are the object's in the file, before namePrefix, namespace and the like.
 	Name      string
 	Namespace string
+	// Layer names the reconciler's own options that changed the object, in the order the
+	// reconciler applies them and separated by "; " (the last changed it last), where the render
+	// can tell: "Flux Kustomization flux-system/apps spec.patches[0]" (flux.go), "Argo CD
+	// Application argocd/web spec.source.kustomize.images" or the .argocd-source file that set
+	// it (argo.go). Empty when the repository's files alone made it. A string, so that an Origin
+	// compares with ==.
+	Layer string
 }
+
+// Layers are the options Layer names, in order.
+func (o Origin) Layers() []string {
+	if o.Layer == "" {
+		return nil
+	}
+	return strings.Split(o.Layer, LayerSeparator)
+}
+
+// LayerSeparator separates the options of Origin.Layer.
+const LayerSeparator = "; "
 
 // Object is one object of a render with its origin.
 type Object struct {
@@ -115,7 +135,10 @@ func (o *Object) json() ([]byte, error) {
 // Result is a rendered target.
 type Result struct {
 	// Path is the rendered directory, repository-relative.
-	Path    string
+	Path string
+	// Key names the target rendered, as the render cache and the closed loop key it: Path for a
+	// directory rendered as kustomize renders it, else Path and the reconciler (see Key).
+	Key     string
 	Objects []*Object
 	// Inputs are the repository-relative files the render read.
 	Inputs []string
@@ -140,6 +163,14 @@ type Result struct {
 	stamps  map[string]inputStamp // from the cache: what the inputs were when it was loaded
 	index   map[ObjectID]*Object
 	indexed int
+}
+
+// Key is the key of the render of dir with the reconciler options of a (nil: none).
+func Key(dir string, a *reconciler.Applied) string {
+	if a == nil {
+		return dir
+	}
+	return dir + "|" + a.Key()
 }
 
 // YAML is the render as `kubectl kustomize` prints it (nil for a render from the cache).
@@ -190,7 +221,7 @@ func (r *Result) Get(id ObjectID) *Object {
 // contents of the edited files (nil: deleted).
 func Merge(full, reducedBefore, reducedAfter *Result, edited map[string][]byte) *Result {
 	// The files the edits changed were rendered as the partial render after them read them.
-	out := &Result{Path: full.Path, Cacheable: full.Cacheable, stamps: full.stamps, Dirs: full.Dirs, sums: reducedAfter.sums}
+	out := &Result{Path: full.Path, Key: full.Key, Cacheable: full.Cacheable, stamps: full.stamps, Dirs: full.Dirs, sums: reducedAfter.sums}
 	if reducedAfter.drop != nil {
 		out.partial = reducedAfter
 	}
@@ -308,11 +339,21 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		overlay[rel] = b
 	}
 	absDir := filepath.Join(root, filepath.FromSlash(dir))
-	if _, _, err := fsys.resolve(absDir); err != nil {
-		return nil, fmt.Errorf("render %s: %w", dir, err)
+	// fl is set when a Flux Kustomization applies dir (flux.go).
+	var fl *fluxRender
+	if a := opts.Applied; a != nil && reconciler.IsFluxKustomization(a.Reconciler) {
+		if fl, err = newFluxRender(fsys, root, dir, opts); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		absDir = fl.absDir
 	}
-	if !fsys.IsDir(absDir) {
-		return nil, fmt.Errorf("render %s: no such directory in the repository", dir)
+	if fl == nil || fl.art == nil {
+		if _, _, err := fsys.resolve(absDir); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		if !fsys.IsDir(absDir) {
+			return nil, fmt.Errorf("render %s: no such directory in the repository", dir)
+		}
 	}
 	// setOverlay replaces, for this render, the content of the file at path.
 	setOverlay := func(path string, b []byte) error {
@@ -342,9 +383,21 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		}
 	}
 
-	kustFile := findKustomization(fsys, absDir)
+	var kustFile string
 	injected := false
-	if kustFile == "" {
+	var argo *argoRender
+	if isArgoApplied(opts.Applied) {
+		if argo, kustFile, injected, err = prepareArgo(fsys, root, dir, absDir, opts, setOverlay); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+	} else if fl == nil {
+		kustFile = findKustomization(fsys, absDir)
+	}
+	if fl != nil {
+		if kustFile, injected, err = fl.prepare(opts.NoOrigins); err != nil {
+			return nil, err
+		}
+	} else if kustFile == "" {
 		gen, err := flatKustomization(fsys, absDir)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
@@ -354,7 +407,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 		injected = true
-	} else if !opts.NoOrigins {
+	} else if !injected && !opts.NoOrigins {
 		src, err := fsys.ReadFile(kustFile)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
@@ -372,9 +425,15 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	kopts := krusty.MakeDefaultOptions()
 	// Unspecified is what `kubectl kustomize` and Flux use: the legacy order unless sortOptions say otherwise.
 	kopts.Reorder = krusty.ReorderOptionUnspecified
+	var kfs filesys.FileSystem = fsys
+	if fl != nil {
+		// kustomize-controller's build options: files may be loaded from anywhere in the source.
+		kopts.LoadRestrictions = types.LoadRestrictionsNone
+		kfs = fl.fs()
+	}
 	k := krusty.MakeKustomizer(kopts)
 	fsys.kustomizing = true
-	m, err := k.Run(fsys, absDir)
+	m, err := k.Run(kfs, absDir)
 	fsys.kustomizing = false
 	if le := fsys.linkError(); le != nil {
 		// kustomize tries a kustomization's other file names when one cannot be loaded: the
@@ -385,7 +444,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
 
-	res := &Result{Path: dir, resmap: m}
+	res := &Result{Path: dir, Key: Key(dir, opts.Applied), resmap: m}
 	origins := make([]Origin, m.Size())
 	for i, r := range m.Resources() {
 		if origins[i], err = originOf(root, absDir, r); err != nil {
@@ -395,6 +454,12 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	if injected {
 		if err := m.RemoveOriginAnnotations(); err != nil {
 			return nil, err
+		}
+	}
+	if fl != nil {
+		fl.translate(origins)
+		if err := fl.post(m, origins); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 	}
 	for i, r := range m.Resources() {
@@ -412,10 +477,23 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	if err := locateDocuments(fsys, root, res.Objects); err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
-	if rel, _, err := fsys.resolve(kustFile); err == nil {
-		delete(fsys.reads, rel) // re-recorded below only if it is a real file
+	if argo != nil && !opts.NoOrigins {
+		if err := argo.setLayers(res.Objects); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
 	}
-	if !injected || findKustomization(newOverlayFS(root, nil), absDir) != "" {
+	if fl != nil {
+		if err := fl.finish(res.Objects); err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+	}
+	// kustFile is "" in an ExternalArtifact, whose kustomization is recorded where it leads.
+	if kustFile != "" {
+		if rel, _, err := fsys.resolve(kustFile); err == nil {
+			delete(fsys.reads, rel) // re-recorded below only if it is a real file
+		}
+	}
+	if kustFile != "" && (!injected || findKustomization(newOverlayFS(root, nil), absDir) != "") {
 		if _, err := fsys.record(kustFile); err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}

@@ -50,27 +50,49 @@ func Discover(repoDir string, cfg *Config) ([]Target, error) {
 			cfg = &Config{}
 		}
 	}
+	ts, _, err := discoverAll(repoDir, cfg)
+	return ts, err
+}
+
+// DiscoverWarnings is Discover with what it left out and why, one line each (a reconciler whose
+// path or source cannot be followed).
+func DiscoverWarnings(repoDir string, cfg *Config) ([]Target, []string, error) {
+	if cfg == nil {
+		var err error
+		if cfg, err = LoadConfig(repoDir); err != nil {
+			return nil, nil, err
+		}
+		if cfg == nil {
+			cfg = &Config{}
+		}
+	}
+	return discoverAll(repoDir, cfg)
+}
+
+func discoverAll(repoDir string, cfg *Config) ([]Target, []string, error) {
 	if len(cfg.Targets) > 0 {
 		ts := cfg.targets(repoDir)
 		sortTargets(ts)
-		return ts, nil
+		return ts, nil, nil
 	}
 	return discover(repoDir, cfg, openScanMemo(repoDir))
 }
 
 // discover finds the targets of the repository without configured targets, with the memo if
 // not nil.
-func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, error) {
+func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, []string, error) {
 	var scan *repoScan
 	if memo != nil {
 		w, err := memo.walk(repoDir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if w != nil {
 			if ts, ok := w.unchanged(repoDir); ok {
 				memo.save()
-				return withStats(withSecrets(ts, cfg), memo), nil
+				ts, warnings := withReconcilers(repoDir, ts, memo.reconcilerFiles())
+				sortTargets(ts)
+				return withStats(withSecrets(ts, cfg), memo), warnings, nil
 			}
 			scan = memo.repoScan()
 		}
@@ -78,7 +100,7 @@ func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, error) {
 	if scan == nil {
 		var err error
 		if scan, err = scanRepo(repoDir); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	ts := scan.reconcilerTargets(repoDir)
@@ -86,17 +108,19 @@ func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, error) {
 	if root {
 		var err error
 		if ts, err = scan.rootTargets(repoDir); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	sortTargets(ts)
 	memo.setResult(scan, root, ts)
 	memo.save()
+	ts, warnings := withReconcilers(repoDir, ts, scan.reconcilerFiles())
+	sortTargets(ts)
 	ts = withSecrets(ts, cfg)
 	if memo != nil {
 		ts = withStats(ts, memo)
 	}
-	return ts, nil
+	return ts, warnings, nil
 }
 
 func withStats(ts []Target, memo *scanMemo) []Target {
@@ -159,7 +183,10 @@ func (s *repoScan) add(rel string, manifests bool, objs []reconcilerObject) {
 	if manifests {
 		s.manifestDirs[path.Dir(rel)] = true
 	}
-	s.objects = append(s.objects, objs...)
+	for _, o := range objs {
+		o.file = rel
+		s.objects = append(s.objects, o)
+	}
 }
 
 func toMemo(objs []reconcilerObject) []memoObject {
@@ -180,11 +207,16 @@ func fromMemo(objs []memoObject) []reconcilerObject {
 
 // reconcilerObject is a Flux Kustomization or an Argo CD Application found in the repository.
 type reconcilerObject struct {
-	source    string // SourceFlux or SourceArgoCD
+	source    string // SourceFlux, SourceArgoCD, or sourceRef for an object reconcilers read
 	name      string
 	path      string // clean, repository-relative
 	namespace string // targetNamespace / destination.namespace
+	file      string // the file that holds it
 }
+
+// sourceRef marks an object that is not a target itself but one a reconciler reads to tell what
+// it applies: a Flux source, an Argo CD ApplicationSet.
+const sourceRef = "ref"
 
 // scanRepo walks the repository without a memo.
 func scanRepo(repoDir string) (*repoScan, error) {
@@ -244,7 +276,8 @@ func scanRepo(repoDir string) (*repoScan, error) {
 
 // mayHoldReconciler: every Flux Kustomization and Argo CD Application names its API group.
 func mayHoldReconciler(data []byte) bool {
-	return bytes.Contains(data, []byte(fluxKustomizeGroup)) || bytes.Contains(data, []byte(argoGroup))
+	return bytes.Contains(data, []byte(".toolkit.fluxcd.io")) || bytes.Contains(data, []byte(".extensions.fluxcd.io")) ||
+		bytes.Contains(data, []byte(argoGroup))
 }
 
 // scanManifests reports whether data holds a Kubernetes object, and the Flux Kustomizations
@@ -278,6 +311,9 @@ func scanManifests(data []byte) (manifests bool, objs []reconcilerObject) {
 			if p, err := cleanRepoPath(str(doc, "spec", "path")); err == nil {
 				objs = append(objs, reconcilerObject{source: SourceFlux, name: name, path: p, namespace: str(doc, "spec", "targetNamespace")})
 			}
+		case group == argoGroup && kind == "ApplicationSet",
+			group == fluxSourceGroup, group == "source.extensions.fluxcd.io":
+			objs = append(objs, reconcilerObject{source: sourceRef, name: name})
 		case group == argoGroup && kind == "Application":
 			ns := str(doc, "spec", "destination", "namespace")
 			spec, _ := doc["spec"].(map[string]any)
@@ -322,6 +358,9 @@ func (s *repoScan) reconcilerTargets(repoDir string) []Target {
 	var paths []string
 	nameCount := map[string]int{}
 	for _, o := range s.objects {
+		if o.source == sourceRef {
+			continue
+		}
 		if !s.dirs[o.path] {
 			s.outsideWalk()
 			if !isDir(filepath.Join(repoDir, filepath.FromSlash(o.path))) {

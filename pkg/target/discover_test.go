@@ -45,16 +45,18 @@ func TestDiscoverTestdataRepos(t *testing.T) {
 			{"overlays/staging", "overlays/staging", SourceDiscovered, ""},
 		}},
 		// Each name is used by two clusters, so targets are named by path.
+		// A target is named after the reconciler that applies it, as --target takes it; one
+		// defined once per cluster directory is named with that directory.
 		{"flux", []discovered{
-			{"apps/production", "apps/production", SourceFlux, ""},
-			{"apps/staging", "apps/staging", SourceFlux, ""},
-			{"clusters/production", "clusters/production", SourceFlux, ""},
-			{"clusters/staging", "clusters/staging", SourceFlux, ""},
+			{"kustomization/flux-system/apps@clusters/production", "apps/production", SourceFlux, ""},
+			{"kustomization/flux-system/apps@clusters/staging", "apps/staging", SourceFlux, ""},
+			{"kustomization/flux-system/flux-system@clusters/production/flux-system", "clusters/production", SourceFlux, ""},
+			{"kustomization/flux-system/flux-system@clusters/staging/flux-system", "clusters/staging", SourceFlux, ""},
 		}},
 		{"argocd", []discovered{
-			{"root", "apps", SourceArgoCD, "argocd"},
-			{"shop-production", "envs/production", SourceArgoCD, "shop"},
-			{"shop-staging", "envs/staging", SourceArgoCD, "shop"},
+			{"application/argocd/root", "apps", SourceArgoCD, "argocd"},
+			{"application/argocd/shop-production", "envs/production", SourceArgoCD, "shop"},
+			{"application/argocd/shop-staging", "envs/staging", SourceArgoCD, "shop"},
 		}},
 	} {
 		t.Run(tc.repo, func(t *testing.T) {

@@ -223,11 +223,8 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 	var t *Target
 	switch {
 	case o.Target != "":
-		for i := range all {
-			if all[i].Name == o.Target {
-				t = &all[i]
-				break
-			}
+		if t, err = matchTarget(all, o.Target); err != nil {
+			return nil, fmt.Errorf("--target %s: %w", o.Target, err)
 		}
 		if t == nil {
 			return nil, fmt.Errorf("--target %s: no such target in %s; its targets are: %s", o.Target, co.top, listTargets(all))
@@ -277,6 +274,40 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 	out.Discovered = all
 	r.completeLocal(ctx, &out, co)
 	return &out, nil
+}
+
+// matchTarget finds the target named name: a configured target's name, a reconciler object as
+// KIND/NAMESPACE/NAME (any case of KIND), with @DIR when several cluster directories define
+// it, or the reconciler object's name alone when only one reconciler has it. A name that fits
+// several targets is an error listing them; nil when none fits.
+func matchTarget(all []Target, name string) (*Target, error) {
+	for i := range all {
+		if all[i].Name == name {
+			return &all[i], nil
+		}
+	}
+	want := strings.ToLower(name)
+	var found []*Target
+	for i := range all {
+		n := strings.ToLower(all[i].Name)
+		ref, _, _ := strings.Cut(n, "@")
+		ref, _, _ = strings.Cut(ref, "[")
+		parts := strings.Split(ref, "/")
+		if n == want || ref == want || (len(parts) == 3 && parts[2] == want) {
+			found = append(found, &all[i])
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return found[0], nil
+	}
+	var names []string
+	for _, t := range found {
+		names = append(names, fmt.Sprintf("%s (%s)", t.Name, t.Path))
+	}
+	return nil, fmt.Errorf("it names %d targets: %s; give the one you mean", len(found), strings.Join(names, ", "))
 }
 
 func listTargets(ts []Target) string {

@@ -90,11 +90,11 @@ func (r *memoRepo) discover(step string) *scanMemo {
 	if m == nil {
 		r.t.Fatalf("%s: no memo", step)
 	}
-	got, err := discover(r.dir, &Config{}, m)
+	got, _, err := discover(r.dir, &Config{}, m)
 	if err != nil {
 		r.t.Fatalf("%s: %v", step, err)
 	}
-	want, err := discover(r.dir, &Config{}, nil)
+	want, _, err := discover(r.dir, &Config{}, nil)
 	if err != nil {
 		r.t.Fatalf("%s: without the memo: %v", step, err)
 	}

@@ -7,8 +7,11 @@ package target
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 )
 
 // Where a Target came from.
@@ -61,7 +64,28 @@ type Target struct {
 	// HelmRelease is the Flux HelmRelease that made the live object, when one did; its values
 	// in Path, not the object itself, render the object.
 	HelmRelease *ObjectRef
+	// Applied is what the reconciler that applies Path applies from it, its own options
+	// included; nil for a directory rendered as kustomize renders it (flags, configuration,
+	// fallback).
+	Applied *reconciler.Applied
 }
+
+// ShortName names the target briefly, for commit subjects: a reconciler's target by the
+// reconciler object's name (with the directory that defines it, when Name has one), any other
+// by Name.
+func (t Target) ShortName() string {
+	if t.Applied == nil {
+		return t.Name
+	}
+	short := t.Applied.Reconciler.Name()
+	if _, dir, ok := strings.Cut(t.Name, "@"); ok {
+		short += "@" + dir
+	}
+	return short
+}
+
+// Key names the target among the renders of its repository (render.Key).
+func (t Target) Key() string { return render.Key(t.Path, t.Applied) }
 
 func (t Target) String() string {
 	if t.Name == "" || t.Name == t.Path {

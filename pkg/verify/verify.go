@@ -159,7 +159,7 @@ type checked struct {
 
 func verifyTarget(ctx context.Context, o Options, t target.Target) (*TargetReport, error) {
 	tr := &TargetReport{Name: t.Name, Path: t.Path, Objects: []ObjectReport{}}
-	res, err := render.Render(t.RepoDir, t.Path, render.Options{})
+	res, err := render.Render(t.RepoDir, t.Path, render.Options{Applied: t.Applied})
 	if err != nil {
 		tr.RenderError = err.Error()
 		return tr, nil

@@ -26,8 +26,8 @@ import (
 // Request is one command's change.
 type Request struct {
 	Target *target.Target
-	// Targets are every target path of the repository, for the closed loop.
-	Targets []string
+	// Targets are every target of the repository, for the closed loop.
+	Targets []target.Target
 	// Select finds the objects to change in the target's render.
 	Select func(*render.Result) ([]*render.Object, error)
 	// Mutate changes a copy of one rendered object into what the user asked for.
@@ -230,9 +230,9 @@ func targetCache(t *target.Target) render.Cache {
 
 func plan(ctx context.Context, req Request) (*Result, error) {
 	t := req.Target
-	targets := req.Targets
-	if !containsStr(targets, t.Path) {
-		targets = append(append([]string{}, targets...), t.Path)
+	targets := []change.Target{{Path: t.Path, Applied: t.Applied}}
+	for _, o := range req.Targets {
+		targets = append(targets, change.Target{Path: o.Path, Applied: o.Applied})
 	}
 	eng, err := change.NewEngineWithIncludes(t.RepoDir, targets, t.RepoIncludes)
 	if err != nil {
@@ -240,7 +240,7 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 	}
 	eng.Cache = targetCache(t)
 	eng.DeferStore = true
-	rendered, err := eng.Rendered(t.Path)
+	rendered, err := eng.Rendered(t.Key())
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		for i := range changes {
-			changes[i].Target = t.Path
+			changes[i].Target = t.Key()
 		}
 		if err := sealSecrets(ctx, req, rendered, changes); err != nil {
 			return nil, err
@@ -274,7 +274,7 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 			if err := req.Mutate(cp); err != nil {
 				return nil, fmt.Errorf("%s: %w", o.ID, err)
 			}
-			changes = append(changes, change.ObjectChange{Target: t.Path, Object: o, Desired: cp.Object})
+			changes = append(changes, change.ObjectChange{Target: t.Key(), Object: o, Desired: cp.Object})
 		}
 		if err := sealSecrets(ctx, req, rendered, changes); err != nil {
 			return nil, err
@@ -290,6 +290,9 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 			names = append(names, o.ID.String())
 		}
 		return nil, &NoChangeError{Objects: names}
+	}
+	for _, msg := range p.Skipped {
+		fmt.Fprintf(warnings(req), "Warning: %s\n", msg)
 	}
 	if err := checkPlan(ctx, req, p); err != nil {
 		return nil, err
@@ -333,8 +336,8 @@ func (req Request) subject(objs []*render.Object) string {
 		return req.MessagePrefix + req.Message
 	}
 	s := req.Subject(objs)
-	if req.Target.Name != "" {
-		s += " (" + req.Target.Name + ")"
+	if name := req.Target.ShortName(); name != "" {
+		s += " (" + name + ")"
 	}
 	return req.MessagePrefix + s
 }
@@ -384,15 +387,6 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // describeChange is a field change as commit messages and -o output show it; a Secret's values,
