@@ -5,8 +5,11 @@
 package change
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,7 +18,9 @@ import (
 	"sort"
 	"strings"
 
+	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
@@ -445,11 +450,12 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 		}
 		place := func(files map[string][]byte) ([]placement.Candidate, error) {
 			in := placement.Input{
-				Root:   e.root,
-				Target: e.dir(ch.Target),
-				Object: ch.Object,
-				Files:  files,
-				Shared: func(f string) bool { return e.sharedWith(ch.Target, f) },
+				Root:    e.root,
+				Target:  e.dir(ch.Target),
+				Object:  ch.Object,
+				Files:   files,
+				Shared:  func(f string) bool { return e.sharedWith(ch.Target, f) },
+				Applied: e.specs[ch.Target].Applied,
 			}
 			switch {
 			case ch.Object == nil:
@@ -492,8 +498,11 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			for f, b := range c.Files {
 				merged[f] = b
 			}
+			// A change written into the target's reconciler (its spec.patches) changes that
+			// reconciler object where it is applied too, as the candidate writes it.
+			withReconciler := e.reconcilerExpect(ch.Target, c.Files, expect)
 			if !optimistic {
-				afters, err := e.verify(merged, expect)
+				afters, err := e.verify(merged, withReconciler)
 				if err != nil {
 					reasons = append(reasons, fmt.Sprintf("in %s: %v", c.Layer, err))
 					continue
@@ -512,6 +521,7 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			}
 			plan.Objects = append(plan.Objects, ObjectResult{Target: ch.Target, APIVersion: apiVersion, ID: id, Layer: c.Layer, Changes: fields,
 				Created: ch.Object == nil, Deleted: ch.Desired == nil})
+			expect = withReconciler
 			accepted = true
 			break
 		}
@@ -838,6 +848,92 @@ func renameStrings(v any, names map[string]string) any {
 		return out
 	}
 	return v
+}
+
+// reconcilerExpect is expect and, when files rewrite the document of target t's reconciler
+// (a Flux Kustomization, an Argo CD Application), that reconciler object as each other target
+// that renders it should render it after: as before, with the spec fields the document changed
+// as it now writes them.
+func (e *Engine) reconcilerExpect(t string, files map[string][]byte, expect map[string]map[render.ObjectID]map[string]any) map[string]map[render.ObjectID]map[string]any {
+	a := e.specs[t].Applied
+	if a == nil || a.Reconciler.File == "" || a.Reconciler.Obj == nil || files[a.Reconciler.File] == nil {
+		return expect
+	}
+	docs, err := decodeDocuments(files[a.Reconciler.File])
+	if err != nil || a.Reconciler.Doc >= len(docs) {
+		return expect
+	}
+	oldSpec, _, _ := unstructured.NestedMap(a.Reconciler.Obj.Object, "spec")
+	newSpec, _, _ := unstructured.NestedMap(docs[a.Reconciler.Doc], "spec")
+	changed := map[string]bool{}
+	for k := range oldSpec {
+		changed[k] = !reflect.DeepEqual(oldSpec[k], newSpec[k])
+	}
+	for k := range newSpec {
+		changed[k] = !reflect.DeepEqual(oldSpec[k], newSpec[k])
+	}
+	out := make(map[string]map[render.ObjectID]map[string]any, len(expect))
+	for k, v := range expect {
+		out[k] = v
+	}
+	for _, other := range e.targets {
+		if other == t {
+			continue
+		}
+		before, err := e.Rendered(other)
+		if err != nil {
+			continue
+		}
+		for _, o := range before.Objects {
+			if o.Origin.File != a.Reconciler.File || o.Origin.Doc != a.Reconciler.Doc {
+				continue
+			}
+			want := o.Obj().DeepCopy().Object
+			spec, _, _ := unstructured.NestedMap(want, "spec")
+			for k, c := range changed {
+				if !c {
+					continue
+				}
+				if v, ok := newSpec[k]; ok {
+					spec[k] = v
+				} else {
+					delete(spec, k)
+				}
+			}
+			want["spec"] = spec
+			m := make(map[render.ObjectID]map[string]any, len(out[other])+1)
+			for id, d := range out[other] {
+				m[id] = d
+			}
+			m[o.ID] = want
+			out[other] = m
+		}
+	}
+	return out
+}
+
+// decodeDocuments decodes each document of a file, numbered as yaml.v3 (and so the editor and
+// the render's origins) number them, with integers as int64 as in unstructured objects.
+func decodeDocuments(b []byte) ([]map[string]any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var out []map[string]any
+	for {
+		var v any
+		if err := dec.Decode(&v); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		js, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := utiljson.Unmarshal(js, &m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
 }
 
 // notContained returns the first field path of want that got lacks or holds differently, ignoring

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/konfig"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamledit"
 )
@@ -34,6 +35,9 @@ type Input struct {
 	Files map[string][]byte
 	// Shared tells whether a repository-relative file is read by another target too.
 	Shared func(file string) bool
+	// Applied, when set, is what the reconciler applies: its own options (a Flux
+	// Kustomization's spec.patches, an Argo CD source's kustomize block) are a layer too.
+	Applied *reconciler.Applied
 }
 
 // Candidate is one way to express the change: the full new content of each file it touches.
@@ -59,6 +63,9 @@ func Candidates(in Input) ([]Candidate, error) {
 		}
 	}
 	o := in.Object
+	// A reconciler's own patch or option that sets the fields applies after every file: it owns them.
+	add(reconcilerPatch(in))
+	add(reconcilerOption(in))
 	if o.Origin.File != "" && o.Origin.Doc >= 0 && !in.Shared(o.Origin.File) {
 		add(ownFile(in))
 	}
