@@ -11,8 +11,12 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamledit"
 )
 
-// fluxPatchLayer is a Flux Kustomization's spec.patches[i] as render names it in Origin.Layer.
-var fluxPatchLayer = regexp.MustCompile(`^spec\.patches\[(\d+)\]$`)
+// fluxPatchLayer and fluxImageLayer are a Flux Kustomization's spec.patches[i] and
+// spec.images[i] as render names them in Origin.Layer.
+var (
+	fluxPatchLayer = regexp.MustCompile(`^spec\.patches\[(\d+)\]$`)
+	fluxImageLayer = regexp.MustCompile(`^spec\.images\[(\d+)\]$`)
+)
 
 // reconcilerFile is the reconciler's file parsed, for a candidate that edits its own options.
 func reconcilerFile(in Input) (*reconciler.Applied, *yamledit.File, error) {
@@ -109,11 +113,20 @@ func patchSettingAll(in Input, text string) (*yamledit.File, bool) {
 	return f, true
 }
 
-// reconcilerOption writes a replica count or a container image into the Argo CD source's
-// kustomize.replicas or kustomize.images entry that sets it, in the Application's file: the
-// repo-server sets those on the kustomization before it builds, so they win over its files.
+// reconcilerOption writes a replica count or a container image into the reconciler's option
+// that sets it, in the reconciler's file: an Argo CD source's kustomize.replicas or
+// kustomize.images entry (the repo-server sets those on the kustomization before it builds),
+// a Flux Kustomization's spec.images entry (applied after the build). Either wins over the
+// repository's files.
 func reconcilerOption(in Input) (*Candidate, error) {
-	if in.Applied == nil || in.Applied.Reconciler.Kind() != "Application" || len(in.Changes) != 1 {
+	if in.Applied == nil || len(in.Changes) != 1 || in.Changes[0].Delete {
+		return nil, nil
+	}
+	switch in.Applied.Reconciler.Kind() {
+	case "Kustomization":
+		return fluxImage(in)
+	case "Application":
+	default:
 		return nil, nil
 	}
 	a, f, err := reconcilerFile(in)
@@ -121,9 +134,6 @@ func reconcilerOption(in Input) (*Candidate, error) {
 		return nil, err
 	}
 	c := in.Changes[0]
-	if c.Delete {
-		return nil, nil
-	}
 	list := reconciler.ArgoSourceField(a.Reconciler.Obj, a.Source) + ".kustomize."
 	count, isCount := c.New.(int64)
 	img, isImage := c.New.(string)
@@ -160,6 +170,66 @@ func reconcilerOption(in Input) (*Candidate, error) {
 		}
 		return &Candidate{
 			Layer: fmt.Sprintf("%s (%s %s)", a.Reconciler.File, a.Reconciler.Ref(), list),
+			Files: map[string][]byte{a.Reconciler.File: f.Bytes()},
+		}, nil
+	}
+	return nil, nil
+}
+
+// fluxImage writes a container image into the Flux Kustomization's spec.images entry that the
+// render says set the object's image and that renders the old image: newTag and digest as the
+// new image has them, newName only when the image's name changes.
+func fluxImage(in Input) (*Candidate, error) {
+	c := in.Changes[0]
+	img, ok := c.New.(string)
+	if !ok || !isContainerImage(c.Path) {
+		return nil, nil
+	}
+	a, f, err := reconcilerFile(in)
+	if f == nil {
+		return nil, err
+	}
+	old, _ := c.Old.(string)
+	o, n := parseImage(old), parseImage(img)
+	layers := in.Object.Origin.Layers()
+	for i := len(layers) - 1; i >= 0; i-- {
+		m := fluxImageLayer.FindStringSubmatch(layers[i][strings.LastIndexByte(layers[i], ' ')+1:])
+		if m == nil {
+			continue
+		}
+		entry := "spec.images[" + m[1] + "]"
+		it, ok := f.Get(a.Reconciler.Doc, mustPath(entry))
+		if !ok || it.Kind != yaml.MappingNode {
+			continue
+		}
+		name, newName := scalarField(it, "name"), scalarField(it, "newName")
+		if (newName != "" && newName != o.name) || (newName == "" && name != o.name) {
+			continue
+		}
+		fields := [][2]any{{"newTag", nilIfEmpty(n.tag)}, {"digest", nilIfEmpty(n.digest)}}
+		switch {
+		case n.name == o.name:
+		case n.name != name:
+			fields = append(fields, [2]any{"newName", n.name})
+		default:
+			fields = append(fields, [2]any{"newName", nil})
+		}
+		for _, kv := range fields {
+			p := mustPath(entry + "." + kv[0].(string))
+			if kv[1] == nil {
+				if _, ok := f.Get(a.Reconciler.Doc, p); ok {
+					if err := f.Delete(a.Reconciler.Doc, p); err != nil {
+						return nil, fmt.Errorf("%s: %w", a.Reconciler.File, err)
+					}
+				}
+				continue
+			}
+			if err := f.Set(a.Reconciler.Doc, p, yamledit.ScalarNode(kv[1])); err != nil {
+				return nil, fmt.Errorf("%s: %w", a.Reconciler.File, err)
+			}
+		}
+		return &Candidate{
+			Layer: fmt.Sprintf("%s (%s %s)", a.Reconciler.File, a.Reconciler.Ref(), entry),
 			Files: map[string][]byte{a.Reconciler.File: f.Bytes()},
 		}, nil
 	}

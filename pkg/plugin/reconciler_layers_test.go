@@ -39,6 +39,7 @@ func TestReconcilerLayersChangedWhereSet(t *testing.T) {
 	gitEnv(t)
 	for _, tc := range []struct {
 		name, sample, target string
+		setup                func(t *testing.T, dir string)
 		args                 []string
 		file, diff           string
 		object               string
@@ -54,6 +55,21 @@ func TestReconcilerLayersChangedWhereSet(t *testing.T) {
 				if v := o.Obj().Object["data"].(map[string]any)["FEATURE_CHECKOUT_V2"]; v != "false" {
 					t.Errorf("FEATURE_CHECKOUT_V2 = %v, want false", v)
 				}
+			},
+		},
+		{
+			// The entry repeats its name in newName:, which stays.
+			name: "flux spec.images", sample: "flux", target: "kustomization/flux-system/apps@clusters/staging",
+			setup: func(t *testing.T, dir string) {
+				appendFile(t, dir, "clusters/staging/apps.yaml", "  images:\n    - name: registry.example.com/shop/web\n      newName: registry.example.com/shop/web\n      newTag: 1.5.0\n")
+				testrepo.Git(t, dir, "commit", "-q", "-am", "staging: web 1.5.0")
+			},
+			args:   []string{"set", "image", "deploy/web", "-n", "shop", "web=registry.example.com/shop/web:1.6.0"},
+			file:   "clusters/staging/apps.yaml",
+			diff:   "@@ -20 +20 @@ spec:\n-      newTag: 1.5.0\n+      newTag: 1.6.0\n",
+			object: "Deployment/web",
+			check: func(t *testing.T, o *render.Object) {
+				wantContainer("web", "registry.example.com/shop/web:1.6.0", "image")(t, o.Obj())
 			},
 		},
 		{
@@ -87,6 +103,9 @@ func TestReconcilerLayersChangedWhereSet(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := testrepo.New(t, tc.sample)
+			if tc.setup != nil {
+				tc.setup(t, dir)
+			}
 			files := mustGitops(t, dir, append(tc.args, "--target", tc.target)...)
 			if want := []string{tc.file}; !reflect.DeepEqual(files, want) {
 				t.Fatalf("the commit changes %q, want %q", files, want)
