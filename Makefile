@@ -68,7 +68,7 @@ lint: ## gofmt, go vet, and go mod tidy leaving no diff
 # The control plane and controllers the e2e tests run, built from the module proxy. Each binary is
 # rebuilt only when missing or when its pinned module versions (the tools go.mod) change.
 testbin: $(TESTBIN)/kube-apiserver $(TESTBIN)/kubectl $(TESTBIN)/etcd $(TESTBIN)/sealed-secrets-controller \
-	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller $(TESTBIN)/kustomize ## Build the test control plane and controllers
+	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller $(TESTBIN)/kustomize $(TESTBIN)/gitea ## Build the test control plane, controllers and Gitea
 
 $(TESTBIN)/kube-apiserver: hack/testbin/kube/go.mod
 	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
@@ -94,6 +94,14 @@ $(TESTBIN)/kustomize-controller: hack/testbin/flux-kustomize/go.mod
 
 $(TESTBIN)/source-controller: hack/testbin/flux-source/go.mod
 	cd hack/testbin/flux-source && $(FLUX_ENV) $(GO) build -o $(CURDIR)/$@ github.com/fluxcd/source-controller
+
+# Gitea, the forge the --pr tests open pull requests on: with cgo for sqlite, without bindata
+# (internal/testgitea points it at the module's templates and locales), and stamped with its
+# version, which its API reports and Gitea's SDK reads.
+GITEA_VERSION := $(shell sed -n 's/^require code.gitea.io\/gitea v\([0-9.]*\)$$/\1/p' hack/testbin/gitea/go.mod)
+$(TESTBIN)/gitea: hack/testbin/gitea/go.mod
+	cd hack/testbin/gitea && CGO_ENABLED=1 GOFLAGS=-mod=mod $(GO) build -tags "sqlite sqlite_unlock_notify" \
+		-ldflags "-X main.Version=$(GITEA_VERSION)" -o $(CURDIR)/$@ code.gitea.io/gitea
 
 demo: testbin build ## Start a local control plane with Flux, a sample GitOps repository Flux applies, and print what to type next
 	hack/demo.sh up

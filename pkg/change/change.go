@@ -113,7 +113,10 @@ func NewEngineWithIncludes(root string, targets []Target, includes map[string][]
 		if !ok {
 			var err error
 			if inc, err = target.IncludedDirs(root, dir); err != nil {
-				return nil, fmt.Errorf("reading the kustomizations of target %s: %w", dir, err)
+				// Its kustomizations cannot be read, so it does not render: it reads no file
+				// outside its directory, and is left out with a warning where a change
+				// reaches it (a target that does not render cannot be harmed).
+				inc = nil
 			}
 		}
 		inc = slices.Clone(inc)
@@ -176,6 +179,17 @@ func (e *Engine) plain(t string) bool {
 		e.plainness[t] = p
 	}
 	return p
+}
+
+// changesReconciler tells whether files hold the file that defines target t's reconciler
+// object: what it applies may change beyond kustomize's reach, which only a whole render shows.
+func (e *Engine) changesReconciler(t string, files map[string][]byte) bool {
+	a := e.specs[t].Applied
+	if a == nil || a.Reconciler.File == "" {
+		return false
+	}
+	_, ok := files[a.Reconciler.File]
+	return ok
 }
 
 // parseTree is parseTree through the engine's memo, kept in the cache between commands.
@@ -270,7 +284,7 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 // refresh brings a cached render up to date with files that changed since (old holds their
 // contents then), rendering only what they can reach, as the closed loop does for an edit.
 func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) (*render.Result, bool) {
-	if e.Whole || !e.plain(t) {
+	if e.Whole || !e.plain(t) || e.changesReconciler(t, old) {
 		return nil, false
 	}
 	tree, err := e.parseTree(t, old)
@@ -526,7 +540,7 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			break
 		}
 		if !accepted {
-			return nil, &RefusedError{Object: id, Target: ch.Target, Reasons: reasons}
+			return nil, &RefusedError{Object: id, Target: e.name(ch.Target), Reasons: reasons}
 		}
 	}
 	if optimistic && len(plan.Files) > 0 {
@@ -579,7 +593,7 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 	for _, t := range e.targets {
 		if !e.reaches(t, files) {
 			if len(expect[t]) > 0 {
-				errs = append(errs, fmt.Errorf("target %s does not read the edited files", t))
+				errs = append(errs, fmt.Errorf("target %s does not read the edited files", e.name(t)))
 			}
 			continue
 		}
@@ -594,7 +608,8 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 			e.skip(t, err)
 			continue
 		}
-		if after, ok, err := e.verifyReduced(t, before, files, expect[t]); ok {
+		exp := e.mirror(t, before, expect)
+		if after, ok, err := e.verifyReduced(t, before, files, exp); ok {
 			afters[t] = after
 			if err != nil {
 				errs = append(errs, err)
@@ -603,22 +618,55 @@ func (e *Engine) verify(files map[string][]byte, expect map[string]map[render.Ob
 		}
 		after, err := render.Render(e.root, e.dir(t), e.options(t, render.Options{Overlay: files}))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("target %s no longer renders: %w", t, err))
+			errs = append(errs, fmt.Errorf("target %s no longer renders: %w", e.name(t), err))
 			continue
 		}
 		afters[t] = after
-		if err := compare(t, before, after, expect[t]); err != nil {
+		if err := compare(e.name(t), before, after, exp); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return afters, errors.Join(errs...)
 }
 
+// mirror is what target t must render after the change: expect[t], and, for an object another
+// target is asked to change that t renders exactly as that target did before the change (same
+// kind, namespace, name and content: the same manifests read the same way, as a root
+// kustomization listing them, or a second reconciler of the same directory), the same request.
+// An object t renders differently (another environment's overlay) must not change.
+func (e *Engine) mirror(t string, before *render.Result, expect map[string]map[render.ObjectID]map[string]any) map[render.ObjectID]map[string]any {
+	out := expect[t]
+	copied := false
+	for _, other := range e.targets {
+		ob := e.before[other]
+		if other == t || ob == nil {
+			continue
+		}
+		for id, d := range expect[other] {
+			if _, ok := out[id]; ok {
+				continue
+			}
+			mine, theirs := before.Get(id), ob.Get(id)
+			if mine == nil || theirs == nil || !reflect.DeepEqual(mine.Obj().Object, theirs.Obj().Object) {
+				continue
+			}
+			if !copied {
+				out, copied = maps.Clone(out), true
+				if out == nil {
+					out = map[render.ObjectID]map[string]any{}
+				}
+			}
+			out[id] = d
+		}
+	}
+	return out
+}
+
 // verifyReduced is verify for one target on a reduced render (see scope.go); ok is false when
 // the target must be rendered whole. It returns the full render after the change, and err
 // when the closed loop refuses it.
 func (e *Engine) verifyReduced(t string, before *render.Result, files map[string][]byte, expect map[render.ObjectID]map[string]any) (*render.Result, bool, error) {
-	if e.Whole || !e.plain(t) {
+	if e.Whole || !e.plain(t) || e.changesReconciler(t, files) {
 		return nil, false, nil
 	}
 	tree, err := e.parseTree(t, nil)
@@ -630,7 +678,7 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 		return nil, false, nil // the whole render decides, and says why if it fails
 	}
 	e.Reduced++
-	return render.Merge(before, rb, ra, files), true, compare(t, rb, ra, expect)
+	return render.Merge(before, rb, ra, files), true, compare(e.name(t), rb, ra, expect)
 }
 
 // renderReduced renders target t with only the resources: entries the edits in files can reach,

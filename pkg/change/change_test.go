@@ -5,12 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 )
 
@@ -258,5 +260,79 @@ func TestTargetThatDoesNotRenderIsLeftOut(t *testing.T) {
 	wantOnly(t, p, map[string]string{"app/deployment.yaml": strings.Replace(files["app/deployment.yaml"], "replicas: 1", "replicas: 3", 1)})
 	if len(p.Skipped) != 1 || !strings.Contains(p.Skipped[0], "target . does not render") || !strings.Contains(p.Skipped[0], "missing.yaml") {
 		t.Errorf("skipped %q, want one line naming target . and why", p.Skipped)
+	}
+}
+
+// A change to the file that defines a target's reconciler (here a Flux Kustomization given a
+// namePrefix) changes what it applies beyond kustomize's reach: the closed loop renders that
+// target whole and sees every object renamed, though the target was plain before.
+func TestChangeToReconcilerFileIsRenderedWhole(t *testing.T) {
+	root := sample(t, "flux")
+	const ksFile = "clusters/staging/apps.yaml"
+	var objs []reconciler.Object
+	for _, f := range []string{ksFile, "clusters/staging/flux-system/gotk-sync.yaml"} {
+		o, err := reconciler.DecodeObjects(f, []byte(read(t, root, f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, o...)
+	}
+	applied, errs := reconciler.FluxApplied(os.DirFS(root), objs)
+	i := slices.IndexFunc(applied, func(a reconciler.Applied) bool { return a.Reconciler.Name() == "apps" })
+	if len(errs) > 0 || i < 0 {
+		t.Fatalf("applied %v, errors %v", applied, errs)
+	}
+	tg := Target{Path: applied[i].Path, Applied: &applied[i]}
+	e, err := NewEngineWithIncludes(root, []Target{tg}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Rendered(tg.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if !e.plain(tg.Key()) {
+		t.Fatal("the sample's Kustomization has options of its own: the test needs a plain one")
+	}
+	prefixed := replaceOnce(t, read(t, root, ksFile), "  path: ./apps/staging\n", "  path: ./apps/staging\n  namePrefix: x-\n")
+	_, err = e.verify(map[string][]byte{ksFile: []byte(prefixed)}, nil)
+	if err == nil || !strings.Contains(err.Error(), "x-") {
+		t.Errorf("verify of a namePrefix added to the Kustomization: %v, want a refusal naming the renamed objects", err)
+	}
+}
+
+// A render that reads the target's manifests as they are (a root kustomization listing the
+// app) renders the same object the same way: the change reaches it as asked, which is no leak.
+// An overlay that renders the object differently must not change, and is named when it would.
+func TestChangeReachesRendersOfTheSameObjectAsAsked(t *testing.T) {
+	root := t.TempDir()
+	deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: web:1\n"
+	files := map[string]string{
+		"app/kustomization.yaml":  "resources:\n  - deployment.yaml\n",
+		"app/deployment.yaml":     deployment,
+		"kustomization.yaml":      "resources:\n  - app\n",
+		"prod/kustomization.yaml": "resources:\n  - ../app\nimages:\n  - name: web\n    newTag: \"2\"\n",
+	}
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := planOne(t, root, []string{".", "app"}, "app", deployments, "web", setReplicas(3))
+	if err != nil {
+		t.Fatalf("refused though the root renders the same object: %v", err)
+	}
+	if got := p.After["."].Find(deployments, "", "web")[0].Obj().Object["spec"].(map[string]any)["replicas"]; got != int64(3) {
+		t.Errorf("the root renders replicas %v after the change, want 3", got)
+	}
+
+	// prod renders web with its own image and reads all of app: no file of app can hold the
+	// change without changing prod's web too.
+	_, err = planOne(t, root, []string{".", "app", "prod"}, "app", deployments, "web", setReplicas(3))
+	if err == nil || !strings.Contains(err.Error(), "in target prod would also change: spec.replicas: 1 → 3") {
+		t.Errorf("plan: %v, want a refusal naming prod", err)
 	}
 }

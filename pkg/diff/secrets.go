@@ -52,7 +52,52 @@ func foldStringData(u *unstructured.Unstructured) {
 // "***" everywhere, "*** (before)" and "*** (after)" where a key's value changed, so that the
 // diff shows which keys changed and never what they hold. Either side may be nil.
 func maskSecrets(from, to *unstructured.Unstructured) {
-	fromData, toData := secretData(from), secretData(to)
+	maskValues(secretData(from), secretData(to))
+	for _, u := range []*unstructured.Unstructured{from, to} {
+		if u == nil {
+			continue
+		}
+		if a := u.GetAnnotations(); a[lastApplied] != "" {
+			a[lastApplied] = maskDefault
+			u.SetAnnotations(a)
+		}
+	}
+}
+
+// MaskSecret masks, in place, the values of two sides of one object (either may be nil) as
+// maskSecrets masks a Secret's, for a diff of rendered objects: a Secret's data, with its
+// stringData folded in first as the API server stores it, and a SealedSecret's encryptedData
+// (ciphertext, but masked too, so that a review shows which keys changed and not kilobytes of
+// it). Other kinds are left as they are.
+func MaskSecret(from, to *unstructured.Unstructured) {
+	u := from
+	if u == nil {
+		u = to
+	}
+	switch {
+	case u == nil:
+	case isSecret(u):
+		for _, side := range []*unstructured.Unstructured{from, to} {
+			if side != nil {
+				foldStringData(side)
+			}
+		}
+		maskSecrets(from, to)
+	case u.GroupVersionKind().Group == "bitnami.com" && u.GetKind() == "SealedSecret":
+		sealed := func(u *unstructured.Unstructured) map[string]any {
+			if u == nil {
+				return nil
+			}
+			m, _, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "encryptedData")
+			data, _ := m.(map[string]any)
+			return data
+		}
+		maskValues(sealed(from), sealed(to))
+	}
+}
+
+// maskValues masks the values of two sides of a map of secret values, in place.
+func maskValues(fromData, toData map[string]any) {
 	for k, fv := range fromData {
 		if tv, ok := toData[k]; ok {
 			if fv != tv {
@@ -66,15 +111,6 @@ func maskSecrets(from, to *unstructured.Unstructured) {
 	for k := range toData {
 		if _, ok := fromData[k]; !ok {
 			toData[k] = maskDefault
-		}
-	}
-	for _, u := range []*unstructured.Unstructured{from, to} {
-		if u == nil {
-			continue
-		}
-		if a := u.GetAnnotations(); a[lastApplied] != "" {
-			a[lastApplied] = maskDefault
-			u.SetAnnotations(a)
 		}
 	}
 }

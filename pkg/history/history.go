@@ -28,6 +28,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 )
 
@@ -48,6 +49,10 @@ type Request struct {
 	Rev string
 	// TempDir is where the private directory is made; default the system's.
 	TempDir string
+	// Applied is what the target's reconciler applies, when a reconciler's object defines the
+	// target: each state is rendered as the reconciler renders it, its own file as the state
+	// holds it (nil: kustomize's build of Path).
+	Applied *reconciler.Applied
 }
 
 // Revision is one commit that changed the object's rendered form.
@@ -111,6 +116,7 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 	defer w.close()
 	w.x.hint = req.Name
 	w.at = head
+	w.applied = req.Applied
 	if err := w.start(); err != nil {
 		return nil, err
 	}
@@ -270,6 +276,13 @@ type walker struct {
 	layout *layout
 	stale  bool // the layout must be worked out again
 
+	// applied is the target's reconciler (Request.Applied); appliedBlob the blob of its file
+	// at the start, while plainAtStart says the reconciler then added nothing to kustomize's
+	// build, so that slices, which model kustomize alone, render the states that keep that file.
+	applied      *reconciler.Applied
+	appliedBlob  string
+	plainAtStart bool
+
 	mirror   string
 	mirrored map[string]string // what the mirror holds
 	dirty    map[string]bool
@@ -314,6 +327,11 @@ func (w *walker) close() {
 // start reads the target's paths at the starting commit.
 func (w *walker) start() error {
 	w.ensure(w.root)
+	if a := w.applied; a != nil && a.Reconciler.File != "" {
+		w.ensure(a.Reconciler.File)
+		w.appliedBlob = w.files[a.Reconciler.File]
+		w.plainAtStart = a.Plain(os.DirFS(w.repo))
+	}
 	for i := 0; ; i++ {
 		w.grew = false
 		w.layout = w.layoutOf(w.root)
@@ -437,7 +455,7 @@ func (w *walker) render(stats *Stats, sliced bool) (*render.Result, error) {
 	if stats != nil {
 		stats.Renders++
 	}
-	if sliced && w.layout != nil {
+	if sliced && w.layout != nil && w.sliceable() {
 		if overlay, dropped := w.slice(w.layout); overlay != nil {
 			if r, err := w.renderSlice(overlay, dropped); err == nil {
 				return r, nil
@@ -447,7 +465,7 @@ func (w *walker) render(stats *Stats, sliced bool) (*render.Result, error) {
 	if err := w.sync(); err != nil {
 		return nil, err
 	}
-	r, err := render.Render(w.mirror, w.root, render.Options{})
+	r, err := render.Render(w.mirror, w.root, render.Options{Applied: w.applied})
 	if err != nil {
 		return nil, err
 	}
@@ -456,6 +474,25 @@ func (w *walker) render(stats *Stats, sliced bool) (*render.Result, error) {
 		w.inputs[in] = true
 	}
 	return r, nil
+}
+
+// sliceable tells whether a slice renders the state as its reconciler does: no reconciler, or
+// one that adds nothing to kustomize's build, whose file is as at the start, and (Argo CD) no
+// override file of the target's directory.
+func (w *walker) sliceable() bool {
+	a := w.applied
+	if a == nil {
+		return true
+	}
+	if !w.plainAtStart || w.files[a.Reconciler.File] != w.appliedBlob {
+		return false
+	}
+	for f := range w.files {
+		if under(f, w.root) && strings.HasPrefix(path.Base(f), ".argocd-source") {
+			return false
+		}
+	}
+	return true
 }
 
 // renderSlice renders the state's files in memory, with the slice's kustomizations and without

@@ -393,6 +393,9 @@ func (w *walker) canSkip(e *logEntry) bool {
 		if !w.covered(c.path) {
 			continue
 		}
+		if w.applied != nil && c.path == w.applied.Reconciler.File {
+			return false // the reconciler's own options may have changed
+		}
 		if isKustomizationName(path.Base(c.path)) {
 			k := l.kusts[path.Dir(c.path)]
 			if k == nil || k.file != c.path || c.before == zeroHash || c.after == zeroHash || !w.entriesMissObject(l, c) {

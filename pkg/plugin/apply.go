@@ -173,10 +173,7 @@ func (o *ApplyOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	if err := printResultEach(o.IOStreams, o.Output, res, names, applyVerbs(res, existing)); err != nil {
-		return err
-	}
-	return o.settle(ctx, o.IOStreams)
+	return o.finishEach(ctx, o.IOStreams, res, names, applyVerbs(res, existing))
 }
 
 // applyVerbs says, as kubectl apply does, what became of each object: created when the target did

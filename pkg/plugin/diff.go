@@ -19,6 +19,7 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/diff"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/revdiff"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
@@ -35,6 +36,13 @@ var diffLong = templates.LongDesc(`
 	them. The diff reads from the cluster to Git: '+' lines are what applying Git would write.
 	KUBECTL_EXTERNAL_DIFF is honoured as by kubectl diff.
 
+	With --from REV, compare two revisions of the repository instead, offline: for every target
+	whose render differs between REV and --to (default: the working tree, files not yet
+	committed included), the unified diff of its rendered objects, grouped by target, Secret
+	values masked. Only the targets that read a file that differs are rendered, from the render
+	kept for the working tree with the differing files in place. -o markdown writes it for a pull
+	request comment, one collapsible section per target.
+
 	Exit status: 0 no differences, 1 differences, more than 1 an error.`)
 
 var diffExample = templates.Examples(`
@@ -45,7 +53,10 @@ var diffExample = templates.Examples(`
 	kubectl gitops diff --repo ~/fleet --path apps/staging --prune
 
 	# Two objects of the target, for a script
-	kubectl gitops diff deploy/web svc/web -o json`)
+	kubectl gitops diff deploy/web svc/web -o json
+
+	# What a pull request changes in what the reconcilers apply, as a comment for it
+	kubectl gitops diff --from origin/main --to HEAD -o markdown`)
 
 // DiffOptions are the options of `kubectl gitops diff`.
 type DiffOptions struct {
@@ -55,6 +66,8 @@ type DiffOptions struct {
 	Prune         bool
 	PruneSelector string
 	Output        string
+	From          string
+	To            string
 
 	args         []string
 	selection    workflow.Selection
@@ -77,7 +90,7 @@ func NewDiffOptions(streams genericiooptions.IOStreams) *DiffOptions {
 func NewCmdDiff(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewDiffOptions(streams)
 	cmd := &cobra.Command{
-		Use:                   "diff [TARGET | TYPE/NAME...] [--repo DIR] [--path PATH] [--prune] [-o json]",
+		Use:                   "diff [TARGET | TYPE/NAME...] [--repo DIR] [--path PATH] [--prune] [-o json] | diff --from REV [--to REV] [-o json|markdown]",
 		DisableFlagsInUseLine: true,
 		Short:                 "Show how the cluster differs from the GitOps repository",
 		Long:                  diffLong,
@@ -102,13 +115,19 @@ func NewCmdDiff(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Co
 	fl.StringVar(&o.Target, "target", o.Target, "A target named in .kubectl-gitops.yaml or discovered in the repository.")
 	fl.BoolVar(&o.Prune, "prune", o.Prune, "Also show the objects the reconciler owns that Git no longer has.")
 	fl.StringVar(&o.PruneSelector, "prune-selector", o.PruneSelector, "With --prune, the labels of the reconciler's objects, key=value[,key=value] (default: read from the live objects' Flux or Argo CD labels).")
-	fl.StringVarP(&o.Output, "output", "o", o.Output, "Output format: 'json' for machines; default a unified diff.")
+	fl.StringVarP(&o.Output, "output", "o", o.Output, "Output format: 'json' for machines, 'markdown' (with --from) for a pull request comment; default a unified diff.")
+	fl.StringVar(&o.From, "from", o.From, "Compare the renders of this revision (a branch, tag or commit) and --to, offline, instead of the repository and the cluster.")
+	fl.StringVar(&o.To, "to", o.To, "With --from, the revision compared to (default: the working tree).")
 	return cmd
 }
 
 // Complete resolves the target (flags, the repository's configuration), the cluster connection
 // and how to print.
 func (o *DiffOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.color = os.Getenv("NO_COLOR") == "" && term.TTY{Out: o.Out}.IsTerminalOut()
+	if o.From != "" || o.To != "" {
+		return o.completeRevisions(cmd, args)
+	}
 	var objArgs []string
 	for _, a := range args {
 		if strings.Contains(a, "/") {
@@ -152,14 +171,43 @@ func (o *DiffOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []str
 		return err
 	}
 	o.externalDiff = os.Getenv(diff.ExternalDiffEnv)
-	o.color = os.Getenv("NO_COLOR") == "" && term.TTY{Out: o.Out}.IsTerminalOut()
+	return nil
+}
+
+// completeRevisions completes diff --from: no cluster, no target; the repository of --repo or
+// of the current directory.
+func (o *DiffOptions) completeRevisions(cmd *cobra.Command, args []string) error {
+	switch {
+	case o.From == "":
+		return usageErrorf(cmd, "--to needs --from: the revision to compare it with")
+	case len(args) > 0:
+		return usageErrorf(cmd, "--from compares every target of the repository: give no TARGET or TYPE/NAME (%s)", strings.Join(args, " "))
+	case o.Path != "" || o.Target != "":
+		return usageErrorf(cmd, "--from compares every target of the repository: drop --path and --target")
+	case o.Prune || o.PruneSelector != "":
+		return usageErrorf(cmd, "--prune compares with the cluster, and --from compares two revisions: give one of them")
+	}
+	if o.Repo == "" {
+		o.Repo = "."
+	}
 	return nil
 }
 
 // Validate checks the flag values.
 func (o *DiffOptions) Validate(cmd *cobra.Command) error {
+	if o.From != "" {
+		switch o.Output {
+		case "", "json", "markdown":
+		default:
+			return usageErrorf(cmd, "--output must be 'json' or 'markdown' (or not given, for a unified diff), not %q", o.Output)
+		}
+		cmd.SilenceUsage = true
+		return nil
+	}
 	switch o.Output {
 	case "", "json":
+	case "markdown":
+		return usageErrorf(cmd, "-o markdown is for --from, which compares two revisions")
 	default:
 		return usageErrorf(cmd, "--output must be 'json' (or not given, for a unified diff), not %q", o.Output)
 	}
@@ -180,6 +228,9 @@ func (o *DiffOptions) Validate(cmd *cobra.Command) error {
 
 // Run renders the target, compares it with the cluster and prints the differences.
 func (o *DiffOptions) Run(cmd *cobra.Command) error {
+	if o.From != "" {
+		return o.runRevisions(cmd.Context())
+	}
 	ctx, t := cmd.Context(), o.target
 	res, err := change.Render(t.RepoDir, change.Target{Path: t.Path, Applied: t.Applied}, workflow.RenderCache(t.RepoDir))
 	if err != nil {
@@ -241,3 +292,44 @@ func (o *DiffOptions) print(ctx context.Context, r *diff.Report) error {
 	}
 	return diff.WriteUnified(o.Out, r, o.color)
 }
+
+// runRevisions compares the renders of --from and --to and prints the differences.
+func (o *DiffOptions) runRevisions(ctx context.Context) error {
+	r, err := revdiff.Run(ctx, revdiff.Options{Dir: o.Repo, From: o.From, To: o.To})
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	switch o.Output {
+	case "json":
+		err = revdiff.WriteJSON(o.Out, r)
+	case "markdown":
+		err = revdiff.WriteMarkdown(o.Out, r, revdiff.MarkdownOptions{Heading: "#### kubectl gitops diff", MaxBytes: markdownMaxBytes})
+	default:
+		err = revdiff.WriteText(o.Out, r, o.color)
+		if err == nil {
+			fmt.Fprintln(o.ErrOut, r.Summary())
+		}
+	}
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	for _, t := range r.Targets {
+		if t.Error != "" {
+			fmt.Fprintf(o.ErrOut, "error: target %s: %s\n", t.Target, t.Error)
+		}
+	}
+	for _, u := range r.Unrendered {
+		fmt.Fprintf(o.ErrOut, "Warning: target %s renders at neither revision, so its diff is not shown: %s\n", u.Target, u.Error)
+	}
+	switch {
+	case r.Failed():
+		return &ExitError{Code: 2}
+	case r.Different():
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+// markdownMaxBytes keeps a markdown diff within what a pull request comment holds (GitHub's
+// limit is 65,536 characters), with room for the text around it.
+const markdownMaxBytes = 60000

@@ -127,6 +127,7 @@ func (c *changeFlags) objectHistory(f cmdutil.Factory, cmd *cobra.Command, args 
 	res, err := history.Object(ctx, history.Request{
 		RepoDir: t.RepoDir,
 		Path:    t.Path,
+		Applied: t.Applied,
 		Name:    sel.Refs[0].Name,
 		Select: func(r *render.Result) (*render.Object, error) {
 			objs, err := sel.Select(r)

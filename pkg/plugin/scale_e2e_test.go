@@ -117,7 +117,7 @@ func TestE2EScaleFollowsFluxLabelsCommitsAndPushes(t *testing.T) {
 
 	// The bare remote has the commit, with the object's trailers.
 	msg := testrepo.Git(t, bare, "log", "-1", "--format=%B", "main")
-	for _, want := range []string{"scale deployment shop/web to 4 replicas", "Gitops-Object: apps/v1 Deployment shop/web", "Gitops-Target: " + ks} {
+	for _, want := range []string{"scale deployment shop/web to 4 replicas", "Gitops-Object: apps/v1 Deployment shop/web", "Gitops-Target: kustomization/flux-system/" + ks} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("pushed commit message lacks %q:\n%s", want, msg)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	gitopssync "github.com/kubectl-gitops/kubectl-gitops/pkg/sync"
@@ -40,6 +42,7 @@ type changeFlags struct {
 	NoVerify bool
 	Timeout  time.Duration
 	secretFlags
+	prFlags
 
 	// commit holds the repository configuration's commit options.
 	commit target.CommitConfig
@@ -79,6 +82,7 @@ func (c *changeFlags) addFlagSet(cmd *cobra.Command, set writeFlagSet) {
 	fl.DurationVar(&c.Timeout, "timeout", gitopssync.DefaultTimeout, "With --wait, how long to wait before failing with what still differs.")
 	fl.BoolVar(&c.NoVerify, "no-verify", c.NoVerify, "Skip the repository's pre-commit and commit-msg hooks, as git commit --no-verify does.")
 	c.secretFlags.addFlags(cmd, set.scope, set.certAlias)
+	c.prFlags.addFlags(cmd)
 }
 
 // validate checks the shared flag values; it reads --dry-run as kubectl does.
@@ -99,6 +103,9 @@ func (c *changeFlags) validate(cmd *cobra.Command) error {
 	}
 	if c.Wait && c.dryRun() {
 		return usageErrorf(cmd, "--wait waits for the reconciler to apply a pushed commit, and --dry-run makes none: give one of them")
+	}
+	if err := c.validatePR(cmd); err != nil {
+		return err
 	}
 	return c.secretFlags.validate(cmd)
 }
@@ -148,8 +155,39 @@ func (c *changeFlags) dryRun() bool {
 }
 
 // request is the change of target t as the shared flags say it is committed; the command adds
-// which objects change and how (Select and Mutate, or Changes) and the subject.
+// which objects change and how (Select and Mutate, or Changes) and the subject. With --pr the
+// commit goes on --branch or a new branch named for the change, and is pushed.
 func (c *changeFlags) request(streams genericiooptions.IOStreams, t *target.Target, targets []target.Target) workflow.Request {
+	req := c.plainRequest(streams, t, targets)
+	req.PlanAt = branchTip(t.RepoDir, c.Branch)
+	if c.PR {
+		req.Push = true
+		if c.Branch == "" {
+			req.BranchFor = c.branchFor
+		}
+	}
+	return req
+}
+
+// branchTip is the commit at the tip of branch when it exists and is not the one checked out:
+// a change committed there is planned on its files, not the working tree's.
+func branchTip(dir, branch string) string {
+	if branch == "" {
+		return ""
+	}
+	if repo, err := gitrepo.Open(dir); err == nil {
+		if cur, err := repo.CurrentBranch(); err == nil && cur == branch {
+			return ""
+		}
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--verify", "--quiet", "--end-of-options", "refs/heads/"+branch+"^{commit}").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (c *changeFlags) plainRequest(streams genericiooptions.IOStreams, t *target.Target, targets []target.Target) workflow.Request {
 	return workflow.Request{
 		Target:        t,
 		Targets:       targets,
@@ -246,6 +284,9 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	if err := c.checkWait(cmd, t); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := c.checkPR(cmd, t); err != nil {
+		return nil, nil, nil, err
+	}
 	c.factory, c.resolved, c.fromLive = f, t, live != nil
 	return t, all, live, nil
 }
@@ -294,17 +335,8 @@ func selection(f cmdutil.Factory, cmd *cobra.Command, args []string, selector st
 	return workflow.Selection{Refs: refs, TypeOnly: typeOnly, Selector: selector, All: all, Namespace: ns, NamespaceExplicit: explicit}, nil
 }
 
-// printResult prints a change's result as kubectl prints what it changed, or as -o asks.
-func printResult(streams genericiooptions.IOStreams, output, verb string, res *workflow.Result, objs []string) error {
-	verbs := make([]string, len(objs))
-	for i := range verbs {
-		verbs[i] = verb
-	}
-	return printResultEach(streams, output, res, objs, verbs)
-}
-
-// printResultEach is printResult with a verb for each object (apply's created, configured and
-// unchanged).
+// printResultEach prints a change's result as kubectl prints what it changed, or as -o asks,
+// with a verb for each object (apply's created, configured and unchanged).
 func printResultEach(streams genericiooptions.IOStreams, output string, res *workflow.Result, objs, verbs []string) error {
 	switch output {
 	case "json":
@@ -345,10 +377,24 @@ func printResultEach(streams genericiooptions.IOStreams, output string, res *wor
 	return nil
 }
 
-// finish reports a committed change as printResult does and, with --wait, waits for the
+// finish reports a committed change as printResultEach does and, with --wait, waits for the
 // reconciler (see settle).
 func (c *changeFlags) finish(ctx context.Context, streams genericiooptions.IOStreams, verb string, res *workflow.Result, objs []string) error {
-	if err := printResult(streams, c.Output, verb, res, objs); err != nil {
+	verbs := make([]string, len(objs))
+	for i := range verbs {
+		verbs[i] = verb
+	}
+	return c.finishEach(ctx, streams, res, objs, verbs)
+}
+
+// finishEach is finish with a verb for each object (apply's created, configured and
+// unchanged); with --pr it opens or updates the request of the pushed branch instead of
+// waiting.
+func (c *changeFlags) finishEach(ctx context.Context, streams genericiooptions.IOStreams, res *workflow.Result, objs, verbs []string) error {
+	if c.PR && !res.DryRun {
+		return c.finishRequest(ctx, streams, res, objs, verbs)
+	}
+	if err := printResultEach(streams, c.Output, res, objs, verbs); err != nil {
 		return err
 	}
 	return c.settle(ctx, streams)

@@ -141,10 +141,16 @@ func FluxKustomizationApplied(repo fs.FS, ks Object, objs []Object) (Applied, er
 	switch kind {
 	case "GitRepository":
 		src, ok := find(objs, ks, FluxSourceGroup, kind, ns, name)
-		if !ok {
+		switch {
+		case ok:
+			a.URL, a.Branch = gitSource(src)
+		case ks.File == "":
 			return fail("its source GitRepository %s/%s is not among the objects read (%s); connect to the cluster, or name the target in .kubectl-gitops.yaml", ns, name, where(ks))
+		default:
+			// A repository's files often lack the GitRepository that syncs them (flux bootstrap
+			// and the Flux Operator make flux-system in the cluster): the Kustomization is taken
+			// to apply the repository it is in, URL and branch unknown ("").
 		}
-		a.URL, a.Branch = gitSource(src)
 	case "OCIRepository":
 		src, ok := find(objs, ks, FluxSourceGroup, kind, ns, name)
 		if !ok {

@@ -45,8 +45,13 @@ func externalArtifact(repo fs.FS, ks Object, objs []Object, ns, name string) (ur
 			continue
 		}
 		src, ok := find(objs, gen, FluxSourceGroup, kind, sns, sname)
-		if !ok {
+		switch {
+		case !ok && gen.File == "":
 			return "", "", nil, fmt.Errorf("its ExternalArtifact %s/%s is made by %s, whose source %q (GitRepository %s/%s) is not among the objects read; name the target in .kubectl-gitops.yaml", ns, name, genName, alias, sns, sname)
+		case !ok:
+			// As for a Kustomization (FluxKustomizationApplied): a GitRepository the files
+			// lack is the repository they are in, URL and branch unknown.
+			src = Object{Obj: &unstructured.Unstructured{Object: map[string]any{"kind": kind, "metadata": map[string]any{"name": sname, "namespace": sns}}}}
 		}
 		aliases[alias] = src
 	}
@@ -62,13 +67,16 @@ func externalArtifact(repo fs.FS, ks Object, objs []Object, ns, name string) (ur
 		if src.Kind() != "GitRepository" {
 			return "", "", nil, fmt.Errorf("its ExternalArtifact %s/%s is made by %s from %s %s (alias %q), not from Git; name the target in .kubectl-gitops.yaml", ns, name, genName, src.Kind(), objectName(src), alias)
 		}
-		u, r := gitSource(src)
-		if url != "" && (u != url || r != ref) {
+		u, r := "", "" // the repository the files are in
+		if src.Obj.Object["spec"] != nil {
+			u, r = gitSource(src)
+		}
+		if i > 0 && (u != url || r != ref) {
 			return "", "", nil, fmt.Errorf("its ExternalArtifact %s/%s is made by %s from two Git repositories (%s %s and %s %s); name the target in .kubectl-gitops.yaml", ns, name, genName, url, ref, u, r)
 		}
 		url, ref = u, r
 	}
-	if url == "" {
+	if len(art.copy) == 0 {
 		return "", "", nil, fmt.Errorf("%s, artifact %s, copies nothing", genName, name)
 	}
 	if repo == nil {

@@ -276,7 +276,15 @@ spec: {url: oci://registry.example.com/manifests/app, ref: {tag: latest}}
 		}
 	})
 	t.Run("a missing source", func(t *testing.T) {
-		_, errs := FluxApplied(nil, obj(t, "a.yaml", ks("GitRepository")))
+		// In a repository's file: the repository it is in, as bootstrap's flux-system is.
+		as, errs := FluxApplied(nil, obj(t, "a.yaml", ks("GitRepository")))
+		if len(errs) != 0 || len(as) != 1 || as[0].URL != "" || as[0].Path != "deploy" {
+			t.Fatalf("applied %+v, errors %v", as, errs)
+		}
+		// Read from a cluster: nothing tells which repository.
+		live := obj(t, "a.yaml", ks("GitRepository"))
+		live[0].File = ""
+		_, errs = FluxApplied(nil, live)
 		if len(errs) != 1 || !strings.Contains(errs[0].Error(), "GitRepository flux-system/src is not among the objects read") {
 			t.Fatalf("errors %v", errs)
 		}

@@ -29,6 +29,11 @@ func (o Object) Name() string      { return o.Obj.GetName() }
 
 // Ref names the object as --target takes it: kustomization/flux-system/apps.
 func (o Object) Ref() string {
+	if o.Namespace() == "" {
+		// A document that names no namespace (the kustomization that lists it, or kubectl,
+		// gives it one): KIND/NAME, as kubectl names it.
+		return fmt.Sprintf("%s/%s", strings.ToLower(o.Kind()), o.Name())
+	}
 	return fmt.Sprintf("%s/%s/%s", strings.ToLower(o.Kind()), o.Namespace(), o.Name())
 }
 

@@ -89,6 +89,11 @@ func prepareArgo(fsys *overlayFS, root, dir, absDir string, opts Options, setOve
 		return nil, "", false, err
 	}
 	name := fmt.Sprintf("Argo CD Application %s/%s", app.Namespace(), app.Name())
+	obj, err := currentReconciler(fsys, root, app, reconciler.IsArgoApplication, "Argo CD Application")
+	if err != nil {
+		return nil, "", false, err
+	}
+	app.Obj = obj
 	src, err := reconciler.ReadArgoSource(app.Obj, opts.Applied.Source, repoFS{o: fsys, root: root})
 	if err != nil {
 		return nil, "", false, fmt.Errorf("%s: %w", name, err)

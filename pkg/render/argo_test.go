@@ -381,6 +381,33 @@ func TestRenderArgoOverlay(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "platform/ingress/kustomization.yaml")); err == nil {
 		t.Error("the render wrote a kustomization into the repository")
 	}
+
+	// The Application's own file, changed, is what the render applies: a change to an image
+	// override is seen, and the file is an input of the render.
+	appFile := filepath.Join(root, "apps/shop-staging.yaml")
+	app, err := os.ReadFile(appFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = Render(root, "shop/overlays/staging", Options{Applied: byName["shop-staging"], Overlay: map[string][]byte{
+		"apps/shop-staging.yaml": bytes.Replace(app, []byte("shop/web:1.5.0"), []byte("shop/web:1.6.0"), 1),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = res.Get(ObjectID{Group: "apps", Kind: "Deployment", Namespace: "shop-staging", Name: "staging-web"})
+	c, _, _ = unstructured.NestedSlice(d.Obj().Object, "spec", "template", "spec", "containers")
+	if c[0].(map[string]any)["image"] != "registry.example.com/shop/web:1.6.0" {
+		t.Errorf("image %v: want the edited Application's 1.6.0", c[0].(map[string]any)["image"])
+	}
+	if !slices.Contains(res.Inputs, "apps/shop-staging.yaml") {
+		t.Errorf("inputs %v lack the Application's file", res.Inputs)
+	}
+	if _, err := Render(root, "shop/overlays/staging", Options{Applied: byName["shop-staging"], Overlay: map[string][]byte{
+		"apps/shop-staging.yaml": bytes.Replace(app, []byte("name: shop-staging"), []byte("name: renamed"), 1),
+	}}); err == nil || !strings.Contains(err.Error(), "no longer defines") {
+		t.Errorf("render of a renamed Application: %v, want an error saying the file no longer defines it", err)
+	}
 }
 
 func TestRenderArgoRefusals(t *testing.T) {

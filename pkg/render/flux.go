@@ -95,8 +95,11 @@ func newFluxRender(fsys *overlayFS, root, dir string, opts Options) (*fluxRender
 	f.label = fmt.Sprintf("Flux Kustomization %s/%s", f.ns, ks.GetName())
 	f.absDir = filepath.Join(root, filepath.FromSlash(dir))
 	if a.Artifact != nil {
+		// The artifact's path is Applied's; dir may be the repository directory it is copied
+		// from, as a target names it.
+		f.dir = a.Path
 		f.art = newArtifactFS(fsys, root, a.Artifact)
-		f.absDir = f.art.virtual(dir)
+		f.absDir = f.art.virtual(a.Path)
 	}
 	return f, nil
 }
@@ -105,31 +108,7 @@ func newFluxRender(fsys *overlayFS, root, dir string, opts Options) (*fluxRender
 // an input of the render), or takes it as Applied holds it: read from a cluster, or defined in
 // another repository than the rendered one (a tenant's).
 func (f *fluxRender) readKustomization(o reconciler.Object) (*unstructured.Unstructured, error) {
-	file := filepath.Join(f.root, filepath.FromSlash(o.File))
-	if _, overlaid := f.fsys.lookup(file); o.File == "" || (!overlaid && !f.fsys.Exists(file)) {
-		return o.Obj.DeepCopy(), nil
-	}
-	b, err := f.fsys.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading Flux Kustomization %s: %w", o.Ref(), err)
-	}
-	objs, err := reconciler.DecodeObjects(o.File, b)
-	if err != nil {
-		return nil, err
-	}
-	var found *unstructured.Unstructured
-	for _, d := range objs {
-		if !reconciler.IsFluxKustomization(d) || d.Name() != o.Name() || (d.Namespace() != "" && d.Namespace() != o.Namespace()) {
-			continue
-		}
-		if found == nil || d.Doc == o.Doc {
-			found = d.Obj
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("%s no longer defines Flux Kustomization %s", o.File, o.Ref())
-	}
-	return found, nil
+	return currentReconciler(f.fsys, f.root, o, reconciler.IsFluxKustomization, "Flux Kustomization")
 }
 
 // fs is the file system kustomize builds from.

@@ -60,7 +60,7 @@ func fetchPushed(ctx context.Context, git target.Git, src source) (*pushed, erro
 	if err := gitrepo.ExportTree(ctx, repoDir, commit, dir); err != nil {
 		return nil, err
 	}
-	res, err := render.Render(dir, src.path, render.Options{})
+	res, err := render.Render(dir, src.path, render.Options{Applied: src.applied})
 	if err != nil {
 		return nil, fmt.Errorf("failed to render %s at %s: %w", src.path, short(commit), err)
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
@@ -161,6 +162,8 @@ func (c clients) request(ctx context.Context, r Reconciler, now string) ([]strin
 type candidate struct {
 	Reconciler
 	url, branch, path, namespace string
+	// applied is what the live reconciler object applies, to render as it does.
+	applied *reconciler.Applied
 }
 
 // find lists the Flux Kustomizations and Argo CD Applications of the cluster that apply path
@@ -269,14 +272,18 @@ func (c clients) fluxCandidate(ctx context.Context, ks *unstructured.Unstructure
 	}
 	p, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
 	targetNs, _, _ := unstructured.NestedString(ks.Object, "spec", "targetNamespace")
-	return candidate{Reconciler{FluxKustomization, ks.GetNamespace(), ks.GetName()}, url, branch, cleanPath(p), targetNs}, true, nil
+	return candidate{Reconciler{FluxKustomization, ks.GetNamespace(), ks.GetName()}, url, branch, cleanPath(p), targetNs,
+		&reconciler.Applied{Reconciler: reconciler.Object{Obj: ks}, URL: url, Branch: branch, Path: cleanPath(p)}}, true, nil
 }
 
 // appCandidates are the Git paths an Application renders.
 func appCandidates(a *unstructured.Unstructured) []candidate {
 	destNs, _, _ := unstructured.NestedString(a.Object, "spec", "destination", "namespace")
 	var out []candidate
-	for _, src := range appSources(a) {
+	for i, src := range appSources(a) {
+		if src == nil {
+			continue
+		}
 		url, _ := src["repoURL"].(string)
 		p, _ := src["path"].(string)
 		rev, _ := src["targetRevision"].(string)
@@ -284,7 +291,8 @@ func appCandidates(a *unstructured.Unstructured) []candidate {
 		if branch == "HEAD" {
 			branch = ""
 		}
-		out = append(out, candidate{Reconciler{ArgoCDApplication, a.GetNamespace(), a.GetName()}, url, branch, cleanPath(p), destNs})
+		out = append(out, candidate{Reconciler{ArgoCDApplication, a.GetNamespace(), a.GetName()}, url, branch, cleanPath(p), destNs,
+			&reconciler.Applied{Reconciler: reconciler.Object{Obj: a}, Source: i, URL: url, Branch: rev, Path: cleanPath(p)}})
 	}
 	return out
 }
@@ -304,17 +312,17 @@ func (c clients) list(ctx context.Context, gk schema.GroupKind) ([]unstructured.
 	return l.Items, nil
 }
 
-// appSources are the Git paths an Application renders: spec.source, or those of spec.sources
-// that are not Helm charts.
+// appSources are the Git paths an Application renders, by the index of the source that names
+// them: spec.source, or those of spec.sources that are not Helm charts (nil for the others).
 func appSources(a *unstructured.Unstructured) []map[string]any {
 	if s, ok, _ := unstructured.NestedMap(a.Object, "spec", "source"); ok {
 		return []map[string]any{s}
 	}
-	var out []map[string]any
 	srcs, _, _ := unstructured.NestedSlice(a.Object, "spec", "sources")
-	for _, s := range srcs {
+	out := make([]map[string]any, len(srcs))
+	for i, s := range srcs {
 		if m, ok := s.(map[string]any); ok && m["path"] != nil && m["chart"] == nil {
-			out = append(out, m)
+			out[i] = m
 		}
 	}
 	return out

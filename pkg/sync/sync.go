@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/diff"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
@@ -209,13 +210,15 @@ type source struct {
 	url, branch, path string
 	// namespace is where the reconciler puts objects that name none, when it says.
 	namespace string
+	// applied is what the reconciler applies, to render as it does (nil: kustomize's build).
+	applied *reconciler.Applied
 }
 
 // waitFor says what to render: the target's repository, branch and path when there is a
 // target, else what the reconcilers apply, which must then be one and the same.
 func (c clients) waitFor(ctx context.Context, t *target.Target, recs []Reconciler) (source, error) {
 	if t != nil && t.RemoteURL != "" {
-		return source{repoDir: t.RepoDir, url: t.RemoteURL, branch: t.Branch, path: t.Path, namespace: t.Namespace}, nil
+		return source{repoDir: t.RepoDir, url: t.RemoteURL, branch: t.Branch, path: t.Path, namespace: t.Namespace, applied: t.Applied}, nil
 	}
 	var src *source
 	for _, r := range recs {
@@ -223,9 +226,9 @@ func (c clients) waitFor(ctx context.Context, t *target.Target, recs []Reconcile
 		if err != nil {
 			return source{}, err
 		}
-		s := source{url: cand.url, branch: cand.branch, path: cand.path, namespace: cand.namespace}
+		s := source{url: cand.url, branch: cand.branch, path: cand.path, namespace: cand.namespace, applied: cand.applied}
 		if t != nil {
-			s.repoDir, s.path, s.namespace = t.RepoDir, t.Path, t.Namespace
+			s.repoDir, s.path, s.namespace, s.applied = t.RepoDir, t.Path, t.Namespace, t.Applied
 		}
 		if src != nil && (!target.SameRepository(s.url, src.url) || s.branch != src.branch || s.path != src.path) {
 			return source{}, fmt.Errorf("%s and %s apply different sources (%s%s path %s, %s%s path %s): sync one at a time",

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -46,6 +48,9 @@ type Config struct {
 	Commit CommitConfig `yaml:"commit,omitempty"`
 	// Guard configures the pre-commit secrets guard.
 	Guard GuardConfig `yaml:"guard,omitempty"`
+	// Review names the forge that hosts the repository's pull requests (--pr), when the
+	// remote's URL does not tell.
+	Review ReviewConfig `yaml:"review,omitempty"`
 
 	// File is the file the configuration was read from.
 	File string `yaml:"-"`
@@ -114,6 +119,18 @@ type GuardAllow struct {
 	// Reason says why the file is safe to commit.
 	Reason string `yaml:"reason"`
 }
+
+// ReviewConfig names the forge that hosts the repository's pull or merge requests.
+type ReviewConfig struct {
+	// Provider is one of ReviewProviders.
+	Provider string `yaml:"provider,omitempty"`
+	// URL is the forge's web address (https://git.example.com[/prefix]), when the remote's
+	// host and scheme are not it (an ssh remote, a forge under a path).
+	URL string `yaml:"url,omitempty"`
+}
+
+// ReviewProviders are the forges review.provider names (forgejo speaks Gitea's API).
+var ReviewProviders = []string{"github", "gitlab", "gitea", "forgejo", "bitbucket"}
 
 // Merge returns s with the fields that o sets replaced by o's.
 func (s SecretsConfig) Merge(o SecretsConfig) SecretsConfig {
@@ -381,6 +398,22 @@ func (c *Config) check() error {
 		}
 		if err := c.checkSecrets(t.Secrets, at+".secrets"); err != nil {
 			return err
+		}
+	}
+	if p := c.Review.Provider; p != "" && !slices.Contains(ReviewProviders, p) {
+		return c.errorf("review.provider", "unknown review provider %q: want one of %s", p, strings.Join(ReviewProviders, ", "))
+	}
+	if u := c.Review.URL; u != "" {
+		pu, err := url.Parse(u)
+		switch {
+		case err == nil && pu.User != nil:
+			// Not quoted: it would print the password.
+			return c.errorf("review.url", "review.url holds credentials: give the forge's web address alone (tokens come from the environment)")
+		case err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "":
+			return c.errorf("review.url", "review.url %q is not the forge's web address (http[s]://HOST[/PATH])", u)
+		}
+		if c.Review.Provider == "" {
+			return c.errorf("review", "review.url needs review.provider: one of %s", strings.Join(ReviewProviders, ", "))
 		}
 	}
 	for i, a := range c.Guard.Allow {

@@ -36,6 +36,9 @@ func TestParseConfigExample(t *testing.T) {
 	if len(cfg.Guard.Allow) != 2 {
 		t.Errorf("guard: %+v", cfg.Guard)
 	}
+	if cfg.Review != (ReviewConfig{Provider: "gitea", URL: "https://git.example.com"}) {
+		t.Errorf("review: %+v", cfg.Review)
+	}
 
 	repo := t.TempDir()
 	if err := cfg.Validate(repo); err == nil || !strings.Contains(err.Error(), `path "overlays/staging" is not a directory`) {
@@ -139,6 +142,34 @@ guard:
   allow:
   - path: keys/*.agekey
 `, `.kubectl-gitops.yaml:5: guard.allow[0] (keys/*.agekey) has no reason`},
+		{"unknown review field", `apiVersion: gitops.kubectl.io/v1alpha1
+kind: Config
+review:
+  provider: gitlab
+  host: git.example.com
+`, `.kubectl-gitops.yaml:5: unknown field "host" in review`},
+		{"bad review provider", `apiVersion: gitops.kubectl.io/v1alpha1
+kind: Config
+review:
+  provider: gogs
+`, `.kubectl-gitops.yaml:4: unknown review provider "gogs": want one of github, gitlab, gitea, forgejo, bitbucket`},
+		{"review url with credentials", `apiVersion: gitops.kubectl.io/v1alpha1
+kind: Config
+review:
+  provider: gitea
+  url: https://me:pw@git.example.com
+`, `.kubectl-gitops.yaml:5: review.url holds credentials: give the forge's web address alone`},
+		{"review url not a web address", `apiVersion: gitops.kubectl.io/v1alpha1
+kind: Config
+review:
+  provider: gitea
+  url: git.example.com
+`, `.kubectl-gitops.yaml:5: review.url "git.example.com" is not the forge's web address`},
+		{"review url without provider", `apiVersion: gitops.kubectl.io/v1alpha1
+kind: Config
+review:
+  url: https://git.example.com
+`, `.kubectl-gitops.yaml:3: review.url needs review.provider`},
 		{"syntax error", "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\ncommit: push: true\n", `.kubectl-gitops.yaml:3: mapping values are not allowed in this context`},
 		{"duplicate key", "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\ntargets:\n- name: a\n  path: a\n  name: b\n", `.kubectl-gitops.yaml:6: field "name" is given twice in targets[0] (first at line 4)`},
 		{"empty", "", `.kubectl-gitops.yaml: is empty`},

@@ -404,7 +404,10 @@ func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 	for dir := range s.kustDirs {
 		refs, err := directIncludesWith(repoDir, dir, s)
 		if err != nil {
-			return nil, err
+			// A kustomization kustomize cannot read renders nothing: it blocks no other
+			// target, and is a target of its own only when nothing includes it (then it is
+			// left out of every change with a warning, as a target that does not render).
+			refs = nil
 		}
 		graph[dir] = refs
 		for _, r := range refs {
@@ -413,7 +416,7 @@ func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 	}
 	var ts []Target
 	for dir := range s.kustDirs {
-		if !included[dir] {
+		if !included[dir] && !isComponent(repoDir, dir, s) {
 			inc, err := includedDirs(dir, func(d string) ([]include, error) {
 				if refs, ok := graph[d]; ok {
 					return refs, nil
@@ -474,6 +477,23 @@ func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 		}
 	}
 	return ts, nil
+}
+
+// isComponent tells whether dir's kustomization is a kustomize Component, which only a
+// kustomization's components: renders: never a target of its own.
+func isComponent(repoDir, dir string, s *repoScan) bool {
+	name := s.kustomizationName(repoDir, dir)
+	if name == "" {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(repoDir, filepath.FromSlash(dir), name))
+	if err != nil {
+		return false
+	}
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	return sigsyaml.Unmarshal(b, &head) == nil && head.Kind == types.ComponentKind
 }
 
 // IncludedDirs lists what the kustomization in kustDir reads, following every kustomization it

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +54,23 @@ func TestDiscoverTestdataRepos(t *testing.T) {
 			{"kustomization/flux-system/apps@clusters/staging", "apps/staging", SourceFlux, ""},
 			{"kustomization/flux-system/flux-system@clusters/production/flux-system", "clusters/production", SourceFlux, ""},
 			{"kustomization/flux-system/flux-system@clusters/staging/flux-system", "clusters/staging", SourceFlux, ""},
+		}},
+		// Tenants' Kustomizations apply their own repositories (a GitRepository of another URL
+		// than the one flux-system syncs this repository from): not targets here.
+		{"flux-tenants", []discovered{
+			{"kustomization/flux-system/flux-system", "clusters/production", SourceFlux, ""},
+			{"kustomization/flux-system/tenants", "tenants/production", SourceFlux, ""},
+		}},
+		// A Kustomization of an ExternalArtifact is a target of the repository directory its
+		// path is copied from.
+		{"flux-monorepo", []discovered{
+			{"kustomization/flux-system/apps@clusters/production", "apps/production", SourceFlux, ""},
+			{"kustomization/flux-system/apps@clusters/staging", "apps/staging", SourceFlux, ""},
+			{"kustomization/flux-system/flux-system@clusters/production/flux-system", "clusters/production", SourceFlux, ""},
+			{"kustomization/flux-system/flux-system@clusters/staging/flux-system", "clusters/staging", SourceFlux, ""},
+			{"kustomization/flux-system/platform", "platform/ingress", SourceFlux, ""},
+			{"kustomization/flux-system/svc-cart", "services/cart/deploy", SourceFlux, "shop"},
+			{"kustomization/flux-system/svc-search", "services/search/deploy", SourceFlux, "shop"},
 		}},
 		{"argocd", []discovered{
 			{"application/argocd/root", "apps", SourceArgoCD, "argocd"},
@@ -111,16 +130,54 @@ func TestDiscoverFallbacks(t *testing.T) {
 	writeFile(t, filepath.Join(repo, "charts/web/templates/d.yaml"), deploy)
 	writeFile(t, filepath.Join(repo, ".github/workflows/ci.yaml"), deploy)
 	writeFile(t, filepath.Join(repo, ".hidden/kustomization.yaml"), kust())
+	// A Component no kustomization lists (its users comment it in): never a target. A
+	// kustomization kustomize cannot read: a target of its own, which does not render.
+	writeFile(t, filepath.Join(repo, "components/branding/kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n- path: p.yaml\n")
+	writeFile(t, filepath.Join(repo, "examples/broken/kustomization.yaml"), "resources:\n- all.yaml\npatches:\n- p.yaml\n")
 
 	got := discoverSummary(t, repo, &Config{})
 	want := []discovered{
 		{"app/prod", "app/prod", SourceDiscovered, ""},
 		{"cluster", "cluster", SourceDiscovered, ""},
 		{"cluster/system", "cluster/system", SourceDiscovered, ""},
+		{"examples/broken", "examples/broken", SourceDiscovered, ""},
 		{"plain", "plain", SourceDiscovered, ""},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("targets:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// A reconciler of this repository that follows another of its branches than the checked-out
+// one and the remote's default (a tenant's branch) applies files this checkout does not hold:
+// it is left out with a warning. On a branch of one's own, the default's reconcilers stay.
+func TestDiscoverLeavesOutOtherBranches(t *testing.T) {
+	testrepo.Env(t)
+	bare, work := testrepo.NewWithRemote(t, "flux")
+	url := "file://" + bare
+	writeFile(t, filepath.Join(work, "clusters/staging/flux-system/gotk-sync.yaml"), "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  url: "+url+"\n  ref:\n    branch: main\n---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: team\n  namespace: flux-system\nspec:\n  url: "+url+"\n  ref:\n    branch: team\n")
+	writeFile(t, filepath.Join(work, "clusters/staging/team.yaml"), "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: team\n  namespace: flux-system\nspec:\n  path: ./apps/staging\n  sourceRef:\n    kind: GitRepository\n    name: team\n")
+	testrepo.Git(t, work, "remote", "set-url", "origin", url)
+	testrepo.Git(t, work, "fetch", "-q", "origin")
+	testrepo.Git(t, work, "remote", "set-head", "origin", "main")
+	for _, branch := range []string{"main", "my-change"} {
+		testrepo.Git(t, work, "checkout", "-q", "-B", branch)
+		ts, warnings, err := discoverAll(work, &Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, tg := range ts {
+			names = append(names, tg.Name)
+		}
+		if slices.Contains(names, "kustomization/flux-system/team") || !slices.Contains(names, "kustomization/flux-system/apps@clusters/staging") {
+			t.Errorf("on %s: targets %v, want staging's apps and not team", branch, names)
+		}
+		if !slices.ContainsFunc(warnings, func(w string) bool {
+			return strings.Contains(w, "kustomization/flux-system/team in clusters/staging/team.yaml follows branch team")
+		}) {
+			t.Errorf("on %s: warnings %q name no team branch", branch, warnings)
+		}
 	}
 }
 

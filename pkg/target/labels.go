@@ -3,9 +3,11 @@ package target
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -193,6 +195,7 @@ func (r *resolver) fromFluxKustomization(ctx context.Context, ns, name, because 
 		Context:   r.o.Context,
 		Namespace: targetNs,
 		Source:    SourceFlux,
+		Applied:   &reconciler.Applied{Reconciler: reconciler.Object{Obj: ks}, URL: url, Branch: branch, Path: p},
 	}, nil
 }
 
@@ -204,14 +207,15 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 	}
 	appRef := fmt.Sprintf("Application %s/%s", ns, name)
 	var src map[string]any
+	index := 0
 	if s, ok, _ := unstructured.NestedMap(app.Object, "spec", "source"); ok {
 		src = s
 	} else if srcs, ok, _ := unstructured.NestedSlice(app.Object, "spec", "sources"); ok {
 		// Of several sources, the first Git path renders the manifests; the others are Helm
 		// charts or value references.
-		for _, s := range srcs {
+		for i, s := range srcs {
 			if m, ok := s.(map[string]any); ok && m["path"] != nil && m["chart"] == nil {
-				src = m
+				src, index = m, i
 				break
 			}
 		}
@@ -248,7 +252,39 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 		Context:   r.o.Context,
 		Namespace: destNs,
 		Source:    SourceArgoCD,
+		Applied:   &reconciler.Applied{Reconciler: reconciler.Object{Obj: app}, Source: index, URL: repoURL, Branch: rev, Path: p},
 	}, nil
+}
+
+// definedHere gives a target found through the cluster the reconciler object as its
+// repository defines it, when the repository defines that object (kind, namespace, name) with
+// the same path: its name names it as discovery does, and a render reads the object from its
+// file, so that a change to that file is seen. Of several definitions (one per cluster
+// directory), the one whose spec is the live object's is taken, else the first. A repository
+// that does not define it keeps the live object, named by its reference.
+func definedHere(t *Target) {
+	live := t.Applied
+	if live == nil {
+		return
+	}
+	ts, _, err := discover(t.RepoDir, &Config{}, openScanMemo(t.RepoDir))
+	var match *Target
+	if err == nil {
+		for i := range ts {
+			d := &ts[i]
+			if d.Applied == nil || d.Applied.Reconciler.Ref() != live.Reconciler.Ref() || d.Path != t.Path || d.Applied.Source != live.Source {
+				continue
+			}
+			if match == nil || reflect.DeepEqual(d.Applied.Reconciler.Obj.Object["spec"], live.Reconciler.Obj.Object["spec"]) {
+				match = d
+			}
+		}
+	}
+	if match == nil {
+		t.Name = live.Reconciler.Ref()
+		return
+	}
+	t.Name, t.Applied = match.Name, match.Applied
 }
 
 // objectName names an object the way kubectl's messages do ("Deployment shop/web").

@@ -1,19 +1,13 @@
 package target
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"gopkg.in/yaml.v3"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 )
@@ -34,7 +28,7 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 			argo = append(argo, o)
 		}
 	}
-	url := repositoryURL(repoDir)
+	url, branches := repository(repoDir)
 	var applied []reconciler.Applied
 	if len(argo) > 0 {
 		a, _, errs := reconciler.ArgoApplied(argo, repoDir, url)
@@ -47,14 +41,35 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 	for _, err := range errs {
 		warnings = append(warnings, err.Error())
 	}
+	// A Kustomization of another Git repository (a hub's GitRepository of a tenant's
+	// repository) applies none of this one's directories. This repository's URLs are the
+	// remote's and those of the sources of Kustomizations that apply their own file (a
+	// cluster's flux-system syncing the repository); a Kustomization whose GitRepository the
+	// files lack is taken to apply this one too (URL ""). When none of these is known (a clone
+	// whose remote no source names, no self-syncing Kustomization), all are kept.
+	var self []string
+	if url != "" {
+		self = append(self, url)
+	}
+	known := false
 	for _, a := range flux {
-		// A Kustomization of another Git repository (a hub's GitRepository of a tenant's
-		// repository) applies none of this one's directories.
-		if url != "" && a.URL != "" && !strings.HasPrefix(a.URL, "oci://") && !reconciler.SameRepository(a.URL, url) {
+		// (A path "." holds every file: it tells nothing, as a tenant's Kustomization shows.)
+		if a.URL != "" && strings.HasPrefix(a.Reconciler.File, a.Path+"/") {
+			self = append(self, a.URL)
+		}
+		known = known || a.URL == ""
+	}
+	for _, a := range flux {
+		known = known || slices.ContainsFunc(self, func(u string) bool { return reconciler.SameRepository(a.URL, u) })
+	}
+	for _, a := range flux {
+		if known && a.URL != "" && !strings.HasPrefix(a.URL, "oci://") &&
+			!slices.ContainsFunc(self, func(u string) bool { return reconciler.SameRepository(a.URL, u) }) {
 			continue
 		}
 		applied = append(applied, a)
 	}
+	applied, warnings = onBranches(applied, url, branches, warnings)
 	if len(applied) == 0 {
 		return ts, warnings
 	}
@@ -83,6 +98,13 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 			name += fmt.Sprintf("[%d]", a.Source)
 		}
 		t := Target{Name: name, RepoDir: repoDir, Path: a.Path, Applied: a}
+		if a.Artifact != nil {
+			// A change is placed in the repository's files: the target's path is the
+			// directory the artifact's path is copied from, when one is.
+			if p, ok := reconciler.ArtifactLookup(a.Artifact, a.Path); ok && isDir(filepath.Join(repoDir, filepath.FromSlash(p))) {
+				t.Path = p
+			}
+		}
 		switch {
 		case reconciler.IsArgoApplication(a.Reconciler):
 			t.Source = SourceArgoCD
@@ -96,6 +118,27 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 	return out, warnings
 }
 
+// onBranches leaves out, with a warning each, the reconcilers of this repository that follow
+// another of its branches than branches (the checked-out one and the remote's default): this
+// checkout does not hold what they apply (a tenant on its own branch). Nothing is left out
+// when branches is empty.
+func onBranches(applied []reconciler.Applied, url string, branches, warnings []string) ([]reconciler.Applied, []string) {
+	if len(branches) == 0 {
+		return applied, warnings
+	}
+	kept := applied[:0]
+	for _, a := range applied {
+		other := a.Branch != "" && a.Branch != "HEAD" && !slices.Contains(branches, a.Branch) &&
+			!strings.HasPrefix(a.URL, "oci://") && (a.URL == "" || reconciler.SameRepository(a.URL, url))
+		if other {
+			warnings = append(warnings, fmt.Sprintf("%s in %s follows branch %s, not %s: check it out to change what it applies", a.Reconciler.Ref(), a.Reconciler.File, a.Branch, strings.Join(branches, " or ")))
+			continue
+		}
+		kept = append(kept, a)
+	}
+	return kept, warnings
+}
+
 // readReconcilers reads the Flux and Argo CD objects of files.
 func readReconcilers(repoDir string, files []string) ([]reconciler.Object, []string) {
 	var out []reconciler.Object
@@ -106,64 +149,46 @@ func readReconcilers(repoDir string, files []string) ([]reconciler.Object, []str
 			warnings = append(warnings, err.Error())
 			continue
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for doc := 0; ; doc++ {
-			var m map[string]any
-			err := dec.Decode(&m)
-			if errors.Is(err, io.EOF) {
-				break
+		objs, err := reconciler.DecodeObjects(f, data)
+		if err != nil {
+			warnings = append(warnings, err.Error())
+			continue
+		}
+		for _, o := range objs {
+			group := o.Obj.GroupVersionKind().Group
+			if strings.HasSuffix(group, ".fluxcd.io") || group == argoGroup {
+				out = append(out, o)
 			}
-			if err != nil {
-				var te *yaml.TypeError
-				if errors.As(err, &te) {
-					continue
-				}
-				break
-			}
-			apiVersion, _ := m["apiVersion"].(string)
-			group, _, _ := strings.Cut(apiVersion, "/")
-			if !strings.HasSuffix(group, ".fluxcd.io") && group != argoGroup {
-				continue
-			}
-			obj, ok := jsonCompatible(m).(map[string]any)
-			if !ok {
-				continue
-			}
-			out = append(out, reconciler.Object{File: f, Doc: doc, Obj: &unstructured.Unstructured{Object: obj}})
 		}
 	}
 	return out, warnings
 }
 
-// jsonCompatible turns what yaml.v3 decodes into what unstructured holds: int64 and float64
-// numbers, string map keys.
-func jsonCompatible(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = jsonCompatible(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = jsonCompatible(e)
-		}
-		return x
-	case int:
-		return int64(x)
-	}
-	return v
-}
-
-// repositoryURL is the URL of the repository's remote (its current branch's, else origin);
-// "" when it has none.
-func repositoryURL(repoDir string) string {
+// repository is what discovery knows of the checkout at repoDir: its remote's URL (its current
+// branch's, else origin's; "" when it has none), and the branches a reconciler of it may follow
+// for its files to be what it applies: the checked-out branch and the remote's default branch
+// (none when the remote's default is not known locally).
+func repository(repoDir string) (url string, branches []string) {
 	ctx := context.Background()
 	c, err := openCheckout(ctx, ExecGit{}, repoDir)
 	if err != nil || c == nil {
-		return ""
+		return "", nil
 	}
-	return c.remoteURL(ctx, ExecGit{})
+	url = c.remoteURL(ctx, ExecGit{})
+	for name, u := range c.remotes {
+		if u != url {
+			continue
+		}
+		out, err := ExecGit{}.Run(ctx, c.top, "symbolic-ref", "--quiet", "--short", "refs/remotes/"+name+"/HEAD")
+		if def, ok := strings.CutPrefix(strings.TrimSpace(out), name+"/"); err == nil && ok {
+			branches = append(branches, def)
+			if c.branch != "" && c.branch != def {
+				branches = append(branches, c.branch)
+			}
+		}
+		break
+	}
+	return url, branches
 }
 
 // reconcilerFiles are the files of the scan that hold reconciler objects.

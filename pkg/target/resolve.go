@@ -130,6 +130,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Target, error) {
 	if err := r.locate(ctx, t, co); err != nil {
 		return nil, err
 	}
+	definedHere(t)
 	if err := applyConfig(t); err != nil {
 		return nil, err
 	}
@@ -277,9 +278,9 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 }
 
 // matchTarget finds the target named name: a configured target's name, a reconciler object as
-// KIND/NAMESPACE/NAME (any case of KIND), with @DIR when several cluster directories define
-// it, or the reconciler object's name alone when only one reconciler has it. A name that fits
-// several targets is an error listing them; nil when none fits.
+// KIND/NAMESPACE/NAME (any case of KIND) or by its name alone, either with @DIR when several
+// cluster directories define it (apps@clusters/staging, as commit subjects name it), or @DIR
+// alone. A name that fits several targets is an error listing them; nil when none fits.
 func matchTarget(all []Target, name string) (*Target, error) {
 	for i := range all {
 		if all[i].Name == name {
@@ -287,13 +288,17 @@ func matchTarget(all []Target, name string) (*Target, error) {
 		}
 	}
 	want := strings.ToLower(name)
+	wantRef, wantDir, withDir := strings.Cut(want, "@")
 	var found []*Target
 	for i := range all {
 		n := strings.ToLower(all[i].Name)
-		ref, _, _ := strings.Cut(n, "@")
+		ref, dir, _ := strings.Cut(n, "@")
 		ref, _, _ = strings.Cut(ref, "[")
+		if withDir && dir != wantDir {
+			continue
+		}
 		parts := strings.Split(ref, "/")
-		if n == want || ref == want || (len(parts) == 3 && parts[2] == want) {
+		if n == want || ref == wantRef || wantRef == "" || (all[i].Applied != nil && len(parts) >= 2 && parts[len(parts)-1] == wantRef) {
 			found = append(found, &all[i])
 		}
 	}

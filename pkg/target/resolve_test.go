@@ -3,7 +3,6 @@ package target
 import (
 	"context"
 	"errors"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -321,9 +323,14 @@ func TestResolveFluxLabels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Target{Name: "apps", RepoDir: checkout, Path: "apps/staging", Branch: "main", RemoteURL: url, Context: "kind-staging", Source: SourceFlux}
+		// The repository defines flux-system/apps once per cluster directory: the live
+		// object's path picks the staging one, read from its file.
+		want := Target{Name: "kustomization/flux-system/apps@clusters/staging", RepoDir: checkout, Path: "apps/staging", Branch: "main", RemoteURL: url, Context: "kind-staging", Source: SourceFlux}
 		if g := resolved(*got); !reflect.DeepEqual(g, want) {
 			t.Errorf("got  %+v\nwant %+v", g, want)
+		}
+		if got.Applied == nil || got.Applied.Reconciler.File != "clusters/staging/apps.yaml" {
+			t.Errorf("applied %+v, want the Kustomization of clusters/staging/apps.yaml", got.Applied)
 		}
 	})
 
@@ -504,18 +511,19 @@ func TestResolveArgoCD(t *testing.T) {
 		argoNs      string
 		wantName    string
 	}{
-		{"tracking-id", nil, map[string]string{ArgoCDTrackingIDAnnotation: "shop-staging:apps/Deployment:shop/web"}, "", "shop-staging"},
-		{"tracking-id in another namespace", nil, map[string]string{ArgoCDTrackingIDAnnotation: "apps_team-shop:apps/Deployment:shop/web"}, "", "team-shop"},
-		{"instance label", map[string]string{ArgoCDInstanceLabel: "shop-staging"}, nil, "", "shop-staging"},
-		{"instance label, Argo CD namespace", map[string]string{ArgoCDInstanceLabel: "team-shop"}, nil, "apps", "team-shop"},
+		{"tracking-id", nil, map[string]string{ArgoCDTrackingIDAnnotation: "shop-staging:apps/Deployment:shop/web"}, "", "application/argocd/shop-staging"},
+		{"tracking-id in another namespace", nil, map[string]string{ArgoCDTrackingIDAnnotation: "apps_team-shop:apps/Deployment:shop/web"}, "", "application/apps/team-shop"},
+		{"instance label", map[string]string{ArgoCDInstanceLabel: "shop-staging"}, nil, "", "application/argocd/shop-staging"},
+		{"instance label, Argo CD namespace", map[string]string{ArgoCDInstanceLabel: "team-shop"}, nil, "apps", "application/apps/team-shop"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(tc.labels, tc.annotations), Client: client, ArgoNamespace: tc.argoNs, CacheDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The repository defines no Application for this URL: the live one is rendered.
 			if got.Name != tc.wantName || got.Path != "envs/staging" || got.Branch != "main" || got.Namespace != "shop" ||
-				got.Source != SourceArgoCD || !got.Cached || got.RemoteURL != url {
+				got.Source != SourceArgoCD || !got.Cached || got.RemoteURL != url || got.Applied == nil || got.Applied.Reconciler.File != "" {
 				t.Errorf("got %+v", *got)
 			}
 		})
@@ -551,6 +559,49 @@ func TestResolveArgoCD(t *testing.T) {
 
 // resolved is a resolved target without what discovery read on the way, for comparisons.
 func resolved(t Target) Target {
-	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats = nil, nil, nil, nil
+	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil
 	return t
+}
+
+func TestMatchTarget(t *testing.T) {
+	ks := func(name, file string) *reconciler.Applied {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+		u.SetKind("Kustomization")
+		u.SetNamespace("flux-system")
+		u.SetName(name)
+		return &reconciler.Applied{Reconciler: reconciler.Object{File: file, Obj: u}}
+	}
+	all := []Target{
+		{Name: "kustomization/flux-system/apps@clusters/production", Path: "apps/production", Applied: ks("apps", "clusters/production/apps.yaml")},
+		{Name: "kustomization/flux-system/apps@clusters/staging", Path: "apps/staging", Applied: ks("apps", "clusters/staging/apps.yaml")},
+		{Name: "kustomization/flux-system/infra", Path: "infra", Applied: ks("infra", "clusters/infra.yaml")},
+		{Name: "overlays/dev", Path: "overlays/dev"},
+	}
+	for _, c := range []struct{ name, want, err string }{
+		{"kustomization/flux-system/apps@clusters/staging", "apps/staging", ""},
+		{"Kustomization/flux-system/apps@clusters/staging", "apps/staging", ""},
+		{"apps@clusters/production", "apps/production", ""},
+		{"@clusters/staging", "apps/staging", ""},
+		{"infra", "infra", ""},
+		{"kustomization/flux-system/infra", "infra", ""},
+		{"overlays/dev", "overlays/dev", ""},
+		{"dev", "", ""}, // a path's last part names no target
+		{"apps", "", "it names 2 targets"},
+		{"kustomization/flux-system/apps", "", "it names 2 targets"},
+	} {
+		got, err := matchTarget(all, c.name)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want == "" && got != nil:
+			t.Errorf("%s: matched %s, want none", c.name, got.Name)
+		case c.want != "" && (got == nil || got.Path != c.want):
+			t.Errorf("%s: matched %v, want %s", c.name, got, c.want)
+		}
+	}
 }

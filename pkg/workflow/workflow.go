@@ -50,8 +50,15 @@ type Request struct {
 	// Signoff adds a Signed-off-by trailer for the committer (commit.signoff in the config).
 	Signoff bool
 	Branch  string
-	Push    bool
-	DryRun  bool
+	// BranchFor, when Branch is empty, names a new branch for the commit from the changed
+	// objects (--pr's gitops/<verb>-<kind>-<name>-<id>); it is called again, and must answer
+	// the same, when a rejected push makes the change again.
+	BranchFor func(objs []change.ObjectResult) string
+	// PlanAt, when set, is the commit whose files the change is planned on instead of the
+	// working tree's: the tip of Branch when it exists and is not checked out.
+	PlanAt string
+	Push   bool
+	DryRun bool
 	// ServerDryRun (with DryRun) also asks the API server of Cluster, which must be set.
 	ServerDryRun bool
 	// Cluster is the API server of the target's cluster, when known: the changed objects
@@ -123,22 +130,9 @@ func run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	var res *Result
-	// reapply plans the same change again on the remote's new head after a rejected push: the
-	// head's files are exported to a private directory and rendered there.
+	// reapply plans the same change again on the remote's new head after a rejected push.
 	reapply := func(ctx context.Context, base string) (gitrepo.CommitRequest, error) {
-		dir, remove, err := privtmp.MkdirTemp("reapply-")
-		if err != nil {
-			return gitrepo.CommitRequest{}, err
-		}
-		defer remove()
-		if err := gitrepo.ExportTree(ctx, t.RepoDir, base, dir); err != nil {
-			return gitrepo.CommitRequest{}, err
-		}
-		again := req
-		moved := *t
-		moved.RepoDir = dir
-		again.Target = &moved
-		r, err := plan(ctx, again)
+		r, err := planAt(ctx, req, base)
 		if err != nil {
 			return gitrepo.CommitRequest{}, err
 		}
@@ -146,7 +140,12 @@ func run(ctx context.Context, req Request) (*Result, error) {
 		return commitRequest(req, r), nil
 	}
 	if req.DryRun {
-		r, err := plan(ctx, req)
+		var r *Result
+		if req.PlanAt != "" {
+			r, err = planAt(ctx, req, req.PlanAt)
+		} else {
+			r, err = plan(ctx, req)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +169,11 @@ func run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
-	res, err = plan(ctx, req)
+	if req.PlanAt != "" {
+		res, err = planAt(ctx, req, req.PlanAt)
+	} else {
+		res, err = plan(ctx, req)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +204,26 @@ func run(ctx context.Context, req Request) (*Result, error) {
 		res.Pushed = true
 	}
 	return res, nil
+}
+
+// planAt plans the change on the files of commit, exported to a private directory and rendered
+// there: the remote's new head after a rejected push, the tip of a branch that is not checked
+// out.
+func planAt(ctx context.Context, req Request, commit string) (*Result, error) {
+	t := req.Target
+	dir, remove, err := privtmp.MkdirTemp("plan-")
+	if err != nil {
+		return nil, err
+	}
+	defer remove()
+	if err := gitrepo.ExportTree(ctx, t.RepoDir, commit, dir); err != nil {
+		return nil, err
+	}
+	again := req
+	moved := *t
+	moved.RepoDir = dir
+	again.Target = &moved
+	return plan(ctx, again)
 }
 
 // RenderCache is the render cache of the repository with the working tree dir: none when dir
@@ -358,6 +381,10 @@ func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
 		trailers = append(trailers, [2]string{"Gitops-Object", objectTrailer(o)})
 	}
 	trailers = append(trailers, [2]string{"Gitops-Target", req.Target.Name})
+	branch := req.Branch
+	if branch == "" && req.BranchFor != nil {
+		branch = req.BranchFor(r.plan.Objects)
+	}
 	var files []gitrepo.Change
 	for _, p := range r.plan.Paths() {
 		files = append(files, gitrepo.Change{Path: p, Content: r.plan.Files[p], Delete: r.plan.Files[p] == nil})
@@ -365,7 +392,7 @@ func commitRequest(req Request, r *Result) gitrepo.CommitRequest {
 	return gitrepo.CommitRequest{
 		Changes:  files,
 		Message:  gitrepo.FormatMessage(r.subject, body, trailers),
-		Branch:   req.Branch,
+		Branch:   branch,
 		Signoff:  req.Signoff,
 		NoVerify: req.NoVerify,
 		HookOut:  req.ErrOut,
