@@ -10,13 +10,18 @@ import (
 	_ "github.com/kubectl-gitops/kubectl-gitops/internal/english"
 	// Paces the garbage collector from the start, before the packages after it allocate.
 	_ "github.com/kubectl-gitops/kubectl-gitops/internal/gcpace"
+	"github.com/kubectl-gitops/kubectl-gitops/internal/quiet"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/plugin"
 )
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	stop := quiet.Libraries(os.Stderr)
+	code := 0
 	root := plugin.NewRootCmd(streams)
 	if err := root.Execute(); err != nil {
-		os.Exit(plugin.ReportError(streams.ErrOut, root, err))
+		code = plugin.ReportError(streams.ErrOut, root, err)
 	}
+	stop()
+	os.Exit(code)
 }

@@ -5,8 +5,11 @@
 package change
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,7 +18,9 @@ import (
 	"sort"
 	"strings"
 
+	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
@@ -459,11 +464,12 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 		}
 		place := func(files map[string][]byte) ([]placement.Candidate, error) {
 			in := placement.Input{
-				Root:   e.root,
-				Target: e.dir(ch.Target),
-				Object: ch.Object,
-				Files:  files,
-				Shared: func(f string) bool { return e.sharedWith(ch.Target, f) },
+				Root:    e.root,
+				Target:  e.dir(ch.Target),
+				Object:  ch.Object,
+				Files:   files,
+				Shared:  func(f string) bool { return e.sharedWith(ch.Target, f) },
+				Applied: e.specs[ch.Target].Applied,
 			}
 			switch {
 			case ch.Object == nil:
@@ -506,8 +512,11 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			for f, b := range c.Files {
 				merged[f] = b
 			}
+			// A change written into the target's reconciler (its spec.patches) changes that
+			// reconciler object where it is applied too, as the candidate writes it.
+			withReconciler := e.reconcilerExpect(ch.Target, c.Files, expect)
 			if !optimistic {
-				afters, err := e.verify(merged, expect)
+				afters, err := e.verify(merged, withReconciler)
 				if err != nil {
 					reasons = append(reasons, fmt.Sprintf("in %s: %v", c.Layer, err))
 					continue
@@ -526,6 +535,7 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			}
 			plan.Objects = append(plan.Objects, ObjectResult{Target: ch.Target, APIVersion: apiVersion, ID: id, Layer: c.Layer, Changes: fields,
 				Created: ch.Object == nil, Deleted: ch.Desired == nil})
+			expect = withReconciler
 			accepted = true
 			break
 		}
@@ -756,15 +766,26 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 			created[id] = false
 		}
 	}
+	// A generated object whose content changes gets a new hash in its name, and kustomize
+	// renames each reference to it: it is the same object, and so are the objects that refer
+	// to it, with the old name read for the new.
+	renamed, names := hashRenames(before, after)
 	seen := map[render.ObjectID]bool{}
 	for _, a := range after.Objects {
-		seen[a.ID] = true
-		if before.Get(a.ID) == nil {
+		id, obj := a.ID, a.Obj().Object
+		if len(renamed) > 0 {
+			if old, ok := renamed[id]; ok {
+				id = old
+			}
+			obj = renameStrings(obj, names).(map[string]any)
+		}
+		seen[id] = true
+		if before.Get(id) == nil {
 			matched := false
-			for id := range created {
-				if id.Kind == a.ID.Kind && id.Group == a.ID.Group && id.Name == a.Origin.Name && (id.Namespace == "" || id.Namespace == a.ID.Namespace) {
-					created[id], matched = true, true
-					if missing := notContained(expect[id], a.Obj().Object, ""); missing != "" {
+			for cid := range created {
+				if cid.Kind == a.ID.Kind && cid.Group == a.ID.Group && cid.Name == a.Origin.Name && (cid.Namespace == "" || cid.Namespace == a.ID.Namespace) {
+					created[cid], matched = true, true
+					if missing := notContained(expect[cid], a.Obj().Object, ""); missing != "" {
 						problems = append(problems, fmt.Sprintf("%s would render in target %s without %s as given", a.ID, target, missing))
 					}
 				}
@@ -775,17 +796,17 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 			continue
 		}
 		want := map[string]any(nil)
-		if d, ok := expect[a.ID]; ok && d == nil {
+		if d, ok := expect[id]; ok && d == nil {
 			problems = append(problems, fmt.Sprintf("%s would still render in target %s", a.ID, target))
 			continue
 		} else if ok {
 			want = d
 		} else {
-			want = before.Get(a.ID).Obj().Object
+			want = before.Get(id).Obj().Object
 		}
-		if !reflect.DeepEqual(stripStatus(a.Obj().Object), stripStatus(want)) {
+		if !reflect.DeepEqual(stripStatus(obj), stripStatus(want)) {
 			var diffs []string
-			for _, c := range placement.DiffUnordered(want, a.Obj().Object, placement.PatchMeta(a.Obj().GroupVersionKind())) {
+			for _, c := range placement.DiffUnordered(want, obj, placement.PatchMeta(a.Obj().GroupVersionKind())) {
 				diffs = append(diffs, c.String())
 			}
 			if len(diffs) == 0 {
@@ -794,7 +815,7 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 				continue
 			}
 			what := "would also change"
-			if _, ok := expect[a.ID]; ok {
+			if _, ok := expect[id]; ok {
 				what = "would not render as asked"
 			}
 			problems = append(problems, fmt.Sprintf("%s in target %s %s: %s", a.ID, target, what, strings.Join(diffs, "; ")))
@@ -815,6 +836,152 @@ func compare(target string, before, after *render.Result, expect map[render.Obje
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// hashRenames pairs the generated objects (names ending in kustomize's content hash) that are
+// only in before with those only in after of the same kind, namespace and name less the hash:
+// it returns the old ID of each new one, and the old name of each new name.
+func hashRenames(before, after *render.Result) (map[render.ObjectID]render.ObjectID, map[string]string) {
+	unhashed := func(id render.ObjectID) (render.ObjectID, bool) {
+		m := hashSuffix.FindStringIndex(id.Name)
+		if m == nil {
+			return id, false
+		}
+		id.Name = id.Name[:m[0]]
+		return id, true
+	}
+	gone := map[render.ObjectID][]render.ObjectID{}
+	for _, b := range before.Objects {
+		if base, ok := unhashed(b.ID); ok && after.Get(b.ID) == nil {
+			gone[base] = append(gone[base], b.ID)
+		}
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	came := map[render.ObjectID][]render.ObjectID{}
+	for _, a := range after.Objects {
+		if base, ok := unhashed(a.ID); ok && before.Get(a.ID) == nil {
+			came[base] = append(came[base], a.ID)
+		}
+	}
+	ids, names := map[render.ObjectID]render.ObjectID{}, map[string]string{}
+	for base, olds := range gone {
+		if news := came[base]; len(olds) == 1 && len(news) == 1 {
+			ids[news[0]], names[news[0].Name] = olds[0], olds[0].Name
+		}
+	}
+	return ids, names
+}
+
+// renameStrings is v with every string equal to a key of names replaced by its value.
+func renameStrings(v any, names map[string]string) any {
+	switch x := v.(type) {
+	case string:
+		if n, ok := names[x]; ok {
+			return n
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = renameStrings(e, names)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = renameStrings(e, names)
+		}
+		return out
+	}
+	return v
+}
+
+// reconcilerExpect is expect and, when files rewrite the document of target t's reconciler
+// (a Flux Kustomization, an Argo CD Application), that reconciler object as each other target
+// that renders it should render it after: as before, with the spec fields the document changed
+// as it now writes them.
+func (e *Engine) reconcilerExpect(t string, files map[string][]byte, expect map[string]map[render.ObjectID]map[string]any) map[string]map[render.ObjectID]map[string]any {
+	a := e.specs[t].Applied
+	if a == nil || a.Reconciler.File == "" || a.Reconciler.Obj == nil || files[a.Reconciler.File] == nil {
+		return expect
+	}
+	docs, err := decodeDocuments(files[a.Reconciler.File])
+	if err != nil || a.Reconciler.Doc >= len(docs) {
+		return expect
+	}
+	oldSpec, _, _ := unstructured.NestedMap(a.Reconciler.Obj.Object, "spec")
+	newSpec, _, _ := unstructured.NestedMap(docs[a.Reconciler.Doc], "spec")
+	changed := map[string]bool{}
+	for k := range oldSpec {
+		changed[k] = !reflect.DeepEqual(oldSpec[k], newSpec[k])
+	}
+	for k := range newSpec {
+		changed[k] = !reflect.DeepEqual(oldSpec[k], newSpec[k])
+	}
+	out := make(map[string]map[render.ObjectID]map[string]any, len(expect))
+	for k, v := range expect {
+		out[k] = v
+	}
+	for _, other := range e.targets {
+		if other == t {
+			continue
+		}
+		before, err := e.Rendered(other)
+		if err != nil {
+			continue
+		}
+		for _, o := range before.Objects {
+			if o.Origin.File != a.Reconciler.File || o.Origin.Doc != a.Reconciler.Doc {
+				continue
+			}
+			want := o.Obj().DeepCopy().Object
+			spec, _, _ := unstructured.NestedMap(want, "spec")
+			for k, c := range changed {
+				if !c {
+					continue
+				}
+				if v, ok := newSpec[k]; ok {
+					spec[k] = v
+				} else {
+					delete(spec, k)
+				}
+			}
+			want["spec"] = spec
+			m := make(map[render.ObjectID]map[string]any, len(out[other])+1)
+			for id, d := range out[other] {
+				m[id] = d
+			}
+			m[o.ID] = want
+			out[other] = m
+		}
+	}
+	return out
+}
+
+// decodeDocuments decodes each document of a file, numbered as yaml.v3 (and so the editor and
+// the render's origins) number them, with integers as int64 as in unstructured objects.
+func decodeDocuments(b []byte) ([]map[string]any, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var out []map[string]any
+	for {
+		var v any
+		if err := dec.Decode(&v); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		js, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := utiljson.Unmarshal(js, &m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
 }
 
 // notContained returns the first field path of want that got lacks or holds differently, ignoring

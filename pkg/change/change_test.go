@@ -138,7 +138,7 @@ func TestSetImageSharedImageGoesToLatePatch(t *testing.T) {
 	}
 	kust := "overlays/staging/kustomization.yaml"
 	wantOnly(t, p, map[string]string{
-		kust: read(t, root, kust) + "transformers:\n  - web-deployment-override.yaml\n",
+		kust: read(t, root, kust) + "\ntransformers:\n  - web-deployment-override.yaml\n",
 		"overlays/staging/web-deployment-override.yaml": `apiVersion: builtin
 kind: PatchTransformer
 metadata:

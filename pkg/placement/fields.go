@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pmezard/go-difflib/difflib"
+	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -60,23 +62,79 @@ func (c FieldChange) String() string {
 	case c.Added:
 		return fmt.Sprintf("%s: (unset) → %s", c.Path, short(c.New))
 	}
+	if lines := changedLines(c.Old, c.New); lines != "" {
+		return fmt.Sprintf("%s: %s", c.Path, lines)
+	}
 	return fmt.Sprintf("%s: %s → %s", c.Path, short(c.Old), short(c.New))
+}
+
+// changedLines describes a change of a text of several lines (a file a ConfigMap holds) by the
+// lines that changed, "line 3: a → b"; "" when old and new are not both such texts.
+func changedLines(old, new any) string {
+	a, ok1 := old.(string)
+	b, ok2 := new.(string)
+	if !ok1 || !ok2 || !strings.Contains(a, "\n") && !strings.Contains(b, "\n") {
+		return ""
+	}
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for _, op := range difflib.NewMatcher(al, bl).GetOpCodes() {
+		for i := 0; i < max(op.I2-op.I1, op.J2-op.J1) && op.Tag != 'e'; i++ {
+			from, to := "(unset)", "(removed)"
+			if op.I1+i < op.I2 {
+				from = short(al[op.I1+i])
+			}
+			if op.J1+i < op.J2 {
+				to = short(bl[op.J1+i])
+			}
+			line := op.J1 + i
+			if op.J1+i >= op.J2 {
+				line = op.I1 + i
+			}
+			out = append(out, fmt.Sprintf("line %d: %s → %s", line+1, from, to))
+		}
+	}
+	if len(out) > 3 {
+		out = append(out[:3], fmt.Sprintf("%d more lines", len(out)-3))
+	}
+	return strings.Join(out, "; ")
 }
 
 func short(v any) string {
 	switch x := v.(type) {
 	case string:
+		if x == "" || strings.ContainsAny(x, "\n\r") {
+			x = strconv.Quote(x)
+			if len(x) > 60 {
+				x = x[:57] + "..."
+			}
+		}
 		return x
 	case nil:
 		return "null"
 	case map[string]any, []any:
-		s := fmt.Sprintf("%v", x)
+		s := flowText(x)
 		if len(s) > 60 {
 			s = s[:57] + "..."
 		}
 		return s
 	}
 	return fmt.Sprint(v)
+}
+
+// flowText writes a map or list as YAML in flow style, {name: A, value: "1"}, as people read and
+// write it (Go's map[name:A value:1] hides the types and reads as neither YAML nor JSON).
+func flowText(v any) string {
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	n.Style = yaml.FlowStyle
+	b, err := yaml.Marshal(&n)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // PatchMeta returns the strategic-merge metadata (list merge keys) of a built-in kind, or nil for

@@ -143,9 +143,13 @@ func setImageEntry(in Input, kust *yamledit.File, p Path, old, img string) error
 		for _, it := range list.Content {
 			name, newName := scalarField(it, "name"), scalarField(it, "newName")
 			if (newName != "" && newName == o.name) || (newName == "" && name == o.name) {
-				if n.name != name {
+				// newName changes only with the image's name: an entry that repeats its name
+				// there (as `kustomize edit set image` writes it) keeps it.
+				switch {
+				case n.name == o.name:
+				case n.name != name:
 					fields = append(fields, [2]any{"newName", n.name})
-				} else {
+				default:
 					fields = append(fields, [2]any{"newName", nil})
 				}
 				return setListEntry(kust, "images", "name", name, fields)
@@ -193,7 +197,7 @@ func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldC
 			if err != nil {
 				return "", fmt.Errorf("%s: the inline patch: %w", kustPath, err)
 			}
-			if err := applyChanges(f, ep.doc, changes, mode); err != nil {
+			if err := applyChanges(f, ep.doc, changes, mode, o.Obj().Object); err != nil {
 				return "", fmt.Errorf("%s: the inline patch: %w", kustPath, err)
 			}
 			if err := kust.Set(0, mustPath(fmt.Sprintf("patches[%d].patch", ep.inline)), yamledit.ScalarNode(string(f.Bytes()))); err != nil {
@@ -209,7 +213,7 @@ func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldC
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", ep.file, err)
 		}
-		if err := applyChanges(f, ep.doc, changes, mode); err != nil {
+		if err := applyChanges(f, ep.doc, changes, mode, o.Obj().Object); err != nil {
 			return "", fmt.Errorf("%s: %w", ep.file, err)
 		}
 		files[ep.file] = f.Bytes()
@@ -222,7 +226,7 @@ func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldC
 	if err != nil {
 		return "", err
 	}
-	if err := applyChanges(f, 0, changes, mode); err != nil {
+	if err := applyChanges(f, 0, changes, mode, o.Obj().Object); err != nil {
 		return "", err
 	}
 	file := in.patchFileName()
@@ -396,11 +400,12 @@ func latePatch(in Input, kustPath string) (*Candidate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := applyChanges(pf, 0, in.Changes, deleteDirectives); err != nil {
+	if err := applyChanges(pf, 0, in.Changes, deleteDirectives, o.Obj().Object); err != nil {
 		return nil, err
 	}
-	name := o.Origin.Name + "-" + strings.ToLower(o.ID.Kind) + "-override"
-	file := in.uniqueFile(name)
+	// The transformer's own name is its file's: kustomize refuses two of one name.
+	file := in.uniqueFile(o.Origin.Name + "-" + strings.ToLower(o.ID.Kind) + "-override")
+	name := strings.TrimSuffix(path.Base(file), ".yaml")
 	doc := map[string]any{
 		"apiVersion": "builtin",
 		"kind":       "PatchTransformer",

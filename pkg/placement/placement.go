@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/konfig"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamledit"
 )
@@ -34,6 +35,9 @@ type Input struct {
 	Files map[string][]byte
 	// Shared tells whether a repository-relative file is read by another target too.
 	Shared func(file string) bool
+	// Applied, when set, is what the reconciler applies: its own options (a Flux
+	// Kustomization's spec.patches, an Argo CD source's kustomize block) are a layer too.
+	Applied *reconciler.Applied
 }
 
 // Candidate is one way to express the change: the full new content of each file it touches.
@@ -59,8 +63,14 @@ func Candidates(in Input) ([]Candidate, error) {
 		}
 	}
 	o := in.Object
+	// A reconciler's own patch or option that sets the fields applies after every file: it owns them.
+	add(reconcilerPatch(in))
+	add(reconcilerOption(in))
 	if o.Origin.File != "" && o.Origin.Doc >= 0 && !in.Shared(o.Origin.File) {
 		add(ownFile(in))
+	}
+	if o.Origin.Generated != "" {
+		add(generatorFile(in))
 	}
 	if kust := in.kustomizationFile(); kust != "" {
 		// A patch of this target that already sets the fields owns them: extend it first.
@@ -122,7 +132,7 @@ func ownFile(in Input) (*Candidate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	if err := applyChanges(f, in.Object.Origin.Doc, in.Changes, inPlace); err != nil {
+	if err := applyChanges(f, in.Object.Origin.Doc, in.Changes, inPlace, nil); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &Candidate{Layer: file, Files: map[string][]byte{file: f.Bytes()}}, nil
@@ -141,12 +151,18 @@ const (
 	deleteDirectives
 )
 
-// applyChanges writes each change into document doc.
-func applyChanges(f *yamledit.File, doc int, changes []FieldChange, mode patchMode) error {
+// applyChanges writes each change into document doc. In a patch (any mode but inPlace), before
+// is the object as it renders without the change, whose keyed lists keep their order.
+func applyChanges(f *yamledit.File, doc int, changes []FieldChange, mode patchMode, before map[string]any) error {
 	for _, c := range changes {
 		p, err := yamledit.ParsePath(c.Path.String())
 		if err != nil {
 			return err
+		}
+		if mode != inPlace {
+			if err := keepOrder(f, doc, before, c); err != nil {
+				return err
+			}
 		}
 		_, present := f.Get(doc, p)
 		item := c.Path[len(c.Path)-1].MergeKey != ""
@@ -178,6 +194,85 @@ func applyChanges(f *yamledit.File, doc int, changes []FieldChange, mode patchMo
 			}
 		default:
 			if err := f.Set(doc, p, yamledit.ScalarNode(nil)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// keepOrder makes a strategic-merge patch keep the order of the keyed lists on c's path as the
+// object renders them. kustomize merges a patch's list items first, in the patch's order, and
+// the object's other items after them, and reads no $setElementOrder: an item the patch sets
+// needs each item before it in the patch too (a new item, all of them). Those are written with
+// their merge key alone, which changes nothing in them.
+func keepOrder(f *yamledit.File, doc int, before map[string]any, c FieldChange) error {
+	var cur any = before
+	for j, s := range c.Path {
+		if s.MergeKey == "" {
+			m, _ := cur.(map[string]any)
+			cur = m[s.Key]
+			continue
+		}
+		list, _ := cur.([]any)
+		cur = nil
+		var keys []any
+		idx := -1
+		for _, it := range list {
+			m, ok := it.(map[string]any)
+			if !ok {
+				return nil
+			}
+			k, ok := m[s.MergeKey]
+			if !ok {
+				return nil
+			}
+			if keyString(k) == keyString(s.Value) {
+				idx, cur = len(keys), m
+			}
+			keys = append(keys, k)
+		}
+		if j == len(c.Path)-1 && c.Delete {
+			return nil // a removed item has no place to keep
+		}
+		if idx >= 0 {
+			keys = keys[:idx]
+		}
+		lp, err := yamledit.ParsePath(c.Path[:j].String())
+		if err != nil {
+			return err
+		}
+		present := map[string]bool{}
+		node, ok := f.Get(doc, lp)
+		if ok && node.Kind == yaml.SequenceNode {
+			for _, it := range node.Content {
+				present[scalarField(it, s.MergeKey)] = true
+			}
+		}
+		if present[fmt.Sprint(s.Value)] {
+			continue
+		}
+		var missing []*yaml.Node
+		for _, k := range keys {
+			if !present[fmt.Sprint(k)] {
+				missing = append(missing, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{yamledit.ScalarNode(s.MergeKey), yamledit.ScalarNode(k)}})
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		if !ok || node.Kind != yaml.SequenceNode {
+			if err := f.Set(doc, lp, &yaml.Node{Kind: yaml.SequenceNode, Content: missing}); err != nil {
+				return err
+			}
+			continue
+		}
+		for i, m := range missing {
+			ip, err := yamledit.ParsePath(fmt.Sprintf("%s[%d]", c.Path[:j], len(node.Content)+i))
+			if err != nil {
+				return err
+			}
+			if err := f.Set(doc, ip, m); err != nil {
 				return err
 			}
 		}

@@ -247,9 +247,11 @@ func TestEditInterrupted(t *testing.T) {
 			deadline := time.Now().Add(time.Minute)
 			var opened string
 			for opened == "" && time.Now().Before(deadline) {
+				// The shell creates the file before it writes the name: an empty file is read again.
 				if b, err := os.ReadFile(filepath.Join(ed.log, "file")); err == nil {
-					opened = strings.TrimSpace(string(b))
-					break
+					if opened = strings.TrimSpace(string(b)); opened != "" {
+						break
+					}
 				}
 				time.Sleep(20 * time.Millisecond)
 			}

@@ -876,6 +876,92 @@ var goldenCases = []goldenCase{
 		edits: lineEdits{insert: []string{"release: canary"}},
 		check: wantField("canary", "metadata", "labels", "release"),
 	},
+
+	// prefixed: overlays with their own namespace and a name prefix or suffix.
+	{
+		// The patch names the object as the base does (catalog, no namespace), lists the
+		// variables before DB_POOL_SIZE by name alone so the env order stays the base's, and is
+		// registered in the file's own style: a blank line before the new key, above the
+		// commented-out images: block.
+		name: "prefixed-dev-set-env-catalog", sample: "prefixed", path: "overlays/dev",
+		args:   []string{"set", "env", "deploy/dev-catalog", "-c", "catalog", "DB_POOL_SIZE=20"},
+		files:  []string{"overlays/dev/catalog-patch.yaml", "overlays/dev/kustomization.yaml"},
+		object: "Deployment.apps catalog-dev/dev-catalog", oname: "deployment.apps/dev-catalog",
+		edits: lineEdits{insert: []string{"catalog-patch.yaml"}},
+		check: wantEnvOrder("catalog", "LOG_LEVEL", "LISTEN_ADDR", "DB_POOL_SIZE=20"),
+	},
+	{
+		// exporter is the second container: the patch lists catalog first, by name alone.
+		name: "prefixed-prod-set-env-exporter", sample: "prefixed", path: "overlays/prod",
+		args:   []string{"set", "env", "deploy/catalog-prod", "-c", "exporter", "EXPORT_INTERVAL=30s"},
+		files:  []string{"overlays/prod/catalog-patch.yaml", "overlays/prod/kustomization.yaml"},
+		object: "Deployment.apps catalog-prod/catalog-prod", oname: "deployment.apps/catalog-prod",
+		edits: lineEdits{insert: []string{"catalog-patch.yaml"}},
+		check: wantContainerOrder("catalog", "exporter"),
+	},
+	{
+		// mailcatcher is rendered by dev alone: its own file is edited.
+		name: "prefixed-dev-scale-mailcatcher", sample: "prefixed", path: "overlays/dev",
+		args:   []string{"scale", "deploy/dev-mailcatcher", "--replicas=3"},
+		files:  []string{"overlays/dev/mailcatcher.yaml"},
+		object: "Deployment.apps catalog-dev/dev-mailcatcher", oname: "deployment.apps/dev-mailcatcher",
+		edits: lineEdits{swap: [][2]string{{"replicas: 1", "replicas: 3"}}},
+		check: wantReplicas(3),
+	},
+	{
+		// The entry repeats its name in newName:, as `kustomize edit set image` writes it: a
+		// new tag leaves that line alone.
+		name: "prefixed-prod-set-image-exporter", sample: "prefixed", path: "overlays/prod",
+		args:   []string{"set", "image", "deploy/catalog-prod", "exporter=registry.example.com/tools/exporter:0.4.0"},
+		files:  []string{"overlays/prod/kustomization.yaml"},
+		object: "Deployment.apps catalog-prod/catalog-prod", oname: "deployment.apps/catalog-prod",
+		edits: lineEdits{swap: [][2]string{{"newTag: 0.3.1", "newTag: 0.4.0"}}},
+		check: wantContainer("exporter", "registry.example.com/tools/exporter:0.4.0", "image"),
+	},
+	{
+		// The renamed image keeps its newName: only the tag changes.
+		name: "prefixed-prod-set-image-catalog", sample: "prefixed", path: "overlays/prod",
+		args:   []string{"set", "image", "deploy/catalog-prod", "catalog=registry.example.com/shop/catalog-hardened:3.3.0"},
+		files:  []string{"overlays/prod/kustomization.yaml"},
+		object: "Deployment.apps catalog-prod/catalog-prod", oname: "deployment.apps/catalog-prod",
+		edits: lineEdits{swap: [][2]string{{"newTag: 3.2.0", "newTag: 3.3.0"}}},
+		check: wantContainer("catalog", "registry.example.com/shop/catalog-hardened:3.3.0", "image"),
+	},
+}
+
+// wantEnvOrder checks a container's variables in order: NAME, or NAME=VALUE for its value too.
+func wantEnvOrder(container string, want ...string) func(*testing.T, *unstructured.Unstructured) {
+	return func(t *testing.T, u *unstructured.Unstructured) {
+		t.Helper()
+		env, _ := findContainer(u, container)["env"].([]any)
+		var got []string
+		for i, e := range env {
+			m, _ := e.(map[string]any)
+			name := fmt.Sprint(m["name"])
+			if i < len(want) && strings.Contains(want[i], "=") {
+				name += "=" + fmt.Sprint(m["value"])
+			}
+			got = append(got, name)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("container %s env %q, want %q", container, got, want)
+		}
+	}
+}
+
+// wantContainerOrder checks the names of the containers, in order.
+func wantContainerOrder(want ...string) func(*testing.T, *unstructured.Unstructured) {
+	return func(t *testing.T, u *unstructured.Unstructured) {
+		t.Helper()
+		cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		var got []string
+		for _, c := range cs {
+			got = append(got, fmt.Sprint(c.(map[string]any)["name"]))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("containers %q, want %q", got, want)
+		}
+	}
 }
 
 // TestGolden runs every change command on every sample layout, in-process, and checks the

@@ -1,25 +1,35 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/validate"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
 var scaleLong = templates.LongDesc(`
-	Set a new size for a deployment, replica set, replication controller, or stateful set, in the
-	GitOps repository that renders it.
+	Set a new size for a deployment, replica set, replication controller, stateful set, or a
+	custom resource with a scale subresource, in the GitOps repository that renders it.
 
 	The change becomes one commit in the layer that owns the replica count: the object's own file
 	when only this target renders it, else this target's overlay (a kustomize replicas: entry).
+	A custom resource keeps its count where its CRD's scale subresource says (specReplicasPath):
+	the CRD in the target's render tells, or, connected to the target's cluster, discovery and
+	the cluster's CRD.
 	If --current-replicas is given, Git must hold that count, or nothing is written.`)
 
 var scaleExample = templates.Examples(`
@@ -38,8 +48,11 @@ var scaleExample = templates.Examples(`
 	# Pushed, then applied by Flux or Argo CD now: it returns once the cluster runs 5 replicas
 	kubectl gitops scale deploy/web --replicas=5 --push --wait --timeout=2m`)
 
-// scalableKinds are the kinds with a replica count kubectl scale knows.
-var scalableKinds = []string{"Deployment", "ReplicaSet", "ReplicationController", "StatefulSet"}
+// scalableKinds are the built-in kinds with a replica count kubectl scale knows, in spec.replicas.
+var scalableKinds = map[schema.GroupKind]bool{
+	{Group: "apps", Kind: "Deployment"}: true, {Group: "apps", Kind: "ReplicaSet"}: true,
+	{Kind: "ReplicationController"}: true, {Group: "apps", Kind: "StatefulSet"}: true,
+}
 
 // ScaleOptions are the options of `kubectl gitops scale`.
 type ScaleOptions struct {
@@ -49,6 +62,8 @@ type ScaleOptions struct {
 	CurrentReplicas int
 
 	selection workflow.Selection
+	// replicas is where each selected kind keeps its replica count (check fills it).
+	replicas map[schema.GroupKind][]string
 	genericiooptions.IOStreams
 }
 
@@ -63,7 +78,7 @@ func NewCmdScale(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.C
 	cmd := &cobra.Command{
 		Use:                   "scale [--current-replicas=count] --replicas=COUNT (-f FILENAME | TYPE NAME | TYPE/NAME)",
 		DisableFlagsInUseLine: true,
-		Short:                 "Set a new size for a deployment, replica set, or stateful set, in Git",
+		Short:                 "Set a new size for a deployment, replica set, stateful set or scalable custom resource, in Git",
 		Long:                  scaleLong,
 		Example:               scaleExample,
 	}
@@ -82,7 +97,6 @@ func (o *ScaleOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []st
 	if err != nil {
 		return err
 	}
-	sel.Allowed = scalableKinds
 	o.selection = sel
 	return nil
 }
@@ -103,9 +117,32 @@ func (o *ScaleOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	return o.runChange(f, cmd, o.IOStreams, changeSpec{
 		selection: o.selection,
 		verb:      "scaled",
+		check: func(r *render.Result, objs []*render.Object, cluster *validate.Cluster) error {
+			o.replicas = map[schema.GroupKind][]string{}
+			for _, obj := range objs {
+				gk := schema.GroupKind{Group: obj.ID.Group, Kind: obj.ID.Kind}
+				if _, ok := o.replicas[gk]; ok || scalableKinds[gk] {
+					continue
+				}
+				p, err := customReplicasPath(r, obj, cluster)
+				if err != nil {
+					return err
+				}
+				o.replicas[gk] = p
+			}
+			return nil
+		},
 		mutate: func(u *unstructured.Unstructured) error {
+			gk := u.GroupVersionKind().GroupKind()
+			field, ok := o.replicas[gk]
+			if scalableKinds[gk] {
+				field, ok = []string{"spec", "replicas"}, true
+			}
+			if !ok {
+				return fmt.Errorf("%s cannot be changed this way: scale changes %s", gk, scalableNames)
+			}
 			if o.CurrentReplicas >= 0 {
-				cur, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+				cur, found, _ := unstructured.NestedInt64(u.Object, field...)
 				if !found {
 					cur = 1
 				}
@@ -113,7 +150,7 @@ func (o *ScaleOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 					return fmt.Errorf("expected replicas to be %d, was %d in Git", o.CurrentReplicas, cur)
 				}
 			}
-			return unstructured.SetNestedField(u.Object, int64(o.Replicas), "spec", "replicas")
+			return unstructured.SetNestedField(u.Object, int64(o.Replicas), field...)
 		},
 		subject: func(objs []*render.Object) string {
 			return fmt.Sprintf("scale %s to %d replicas", describeObjects(objs), o.Replicas)
@@ -184,4 +221,99 @@ func hpaWarning(r *render.Result, obj *render.Object, replicas int) string {
 			strings.ToLower(obj.ID.Kind), obj.ID.Name, h.ID.Name, minR, maxR, outside, h.ID.Name)
 	}
 	return ""
+}
+
+// scalableNames says which objects scale changes, for its refusals.
+const scalableNames = "Deployment, ReplicaSet, ReplicationController, StatefulSet, and custom resources whose CRD has a scale subresource"
+
+// customReplicasPath is the field a custom resource keeps its replica count in: the
+// specReplicasPath of its CRD's scale subresource. The CRD is the one in the target's render;
+// when the target's render has none and the cluster is known, discovery tells whether the
+// resource has a scale subresource, and the cluster's CRD where it keeps the count.
+func customReplicasPath(r *render.Result, obj *render.Object, cluster *validate.Cluster) ([]string, error) {
+	gvk := obj.Obj().GroupVersionKind()
+	refuse := func(why string) error {
+		return fmt.Errorf("%s cannot be changed this way: %s; scale changes %s", obj.ID, why, scalableNames)
+	}
+	if !strings.Contains(gvk.Group, ".") {
+		// A custom resource's group has a dot: this is a built-in kind without replicas.
+		return nil, fmt.Errorf("%s cannot be changed this way: scale changes %s", obj.ID, scalableNames)
+	}
+	for _, c := range r.Objects {
+		if c.ID.Kind != "CustomResourceDefinition" || c.ID.Group != "apiextensions.k8s.io" {
+			continue
+		}
+		if p, found, err := crdReplicasPath(c.Obj().Object, gvk); found {
+			if err != nil {
+				return nil, refuse(fmt.Sprintf("its CRD %s in %s: %v", c.ID.Name, c.Origin.File, err))
+			}
+			return p, nil
+		}
+	}
+	if cluster == nil {
+		return nil, refuse("no CRD in this target's render defines it with a scale subresource (connected to its cluster, discovery would tell)")
+	}
+	mapping, err := cluster.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, refuse(fmt.Sprintf("the cluster does not know it: %v", err))
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cluster.Config)
+	if err != nil {
+		return nil, err
+	}
+	list, err := dc.ServerResourcesForGroupVersion(mapping.Resource.GroupVersion().String())
+	if err != nil {
+		return nil, refuse(fmt.Sprintf("discovery of %s: %v", mapping.Resource.GroupVersion(), err))
+	}
+	scale := false
+	for _, res := range list.APIResources {
+		scale = scale || res.Name == mapping.Resource.Resource+"/scale"
+	}
+	if !scale {
+		return nil, refuse(fmt.Sprintf("%s has no scale subresource in the cluster", mapping.Resource.GroupResource()))
+	}
+	dyn, err := dynamic.NewForConfig(cluster.Config)
+	if err != nil {
+		return nil, err
+	}
+	crdName := mapping.Resource.GroupResource().String()
+	crd, err := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).
+		Get(context.Background(), crdName, metav1.GetOptions{})
+	if err != nil {
+		return nil, refuse(fmt.Sprintf("reading its CRD %s from the cluster, to find its specReplicasPath: %v", crdName, err))
+	}
+	p, found, err := crdReplicasPath(crd.Object, gvk)
+	if !found || err != nil {
+		return nil, refuse(fmt.Sprintf("the cluster's CRD %s: no specReplicasPath for version %s (%v)", crdName, gvk.Version, err))
+	}
+	return p, nil
+}
+
+// crdReplicasPath reads, from a CRD that defines gvk's kind, the specReplicasPath of the scale
+// subresource of gvk's version as field names. found says the CRD defines the kind; err then
+// says why the version has no usable scale subresource.
+func crdReplicasPath(crd map[string]any, gvk schema.GroupVersionKind) (path []string, found bool, err error) {
+	group, _, _ := unstructured.NestedString(crd, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd, "spec", "names", "kind")
+	if group != gvk.Group || kind != gvk.Kind {
+		return nil, false, nil
+	}
+	versions, _, _ := unstructured.NestedSlice(crd, "spec", "versions")
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if m["name"] != gvk.Version {
+			continue
+		}
+		p, ok, _ := unstructured.NestedString(m, "subresources", "scale", "specReplicasPath")
+		if !ok {
+			return nil, true, fmt.Errorf("version %s has no scale subresource", gvk.Version)
+		}
+		// The API server takes a simple JSON path of fields under .spec here.
+		fields := strings.Split(strings.TrimPrefix(p, "."), ".")
+		if len(fields) < 2 || fields[0] != "spec" || slices.Contains(fields, "") || strings.ContainsAny(p, "[]*") {
+			return nil, true, fmt.Errorf("specReplicasPath %q is not a path of fields under .spec", p)
+		}
+		return fields, true, nil
+	}
+	return nil, true, fmt.Errorf("it defines no version %s", gvk.Version)
 }

@@ -449,6 +449,9 @@ type changeSpec struct {
 	subject   func(objs []*render.Object) string
 	// inspect sees the selected objects with their render, for warnings (HPA, ...).
 	inspect func(r *render.Result, objs []*render.Object) []string
+	// check, when set, refuses selected objects the command cannot change, given their render
+	// and the target's cluster (nil offline); it runs before mutate.
+	check func(r *render.Result, objs []*render.Object, cluster *validate.Cluster) error
 	// names, when set, are the objects reported as changed (the live objects a HelmRelease makes).
 	names []string
 }
@@ -464,7 +467,7 @@ func helmReleaseSpec(hr *target.ObjectRef, live *unstructured.Unstructured, spec
 	hrSpec := spec
 	hrSpec.names = []string{name}
 	hrSpec.selection = workflow.Selection{Refs: []workflow.ObjectRef{{Resource: "helmrelease", Name: hr.Name}}, Namespace: hr.Namespace, NamespaceExplicit: true}
-	hrSpec.inspect = nil
+	hrSpec.inspect, hrSpec.check = nil, nil
 	hrSpec.mutate = func(u *unstructured.Unstructured) error {
 		out, changes, err := placement.HelmPostRenderer(u, live, desired)
 		if err != nil {
@@ -499,6 +502,7 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 	}
 	var names, warnings []string
 	req := c.request(streams, t, targets)
+	cluster := req.Cluster
 	req.Select = func(r *render.Result) ([]*render.Object, error) {
 		objs, err := spec.selection.Select(r)
 		if err != nil {
@@ -507,6 +511,11 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		names, warnings = names[:0], warnings[:0]
 		for _, o := range objs {
 			names = append(names, resourceName(o))
+		}
+		if spec.check != nil {
+			if err := spec.check(r, objs, cluster); err != nil {
+				return nil, err
+			}
 		}
 		if spec.inspect != nil {
 			warnings = spec.inspect(r, objs)

@@ -42,3 +42,25 @@ func TestChangeWaitUsageErrors(t *testing.T) {
 	}
 	assertUnchanged(t, dir, before, "the refused --wait")
 }
+
+// An argument that breaks the TYPE/NAME form is named in an error that shows the form, and no
+// other command: set image's error read "e.g. 'kubectl gitops scale deploy/web'".
+func TestObjectArgsFormError(t *testing.T) {
+	for _, args := range [][]string{
+		{"set", "image", "deploy/web", "web"},
+		{"set", "env", "deploy/web", "LOG_LEVEL"},
+		{"label", "deploy/web", "tier"},
+	} {
+		_, stderr, code := gitops(t, args...)
+		last := args[len(args)-1]
+		cmd := strings.Join(args[:len(args)-2], " ")
+		if code != 1 || !strings.Contains(stderr, `"`+last+`" is not TYPE/NAME`) || !strings.Contains(stderr, "See 'kubectl gitops "+cmd+" --help' for usage.") {
+			t.Errorf("%s: exit %d, stderr:\n%s\nwant exit 1, the argument %q named and the command's usage", strings.Join(args, " "), code, stderr, last)
+		}
+		for _, other := range []string{"scale", "set", "label"} {
+			if other != args[0] && strings.Contains(stderr, "gitops "+other) {
+				t.Errorf("%s: the error names another command (%s):\n%s", strings.Join(args, " "), other, stderr)
+			}
+		}
+	}
+}

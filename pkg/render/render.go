@@ -771,52 +771,53 @@ func originOf(root, absDir string, r *resource.Resource) (Origin, error) {
 	return out, nil
 }
 
-// locateDocuments finds, in each object's origin file, the document that defines it.
+// locateDocuments finds, in each object's origin file, the document that defines it, and names
+// each object as its document (or, for a generated object, its generator) does: see nameObjects.
 func locateDocuments(fsys *overlayFS, root string, objs []*Object) error {
-	docs := map[string][]docHead{}
+	type group struct{ file, kind string }
+	groups := map[group][]*Object{}
+	var order []group
 	for _, o := range objs {
-		if o.Origin.File == "" {
-			continue
+		g := group{o.Origin.File, o.ID.Kind}
+		if g.file == "" {
+			if o.Origin.Generated == "" {
+				continue
+			}
+			g.file = o.Origin.Generated
 		}
-		heads, ok := docs[o.Origin.File]
+		if groups[g] == nil {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], o)
+	}
+	read := map[string][]byte{}
+	for _, g := range order {
+		b, ok := read[g.file]
 		if !ok {
-			b, err := fsys.ReadFile(filepath.Join(root, filepath.FromSlash(o.Origin.File)))
-			if err != nil {
+			var err error
+			if b, err = fsys.ReadFile(filepath.Join(root, filepath.FromSlash(g.file))); err != nil {
 				return err
 			}
-			if heads, err = documentHeads(b); err != nil {
-				return fmt.Errorf("%s: %w", o.Origin.File, err)
-			}
-			docs[o.Origin.File] = heads
+			read[g.file] = b
 		}
+		group := groups[g]
+		if group[0].Origin.File == "" {
+			nameObjects(group, generatorNames(b, g.kind), true)
+			continue
+		}
+		heads, err := documentHeads(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", g.file, err)
+		}
+		var names []docName
 		for i, h := range heads {
-			if h.Kind == o.ID.Kind && h.Metadata.Name == o.Origin.Name {
-				o.Origin.Doc = i
-				break
+			if h.Kind == g.kind {
+				names = append(names, docName{h.Metadata.Name, h.Metadata.Namespace, i})
 			}
 		}
-		if o.Origin.Doc < 0 {
-			locateRenamed(o, heads)
-		}
+		nameObjects(group, names, false)
 	}
 	return nil
-}
-
-// locateRenamed finds the document of an object whose name a namePrefix or nameSuffix changed
-// (kustomize's build forgets the names before): the document of its kind whose name is the
-// longest part of the object's name; the origin then names the object as the document does.
-func locateRenamed(o *Object, heads []docHead) {
-	best := -1
-	for i, h := range heads {
-		if h.Kind == o.ID.Kind && h.Metadata.Name != "" && strings.Contains(o.ID.Name, h.Metadata.Name) &&
-			(best < 0 || len(h.Metadata.Name) > len(heads[best].Metadata.Name)) {
-			best = i
-		}
-	}
-	if best >= 0 {
-		o.Origin.Doc = best
-		o.Origin.Name = heads[best].Metadata.Name
-	}
 }
 
 func relSlash(base, p string) string {

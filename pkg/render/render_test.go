@@ -32,9 +32,10 @@ func kubectlForTest(t *testing.T) string {
 
 func TestRenderEqualsKubectlKustomize(t *testing.T) {
 	kubectl := kubectlForTest(t)
-	root := filepath.Join(repoRoot(t), "testdata", "repos", "kustomize")
-	for _, dir := range []string{"base", "overlays/staging", "overlays/production"} {
-		t.Run(dir, func(t *testing.T) {
+	for _, dir := range []string{"kustomize/base", "kustomize/overlays/staging", "kustomize/overlays/production", "prefixed/overlays/dev", "prefixed/overlays/prod"} {
+		sample, dir, _ := strings.Cut(dir, "/")
+		root := filepath.Join(repoRoot(t), "testdata", "repos", sample)
+		t.Run(sample+"/"+dir, func(t *testing.T) {
 			want, err := exec.Command(kubectl, "kustomize", filepath.Join(root, dir)).Output()
 			if err != nil {
 				t.Fatalf("kubectl kustomize: %v", err)

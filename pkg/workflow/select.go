@@ -41,7 +41,7 @@ func ParseObjectArgs(args []string) (refs []ObjectRef, typeOnly string, err erro
 		for _, a := range args {
 			typ, name, ok := strings.Cut(a, "/")
 			if !ok || typ == "" || name == "" {
-				return nil, "", fmt.Errorf("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'kubectl gitops scale deploy/web'): %q", a)
+				return nil, "", fmt.Errorf("%q is not TYPE/NAME: after %s, name each object as TYPE/NAME too (deploy/web deploy/worker), or give TYPE once, then the names (deploy web worker)", a, args[0])
 			}
 			refs = append(refs, ObjectRef{Resource: typ, Name: name})
 		}

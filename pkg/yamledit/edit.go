@@ -815,9 +815,60 @@ func (f *File) insertEntry(ms slot, key, v *yaml.Node) {
 		f.splice(e, e, sep+text[1:len(text)-1])
 		return
 	}
-	_, e := f.entrySpan(m, len(m.Content)/2-1)
+	last := len(m.Content)/2 - 1
+	_, e := f.entrySpan(m, last)
 	col := f.keyColumn(f.nodeStart(m.Content[0]))
-	f.appendLines(e, col, entry)
+	e = f.commentedItems(m.Content[2*last+1], e, col)
+	f.appendLinesSep(e, col, entry, f.blankSeparated(m))
+}
+
+// commentedItems extends end, the end of value v of an entry at column col,
+// over the commented-out items (`# - x`) right below it when v is a block
+// sequence written at the key's column: they are the end of that list, and
+// a new key must not come between them and it.
+func (f *File) commentedItems(v *yaml.Node, end, col int) int {
+	t := &f.lt
+	if v.Kind != yaml.SequenceNode || v.Style&yaml.FlowStyle != 0 || len(v.Content) == 0 || t.column(f.dash(v, 0)) != col {
+		return end
+	}
+	for next := end + breakLen(t.src, end); next < len(t.src); {
+		p := t.skipSpaces(next)
+		if p-next != col || p >= len(t.src) || t.src[p] != '#' {
+			break
+		}
+		le := t.lineEnd(p)
+		if rest := strings.TrimLeft(string(t.src[p+1:le]), " \t"); rest != "-" && !strings.HasPrefix(rest, "- ") {
+			break
+		}
+		end = le
+		next = end + breakLen(t.src, end)
+	}
+	return end
+}
+
+// blankSeparated tells whether block mapping m separates its entries with
+// blank lines (in most of its gaps): a new entry then gets one too.
+func (f *File) blankSeparated(m *yaml.Node) bool {
+	t := &f.lt
+	n := len(m.Content) / 2
+	if n < 2 {
+		return false
+	}
+	blank := 0
+	for i := 0; i+1 < n; i++ {
+		_, e := f.entrySpan(m, i)
+		e = f.deeperComments(t.lineEnd(e), f.keyColumn(f.nodeStart(m.Content[2*i])))
+		next := t.lineStart(f.nodeStart(m.Content[2*i+2]))
+		for off := e + breakLen(t.src, e); off < next; {
+			le := t.lineEnd(off)
+			if t.skipSpaces(off) == le {
+				blank++
+				break
+			}
+			off = le + breakLen(t.src, le)
+		}
+	}
+	return 2*blank >= n-1
 }
 
 // appendItem appends item to the sequence held by slot ss.
@@ -876,7 +927,11 @@ func (f *File) emptyAfterColon(n *yaml.Node) bool {
 
 // appendLines writes block collection n as new lines at column col after
 // the line holding offset e.
-func (f *File) appendLines(e, col int, n *yaml.Node) {
+func (f *File) appendLines(e, col int, n *yaml.Node) { f.appendLinesSep(e, col, n, false) }
+
+// appendLinesSep is appendLines with a blank line before the new lines when
+// blank is set.
+func (f *File) appendLinesSep(e, col int, n *yaml.Node, blank bool) {
 	t := &f.lt
 	pos := t.lineEnd(e)
 	if tr := strings.TrimLeft(string(t.src[e:pos]), " \t"); tr != "" && tr[0] != '#' {
@@ -890,7 +945,11 @@ func (f *File) appendLines(e, col int, n *yaml.Node) {
 	if err != nil {
 		failErr(err)
 	}
-	f.splice(pos, pos, f.eol+strings.Join(lines, f.eol))
+	sep := f.eol
+	if blank {
+		sep += f.eol
+	}
+	f.splice(pos, pos, sep+strings.Join(lines, f.eol))
 }
 
 // addToEmpty puts the single entry of coll into the empty flow collection

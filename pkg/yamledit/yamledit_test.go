@@ -412,6 +412,41 @@ func TestSetInsert(t *testing.T) {
 			value: ScalarNode(2),
 			want:  "a: 1\nb: 2\n",
 		},
+		{
+			name:  "new key goes below the commented-out items that end an indentless list",
+			in:    "resources:\n- a.yaml\n#- b.yaml\n# - c.yaml\n",
+			path:  "patches",
+			value: node(t, "- path: x.yaml\n"),
+			want:  "resources:\n- a.yaml\n#- b.yaml\n# - c.yaml\npatches:\n- path: x.yaml\n",
+		},
+		{
+			name:  "new key stays above a commented-out key of its own column",
+			in:    "resources:\n- a.yaml\n# patches:\n# - path: y.yaml\n",
+			path:  "images",
+			value: node(t, "- name: x\n"),
+			want:  "resources:\n- a.yaml\nimages:\n- name: x\n# patches:\n# - path: y.yaml\n",
+		},
+		{
+			name:  "new item goes above the commented-out items that end its list",
+			in:    "resources:\n  - a.yaml\n  # - b.yaml\n\n# images:\n#   - name: x\n",
+			path:  "resources[1]",
+			value: ScalarNode("c.yaml"),
+			want:  "resources:\n  - a.yaml\n  - c.yaml\n  # - b.yaml\n\n# images:\n#   - name: x\n",
+		},
+		{
+			name:  "new key in a mapping whose entries are separated by blank lines gets one",
+			in:    "kind: Kustomization\n\nnamespace: x\n\nresources:\n  - a.yaml\n  # - b.yaml\n\n# images:\n#   - name: x\n",
+			path:  "patches",
+			value: node(t, "- path: p.yaml\n"),
+			want:  "kind: Kustomization\n\nnamespace: x\n\nresources:\n  - a.yaml\n  # - b.yaml\n\npatches:\n  - path: p.yaml\n\n# images:\n#   - name: x\n",
+		},
+		{
+			name:  "new key in a mapping mostly without blank lines gets none",
+			in:    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n\ndata:\n  a: b\n",
+			path:  "binaryData",
+			value: node(t, "c: ZA==\n"),
+			want:  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n\ndata:\n  a: b\nbinaryData:\n  c: ZA==\n",
+		},
 	})
 }
 
