@@ -140,7 +140,6 @@ var renderCases = []struct {
 	{"render-argocd-fleet-guestbook-origin", "argocd-fleet", []string{"build", "application/argocd/guestbook-prod", "--show-origin"}, 0},
 	{"render-kustomize-path-origin", "kustomize", []string{"render", "--path", "overlays/staging", "--show-origin"}, 0},
 	{"render-plain-json", "plain", []string{"render", "-o", "json"}, 0},
-	{"render-flux-hub-staging-error", "flux-hub", []string{"render", "kustomization/staging/apps"}, 1},
 	{"render-flux-ambiguous-error", "flux", []string{"render", "kustomization/flux-system/apps"}, 1},
 	{"render-kustomize-no-target-error", "kustomize", []string{"render"}, 1},
 	{"render-argocd-fleet-shared-path-error", "argocd-fleet", []string{"render", "--path", "guestbook"}, 1},
@@ -166,6 +165,19 @@ func TestGoldenRender(t *testing.T) {
 			}
 			assertGolden(t, tc.name, text)
 		})
+	}
+}
+
+// A target that cannot render (its substituteFrom ConfigMap is neither in the repository nor
+// readable offline) exits 1 with the reason, and prints no object.
+func TestRenderCannotRender(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "flux-hub")
+	gitRun(t, dir, "rm", "-q", "clusters/hub/spokes/staging/cluster-settings.yaml")
+	gitRun(t, dir, "commit", "-q", "-m", "the cluster's settings live in the cluster")
+	stdout, stderr, code := gitops(t, "render", "--repo", dir, "kustomization/staging/apps")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "spec.postBuild.substituteFrom[0]: ConfigMap staging/cluster-settings is not in the repository and cannot be read offline") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
 	}
 }
 

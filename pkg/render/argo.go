@@ -84,10 +84,7 @@ func isArgoApplied(a *reconciler.Applied) bool {
 // kustomization kustomize builds (written, or rewritten, in the overlay), whether the render
 // generated it, and what marks the layers after the build (nil when nothing does).
 func prepareArgo(fsys *overlayFS, root, dir, absDir string, opts Options, setOverlay func(string, []byte) error) (*argoRender, string, bool, error) {
-	app, err := readApplication(fsys, root, opts.Applied.Reconciler)
-	if err != nil {
-		return nil, "", false, err
-	}
+	app := opts.Applied.Reconciler
 	name := fmt.Sprintf("Argo CD Application %s/%s", app.Namespace(), app.Name())
 	obj, err := currentReconciler(fsys, root, app, reconciler.IsArgoApplication, "Argo CD Application")
 	if err != nil {
@@ -169,29 +166,6 @@ func (a *argoRender) edit(n int, order []string) ([]byte, error) {
 		}
 	}
 	return yaml.Marshal(&k)
-}
-
-// readApplication is the Application as its file defines it in the overlay, when a change
-// being checked edits that file (a change to its kustomize options), else as discovery read it.
-func readApplication(fsys *overlayFS, root string, o reconciler.Object) (reconciler.Object, error) {
-	file := filepath.Join(root, filepath.FromSlash(o.File))
-	if _, overlaid := fsys.lookup(file); o.File == "" || !overlaid {
-		return o, nil
-	}
-	b, err := fsys.ReadFile(file)
-	if err != nil {
-		return o, fmt.Errorf("reading Argo CD Application %s: %w", o.Ref(), err)
-	}
-	objs, err := reconciler.DecodeObjects(o.File, b)
-	if err != nil {
-		return o, err
-	}
-	for _, d := range objs {
-		if d.Doc == o.Doc && reconciler.IsArgoApplication(d) && d.Name() == o.Name() {
-			return d, nil
-		}
-	}
-	return o, fmt.Errorf("%s no longer defines Argo CD Application %s", o.File, o.Ref())
 }
 
 // layerName names where an option is set: the Application's field, or the override file.

@@ -56,6 +56,8 @@ type fluxRender struct {
 	ns     string
 	label  string // "Flux Kustomization NS/NAME"
 	lookup func(kind, namespace, name string) (map[string]string, error)
+	// file is the repository file that defines the Kustomization ("" when read from a cluster).
+	file string
 	// marks are, by object, the options that changed it (post, then finish).
 	marks [][]layerMark
 }
@@ -83,7 +85,7 @@ const (
 
 func newFluxRender(fsys *overlayFS, root, dir string, opts Options) (*fluxRender, error) {
 	a := opts.Applied
-	f := &fluxRender{fsys: fsys, root: root, dir: dir, lookup: opts.Lookup, ns: a.Reconciler.Namespace()}
+	f := &fluxRender{fsys: fsys, root: root, dir: dir, lookup: opts.Lookup, ns: a.Reconciler.Namespace(), file: a.Reconciler.File}
 	ks, err := f.readKustomization(a.Reconciler)
 	if err != nil {
 		return nil, err
@@ -482,27 +484,33 @@ func (f *fluxRender) variables() (map[string]any, error) {
 		kind, _, _ := unstructured.NestedString(m, "kind")
 		name, _, _ := unstructured.NestedString(m, "name")
 		optional, _, _ := unstructured.NestedBool(m, "optional")
-		var data map[string]string
-		if f.lookup != nil {
-			var err error
+		data, err := f.fromRepository(kind, f.ns, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: spec.postBuild.substituteFrom[%d] (%s %s/%s): %w", f.label, i, kind, f.ns, name, err)
+		}
+		fromCluster := false
+		if data == nil && f.lookup != nil {
 			if data, err = f.lookup(kind, f.ns, name); err != nil {
 				return nil, fmt.Errorf("%s: spec.postBuild.substituteFrom[%d] (%s %s/%s): %w", f.label, i, kind, f.ns, name, err)
 			}
+			fromCluster = data != nil
 		}
 		if data == nil {
 			if optional {
 				continue
 			}
-			how := "is not in the repository"
+			how := "is neither in the repository nor in the cluster"
 			if f.lookup == nil {
-				how = "cannot be read offline"
+				how = "is not in the repository and cannot be read offline"
 			}
 			return nil, fmt.Errorf("%s: spec.postBuild.substituteFrom[%d]: %s %s/%s %s, and the variables it defines have no value; connect to the cluster, or mark it optional", f.label, i, kind, f.ns, name, how)
 		}
-		// Values from outside the repository's files: the render cannot be cached.
-		f.fsys.mu.Lock()
-		f.fsys.outside = true
-		f.fsys.mu.Unlock()
+		if fromCluster {
+			// Values from outside the repository's files: the render cannot be cached.
+			f.fsys.mu.Lock()
+			f.fsys.outside = true
+			f.fsys.mu.Unlock()
+		}
 		for k, v := range data {
 			vars[k] = strings.ReplaceAll(v, "\n", "")
 		}

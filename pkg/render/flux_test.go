@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -244,8 +245,16 @@ func TestFluxRenderOverlay(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(env), "LOG_LEVEL value:trace") {
 		t.Errorf("the edited spec.patches[0] is not rendered: %v", env)
 	}
+	// substituteFrom's ConfigMap is the repository's, next to the Kustomization: an input.
+	if !r.Cacheable || !slices.Contains(r.Inputs, "clusters/hub/spokes/staging/cluster-settings.yaml") {
+		t.Errorf("cacheable %v, inputs %v: want the ConfigMap's file among the inputs", r.Cacheable, r.Inputs)
+	}
+	r, err = Render(hub, staging.Path, Options{Applied: &staging, Lookup: repoLookup(objs), Overlay: map[string][]byte{"clusters/hub/spokes/staging/cluster-settings.yaml": nil}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r.Cacheable {
-		t.Error("a render with values from substituteFrom is cacheable")
+		t.Error("a render with values from the cluster's ConfigMap is cacheable")
 	}
 
 	mono := sampleRepo("flux-monorepo")
@@ -303,7 +312,8 @@ func TestFluxSubstituteFromErrors(t *testing.T) {
 		"offline":   nil,
 		"not found": func(string, string, string) (map[string]string, error) { return nil, nil },
 	} {
-		_, err := Render(hub, staging.Path, Options{Applied: &staging, Lookup: lookup})
+		// The repository's ConfigMap gone, and the cluster's not there.
+		_, err := Render(hub, staging.Path, Options{Applied: &staging, Lookup: lookup, Overlay: map[string][]byte{"clusters/hub/spokes/staging/cluster-settings.yaml": nil}})
 		if err == nil || !strings.Contains(err.Error(), "spec.postBuild.substituteFrom[0]: ConfigMap staging/cluster-settings") {
 			t.Errorf("%s: error %v, want one naming the ConfigMap", name, err)
 		}

@@ -246,12 +246,14 @@ func TestReconcilerOptions(t *testing.T) {
 	}
 }
 
-// TestUnrendered: a target that fails alike at both revisions (flux-hub's staging apps reads a
-// ConfigMap only the cluster holds) is listed apart, named in the markdown, and is no error of
+// TestUnrendered: a target that fails alike at both revisions (flux-hub's staging apps, its
+// ConfigMap removed from the repository, reads one only the cluster holds) is listed apart, named in the markdown, and is no error of
 // the change; the other target the change reaches shows its diff.
 func TestUnrendered(t *testing.T) {
 	testrepo.Env(t)
 	dir := testrepo.New(t, "flux-hub")
+	testrepo.Git(t, dir, "rm", "-q", "clusters/hub/spokes/staging/cluster-settings.yaml")
+	testrepo.Git(t, dir, "commit", "-q", "-m", "the cluster's settings live in the cluster")
 	file := "deploy/apps/web.yaml"
 	b, err := os.ReadFile(filepath.Join(dir, file))
 	if err != nil {
@@ -260,7 +262,7 @@ func TestUnrendered(t *testing.T) {
 	write(t, dir, file, strings.Replace(string(b), "shop/web:1.4.0", "shop/web:1.4.1", 1))
 	r := run(t, revdiff.Options{Dir: dir, From: "HEAD"})
 	if len(r.Unrendered) != 1 || r.Unrendered[0].Target != "kustomization/staging/apps" ||
-		!strings.Contains(r.Unrendered[0].Error, "ConfigMap staging/cluster-settings cannot be read offline") {
+		!strings.Contains(r.Unrendered[0].Error, "ConfigMap staging/cluster-settings is not in the repository and cannot be read offline") {
 		t.Errorf("unrendered %+v, want staging's apps, for its ConfigMap", r.Unrendered)
 	}
 	if r.Failed() || len(r.Targets) != 1 || r.Targets[0].Target != "kustomization/production/apps" {

@@ -76,7 +76,7 @@ func TestSampleRepositoriesHaveNoProblems(t *testing.T) {
 			t.Fatalf("%s: no targets", s.Name())
 		}
 		for _, tg := range targets {
-			res, err := render.Render(repo, tg.Path, render.Options{})
+			res, err := render.Render(repo, tg.Path, render.Options{Applied: tg.Applied})
 			if err != nil {
 				t.Fatalf("%s %s: %v", s.Name(), tg.Path, err)
 			}
