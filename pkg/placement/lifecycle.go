@@ -148,6 +148,12 @@ func deletePatch(in Input, kustPath string) (*Candidate, error) {
 	if err := appendListItem(kust, "patches", map[string]any{"path": path.Base(file)}); err != nil {
 		return nil, fmt.Errorf("%s: %w", kustPath, err)
 	}
+	// A replicas: entry for the object would match nothing once it is gone: kustomize fails.
+	if o.ID.Group == "apps" || o.ID.Group == "" {
+		if _, err := removeListEntry(kust, "replicas", "name", o.Origin.Name); err != nil {
+			return nil, fmt.Errorf("%s: %w", kustPath, err)
+		}
+	}
 	files[kustPath] = kust.Bytes()
 	return &Candidate{Layer: in.Target + " (patch " + file + ")", Files: files}, nil
 }

@@ -15,6 +15,14 @@ import (
 // change, and returns which ("" when it is not).
 func kustomizeIdiom(in Input, kust *yamledit.File, c FieldChange) (string, error) {
 	ps := c.Path.String()
+	if ps == "spec.replicas" && c.Delete {
+		// The overlay's own replicas: entry goes, and what the layers below set stands.
+		removed, err := removeListEntry(kust, "replicas", "name", in.Object.Origin.Name)
+		if err != nil || !removed {
+			return "", err
+		}
+		return "replicas", nil
+	}
 	if ps == "spec.replicas" && !c.Delete {
 		if _, ok := c.New.(int64); ok {
 			return "replicas", setListEntry(kust, "replicas", "name", in.Object.Origin.Name, [][2]any{{"count", c.New}})
@@ -37,6 +45,33 @@ func isContainerImage(p Path) bool {
 		return true
 	}
 	return false
+}
+
+// removeListEntry removes the items of list key whose sel field equals val (and the key when
+// no item is left); it reports whether there was one.
+func removeListEntry(f *yamledit.File, key, sel string, val any) (bool, error) {
+	list, ok := f.Get(0, mustPath(key))
+	if !ok || list.Kind != yaml.SequenceNode {
+		return false, nil
+	}
+	removed := false
+	for i := len(list.Content) - 1; i >= 0; i-- {
+		if scalarField(list.Content[i], sel) != fmt.Sprint(val) {
+			continue
+		}
+		p := mustPath(fmt.Sprintf("%s[%d]", key, i))
+		if len(list.Content) == 1 {
+			p = mustPath(key)
+		}
+		if err := f.Delete(0, p); err != nil {
+			return removed, err
+		}
+		removed = true
+		if list, ok = f.Get(0, mustPath(key)); !ok {
+			break
+		}
+	}
+	return removed, nil
 }
 
 // setListEntry sets fields of the item of list key whose sel field equals val, appending the
