@@ -152,16 +152,16 @@ func create() error {
 	var dir string
 	for attempt := 0; ; attempt++ {
 		parent, err := base()
-		if err != nil {
-			return err
+		if err == nil {
+			sweep(parent)
+			dir, err = os.MkdirTemp(parent, strconv.Itoa(os.Getpid())+"-")
 		}
-		sweep(parent)
-		dir, err = os.MkdirTemp(parent, strconv.Itoa(os.Getpid())+"-")
 		if err == nil {
 			break
 		}
-		// Another run removed the user's directory when it found it empty: make it again.
-		if !errors.Is(err, os.ErrNotExist) || attempt == 2 {
+		// Another run removed the user's directory when it found it empty (between our
+		// making it and using it): make it again.
+		if !errors.Is(err, os.ErrNotExist) || attempt == 9 {
 			return err
 		}
 	}

@@ -487,7 +487,7 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 		// read as on disk: the closed loop then refuses the candidate that undoes the edit.)
 		cands, err := place(e.placementView(plan.Files))
 		if err != nil {
-			return nil, fmt.Errorf("%s in target %s: %w", id, ch.Target, err)
+			return nil, fmt.Errorf("%s in target %s: %w", id, e.name(ch.Target), err)
 		}
 		resolved, resolveErrs := make([]map[string][]byte, len(cands)), make([]error, len(cands))
 		for i, c := range cands {

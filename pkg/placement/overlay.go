@@ -264,7 +264,7 @@ func writePatch(in Input, kust *yamledit.File, kustPath string, changes []FieldC
 	if err := applyChanges(f, 0, changes, mode, o.Obj().Object); err != nil {
 		return "", err
 	}
-	file := in.patchFileName()
+	file := in.patchFileName(path.Dir(kustPath))
 	files[file] = f.Bytes()
 	return file, appendListItem(kust, "patches", map[string]any{"path": path.Base(file)})
 }
@@ -320,14 +320,14 @@ func newPatchFile(doc any, indent int) (*yamledit.File, error) {
 	return yamledit.Parse(buf.Bytes())
 }
 
-// patchFileName picks a new file name in the target directory in the repository's style.
-func (in Input) patchFileName() string {
+// patchFileName picks a new file name in dir (the kustomization's) in the repository's style.
+func (in Input) patchFileName(dir string) string {
 	o := in.Object
 	base := o.Origin.Name + "-patch.yaml"
 	cands := []string{base, o.Origin.Name + "-" + strings.ToLower(o.ID.Kind) + "-patch.yaml"}
 	for i := 2; ; i++ {
 		for _, c := range cands {
-			p := path.Join(in.Target, c)
+			p := path.Join(dir, c)
 			if !in.exists(p) {
 				return p
 			}

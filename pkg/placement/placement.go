@@ -71,6 +71,11 @@ func Candidates(in Input) ([]Candidate, error) {
 	}
 	if o.Origin.Generated != "" {
 		add(generatorFile(in))
+		// A patch in the kustomization whose generator makes it, when only this target reads
+		// that kustomization (a Flux path without a kustomization.yaml of its own holds none).
+		if !in.Shared(o.Origin.Generated) {
+			add(overlay(in, o.Origin.Generated, false, removeFields))
+		}
 	}
 	if kust := in.kustomizationFile(); kust != "" {
 		// A patch of this target that already sets the fields owns them: extend it first.

@@ -87,3 +87,35 @@ func TestBrokenKustomizationElsewhereBlocksNothing(t *testing.T) {
 		t.Errorf("guestbook/deploy.yaml:\n%s", got)
 	}
 }
+
+// A ConfigMap a generator makes in a kustomization of its own, below a Flux path that has no
+// kustomization.yaml: a label for it is a patch in the generator's kustomization, which only
+// this target reads.
+func TestGeneratedObjectPatchedWhereGenerated(t *testing.T) {
+	gitEnv(t)
+	dir := t.TempDir()
+	gitRun(t, dir, "init", "-q", "-b", "main")
+	const stack = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: monitoring\nconfigMapGenerator:\n  - name: metrics-config\n    files:\n      - config.yaml\n"
+	commitFiles(t, dir, "monitoring", map[string]string{
+		"clusters/test/monitoring.yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: monitoring\n  namespace: flux-system\nspec:\n  interval: 1h\n  path: ./monitoring\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+		"monitoring/stack/kustomization.yaml": stack,
+		"monitoring/stack/config.yaml":        "scrape: 30s\n",
+	})
+	out, _, code := gitops(t, "render", "--repo", dir, "monitoring", "-o", "json")
+	var name string
+	if i := strings.Index(out, `"name": "metrics-config-`); code == 0 && i >= 0 {
+		name = strings.Trim(strings.Fields(out[i+len(`"name": `):])[0], `",`)
+	} else {
+		t.Fatalf("render: exit %d\n%s", code, out)
+	}
+	stdout, stderr, code := gitops(t, "label", "configmap/"+name, "-n", "monitoring", "team=obs", "--repo", dir, "--target", "monitoring")
+	if code != 0 {
+		t.Fatalf("label: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got := gitRun(t, dir, "show", "HEAD:monitoring/stack/kustomization.yaml"); got != stack+"patches:\n  - path: metrics-config-patch.yaml\n" {
+		t.Errorf("monitoring/stack/kustomization.yaml:\n%s", got)
+	}
+	if got := gitRun(t, dir, "show", "HEAD:monitoring/stack/metrics-config-patch.yaml"); got != "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: metrics-config\n  labels:\n    team: obs\n" {
+		t.Errorf("monitoring/stack/metrics-config-patch.yaml:\n%s", got)
+	}
+}
