@@ -97,7 +97,7 @@ func TestGeneratedObjectPatchedWhereGenerated(t *testing.T) {
 	gitRun(t, dir, "init", "-q", "-b", "main")
 	const stack = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: monitoring\nconfigMapGenerator:\n  - name: metrics-config\n    files:\n      - config.yaml\n"
 	commitFiles(t, dir, "monitoring", map[string]string{
-		"clusters/test/monitoring.yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: monitoring\n  namespace: flux-system\nspec:\n  interval: 1h\n  path: ./monitoring\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+		"clusters/test/monitoring.yaml":       "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: monitoring\n  namespace: flux-system\nspec:\n  interval: 1h\n  path: ./monitoring\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
 		"monitoring/stack/kustomization.yaml": stack,
 		"monitoring/stack/config.yaml":        "scrape: 30s\n",
 	})
