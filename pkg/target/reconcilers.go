@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // withReconcilers makes the targets of a repository that holds reconciler objects: one target
@@ -28,7 +29,18 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 			argo = append(argo, o)
 		}
 	}
-	url, branches := repository(repoDir)
+	remotes, branches := repository(repoDir)
+	// The URL the reconcilers know this repository by: the first remote (the current branch's,
+	// then the others: origin may be one's fork) that a source of theirs names; "" when none
+	// does (a clone of a mirror, a copy): then no reconciler is taken for another repository's.
+	url := ""
+	named := sourceURLs(objs)
+	for _, r := range remotes {
+		if slices.ContainsFunc(named, func(s string) bool { return reconciler.SameRepository(r, s) }) {
+			url = r
+			break
+		}
+	}
 	var applied []reconciler.Applied
 	if len(argo) > 0 {
 		a, _, errs := reconciler.ArgoApplied(argo, repoDir, url)
@@ -42,11 +54,11 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 		warnings = append(warnings, err.Error())
 	}
 	// A Kustomization of another Git repository (a hub's GitRepository of a tenant's
-	// repository) applies none of this one's directories. This repository's URLs are the
-	// remote's and those of the sources of Kustomizations that apply their own file (a
-	// cluster's flux-system syncing the repository); a Kustomization whose GitRepository the
-	// files lack is taken to apply this one too (URL ""). When none of these is known (a clone
-	// whose remote no source names, no self-syncing Kustomization), all are kept.
+	// repository) applies none of this one's directories. This repository's URLs are url and
+	// those of the sources of Kustomizations that apply their own file (a cluster's flux-system
+	// syncing the repository); a Kustomization whose GitRepository the
+	// files lack is taken to apply this one too (URL ""). When none of these is known (no remote
+	// that a source names, no self-syncing Kustomization), all are kept.
 	var self []string
 	if url != "" {
 		self = append(self, url)
@@ -164,17 +176,56 @@ func readReconcilers(repoDir string, files []string) ([]reconciler.Object, []str
 	return out, warnings
 }
 
-// repository is what discovery knows of the checkout at repoDir: its remote's URL (its current
-// branch's, else origin's; "" when it has none), and the branches a reconciler of it may follow
-// for its files to be what it applies: the checked-out branch and the remote's default branch
-// (none when the remote's default is not known locally).
-func repository(repoDir string) (url string, branches []string) {
+// sourceURLs are the repository URLs the reconciler objects name: Argo CD Applications' and
+// ApplicationSet templates' repoURL, Flux GitRepositories' url.
+func sourceURLs(objs []reconciler.Object) []string {
+	var out []string
+	for _, o := range objs {
+		if o.Kind() == "GitRepository" {
+			if u, _, _ := unstructured.NestedString(o.Obj.Object, "spec", "url"); u != "" {
+				out = append(out, u)
+			}
+			continue
+		}
+		spec, _, _ := unstructured.NestedMap(o.Obj.Object, "spec")
+		if reconciler.IsArgoApplicationSet(o) {
+			spec, _, _ = unstructured.NestedMap(o.Obj.Object, "spec", "template", "spec")
+		}
+		srcs, _, _ := unstructured.NestedSlice(spec, "sources")
+		if src, ok, _ := unstructured.NestedMap(spec, "source"); ok {
+			srcs = append(srcs, src)
+		}
+		for _, s := range srcs {
+			if m, ok := s.(map[string]any); ok {
+				if u, _ := m["repoURL"].(string); u != "" {
+					out = append(out, u)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// repository is what discovery knows of the checkout at repoDir: its remotes' URLs (the current
+// branch's first, else origin's), and the branches a reconciler of it may follow for its files to
+// be what it applies: the checked-out branch and the remote's default branch (none when the
+// remote's default is not known locally).
+func repository(repoDir string) (remotes, branches []string) {
 	ctx := context.Background()
 	c, err := openCheckout(ctx, ExecGit{}, repoDir)
 	if err != nil || c == nil {
-		return "", nil
+		return nil, nil
 	}
-	url = c.remoteURL(ctx, ExecGit{})
+	url := c.remoteURL(ctx, ExecGit{})
+	if url != "" {
+		remotes = append(remotes, url)
+	}
+	for _, u := range c.remotes {
+		if u != url {
+			remotes = append(remotes, u)
+		}
+	}
+	slices.Sort(remotes[min(1, len(remotes)):])
 	for name, u := range c.remotes {
 		if u != url {
 			continue
@@ -188,7 +239,7 @@ func repository(repoDir string) (url string, branches []string) {
 		}
 		break
 	}
-	return url, branches
+	return remotes, branches
 }
 
 // reconcilerFiles are the files of the scan that hold reconciler objects.
