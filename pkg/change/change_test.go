@@ -70,6 +70,20 @@ func wantOnly(t *testing.T, p *Plan, want map[string]string) {
 	}
 }
 
+// writeTree writes files (repository-relative path: content) below root.
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func replaceOnce(t *testing.T, s, old, new string) string {
 	t.Helper()
 	if strings.Count(s, old) != 1 {
@@ -244,15 +258,7 @@ func TestTargetThatDoesNotRenderIsLeftOut(t *testing.T) {
 		// The repository root lists the app and a file that is not there.
 		"kustomization.yaml": "resources:\n  - app\n  - missing.yaml\n",
 	}
-	for p, c := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, files)
 	p, err := planOne(t, root, []string{".", "app"}, "app", deployments, "web", setReplicas(3))
 	if err != nil {
 		t.Fatalf("the change was refused for a target that does not render: %v", err)
@@ -312,15 +318,7 @@ func TestChangeReachesRendersOfTheSameObjectAsAsked(t *testing.T) {
 		"kustomization.yaml":      "resources:\n  - app\n",
 		"prod/kustomization.yaml": "resources:\n  - ../app\nimages:\n  - name: web\n    newTag: \"2\"\n",
 	}
-	for p, c := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, files)
 	p, err := planOne(t, root, []string{".", "app"}, "app", deployments, "web", setReplicas(3))
 	if err != nil {
 		t.Fatalf("refused though the root renders the same object: %v", err)

@@ -624,17 +624,8 @@ func argoDirectory(fsys *overlayFS, root, absDir, name string, src *reconciler.A
 	var files []string
 	var walk func(p string) error
 	walk = func(p string) error {
-		rel, ok, err := fsys.resolve(p)
+		entries, err := fsys.readDir(p)
 		if err != nil {
-			return err
-		}
-		var entries []os.DirEntry
-		if ok {
-			if entries, err = os.ReadDir(fsys.abs(rel)); err != nil {
-				return err
-			}
-			fsys.recordDir(rel, entries)
-		} else if entries, err = os.ReadDir(p); err != nil {
 			return err
 		}
 		for _, e := range entries {

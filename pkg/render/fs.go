@@ -123,6 +123,24 @@ func (o *overlayFS) recordDir(rel string, entries []os.DirEntry) {
 	o.dirs[rel] = sum
 }
 
+// readDir lists the directory p, recording the listing as an input of the render when p is in
+// the repository (recordDir); a directory outside it (a remote base) is only read.
+func (o *overlayFS) readDir(p string) ([]os.DirEntry, error) {
+	rel, ok, err := o.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return os.ReadDir(p)
+	}
+	entries, err := os.ReadDir(o.abs(rel))
+	if err != nil {
+		return nil, err
+	}
+	o.recordDir(rel, entries)
+	return entries, nil
+}
+
 // Dirs are the repository-relative directories recorded by recordDir.
 func (o *overlayFS) Dirs() []string {
 	o.mu.Lock()
