@@ -30,13 +30,19 @@ var shared struct {
 	sealedErr  error
 }
 
-// RunMain runs the tests and then stops the shared cluster. Call it from TestMain:
+// RunMain runs the tests, stops the shared cluster and runs cleanups (it exits the process,
+// so TestMain cannot defer them). Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { testcluster.RunMain(m) }
 //
 // SIGINT and SIGTERM stop the cluster too; if the test binary is killed outright, the
 // processes die with it but the temporary directory stays.
-func RunMain(m *testing.M) {
+func RunMain(m *testing.M, cleanups ...func()) {
+	cleanup := func() {
+		for _, c := range cleanups {
+			c()
+		}
+	}
 	shared.mu.Lock()
 	shared.inMain = true
 	shared.mu.Unlock()
@@ -46,12 +52,14 @@ func RunMain(m *testing.M) {
 	go func() {
 		sig := <-signals
 		_ = stopShared()
+		cleanup()
 		fmt.Fprintf(os.Stderr, "testcluster: stopped the shared cluster on %v\n", sig)
 		os.Exit(2)
 	}()
 
 	code := m.Run()
 	signal.Stop(signals)
+	cleanup()
 	if err := stopShared(); err != nil {
 		fmt.Fprintf(os.Stderr, "testcluster: stopping the shared cluster: %v\n", err)
 		if code == 0 {

@@ -25,6 +25,6 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(dir)
 		panic("building kubectl-gitops for the tests: " + err.Error())
 	}
-	defer os.RemoveAll(dir)
-	testcluster.RunMain(m)
+	// RunMain exits the process, so a defer would never run (and left a 180 MB binary per run).
+	testcluster.RunMain(m, func() { _ = os.RemoveAll(dir) })
 }
