@@ -40,6 +40,13 @@ const (
 	helmController      = "github.com/fluxcd/helm-controller"
 )
 
+// httpRetry is for the controllers that fetch source-controller's artifacts. Their default of 9
+// retries, with backoff, keeps a worker busy for many seconds on an artifact URL of a Flux stopped
+// earlier (a previous test's objects stay in the shared cluster), and a worker busy at SIGTERM
+// holds the controller until its SIGKILL 10 s later. Here the storage is on loopback: a failed
+// fetch is a gone storage, not a flaky network.
+const httpRetry = "--http-retry=1"
+
 // fluxModule is a Flux controller's module and the tools module that pins it.
 type fluxModule struct{ module, toolsDir string }
 
@@ -179,6 +186,7 @@ func (f *Flux) startControllers(source, kustomize string, addr func(int) string)
 		return nil, nil, err
 	}
 	kustomizeProc, err := f.startController(kustomizeControllerBinary, kustomize,
+		httpRetry,
 		"--metrics-addr="+addr(3),
 		"--health-addr="+addr(4),
 	)
@@ -246,7 +254,7 @@ func (f *Flux) StartHelmController(ctx context.Context) (err error) {
 
 	c.mu.Lock()
 	f.mu.Lock()
-	p, err := f.startController(helmControllerBinary, helm, "--metrics-addr="+metrics, "--health-addr="+health)
+	p, err := f.startController(helmControllerBinary, helm, httpRetry, "--metrics-addr="+metrics, "--health-addr="+health)
 	f.mu.Unlock()
 	c.mu.Unlock()
 	if err != nil {
