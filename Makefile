@@ -68,7 +68,8 @@ lint: ## gofmt, go vet, and go mod tidy leaving no diff
 # The control plane and controllers the e2e tests run, built from the module proxy. Each binary is
 # rebuilt only when missing or when its pinned module versions (the tools go.mod) change.
 testbin: $(TESTBIN)/kube-apiserver $(TESTBIN)/kubectl $(TESTBIN)/etcd $(TESTBIN)/sealed-secrets-controller \
-	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller $(TESTBIN)/kustomize $(TESTBIN)/gitea ## Build the test control plane, controllers and Gitea
+	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller $(TESTBIN)/helm-controller $(TESTBIN)/kustomize \
+	$(TESTBIN)/gitea ## Build the test control plane, controllers and Gitea
 
 $(TESTBIN)/kube-apiserver: hack/testbin/kube/go.mod
 	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
@@ -94,6 +95,11 @@ $(TESTBIN)/kustomize-controller: hack/testbin/flux-kustomize/go.mod
 
 $(TESTBIN)/source-controller: hack/testbin/flux-source/go.mod
 	cd hack/testbin/flux-source && $(FLUX_ENV) $(GO) build -o $(CURDIR)/$@ github.com/fluxcd/source-controller
+
+# helm-controller v1.4.3, the Flux release beside source- and kustomize-controller v1.7.3, for the
+# e2e tests of HelmRelease-made objects.
+$(TESTBIN)/helm-controller: hack/testbin/flux-helm/go.mod
+	cd hack/testbin/flux-helm && $(FLUX_ENV) $(GO) build -o $(CURDIR)/$@ github.com/fluxcd/helm-controller
 
 # Gitea, the forge the --pr tests open pull requests on: with cgo for sqlite, without bindata
 # (internal/testgitea points it at the module's templates and locales), and stamped with its

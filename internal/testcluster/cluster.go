@@ -1,7 +1,7 @@
 // Package testcluster runs a real etcd and kube-apiserver on loopback, and on request the
-// sealed-secrets controller, Flux's source- and kustomize-controllers and a Git server for them,
-// for the tests that prove the product works against a real API server. hack/devcluster runs
-// the same control plane for people.
+// sealed-secrets controller, Flux's source-, kustomize- and helm-controllers and a Git server
+// for them, for the tests that prove the product works against a real API server.
+// hack/devcluster runs the same control plane for people.
 package testcluster
 
 import (
@@ -47,7 +47,8 @@ var stateEntries = []string{
 	kubeconfigFile, pidsFile, pkiDir, etcdDataDir, serviceAccountDir, sealedSecretsURLFile,
 	fluxStorageDir, gitURLFile,
 	etcdBinary + ".log", apiserverBinary + ".log", sealedSecretsBinary + ".log",
-	sourceControllerBinary + ".log", kustomizeControllerBinary + ".log", gitServerName + ".log",
+	sourceControllerBinary + ".log", kustomizeControllerBinary + ".log", helmControllerBinary + ".log",
+	gitServerName + ".log",
 }
 
 // Options configures Start.

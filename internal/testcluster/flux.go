@@ -30,19 +30,34 @@ const (
 
 	sourceControllerBinary    = "source-controller"
 	kustomizeControllerBinary = "kustomize-controller"
+	helmControllerBinary      = "helm-controller"
 
 	// fluxStorageDir in the cluster's directory is source-controller's artifact storage.
 	fluxStorageDir = "flux-storage"
 
 	sourceController    = "github.com/fluxcd/source-controller"
 	kustomizeController = "github.com/fluxcd/kustomize-controller"
+	helmController      = "github.com/fluxcd/helm-controller"
 )
 
-// fluxModules are the Flux controllers' modules and the tools modules that pin them.
-var fluxModules = []struct{ module, toolsDir string }{
+// httpRetry is for the controllers that fetch source-controller's artifacts. Their default of 9
+// retries, with backoff, keeps a worker busy for many seconds on an artifact URL of a Flux stopped
+// earlier (a previous test's objects stay in the shared cluster), and a worker busy at SIGTERM
+// holds the controller until its SIGKILL 10 s later. Here the storage is on loopback: a failed
+// fetch is a gone storage, not a flaky network.
+const httpRetry = "--http-retry=1"
+
+// fluxModule is a Flux controller's module and the tools module that pins it.
+type fluxModule struct{ module, toolsDir string }
+
+// fluxModules are the modules of the controllers StartFlux runs.
+var fluxModules = []fluxModule{
 	{sourceController, "flux-source"},
 	{kustomizeController, "flux-kustomize"},
 }
+
+// helmModule is helm-controller's, which StartHelmController runs.
+var helmModule = fluxModule{helmController, "flux-helm"}
 
 // served numbers the repositories ServeRepo serves, across the Flux instances of this process,
 // so that no two ever share a URL path (target.SameRepository ignores ports).
@@ -55,8 +70,9 @@ var running = struct {
 	flux map[*Cluster]*Flux
 }{flux: map[*Cluster]*Flux{}}
 
-// Flux is Flux's source-controller and kustomize-controller running out of cluster against a
-// Cluster, and a Git server on loopback for them to fetch from (see ServeRepo).
+// Flux is Flux's source-controller and kustomize-controller (and helm-controller on request)
+// running out of cluster against a Cluster, and a Git server on loopback for them to fetch from
+// (see ServeRepo).
 type Flux struct {
 	c   *Cluster
 	dir string // the source-controller's artifact storage
@@ -112,7 +128,7 @@ func (c *Cluster) StartFlux(ctx context.Context) (_ *Flux, err error) {
 		}
 	}()
 
-	crds, err := fluxCRDs()
+	crds, err := fluxCRDs(fluxModules...)
 	if err != nil {
 		return nil, err
 	}
@@ -136,16 +152,7 @@ func (c *Cluster) StartFlux(ctx context.Context) (_ *Flux, err error) {
 		return nil, err
 	}
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
-	common := []string{
-		"--watch-all-namespaces=true",
-		"--enable-leader-election=false",
-		"--log-encoding=console",
-	}
-	// Out of cluster, the controllers learn their namespace from the environment, and their
-	// kubeconfig too: controller-runtime's --kubeconfig flag is not on their command line.
-	env := []string{"RUNTIME_NAMESPACE=" + FluxNamespace, "KUBECONFIG=" + c.KubeconfigPath}
-
-	sourceProc, kustomizeProc, err := f.startControllers(source, kustomize, common, env, addr)
+	sourceProc, kustomizeProc, err := f.startControllers(source, kustomize, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -162,32 +169,123 @@ func (c *Cluster) StartFlux(ctx context.Context) (_ *Flux, err error) {
 
 // startControllers starts source-controller (artifact storage, metrics and health on addr(0),
 // addr(1), addr(2)) and kustomize-controller (metrics and health on addr(3), addr(4)).
-func (f *Flux) startControllers(source, kustomize string, common, env []string, addr func(int) string) (_, _ *process, err error) {
+func (f *Flux) startControllers(source, kustomize string, addr func(int) string) (_, _ *process, err error) {
 	c := f.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	sourceProc, err := c.startProcess(sourceControllerBinary, source, append(slices.Clone(common),
+	sourceProc, err := f.startController(sourceControllerBinary, source,
 		"--storage-path="+f.dir,
 		"--storage-addr="+addr(0),
 		"--storage-adv-addr="+addr(0),
 		"--metrics-addr="+addr(1),
 		"--health-addr="+addr(2),
-	), env)
+	)
 	if err != nil {
 		return nil, nil, err
 	}
-	f.procs = append(f.procs, sourceProc)
-	kustomizeProc, err := c.startProcess(kustomizeControllerBinary, kustomize, append(slices.Clone(common),
+	kustomizeProc, err := f.startController(kustomizeControllerBinary, kustomize,
+		httpRetry,
 		"--metrics-addr="+addr(3),
 		"--health-addr="+addr(4),
-	), env)
+	)
 	if err != nil {
 		return nil, nil, err
 	}
-	f.procs = append(f.procs, kustomizeProc)
 	return sourceProc, kustomizeProc, nil
+}
+
+// startController starts one controller with the flags and environment all of them share, and
+// records it among the Flux's processes. c.mu and f.mu must be held.
+func (f *Flux) startController(name, path string, args ...string) (*process, error) {
+	common := []string{
+		"--watch-all-namespaces=true",
+		"--enable-leader-election=false",
+		"--log-encoding=console",
+	}
+	// Out of cluster, the controllers learn their namespace from the environment, and their
+	// kubeconfig too: controller-runtime's --kubeconfig flag is not on their command line.
+	env := []string{"RUNTIME_NAMESPACE=" + FluxNamespace, "KUBECONFIG=" + f.c.KubeconfigPath}
+	p, err := f.c.startProcess(name, path, append(common, args...), env)
+	if err != nil {
+		return nil, err
+	}
+	f.procs = append(f.procs, p)
+	return p, nil
+}
+
+// StartHelmController installs helm-controller's CRD (replacing the minimal fixture of
+// testdata/crds) and runs helm-controller beside source- and kustomize-controller, as they run
+// (same kubeconfig, namespace and flags; metrics and health on two more loopback ports; log
+// DIR/helm-controller.log), and returns once it reports ready. StopControllers and Stop stop it
+// with them. StartFlux leaves it out because it reconciles every HelmRelease of the cluster,
+// fixtures included (finalizers, failed fetches), and only the tests of HelmRelease-made objects
+// need it. ctx bounds the startup only.
+//
+// No kubelet runs pods here, so nothing a chart makes becomes ready: a HelmRelease must set
+// spec.install.disableWait and spec.upgrade.disableWait (helm-controller has no flag for it), or
+// its install waits until spec.timeout and fails.
+func (f *Flux) StartHelmController(ctx context.Context) (err error) {
+	c := f.c
+	testbin, err := testbinDir(c.opts.TestbinDir)
+	if err != nil {
+		return err
+	}
+	helm, err := binary(testbin, helmControllerBinary)
+	if err != nil {
+		return err
+	}
+	if f.HelmControllerRunning() {
+		return errors.New("helm-controller already runs against this cluster")
+	}
+	crds, err := fluxCRDs(helmModule)
+	if err != nil {
+		return err
+	}
+	if err := c.InstallCRDs(ctx, crds...); err != nil {
+		return err
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
+	metrics, health := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
+
+	c.mu.Lock()
+	f.mu.Lock()
+	p, err := f.startController(helmControllerBinary, helm, httpRetry, "--metrics-addr="+metrics, "--health-addr="+health)
+	f.mu.Unlock()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := waitUntil(ctx, c.opts.Timeout, p, "waiting for "+p.name, func(ctx context.Context) error {
+		return httpOK(ctx, http.DefaultClient, "http://"+health+"/readyz")
+	}); err != nil {
+		return errors.Join(err, f.stopController(p))
+	}
+	return nil
+}
+
+// HelmControllerRunning reports whether helm-controller runs against the Flux's cluster (see
+// StartHelmController).
+func (f *Flux) HelmControllerRunning() bool {
+	c := f.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.running(helmControllerBinary)
+}
+
+// stopController stops one of the Flux's controllers that failed to start.
+func (f *Flux) stopController(p *process) error {
+	c := f.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.procs = slices.DeleteFunc(f.procs, func(q *process) bool { return q == p })
+	return c.forget(p)
 }
 
 // FluxRunning reports whether the cluster's source-controller and kustomize-controller run,
@@ -217,6 +315,19 @@ func WithFlux(t testing.TB, c *Cluster) *Flux {
 	return f
 }
 
+// WithHelmController runs Flux with helm-controller against c for one test (see WithFlux and
+// StartHelmController) and stops them when the test ends.
+func WithHelmController(t testing.TB, c *Cluster) *Flux {
+	t.Helper()
+	f := WithFlux(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), sharedStartTimeout)
+	defer cancel()
+	if err := f.StartHelmController(ctx); err != nil {
+		skipOrFail(t, "starting helm-controller", err)
+	}
+	return f
+}
+
 // ServeRepo serves the bare repository bareDir to source-controller (and to anyone) over HTTP on
 // loopback, fetch and push, and returns its URL for a GitRepository's spec.url.
 func (f *Flux) ServeRepo(bareDir string) string {
@@ -236,7 +347,7 @@ func (f *Flux) serveGit() error {
 	return nil
 }
 
-// StopControllers stops the two controllers and keeps the Git server, so that what the cluster
+// StopControllers stops the controllers and keeps the Git server, so that what the cluster
 // does without a reconciler can be observed. It may be called more than once.
 func (f *Flux) StopControllers() error {
 	c := f.c
@@ -277,15 +388,15 @@ func (f *Flux) Stop() error {
 	return err
 }
 
-// fluxCRDs locates the CRDs of the Flux controllers in the module cache, at the versions pinned
-// by their tools modules.
-func fluxCRDs() ([]string, error) {
+// fluxCRDs locates the CRDs of the Flux controllers of modules in the module cache, at the
+// versions pinned by their tools modules.
+func fluxCRDs(modules ...fluxModule) ([]string, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
 	}
 	var crds []string
-	for _, m := range fluxModules {
+	for _, m := range modules {
 		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", m.module)
 		cmd.Dir = filepath.Join(root, "hack", "testbin", m.toolsDir)
 		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off", "GONOSUMDB="+fluxGONOSUMDB)
