@@ -366,6 +366,22 @@ type ObjectChange struct {
 	// object's file, or an existing object's whole document. Encrypted Secrets use it, since
 	// their bytes are the encryptor's; Desired must still say how the object renders.
 	Content []byte
+	// Layer and Files, when Files is set, are where the change is written, as they are: a Helm
+	// values file the chart reads (Object is then the chart's object in Target's render); the
+	// closed loop proves them like any other placement.
+	Layer string
+	Files map[string][]byte
+	// Follows are what the change must also do in other renders, exactly: the objects a chart
+	// renders from the values this change writes (a HelmRelease's spec.values key makes the
+	// Deployment's replicas). Every other object of those renders must stay as it is.
+	Follows []Follow
+}
+
+// Follow is one object another target renders differently because of a change, and how.
+type Follow struct {
+	Target  string
+	ID      render.ObjectID
+	Desired map[string]any
 }
 
 // id is the object the change is about, as the target will render it.
@@ -472,6 +488,8 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 				Applied: e.specs[ch.Target].Applied,
 			}
 			switch {
+			case ch.Files != nil:
+				return []placement.Candidate{{Layer: ch.Layer, Files: ch.Files}}, nil
 			case ch.Object == nil:
 				return placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: e.dir(ch.Target), Object: ch.Desired, FileName: ch.FileName, Content: ch.Content, Files: files})
 			case ch.Content != nil:
@@ -497,6 +515,12 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			expect[ch.Target] = map[render.ObjectID]map[string]any{}
 		}
 		expect[ch.Target][id] = ch.Desired
+		for _, f := range ch.Follows {
+			if expect[f.Target] == nil {
+				expect[f.Target] = map[render.ObjectID]map[string]any{}
+			}
+			expect[f.Target][f.ID] = f.Desired
+		}
 		var reasons []string
 		accepted := false
 		for i, c := range cands {
@@ -571,7 +595,7 @@ func (e *Engine) sharedWith(self, file string) bool {
 	}
 	for _, t := range e.targets {
 		for _, p := range paths {
-			if t == self || !e.mayRead(t, p) {
+			if t == self || e.releaseOf(t, self) || !e.mayRead(t, p) {
 				continue
 			}
 			// A target that does not render cannot be harmed: it shares nothing.
@@ -583,6 +607,18 @@ func (e *Engine) sharedWith(self, file string) bool {
 		}
 	}
 	return false
+}
+
+// releaseOf tells whether target t is a HelmRelease that target parent applies: it reads what
+// parent reads, and a change's Follows say how it must change.
+func (e *Engine) releaseOf(t, parent string) bool {
+	a := e.specs[t].Applied
+	if a == nil || a.Release == nil {
+		return false
+	}
+	p := *a
+	p.Release = nil
+	return render.Key(e.specs[t].Path, &p) == parent
 }
 
 // verify renders every target a file change can reach and checks it against expect; it returns

@@ -53,7 +53,10 @@ func (k Key) String() string {
 // Request is a change to one rendered object: Object as the chart renders it with Values now,
 // Changes the fields that must move (placement.Diff of the live object and the desired one).
 type Request struct {
-	Values  map[string]any
+	// Values are the release's values (what a key is written into); Defaults the chart's own,
+	// which the candidates are searched in too (a key the release does not set yet).
+	Values   map[string]any
+	Defaults map[string]any
 	Object  *unstructured.Unstructured
 	Changes []placement.FieldChange
 }
@@ -105,7 +108,7 @@ func Find(req Request, render Render) ([]Key, error) {
 			continue
 		}
 		found := false
-		cands := candidates(values, self.Object, want.Object, c)
+		cands := candidates(coalesce(req.Defaults, values), self.Object, want.Object, c)
 		for _, cand := range cands {
 			trial, err := withKey(values, cand)
 			if err != nil {
@@ -403,6 +406,24 @@ func splitImage(ref string) (repo, tag, sep string) {
 		return ref[:i], ref[i+1:], ":"
 	}
 	return ref, "", ""
+}
+
+// coalesce is values over defaults, merged map by map as Helm merges them.
+func coalesce(defaults, values map[string]any) map[string]any {
+	out, _ := deepCopy(defaults).(map[string]any)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range values {
+		if vm, ok := v.(map[string]any); ok {
+			if dm, ok := out[k].(map[string]any); ok {
+				out[k] = coalesce(dm, vm)
+				continue
+			}
+		}
+		out[k] = deepCopy(v)
+	}
+	return out
 }
 
 // withKey is a deep copy of values with key k set.

@@ -495,13 +495,30 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		return err
 	}
 	if t.HelmRelease != nil && live != nil {
-		spec, err = helmReleaseSpec(t.HelmRelease, live, spec)
-		if err != nil {
+		// The chart's objects change through the HelmRelease's values, in its own target,
+		// when discovery found it; else through a post-renderer patch.
+		if rt := releaseTarget(t, t.HelmRelease, targets); rt != nil {
+			t = rt
+		} else if spec, err = helmReleaseSpec(t.HelmRelease, live, spec); err != nil {
 			return err
 		}
 	}
 	var names, warnings []string
 	req := c.request(streams, t, targets)
+	if isRelease(t) {
+		var selected []*render.Object
+		var via string
+		req.Changes = releaseChanges(t, spec, &names, &selected, &via)
+		req.Subject = releaseSubject(t, spec, &selected, &via)
+		res, err := workflow.Run(ctx, req)
+		if noChange(streams.ErrOut, err) {
+			return c.settle(ctx, streams)
+		}
+		if err != nil {
+			return err
+		}
+		return c.finish(ctx, streams, spec.verb, res, names)
+	}
 	cluster := req.Cluster
 	req.Select = func(r *render.Result) ([]*render.Object, error) {
 		objs, err := spec.selection.Select(r)

@@ -56,13 +56,29 @@ type Applied struct {
 	// maps to "" is not in the artifact (an exclude left it out of a directory copied with
 	// it). Nil: the source is the repository itself.
 	Artifact map[string]string
+	// Release, when set, is a Flux HelmRelease that Reconciler applies from Path: the target is
+	// then what helm-controller installs from it (its chart rendered with its values), not
+	// what the Kustomization applies.
+	Release *Object
+}
+
+// FluxHelmGroup is the API group of Flux's HelmRelease.
+const FluxHelmGroup = "helm.toolkit.fluxcd.io"
+
+// IsFluxHelmRelease reports whether o is a Flux HelmRelease.
+func IsFluxHelmRelease(o Object) bool {
+	return o.Obj != nil && o.Kind() == "HelmRelease" && group(o.Obj) == FluxHelmGroup
 }
 
 // Key names what a is among the targets of one repository: the reconciler, the file that
 // defines it (one object may be defined once per cluster directory), and the source. Two
 // reconcilers applying one directory with different options are two targets.
 func (a *Applied) Key() string {
-	return fmt.Sprintf("%s@%s#%d", a.Reconciler.Ref(), a.Reconciler.File, a.Source)
+	k := fmt.Sprintf("%s@%s#%d", a.Reconciler.Ref(), a.Reconciler.File, a.Source)
+	if a.Release != nil {
+		k += fmt.Sprintf("/%s@%s#%d", a.Release.Ref(), a.Release.File, a.Release.Doc)
+	}
+	return k
 }
 
 // fluxOptions are the fields of a Flux Kustomization's spec that change what it applies beyond
@@ -74,7 +90,7 @@ var fluxOptions = []string{"targetNamespace", "namePrefix", "nameSuffix", "patch
 // changes the objects, so the closed loop's partial renders, which model kustomize alone, hold.
 // fsys is the repository (Argo CD merges override files of the source's directory in).
 func (a *Applied) Plain(fsys fs.FS) bool {
-	if a.Artifact != nil || a.Reconciler.Obj == nil {
+	if a.Artifact != nil || a.Release != nil || a.Reconciler.Obj == nil {
 		return false
 	}
 	obj := a.Reconciler.Obj

@@ -114,6 +114,14 @@ func (o *overlayFS) record(path string) (string, error) {
 	return rel, nil
 }
 
+// markOutside notes that the render read something outside the repository (a chart from a Helm
+// repository): it is not cached.
+func (o *overlayFS) markOutside() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.outside = true
+}
+
 // recordDir notes that a render depends on which files the directory rel holds (a plain
 // directory's manifests), as entries lists them now.
 func (o *overlayFS) recordDir(rel string, entries []os.DirEntry) {

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/kio"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // ObjectID names a rendered object the way the API server does.
@@ -157,6 +158,11 @@ type Result struct {
 	dirSums map[string][sha256.Size]byte
 	// partial is a partial render kept with a cached render: the last one the closed loop made.
 	partial *Result
+	// Release is set for the render of a Flux HelmRelease target (Applied.Release): its chart
+	// and values; nil for a render from the cache.
+	Release *Release
+	// docs are a HelmRelease target's manifests, for YAML and Documents.
+	docs [][]byte
 	// resmap is kustomize's result, kept for YAML.
 	resmap  interface{ AsYaml() ([]byte, error) }
 	outside bool                  // the render read a file outside the repository
@@ -175,6 +181,9 @@ func Key(dir string, a *reconciler.Applied) string {
 
 // YAML is the render as `kubectl kustomize` prints it (nil for a render from the cache).
 func (r *Result) YAML() []byte {
+	if r.docs != nil {
+		return joinDocs(r.docs)
+	}
 	if r.resmap == nil {
 		return nil
 	}
@@ -188,6 +197,9 @@ func (r *Result) YAML() []byte {
 // Documents are the YAML documents of YAML, one per object in the order of Objects (nil for a
 // render from the cache).
 func (r *Result) Documents() ([][]byte, error) {
+	if r.docs != nil {
+		return r.docs, nil
+	}
 	rm, ok := r.resmap.(interface{ Resources() []*resource.Resource })
 	if !ok {
 		return nil, nil
@@ -503,6 +515,20 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	if fl != nil {
 		if err := fl.finish(res.Objects); err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+	}
+	if a := opts.Applied; a != nil && a.Release != nil {
+		rel, objs, err := renderRelease(fsys, root, res.Objects, opts)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", dir, err)
+		}
+		res.Objects, res.Release, res.resmap = objs, rel, nil
+		for _, o := range objs {
+			b, err := sigsyaml.Marshal(o.Obj().Object)
+			if err != nil {
+				return nil, err
+			}
+			res.docs = append(res.docs, b)
 		}
 	}
 	// kustFile is "" in an ExternalArtifact, whose kustomization is recorded where it leads.

@@ -9,6 +9,7 @@ import (
 // Kinds of target, as Describe names them.
 const (
 	KindFluxKustomization = "Flux Kustomization"
+	KindFluxHelmRelease   = "Flux HelmRelease"
 	KindArgoApplication   = "Argo CD Application"
 	KindConfig            = "config"
 	KindFallback          = "fallback path"
@@ -26,7 +27,8 @@ const (
 type Description struct {
 	// Name is how --target names it.
 	Name string
-	// Kind is KindFluxKustomization, KindArgoApplication, KindConfig or KindFallback.
+	// Kind is KindFluxKustomization, KindFluxHelmRelease, KindArgoApplication, KindConfig or
+	// KindFallback.
 	Kind string
 	// Reconciler is the reconciler object as --target takes it (kustomization/flux-system/apps,
 	// with @DIR when several directories of the repository define it); "" for other kinds.
@@ -52,6 +54,8 @@ type Description struct {
 	File string
 	// GeneratedBy names the ApplicationSet that generates the Application (applicationset/NS/NAME).
 	GeneratedBy string
+	// AppliedBy names the Flux Kustomization that applies a HelmRelease target's HelmRelease.
+	AppliedBy string
 }
 
 // Describe says what t is, from what discovery found (Discover).
@@ -80,6 +84,11 @@ func Describe(t Target) Description {
 					d.GeneratedBy = "applicationset/" + a.Reconciler.Namespace() + "/" + ref.Name
 				}
 			}
+		} else if a.Release != nil {
+			// The HelmRelease is the reconciler of its chart's objects; the Kustomization that
+			// applies it says where its values are written.
+			d.Kind, d.AppliedBy = KindFluxHelmRelease, d.Reconciler
+			d.Reconciler, d.File = a.Release.Ref(), a.Release.File
 		} else {
 			d.Kind = KindFluxKustomization
 			if a.Artifact != nil {

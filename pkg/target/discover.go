@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
+
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/types"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -312,7 +314,8 @@ func scanManifests(data []byte) (manifests bool, objs []reconcilerObject) {
 				objs = append(objs, reconcilerObject{source: SourceFlux, name: name, path: p, namespace: str(doc, "spec", "targetNamespace")})
 			}
 		case group == argoGroup && kind == "ApplicationSet",
-			group == fluxSourceGroup, group == "source.extensions.fluxcd.io":
+			group == fluxSourceGroup, group == "source.extensions.fluxcd.io",
+			group == reconciler.FluxHelmGroup && kind == "HelmRelease":
 			objs = append(objs, reconcilerObject{source: sourceRef, name: name})
 		case group == argoGroup && kind == "Application":
 			ns := str(doc, "spec", "destination", "namespace")

@@ -49,8 +49,11 @@ func TestDiscoverTestdataRepos(t *testing.T) {
 		// Each name is used by two clusters, so targets are named by path.
 		// A target is named after the reconciler that applies it, as --target takes it; one
 		// defined once per cluster directory is named with that directory.
+		// The HelmRelease each environment's Kustomization applies is a target of its own.
 		{"flux", []discovered{
+			{"helmrelease/podinfo/podinfo@apps/production", "apps/production", SourceFlux, "podinfo"},
 			{"kustomization/flux-system/apps@clusters/production", "apps/production", SourceFlux, ""},
+			{"helmrelease/podinfo/podinfo@apps/staging", "apps/staging", SourceFlux, "podinfo"},
 			{"kustomization/flux-system/apps@clusters/staging", "apps/staging", SourceFlux, ""},
 			{"kustomization/flux-system/flux-system@clusters/production/flux-system", "clusters/production", SourceFlux, ""},
 			{"kustomization/flux-system/flux-system@clusters/staging/flux-system", "clusters/staging", SourceFlux, ""},
@@ -71,6 +74,16 @@ func TestDiscoverTestdataRepos(t *testing.T) {
 			{"kustomization/flux-system/platform", "platform/ingress", SourceFlux, ""},
 			{"kustomization/flux-system/svc-cart", "services/cart/deploy", SourceFlux, "shop"},
 			{"kustomization/flux-system/svc-search", "services/search/deploy", SourceFlux, "shop"},
+		}},
+		{"flux-helm", []discovered{
+			{"helmrelease/api/api@apps/production", "apps/production", SourceFlux, "api"},
+			{"helmrelease/web/web@apps/production", "apps/production", SourceFlux, "web"},
+			{"kustomization/flux-system/apps@clusters/production", "apps/production", SourceFlux, ""},
+			{"helmrelease/api/api@apps/staging", "apps/staging", SourceFlux, "api"},
+			{"helmrelease/web/web@apps/staging", "apps/staging", SourceFlux, "web"},
+			{"kustomization/flux-system/apps@clusters/staging", "apps/staging", SourceFlux, ""},
+			{"kustomization/flux-system/flux-system@clusters/production/flux-system", "clusters/production", SourceFlux, ""},
+			{"kustomization/flux-system/flux-system@clusters/staging/flux-system", "clusters/staging", SourceFlux, ""},
 		}},
 		{"argocd", []discovered{
 			{"application/argocd/root", "apps", SourceArgoCD, "argocd"},

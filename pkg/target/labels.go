@@ -272,7 +272,7 @@ func definedHere(t *Target) {
 	if err == nil {
 		for i := range ts {
 			d := &ts[i]
-			if d.Applied == nil || d.Applied.Reconciler.Ref() != live.Reconciler.Ref() || d.Path != t.Path || d.Applied.Source != live.Source {
+			if d.Applied == nil || d.Applied.Release != nil || d.Applied.Reconciler.Ref() != live.Reconciler.Ref() || d.Path != t.Path || d.Applied.Source != live.Source {
 				continue
 			}
 			if match == nil || reflect.DeepEqual(d.Applied.Reconciler.Obj.Object["spec"], live.Reconciler.Obj.Object["spec"]) {

@@ -127,7 +127,76 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 		}
 		out = append(out, t)
 	}
-	return out, warnings
+	return append(out, helmTargets(repoDir, out, objs)...), warnings
+}
+
+// helmTargets are the Flux HelmReleases the Kustomization targets apply: one target each, what
+// helm-controller installs (the release's chart rendered with its values). A HelmRelease in a
+// base that two environments' Kustomizations read is two targets, one per environment.
+func helmTargets(repoDir string, ts []Target, objs []reconciler.Object) []Target {
+	var releases []reconciler.Object
+	for _, o := range objs {
+		// A document without a chart is a patch of a HelmRelease (an environment's values),
+		// not one.
+		spec, _ := o.Obj.Object["spec"].(map[string]any)
+		chart, _ := spec["chart"].(map[string]any)
+		chartSpec, _ := chart["spec"].(map[string]any)
+		if reconciler.IsFluxHelmRelease(o) && (chartSpec["sourceRef"] != nil || spec["chartRef"] != nil) {
+			releases = append(releases, o)
+		}
+	}
+	if len(releases) == 0 {
+		return nil
+	}
+	var out []Target
+	refs := map[string]int{}
+	for _, t := range ts {
+		if t.Applied == nil || !reconciler.IsFluxKustomization(t.Applied.Reconciler) || t.Applied.Artifact != nil {
+			continue
+		}
+		var includes []string
+		read := false
+		for _, r := range releases {
+			if !read {
+				includes, _ = IncludedDirs(repoDir, t.Path)
+				read = true
+			}
+			if !readsFile(t.Path, includes, r.File) {
+				continue
+			}
+			a := *t.Applied
+			rel := r
+			a.Release = &rel
+			ht := t
+			ht.Name, ht.Applied = r.Ref(), &a
+			if ns := r.Namespace(); ns != "" {
+				ht.Namespace = ns
+			}
+			refs[ht.Name]++
+			out = append(out, ht)
+		}
+	}
+	// A HelmRelease that several Kustomizations apply is named with the path of each.
+	for i := range out {
+		if refs[out[i].Name] > 1 {
+			out[i].Name += "@" + out[i].Path
+		}
+	}
+	return out
+}
+
+// readsFile tells whether a kustomization at dir, which includes the files and directories
+// includes, reads file.
+func readsFile(dir string, includes []string, file string) bool {
+	if dir == "." || strings.HasPrefix(file, strings.TrimSuffix(dir, "/")+"/") {
+		return true
+	}
+	for _, inc := range includes {
+		if inc == file || strings.HasPrefix(file, inc+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // onBranches leaves out, with a warning each, the reconcilers of this repository that follow

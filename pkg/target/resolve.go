@@ -246,7 +246,8 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 		}
 		t = &Target{Name: p, RepoDir: co.top, Path: p, Secrets: cfg.Secrets}
 		for i := range all {
-			if all[i].Path == p && (t.Source == "" || all[i].Context == o.Context) {
+			// A HelmRelease's target is named with --target: a path is its Kustomization's.
+			if all[i].Path == p && !all[i].isRelease() && (t.Source == "" || all[i].Context == o.Context) {
 				t = &all[i]
 			}
 		}
@@ -254,7 +255,7 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 		rel, _ := relInside(co.top, scope)
 		var in []Target
 		for _, c := range all {
-			if rel == "." || c.Path == rel || strings.HasPrefix(c.Path, rel+"/") {
+			if !c.isRelease() && (rel == "." || c.Path == rel || strings.HasPrefix(c.Path, rel+"/")) {
 				in = append(in, c)
 			}
 		}

@@ -84,6 +84,9 @@ func (t Target) ShortName() string {
 	return short
 }
 
+// isRelease tells the target of a Flux HelmRelease (what helm-controller installs from it).
+func (t Target) isRelease() bool { return t.Applied != nil && t.Applied.Release != nil }
+
 // Key names the target among the renders of its repository (render.Key).
 func (t Target) Key() string { return render.Key(t.Path, t.Applied) }
 

@@ -274,7 +274,11 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		for i := range changes {
-			changes[i].Target = t.Key()
+			// A change may name another target of the repository: a Helm target's values are
+			// written in the HelmRelease that the Kustomization's render holds.
+			if changes[i].Target == "" {
+				changes[i].Target = t.Key()
+			}
 		}
 		if err := sealSecrets(ctx, req, rendered, changes); err != nil {
 			return nil, err

@@ -1,0 +1,129 @@
+package plugin
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+)
+
+// A change to an object a Flux HelmRelease's chart renders is written as the values key that
+// drives the field, in the layer that sets it for this environment only: the overlay's
+// HelmRelease values patch, or the values file its generated valuesFrom ConfigMap is made
+// from; a field no key drives becomes a post-renderer patch. The commit changes exactly the
+// lines shown, and the chart's render after it differs from before only in the requested
+// fields of the requested object.
+func TestHelmReleaseValuesWritten(t *testing.T) {
+	gitEnv(t)
+	for _, tc := range []struct {
+		name, target string
+		args         []string
+		file, diff   string
+		object       string
+		changes      []string // the chart render's changes, as placement.FieldChange prints them
+	}{
+		{
+			name: "scale: the overlay's values patch", target: "helmrelease/web/web@apps/staging",
+			args:    []string{"scale", "deploy/web", "-n", "web", "--replicas=5"},
+			file:    "apps/staging/web-values.yaml",
+			diff:    "@@ -9 +9 @@ spec:\n-    replicaCount: 2\n+    replicaCount: 5\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.replicas: 2 → 5"},
+		},
+		{
+			name: "set image: the tag key", target: "helmrelease/web/web@apps/staging",
+			args:    []string{"set", "image", "deploy/web", "-n", "web", "web=registry.example.com/web:1.6.0"},
+			file:    "apps/staging/web-values.yaml",
+			diff:    "@@ -11 +11 @@ spec:\n-      tag: \"1.5.0-rc.1\"\n+      tag: \"1.6.0\"\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.template.spec.containers[name=web].image: registry.example.com/web:1.5.0-rc.1 → registry.example.com/web:1.6.0"},
+		},
+		{
+			name: "set env: the chart's empty env list, set in the overlay", target: "helmrelease/web/web@apps/production",
+			args:    []string{"set", "env", "deploy/web", "-n", "web", "LOG_FORMAT=json"},
+			file:    "apps/production/web-values.yaml",
+			diff:    "@@ -11,0 +12,3 @@ spec:\n+    env:\n+      - name: LOG_FORMAT\n+        value: json\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.template.spec.containers[name=web].env: (unset) → [{name: LOG_FORMAT, value: json}]"},
+		},
+		{
+			name: "set resources: the chart's empty resources block", target: "helmrelease/web/web@apps/production",
+			args:    []string{"set", "resources", "deploy/web", "-n", "web", "--limits=cpu=500m"},
+			file:    "apps/production/web-values.yaml",
+			diff:    "@@ -11,0 +12,3 @@ spec:\n+    resources:\n+      limits:\n+        cpu: 500m\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.template.spec.containers[name=web].resources: (unset) → {limits: {cpu: 500m}}"},
+		},
+		{
+			name: "scale: the generated valuesFrom ConfigMap's file", target: "helmrelease/api/api@apps/staging",
+			args:    []string{"scale", "deploy/api-web", "-n", "api", "--replicas=7"},
+			file:    "apps/staging/api-values.yaml",
+			diff:    "@@ -2 +2 @@\n-replicaCount: 1\n+replicaCount: 7\n",
+			object:  "Deployment/api-web",
+			changes: []string{"spec.replicas: 1 → 7"},
+		},
+		{
+			name: "set env: an item of the ConfigMap file's env list", target: "helmrelease/api/api@apps/production",
+			args:    []string{"set", "env", "deploy/api-web", "-n", "api", "LOG_LEVEL=debug"},
+			file:    "apps/production/api-values.yaml",
+			diff:    "@@ -10 +10 @@ env:\n-    value: info\n+    value: debug\n",
+			object:  "Deployment/api-web",
+			changes: []string{"spec.template.spec.containers[name=web].env[name=LOG_LEVEL].value: info → debug"},
+		},
+		{
+			name: "no key drives the field: a post-renderer patch", target: "helmrelease/web/web@apps/staging",
+			args:    []string{"patch", "deploy/web", "-n", "web", "--type", "merge", "-p", `{"spec":{"minReadySeconds":10}}`},
+			file:    "apps/staging/web-values.yaml",
+			diff:    "@@ -11,0 +12,13 @@ spec:\n+  postRenderers:\n+    - kustomize:\n+        patches:\n+          - patch: |\n+              apiVersion: apps/v1\n+              kind: Deployment\n+              metadata:\n+                name: web\n+              spec:\n+                minReadySeconds: 10\n+            target:\n+              kind: Deployment\n+              name: web\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.minReadySeconds: (unset) → 10"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testrepo.New(t, "flux-helm")
+			before := renderTarget(t, dir, tc.target)
+			files := mustGitops(t, dir, append(tc.args, "--target", tc.target)...)
+			if want := []string{tc.file}; !reflect.DeepEqual(files, want) {
+				t.Fatalf("the commit changes %q, want %q", files, want)
+			}
+			d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD", "--", tc.file)
+			if _, hunks, _ := strings.Cut(d, "\n@@"); "@@"+hunks != tc.diff {
+				t.Errorf("%s:\n%s\nwant:\n%s", tc.file, "@@"+hunks, tc.diff)
+			}
+			after := renderTarget(t, dir, tc.target)
+			if got := renderChanges(before, after); !reflect.DeepEqual(got, map[string][]string{tc.object: tc.changes}) {
+				t.Errorf("the chart's render changed:\n%v\nwant only %s: %v", got, tc.object, tc.changes)
+			}
+		})
+	}
+}
+
+// renderChanges are the field changes from one render to another, by KIND/NAME.
+func renderChanges(before, after *render.Result) map[string][]string {
+	out := map[string][]string{}
+	for _, a := range after.Objects {
+		name := a.ID.Kind + "/" + a.ID.Name
+		b := before.Get(a.ID)
+		if b == nil {
+			out[name] = []string{"(created)"}
+			continue
+		}
+		for _, c := range placement.Diff(b.Obj().Object, a.Obj().Object, placement.PatchMeta(a.Obj().GroupVersionKind())) {
+			out[name] = append(out[name], c.String())
+		}
+	}
+	for _, b := range before.Objects {
+		if after.Get(b.ID) == nil {
+			out[b.ID.Kind+"/"+b.ID.Name] = []string{"(deleted)"}
+		}
+	}
+	for k := range out {
+		sort.Strings(out[k])
+	}
+	return out
+}
+
