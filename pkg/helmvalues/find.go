@@ -57,8 +57,8 @@ type Request struct {
 	// which the candidates are searched in too (a key the release does not set yet).
 	Values   map[string]any
 	Defaults map[string]any
-	Object  *unstructured.Unstructured
-	Changes []placement.FieldChange
+	Object   *unstructured.Unstructured
+	Changes  []placement.FieldChange
 }
 
 // NoKeyError says no values key drives the requested fields alone; Reasons say what was tried.

@@ -76,9 +76,11 @@ func TestFind(t *testing.T) {
 		want   []Key
 	}{
 		{
-			name:   "replicas",
-			mutate: func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas") },
-			want:   []Key{{Path: []any{"replicaCount"}, Value: int64(5)}},
+			name: "replicas",
+			mutate: func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas")
+			},
+			want: []Key{{Path: []any{"replicaCount"}, Value: int64(5)}},
 		},
 		{
 			name: "image tag",
@@ -110,8 +112,10 @@ func TestFind(t *testing.T) {
 		{
 			name:   "the port key also holds 2 but moves the Service",
 			values: func(v map[string]any) { v["port"] = int64(2) },
-			mutate: func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, int64(3), "spec", "replicas") },
-			want:   []Key{{Path: []any{"replicaCount"}, Value: int64(3)}},
+			mutate: func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, int64(3), "spec", "replicas")
+			},
+			want: []Key{{Path: []any{"replicaCount"}, Value: int64(3)}},
 		},
 	}
 	for _, tc := range cases {
@@ -140,11 +144,15 @@ func TestFindRefuses(t *testing.T) {
 		{
 			name:   "the key moves another field",
 			values: func(v map[string]any) { v["replicasInAnnotation"] = true },
-			mutate: func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas") },
+			mutate: func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas")
+			},
 		},
 		{
-			name:   "no key drives the field",
-			mutate: func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, int64(60), "spec", "template", "spec", "terminationGracePeriodSeconds") },
+			name: "no key drives the field",
+			mutate: func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, int64(60), "spec", "template", "spec", "terminationGracePeriodSeconds")
+			},
 		},
 	}
 	for _, tc := range cases {

@@ -126,4 +126,3 @@ func renderChanges(before, after *render.Result) map[string][]string {
 	}
 	return out
 }
-
