@@ -142,7 +142,9 @@ func newEngine(root string, targets []Target) *Engine {
 
 // name names target t in messages: its directory, and its reconciler when one applies it.
 func (e *Engine) name(t string) string {
-	if a := e.specs[t].Applied; a != nil {
+	if a := e.specs[t].Applied; a != nil && a.Release != nil {
+		return fmt.Sprintf("%s (%s)", a.Release.Ref(), e.dir(t))
+	} else if a != nil {
 		return fmt.Sprintf("%s (%s)", a.Reconciler.Ref(), e.dir(t))
 	}
 	return e.dir(t)

@@ -13,6 +13,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/helmvalues"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamledit"
@@ -32,9 +33,32 @@ func releaseTarget(t *target.Target, hr *target.ObjectRef, targets []target.Targ
 		if t.Applied != nil && a.Reconciler.Ref() != t.Applied.Reconciler.Ref() {
 			continue
 		}
-		return &targets[i]
+		// What resolving t learnt (the clone, its remote and branch, the cluster) holds for
+		// the release it applies.
+		rt := *t
+		rt.Name, rt.Applied, rt.Namespace, rt.HelmRelease = targets[i].Name, a, targets[i].Namespace, nil
+		return &rt
 	}
 	return nil
+}
+
+// liveReleaseTarget is the target of HelmRelease hr that the Kustomization target t applies,
+// when discovery did not find it (the repository defines the Kustomization under another
+// name, or not at all): the render finds the HelmRelease by its name among what t applies.
+func liveReleaseTarget(t *target.Target, hr *target.ObjectRef) *target.Target {
+	if t.Applied == nil || !reconciler.IsFluxKustomization(t.Applied.Reconciler) {
+		return nil
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion(hr.APIVersion)
+	obj.SetKind(hr.Kind)
+	obj.SetNamespace(hr.Namespace)
+	obj.SetName(hr.Name)
+	a := *t.Applied
+	a.Release = &reconciler.Object{Doc: -1, Obj: obj}
+	rt := *t
+	rt.Name, rt.Applied, rt.HelmRelease = a.Release.Ref(), &a, nil
+	return &rt
 }
 
 // isRelease tells a Flux HelmRelease target: its objects are the chart's.

@@ -499,6 +499,10 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		// when discovery found it; else through a post-renderer patch.
 		if rt := releaseTarget(t, t.HelmRelease, targets); rt != nil {
 			t = rt
+		} else if rt := liveReleaseTarget(t, t.HelmRelease); rt != nil {
+			// The closed loop renders the Kustomization the values are written in too.
+			targets = append(targets, *t)
+			t = rt
 		} else if spec, err = helmReleaseSpec(t.HelmRelease, live, spec); err != nil {
 			return err
 		}
@@ -506,6 +510,8 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 	var names, warnings []string
 	req := c.request(streams, t, targets)
 	if isRelease(t) {
+		// --wait waits for helm-controller's release: the chart's objects as the change renders them.
+		c.resolved = t
 		var selected []*render.Object
 		var via string
 		req.Changes = releaseChanges(t, spec, &names, &selected, &via)

@@ -60,6 +60,10 @@ type Applied struct {
 	// then what helm-controller installs from it (its chart rendered with its values), not
 	// what the Kustomization applies.
 	Release *Object
+	// Sources are the Flux sources (HelmRepository, OCIRepository, GitRepository) the
+	// repository defines, where a HelmRelease's chart source is looked up when the
+	// Kustomization that applies the HelmRelease does not apply its source too.
+	Sources []Object
 }
 
 // FluxHelmGroup is the API group of Flux's HelmRelease.

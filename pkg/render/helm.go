@@ -245,7 +245,10 @@ func releaseChart(fsys *overlayFS, root string, objs []*Object, hr *Object, opts
 	case "HelmRepository":
 		repo := findObject(objs, "HelmRepository", srcNS, srcName)
 		if repo == nil {
-			return nil, "", fmt.Errorf("HelmRepository %s/%s is not among what %s applies", srcNS, srcName, opts.Applied.Reconciler.Ref())
+			repo = findSource(opts.Applied.Sources, "HelmRepository", srcNS, srcName)
+		}
+		if repo == nil {
+			return nil, "", fmt.Errorf("HelmRepository %s/%s is defined neither in what %s applies nor elsewhere in the repository", srcNS, srcName, opts.Applied.Reconciler.Ref())
 		}
 		url := str(repo.Obj().Object, "spec", "url")
 		version := str(spec, "version")
@@ -280,6 +283,17 @@ func findObject(objs []*Object, kind, ns, name string) *Object {
 	for _, o := range objs {
 		if o.ID.Kind == kind && o.ID.Name == name && (o.ID.Namespace == ns || o.ID.Namespace == "") {
 			return o
+		}
+	}
+	return nil
+}
+
+// findSource is the source kind ns/name among the repository's sources, as an object of a render.
+func findSource(sources []reconciler.Object, kind, ns, name string) *Object {
+	for _, s := range sources {
+		if s.Kind() == kind && s.Name() == name && (s.Namespace() == ns || s.Namespace() == "") {
+			gvk := s.Obj.GroupVersionKind()
+			return NewObject(ObjectID{Group: gvk.Group, Kind: kind, Namespace: ns, Name: name}, Origin{File: s.File, Doc: s.Doc}, s.Obj)
 		}
 	}
 	return nil

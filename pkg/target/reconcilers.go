@@ -134,8 +134,11 @@ func withReconcilers(repoDir string, ts []Target, files []string) ([]Target, []s
 // helm-controller installs (the release's chart rendered with its values). A HelmRelease in a
 // base that two environments' Kustomizations read is two targets, one per environment.
 func helmTargets(repoDir string, ts []Target, objs []reconciler.Object) []Target {
-	var releases []reconciler.Object
+	var releases, sources []reconciler.Object
 	for _, o := range objs {
+		if o.Obj.GroupVersionKind().Group == fluxSourceGroup {
+			sources = append(sources, o)
+		}
 		// A document without a chart is a patch of a HelmRelease (an environment's values),
 		// not one.
 		spec, _ := o.Obj.Object["spec"].(map[string]any)
@@ -166,7 +169,7 @@ func helmTargets(repoDir string, ts []Target, objs []reconciler.Object) []Target
 			}
 			a := *t.Applied
 			rel := r
-			a.Release = &rel
+			a.Release, a.Sources = &rel, sources
 			ht := t
 			ht.Name, ht.Applied = r.Ref(), &a
 			if ns := r.Namespace(); ns != "" {
