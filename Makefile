@@ -68,7 +68,7 @@ lint: ## gofmt, go vet, and go mod tidy leaving no diff
 # The control plane and controllers the e2e tests run, built from the module proxy. Each binary is
 # rebuilt only when missing or when its pinned module versions (the tools go.mod) change.
 testbin: $(TESTBIN)/kube-apiserver $(TESTBIN)/kubectl $(TESTBIN)/etcd $(TESTBIN)/sealed-secrets-controller \
-	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller $(TESTBIN)/kustomize $(TESTBIN)/gitea ## Build the test control plane, controllers and Gitea
+	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller $(TESTBIN)/kustomize $(TESTBIN)/helm $(TESTBIN)/gitea ## Build the test control plane, controllers, the helm CLI and Gitea
 
 $(TESTBIN)/kube-apiserver: hack/testbin/kube/go.mod
 	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
@@ -85,6 +85,10 @@ $(TESTBIN)/sealed-secrets-controller: hack/testbin/sealedsecrets/go.mod
 # The kustomize CLI Argo CD's repo-server runs (kustomize edit, build), for the Argo CD render tests.
 $(TESTBIN)/kustomize: hack/testbin/kustomize/go.mod
 	cd hack/testbin/kustomize && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ sigs.k8s.io/kustomize/kustomize/v5
+
+# The helm CLI of the SDK version pkg/helm uses, whose `helm template` its renders must equal.
+$(TESTBIN)/helm: hack/testbin/helm/go.mod
+	cd hack/testbin/helm && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ helm.sh/helm/v4/cmd/helm
 
 # Flux's controllers v1.7.3; the checksum database does not answer for some of their modules.
 FLUX_ENV := GOFLAGS=-mod=mod GONOSUMDB=k8s.io/kubernetes,github.com/fluxcd/pkg/helmtestserver,github.com/fluxcd/pkg/gittestserver,github.com/fluxcd/pkg/http/transport,github.com/google/go-containerregistry/pkg/authn/k8schain
