@@ -2,6 +2,7 @@ package helm
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,4 +254,46 @@ cache:
 		w, _ := yaml.Marshal(want)
 		t.Errorf("Render differs from helm template\n--- Render\n%s\n--- helm template\n%s", g, w)
 	}
+}
+
+// fiftyTemplates is the web chart with 50 more Deployment templates, the size of chart the
+// issue's benchmark names.
+func fiftyTemplates() map[string][]byte {
+	files := webChart("0.1.0")
+	for i := range 50 {
+		files[fmt.Sprintf("templates/worker-%02d.yaml", i)] = bytes.ReplaceAll(files["templates/deployment.yaml"],
+			[]byte(`{{ include "web.fullname" . }}`), fmt.Appendf(nil, `{{ include "web.fullname" . }}-worker-%02d`, i))
+	}
+	return files
+}
+
+// BenchmarkRender50Templates renders a chart of about 50 templates in-process and, when the helm
+// CLI is there, times `helm template` of the same chart in the same run.
+func BenchmarkRender50Templates(b *testing.B) {
+	files := fiftyTemplates()
+	ch, err := LoadFiles(files)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vals := map[string]any{"replicaCount": 3}
+	for b.Loop() {
+		if _, err := Render(ch, vals, Options{ReleaseName: "r", IncludeCRDs: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_, file, _, _ := runtime.Caller(0)
+	helm := filepath.Join(filepath.Dir(file), "..", "..", "bin", "testbin", "helm")
+	if _, err := os.Stat(helm); err != nil {
+		return
+	}
+	dir := filepath.Join(b.TempDir(), "web")
+	writeChart(b, dir, files)
+	start := time.Now()
+	const runs = 5
+	for range runs {
+		if out, err := exec.Command(helm, "template", "r", dir, "--include-crds", "--set", "replicaCount=3").CombinedOutput(); err != nil {
+			b.Fatalf("helm template: %v\n%s", err, out)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Milliseconds())/runs, "helm-template-ms")
 }
