@@ -96,6 +96,9 @@ func TestRender(t *testing.T) {
 	if res.Notes != "web 0.1.0 installed as prod\n" {
 		t.Errorf("notes = %q", res.Notes)
 	}
+	if !reflect.DeepEqual(vals, map[string]any{"replicaCount": 3, "image": map[string]any{"tag": "1.2.3"}, "env": map[string]any{"MODE": "fast"}}) {
+		t.Errorf("Render changed the values it was given: %v", vals)
+	}
 	if strings.Contains(res.Manifests[0].YAML, "# Source") || !strings.HasSuffix(res.Manifests[0].YAML, "\n") {
 		t.Errorf("document not bare YAML: %q", res.Manifests[0].YAML)
 	}
