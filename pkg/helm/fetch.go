@@ -85,11 +85,21 @@ func DefaultCacheDir() (string, error) {
 
 // Fetch returns the chart ref names: from the cache when the archive of the resolved digest is
 // there, else from the repository, verified against the index's digest (HTTP) or the manifest's
-// (OCI). When the repository cannot be reached (a network error, not an answer such as 404 or
+// (OCI). Versions resolve with the SDK, as `helm pull` does; source-controller differs only in
+// ordering versions equal but for build metadata (it takes the newest by creation time). When the repository cannot be reached (a network error, not an answer such as 404 or
 // 401), the archive this reference resolved to last time is used, and Fetched.Offline says so.
 func (f *Fetcher) Fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
 	if ref.Chart == "" {
 		return nil, errors.New("fetching a chart: no chart name given")
+	}
+	// Credentials written into the URL travel as credentials, so no message shows them.
+	if u, err := url.Parse(ref.RepoURL); err == nil && u.User != nil {
+		if ref.Credentials.Username == "" && ref.Credentials.Password == "" {
+			ref.Credentials.Username = u.User.Username()
+			ref.Credentials.Password, _ = u.User.Password()
+		}
+		u.User = nil
+		ref.RepoURL = u.String()
 	}
 	key := strings.Join([]string{ref.RepoURL, ref.Chart, ref.Version, ref.Digest}, "\x00")
 	var got *Fetched
@@ -99,7 +109,7 @@ func (f *Fetcher) Fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
 	} else {
 		got, err = f.fetchHTTP(ctx, ref)
 	}
-	what := fmt.Sprintf("chart %s version %q from %s", ref.Chart, ref.Version, redactURL(ref.RepoURL))
+	what := fmt.Sprintf("chart %s version %q from %s", ref.Chart, ref.Version, ref.RepoURL)
 	if err != nil {
 		if !unreachable(err) {
 			return nil, fmt.Errorf("fetching %s: %w", what, err)
@@ -267,15 +277,6 @@ func unreachable(err error) bool {
 	var ue *url.Error
 	var ne net.Error
 	return errors.As(err, &ue) || errors.As(err, &ne)
-}
-
-// redactURL drops user information from a URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
 }
 
 // refRecord is what a reference resolved to, kept for fetching it offline.

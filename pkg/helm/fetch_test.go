@@ -193,6 +193,15 @@ func TestFetchHTTPCredentials(t *testing.T) {
 	if err != nil || got.Version != "0.1.0" {
 		t.Errorf("with credentials: %v", err)
 	}
+	// Credentials in the URL are used as credentials and kept out of messages.
+	inURL := strings.Replace(private.URL, "http://", "http://reader:wrong-pw@", 1)
+	if _, err := f.Fetch(context.Background(), ChartRef{RepoURL: inURL, Chart: "web", Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong-pw") {
+		t.Errorf("wrong password in the URL: %v", err)
+	}
+	inURL = strings.Replace(private.URL, "http://", "http://reader:s3cret-pw@", 1)
+	if got, err := f.Fetch(context.Background(), ChartRef{RepoURL: inURL, Chart: "web"}); err != nil || got.Version != "0.1.0" {
+		t.Errorf("credentials in the URL: %v", err)
+	}
 }
 
 // ociRegistry is go-containerregistry's distribution registry on 127.0.0.1 with the web chart
