@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"helm.sh/helm/v4/pkg/getter"
@@ -60,6 +61,9 @@ type Fetched struct {
 	Digest string
 	// ManifestDigest is an OCI chart's manifest digest.
 	ManifestDigest string
+	// FromCache says an exact version or digest fetched before was served from the cache
+	// without asking the repository.
+	FromCache bool
 	// Offline says the repository could not be reached and the cached copy of an earlier fetch
 	// of the same reference was used.
 	Offline bool
@@ -102,6 +106,14 @@ func (f *Fetcher) Fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
 		ref.RepoURL = u.String()
 	}
 	key := strings.Join([]string{ref.RepoURL, ref.Chart, ref.Version, ref.Digest}, "\x00")
+	// An exact version or a digest names one archive for good: one fetched before (and verified
+	// then) is served without asking the repository, so a warm render does no network round trip.
+	if _, err := semver.StrictNewVersion(ref.Version); err == nil || ref.Digest != "" {
+		if cached, err := f.cachedRef(key); err == nil {
+			cached.FromCache = true
+			return cached, nil
+		}
+	}
 	var got *Fetched
 	var err error
 	if strings.HasPrefix(ref.RepoURL, "oci://") {
