@@ -87,11 +87,14 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(d, "kubectl-gitops", "charts"), nil
 }
 
-// Fetch returns the chart ref names: from the cache when the archive of the resolved digest is
-// there, else from the repository, verified against the index's digest (HTTP) or the manifest's
-// (OCI). Versions resolve with the SDK, as `helm pull` does; source-controller differs only in
-// ordering versions equal but for build metadata (it takes the newest by creation time). When the repository cannot be reached (a network error, not an answer such as 404 or
-// 401), the archive this reference resolved to last time is used, and Fetched.Offline says so.
+// Fetch returns the chart ref names. An exact version or a digest fetched before comes from the
+// cache without a request (Fetched.FromCache). Otherwise the repository resolves the version —
+// with the SDK, as `helm pull` does; source-controller differs only in ordering versions equal
+// but for build metadata (it takes the newest by creation time) — and the archive comes from the
+// cache when its digest is there, else from the repository, verified against the index's digest
+// (HTTP) or the manifest's (OCI). When the repository cannot be reached (a network error, not an
+// answer such as 404 or 401), the archive this reference resolved to last time is used, and
+// Fetched.Offline says so.
 func (f *Fetcher) Fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
 	if ref.Chart == "" {
 		return nil, errors.New("fetching a chart: no chart name given")
