@@ -43,9 +43,9 @@ test-e2e: testbin build ## E2E tests only (real etcd, kube-apiserver, git, contr
 	$(E2E_ENV) $(GO) test -count=1 -run 'E2E' $(TEST_FLAGS) ./...
 
 # The packages that run work on several goroutines (discovery's split scan, the render cache
-# written beside the commit, parallel dry runs and captures, the repository lock), and the plugin's
-# test of two invocations at once.
-RACE_PKGS     := ./pkg/diff/... ./pkg/editsession/... ./pkg/gitrepo/... ./pkg/hooks/... \
+# written beside the commit, parallel dry runs and captures, the repository lock, charts rendered
+# side by side), and the plugin's test of two invocations at once.
+RACE_PKGS     := ./pkg/diff/... ./pkg/editsession/... ./pkg/gitrepo/... ./pkg/helm/... ./pkg/hooks/... \
 	./pkg/render/... ./pkg/target/... ./pkg/validate/... ./pkg/verify/... ./pkg/workflow/... ./internal/...
 
 # pkg/change's goroutines are the sliced first render's and the tree memo's; its other tests
@@ -69,7 +69,7 @@ lint: ## gofmt, go vet, and go mod tidy leaving no diff
 # rebuilt only when missing or when its pinned module versions (the tools go.mod) change.
 testbin: $(TESTBIN)/kube-apiserver $(TESTBIN)/kubectl $(TESTBIN)/etcd $(TESTBIN)/sealed-secrets-controller \
 	$(TESTBIN)/kustomize-controller $(TESTBIN)/source-controller $(TESTBIN)/helm-controller $(TESTBIN)/kustomize \
-	$(TESTBIN)/gitea ## Build the test control plane, controllers and Gitea
+	$(TESTBIN)/helm $(TESTBIN)/gitea ## Build the test control plane, controllers, the helm CLI and Gitea
 
 $(TESTBIN)/kube-apiserver: hack/testbin/kube/go.mod
 	cd hack/testbin/kube && $(TESTBIN_ENV) $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
@@ -86,6 +86,10 @@ $(TESTBIN)/sealed-secrets-controller: hack/testbin/sealedsecrets/go.mod
 # The kustomize CLI Argo CD's repo-server runs (kustomize edit, build), for the Argo CD render tests.
 $(TESTBIN)/kustomize: hack/testbin/kustomize/go.mod
 	cd hack/testbin/kustomize && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ sigs.k8s.io/kustomize/kustomize/v5
+
+# The helm CLI of the SDK version pkg/helm uses, whose `helm template` its renders must equal.
+$(TESTBIN)/helm: hack/testbin/helm/go.mod
+	cd hack/testbin/helm && $(TESTBIN_ENV) $(GO) build -o $(CURDIR)/$@ helm.sh/helm/v4/cmd/helm
 
 # Flux's controllers v1.7.3; the checksum database does not answer for some of their modules.
 FLUX_ENV := GOFLAGS=-mod=mod GONOSUMDB=k8s.io/kubernetes,github.com/fluxcd/pkg/helmtestserver,github.com/fluxcd/pkg/gittestserver,github.com/fluxcd/pkg/http/transport,github.com/google/go-containerregistry/pkg/authn/k8schain

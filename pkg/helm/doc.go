@@ -4,9 +4,11 @@
 // files the caller read (so edits not yet on disk render too), merges values in each reconciler's
 // order, renders, and fetches charts from HTTP Helm repositories and OCI registries into a cache.
 //
-// It uses helm.sh/helm/v4 (v4.3.2): helm-controller v1.4 is built on Helm 4, and Helm 4's `helm
-// template` is the reference renders are compared with. Only charts of apiVersion v1 and v2 are
-// rendered; Helm 4's chart apiVersion v3 is still internal to the SDK.
+// It uses helm.sh/helm/v4 (v4.3.2): helm-controller is built on Helm 4 since v1.5 (v1.4.3, which
+// the e2e tests run, is on Helm 3.19; its values merge is the same) and Argo CD's repo-server ships
+// a Helm 4 CLI; the v4 SDK's action, loader, registry and repo packages do all this package needs.
+// `helm template` of the same version is the reference renders are compared with. Only charts of
+// apiVersion v1 and v2 are rendered; Helm 4's chart apiVersion v3 is still internal to the SDK.
 //
 // The package knows nothing of targets or repositories: its inputs are plain Go values the
 // caller resolved (files, Secrets, ConfigMaps), and it never prints.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"helm.sh/helm/v4/pkg/getter"
@@ -60,6 +61,9 @@ type Fetched struct {
 	Digest string
 	// ManifestDigest is an OCI chart's manifest digest.
 	ManifestDigest string
+	// FromCache says an exact version or digest fetched before was served from the cache
+	// without asking the repository.
+	FromCache bool
 	// Offline says the repository could not be reached and the cached copy of an earlier fetch
 	// of the same reference was used.
 	Offline bool
@@ -83,15 +87,36 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(d, "kubectl-gitops", "charts"), nil
 }
 
-// Fetch returns the chart ref names: from the cache when the archive of the resolved digest is
-// there, else from the repository, verified against the index's digest (HTTP) or the manifest's
-// (OCI). When the repository cannot be reached (a network error, not an answer such as 404 or
-// 401), the archive this reference resolved to last time is used, and Fetched.Offline says so.
+// Fetch returns the chart ref names. An exact version or a digest fetched before comes from the
+// cache without a request (Fetched.FromCache). Otherwise the repository resolves the version —
+// with the SDK, as `helm pull` does; source-controller differs only in ordering versions equal
+// but for build metadata (it takes the newest by creation time) — and the archive comes from the
+// cache when its digest is there, else from the repository, verified against the index's digest
+// (HTTP) or the manifest's (OCI). When the repository cannot be reached (a network error, not an
+// answer such as 404 or 401), the archive this reference resolved to last time is used, and
+// Fetched.Offline says so.
 func (f *Fetcher) Fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
 	if ref.Chart == "" {
 		return nil, errors.New("fetching a chart: no chart name given")
 	}
+	// Credentials written into the URL travel as credentials, so no message shows them.
+	if u, err := url.Parse(ref.RepoURL); err == nil && u.User != nil {
+		if ref.Credentials.Username == "" && ref.Credentials.Password == "" {
+			ref.Credentials.Username = u.User.Username()
+			ref.Credentials.Password, _ = u.User.Password()
+		}
+		u.User = nil
+		ref.RepoURL = u.String()
+	}
 	key := strings.Join([]string{ref.RepoURL, ref.Chart, ref.Version, ref.Digest}, "\x00")
+	// An exact version or a digest names one archive for good: one fetched before (and verified
+	// then) is served without asking the repository, so a warm render does no network round trip.
+	if _, err := semver.StrictNewVersion(ref.Version); err == nil || ref.Digest != "" {
+		if cached, err := f.cachedRef(key); err == nil {
+			cached.FromCache = true
+			return cached, nil
+		}
+	}
 	var got *Fetched
 	var err error
 	if strings.HasPrefix(ref.RepoURL, "oci://") {
@@ -99,7 +124,7 @@ func (f *Fetcher) Fetch(ctx context.Context, ref ChartRef) (*Fetched, error) {
 	} else {
 		got, err = f.fetchHTTP(ctx, ref)
 	}
-	what := fmt.Sprintf("chart %s version %q from %s", ref.Chart, ref.Version, redactURL(ref.RepoURL))
+	what := fmt.Sprintf("chart %s version %q from %s", ref.Chart, ref.Version, ref.RepoURL)
 	if err != nil {
 		if !unreachable(err) {
 			return nil, fmt.Errorf("fetching %s: %w", what, err)
@@ -267,15 +292,6 @@ func unreachable(err error) bool {
 	var ue *url.Error
 	var ne net.Error
 	return errors.As(err, &ue) || errors.As(err, &ne)
-}
-
-// redactURL drops user information from a URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
 }
 
 // refRecord is what a reference resolved to, kept for fetching it offline.

@@ -160,7 +160,7 @@ func TestFetchHTTPOfflineFromCache(t *testing.T) {
 		t.Errorf("offline fetch = %s %v %s", offline.Version, offline.Offline, offline.Digest)
 	}
 	// A reference never fetched has no copy.
-	if _, err := f.Fetch(context.Background(), ChartRef{RepoURL: r.server.URL, Chart: "web", Version: "0.1.0"}); err == nil || !strings.Contains(err.Error(), "cannot be reached") {
+	if _, err := f.Fetch(context.Background(), ChartRef{RepoURL: r.server.URL, Chart: "web", Version: "0.1.x"}); err == nil || !strings.Contains(err.Error(), "cannot be reached") {
 		t.Errorf("unknown reference offline: %v", err)
 	}
 	// A corrupted cache copy is not used.
@@ -170,6 +170,34 @@ func TestFetchHTTPOfflineFromCache(t *testing.T) {
 	}
 	if _, err := f.Fetch(context.Background(), ChartRef{RepoURL: r.server.URL, Chart: "web", Version: "~0.2"}); err == nil {
 		t.Error("corrupted cache copy used")
+	}
+}
+
+// An exact version fetched once is served from the cache without a request; a range asks the
+// repository every time.
+func TestFetchExactVersionFromCache(t *testing.T) {
+	r := newHelmRepo(t, "0.1.0", "0.2.0")
+	requests := 0
+	files := http.FileServer(http.Dir(r.dir))
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		requests++
+		files.ServeHTTP(w, req)
+	}))
+	defer counting.Close()
+	f := &Fetcher{Dir: t.TempDir()}
+	exact := ChartRef{RepoURL: counting.URL, Chart: "web", Version: "0.1.0"}
+	first := mustFetch(t, f, exact)
+	if first.FromCache || requests != 2 {
+		t.Errorf("first fetch: from cache %v, %d requests (want index and archive)", first.FromCache, requests)
+	}
+	second := mustFetch(t, f, exact)
+	if !second.FromCache || requests != 2 || second.Digest != first.Digest || string(second.Archive) != string(first.Archive) {
+		t.Errorf("second fetch: from cache %v, %d requests", second.FromCache, requests)
+	}
+	ranged := ChartRef{RepoURL: counting.URL, Chart: "web", Version: "~0.2"}
+	mustFetch(t, f, ranged)
+	if got := mustFetch(t, f, ranged); got.FromCache || requests != 5 {
+		t.Errorf("range: from cache %v, %d requests (want 2 indexes and one archive more)", got.FromCache, requests)
 	}
 }
 
@@ -192,6 +220,15 @@ func TestFetchHTTPCredentials(t *testing.T) {
 	got, err := f.Fetch(context.Background(), ChartRef{RepoURL: private.URL, Chart: "web", Credentials: Credentials{Username: "reader", Password: "s3cret-pw"}})
 	if err != nil || got.Version != "0.1.0" {
 		t.Errorf("with credentials: %v", err)
+	}
+	// Credentials in the URL are used as credentials and kept out of messages.
+	inURL := strings.Replace(private.URL, "http://", "http://reader:wrong-pw@", 1)
+	if _, err := f.Fetch(context.Background(), ChartRef{RepoURL: inURL, Chart: "web", Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong-pw") {
+		t.Errorf("wrong password in the URL: %v", err)
+	}
+	inURL = strings.Replace(private.URL, "http://", "http://reader:s3cret-pw@", 1)
+	if got, err := f.Fetch(context.Background(), ChartRef{RepoURL: inURL, Chart: "web"}); err != nil || got.Version != "0.1.0" {
+		t.Errorf("credentials in the URL: %v", err)
 	}
 }
 
@@ -258,8 +295,11 @@ func TestFetchOCIOfflineFromCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &Fetcher{Dir: t.TempDir()}
-	ref := ChartRef{RepoURL: "oci://" + host + "/charts", Chart: "web", Version: "0.3.0", Digest: res.Manifest.Digest, PlainHTTP: true, Credentials: Credentials{Username: "u", Password: "p"}}
+	ref := ChartRef{RepoURL: "oci://" + host + "/charts", Chart: "web", Version: "~0.3", PlainHTTP: true, Credentials: Credentials{Username: "u", Password: "p"}}
+	pinned := ref
+	pinned.Version, pinned.Digest = "", res.Manifest.Digest
 	mustFetch(t, f, ref)
+	mustFetch(t, f, pinned)
 	srv.Close()
 	got, err := f.Fetch(context.Background(), ref)
 	if err != nil {
@@ -267,6 +307,10 @@ func TestFetchOCIOfflineFromCache(t *testing.T) {
 	}
 	if !got.Offline || string(got.Archive) != string(data) || got.ManifestDigest != res.Manifest.Digest {
 		t.Errorf("offline: %v %s", got.Offline, got.ManifestDigest)
+	}
+	// A digest fetched once needs no registry.
+	if got := mustFetch(t, f, pinned); !got.FromCache || string(got.Archive) != string(data) {
+		t.Errorf("pinned digest: from cache %v", got.FromCache)
 	}
 }
 

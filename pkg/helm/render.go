@@ -147,12 +147,12 @@ func Render(ch *Chart, vals map[string]any, opts Options) (*Result, error) {
 	}
 	if !opts.DisableHooks {
 		for _, h := range r.Hooks {
+			if opts.SkipTests && slices.Contains(h.Events, releasev1.HookTest) {
+				continue
+			}
 			events := make([]string, len(h.Events))
 			for i, e := range h.Events {
 				events[i] = string(e)
-			}
-			if opts.SkipTests && slices.Contains(h.Events, releasev1.HookTest) {
-				continue
 			}
 			res.Hooks = append(res.Hooks, Hook{
 				Document: Document{Template: h.Path, YAML: h.Manifest},

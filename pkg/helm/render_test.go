@@ -1,6 +1,7 @@
 package helm
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -94,6 +95,9 @@ func TestRender(t *testing.T) {
 	}
 	if res.Notes != "web 0.1.0 installed as prod\n" {
 		t.Errorf("notes = %q", res.Notes)
+	}
+	if !reflect.DeepEqual(vals, map[string]any{"replicaCount": 3, "image": map[string]any{"tag": "1.2.3"}, "env": map[string]any{"MODE": "fast"}}) {
+		t.Errorf("Render changed the values it was given: %v", vals)
 	}
 	if strings.Contains(res.Manifests[0].YAML, "# Source") || !strings.HasSuffix(res.Manifests[0].YAML, "\n") {
 		t.Errorf("document not bare YAML: %q", res.Manifests[0].YAML)
@@ -205,5 +209,32 @@ func TestRenderErrors(t *testing.T) {
 	}
 	if _, err := Render(ch, nil, Options{ReleaseName: "r", KubeVersion: "v1.31.0"}); err == nil || !strings.Contains(err.Error(), "kubeVersion") {
 		t.Errorf("incompatible kube version: %v", err)
+	}
+}
+
+// The caller renders candidates side by side: renders of one chart on several goroutines give
+// each its own result (run under -race by make test-race).
+func TestRenderConcurrent(t *testing.T) {
+	ch, err := LoadFiles(webChart("0.1.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			res, err := Render(ch, map[string]any{"replicaCount": i, "cache": map[string]any{"enabled": i%2 == 0}}, Options{ReleaseName: "r"})
+			if err == nil {
+				var m map[string]any
+				if err = yaml.Unmarshal([]byte(res.Manifests[len(res.Manifests)-1].YAML), &m); err == nil && field(m, "spec", "replicas") != float64(i) {
+					err = fmt.Errorf("render %d got replicas %v", i, field(m, "spec", "replicas"))
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

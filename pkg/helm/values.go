@@ -29,11 +29,23 @@ type ValuesFile struct {
 }
 
 // ValuesFile returns the chart's file at name as a values file for FluxInput.ValuesFiles, which
-// for a chart from a Helm or OCI repository are paths inside the chart. The name "values.yaml" is
-// the chart's default values.
+// for a chart from a Helm or OCI repository are paths inside the chart, looked up as
+// source-controller does: "values.yaml" is the chart's defaults (empty when it has none), any
+// other name one of the chart's plain files (not Chart.yaml, templates or subcharts).
 func (c *Chart) ValuesFile(name string) ValuesFile {
-	data, ok := c.File(name)
-	return ValuesFile{Path: name, Data: data, Missing: !ok}
+	name = path.Clean(name)
+	if name == "values.yaml" {
+		data, _ := c.File(name)
+		return ValuesFile{Path: name, Data: data}
+	}
+	if sdk, err := c.sdk(); err == nil {
+		for _, f := range sdk.Files {
+			if f.Name == name {
+				return ValuesFile{Path: name, Data: f.Data}
+			}
+		}
+	}
+	return ValuesFile{Path: name, Missing: true}
 }
 
 // ValuesReference is one entry of a HelmRelease's spec.valuesFrom with the ConfigMap or Secret it

@@ -56,6 +56,16 @@ func TestFluxValuesFilesReplaceChartDefaults(t *testing.T) {
 	if _, _, err := FluxValues(ch, FluxInput{ValuesFiles: []ValuesFile{ch.ValuesFile("values-missing.yaml")}}); err == nil || !strings.Contains(err.Error(), "values-missing.yaml") {
 		t.Errorf("missing values file: %v", err)
 	}
+	// source-controller looks among the chart's plain files: a template or a subchart's file is
+	// not a values file, and a path is cleaned first.
+	for _, name := range []string{"templates/service.yaml", "charts/cache/values.yaml", "Chart.yaml"} {
+		if f := ch.ValuesFile(name); !f.Missing {
+			t.Errorf("ValuesFile(%s) found", name)
+		}
+	}
+	if f := ch.ValuesFile("./values-prod.yaml"); f.Missing || f.Path != "values-prod.yaml" {
+		t.Errorf("ValuesFile(./values-prod.yaml) = %+v", f)
+	}
 }
 
 func TestFluxValuesFromOrder(t *testing.T) {
