@@ -581,7 +581,9 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 		plan.Before[t] = e.before[t]
 	}
 	for _, t := range e.targets {
-		if msg, ok := e.skipped[t]; ok {
+		// Placement asks about targets reading files it did not write in the end: only those
+		// the change reaches are worth a warning.
+		if msg, ok := e.skipped[t]; ok && e.reaches(t, plan.Files) {
 			plan.Skipped = append(plan.Skipped, msg)
 		}
 	}

@@ -2,6 +2,9 @@ package render
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"time"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/helm"
@@ -19,7 +22,29 @@ func fetchRepoChart(ref helm.ChartRef) (*helm.Chart, error) {
 	f := &helm.Fetcher{Dir: dir, Timeout: chartTimeout}
 	got, err := f.Fetch(context.Background(), ref)
 	if err != nil {
-		return nil, err
+		return nil, unreachable(ref, err)
 	}
 	return helm.LoadArchive(got.Archive)
+}
+
+// unreachable says briefly that a repository whose host or address does not answer (and whose
+// chart the cache lacks) cannot give the chart: the network's own message names the resolver
+// and the addresses tried, which say nothing the user can act on.
+func unreachable(ref helm.ChartRef, err error) error {
+	var dns *net.DNSError
+	var op *net.OpError
+	cause := ""
+	switch {
+	case errors.As(err, &dns):
+		cause = "the host " + dns.Name + " is not found"
+	case errors.As(err, &op):
+		cause = op.Op + " " + op.Net + ": " + errors.Unwrap(op).Error()
+	default:
+		return err
+	}
+	version := ref.Version
+	if version == "" {
+		version = "latest"
+	}
+	return fmt.Errorf("chart %s (%s) from %s cannot be fetched (%s), and the chart cache holds no copy: fetch it once where the repository is reachable", ref.Chart, version, ref.RepoURL, cause)
 }
