@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -61,8 +62,21 @@ func liveReleaseTarget(t *target.Target, hr *target.ObjectRef) *target.Target {
 	return &rt
 }
 
-// isRelease tells a Flux HelmRelease target: its objects are the chart's.
-func isRelease(t *target.Target) bool { return t.Applied != nil && t.Applied.Release != nil }
+// isRelease tells a Helm target: a Flux HelmRelease's, or an Argo CD Application's source that
+// is a chart; its objects are the chart's.
+func isRelease(t *target.Target) bool {
+	if t.Applied == nil {
+		return false
+	}
+	if t.Applied.Release != nil {
+		return true
+	}
+	if !reconciler.IsArgoApplication(t.Applied.Reconciler) {
+		return false
+	}
+	src, err := reconciler.ReadArgoSource(t.Applied.Reconciler.Obj, t.Applied.Source, os.DirFS(t.RepoDir))
+	return err == nil && src.Type == reconciler.ArgoHelm
+}
 
 // releaseParent is the key of the Kustomization target that applies a HelmRelease target's
 // HelmRelease: where the values are written.
@@ -79,7 +93,7 @@ func releaseParent(t *target.Target) string {
 // Kustomization's render reads), else in spec.values. When no key drives the field alone, the
 // change is a post-renderer patch of the HelmRelease. Each change names the objects the chart
 // must render differently (change.Follow), which the closed loop checks.
-func releaseChanges(t *target.Target, spec changeSpec, names *[]string, selected *[]*render.Object, via *string) func(r *render.Result) ([]change.ObjectChange, error) {
+func releaseChanges(t *target.Target, targets []target.Target, spec changeSpec, names *[]string, selected *[]*render.Object, via *string) func(r *render.Result) ([]change.ObjectChange, error) {
 	return func(r *render.Result) ([]change.ObjectChange, error) {
 		rel := r.Release
 		if rel == nil {
@@ -110,6 +124,9 @@ func releaseChanges(t *target.Target, spec changeSpec, names *[]string, selected
 			follow := []change.Follow{{Target: t.Key(), ID: o.ID, Desired: desired.Object}}
 			keys, err := helmvalues.Find(helmvalues.Request{Values: rel.Values, Defaults: rel.Defaults, Object: o.Obj(), Changes: fields}, rel.Render)
 			var noKey *helmvalues.NoKeyError
+			if errors.As(err, &noKey) && rel.HelmRelease == nil {
+				return nil, fmt.Errorf("%w\nArgo CD applies the chart's render as it is (%s): change the template, or give the chart a values key for this field", err, o.Origin.Layer)
+			}
 			if errors.As(err, &noKey) {
 				// The chart has no key for it: helm-controller's post-renderer patches the
 				// object after the chart, in the HelmRelease.
@@ -124,13 +141,14 @@ func releaseChanges(t *target.Target, spec changeSpec, names *[]string, selected
 			if err != nil {
 				return nil, err
 			}
-			ch, err := valuesChange(t.RepoDir, rel, keys)
+			ch, err := valuesChange(t.RepoDir, rel, keys, func(file string) bool { return valueFileShared(t, targets, file) })
 			if err != nil {
 				return nil, err
 			}
 			ch.Follows = follow
 			if ch.Files != nil {
-				// A values file: the change is of the chart's object, proven in this target.
+				// A file of values (or the Application's): the change is of the chart's object,
+				// proven in this target.
 				ch.Target, ch.Object, ch.Desired, ch.Follows = t.Key(), o, desired.Object, nil
 			} else {
 				ch.Target = parent
@@ -143,7 +161,10 @@ func releaseChanges(t *target.Target, spec changeSpec, names *[]string, selected
 
 // valuesChange writes keys in the last layer of the release's values that sets one of them
 // (spec.values when none does: it is merged last, so it wins over every other layer).
-func valuesChange(root string, rel *render.Release, keys []helmvalues.Key) (change.ObjectChange, error) {
+func valuesChange(root string, rel *render.Release, keys []helmvalues.Key, shared func(file string) bool) (change.ObjectChange, error) {
+	if rel.Application != nil {
+		return argoValuesChange(root, rel, keys, shared)
+	}
 	top := len(rel.Layers) - 1 // spec.values
 	for i := len(rel.Layers) - 1; i >= 0; i-- {
 		if setsAny(rel.Layers[i].Values, keys) {
@@ -294,6 +315,146 @@ func deepJSON(v any) any {
 // releaseSubject names a change of a chart's objects (selected) for the commit subject.
 func releaseSubject(t *target.Target, spec changeSpec, selected *[]*render.Object, via *string) func(objs []*render.Object) string {
 	return func([]*render.Object) string {
+		if t.Applied.Release == nil {
+			return fmt.Sprintf("%s via Application %s/%s values", spec.subject(*selected), t.Applied.Reconciler.Namespace(), t.Applied.Reconciler.Name())
+		}
 		return fmt.Sprintf("%s via HelmRelease %s %s", spec.subject(*selected), strings.TrimPrefix(t.Applied.Release.Ref(), "helmrelease/"), *via)
 	}
+}
+
+// argoValuesChange writes keys for an Argo CD Helm source: in the last layer that sets one of
+// them when only this Application reads it (a value file, the Application's valuesObject,
+// values or a parameter), else in the most specific layer above it that only this Application
+// reads: a later value file, else the Application's own values (valuesObject, made when the
+// source has none).
+func argoValuesChange(root string, rel *render.Release, keys []helmvalues.Key, shared func(file string) bool) (change.ObjectChange, error) {
+	top := -1
+	for i := len(rel.Layers) - 1; i >= 0; i-- {
+		if rel.Layers[i].Kind == "parameters" || setsAny(rel.Layers[i].Values, keys) {
+			top = i
+			break
+		}
+	}
+	if top >= 0 && rel.Layers[top].Kind == "parameters" {
+		return change.ObjectChange{}, fmt.Errorf("%s sets Helm parameters, which win over every values layer: change the parameter with `kubectl gitops edit application/%s -n %s`", rel.Field, rel.Application.Name(), rel.Application.Namespace())
+	}
+	start := top
+	if start < 0 {
+		start = 0
+	}
+	for i := start; i < len(rel.Layers); i++ {
+		l := rel.Layers[i]
+		if l.Kind != "valuesFile" || (i < top) || shared(l.File) {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(l.File)))
+		if err != nil {
+			return change.ObjectChange{}, err
+		}
+		b, err := setKeys(src, keys)
+		if err != nil {
+			return change.ObjectChange{}, fmt.Errorf("%s: %w", l.File, err)
+		}
+		return change.ObjectChange{Layer: l.File, Files: map[string][]byte{l.File: b}}, nil
+	}
+	// The Application's own values: its valuesObject (or values text), which win over files.
+	app := rel.Application
+	src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(app.File)))
+	if err != nil {
+		return change.ObjectChange{}, err
+	}
+	f, err := yamledit.Parse(src)
+	if err != nil {
+		return change.ObjectChange{}, fmt.Errorf("%s: %w", app.File, err)
+	}
+	base, err := yamledit.ParsePath(rel.Field + ".helm")
+	if err != nil {
+		return change.ObjectChange{}, err
+	}
+	if text, ok := mapPath(app.Obj.Object, rel.Field, "helm", "values").(string); ok && mapPath(app.Obj.Object, rel.Field, "helm", "valuesObject") == nil {
+		b, err := setKeys([]byte(text), keys)
+		if err != nil {
+			return change.ObjectChange{}, fmt.Errorf("%s %s.helm.values: %w", app.File, rel.Field, err)
+		}
+		if err := f.Set(app.Doc, append(base, yamledit.Key("values")), yamledit.ScalarNode(string(b))); err != nil {
+			return change.ObjectChange{}, fmt.Errorf("%s: %w", app.File, err)
+		}
+		return change.ObjectChange{Layer: app.File + " (" + rel.Field + ".helm.values)", Files: map[string][]byte{app.File: f.Bytes()}}, nil
+	}
+	for _, k := range keys {
+		p := append(append(yamledit.Path{}, base...), yamledit.Key("valuesObject"))
+		for _, e := range k.Path {
+			switch v := e.(type) {
+			case string:
+				p = append(p, yamledit.Key(v))
+			case int:
+				p = append(p, yamledit.Index(v))
+			}
+		}
+		var n yaml.Node
+		if err := n.Encode(k.Value); err != nil {
+			return change.ObjectChange{}, err
+		}
+		if err := f.Set(app.Doc, p, &n); err != nil {
+			return change.ObjectChange{}, fmt.Errorf("%s: %w", app.File, err)
+		}
+	}
+	return change.ObjectChange{Layer: app.File + " (" + rel.Field + ".helm.valuesObject)", Files: map[string][]byte{app.File: f.Bytes()}}, nil
+}
+
+// mapPath is the value at an Application field path (spec.source, spec.sources[1]) and keys.
+func mapPath(obj map[string]any, field string, keys ...string) any {
+	var cur any = obj
+	for _, part := range strings.Split(field, ".") {
+		name, idx, indexed := strings.Cut(part, "[")
+		cur = asMap(cur)[name]
+		if indexed {
+			var i int
+			if _, err := fmt.Sscanf(idx, "%d]", &i); err != nil {
+				return nil
+			}
+			l, _ := cur.([]any)
+			if i >= len(l) {
+				return nil
+			}
+			cur = l[i]
+		}
+	}
+	for _, k := range keys {
+		cur = asMap(cur)[k]
+	}
+	return cur
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// valueFileShared tells whether another Argo CD Helm source among targets lists file among its
+// value files: a change there changes that Application's release too.
+func valueFileShared(t *target.Target, targets []target.Target, file string) bool {
+	for _, o := range targets {
+		if o.Key() == t.Key() || o.Applied == nil || !reconciler.IsArgoApplication(o.Applied.Reconciler) {
+			continue
+		}
+		src, err := reconciler.ReadArgoSource(o.Applied.Reconciler.Obj, o.Applied.Source, os.DirFS(o.RepoDir))
+		if err != nil || src.Type != reconciler.ArgoHelm {
+			continue
+		}
+		files, _ := asMap(src.Spec["helm"])["valueFiles"].([]any)
+		for _, f := range files {
+			name, _ := f.(string)
+			if strings.HasPrefix(name, "$") {
+				_, rest, _ := strings.Cut(name, "/")
+				name = rest
+			} else {
+				name = path.Join(src.Path, name)
+			}
+			if path.Clean(name) == file {
+				return true
+			}
+		}
+	}
+	return false
 }

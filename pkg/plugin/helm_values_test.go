@@ -126,3 +126,114 @@ func renderChanges(before, after *render.Result) map[string][]string {
 	}
 	return out
 }
+
+// The same for Argo CD Applications whose source is a chart in the repository: the key goes in
+// the last layer that sets it when only this Application reads it (its value file, its
+// valuesObject, a $values file of another source), else in the most specific one it alone
+// reads. Argo CD has no post-renderer: a field no key drives alone is refused, naming the
+// template, and nothing is written.
+func TestArgoHelmValuesWritten(t *testing.T) {
+	gitEnv(t)
+	for _, tc := range []struct {
+		name, target string
+		args         []string
+		file, diff   string
+		object       string
+		changes      []string
+	}{
+		{
+			name: "scale: the environment's value file", target: "application/argocd/web-staging",
+			args:    []string{"scale", "deploy/web", "-n", "web-staging", "--replicas=2"},
+			file:    "charts/web/values-staging.yaml",
+			diff:    "@@ -2 +2 @@\n-replicaCount: 1\n+replicaCount: 2\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.replicas: 1 → 2"},
+		},
+		{
+			name: "set image: the Application's valuesObject", target: "application/argocd/web-production",
+			args:   []string{"set", "image", "deploy/web", "-n", "web-production", "web=registry.example.com/web:1.4.1", "migrate=registry.example.com/web:1.4.1"},
+			file:   "apps/web-production.yaml",
+			diff:   "@@ -19 +19 @@ spec:\n-          tag: \"1.4.0\"\n+          tag: \"1.4.1\"\n",
+			object: "Deployment/web",
+			changes: []string{
+				"spec.template.spec.containers[name=web].image: registry.example.com/web:1.4.0 → registry.example.com/web:1.4.1",
+				"spec.template.spec.initContainers[name=migrate].image: registry.example.com/web:1.4.0 → registry.example.com/web:1.4.1",
+			},
+		},
+		{
+			name: "scale: a $values file of another source", target: "application/argocd/web-edge",
+			args:    []string{"scale", "deploy/web", "-n", "web-edge", "--replicas=5"},
+			file:    "values/web/edge.yaml",
+			diff:    "@@ -2 +2 @@\n-replicaCount: 2\n+replicaCount: 5\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.replicas: 2 → 5"},
+		},
+		{
+			// podAnnotations.team is set in values/web/common.yaml, which web-edge reads too.
+			name: "a shared value file: the environment's own file instead", target: "application/argocd/web-staging",
+			args:    []string{"patch", "deploy/web", "-n", "web-staging", "--type", "merge", "-p", `{"spec":{"template":{"metadata":{"annotations":{"team":"storefront"}}}}}`},
+			file:    "charts/web/values-staging.yaml",
+			diff:    "@@ -6,0 +7,3 @@ env:\n+\n+podAnnotations:\n+  team: storefront\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.template.metadata.annotations.team: web → storefront"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testrepo.New(t, "argocd-helm")
+			before := renderTarget(t, dir, tc.target)
+			files := mustGitops(t, dir, append(tc.args, "--target", tc.target)...)
+			if want := []string{tc.file}; !reflect.DeepEqual(files, want) {
+				t.Fatalf("the commit changes %q, want %q", files, want)
+			}
+			d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD", "--", tc.file)
+			if _, hunks, _ := strings.Cut(d, "\n@@"); "@@"+hunks != tc.diff {
+				t.Errorf("%s:\n%s\nwant:\n%s", tc.file, "@@"+hunks, tc.diff)
+			}
+			after := renderTarget(t, dir, tc.target)
+			if got := renderChanges(before, after); !reflect.DeepEqual(got, map[string][]string{tc.object: tc.changes}) {
+				t.Errorf("the chart's render changed:\n%v\nwant only %s: %v", got, tc.object, tc.changes)
+			}
+		})
+	}
+}
+
+func TestArgoHelmRefusals(t *testing.T) {
+	gitEnv(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{
+			name: "no key drives the field",
+			args: []string{"patch", "deploy/web", "-n", "web-staging", "--type", "merge", "-p", `{"spec":{"minReadySeconds":10}}`, "--target", "application/argocd/web-staging"},
+			want: []string{"no values key of the chart drives deployment/web alone", "spec.minReadySeconds", "web/templates/deployment.yaml"},
+		},
+		{
+			// The tag also makes the migrations init container's image.
+			name: "the key moves another field",
+			args: []string{"set", "image", "deploy/web", "-n", "web-production", "web=registry.example.com/web:1.4.1", "--target", "application/argocd/web-production"},
+			want: []string{"image.tag=1.4.1 also changes spec.template.spec.initContainers[name=migrate].image", "web/templates/deployment.yaml"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testrepo.New(t, "argocd-helm")
+			head := gitRun(t, dir, "rev-parse", "HEAD")
+			_, stderr, code := gitops(t, append(tc.args, "--repo", dir)...)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1\n%s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("the refusal does not say %q:\n%s", w, stderr)
+				}
+			}
+			if now := gitRun(t, dir, "rev-parse", "HEAD"); now != head {
+				t.Errorf("a refused change committed %s", now)
+			}
+			if st := gitRun(t, dir, "status", "--porcelain"); st != "" {
+				t.Errorf("a refused change left the working tree changed:\n%s", st)
+			}
+		})
+	}
+}

@@ -514,7 +514,7 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		c.resolved = t
 		var selected []*render.Object
 		var via string
-		req.Changes = releaseChanges(t, spec, &names, &selected, &via)
+		req.Changes = releaseChanges(t, targets, spec, &names, &selected, &via)
 		req.Subject = releaseSubject(t, spec, &selected, &via)
 		res, err := workflow.Run(ctx, req)
 		if noChange(streams.ErrOut, err) {

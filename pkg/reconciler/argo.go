@@ -134,9 +134,6 @@ func argoApplied(o Object, fsys fs.FS, repoURL string) ([]Applied, []ArgoSkipped
 			return nil, nil, fmt.Errorf("%s: %w", describe(o), err)
 		}
 		switch src.Type {
-		case ArgoHelm:
-			skip("Helm chart in %s: rendered by Helm", src.Path)
-			continue
 		case ArgoPlugin:
 			skip("Config Management Plugin: its output cannot be rendered here")
 			continue

@@ -99,8 +99,6 @@ func prepareArgo(fsys *overlayFS, root, dir, absDir string, opts Options, setOve
 		return nil, "", false, fmt.Errorf("%s %s applies %s, not %s", name, src.Field, src.Path, dir)
 	}
 	switch src.Type {
-	case reconciler.ArgoHelm:
-		return nil, "", false, fmt.Errorf("%s %s: %s is a Helm chart, which kubectl-gitops does not render here", name, src.Field, dir)
 	case reconciler.ArgoPlugin:
 		return nil, "", false, fmt.Errorf("%s %s: a Config Management Plugin renders it, which kubectl-gitops cannot", name, src.Field)
 	case reconciler.ArgoDirectory:

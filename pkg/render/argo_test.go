@@ -416,8 +416,8 @@ func TestRenderArgoRefusals(t *testing.T) {
 		source string
 		want   string
 	}{
-		"helm chart in git": {map[string]string{"chart/Chart.yaml": "name: x\n"}, "{repoURL: r, path: chart}",
-			"Argo CD Application argocd/app spec.source: chart is a Helm chart"},
+		"helm chart in git without a version": {map[string]string{"chart/Chart.yaml": "name: x\n"}, "{repoURL: r, path: chart}",
+			"Argo CD Application argocd/app spec.source: chart chart: loading chart: validation: chart.metadata.version is required"},
 		"plugin": {map[string]string{"d/x.yaml": fmt.Sprintf(cm, "x")}, "{repoURL: r, path: d, plugin: {name: p}}",
 			"a Config Management Plugin renders it"},
 		"jsonnet": {map[string]string{"d/x.jsonnet": "{}"}, "{repoURL: r, path: d}",

@@ -28,8 +28,12 @@ import (
 // the chart and the values helm-controller installs it with, for the change engine's search
 // of the values key that drives a field (pkg/helmvalues).
 type Release struct {
-	// HelmRelease is the HelmRelease as the Kustomization renders it.
+	// HelmRelease is the HelmRelease as the Kustomization renders it (a Flux release).
 	HelmRelease *Object
+	// Application and Field are the Argo CD Application and its source (spec.source,
+	// spec.sources[0]) whose Helm chart this is (an Argo CD release).
+	Application *reconciler.Object
+	Field       string
 	Chart       *helm.Chart
 	// Values are the release's values, merged as helm-controller merges them; Defaults the
 	// chart's (its values.yaml, or the valuesFiles source-controller packages in its place).
@@ -44,8 +48,10 @@ type Release struct {
 
 // ValuesLayer is one source of a release's values, in the order helm-controller merges them.
 type ValuesLayer struct {
-	// Kind is "valuesFile" (a file of the chart's source: File), "valuesFrom" (the ConfigMap or
-	// Secret Object, key Key) or "values" (the HelmRelease's spec.values).
+	// Kind is "valuesFile" (a file of the repository: File), "valuesFrom" (the ConfigMap or
+	// Secret Object, key Key) or "values" (the HelmRelease's spec.values); for Argo CD also
+	// "valuesObject", "values" (the YAML text) and "parameters" of the Application in File,
+	// at the field Key.
 	Kind   string
 	File   string
 	Object *Object

@@ -46,5 +46,12 @@ func unreachable(ref helm.ChartRef, err error) error {
 	if version == "" {
 		version = "latest"
 	}
-	return fmt.Errorf("chart %s (%s) from %s cannot be fetched (%s), and the chart cache holds no copy: fetch it once where the repository is reachable", ref.Chart, version, ref.RepoURL, cause)
+	return &ChartUnavailableError{msg: fmt.Sprintf("chart %s (%s) from %s cannot be fetched (%s), and the chart cache holds no copy: fetch it once where the repository is reachable", ref.Chart, version, ref.RepoURL, cause)}
 }
+
+// ChartUnavailableError says a release's chart could not be had here: its repository does not
+// answer and the chart cache lacks it. It says nothing of the repository's files: a check
+// reports the target as not checked, not as failing.
+type ChartUnavailableError struct{ msg string }
+
+func (e *ChartUnavailableError) Error() string { return e.msg }

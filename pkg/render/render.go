@@ -395,6 +395,14 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		return nil
 	}
 
+	if isArgoApplied(opts.Applied) {
+		if res, ok, err := renderArgoHelm(fsys, root, dir, opts); ok {
+			if err != nil {
+				return nil, fmt.Errorf("render %s: %w", dir, err)
+			}
+			return res, nil
+		}
+	}
 	for kdir, entries := range opts.Drop {
 		kf := findKustomization(fsys, filepath.Join(root, filepath.FromSlash(kdir)))
 		if kf == "" {

@@ -77,6 +77,11 @@ func TestSampleRepositoriesHaveNoProblems(t *testing.T) {
 		}
 		for _, tg := range targets {
 			res, err := render.Render(repo, tg.Path, render.Options{Applied: tg.Applied})
+			var unavailable *render.ChartUnavailableError
+			if errors.As(err, &unavailable) {
+				// A chart on the internet (the flux sample's podinfo): not the sample's fault.
+				continue
+			}
 			if err != nil {
 				t.Fatalf("%s %s: %v", s.Name(), tg.Path, err)
 			}

@@ -38,10 +38,14 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 		if t.Context != "" {
 			head += ", context " + t.Context
 		}
-		if t.RenderError == "" {
+		if t.RenderError == "" && t.Unchecked == "" {
 			head += fmt.Sprintf(": %d %s", t.Rendered, plural(t.Rendered, "object", "objects"))
 		}
 		b.WriteString(Paint(color, Bold, head) + "\n")
+		if t.Unchecked != "" {
+			b.WriteString("  " + Paint(color, Faint, "not checked: ") + indent(t.Unchecked, "    ") + "\n")
+			continue
+		}
 		if t.RenderError != "" {
 			b.WriteString("  " + Paint(color, Red, "render: ") + indent(t.RenderError, "    ") + "\n")
 			b.WriteString("  " + Paint(color, Red, "FAIL: does not render") + "\n")

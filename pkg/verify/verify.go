@@ -7,6 +7,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -64,6 +65,9 @@ type TargetReport struct {
 	Context string `json:"context,omitempty"`
 	// RenderError says why the target does not render.
 	RenderError string `json:"renderError,omitempty"`
+	// Unchecked says why the target could not be checked here, which is no finding: its
+	// Helm chart's repository does not answer and the chart cache lacks it.
+	Unchecked string `json:"unchecked,omitempty"`
 	// Rendered counts the objects the target renders.
 	Rendered int `json:"rendered"`
 	// Objects are the objects with findings or notes, in the render's order.
@@ -160,6 +164,11 @@ type checked struct {
 func verifyTarget(ctx context.Context, o Options, t target.Target) (*TargetReport, error) {
 	tr := &TargetReport{Name: t.Name, Path: t.Path, Objects: []ObjectReport{}}
 	res, err := render.Render(t.RepoDir, t.Path, render.Options{Applied: t.Applied})
+	var unavailable *render.ChartUnavailableError
+	if errors.As(err, &unavailable) {
+		tr.Unchecked = err.Error()
+		return tr, nil
+	}
 	if err != nil {
 		tr.RenderError = err.Error()
 		return tr, nil
