@@ -332,6 +332,15 @@ func (w *walker) start() error {
 		w.appliedBlob = w.files[a.Reconciler.File]
 		w.plainAtStart = a.Plain(os.DirFS(w.repo))
 	}
+	if a := w.applied; a != nil && isChart(a, w.repo) {
+		// A chart reads its directory and value files, which no kustomization names: what the
+		// render of the working tree read is followed.
+		if r, err := render.Render(w.repo, w.root, render.Options{Applied: a}); err == nil {
+			for _, in := range r.Inputs {
+				w.ensure(in)
+			}
+		}
+	}
 	for i := 0; ; i++ {
 		w.grew = false
 		w.layout = w.layoutOf(w.root)
@@ -474,6 +483,18 @@ func (w *walker) render(stats *Stats, sliced bool) (*render.Result, error) {
 		w.inputs[in] = true
 	}
 	return r, nil
+}
+
+// isChart tells whether a applies a Helm chart: a Flux HelmRelease's, or an Argo CD source's.
+func isChart(a *reconciler.Applied, repo string) bool {
+	if a.Release != nil {
+		return true
+	}
+	if !reconciler.IsArgoApplication(a.Reconciler) {
+		return false
+	}
+	src, err := reconciler.ReadArgoSource(a.Reconciler.Obj, a.Source, os.DirFS(repo))
+	return err == nil && src.Type == reconciler.ArgoHelm
 }
 
 // sliceable tells whether a slice renders the state as its reconciler does: no reconciler, or

@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamledit"
 )
 
@@ -86,19 +87,10 @@ func releaseParent(t *target.Target) string {
 	return render.Key(t.Path, &parent)
 }
 
-// releaseChanges makes spec's change of objects a HelmRelease's chart renders (the render r of
-// Helm target t) into changes of the values that drive them: a values key found by rendering
-// the chart (pkg/helmvalues), written in the layer that sets it last (a values file of the
-// repository, a valuesFrom ConfigMap, or the HelmRelease's spec.values, whichever the
-// Kustomization's render reads), else in spec.values. When no key drives the field alone, the
-// change is a post-renderer patch of the HelmRelease. Each change names the objects the chart
-// must render differently (change.Follow), which the closed loop checks.
+// releaseChanges makes spec's change of objects a chart renders (the render r of Helm target t)
+// into changes of the values that drive them (releaseChange).
 func releaseChanges(t *target.Target, targets []target.Target, spec changeSpec, names *[]string, selected *[]*render.Object, via *string) func(r *render.Result) ([]change.ObjectChange, error) {
 	return func(r *render.Result) ([]change.ObjectChange, error) {
-		rel := r.Release
-		if rel == nil {
-			return nil, fmt.Errorf("target %s: its render holds no release to change", t.Name)
-		}
 		objs, err := spec.selection.Select(r)
 		if err != nil {
 			return nil, err
@@ -108,7 +100,6 @@ func releaseChanges(t *target.Target, targets []target.Target, spec changeSpec, 
 				return nil, err
 			}
 		}
-		parent := releaseParent(t)
 		*names, *selected, *via = (*names)[:0], objs, "values"
 		var out []change.ObjectChange
 		for _, o := range objs {
@@ -117,46 +108,107 @@ func releaseChanges(t *target.Target, targets []target.Target, spec changeSpec, 
 			if err := spec.mutate(desired); err != nil {
 				return nil, fmt.Errorf("%s: %w", o.ID, err)
 			}
-			fields := placement.Diff(o.Obj().Object, desired.Object, placement.PatchMeta(o.Obj().GroupVersionKind()))
-			if len(fields) == 0 {
-				continue
-			}
-			follow := []change.Follow{{Target: t.Key(), ID: o.ID, Desired: desired.Object}}
-			keys, err := helmvalues.Find(helmvalues.Request{Values: rel.Values, Defaults: rel.Defaults, Object: o.Obj(), Changes: fields}, rel.Render)
-			var noKey *helmvalues.NoKeyError
-			if errors.As(err, &noKey) && rel.HelmRelease == nil {
-				return nil, fmt.Errorf("%w\nArgo CD applies the chart's render as it is (%s): change the template, or give the chart a values key for this field", err, o.Origin.Layer)
-			}
-			if errors.As(err, &noKey) {
-				// The chart has no key for it: helm-controller's post-renderer patches the
-				// object after the chart, in the HelmRelease.
-				hr, _, perr := placement.HelmPostRenderer(rel.HelmRelease.Obj(), o.Obj(), desired)
-				if perr != nil {
-					return nil, fmt.Errorf("%w; and a post-renderer patch cannot express it: %v", err, perr)
-				}
-				out = append(out, change.ObjectChange{Target: parent, Object: rel.HelmRelease, Desired: hr.Object, Follows: follow})
-				*via = "post-renderer"
-				continue
-			}
+			ch, how, err := releaseChange(t, targets, r, o, desired.Object)
 			if err != nil {
 				return nil, err
 			}
-			ch, err := valuesChange(t.RepoDir, rel, keys, func(file string) bool { return valueFileShared(t, targets, file) })
-			if err != nil {
-				return nil, err
+			if ch != nil {
+				out = append(out, *ch)
+				*via = how
 			}
-			ch.Follows = follow
-			if ch.Files != nil {
-				// A file of values (or the Application's): the change is of the chart's object,
-				// proven in this target.
-				ch.Target, ch.Object, ch.Desired, ch.Follows = t.Key(), o, desired.Object, nil
-			} else {
-				ch.Target = parent
-			}
-			out = append(out, ch)
 		}
 		return out, nil
 	}
+}
+
+// forRelease makes req's changes of a Helm target's objects (edit, rollout undo) changes of
+// the values that drive them (releaseChange); other targets' requests are left as they are.
+func forRelease(req *workflow.Request, targets []target.Target) {
+	t := req.Target
+	if !isRelease(t) || req.Changes == nil {
+		return
+	}
+	inner, subject := req.Changes, req.Subject
+	var own []*render.Object // the chart's objects, which the subject names
+	req.Subject = func([]*render.Object) string { return subject(own) }
+	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
+		chs, err := inner(r)
+		if err != nil {
+			return nil, err
+		}
+		own = own[:0]
+		var out []change.ObjectChange
+		for _, ch := range chs {
+			if ch.Object == nil || ch.Desired == nil {
+				return nil, fmt.Errorf("target %s renders a Helm chart, whose templates make its objects: %s cannot be created or deleted here; change the chart or its values (a condition key such as enabled:)", t.Name, describeChange(ch))
+			}
+			own = append(own, ch.Object)
+			vc, _, err := releaseChange(t, targets, r, ch.Object, ch.Desired)
+			if err != nil {
+				return nil, err
+			}
+			if vc != nil {
+				out = append(out, *vc)
+			}
+		}
+		return out, nil
+	}
+}
+
+func describeChange(ch change.ObjectChange) string {
+	if ch.Object != nil {
+		return ch.Object.ID.String()
+	}
+	u := unstructured.Unstructured{Object: ch.Desired}
+	return u.GetKind() + " " + u.GetName()
+}
+
+// releaseChange makes the change of object o of a chart's render r (Helm target t) into desired
+// a change of the values that drive it: a values key found by rendering the chart
+// (pkg/helmvalues), written where valuesChange says. When no key drives the field alone, a Flux
+// release gets a post-renderer patch in its HelmRelease (how is then "post-renderer"); an Argo
+// CD one is refused. The change names what the chart must render differently (change.Follow,
+// or the chart's object itself for a file), which the closed loop checks. Nil: no change.
+func releaseChange(t *target.Target, targets []target.Target, r *render.Result, o *render.Object, desired map[string]any) (*change.ObjectChange, string, error) {
+	rel := r.Release
+	if rel == nil {
+		return nil, "", fmt.Errorf("target %s: its render holds no release to change", t.Name)
+	}
+	fields := placement.Diff(o.Obj().Object, desired, placement.PatchMeta(o.Obj().GroupVersionKind()))
+	if len(fields) == 0 {
+		return nil, "", nil
+	}
+	want := &unstructured.Unstructured{Object: desired}
+	follow := []change.Follow{{Target: t.Key(), ID: o.ID, Desired: desired}}
+	keys, err := helmvalues.Find(helmvalues.Request{Values: rel.Values, Defaults: rel.Defaults, Object: o.Obj(), Changes: fields}, rel.Render)
+	var noKey *helmvalues.NoKeyError
+	if errors.As(err, &noKey) && rel.HelmRelease == nil {
+		return nil, "", fmt.Errorf("%w\nArgo CD applies the chart's render as it is (%s): change the template, or give the chart a values key for this field", err, o.Origin.Layer)
+	}
+	if errors.As(err, &noKey) {
+		// The chart has no key for it: helm-controller's post-renderer patches the object
+		// after the chart, in the HelmRelease.
+		hr, _, perr := placement.HelmPostRenderer(rel.HelmRelease.Obj(), o.Obj(), want)
+		if perr != nil {
+			return nil, "", fmt.Errorf("%w; and a post-renderer patch cannot express it: %v", err, perr)
+		}
+		return &change.ObjectChange{Target: releaseParent(t), Object: rel.HelmRelease, Desired: hr.Object, Follows: follow}, "post-renderer", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	ch, err := valuesChange(t.RepoDir, rel, keys, func(file string) bool { return valueFileShared(t, targets, file) })
+	if err != nil {
+		return nil, "", err
+	}
+	if ch.Files != nil {
+		// A file of values (or the Application's): the change is of the chart's object,
+		// proven in this target.
+		ch.Target, ch.Object, ch.Desired = t.Key(), o, desired
+	} else {
+		ch.Target, ch.Follows = releaseParent(t), follow
+	}
+	return &ch, "values", nil
 }
 
 // valuesChange writes keys in the last layer of the release's values that sets one of them

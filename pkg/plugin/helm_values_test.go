@@ -237,3 +237,32 @@ func TestArgoHelmRefusals(t *testing.T) {
 		})
 	}
 }
+
+// history follows a chart's object through the values its release reads, and rollout undo
+// writes the previous revision back as the values key: the file returns to its bytes.
+func TestHelmReleaseHistoryAndUndo(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "flux-helm")
+	const tgt, file = "helmrelease/web/web@apps/staging", "apps/staging/web-values.yaml"
+	orig := gitRun(t, dir, "show", "HEAD:"+file)
+	mustGitops(t, dir, "scale", "deploy/web", "-n", "web", "--replicas=5", "--target", tgt)
+	stdout, stderr, code := gitops(t, "rollout", "history", "deploy/web", "-n", "web", "--target", tgt, "--repo", dir)
+	if code != 0 {
+		t.Fatalf("rollout history: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"1          ", "2          ", "scale deployment web/web to 5 replicas via HelmRelease web/web values"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("rollout history lacks %q:\n%s", want, stdout)
+		}
+	}
+	files := mustGitops(t, dir, "rollout", "undo", "deploy/web", "-n", "web", "--target", tgt)
+	if want := []string{file}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("rollout undo changes %q, want %q", files, want)
+	}
+	if now := gitRun(t, dir, "show", "HEAD:"+file); now != orig {
+		t.Errorf("after rollout undo %s is\n%s\nwant its first bytes\n%s", file, now, orig)
+	}
+	if subject := gitRun(t, dir, "log", "-1", "--format=%s"); !strings.HasPrefix(subject, "roll back deployment web/web to revision 1") {
+		t.Errorf("rollout undo's subject: %s", subject)
+	}
+}
