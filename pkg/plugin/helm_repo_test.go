@@ -1,0 +1,109 @@
+package plugin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	repo "helm.sh/helm/v4/pkg/repo/v1"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
+)
+
+// serveChart packages the chart in dir with the SDK, as `helm package` does, and serves it in a
+// Helm HTTP repository (index.yaml and the archive) on 127.0.0.1.
+func serveChart(t *testing.T, dir string) *httptest.Server {
+	t.Helper()
+	ch, err := chartloader.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := t.TempDir()
+	p, err := chartutil.Save(ch, served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := repo.NewIndexFile()
+	sum := sha256.Sum256(data)
+	md := &chartv2.Metadata{APIVersion: "v2", Name: ch.Metadata.Name, Version: ch.Metadata.Version, AppVersion: ch.Metadata.AppVersion}
+	if err := index.MustAdd(md, filepath.Base(p), "", hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+	if err := index.WriteFile(filepath.Join(served, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewServer(http.FileServer(http.Dir(served)))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// A HelmRelease whose chart comes from a Helm repository: the chart is fetched (over HTTP from
+// 127.0.0.1) into the user's chart cache, a change is written in the environment's values patch
+// and proven by the chart's render, and with the repository gone the cached chart renders the
+// next change.
+func TestHelmReleaseChartFromHelmRepository(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "flux-helm")
+	srv := serveChart(t, filepath.Join(dir, "charts", "web"))
+	writeFiles(t, dir, map[string]string{"apps/base/web/repository.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: charts
+  namespace: web
+spec:
+  interval: 1h
+  url: `+srv.URL+`
+`})
+	release := strings.Replace(readFile(t, dir, "apps/base/web/release.yaml"), `      chart: ./charts/web
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system`, `      chart: web
+      version: "0.3.x"
+      sourceRef:
+        kind: HelmRepository
+        name: charts`, 1)
+	writeFiles(t, dir, map[string]string{
+		"apps/base/web/release.yaml":       release,
+		"apps/base/web/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace.yaml\n  - repository.yaml\n  - release.yaml\n",
+	})
+	// The chart is in the Helm repository only.
+	testrepo.Git(t, dir, "rm", "-rq", "charts")
+	testrepo.Git(t, dir, "add", "-A")
+	testrepo.Git(t, dir, "commit", "-qm", "web from the Helm repository")
+
+	const tgt, file = "helmrelease/web/web@apps/staging", "apps/staging/web-values.yaml"
+	files := mustGitops(t, dir, "scale", "deploy/web", "-n", "web", "--replicas=5", "--target", tgt)
+	if want := []string{file}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("the commit changes %q, want %q", files, want)
+	}
+	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-    replicaCount: 2\n+    replicaCount: 5\n") {
+		t.Errorf("the commit:\n%s", d)
+	}
+	cache := filepath.Join(os.Getenv("XDG_CACHE_HOME"), "kubectl-gitops", "charts")
+	if entries, err := os.ReadDir(cache); err != nil || len(entries) == 0 {
+		t.Errorf("the chart cache %s holds nothing (%v)", cache, err)
+	}
+
+	srv.Close()
+	files = mustGitops(t, dir, "scale", "deploy/web", "-n", "web", "--replicas=6", "--target", tgt)
+	if want := []string{file}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("offline, the commit changes %q, want %q", files, want)
+	}
+	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-    replicaCount: 5\n+    replicaCount: 6\n") {
+		t.Errorf("offline, the commit:\n%s", d)
+	}
+}
