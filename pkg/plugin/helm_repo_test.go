@@ -65,7 +65,7 @@ metadata:
   namespace: web
 spec:
   interval: 1h
-  url: `+srv.URL+`
+  url: ` + srv.URL + `
 `})
 	release := strings.Replace(readFile(t, dir, "apps/base/web/release.yaml"), `      chart: ./charts/web
       sourceRef:
