@@ -3,6 +3,8 @@ package plugin
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,9 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/registry"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
@@ -105,5 +109,70 @@ spec:
 	}
 	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-    replicaCount: 5\n+    replicaCount: 6\n") {
 		t.Errorf("offline, the commit:\n%s", d)
+	}
+}
+
+// A HelmRelease whose spec.chartRef names an OCIRepository: the chart is pulled from an OCI
+// registry on 127.0.0.1 (go-containerregistry's), pushed there by the Helm SDK, and the change
+// is written in the environment's values patch.
+func TestHelmReleaseChartFromOCIRepository(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "flux-helm")
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ch, err := chartloader.LoadDir(filepath.Join(dir, "charts", "web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Push(data, host+"/charts/web:0.3.0"); err != nil {
+		t.Fatal(err)
+	}
+	release := strings.Replace(readFile(t, dir, "apps/base/web/release.yaml"), `  chart:
+    spec:
+      chart: ./charts/web
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system`, `  chartRef:
+    kind: OCIRepository
+    name: web`, 1)
+	writeFiles(t, dir, map[string]string{
+		"apps/base/web/release.yaml": release,
+		"apps/base/web/oci.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: web
+  namespace: web
+spec:
+  interval: 1h
+  insecure: true
+  url: oci://` + host + `/charts/web
+  ref:
+    tag: 0.3.0
+`,
+		"apps/base/web/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace.yaml\n  - oci.yaml\n  - release.yaml\n",
+	})
+	testrepo.Git(t, dir, "add", "-A")
+	testrepo.Git(t, dir, "commit", "-qm", "web from the OCI registry")
+
+	files := mustGitops(t, dir, "set", "image", "deploy/web", "-n", "web", "web=registry.example.com/web:1.6.0", "--target", "helmrelease/web/web@apps/staging")
+	if want := []string{"apps/staging/web-values.yaml"}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("the commit changes %q, want %q", files, want)
+	}
+	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-      tag: \"1.5.0-rc.1\"\n+      tag: \"1.6.0\"\n") {
+		t.Errorf("the commit:\n%s", d)
 	}
 }

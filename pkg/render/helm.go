@@ -10,6 +10,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"strings"
 
 	yamlv3 "gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -228,7 +229,7 @@ func releaseChart(fsys *overlayFS, root string, objs []*Object, hr *Object, opts
 	obj := hr.Obj().Object
 	ns := hr.ID.Namespace
 	if ref := mapAt(obj, "spec", "chartRef"); ref != nil {
-		return nil, "", fmt.Errorf("spec.chartRef (%s %s) is not rendered yet: name the chart with spec.chart", str(ref, "kind"), str(ref, "name"))
+		return chartRefChart(fsys, objs, ref, ns, opts)
 	}
 	spec := mapAt(obj, "spec", "chart", "spec")
 	if spec == nil {
@@ -265,6 +266,41 @@ func releaseChart(fsys *overlayFS, root string, objs []*Object, hr *Object, opts
 		return ch, "", err
 	}
 	return nil, "", fmt.Errorf("its chart's source kind %q is not rendered (GitRepository or HelmRepository)", kind)
+}
+
+// chartRefChart loads the chart of a HelmRelease's spec.chartRef: an OCIRepository's artifact
+// (its URL, and the tag, semver range or digest of its spec.ref), through the chart cache.
+func chartRefChart(fsys *overlayFS, objs []*Object, ref map[string]any, ns string, opts Options) (*helm.Chart, string, error) {
+	kind, name, refNS := str(ref, "kind"), str(ref, "name"), str(ref, "namespace")
+	if refNS == "" {
+		refNS = ns
+	}
+	if kind != "OCIRepository" {
+		return nil, "", fmt.Errorf("spec.chartRef kind %s is not rendered (OCIRepository is; name a HelmChart's chart with spec.chart)", kind)
+	}
+	repo := findObject(objs, kind, refNS, name)
+	if repo == nil {
+		repo = findSource(opts.Applied.Sources, kind, refNS, name)
+	}
+	if repo == nil {
+		return nil, "", fmt.Errorf("OCIRepository %s/%s is defined neither in what %s applies nor elsewhere in the repository", refNS, name, opts.Applied.Reconciler.Ref())
+	}
+	spec := mapAt(repo.Obj().Object, "spec")
+	url := strings.TrimSuffix(str(spec, "url"), "/")
+	i := strings.LastIndex(url, "/")
+	if !strings.HasPrefix(url, "oci://") || i < len("oci://") {
+		return nil, "", fmt.Errorf("OCIRepository %s/%s: spec.url %q is not oci://HOST/PATH/CHART", refNS, name, url)
+	}
+	r := mapAt(spec, "ref")
+	version := str(r, "tag")
+	if sv := str(r, "semver"); sv != "" {
+		version = sv
+	}
+	cref := helm.ChartRef{RepoURL: url[:i], Chart: url[i+1:], Version: version, Digest: str(r, "digest")}
+	cref.PlainHTTP, _ = spec["insecure"].(bool)
+	fsys.markOutside()
+	ch, err := fetchRepoChart(cref)
+	return ch, "", err
 }
 
 // sameSource tells whether the GitRepository ns/name is the repository the target applies:
