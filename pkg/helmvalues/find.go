@@ -102,9 +102,12 @@ func Find(req Request, render Render) ([]Key, error) {
 	}
 	noKey := &NoKeyError{Object: describe(req.Object)}
 	values := req.Values
+	// rendered is the render of values once a key is chosen: the render that confirmed it, which
+	// the checks after it read instead of rendering the same values again.
+	var rendered []*unstructured.Unstructured
 	var keys []Key
 	for _, c := range requested {
-		if covered(keys, values, render, base, self, c, meta) {
+		if covered(keys, rendered, self, c, meta) {
 			continue
 		}
 		found := false
@@ -126,7 +129,7 @@ func Find(req Request, render Render) ([]Key, error) {
 				}
 				continue
 			}
-			keys, values, found = append(keys, cand), trial, true
+			keys, values, rendered, found = append(keys, cand), trial, objs, true
 			break
 		}
 		if !found {
@@ -138,27 +141,20 @@ func Find(req Request, render Render) ([]Key, error) {
 			return nil, noKey
 		}
 	}
-	objs, err := render(values)
-	if err != nil {
-		return nil, err
-	}
-	got := find(objs, self)
+	got := find(rendered, self)
 	if got == nil || !sameChanges(placement.Diff(self.Object, got.Object, meta), requested) {
 		return nil, noKey
 	}
 	return keys, nil
 }
 
-// covered tells whether the keys already chosen move change c as requested.
-func covered(keys []Key, values map[string]any, render Render, base []*unstructured.Unstructured, self *unstructured.Unstructured, c placement.FieldChange, meta strategicpatch.LookupPatchMeta) bool {
+// covered tells whether the keys already chosen (rendered: the chart's render with them) move
+// change c as requested.
+func covered(keys []Key, rendered []*unstructured.Unstructured, self *unstructured.Unstructured, c placement.FieldChange, meta strategicpatch.LookupPatchMeta) bool {
 	if len(keys) == 0 {
 		return false
 	}
-	objs, err := render(values)
-	if err != nil {
-		return false
-	}
-	got := find(objs, self)
+	got := find(rendered, self)
 	if got == nil {
 		return false
 	}

@@ -110,6 +110,16 @@ func TestFind(t *testing.T) {
 			want: []Key{{Path: []any{"env"}, Value: []any{map[string]any{"name": "LOG", "value": "debug"}}}},
 		},
 		{
+			name: "replicas and image tag together",
+			mutate: func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, int64(5), "spec", "replicas")
+				c, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+				c[0].(map[string]any)["image"] = "ghcr.io/acme/web:1.1.0"
+				_ = unstructured.SetNestedSlice(u.Object, c, "spec", "template", "spec", "containers")
+			},
+			want: []Key{{Path: []any{"replicaCount"}, Value: int64(5)}, {Path: []any{"image", "tag"}, Value: "1.1.0"}},
+		},
+		{
 			name:   "the port key also holds 2 but moves the Service",
 			values: func(v map[string]any) { v["port"] = int64(2) },
 			mutate: func(u *unstructured.Unstructured) {
@@ -124,7 +134,16 @@ func TestFind(t *testing.T) {
 			if tc.values != nil {
 				tc.values(values)
 			}
-			keys, err := Find(request(t, values, tc.mutate), chart)
+			// Each render costs a chart's template run: no values are rendered twice.
+			seen := map[string]bool{}
+			keys, err := Find(request(t, values, tc.mutate), func(v map[string]any) ([]*unstructured.Unstructured, error) {
+				s := fmt.Sprint(v)
+				if seen[s] {
+					t.Errorf("values rendered twice: %s", s)
+				}
+				seen[s] = true
+				return chart(v)
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
