@@ -57,6 +57,8 @@ type Request struct {
 	// which the candidates are searched in too (a key the release does not set yet).
 	Values   map[string]any
 	Defaults map[string]any
+	// Rendered, when set, is the chart's render with Values (which Render would give).
+	Rendered []*unstructured.Unstructured
 	Object   *unstructured.Unstructured
 	Changes  []placement.FieldChange
 }
@@ -81,9 +83,12 @@ func (e *NoKeyError) Error() string {
 // with toYaml), and for an image also its repository and tag; the first that the render
 // confirms is kept.
 func Find(req Request, render Render) ([]Key, error) {
-	base, err := render(req.Values)
-	if err != nil {
-		return nil, fmt.Errorf("rendering the chart with its values: %w", err)
+	base := req.Rendered
+	if base == nil {
+		var err error
+		if base, err = render(req.Values); err != nil {
+			return nil, fmt.Errorf("rendering the chart with its values: %w", err)
+		}
 	}
 	self := find(base, req.Object)
 	if self == nil {

@@ -180,7 +180,11 @@ func releaseChange(t *target.Target, targets []target.Target, r *render.Result, 
 	}
 	want := &unstructured.Unstructured{Object: desired}
 	follow := []change.Follow{{Target: t.Key(), ID: o.ID, Desired: desired}}
-	keys, err := helmvalues.Find(helmvalues.Request{Values: rel.Values, Defaults: rel.Defaults, Object: o.Obj(), Changes: fields}, rel.Render)
+	rendered := make([]*unstructured.Unstructured, len(r.Objects))
+	for i, ro := range r.Objects {
+		rendered[i] = ro.Obj()
+	}
+	keys, err := helmvalues.Find(helmvalues.Request{Values: rel.Values, Defaults: rel.Defaults, Object: o.Obj(), Changes: fields, Rendered: rendered}, rel.Render)
 	var noKey *helmvalues.NoKeyError
 	if errors.As(err, &noKey) && rel.HelmRelease == nil {
 		return nil, "", fmt.Errorf("%w\nArgo CD applies the chart's render as it is (%s): change the template, or give the chart a values key for this field", err, o.Origin.Layer)

@@ -7,12 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"path/filepath"
 	"strings"
 
-	yamlv3 "gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -41,8 +39,9 @@ type Release struct {
 	Values   map[string]any
 	Defaults map[string]any
 	Options  helm.Options
-	// PostRender applies the HelmRelease's post-renderers to the chart's manifests.
-	PostRender func(docs [][]byte) ([][]byte, error)
+	// PostRender applies the HelmRelease's post-renderers to the chart's objects, and the
+	// labels and annotations helm-controller and Helm's install add.
+	PostRender func(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error)
 	// Layers say, for each values key set, where it is set (see ValuesLayer).
 	Layers []ValuesLayer
 }
@@ -68,11 +67,23 @@ func (r *Release) Render(values map[string]any) ([]*unstructured.Unstructured, e
 		return nil, err
 	}
 	docs, _ := chartDocs(res)
+	objs, err := decodeDocs(docs)
+	if err != nil {
+		return nil, err
+	}
 	if r.PostRender != nil {
-		if docs, err = r.PostRender(docs); err != nil {
+		if objs, err = r.PostRender(objs); err != nil {
 			return nil, err
 		}
 	}
+	for _, u := range objs {
+		withNamespace(u, r.Options.Namespace)
+	}
+	return objs, nil
+}
+
+// decodeDocs decodes manifest documents, leaving out empty ones.
+func decodeDocs(docs [][]byte) ([]*unstructured.Unstructured, error) {
 	out := make([]*unstructured.Unstructured, 0, len(docs))
 	for _, d := range docs {
 		u, err := decodeDoc(d)
@@ -80,7 +91,7 @@ func (r *Release) Render(values map[string]any) ([]*unstructured.Unstructured, e
 			return nil, err
 		}
 		if u != nil {
-			out = append(out, withNamespace(u, r.Options.Namespace))
+			out = append(out, u)
 		}
 	}
 	return out, nil
@@ -171,26 +182,23 @@ func renderRelease(fsys *overlayFS, root string, objs []*Object, opts Options) (
 	docs, templates := chartDocs(res)
 	// The template of each object, by kind and name (post-renderers may reorder them).
 	templateOf := map[string]string{}
+	var made []*unstructured.Unstructured
 	for i, d := range docs {
-		if u, err := decodeDoc(d); err == nil && u != nil {
+		u, err := decodeDoc(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: chart %s: %s: %w", what, ch.Name(), templates[i], err)
+		}
+		if u != nil {
+			made = append(made, u)
 			templateOf[u.GetKind()+"/"+u.GetName()] = templates[i]
 		}
 	}
-	if rel.PostRender != nil {
-		if docs, err = rel.PostRender(docs); err != nil {
-			return nil, nil, fmt.Errorf("%s: spec.postRenderers: %w", what, err)
-		}
+	if made, err = rel.PostRender(made); err != nil {
+		return nil, nil, fmt.Errorf("%s: spec.postRenderers: %w", what, err)
 	}
 	layer := fmt.Sprintf("Flux HelmRelease %s/%s chart %s", ns, name, ch.Name())
 	var out []*Object
-	for _, d := range docs {
-		u, err := decodeDoc(d)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: chart %s: %w", what, ch.Name(), err)
-		}
-		if u == nil {
-			continue
-		}
+	for _, u := range made {
 		u = withNamespace(u, rel.Options.Namespace)
 		gvk := u.GroupVersionKind()
 		id := ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
@@ -452,7 +460,7 @@ func releaseOptions(obj map[string]any, name, ns string) helm.Options {
 
 // postRenderer applies spec.postRenderers' kustomize patches and images to the manifests, in
 // order, as helm-controller does (nil when there are none).
-func postRenderer(obj map[string]any) func([][]byte) ([][]byte, error) {
+func postRenderer(obj map[string]any) func([]*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	renderers, _, _ := unstructured.NestedSlice(obj, "spec", "postRenderers")
 	// helm-controller labels every object with the HelmRelease that made it, after the user's
 	// post-renderers.
@@ -467,56 +475,46 @@ func postRenderer(obj map[string]any) func([][]byte) ([][]byte, error) {
 			kusts = append(kusts, k)
 		}
 	}
-	return func(docs [][]byte) ([][]byte, error) {
+	return func(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 		for _, k := range kusts {
 			var err error
-			if docs, err = kustomizeDocs(docs, k); err != nil {
+			if objs, err = kustomizeObjects(objs, k); err != nil {
 				return nil, err
 			}
 		}
-		return labelDocs(docs, labels, annotations)
+		for _, u := range objs {
+			l := u.GetLabels()
+			if l == nil {
+				l = map[string]string{}
+			}
+			for k, v := range labels {
+				l[k] = v.(string)
+			}
+			u.SetLabels(l)
+			a := u.GetAnnotations()
+			if a == nil {
+				a = map[string]string{}
+			}
+			for k, v := range annotations {
+				a[k] = v.(string)
+			}
+			u.SetAnnotations(a)
+		}
+		return objs, nil
 	}
 }
 
-// labelDocs sets labels and annotations on every document's object.
-func labelDocs(docs [][]byte, labels, annotations map[string]any) ([][]byte, error) {
-	out := make([][]byte, 0, len(docs))
-	for _, d := range docs {
-		u, err := decodeDoc(d)
-		if err != nil {
-			return nil, err
-		}
-		if u == nil {
-			continue
-		}
-		l := u.GetLabels()
-		if l == nil {
-			l = map[string]string{}
-		}
-		for k, v := range labels {
-			l[k] = v.(string)
-		}
-		u.SetLabels(l)
-		a := u.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		for k, v := range annotations {
-			a[k] = v.(string)
-		}
-		u.SetAnnotations(a)
+// kustomizeObjects builds objs with a kustomization holding the post-renderer's patches and
+// images, in memory.
+func kustomizeObjects(objs []*unstructured.Unstructured, k map[string]any) ([]*unstructured.Unstructured, error) {
+	var docs [][]byte
+	for _, u := range objs {
 		b, err := yaml.Marshal(u.Object)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, b)
+		docs = append(docs, b)
 	}
-	return out, nil
-}
-
-// kustomizeDocs builds docs with a kustomization holding the post-renderer's patches and
-// images, in memory.
-func kustomizeDocs(docs [][]byte, k map[string]any) ([][]byte, error) {
 	fs := filesys.MakeFsInMemory()
 	if err := fs.WriteFile("/r/manifests.yaml", bytes.Join(docs, []byte("\n---\n"))); err != nil {
 		return nil, err
@@ -546,7 +544,7 @@ func kustomizeDocs(docs [][]byte, k map[string]any) ([][]byte, error) {
 		}
 		out = append(out, y)
 	}
-	return out, nil
+	return decodeDocs(out)
 }
 
 // mergeValues merges src into dst map by map, src winning (dst is changed and returned).
@@ -576,17 +574,6 @@ func chartDocs(res *helm.Result) (docs [][]byte, templates []string) {
 
 // decodeDoc decodes one manifest document (nil for an empty one); numbers as the API server's.
 func decodeDoc(d []byte) (*unstructured.Unstructured, error) {
-	dec := yamlv3.NewDecoder(bytes.NewReader(d))
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	if v == nil {
-		return nil, nil
-	}
 	js, err := yaml.YAMLToJSON(d)
 	if err != nil {
 		return nil, err
