@@ -154,6 +154,7 @@ func (o *ApplyOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	req.Subject = func(objs []*render.Object) string {
 		return "apply " + describeObjects(objs)
 	}
+	forRelease(&req)
 	res, err := workflow.Run(ctx, req)
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) && (o.Output == "" || o.Output == "name") {

@@ -230,6 +230,7 @@ func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error
 		}
 		return fmt.Sprintf("capture %d objects%s", len(objs), o.where())
 	}
+	forRelease(&req)
 	res, err := workflow.Run(ctx, req)
 	if len(present) > 0 {
 		how := "use --drift to record their live values"
@@ -404,6 +405,7 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 		}
 		return s
 	}
+	forRelease(&req)
 	res, err := workflow.Run(ctx, req)
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) {

@@ -170,6 +170,7 @@ func (o *CreateSecretOptions) run(f cmdutil.Factory, cmd *cobra.Command) error {
 		}
 		return fmt.Sprintf("create %s secret %s", how, secretName(secret.Namespace, name))
 	}
+	forRelease(&req)
 	res, err := workflow.Run(ctx, req)
 	if err != nil {
 		return err

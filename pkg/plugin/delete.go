@@ -88,6 +88,7 @@ func (o *DeleteOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	req.Subject = func(objs []*render.Object) string {
 		return "delete " + describeObjects(objs)
 	}
+	forRelease(&req)
 	res, err := workflow.Run(ctx, req)
 	if err != nil {
 		return err

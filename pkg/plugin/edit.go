@@ -175,7 +175,7 @@ func (o *EditOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 			return out, nil
 		}
 		req.Subject = func(objs []*render.Object) string { return "edit " + describeObjects(objs) }
-		forRelease(&req, targets)
+		forRelease(&req)
 		res, err := workflow.Run(ctx, req)
 		var refused *change.RefusedError
 		var invalid *workflow.InvalidError

@@ -123,8 +123,8 @@ func releaseChanges(t *target.Target, targets []target.Target, spec changeSpec, 
 
 // forRelease makes req's changes of a Helm target's objects (edit, rollout undo) changes of
 // the values that drive them (releaseChange); other targets' requests are left as they are.
-func forRelease(req *workflow.Request, targets []target.Target) {
-	t := req.Target
+func forRelease(req *workflow.Request) {
+	t, targets := req.Target, req.Targets
 	if !isRelease(t) || req.Changes == nil {
 		return
 	}

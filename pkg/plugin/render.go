@@ -239,6 +239,9 @@ func originComment(org render.Origin) string {
 		s = fmt.Sprintf("%s, document %d", org.File, org.Doc+1)
 	case org.File != "":
 		s = org.File
+	case org.Layer != "":
+		// A chart's object: the release and the template that made it.
+		return org.Layer
 	default:
 		s = "unknown"
 	}

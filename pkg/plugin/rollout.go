@@ -242,7 +242,7 @@ func (o *RolloutUndoOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 		return fmt.Sprintf("roll back %s to revision %d, commit %s", describeObjects(objs), want.Number, shortHash(want.Commit.Hash))
 	}
 	req.Out = o.Out
-	forRelease(&req, h.targets)
+	forRelease(&req)
 	res, err := workflow.Run(cmd.Context(), req)
 	var nc *workflow.NoChangeError
 	if errors.As(err, &nc) {

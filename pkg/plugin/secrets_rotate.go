@@ -156,6 +156,7 @@ func (o *SecretsRotateOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error 
 		}
 		return fmt.Sprintf("rotate the keys of %d secrets: %s", len(rotated), strings.Join(rotated, ", "))
 	}
+	forRelease(&req)
 	res, err := workflow.Run(ctx, req)
 	if noChange(o.ErrOut, err) {
 		return o.settle(ctx, o.IOStreams)

@@ -252,6 +252,7 @@ func (c *changeFlags) updateSecret(ctx context.Context, streams genericiooptions
 		return []change.ObjectChange{{Object: es.Object, Desired: desired, Content: doc}}, nil
 	}
 	req.Subject = func([]*render.Object) string { return subject }
+	forRelease(&req)
 	res, err := workflow.Run(ctx, req)
 	return res, name, err
 }
