@@ -19,7 +19,7 @@ KUBE_LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X 
 TEST_FLAGS    ?=
 E2E_ENV       := KUBECTL_GITOPS_E2E=1 PATH=$(CURDIR)/bin:$(CURDIR)/$(TESTBIN):$$PATH
 
-.PHONY: help build install test test-unit test-e2e test-race demo demo-down bench lint testbin dist \
+.PHONY: help build install test test-unit test-e2e test-race demo demo-down bench bench-repo lint testbin dist \
 	krew-manifest krew-validate krew-install-test clean
 
 help: ## List the targets
@@ -57,6 +57,13 @@ test-race: ## The concurrent packages' unit tests under the race detector
 
 bench: testbin build ## Benchmarks, each reporting its anchor measured in the same run
 	$(E2E_ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m ./...
+
+# BenchmarkRepo on a repository of one's own: BENCH_REPO=DIR BENCH_PATH=P BENCH_OBJECT=kind/ns/name.
+# It works on a clone of DIR in a temporary directory; DIR is never changed.
+bench-repo: testbin build ## The change, diff and history benchmarks on BENCH_REPO (see pkg/plugin/shapes_bench_test.go)
+	@if [ -z "$${BENCH_REPO:-}" ] || [ -z "$${BENCH_PATH:-}" ] || [ -z "$${BENCH_OBJECT:-}" ]; then \
+		echo "usage: BENCH_REPO=DIR BENCH_PATH=P BENCH_OBJECT=kind/namespace/name make bench-repo" >&2; exit 2; fi
+	BENCH_REPO=$$(cd "$$BENCH_REPO" && pwd) $(E2E_ENV) $(GO) test -run '^$$' -bench '^BenchmarkRepo$$' -benchtime 1x -count 1 -timeout 60m ./pkg/plugin/
 
 lint: ## gofmt, go vet, and go mod tidy leaving no diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
