@@ -110,7 +110,17 @@ $(TESTBIN)/gitea: hack/testbin/gitea/go.mod
 	cd hack/testbin/gitea && CGO_ENABLED=1 GOFLAGS=-mod=mod $(GO) build -tags "sqlite sqlite_unlock_notify" \
 		-ldflags "-X main.Version=$(GITEA_VERSION)" -o $(CURDIR)/$@ code.gitea.io/gitea
 
-demo: testbin build ## Start a local control plane with Flux, a sample GitOps repository Flux applies, and print what to type next
+# What the demo runs, and only that: etcd, kube-apiserver, Flux's source- and kustomize-controllers,
+# and kubectl unless the one on the PATH is within one minor version of the API server
+# (hack/kubectl-ok.sh; hack/demo.sh puts bin/testbin first on the PATH, so a kubectl built there
+# still wins). No sealed-secrets controller, kustomize CLI or Gitea. Built two at a time: go build
+# keeps both cores busy compiling, but each link, and each module download, uses one; kubectl
+# comes last, so it rarely compiles the packages it shares with kube-apiserver at the same time.
+DEMO_BINS = $(TESTBIN)/etcd $(TESTBIN)/kube-apiserver $(TESTBIN)/source-controller $(TESTBIN)/kustomize-controller \
+	$(if $(shell hack/kubectl-ok.sh $(KUBE_VERSION) && echo ok),,$(TESTBIN)/kubectl)
+
+demo: ## Start a local control plane with Flux, a sample GitOps repository Flux applies, and print what to type next
+	$(MAKE) -j2 $(DEMO_BINS) build
 	hack/demo.sh up
 
 demo-down: ## Stop the demo's control plane and remove its files
