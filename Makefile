@@ -25,8 +25,9 @@ E2E_ENV       := KUBECTL_GITOPS_E2E=1 PATH=$(CURDIR)/bin:$(CURDIR)/$(TESTBIN):$$
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# Without cgo, as the release (hack/dist.sh): a cgo build's warm change peaks about 35 MB higher.
 build: ## Build bin/kubectl-gitops (and its completion helper beside it)
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubectl-gitops
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubectl-gitops
 	install -m 0755 hack/kubectl_complete-gitops bin/kubectl_complete-gitops
 
 install: build ## Install the plugin and its completion helper into $(PREFIX)/bin
