@@ -19,14 +19,15 @@ KUBE_LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X 
 TEST_FLAGS    ?=
 E2E_ENV       := KUBECTL_GITOPS_E2E=1 PATH=$(CURDIR)/bin:$(CURDIR)/$(TESTBIN):$$PATH
 
-.PHONY: help build install test test-unit test-e2e test-race demo demo-down bench lint testbin dist \
+.PHONY: help build install test test-unit test-e2e test-race demo demo-down bench bench-repo lint testbin dist \
 	krew-manifest krew-validate krew-install-test clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# Without cgo, as the release (hack/dist.sh): a cgo build's warm change peaks about 35 MB higher.
 build: ## Build bin/kubectl-gitops (and its completion helper beside it)
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubectl-gitops
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubectl-gitops
 	install -m 0755 hack/kubectl_complete-gitops bin/kubectl_complete-gitops
 
 install: build ## Install the plugin and its completion helper into $(PREFIX)/bin
@@ -57,6 +58,13 @@ test-race: ## The concurrent packages' unit tests under the race detector
 
 bench: testbin build ## Benchmarks, each reporting its anchor measured in the same run
 	$(E2E_ENV) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m ./...
+
+# BenchmarkRepo on a repository of one's own: BENCH_REPO=DIR BENCH_PATH=P BENCH_OBJECT=kind/ns/name.
+# It works on a clone of DIR in a temporary directory; DIR is never changed.
+bench-repo: testbin build ## The change, diff and history benchmarks on BENCH_REPO (see pkg/plugin/shapes_bench_test.go)
+	@if [ -z "$${BENCH_REPO:-}" ] || [ -z "$${BENCH_PATH:-}" ] || [ -z "$${BENCH_OBJECT:-}" ]; then \
+		echo "usage: BENCH_REPO=DIR BENCH_PATH=P BENCH_OBJECT=kind/namespace/name make bench-repo" >&2; exit 2; fi
+	BENCH_REPO=$$(cd "$$BENCH_REPO" && pwd) $(E2E_ENV) $(GO) test -run '^$$' -bench '^BenchmarkRepo$$' -benchtime 1x -count 1 -timeout 60m ./pkg/plugin/
 
 lint: ## gofmt, go vet, and go mod tidy leaving no diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -113,7 +121,17 @@ $(TESTBIN)/gitea: hack/testbin/gitea/go.mod
 	cd hack/testbin/gitea && CGO_ENABLED=1 GOFLAGS=-mod=mod $(GO) build -tags "sqlite sqlite_unlock_notify" \
 		-ldflags "-X main.Version=$(GITEA_VERSION)" -o $(CURDIR)/$@ code.gitea.io/gitea
 
-demo: testbin build ## Start a local control plane with Flux, a sample GitOps repository Flux applies, and print what to type next
+# What the demo runs, and only that: etcd, kube-apiserver, Flux's source- and kustomize-controllers,
+# and kubectl unless the one on the PATH is within one minor version of the API server
+# (hack/kubectl-ok.sh; hack/demo.sh puts bin/testbin first on the PATH, so a kubectl built there
+# still wins). No sealed-secrets controller, kustomize CLI or Gitea. Built two at a time: go build
+# keeps both cores busy compiling, but each link, and each module download, uses one; kubectl
+# comes last, so it rarely compiles the packages it shares with kube-apiserver at the same time.
+DEMO_BINS = $(TESTBIN)/etcd $(TESTBIN)/kube-apiserver $(TESTBIN)/source-controller $(TESTBIN)/kustomize-controller \
+	$(if $(shell hack/kubectl-ok.sh $(KUBE_VERSION) && echo ok),,$(TESTBIN)/kubectl)
+
+demo: ## Start a local control plane with Flux, a sample GitOps repository Flux applies, and print what to type next
+	$(MAKE) -j2 $(DEMO_BINS) build
 	hack/demo.sh up
 
 demo-down: ## Stop the demo's control plane and remove its files

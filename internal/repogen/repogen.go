@@ -69,6 +69,12 @@ func Generate(dir string, opts Options) error {
 	if opts.Apps < 1 || opts.ManifestsPerApp < 1 || len(opts.Overlays) == 0 || opts.Commits < 1 {
 		return fmt.Errorf("generating a repository needs at least one app, manifest, overlay and commit: %+v", opts)
 	}
+	return importRepo(dir, newGenerator(opts).stream)
+}
+
+// importRepo makes dir a git repository on branch main from the fast-import stream that stream
+// writes, and checks out its last commit.
+func importRepo(dir string, stream func(io.Writer) error) error {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("generating a repository in %s: the directory is not empty", dir)
 	}
@@ -78,9 +84,8 @@ func Generate(dir string, opts Options) error {
 	if err := git(dir, nil, "init", "-q", "-b", "main"); err != nil {
 		return err
 	}
-	g := newGenerator(opts)
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(g.stream(pw)) }()
+	go func() { pw.CloseWithError(stream(pw)) }()
 	if err := git(dir, pr, "fast-import", "--quiet", "--done"); err != nil {
 		return fmt.Errorf("importing the history: %w", err)
 	}
@@ -122,12 +127,19 @@ type imageEntry struct {
 }
 
 type generator struct {
+	history
 	opts     Options
-	rnd      *rand.Rand
 	apps     []*app
 	overlays []*overlay
-	clock    int64
 }
+
+// history writes commits with authors and times drawn from rnd, in order.
+type history struct {
+	rnd   *rand.Rand
+	clock int64
+}
+
+func newHistory() history { return history{rnd: rand.New(rand.NewPCG(4, 2)), clock: 1672531200} }
 
 var authors = []string{
 	"Ana Lima <ana@example.com>", "Bo Chen <bo@example.com>", "Chidi Okafor <chidi@example.com>",
@@ -138,7 +150,7 @@ var authors = []string{
 var logLevels = []string{"debug", "info", "warn"}
 
 func newGenerator(opts Options) *generator {
-	g := &generator{opts: opts, rnd: rand.New(rand.NewPCG(4, 2)), clock: 1672531200}
+	g := &generator{history: newHistory(), opts: opts}
 	for i := range opts.Apps {
 		g.apps = append(g.apps, &app{
 			index: i, name: AppName(i), team: teams[i%len(teams)],
@@ -179,7 +191,7 @@ func (g *generator) version() version {
 	return version{1, g.rnd.IntN(12), g.rnd.IntN(20)}
 }
 
-func (g *generator) bump(v version) version {
+func (g *history) bump(v version) version {
 	if g.rnd.IntN(5) == 0 {
 		return version{v.major, v.minor + 1, 0}
 	}
@@ -205,7 +217,7 @@ type file struct {
 	data []byte
 }
 
-func (g *generator) commit(w *bufio.Writer, msg string, files ...file) {
+func (g *history) commit(w *bufio.Writer, msg string, files ...file) {
 	g.clock += 300 + g.rnd.Int64N(6900)
 	who := authors[g.rnd.IntN(len(authors))]
 	fmt.Fprintf(w, "commit refs/heads/main\nauthor %s %d +0000\ncommitter %s %d +0000\ndata %d\n%s\n",

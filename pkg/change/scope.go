@@ -33,7 +33,8 @@ import (
 //     kustomization files, as for the targets a change reaches);
 //   - the kustomizations above a left-out entry use only transformers that act on each object
 //     alone (labels, annotations, namespace, names, replicas, images, patches); no replacements,
-//     vars, generators or plugins, which copy fields between objects;
+//     vars, generators or plugins, which copy fields between objects (a kustomization that uses
+//     them is rendered with all its entries, and the reduction is left to those above it);
 //   - an edit of those kustomizations changes only replicas:, images: or patches, and the
 //     objects such an entry can match (by name, by image, by patch target) are kept.
 //
@@ -486,8 +487,13 @@ func reduce(root string, tree *kustTree, before *render.Result, files, old map[s
 		}
 		drop = s.dropped()
 		for _, n := range s.chain(drop) {
-			if err := s.checkChain(n); err != nil {
-				return nil, 0, err
+			if s.checkChain(n) != nil {
+				// n copies between its objects (replacements, generators, components, ...):
+				// its tree is rendered whole, and only the kustomizations above it leave
+				// entries out, if they act on each object alone.
+				s.keepTree(n)
+				grew = true
+				continue
 			}
 			added, err := s.keepTargets(n)
 			if err != nil {
@@ -809,6 +815,16 @@ func (s *scope) keepObject(o *render.Object) error {
 	}
 	s.tree.entriesReading(from, func(en *entry) { s.keep[en] = true })
 	return nil
+}
+
+// keepTree keeps every entry of n's tree.
+func (s *scope) keepTree(n *kustNode) {
+	for _, en := range n.entries {
+		s.keep[en] = true
+		if en.node != nil {
+			s.keepTree(en.node)
+		}
+	}
 }
 
 // dropped lists, per kustomization the reduced render reaches, the entries it leaves out.

@@ -73,6 +73,23 @@ func TestReducedEqualsWhole(t *testing.T) {
 		t.Run("fleet/"+c.name, func(t *testing.T) { compareReduced(t, fleet, fleetTargets, c) })
 	}
 
+	// The platform shape: an overlay over applications whose own kustomizations copy fields
+	// between objects (replacements, generators, components). A change in one application
+	// renders that application whole and leaves the others out.
+	platform := filepath.Join(t.TempDir(), "platform")
+	shape, err := repogen.Platform(platform, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app = strings.TrimSuffix(shape.Deployment, "-controller-manager")
+	// The scale is placed in the file under the replacements and generators.
+	for _, c := range []reductionCase{
+		{name: "scale", target: shape.Path, gk: deployments, object: shape.Deployment, mutate: setReplicas(4), reduced: true},
+		{name: "delete from a component", target: shape.Path, gk: schema.GroupKind{Group: "networking.k8s.io", Kind: "NetworkPolicy"}, object: app + "-web", del: true},
+	} {
+		t.Run("platform/"+c.name, func(t *testing.T) { compareReduced(t, platform, []string{shape.Path}, c) })
+	}
+
 	samples := []struct {
 		repo    string
 		targets []string

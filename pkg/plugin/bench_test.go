@@ -241,11 +241,13 @@ func BenchmarkScaleInProcess(b *testing.B) {
 	b.Logf("in-process, manifests=%d: scale median %s ms (%d runs)", opts.Manifests(), scale.String(), len(scale.ms))
 }
 
-// measurement is one command's run: wall-clock time, and the CPU time (user and system) of its
-// process, which a machine shared with other work inflates much less.
+// measurement is one command's run: wall-clock time, the CPU time (user and system) of its
+// process, which a machine shared with other work inflates much less, and its peak memory.
 type measurement struct {
 	wall, cpu time.Duration
-	timedOut  bool
+	// rss is the process's peak resident set in bytes.
+	rss      int64
+	timedOut bool
 }
 
 // samples are one measurement's durations in milliseconds. A run killed at its deadline counts
@@ -316,6 +318,7 @@ func runTo(b *testing.B, stdout io.Writer, timeout time.Duration, dir, bin strin
 	m := measurement{wall: time.Since(start)}
 	if cmd.ProcessState != nil {
 		m.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		m.rss = peakRSS(cmd.ProcessState)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		m.timedOut = true
