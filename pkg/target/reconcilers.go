@@ -164,7 +164,7 @@ func helmTargets(repoDir string, ts []Target, objs []reconciler.Object) []Target
 				includes, _ = IncludedDirs(repoDir, t.Path)
 				read = true
 			}
-			if !readsFile(t.Path, includes, r.File) {
+			if !readsFile(repoDir, t.Path, includes, r.File) {
 				continue
 			}
 			a := *t.Applied
@@ -188,18 +188,14 @@ func helmTargets(repoDir string, ts []Target, objs []reconciler.Object) []Target
 	return out
 }
 
-// readsFile tells whether a kustomization at dir, which includes the files and directories
-// includes, reads file.
-func readsFile(dir string, includes []string, file string) bool {
-	if dir == "." || strings.HasPrefix(file, strings.TrimSuffix(dir, "/")+"/") {
-		return true
+// readsFile tells whether the target directory dir, whose kustomizations include the files and
+// directories includes, reads file as a manifest: a file its kustomizations list, or, in a
+// directory without a kustomization (which Flux reads whole), any file below it.
+func readsFile(repoDir, dir string, includes []string, file string) bool {
+	if kustomizationFile(filepath.Join(repoDir, filepath.FromSlash(dir))) == "" {
+		return dir == "." || strings.HasPrefix(file, strings.TrimSuffix(dir, "/")+"/")
 	}
-	for _, inc := range includes {
-		if inc == file || strings.HasPrefix(file, inc+"/") {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(includes, file)
 }
 
 // onBranches leaves out, with a warning each, the reconcilers of this repository that follow
