@@ -104,9 +104,14 @@ func NewEngineWithIncludes(root string, targets []Target, includes map[string][]
 	e := newEngine(root, targets)
 	for _, tg := range targets {
 		t, dir := tg.Key(), tg.Path
+		var chart []string
+		if tg.Applied != nil {
+			// A chart's directory and value files, which no kustomization names.
+			chart = tg.Applied.ChartReads(os.DirFS(root))
+		}
 		if !hasKustomization(filepath.Join(root, filepath.FromSlash(dir))) {
 			// A plain directory: what it reads is what lies below it.
-			e.reads[t] = nil
+			e.reads[t] = chart
 			continue
 		}
 		inc, ok := includes[dir]
@@ -119,7 +124,7 @@ func NewEngineWithIncludes(root string, targets []Target, includes map[string][]
 				inc = nil
 			}
 		}
-		inc = slices.Clone(inc)
+		inc = append(slices.Clone(inc), chart...)
 		sort.Strings(inc)
 		e.reads[t] = inc
 	}

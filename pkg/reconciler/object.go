@@ -8,6 +8,7 @@ package reconciler
 import (
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -121,4 +122,49 @@ func (a *Applied) Plain(fsys fs.FS) bool {
 		return true
 	}
 	return false
+}
+
+// ChartReads are the repository paths a Helm target reads beyond its directory and what the
+// kustomizations there include: for a Flux HelmRelease whose chart is in a GitRepository, the
+// chart's directory and its valuesFiles (as the HelmRelease's file writes them; an overlay
+// that changes them is read by the render, which the closed loop then follows); for an Argo CD
+// Helm source, its chart's directory and its value files (relative to the chart, or $REF/…).
+// fsys is the repository. Nil for other targets.
+func (a *Applied) ChartReads(fsys fs.FS) []string {
+	var out []string
+	switch {
+	case a.Release != nil && a.Release.Obj != nil:
+		spec, _, _ := unstructured.NestedMap(a.Release.Obj.Object, "spec", "chart", "spec")
+		ref, _ := spec["sourceRef"].(map[string]any)
+		if kind, _ := ref["kind"].(string); kind != "GitRepository" {
+			return nil
+		}
+		if chart, _ := spec["chart"].(string); chart != "" {
+			out = append(out, FluxPath(chart))
+		}
+		files, _ := spec["valuesFiles"].([]any)
+		for _, f := range files {
+			if s, ok := f.(string); ok {
+				out = append(out, FluxPath(s))
+			}
+		}
+	case IsArgoApplication(a.Reconciler):
+		src, err := ReadArgoSource(a.Reconciler.Obj, a.Source, fsys)
+		if err != nil || src.Type != ArgoHelm {
+			return nil
+		}
+		out = append(out, src.Path)
+		helm, _ := src.Spec["helm"].(map[string]any)
+		files, _ := helm["valueFiles"].([]any)
+		for _, f := range files {
+			s, _ := f.(string)
+			if strings.HasPrefix(s, "$") {
+				_, rest, _ := strings.Cut(s, "/")
+				out = append(out, FluxPath(rest))
+			} else if s != "" {
+				out = append(out, FluxPath(path.Join(src.Path, s)))
+			}
+		}
+	}
+	return out
 }
