@@ -176,3 +176,48 @@ spec:
 		t.Errorf("the commit:\n%s", d)
 	}
 }
+
+// An Argo CD Application whose chart comes from a Helm repository (served on 127.0.0.1) and
+// whose values come from a $values file of this repository: the change is written in that file,
+// proven by the fetched chart's render.
+func TestArgoHelmChartFromHelmRepository(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "argocd-helm")
+	srv := serveChart(t, filepath.Join(dir, "charts", "web"))
+	writeFiles(t, dir, map[string]string{
+		"values/web/remote.yaml": "# Values for web from the chart repository.\nreplicaCount: 2\n",
+		"apps/web-remote.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-remote
+  namespace: argocd
+spec:
+  project: default
+  sources:
+    - repoURL: ` + srv.URL + `
+      chart: web
+      targetRevision: 0.3.0
+      helm:
+        releaseName: web
+        valueFiles:
+          - $values/values/web/remote.yaml
+    - repoURL: https://git.example.com/platform/argo-helm.git
+      targetRevision: main
+      ref: values
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: web-remote
+`,
+	})
+	testrepo.Git(t, dir, "add", "-A")
+	testrepo.Git(t, dir, "commit", "-qm", "web from the chart repository")
+	testrepo.Git(t, dir, "remote", "add", "origin", "https://git.example.com/platform/argo-helm.git")
+
+	files := mustGitops(t, dir, "scale", "deploy/web", "-n", "web-remote", "--replicas=4", "--target", "application/argocd/web-remote")
+	if want := []string{"values/web/remote.yaml"}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("the commit changes %q, want %q", files, want)
+	}
+	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-replicaCount: 2\n+replicaCount: 4\n") {
+		t.Errorf("the commit:\n%s", d)
+	}
+}

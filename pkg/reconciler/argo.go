@@ -116,8 +116,13 @@ func argoApplied(o Object, fsys fs.FS, repoURL string) ([]Applied, []ArgoSkipped
 		switch {
 		case url == "":
 			return nil, nil, fmt.Errorf("%s: %s has no repoURL", describe(o), ArgoSourceField(o.Obj, i))
+		case chart != "" && o.File == "":
+			skip("Helm chart %s from %s: an Application read from the cluster, whose values no file of this repository holds", chart, url)
+			continue
 		case chart != "":
-			skip("Helm chart %s from %s: rendered by Helm", chart, url)
+			// A chart from a Helm or OCI repository: its values are in the Application's file
+			// and in $REF/… files of this repository; the target is the Application's directory.
+			applied = append(applied, Applied{Reconciler: o, Source: i, URL: repoURL, Branch: argoRefRevision(srcs, repoURL), Path: path.Dir(o.File)})
 			continue
 		case strings.HasPrefix(url, "oci://"):
 			skip("OCI artifact %s: not a Git repository", url)
@@ -145,6 +150,20 @@ func argoApplied(o Object, fsys fs.FS, repoURL string) ([]Applied, []ArgoSkipped
 		applied = append(applied, Applied{Reconciler: o, Source: i, URL: url, Branch: rev, Path: src.Path})
 	}
 	return applied, skipped, nil
+}
+
+// argoRefRevision is the revision the Application's ref source of this repository (url) follows,
+// "HEAD" when it has none.
+func argoRefRevision(srcs []map[string]any, url string) string {
+	for _, s := range srcs {
+		u, _ := s["repoURL"].(string)
+		ref, _ := s["ref"].(string)
+		rev, _ := s["targetRevision"].(string)
+		if ref != "" && rev != "" && (url == "" || SameRepository(u, url)) {
+			return rev
+		}
+	}
+	return "HEAD"
 }
 
 // argoSources are an Application's sources: spec.sources when it has any (multi), else
@@ -229,6 +248,9 @@ func ReadArgoSource(app *unstructured.Unstructured, i int, fsys fs.FS) (*ArgoSou
 	}
 	if src.Type, err = argoSourceType(src.Spec); err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	if chart, _ := src.Spec["chart"].(string); chart != "" {
+		src.Type = ArgoHelm
 	}
 	if src.Type == "" {
 		src.Type = discoverArgoType(fsys, p)

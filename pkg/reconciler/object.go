@@ -153,7 +153,10 @@ func (a *Applied) ChartReads(fsys fs.FS) []string {
 		if err != nil || src.Type != ArgoHelm {
 			return nil
 		}
-		out = append(out, src.Path)
+		chart, _ := src.Spec["chart"].(string)
+		if chart == "" {
+			out = append(out, src.Path)
+		}
 		helm, _ := src.Spec["helm"].(map[string]any)
 		files, _ := helm["valueFiles"].([]any)
 		for _, f := range files {
@@ -161,7 +164,7 @@ func (a *Applied) ChartReads(fsys fs.FS) []string {
 			if strings.HasPrefix(s, "$") {
 				_, rest, _ := strings.Cut(s, "/")
 				out = append(out, FluxPath(rest))
-			} else if s != "" {
+			} else if s != "" && chart == "" {
 				out = append(out, FluxPath(path.Join(src.Path, s)))
 			}
 		}

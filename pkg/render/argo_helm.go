@@ -31,7 +31,19 @@ func renderArgoHelm(fsys *overlayFS, root, dir string, opts Options) (res *Resul
 	if src.Type != reconciler.ArgoHelm {
 		return nil, false, nil
 	}
-	ch, err := loadChartDir(fsys, root, src.Path)
+	chartName := str(src.Spec, "chart")
+	var ch *helm.Chart
+	if chartName != "" {
+		// A chart of a Helm repository (or an OCI registry: a repoURL without a scheme).
+		url := str(src.Spec, "repoURL")
+		if !strings.Contains(url, "://") {
+			url = "oci://" + url
+		}
+		fsys.markOutside()
+		ch, err = fetchRepoChart(helm.ChartRef{RepoURL: url, Chart: chartName, Version: str(src.Spec, "targetRevision")})
+	} else {
+		ch, err = loadChartDir(fsys, root, src.Path)
+	}
 	if err != nil {
 		return nil, true, fmt.Errorf("%s %s: %w", name, src.Field, err)
 	}
@@ -43,6 +55,11 @@ func renderArgoHelm(fsys *overlayFS, root, dir string, opts Options) (res *Resul
 	files, _ := hs["valueFiles"].([]any)
 	for i, f := range files {
 		s, _ := f.(string)
+		if chartName != "" && !strings.HasPrefix(s, "$") {
+			// A file of the fetched chart.
+			in.ValueFiles = append(in.ValueFiles, ch.ValuesFile(s))
+			continue
+		}
 		p, err := argoValueFile(src.Path, s, refs)
 		if err != nil {
 			return nil, true, fmt.Errorf("%s %s.helm.valueFiles[%d]: %w", name, src.Field, i, err)

@@ -326,6 +326,11 @@ func scanManifests(data []byte) (manifests bool, objs []reconcilerObject) {
 			}
 			for _, src := range srcs {
 				m, ok := src.(map[string]any)
+				if ok && m["chart"] != nil {
+					// A chart of a Helm repository: the Application's file is a reconciler's
+					// (its values are here), with no path of this repository.
+					objs = append(objs, reconcilerObject{source: sourceRef, name: name})
+				}
 				if !ok || m["chart"] != nil {
 					continue
 				}
