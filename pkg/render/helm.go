@@ -97,7 +97,7 @@ func decodeDocs(docs [][]byte) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-// release renders the HelmRelease that opts.Applied.Release names, found among objs (the
+// renderRelease renders the HelmRelease that opts.Applied.Release names, found among objs (the
 // render of the Kustomization that applies it), as helm-controller installs it.
 func renderRelease(fsys *overlayFS, root string, objs []*Object, opts Options) (*Release, []*Object, error) {
 	want := opts.Applied.Release

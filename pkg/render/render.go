@@ -575,7 +575,8 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	}
 	// With an overlay the render is of the files a commit is about to write.
 	res.outside = fsys.outside
-	res.Cacheable = !fsys.outside && len(opts.Drop) == 0
+	// A chart's render is not cached (the cache stores kustomize's renders, not a release).
+	res.Cacheable = !fsys.outside && len(opts.Drop) == 0 && res.Release == nil
 	return res, nil
 }
 
