@@ -169,6 +169,23 @@ func TestArgoHelmValuesWritten(t *testing.T) {
 			changes: []string{"spec.replicas: 2 → 5"},
 		},
 		{
+			// -c web: the migrations init container has no env key.
+			name: "set env: the chart's empty env list, in the environment's value file", target: "application/argocd/web-production",
+			args:    []string{"set", "env", "deploy/web", "-n", "web-production", "-c", "web", "FOO=bar"},
+			file:    "charts/web/values-production.yaml",
+			diff:    "@@ -7,0 +8,4 @@ resources:\n+\n+env:\n+  - name: FOO\n+    value: bar\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.template.spec.containers[name=web].env: (unset) → [{name: FOO, value: bar}]"},
+		},
+		{
+			name: "set resources: the chart's empty resources block, in the environment's value file", target: "application/argocd/web-staging",
+			args:    []string{"set", "resources", "deploy/web", "-n", "web-staging", "-c", "web", "--limits=cpu=250m"},
+			file:    "charts/web/values-staging.yaml",
+			diff:    "@@ -6,0 +7,4 @@ env:\n+\n+resources:\n+  limits:\n+    cpu: 250m\n",
+			object:  "Deployment/web",
+			changes: []string{"spec.template.spec.containers[name=web].resources: (unset) → {limits: {cpu: 250m}}"},
+		},
+		{
 			// podAnnotations.team is set in values/web/common.yaml, which web-edge reads too.
 			name: "a shared value file: the environment's own file instead", target: "application/argocd/web-staging",
 			args:    []string{"patch", "deploy/web", "-n", "web-staging", "--type", "merge", "-p", `{"spec":{"template":{"metadata":{"annotations":{"team":"storefront"}}}}}`},
