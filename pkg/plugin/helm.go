@@ -311,8 +311,16 @@ func setKeys(src []byte, keys []helmvalues.Key) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := setKeysAt(f, 0, nil, keys); err != nil {
+		return nil, err
+	}
+	return f.Bytes(), nil
+}
+
+// setKeysAt sets keys below the path base of document doc of f.
+func setKeysAt(f *yamledit.File, doc int, base yamledit.Path, keys []helmvalues.Key) error {
 	for _, k := range keys {
-		var p yamledit.Path
+		p := append(yamledit.Path{}, base...)
 		for _, e := range k.Path {
 			switch v := e.(type) {
 			case string:
@@ -323,13 +331,13 @@ func setKeys(src []byte, keys []helmvalues.Key) ([]byte, error) {
 		}
 		var n yaml.Node
 		if err := n.Encode(k.Value); err != nil {
-			return nil, err
+			return err
 		}
-		if err := f.Set(0, p, &n); err != nil {
-			return nil, err
+		if err := f.Set(doc, p, &n); err != nil {
+			return err
 		}
 	}
-	return f.Bytes(), nil
+	return nil
 }
 
 // stringPath is a values path of mapping keys only (nil when it indexes a list).
@@ -437,23 +445,8 @@ func argoValuesChange(root string, rel *render.Release, keys []helmvalues.Key, s
 		}
 		return change.ObjectChange{Layer: app.File + " (" + rel.Field + ".helm.values)", Files: map[string][]byte{app.File: f.Bytes()}}, nil
 	}
-	for _, k := range keys {
-		p := append(append(yamledit.Path{}, base...), yamledit.Key("valuesObject"))
-		for _, e := range k.Path {
-			switch v := e.(type) {
-			case string:
-				p = append(p, yamledit.Key(v))
-			case int:
-				p = append(p, yamledit.Index(v))
-			}
-		}
-		var n yaml.Node
-		if err := n.Encode(k.Value); err != nil {
-			return change.ObjectChange{}, err
-		}
-		if err := f.Set(app.Doc, p, &n); err != nil {
-			return change.ObjectChange{}, fmt.Errorf("%s: %w", app.File, err)
-		}
+	if err := setKeysAt(f, app.Doc, append(base, yamledit.Key("valuesObject")), keys); err != nil {
+		return change.ObjectChange{}, fmt.Errorf("%s: %w", app.File, err)
 	}
 	return change.ObjectChange{Layer: app.File + " (" + rel.Field + ".helm.valuesObject)", Files: map[string][]byte{app.File: f.Bytes()}}, nil
 }
