@@ -56,6 +56,9 @@ for f in hack/kubectl_complete-gitops kubectl_complete-gitops; do
 done
 [[ -n $COMPLETION ]] || log "no kubectl_complete-gitops found; archives ship without it"
 
+# The same build tags as `make build` (Makefile: GOTAGS), and issue 19's ceiling for the binary.
+GOTAGS=${GOTAGS:-disable_grpc_modules}
+MAX_BINARY_BYTES=100000000
 LDFLAGS="-s -w -X $PKG.Version=$VERSION -X $PKG.GitCommit=$GIT_COMMIT -X $PKG.BuildDate=$BUILD_DATE"
 
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/kubectl-gitops-dist.XXXXXX")
@@ -81,7 +84,9 @@ for platform in "${PLATFORMS_TO_BUILD[@]}"; do
 	log "building $os/$arch"
 	# GOAMD64/GOARM64 pinned to the baseline so the release runs on every CPU of the arch.
 	CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOAMD64=v1 GOARM64=v8.0 \
-		go build -trimpath -buildvcs=false -ldflags "$LDFLAGS" -o "$dir/$bin" "$MAIN"
+		go build -trimpath -buildvcs=false -tags "$GOTAGS" -ldflags "$LDFLAGS" -o "$dir/$bin" "$MAIN"
+	size=$(wc -c <"$dir/$bin")
+	((size < MAX_BINARY_BYTES)) || die "$os/$arch binary is $size bytes, over the $MAX_BINARY_BYTES the release keeps to (README: Binary size)"
 
 	cp LICENSE "$dir/LICENSE"
 	files=("$bin" LICENSE)
