@@ -12,7 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+
+	"golang.org/x/sync/errgroup"
 )
+
+// listConcurrency bounds the list requests in flight.
+const listConcurrency = 8
 
 // ListOptions choose the live objects of a bulk capture.
 type ListOptions struct {
@@ -31,7 +36,8 @@ func List(ctx context.Context, disc discovery.DiscoveryInterface, dyn dynamic.In
 		return nil, fmt.Errorf("discovering the resource types: %w", err)
 	}
 	seenKind := map[string]bool{}
-	var out []*unstructured.Unstructured
+	var gvrs []schema.GroupVersionResource
+	var kinds []string
 	for _, l := range lists {
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
 		if err != nil {
@@ -45,20 +51,37 @@ func List(ctx context.Context, disc discovery.DiscoveryInterface, dyn dynamic.In
 				continue
 			}
 			seenKind[r.Kind] = true
-			gvr := gv.WithResource(r.Name)
-			items, err := dyn.Resource(gvr).Namespace(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: o.Selector})
-			if err != nil {
-				return nil, fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
-			}
-			for i := range items.Items {
-				u := items.Items[i]
-				if u.GetAPIVersion() == "" {
-					u.SetAPIVersion(gv.String())
-					u.SetKind(r.Kind)
-				}
-				out = append(out, &u)
-			}
+			gvrs = append(gvrs, gv.WithResource(r.Name))
+			kinds = append(kinds, r.Kind)
 		}
+	}
+	// The lists are independent; a few at a time, as a namespace has some forty types.
+	found := make([][]*unstructured.Unstructured, len(gvrs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(listConcurrency)
+	for i, gvr := range gvrs {
+		g.Go(func() error {
+			items, err := dyn.Resource(gvr).Namespace(o.Namespace).List(gctx, metav1.ListOptions{LabelSelector: o.Selector})
+			if err != nil {
+				return fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
+			}
+			for j := range items.Items {
+				u := items.Items[j]
+				if u.GetAPIVersion() == "" {
+					u.SetAPIVersion(gvr.GroupVersion().String())
+					u.SetKind(kinds[i])
+				}
+				found[i] = append(found[i], &u)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, f := range found {
+		out = append(out, f...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]

@@ -155,7 +155,19 @@ func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error
 	if err != nil {
 		return err
 	}
-	live, named, err := o.readLive(ctx, f)
+	cfg, err := f.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	// The lists of a bulk capture and the dry-runs that decide defaults come in bursts:
+	// kubectl's client-side limit of five a second would make a namespace take minutes.
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 200, 400
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	live, named, err := o.readLive(ctx, f, dyn)
 	if err != nil {
 		return err
 	}
@@ -167,18 +179,6 @@ func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error
 			continue
 		}
 		items = append(items, &captureItem{live: u, named: named})
-	}
-	cfg, err := f.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	// The dry-runs that decide defaults come in bursts: kubectl's client-side limit of five a
-	// second would make a namespace take minutes.
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = 200, 400
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
 	}
 	mapper, err := f.ToRESTMapper()
 	if err != nil {
@@ -269,13 +269,9 @@ func liveName(u *unstructured.Unstructured) string {
 }
 
 // readLive reads the objects to capture: the named ones (named is true), or a bulk selection.
-func (o *CaptureOptions) readLive(ctx context.Context, f cmdutil.Factory) ([]*unstructured.Unstructured, bool, error) {
+func (o *CaptureOptions) readLive(ctx context.Context, f cmdutil.Factory, dyn dynamic.Interface) ([]*unstructured.Unstructured, bool, error) {
 	ns := o.sel.Namespace
 	if len(o.args) == 0 {
-		dyn, err := f.DynamicClient()
-		if err != nil {
-			return nil, false, err
-		}
 		disc, err := f.ToDiscoveryClient()
 		if err != nil {
 			return nil, false, err

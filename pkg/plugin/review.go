@@ -160,7 +160,7 @@ func (c *changeFlags) finishRequest(ctx context.Context, streams genericiooption
 	for i, o := range objs {
 		fmt.Fprintf(streams.ErrOut, "%s %s\n", o, verbs[i])
 	}
-	fmt.Fprintf(streams.ErrOut, "committed %s on %s: %s, pushed\n", shortHash(res.Commit), res.Branch, strings.Join(res.Files, ", "))
+	fmt.Fprintf(streams.ErrOut, "committed %s on %s: %s, pushed\n", shortHash(res.Commit), res.Branch, fileList(res.Files))
 	if pr == nil {
 		return nil
 	}

@@ -365,7 +365,7 @@ func printResultEach(streams genericiooptions.IOStreams, output string, res *wor
 		}
 		return nil
 	}
-	where := strings.Join(res.Files, ", ")
+	where := fileList(res.Files)
 	for i, o := range objs {
 		fmt.Fprintf(streams.Out, "%s %s\n", o, verbs[i])
 	}
@@ -375,6 +375,16 @@ func printResultEach(streams genericiooptions.IOStreams, output string, res *wor
 	}
 	fmt.Fprintf(streams.ErrOut, "committed %s on %s: %s%s\n", shortHash(res.Commit), res.Branch, where, pushed)
 	return nil
+}
+
+// fileList names a commit's files on the line that reports it; a bulk commit (a namespace's
+// capture) names the first few and counts the rest, which `git show --stat` lists.
+func fileList(files []string) string {
+	const shown = 5
+	if len(files) <= shown+1 {
+		return strings.Join(files, ", ")
+	}
+	return fmt.Sprintf("%s and %d more files", strings.Join(files[:shown], ", "), len(files)-shown)
 }
 
 // finish reports a committed change as printResultEach does and, with --wait, waits for the

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -61,6 +62,30 @@ func TestObjectArgsFormError(t *testing.T) {
 			if other != args[0] && strings.Contains(stderr, "gitops "+other) {
 				t.Errorf("%s: the error names another command (%s):\n%s", strings.Join(args, " "), other, stderr)
 			}
+		}
+	}
+}
+
+// A commit's line names up to six files; a bulk commit names five and counts the rest.
+func TestFileList(t *testing.T) {
+	files := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("f%d.yaml", i))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		n    int
+		want string
+	}{
+		{1, "f0.yaml"},
+		{6, "f0.yaml, f1.yaml, f2.yaml, f3.yaml, f4.yaml, f5.yaml"},
+		{7, "f0.yaml, f1.yaml, f2.yaml, f3.yaml, f4.yaml and 2 more files"},
+		{201, "f0.yaml, f1.yaml, f2.yaml, f3.yaml, f4.yaml and 196 more files"},
+	} {
+		if got := fileList(files(c.n)); got != c.want {
+			t.Errorf("%d files: %q, want %q", c.n, got, c.want)
 		}
 	}
 }
