@@ -85,6 +85,49 @@ func TestPruneDropsWhatTheServerRestores(t *testing.T) {
 	}
 }
 
+// portServer defaults spec.targetPort to spec.port: a default that depends on a sibling.
+type portServer struct{}
+
+func (portServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out := u.DeepCopy()
+	if _, ok, _ := unstructured.NestedFieldNoCopy(out.Object, "spec", "targetPort"); !ok {
+		port, _, _ := unstructured.NestedFieldNoCopy(out.Object, "spec", "port")
+		_ = unstructured.SetNestedField(out.Object, port, "spec", "targetPort")
+	}
+	return out, nil
+}
+
+// An object whose cached decisions hold is decided by one dry-run, checked against the live
+// object; one they do not hold for (a default that follows a sibling) is walked again.
+func TestPruneChecksCachedDecisionsAgainstTheLiveObject(t *testing.T) {
+	d := NewDefaults(portServer{})
+	for i, tc := range []struct {
+		in, want string
+		probes   int
+	}{
+		// Walked: spec, port, targetPort.
+		{"{kind: Svc, spec: {port: 80, targetPort: 80}}", "{kind: Svc, spec: {port: 80}}", 3},
+		// Every decision cached: the check alone.
+		{"{kind: Svc, spec: {port: 80, targetPort: 80}}", "{kind: Svc, spec: {port: 80}}", 1},
+		// targetPort 80 was a default for port 80, not for 90: the check fails, and the walk
+		// without the cache (spec, port, targetPort) follows the pass (spec, port), the check
+		// and the original's dry-run.
+		{"{kind: Svc, spec: {port: 90, targetPort: 80}}", "{kind: Svc, spec: {port: 90, targetPort: 80}}", 7},
+	} {
+		before := d.Probes
+		got, err := d.Prune(context.Background(), obj(t, tc.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := obj(t, tc.want); !reflect.DeepEqual(got.Object, want.Object) {
+			t.Errorf("%d: got %v, want %v", i, got.Object, want.Object)
+		}
+		if n := d.Probes - before; n != tc.probes {
+			t.Errorf("%d: %d dry-runs, want %d", i, n, tc.probes)
+		}
+	}
+}
+
 func TestLiveValuesTakesTheLiveValuesOfTheRenderedFields(t *testing.T) {
 	rendered := obj(t, `apiVersion: apps/v1
 kind: Deployment

@@ -87,20 +87,28 @@ func (p path) String() string {
 // skipTop are the top-level fields that are the object's identity, never defaults to drop.
 var skipTop = map[string]bool{"apiVersion": true, "kind": true, "metadata": true, "status": true}
 
-// Prune returns a copy of a cleaned object without the values the server would default.
+// Prune returns a copy of a cleaned live object (Clean) without the values the server would
+// default.
 func (d *Defaults) Prune(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	kind := obj.GroupVersionKind().GroupKind().String()
-	// First with the cached decisions, checked by one dry-run against the original; without
-	// them when the check fails (a default that depends on a sibling's value).
+	// First with the cached decisions, checked; without them when the check fails.
 	work, fromCache, err := d.pass(ctx, kind, obj, true)
 	if err != nil || !fromCache {
 		return work, err
 	}
-	reference, err := d.dryRun(ctx, probe(obj))
-	if err != nil {
-		return nil, fmt.Errorf("dry-run create of %s %s: %w", strings.ToLower(kind), obj.GetName(), err)
+	// The live object is the first reference: when the pruned one is stored as it is, the
+	// manifest reproduces it, and one dry-run has decided. Otherwise (a default that depends
+	// on a sibling, or the server's defaults changed since it was stored) a dry-run of the
+	// original is, and the cached decisions are dropped when that differs too.
+	got, err := d.dryRun(ctx, probe(work))
+	if err == nil && reflect.DeepEqual(comparable(Clean(got)), comparable(obj)) {
+		return work, nil
 	}
-	if d.sameAsReference(ctx, work, reference) {
+	reference, err2 := d.dryRun(ctx, probe(obj))
+	if err2 != nil {
+		return nil, fmt.Errorf("dry-run create of %s %s: %w", strings.ToLower(kind), obj.GetName(), err2)
+	}
+	if err == nil && reflect.DeepEqual(comparable(got), comparable(reference)) {
 		return work, nil
 	}
 	work, _, err = d.pass(ctx, kind, obj, false)
@@ -123,15 +131,6 @@ func (d *Defaults) pass(ctx context.Context, kind string, obj *unstructured.Unst
 		fromCache = fromCache || c
 	}
 	return work, fromCache, nil
-}
-
-// sameAsReference tells whether the pruned object is stored as the original would be.
-func (d *Defaults) sameAsReference(ctx context.Context, work, reference *unstructured.Unstructured) bool {
-	got, err := d.dryRun(ctx, probe(work))
-	if err != nil {
-		return false
-	}
-	return reflect.DeepEqual(comparable(got), comparable(reference))
 }
 
 // walk decides the subtree at p of work: removes it when it is a default, else descends. It
