@@ -36,11 +36,19 @@ func renderArgoHelm(fsys *overlayFS, root, dir string, opts Options) (res *Resul
 	if chartName != "" {
 		// A chart of a Helm repository (or an OCI registry: a repoURL without a scheme).
 		url := str(src.Spec, "repoURL")
+		ref := helm.ChartRef{RepoURL: url, Chart: chartName, Version: str(src.Spec, "targetRevision")}
+		argoNS := app.Namespace()
+		if argoNS == "" {
+			argoNS = "argocd"
+		}
+		if ref.Credentials, err = argoCredentials(opts.Cluster, argoNS, url); err != nil {
+			return nil, true, fmt.Errorf("%s %s: %w", name, src.Field, err)
+		}
 		if !strings.Contains(url, "://") {
-			url = "oci://" + url
+			ref.RepoURL = "oci://" + url
 		}
 		fsys.markOutside()
-		ch, err = fetchRepoChart(helm.ChartRef{RepoURL: url, Chart: chartName, Version: str(src.Spec, "targetRevision")})
+		ch, err = fetchRepoChart(ref)
 	} else {
 		ch, err = loadChartDir(fsys, root, src.Path)
 	}
