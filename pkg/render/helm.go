@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"path"
 	"net/url"
+	"path"
 	"path/filepath"
 	"strings"
 

@@ -123,7 +123,6 @@ func sameFields(obj map[string]any, want map[string]string, defaults map[string]
 	return fmt.Errorf("is not the repository's (%s): its artifact is another chart", strings.Join(differ, "; "))
 }
 
-
 // secretCredentials are the credentials of a Flux source's spec.secretRef Secret ns/name, read
 // through lookup: username and password, or for an OCI registry a dockerconfigjson's entry for
 // host. Zero credentials when there is no Secret to read (not connected); an error when the
