@@ -27,6 +27,12 @@ import (
 // Helm HTTP repository (index.yaml and the archive) on 127.0.0.1.
 func serveChart(t *testing.T, dir string) *httptest.Server {
 	t.Helper()
+	return serveChartWith(t, dir, nil)
+}
+
+// serveChartWith serves the chart in dir as serveChart does, through wrap when it is not nil.
+func serveChartWith(t *testing.T, dir string, wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
 	ch, err := chartloader.LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +55,11 @@ func serveChart(t *testing.T, dir string) *httptest.Server {
 	if err := index.WriteFile(filepath.Join(served, "index.yaml"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := httptest.NewServer(http.FileServer(http.Dir(served)))
+	var h http.Handler = http.FileServer(http.Dir(served))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
 	return s
 }
