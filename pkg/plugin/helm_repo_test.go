@@ -231,3 +231,67 @@ spec:
 		t.Errorf("the commit:\n%s", d)
 	}
 }
+
+// A HelmRelease whose spec.chartRef names a HelmChart of the repository: the HelmChart's spec
+// (chart, version, HelmRepository source in its own namespace) gives the chart, fetched from a
+// Helm repository on 127.0.0.1, and the change is written in the environment's values patch.
+func TestHelmReleaseChartRefHelmChart(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "flux-helm")
+	srv := serveChart(t, filepath.Join(dir, "charts", "web"))
+	release := strings.Replace(readFile(t, dir, "apps/base/web/release.yaml"), `  chart:
+    spec:
+      chart: ./charts/web
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system`, `  chartRef:
+    kind: HelmChart
+    name: web
+    namespace: charts`, 1)
+	writeFiles(t, dir, map[string]string{
+		"apps/base/web/release.yaml": release,
+		"apps/base/web/chart.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: charts
+  namespace: charts
+spec:
+  interval: 1h
+  url: ` + srv.URL + `
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
+metadata:
+  name: web
+  namespace: charts
+spec:
+  interval: 1h
+  chart: web
+  version: "0.3.x"
+  sourceRef:
+    kind: HelmRepository
+    name: charts
+`,
+		"apps/base/web/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace.yaml\n  - chart.yaml\n  - release.yaml\n",
+	})
+	testrepo.Git(t, dir, "rm", "-rq", "charts")
+	testrepo.Git(t, dir, "add", "-A")
+	testrepo.Git(t, dir, "commit", "-qm", "web from a HelmChart")
+
+	const tgt = "helmrelease/web/web@apps/staging"
+	out, stderr, code := gitops(t, "render", tgt, "--repo", dir)
+	if code != 0 {
+		t.Fatalf("render: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(out, "replicas: 2") || !strings.Contains(out, "image: registry.example.com/web:1.5.0-rc.1") {
+		t.Errorf("render does not show the staging values on the HelmChart's chart:\n%s", out)
+	}
+	files := mustGitops(t, dir, "scale", "deploy/web", "-n", "web", "--replicas=3", "--target", tgt)
+	if want := []string{"apps/staging/web-values.yaml"}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("the commit changes %q, want %q", files, want)
+	}
+	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-    replicaCount: 2\n+    replicaCount: 3\n") {
+		t.Errorf("the commit:\n%s", d)
+	}
+}
