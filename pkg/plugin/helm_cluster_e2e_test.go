@@ -93,7 +93,7 @@ spec: {chart: web, version: "0.3.x", interval: 1h, sourceRef: {kind: HelmReposit
 `, ns, srv.URL)); err != nil {
 		t.Fatal(err)
 	}
-	artifact := waitArtifact(t, ctx, dynamic.NewForConfigOrDie(c.RESTConfig()), ns, "web-web")
+	artifact := waitArtifact(t, ctx, dynamic.NewForConfigOrDie(c.RESTConfig()), "helmcharts", ns, "web-web")
 	u, err := url.Parse(artifact)
 	if err != nil {
 		t.Fatal(err)
@@ -134,11 +134,11 @@ spec: {chart: web, version: "0.3.x", interval: 1h, sourceRef: {kind: HelmReposit
 	}
 }
 
-// waitArtifact waits until source-controller has fetched HelmChart ns/name and returns its
-// artifact's URL.
-func waitArtifact(t *testing.T, ctx context.Context, dyn dynamic.Interface, ns, name string) string {
+// waitArtifact waits until source-controller has fetched the source ns/name (of resource
+// helmcharts, ocirepositories) and returns its artifact's URL.
+func waitArtifact(t *testing.T, ctx context.Context, dyn dynamic.Interface, resource, ns, name string) string {
 	t.Helper()
-	gvr := schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "helmcharts"}
+	gvr := schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: resource}
 	for {
 		u, err := dyn.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
@@ -148,7 +148,7 @@ func waitArtifact(t *testing.T, ctx context.Context, dyn dynamic.Interface, ns, 
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("HelmChart %s/%s has no artifact (last error: %v)", ns, name, err)
+			t.Fatalf("%s %s/%s has no artifact (last error: %v)", resource, ns, name, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -220,5 +220,143 @@ stringData: {username: %[2]s, password: %[3]s}
 	}
 	if strings.Contains(out+stderr, password) {
 		t.Errorf("render printed the password")
+	}
+}
+
+// With the real source-controller: a HelmRelease's spec.chartRef OCIRepository whose chart is in
+// an OCI registry on 127.0.0.1. With the registry stopped and the chart cache empty, a change
+// connected to the cluster renders the chart from the OCIRepository's artifact.
+func TestE2EHelmChartRefOCIFromClusterCopy(t *testing.T) {
+	c := testcluster.Shared(t)
+	testcluster.WithFlux(t, c)
+	gitEnv(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	ns := "ocicopy-" + utilrand.String(6)
+	dir := testrepo.New(t, "flux-helm")
+	srv, host := pushChart(t, filepath.Join(dir, "charts", "web"), "charts/web:0.3.0")
+	oci := fmt.Sprintf(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: web
+  namespace: %s
+spec:
+  interval: 1h
+  insecure: true
+  url: oci://%s/charts/web
+  ref:
+    tag: 0.3.0
+  layerSelector:
+    mediaType: application/vnd.cncf.helm.chart.content.v1.tar+gzip
+    operation: copy
+`, ns, host)
+	release := strings.Replace(readFile(t, dir, "apps/base/web/release.yaml"), `  chart:
+    spec:
+      chart: ./charts/web
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system`, `  chartRef:
+    kind: OCIRepository
+    name: web
+    namespace: `+ns, 1)
+	writeFiles(t, dir, map[string]string{
+		"apps/base/web/release.yaml":       release,
+		"apps/base/web/oci.yaml":           oci,
+		"apps/base/web/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace.yaml\n  - oci.yaml\n  - release.yaml\n",
+	})
+	testrepo.Git(t, dir, "rm", "-rq", "charts")
+	testrepo.Git(t, dir, "add", "-A")
+	testrepo.Git(t, dir, "commit", "-qm", "web from the OCI registry")
+	if _, err := c.ApplyYAML(ctx, "", []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: "+ns+"}\n---\n"+oci)); err != nil {
+		t.Fatal(err)
+	}
+	artifact := waitArtifact(t, ctx, dynamic.NewForConfigOrDie(c.RESTConfig()), "ocirepositories", ns, "web")
+	u, err := url.Parse(artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ServeThroughProxy(t, testcluster.FluxNamespace, "source-controller", 80, "source-controller-"+ns, u.Host)
+	srv.Close()
+
+	const tgt = "helmrelease/web/web@apps/staging"
+	_, stderr, code := gitops(t, "scale", "deploy/web", "-n", "web", "--replicas=7", "--target", tgt, "--repo", dir)
+	if code == 0 {
+		t.Fatalf("scale not connected to the cluster succeeded with the registry stopped and no cached chart:\n%s", stderr)
+	}
+	files := mustGitops(t, dir, "scale", "deploy/web", "-n", "web", "--replicas=7", "--target", tgt, "--kubeconfig="+c.KubeconfigPath)
+	if want := []string{"apps/staging/web-values.yaml"}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("the commit changes %q, want %q", files, want)
+	}
+	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-    replicaCount: 2\n+    replicaCount: 7\n") {
+		t.Errorf("the commit:\n%s", d)
+	}
+}
+
+// An Argo CD Application whose chart is in a private Helm repository: connected, the render
+// reads the repository Secret (argocd.argoproj.io/secret-type: repository) whose url is the
+// Application's repoURL from Argo CD's namespace, and fetches the chart with it.
+func TestE2EArgoHelmPrivateRepository(t *testing.T) {
+	c := testcluster.Shared(t)
+	gitEnv(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	const user, password = "argo", "argo-Pa55-word"
+	dir := testrepo.New(t, "argocd-helm")
+	srv := serveChartWith(t, filepath.Join(dir, "charts", "web"), func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	writeFiles(t, dir, map[string]string{"apps/web-private.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-private
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: ` + srv.URL + `
+    chart: web
+    targetRevision: 0.3.0
+    helm:
+      releaseName: web
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: web-private
+`})
+	testrepo.Git(t, dir, "add", "-A")
+	testrepo.Git(t, dir, "commit", "-qm", "web from a private chart repository")
+	testrepo.Git(t, dir, "remote", "add", "origin", "https://git.example.com/platform/argo-helm.git")
+	name := "repo-" + utilrand.String(6)
+	if _, err := c.ApplyYAML(ctx, "", fmt.Appendf(nil, `apiVersion: v1
+kind: Namespace
+metadata: {name: argocd}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: %s
+  namespace: argocd
+  labels: {argocd.argoproj.io/secret-type: repository}
+stringData: {type: helm, name: charts, url: %q, username: %s, password: %s}
+`, name, srv.URL, user, password)); err != nil {
+		t.Fatal(err)
+	}
+	const tgt = "application/argocd/web-private"
+	_, stderr, code := gitops(t, "render", tgt, "--repo", dir)
+	if code == 0 || !strings.Contains(stderr, "401") {
+		t.Errorf("render not connected: exit %d, want the repository's 401\n%s", code, stderr)
+	}
+	out, stderr, code := gitops(t, "render", tgt, "--repo", dir, "--kubeconfig="+c.KubeconfigPath)
+	if code != 0 {
+		t.Fatalf("render connected: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(out, "kind: Deployment") || strings.Contains(out+stderr, password) {
+		t.Errorf("render printed no Deployment, or the password:\n%s\n%s", out, stderr)
 	}
 }

@@ -128,28 +128,7 @@ spec:
 func TestHelmReleaseChartFromOCIRepository(t *testing.T) {
 	gitEnv(t)
 	dir := testrepo.New(t, "flux-helm")
-	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	ch, err := chartloader.LoadDir(filepath.Join(dir, "charts", "web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := chartutil.Save(ch, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.Push(data, host+"/charts/web:0.3.0"); err != nil {
-		t.Fatal(err)
-	}
+	_, host := pushChart(t, filepath.Join(dir, "charts", "web"), "charts/web:0.3.0")
 	release := strings.Replace(readFile(t, dir, "apps/base/web/release.yaml"), `  chart:
     spec:
       chart: ./charts/web
@@ -294,4 +273,33 @@ spec:
 	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-    replicaCount: 2\n+    replicaCount: 3\n") {
 		t.Errorf("the commit:\n%s", d)
 	}
+}
+
+// pushChart packages the chart in dir with the SDK and pushes it as ref (PATH:TAG) to an OCI
+// registry (go-containerregistry's) it serves on 127.0.0.1; host is the registry's HOST:PORT.
+func pushChart(t *testing.T, dir, ref string) (srv *httptest.Server, host string) {
+	t.Helper()
+	srv = httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host = strings.TrimPrefix(srv.URL, "http://")
+	ch, err := chartloader.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Push(data, host+"/"+ref); err != nil {
+		t.Fatal(err)
+	}
+	return srv, host
 }
