@@ -41,14 +41,17 @@ func renderArgoHelm(fsys *overlayFS, root, dir string, opts Options) (res *Resul
 		if argoNS == "" {
 			argoNS = "argocd"
 		}
-		if ref.Credentials, err = argoCredentials(opts.Cluster, argoNS, url); err != nil {
-			return nil, true, fmt.Errorf("%s %s: %w", name, src.Field, err)
-		}
+		// Credentials that cannot be read matter only when the repository is asked.
+		creds, cerr := argoCredentials(opts.Cluster, argoNS, url)
+		ref.Credentials = creds
 		if !strings.Contains(url, "://") {
 			ref.RepoURL = "oci://" + url
 		}
 		fsys.markOutside()
 		ch, err = fetchRepoChart(ref)
+		if err != nil && cerr != nil {
+			err = fmt.Errorf("%w (%v)", err, cerr)
+		}
 	} else {
 		ch, err = loadChartDir(fsys, root, src.Path)
 	}

@@ -332,17 +332,21 @@ func specChart(fsys *overlayFS, root string, objs []*Object, spec map[string]any
 // with the credentials of its spec.secretRef when the render is connected to the cluster.
 func fetchSourceChart(ref helm.ChartRef, spec map[string]any, kind, ns, name string, opts Options, cp *clusterCopy) (*helm.Chart, error) {
 	secret := str(spec, "secretRef", "name")
-	creds, err := secretCredentials(opts.Lookup, ns, secret, urlHost(ref.RepoURL))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s/%s: %w", kind, ns, name, err)
-	}
+	// A chart the cache holds needs no credentials: a Secret that cannot be read matters only
+	// when the repository is asked.
+	creds, cerr := secretCredentials(opts.Lookup, ns, secret, urlHost(ref.RepoURL))
 	ref.Credentials = creds
 	ch, err := fetchChart(ref, opts.Cluster, cp)
 	var unavailable *ChartUnavailableError
-	if err != nil && secret != "" && opts.Lookup == nil && !errors.As(err, &unavailable) {
+	switch {
+	case err == nil || errors.As(err, &unavailable):
+		return ch, err
+	case cerr != nil:
+		return nil, fmt.Errorf("%w (%s %s/%s: %v)", err, kind, ns, name, cerr)
+	case secret != "" && opts.Lookup == nil:
 		return nil, fmt.Errorf("%w (%s %s/%s's credentials, Secret %s/%s, are read from the cluster, and this command is not connected to it)", err, kind, ns, name, ns, secret)
 	}
-	return ch, err
+	return nil, err
 }
 
 // urlHost is the host (and port) of a repository URL.

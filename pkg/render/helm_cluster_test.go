@@ -5,6 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,5 +205,43 @@ func TestArgoCredentials(t *testing.T) {
 		if err != nil || c.Username != want || (want != "" && c.Password != want+"-pw") {
 			t.Errorf("%s: %q/%q, %v; want the %q Secret's", url, c.Username, c.Password, err, want)
 		}
+	}
+}
+
+// A secretRef Secret that cannot be read stops a fetch only when the repository asks for
+// credentials: then the error says both, and names no credential.
+func TestFetchSourceChartSecretUnreadable(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	archive, digest := webArchive(t)
+	auth := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := r.BasicAuth(); auth && !ok {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		switch r.URL.Path {
+		case "/index.yaml":
+			fmt.Fprintf(w, "apiVersion: v1\nentries:\n  web:\n  - apiVersion: v2\n    name: web\n    version: 0.3.0\n    digest: %s\n    urls: [web-0.3.0.tgz]\n", strings.TrimPrefix(digest, "sha256:"))
+		case "/web-0.3.0.tgz":
+			_, _ = w.Write(archive)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	lookup := func(kind, ns, name string) (map[string]string, error) {
+		return nil, errors.New("dial tcp 192.0.2.1:6443: i/o timeout")
+	}
+	spec := map[string]any{"url": srv.URL, "secretRef": map[string]any{"name": "charts-auth"}}
+	ref := helm.ChartRef{RepoURL: srv.URL, Chart: "web", Version: "0.3.x"}
+	if _, err := fetchSourceChart(ref, spec, "HelmRepository", "charts", "charts", Options{Lookup: lookup}, nil); err != nil {
+		t.Fatalf("a repository that asks for no credentials: %v", err)
+	}
+	auth = true
+	// A range is resolved by the repository each time, so it is asked again.
+	_, err := fetchSourceChart(ref, spec, "HelmRepository", "charts", "charts", Options{Lookup: lookup}, nil)
+	want := "(HelmRepository charts/charts: reading Secret charts/charts-auth (spec.secretRef): dial tcp 192.0.2.1:6443: i/o timeout)"
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want the 401 and %q", err, want)
 	}
 }
