@@ -50,11 +50,8 @@ type clusterCopy struct {
 func fetchChart(ref helm.ChartRef, cluster Cluster, cp *clusterCopy) (*helm.Chart, error) {
 	ch, err := fetchRepoChart(ref)
 	var unavailable *ChartUnavailableError
-	if err == nil || cp == nil || !errors.As(err, &unavailable) {
+	if err == nil || cluster == nil || cp == nil || !errors.As(err, &unavailable) {
 		return ch, err
-	}
-	if cluster == nil {
-		return nil, &ChartUnavailableError{msg: fmt.Sprintf("%s, or run the command connected to the cluster (--context), where the copy source-controller holds for %s %s/%s is used", unavailable.msg, cp.kind, cp.namespace, cp.name)}
 	}
 	ch, revision, cerr := clusterChart(cluster, cp)
 	if cerr != nil {
