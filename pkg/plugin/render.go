@@ -37,11 +37,13 @@ var renderLong = templates.LongDesc(`
 	kustomization whose generator made it, and the reconciler options that changed it, in the
 	order they were applied.
 
-	No cluster is contacted, but for a Helm chart when the command knows its kubeconfig reaches
-	the target's cluster (--context or --kubeconfig is given, or the target's configured context
-	is the current one): then valuesFrom and credentials Secrets are read from it, and a chart
-	whose repository cannot be reached, and which the chart cache lacks, is rendered from the
-	copy source-controller holds. A target that does not render exits 1 with the reason.`)
+	No cluster is contacted unless the command knows its kubeconfig reaches the target's cluster
+	(--context or --kubeconfig is given, or the target's configured context is the current one):
+	then the ConfigMaps and Secrets that postBuild.substituteFrom and valuesFrom name and the
+	repository does not hold, and the Secrets of chart repositories' credentials, are read from
+	it, and a chart whose repository cannot be reached, and which the chart cache lacks, is
+	rendered from the copy source-controller holds (with a warning). A target that does not
+	render exits 1 with the reason.`)
 
 var renderExample = templates.Examples(`
 	# What Flux applies for the apps Kustomization of the staging cluster directory
