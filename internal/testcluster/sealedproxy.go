@@ -18,18 +18,9 @@ import (
 
 // ServeSealedSecretsThroughProxy makes the sealed-secrets controller (SharedWithSealedSecrets)
 // reachable through the API server's service proxy as the Service namespace/name, port "http",
-// as kubeseal and the plugin reach it in a cluster. The controller runs on loopback, outside any
-// pod, and the API server proxies only to a pod IP an EndpointSlice names: so a forwarder on
-// this machine's non-loopback address, a Pod object with that address, the Service and its
-// EndpointSlice stand in for the cluster's. podName names the Pod object (tests sharing the
-// cluster use their own). It skips the test where there is no such address, and undoes it all
-// when the test ends.
+// as kubeseal and the plugin reach it in a cluster (see ServeThroughProxy).
 func (c *Cluster) ServeSealedSecretsThroughProxy(t testing.TB, namespace, name, podName string) {
 	t.Helper()
-	ip := externalIPv4()
-	if ip == "" {
-		t.Skip("no non-loopback IPv4 address: the API server's service proxy refuses loopback endpoints, so the controller cannot be reached through it here")
-	}
 	c.mu.Lock()
 	raw := c.SealedSecretsCertURL
 	c.mu.Unlock()
@@ -37,16 +28,33 @@ func (c *Cluster) ServeSealedSecretsThroughProxy(t testing.TB, namespace, name, 
 	if err != nil || certURL.Host == "" {
 		t.Fatalf("the sealed-secrets controller's certificate URL %q: %v (start the cluster with SharedWithSealedSecrets)", raw, err)
 	}
-	port := forward(t, ip, certURL.Host)
+	c.ServeThroughProxy(t, namespace, name, 8080, podName, certURL.Host)
+}
+
+// ServeThroughProxy makes the server at addr (HOST:PORT, a controller of this cluster) reachable
+// through the API server's service proxy as the Service namespace/name, port "http" numbered
+// servicePort, as clients reach the controllers of a cluster. The controllers run on loopback,
+// outside any pod, and the API server proxies only to a pod IP an EndpointSlice names: so a
+// forwarder on this machine's non-loopback address, a Pod object with that address, the
+// Service and its EndpointSlice stand in for the cluster's. podName names the Pod object (tests
+// sharing the cluster use their own). It skips the test where there is no such address, and
+// undoes it all when the test ends.
+func (c *Cluster) ServeThroughProxy(t testing.TB, namespace, name string, servicePort int32, podName, addr string) {
+	t.Helper()
+	ip := externalIPv4()
+	if ip == "" {
+		t.Skip("no non-loopback IPv4 address: the API server's service proxy refuses loopback endpoints, so the controller cannot be reached through it here")
+	}
+	port := forward(t, ip, addr)
 	ctx := context.Background()
 	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: namespace},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: "docker.io/bitnami/sealed-secrets-controller"}}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: "controller"}}},
 	}
 	service := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(port)}}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: servicePort, TargetPort: intstr.FromInt32(port)}}},
 	}
 	ready := true
 	httpName, tcp := "http", corev1.ProtocolTCP

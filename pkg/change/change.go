@@ -60,6 +60,10 @@ type Engine struct {
 	// (or the one kept in the cache) that stood for a partial render asked for again (for tests).
 	partials       map[string][]*render.Result
 	PartialsReused int
+	// Lookup and Cluster, when set, give the renders of reconciler targets the cluster the
+	// targets' reconcilers run in (render.Options).
+	Lookup  func(kind, namespace, name string) (map[string]string, error)
+	Cluster render.Cluster
 	// skipped says, by target, why a target that reads a changed file was left out.
 	skipped map[string]string
 	// Whole renders every reached target whole, never reduced nor in slices (to compare in tests).
@@ -173,6 +177,7 @@ func (e *Engine) dir(t string) string { return e.specs[t].Path }
 // options are render options for target t.
 func (e *Engine) options(t string, o render.Options) render.Options {
 	o.Applied = e.specs[t].Applied
+	o.Lookup, o.Cluster = e.Lookup, e.Cluster
 	return o
 }
 

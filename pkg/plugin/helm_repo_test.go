@@ -27,6 +27,12 @@ import (
 // Helm HTTP repository (index.yaml and the archive) on 127.0.0.1.
 func serveChart(t *testing.T, dir string) *httptest.Server {
 	t.Helper()
+	return serveChartWith(t, dir, nil)
+}
+
+// serveChartWith serves the chart in dir as serveChart does, through wrap when it is not nil.
+func serveChartWith(t *testing.T, dir string, wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
 	ch, err := chartloader.LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +55,11 @@ func serveChart(t *testing.T, dir string) *httptest.Server {
 	if err := index.WriteFile(filepath.Join(served, "index.yaml"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := httptest.NewServer(http.FileServer(http.Dir(served)))
+	var h http.Handler = http.FileServer(http.Dir(served))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
 	return s
 }
@@ -118,28 +128,7 @@ spec:
 func TestHelmReleaseChartFromOCIRepository(t *testing.T) {
 	gitEnv(t)
 	dir := testrepo.New(t, "flux-helm")
-	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	ch, err := chartloader.LoadDir(filepath.Join(dir, "charts", "web"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := chartutil.Save(ch, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.Push(data, host+"/charts/web:0.3.0"); err != nil {
-		t.Fatal(err)
-	}
+	_, host := pushChart(t, filepath.Join(dir, "charts", "web"), "charts/web:0.3.0")
 	release := strings.Replace(readFile(t, dir, "apps/base/web/release.yaml"), `  chart:
     spec:
       chart: ./charts/web
@@ -220,4 +209,97 @@ spec:
 	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-replicaCount: 2\n+replicaCount: 4\n") {
 		t.Errorf("the commit:\n%s", d)
 	}
+}
+
+// A HelmRelease whose spec.chartRef names a HelmChart of the repository: the HelmChart's spec
+// (chart, version, HelmRepository source in its own namespace) gives the chart, fetched from a
+// Helm repository on 127.0.0.1, and the change is written in the environment's values patch.
+func TestHelmReleaseChartRefHelmChart(t *testing.T) {
+	gitEnv(t)
+	dir := testrepo.New(t, "flux-helm")
+	srv := serveChart(t, filepath.Join(dir, "charts", "web"))
+	release := strings.Replace(readFile(t, dir, "apps/base/web/release.yaml"), `  chart:
+    spec:
+      chart: ./charts/web
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+        namespace: flux-system`, `  chartRef:
+    kind: HelmChart
+    name: web
+    namespace: charts`, 1)
+	writeFiles(t, dir, map[string]string{
+		"apps/base/web/release.yaml": release,
+		"apps/base/web/chart.yaml": `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: charts
+  namespace: charts
+spec:
+  interval: 1h
+  url: ` + srv.URL + `
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmChart
+metadata:
+  name: web
+  namespace: charts
+spec:
+  interval: 1h
+  chart: web
+  version: "0.3.x"
+  sourceRef:
+    kind: HelmRepository
+    name: charts
+`,
+		"apps/base/web/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace.yaml\n  - chart.yaml\n  - release.yaml\n",
+	})
+	testrepo.Git(t, dir, "rm", "-rq", "charts")
+	testrepo.Git(t, dir, "add", "-A")
+	testrepo.Git(t, dir, "commit", "-qm", "web from a HelmChart")
+
+	const tgt = "helmrelease/web/web@apps/staging"
+	out, stderr, code := gitops(t, "render", tgt, "--repo", dir)
+	if code != 0 {
+		t.Fatalf("render: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(out, "replicas: 2") || !strings.Contains(out, "image: registry.example.com/web:1.5.0-rc.1") {
+		t.Errorf("render does not show the staging values on the HelmChart's chart:\n%s", out)
+	}
+	files := mustGitops(t, dir, "scale", "deploy/web", "-n", "web", "--replicas=3", "--target", tgt)
+	if want := []string{"apps/staging/web-values.yaml"}; !reflect.DeepEqual(files, want) {
+		t.Fatalf("the commit changes %q, want %q", files, want)
+	}
+	if d := gitRun(t, dir, "diff", "-U0", "HEAD~1", "HEAD"); !strings.Contains(d, "-    replicaCount: 2\n+    replicaCount: 3\n") {
+		t.Errorf("the commit:\n%s", d)
+	}
+}
+
+// pushChart packages the chart in dir with the SDK and pushes it as ref (PATH:TAG) to an OCI
+// registry (go-containerregistry's) it serves on 127.0.0.1; host is the registry's HOST:PORT.
+func pushChart(t *testing.T, dir, ref string) (srv *httptest.Server, host string) {
+	t.Helper()
+	srv = httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host = strings.TrimPrefix(srv.URL, "http://")
+	ch, err := chartloader.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Push(data, host+"/"+ref); err != nil {
+		t.Fatal(err)
+	}
+	return srv, host
 }

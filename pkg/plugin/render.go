@@ -37,7 +37,13 @@ var renderLong = templates.LongDesc(`
 	kustomization whose generator made it, and the reconciler options that changed it, in the
 	order they were applied.
 
-	No cluster is contacted. A target that does not render exits 1 with the reason.`)
+	No cluster is contacted unless the command knows its kubeconfig reaches the target's cluster
+	(--context or --kubeconfig is given, or the target's configured context is the current one):
+	then the ConfigMaps and Secrets that postBuild.substituteFrom and valuesFrom name and the
+	repository does not hold, and the Secrets of chart repositories' credentials, are read from
+	it, and a chart whose repository cannot be reached, and which the chart cache lacks, is
+	rendered from the copy source-controller holds (with a warning). A target that does not
+	render exits 1 with the reason.`)
 
 var renderExample = templates.Examples(`
 	# What Flux applies for the apps Kustomization of the staging cluster directory
@@ -58,6 +64,9 @@ type RenderOptions struct {
 	ShowOrigin bool
 
 	target *target.Target
+	// factory reaches the cluster; cluster is the target's, when the command is connected to it.
+	factory cmdutil.Factory
+	cluster *renderCluster
 	genericiooptions.IOStreams
 }
 
@@ -69,6 +78,7 @@ func NewRenderOptions(streams genericiooptions.IOStreams) *RenderOptions {
 // NewCmdRender builds `kubectl gitops render`.
 func NewCmdRender(f cmdutil.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewRenderOptions(streams)
+	o.factory = f
 	cmd := &cobra.Command{
 		Use:                   "render [TARGET] [--repo DIR] [--path PATH | --target NAME] [-o yaml|json] [--show-origin]",
 		DisableFlagsInUseLine: true,
@@ -142,6 +152,7 @@ func (o *RenderOptions) Complete(cmd *cobra.Command, args []string) error {
 		}
 	}
 	o.target = t
+	o.cluster = connectedRender(o.factory, cmd, t, o.ErrOut)
 	return nil
 }
 
@@ -161,7 +172,11 @@ func (o *RenderOptions) Validate(cmd *cobra.Command) error {
 // Run renders the target as the closed loop does and prints it.
 func (o *RenderOptions) Run() error {
 	t := o.target
-	res, err := render.Render(t.RepoDir, t.Path, render.Options{Applied: t.Applied})
+	opts := render.Options{Applied: t.Applied}
+	if o.cluster != nil {
+		opts.Lookup, opts.Cluster = o.cluster.Lookup, o.cluster
+	}
+	res, err := render.Render(t.RepoDir, t.Path, opts)
 	if err != nil {
 		return fmt.Errorf("target %s does not render: %w", t, err)
 	}

@@ -188,7 +188,7 @@ func branchTip(dir, branch string) string {
 }
 
 func (c *changeFlags) plainRequest(streams genericiooptions.IOStreams, t *target.Target, targets []target.Target) workflow.Request {
-	return workflow.Request{
+	req := workflow.Request{
 		Target:        t,
 		Targets:       targets,
 		Message:       c.Message,
@@ -204,6 +204,10 @@ func (c *changeFlags) plainRequest(streams genericiooptions.IOStreams, t *target
 		ServerDryRun:  c.DryRun == "server",
 		Cluster:       c.cluster(t),
 	}
+	if rc := c.renderCluster(t, streams.ErrOut); rc != nil {
+		req.Lookup, req.RenderCluster = rc.Lookup, rc
+	}
+	return req
 }
 
 // cluster is the API server the changed objects are dry-run against: the target's cluster,

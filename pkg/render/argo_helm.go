@@ -36,11 +36,22 @@ func renderArgoHelm(fsys *overlayFS, root, dir string, opts Options) (res *Resul
 	if chartName != "" {
 		// A chart of a Helm repository (or an OCI registry: a repoURL without a scheme).
 		url := str(src.Spec, "repoURL")
+		ref := helm.ChartRef{RepoURL: url, Chart: chartName, Version: str(src.Spec, "targetRevision")}
+		argoNS := app.Namespace()
+		if argoNS == "" {
+			argoNS = "argocd"
+		}
+		// Credentials that cannot be read matter only when the repository is asked.
+		creds, cerr := argoCredentials(opts.Cluster, argoNS, url)
+		ref.Credentials = creds
 		if !strings.Contains(url, "://") {
-			url = "oci://" + url
+			ref.RepoURL = "oci://" + url
 		}
 		fsys.markOutside()
-		ch, err = fetchRepoChart(helm.ChartRef{RepoURL: url, Chart: chartName, Version: str(src.Spec, "targetRevision")})
+		ch, err = fetchRepoChart(ref)
+		if err != nil && cerr != nil {
+			err = fmt.Errorf("%w (%v)", err, cerr)
+		}
 	} else {
 		ch, err = loadChartDir(fsys, root, src.Path)
 	}

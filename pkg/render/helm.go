@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
 	"path/filepath"
 	"strings"
@@ -109,13 +110,13 @@ func renderRelease(fsys *overlayFS, root string, objs []*Object, opts Options) (
 	name, ns := hr.ID.Name, hr.ID.Namespace
 	what := fmt.Sprintf("HelmRelease %s/%s", ns, name)
 	rel := &Release{HelmRelease: hr}
-	ch, chartDir, err := releaseChart(fsys, root, objs, hr, opts)
+	ch, chartDir, chartSpec, err := releaseChart(fsys, root, objs, hr, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	in := helm.FluxInput{Values: mapAt(obj, "spec", "values")}
-	in.IgnoreMissingValuesFiles, _, _ = unstructured.NestedBool(obj, "spec", "chart", "spec", "ignoreMissingValuesFiles")
-	files, _, _ := unstructured.NestedStringSlice(obj, "spec", "chart", "spec", "valuesFiles")
+	in.IgnoreMissingValuesFiles, _, _ = unstructured.NestedBool(chartSpec, "ignoreMissingValuesFiles")
+	files, _, _ := unstructured.NestedStringSlice(chartSpec, "valuesFiles")
 	for _, f := range files {
 		if chartDir == "" {
 			vf := ch.ValuesFile(f)
@@ -232,22 +233,74 @@ func findRelease(objs []*Object, want *reconciler.Object) *Object {
 
 // releaseChart loads the HelmRelease's chart: from a directory of this repository (a
 // GitRepository source that is this repository; chartDir is then that directory), else from
-// a Helm or OCI repository through the chart cache.
-func releaseChart(fsys *overlayFS, root string, objs []*Object, hr *Object, opts Options) (*helm.Chart, string, error) {
+// a Helm or OCI repository through the chart cache, else from the cluster's copy. spec is the
+// chart's spec (spec.chart.spec, or that of the HelmChart spec.chartRef names) whose
+// valuesFiles the chart is rendered with; nil for an OCIRepository's chart.
+func releaseChart(fsys *overlayFS, root string, objs []*Object, hr *Object, opts Options) (ch *helm.Chart, chartDir string, spec map[string]any, err error) {
 	obj := hr.Obj().Object
 	ns := hr.ID.Namespace
 	if ref := mapAt(obj, "spec", "chartRef"); ref != nil {
-		return chartRefChart(fsys, objs, ref, ns, opts)
+		kind, name, refNS := str(ref, "kind"), str(ref, "name"), str(ref, "namespace")
+		if refNS == "" {
+			refNS = ns
+		}
+		switch kind {
+		case "OCIRepository":
+			ch, err := chartRefChart(fsys, objs, name, refNS, opts)
+			return ch, "", nil, err
+		case "HelmChart":
+			hc := findObject(objs, kind, refNS, name)
+			if hc == nil {
+				hc = findSource(opts.Applied.Sources, kind, refNS, name)
+			}
+			if hc == nil {
+				return nil, "", nil, fmt.Errorf("HelmChart %s/%s (spec.chartRef) is defined neither in what %s applies nor elsewhere in the repository", refNS, name, opts.Applied.Reconciler.Ref())
+			}
+			spec := mapAt(hc.Obj().Object, "spec")
+			// A HelmChart's source is in its own namespace.
+			cp := chartCopy(spec, refNS, name)
+			ch, dir, err := specChart(fsys, root, objs, spec, refNS, opts, cp)
+			if err != nil {
+				return nil, "", nil, fmt.Errorf("HelmChart %s/%s: %w", refNS, name, err)
+			}
+			return ch, dir, spec, nil
+		}
+		return nil, "", nil, fmt.Errorf("spec.chartRef kind %q is not rendered (OCIRepository and HelmChart are)", kind)
 	}
-	spec := mapAt(obj, "spec", "chart", "spec")
+	spec = mapAt(obj, "spec", "chart", "spec")
 	if spec == nil {
-		return nil, "", errors.New("it has neither spec.chart nor spec.chartRef")
+		return nil, "", nil, errors.New("it has neither spec.chart nor spec.chartRef")
 	}
-	chart := str(spec, "chart")
-	src := mapAt(spec, "sourceRef")
-	kind, srcName, srcNS := str(src, "kind"), str(src, "name"), str(src, "namespace")
+	srcNS := str(spec, "sourceRef", "namespace")
 	if srcNS == "" {
 		srcNS = ns
+	}
+	// helm-controller makes the HelmChart <namespace>-<name> in the source's namespace
+	// (HelmRelease.GetHelmChartName); source-controller's artifact of it is the chart.
+	ch, chartDir, err = specChart(fsys, root, objs, spec, srcNS, opts, chartCopy(spec, srcNS, ns+"-"+hr.ID.Name))
+	return ch, chartDir, spec, err
+}
+
+// chartCopy is the cluster's HelmChart ns/name, made from spec (a chart template's or a
+// HelmChart's): it stands for the chart when it has the same chart, version and source.
+func chartCopy(spec map[string]any, ns, name string) *clusterCopy {
+	want := map[string]string{"chart": str(spec, "chart"), "version": str(spec, "version"),
+		"sourceRef.kind": str(spec, "sourceRef", "kind"), "sourceRef.name": str(spec, "sourceRef", "name")}
+	// The version helm-controller and the HelmChart CRD default to.
+	defaults := map[string]string{"version": "*"}
+	return &clusterCopy{kind: "HelmChart", namespace: ns, name: name, matches: func(obj map[string]any) error {
+		return sameFields(obj, want, defaults)
+	}}
+}
+
+// specChart loads the chart a chart spec names (chart, version, sourceRef; the sourceRef's
+// namespace defaulting to srcNS).
+func specChart(fsys *overlayFS, root string, objs []*Object, spec map[string]any, srcNS string, opts Options, cp *clusterCopy) (*helm.Chart, string, error) {
+	chart := str(spec, "chart")
+	src := mapAt(spec, "sourceRef")
+	kind, srcName := str(src, "kind"), str(src, "name")
+	if n := str(src, "namespace"); n != "" {
+		srcNS = n
 	}
 	switch kind {
 	case "GitRepository":
@@ -265,50 +318,77 @@ func releaseChart(fsys *overlayFS, root string, objs []*Object, hr *Object, opts
 		if repo == nil {
 			return nil, "", fmt.Errorf("HelmRepository %s/%s is defined neither in what %s applies nor elsewhere in the repository", srcNS, srcName, opts.Applied.Reconciler.Ref())
 		}
-		url := str(repo.Obj().Object, "spec", "url")
-		version := str(spec, "version")
+		rspec := mapAt(repo.Obj().Object, "spec")
 		fsys.markOutside()
-		ref := helm.ChartRef{RepoURL: url, Chart: chart, Version: version}
-		ref.PlainHTTP, _, _ = unstructured.NestedBool(repo.Obj().Object, "spec", "insecure")
-		ch, err := fetchRepoChart(ref)
+		ref := helm.ChartRef{RepoURL: str(rspec, "url"), Chart: chart, Version: str(spec, "version")}
+		ref.PlainHTTP, _ = rspec["insecure"].(bool)
+		ch, err := fetchSourceChart(ref, rspec, "HelmRepository", srcNS, srcName, opts, cp)
 		return ch, "", err
 	}
 	return nil, "", fmt.Errorf("its chart's source kind %q is not rendered (GitRepository or HelmRepository)", kind)
 }
 
-// chartRefChart loads the chart of a HelmRelease's spec.chartRef: an OCIRepository's artifact
-// (its URL, and the tag, semver range or digest of its spec.ref), through the chart cache.
-func chartRefChart(fsys *overlayFS, objs []*Object, ref map[string]any, ns string, opts Options) (*helm.Chart, string, error) {
-	kind, name, refNS := str(ref, "kind"), str(ref, "name"), str(ref, "namespace")
-	if refNS == "" {
-		refNS = ns
+// fetchSourceChart fetches ref, a chart of the Flux source kind ns/name whose spec is spec,
+// with the credentials of its spec.secretRef when the render is connected to the cluster.
+func fetchSourceChart(ref helm.ChartRef, spec map[string]any, kind, ns, name string, opts Options, cp *clusterCopy) (*helm.Chart, error) {
+	secret := str(spec, "secretRef", "name")
+	// A chart the cache holds needs no credentials: a Secret that cannot be read matters only
+	// when the repository is asked.
+	creds, cerr := secretCredentials(opts.Lookup, ns, secret, urlHost(ref.RepoURL))
+	ref.Credentials = creds
+	ch, err := fetchChart(ref, opts.Cluster, cp)
+	var unavailable *ChartUnavailableError
+	switch {
+	case err == nil || errors.As(err, &unavailable):
+		return ch, err
+	case cerr != nil:
+		return nil, fmt.Errorf("%w (%s %s/%s: %v)", err, kind, ns, name, cerr)
+	case secret != "" && opts.Lookup == nil:
+		return nil, fmt.Errorf("%w (%s %s/%s's credentials, Secret %s/%s, are read from the cluster, and this command is not connected to it)", err, kind, ns, name, ns, secret)
 	}
-	if kind != "OCIRepository" {
-		return nil, "", fmt.Errorf("spec.chartRef kind %s is not rendered (OCIRepository is; name a HelmChart's chart with spec.chart)", kind)
+	return nil, err
+}
+
+// urlHost is the host (and port) of a repository URL.
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
 	}
-	repo := findObject(objs, kind, refNS, name)
+	return u.Host
+}
+
+// chartRefChart loads the chart of a HelmRelease's spec.chartRef OCIRepository ns/name: its
+// artifact (its URL, and the tag, semver range or digest of its spec.ref), through the chart
+// cache, else from the cluster's copy.
+func chartRefChart(fsys *overlayFS, objs []*Object, name, ns string, opts Options) (*helm.Chart, error) {
+	const kind = "OCIRepository"
+	repo := findObject(objs, kind, ns, name)
 	if repo == nil {
-		repo = findSource(opts.Applied.Sources, kind, refNS, name)
+		repo = findSource(opts.Applied.Sources, kind, ns, name)
 	}
 	if repo == nil {
-		return nil, "", fmt.Errorf("OCIRepository %s/%s is defined neither in what %s applies nor elsewhere in the repository", refNS, name, opts.Applied.Reconciler.Ref())
+		return nil, fmt.Errorf("OCIRepository %s/%s is defined neither in what %s applies nor elsewhere in the repository", ns, name, opts.Applied.Reconciler.Ref())
 	}
 	spec := mapAt(repo.Obj().Object, "spec")
-	url := strings.TrimSuffix(str(spec, "url"), "/")
-	i := strings.LastIndex(url, "/")
-	if !strings.HasPrefix(url, "oci://") || i < len("oci://") {
-		return nil, "", fmt.Errorf("OCIRepository %s/%s: spec.url %q is not oci://HOST/PATH/CHART", refNS, name, url)
+	ociURL := strings.TrimSuffix(str(spec, "url"), "/")
+	i := strings.LastIndex(ociURL, "/")
+	if !strings.HasPrefix(ociURL, "oci://") || i < len("oci://") {
+		return nil, fmt.Errorf("OCIRepository %s/%s: spec.url %q is not oci://HOST/PATH/CHART", ns, name, ociURL)
 	}
 	r := mapAt(spec, "ref")
 	version := str(r, "tag")
 	if sv := str(r, "semver"); sv != "" {
 		version = sv
 	}
-	cref := helm.ChartRef{RepoURL: url[:i], Chart: url[i+1:], Version: version, Digest: str(r, "digest")}
+	cref := helm.ChartRef{RepoURL: ociURL[:i], Chart: ociURL[i+1:], Version: version, Digest: str(r, "digest")}
 	cref.PlainHTTP, _ = spec["insecure"].(bool)
+	want := map[string]string{"url": str(spec, "url"), "ref.tag": str(r, "tag"), "ref.semver": str(r, "semver"), "ref.digest": str(r, "digest")}
+	cp := &clusterCopy{kind: kind, namespace: ns, name: name, matches: func(obj map[string]any) error {
+		return sameFields(obj, want, nil)
+	}}
 	fsys.markOutside()
-	ch, err := fetchRepoChart(cref)
-	return ch, "", err
+	return fetchSourceChart(cref, spec, kind, ns, name, opts, cp)
 }
 
 // sameSource tells whether the GitRepository ns/name is the repository the target applies:

@@ -345,7 +345,12 @@ type Options struct {
 	// Lookup reads a ConfigMap or Secret that a Flux Kustomization's postBuild.substituteFrom
 	// names: its data, decoded (nil and no error when it does not exist). Nil makes every such
 	// reference that is not optional an error naming it.
+	// It also reads the Secrets of a Helm chart source's spec.secretRef.
 	Lookup func(kind, namespace, name string) (map[string]string, error)
+	// Cluster, when set, is the cluster the target's reconciler runs in: a chart that cannot
+	// be fetched is rendered from source-controller's copy, and Argo CD's repository
+	// credentials are read from it. Nil renders from the repository and the chart cache alone.
+	Cluster Cluster
 }
 
 // Render renders the directory dir (repository-relative) of the repository at root.

@@ -64,6 +64,10 @@ type Request struct {
 	// Cluster is the API server of the target's cluster, when known: the changed objects
 	// pass a server-side dry run there before anything is written. Nil checks offline only.
 	Cluster *validate.Cluster
+	// Lookup and RenderCluster, when set, let the renders read the target's cluster (see
+	// render.Options): valuesFrom and credentials Secrets, charts source-controller holds.
+	Lookup        func(kind, namespace, name string) (map[string]string, error)
+	RenderCluster render.Cluster
 	// NoVerify skips the repository's pre-commit and commit-msg hooks, as git commit
 	// --no-verify does.
 	NoVerify bool
@@ -263,6 +267,7 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 	}
 	eng.Cache = targetCache(t)
 	eng.DeferStore = true
+	eng.Lookup, eng.Cluster = req.Lookup, req.RenderCluster
 	rendered, err := eng.Rendered(t.Key())
 	if err != nil {
 		return nil, err
