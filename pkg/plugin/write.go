@@ -238,8 +238,11 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	c.kubeContext = opts.Context
 	t, err := target.Resolve(ctx, opts)
 	var noTarget *target.NoTargetError
+	var ambiguous *target.AmbiguousError
 	var live *unstructured.Unstructured
-	if errors.As(err, &noTarget) && len(sel.Refs) > 0 {
+	// Nothing offline says which target it is, or --repo holds several: the live object's
+	// labels say which reconciler object applies it.
+	if (errors.As(err, &noTarget) || errors.As(err, &ambiguous)) && len(sel.Refs) > 0 {
 		var lerr error
 		live, lerr = fetchLive(f, sel)
 		if lerr != nil {

@@ -265,7 +265,12 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 		case 1:
 			t = &in[0]
 		default:
-			return nil, fmt.Errorf("--repo %s has %d targets: %s; choose one with --path PATH or --target NAME", o.Repo, len(in), listTargets(in))
+			if t, err = r.pickLive(ctx, in); err != nil {
+				return nil, err
+			}
+			if t == nil {
+				return nil, &AmbiguousError{Repo: o.Repo, Targets: in}
+			}
 		}
 	}
 	out := *t // a copy: t may point into all
@@ -276,6 +281,40 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 	out.Discovered = all
 	r.completeLocal(ctx, &out, co)
 	return &out, nil
+}
+
+// AmbiguousError says that --repo alone names several targets, and the live object's labels
+// (when it was read) did not pick one of them.
+type AmbiguousError struct {
+	Repo    string
+	Targets []Target
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("--repo %s has %d targets: %s; choose one with --path PATH or --target NAME", e.Repo, len(e.Targets), listTargets(e.Targets))
+}
+
+// pickLive picks, among the candidates of --repo, the target whose reconciler object the live
+// object's labels name (the same chart rendered by two environments' Applications, told apart
+// by Argo CD's tracking). Nil when there is no live object, or its labels name none of them.
+func (r *resolver) pickLive(ctx context.Context, in []Target) (*Target, error) {
+	if r.o.Live == nil {
+		return nil, nil
+	}
+	lt, _, err := r.fromLive(ctx)
+	if err != nil || lt == nil {
+		return nil, err
+	}
+	for i := range in {
+		a := in[i].Applied
+		if a == nil || a.Reconciler.Ref() != lt.Applied.Reconciler.Ref() || in[i].Path != lt.Path || a.Source != lt.Applied.Source {
+			continue
+		}
+		t := in[i]
+		t.HelmRelease = lt.HelmRelease
+		return &t, nil
+	}
+	return nil, nil
 }
 
 // matchTarget finds the target named name: a configured target's name, a reconciler object as

@@ -1,0 +1,179 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testcluster"
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
+)
+
+// pluginAt runs the built plugin in dir, as a user does, and returns its output and exit code.
+func pluginAt(t *testing.T, dir string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(pluginBin, args...)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running the plugin: %v", err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// applyAs applies a target's render to the cluster server-side as manager, each object marked
+// by mark (the reconciler's labels or annotations).
+func applyAs(t *testing.T, ctx context.Context, c *testcluster.Cluster, dir, name, manager string, mark func(u *unstructured.Unstructured)) {
+	t.Helper()
+	var docs [][]byte
+	for _, o := range renderTarget(t, dir, name).Objects {
+		u := o.Obj().DeepCopy()
+		mark(u)
+		b, err := yaml.Marshal(u.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, b)
+	}
+	if _, err := c.ApplyYAML(ctx, manager, bytes.Join(docs, []byte("---\n"))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func setLabel(u *unstructured.Unstructured, k, v string) {
+	l := u.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[k] = v
+	u.SetLabels(l)
+}
+
+func setAnnotation(u *unstructured.Unstructured, k, v string) {
+	a := u.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[k] = v
+	u.SetAnnotations(a)
+}
+
+// handScale changes a Deployment's replicas as `kubectl scale` would, behind the reconciler's back.
+func handScale(t *testing.T, ctx context.Context, kube kubernetes.Interface, ns, name string, n int) {
+	t.Helper()
+	p := []byte(`{"spec":{"replicas":` + strconv.Itoa(n) + `}}`)
+	if _, err := kube.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, p, metav1.PatchOptions{FieldManager: "kubectl-scale"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// argoHelmCluster sets the cluster up as Argo CD would have it for the argocd-helm sample:
+// the Application CRD, Applications web-staging and web-production following the bare
+// repository, and each one's chart render applied in its namespace, staging tracked by
+// Argo CD's label (its default before 3.0), production by its annotation (the default since).
+func argoHelmCluster(t *testing.T, ctx context.Context, c *testcluster.Cluster) (bare, work string) {
+	t.Helper()
+	if err := c.InstallCRDs(ctx, filepath.Join(testrepo.Root(), "testdata", "crds", "argoproj.io_applications.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"argocd", "web-staging", "web-production"} {
+		if err := c.CreateNamespace(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	bare, work = testrepo.NewWithRemote(t, "argocd-helm")
+	for _, app := range []string{"web-staging", "web-production"} {
+		b, err := os.ReadFile(filepath.Join(work, "apps", app+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := strings.ReplaceAll(string(b), "https://git.example.com/platform/argo-helm.git", "file://"+bare)
+		if _, err := c.ApplyYAML(ctx, "", []byte(live)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	applyAs(t, ctx, c, work, "application/argocd/web-staging", "argocd-controller", func(u *unstructured.Unstructured) {
+		setLabel(u, target.ArgoCDInstanceLabel, "web-staging")
+	})
+	applyAs(t, ctx, c, work, "application/argocd/web-production", "argocd-controller", func(u *unstructured.Unstructured) {
+		gvk := u.GroupVersionKind()
+		setAnnotation(u, target.ArgoCDTrackingIDAnnotation, "web-production:"+gvk.Group+"/"+gvk.Kind+":"+u.GetNamespace()+"/"+u.GetName())
+	})
+	return bare, work
+}
+
+// The same chart (charts/web) is rendered by two Applications, so the repository alone does not
+// say which environment's value file a change of deploy/web goes to; the live object's Argo CD
+// tracking does. With label tracking (app.kubernetes.io/instance, which the chart also sets, to
+// the release name), from the user's checkout; with annotation tracking, from a directory
+// outside any repository (the tool's own clone, pushed); and with --repo naming the checkout,
+// whose targets alone are ambiguous.
+func TestE2EArgoHelmScaleFromLiveTracking(t *testing.T) {
+	c := testcluster.Shared(t)
+	env := testrepo.Env(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	bare, work := argoHelmCluster(t, ctx, c)
+	kc := "--kubeconfig=" + c.KubeconfigPath
+
+	t.Run("annotation tracking, the tool's clone", func(t *testing.T) {
+		_, stderr, code := pluginAt(t, t.TempDir(), env, kc, "-n", "web-production", "scale", "deploy/web", "--replicas=5")
+		if code != 0 {
+			t.Fatalf("scale: exit %d\n%s", code, stderr)
+		}
+		if got := testrepo.Git(t, bare, "diff", "--name-only", "main~1", "main"); got != "charts/web/values-production.yaml" {
+			t.Fatalf("the pushed commit changes %q, want charts/web/values-production.yaml\n%s", got, stderr)
+		}
+		want := "# Production: three replicas and limits.\nreplicaCount: 5\n\nresources:\n  limits:\n    cpu: \"1\"\n    memory: 512Mi\n"
+		if got := testrepo.Git(t, bare, "show", "main:charts/web/values-production.yaml") + "\n"; got != want {
+			t.Errorf("values-production.yaml:\n%s\nwant:\n%s", got, want)
+		}
+		testrepo.Git(t, work, "pull", "-q", "--ff-only")
+	})
+
+	t.Run("label tracking, the user's checkout", func(t *testing.T) {
+		_, stderr, code := pluginAt(t, work, env, kc, "-n", "web-staging", "scale", "deploy/web", "--replicas=4")
+		if code != 0 {
+			t.Fatalf("scale: exit %d\n%s", code, stderr)
+		}
+		if got := testrepo.Git(t, work, "diff", "--name-only", "HEAD~1", "HEAD"); got != "charts/web/values-staging.yaml" {
+			t.Fatalf("the commit changes %q, want charts/web/values-staging.yaml\n%s", got, stderr)
+		}
+		want := "# Staging: one replica, debug logging.\nreplicaCount: 4\n\nenv:\n  - name: LOG_LEVEL\n    value: debug\n"
+		if got, _ := os.ReadFile(filepath.Join(work, "charts", "web", "values-staging.yaml")); string(got) != want {
+			t.Errorf("values-staging.yaml:\n%s\nwant:\n%s", got, want)
+		}
+	})
+
+	t.Run("--repo with several targets of the chart", func(t *testing.T) {
+		_, stderr, code := pluginAt(t, t.TempDir(), env, kc, "-n", "web-staging", "scale", "deploy/web", "--replicas=6", "--repo", work)
+		if code != 0 {
+			t.Fatalf("scale --repo: exit %d\n%s", code, stderr)
+		}
+		if got := testrepo.Git(t, work, "diff", "--name-only", "HEAD~1", "HEAD"); got != "charts/web/values-staging.yaml" {
+			t.Fatalf("the commit changes %q, want charts/web/values-staging.yaml\n%s", got, stderr)
+		}
+		want := "# Staging: one replica, debug logging.\nreplicaCount: 6\n\nenv:\n  - name: LOG_LEVEL\n    value: debug\n"
+		if got, _ := os.ReadFile(filepath.Join(work, "charts", "web", "values-staging.yaml")); string(got) != want {
+			t.Errorf("values-staging.yaml:\n%s\nwant:\n%s", got, want)
+		}
+	})
+}
