@@ -20,8 +20,10 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/capture"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/diff"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
@@ -352,6 +354,7 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 		return err
 	}
 	defaultNS := firstNonEmpty(t.Namespace, o.sel.Namespace, "default")
+	instance := diff.ArgoCDInstanceOf(t.Applied)
 	var names, summary []string
 	req := o.request(o.IOStreams, t, targets)
 	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
@@ -375,6 +378,13 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 			}
 			if live == nil {
 				continue
+			}
+			if diff.ArgoCDTracked(obj.Obj(), live, instance) {
+				// Argo CD's tracking label over the manifest's value is not a change to record.
+				live = live.DeepCopy()
+				l := live.GetLabels()
+				l[target.ArgoCDInstanceLabel] = obj.Obj().GetLabels()[target.ArgoCDInstanceLabel]
+				live.SetLabels(l)
 			}
 			meta := placement.PatchMeta(obj.Obj().GroupVersionKind())
 			desired := capture.LiveValues(obj.Obj(), live, meta)

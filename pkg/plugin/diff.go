@@ -263,6 +263,8 @@ func (o *DiffOptions) Run(cmd *cobra.Command) error {
 		Namespace:   ns,
 		Prune:       o.Prune,
 		PruneLabels: pruneLabels,
+
+		ArgoCDInstance: diff.ArgoCDInstanceOf(t.Applied),
 	})
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("failed to compare %s with the cluster: %w", t, err)}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,6 +134,47 @@ func TestE2EArgoHelmScaleFromLiveTracking(t *testing.T) {
 	defer cancel()
 	bare, work := argoHelmCluster(t, ctx, c)
 	kc := "--kubeconfig=" + c.KubeconfigPath
+	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
+	handScale(t, ctx, kube, "web-staging", "web", 3)
+
+	t.Run("diff", func(t *testing.T) {
+		stdout, stderr, code := pluginAt(t, work, env, kc, "diff", "--target", "application/argocd/web-staging")
+		if code != 1 {
+			t.Fatalf("diff: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+		}
+		if got, want := diffLines(stdout), []string{"-  replicas: 3", "+  replicas: 1"}; !slices.Equal(got, want) {
+			t.Errorf("diff shows\n%s\nwant only %q", stdout, want)
+		}
+		// Annotation tracking leaves the chart's own instance label, which is then no drift.
+		stdout, stderr, code = pluginAt(t, work, env, kc, "diff", "--target", "application/argocd/web-production")
+		if code != 0 {
+			t.Errorf("diff of the untouched production: exit %d, want 0\n%s\n%s", code, stdout, stderr)
+		}
+	})
+	t.Run("verify", func(t *testing.T) {
+		stdout, stderr, code := pluginAt(t, work, env, kc, "verify", "application/argocd/web-staging")
+		if code != 1 {
+			t.Fatalf("verify: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+		}
+		for _, want := range []string{"Deployment.apps web-staging/web\n    drift:\n      .spec.replicas: 3 -> 1\n  FAIL: 1 finding"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("verify does not say %q:\n%s", want, stdout)
+			}
+		}
+	})
+	t.Run("capture --drift", func(t *testing.T) {
+		_, stderr, code := pluginAt(t, work, env, kc, "capture", "--drift", "deploy/web", "-n", "web-staging", "--push")
+		if code != 0 {
+			t.Fatalf("capture --drift: exit %d\n%s", code, stderr)
+		}
+		if got := testrepo.Git(t, bare, "diff", "--name-only", "main~1", "main"); got != "charts/web/values-staging.yaml" {
+			t.Fatalf("the commit changes %q, want charts/web/values-staging.yaml\n%s", got, stderr)
+		}
+		want := "# Staging: one replica, debug logging.\nreplicaCount: 3\n\nenv:\n  - name: LOG_LEVEL\n    value: debug\n"
+		if got, _ := os.ReadFile(filepath.Join(work, "charts", "web", "values-staging.yaml")); string(got) != want {
+			t.Errorf("values-staging.yaml:\n%s\nwant:\n%s", got, want)
+		}
+	})
 
 	t.Run("annotation tracking, the tool's clone", func(t *testing.T) {
 		_, stderr, code := pluginAt(t, t.TempDir(), env, kc, "-n", "web-production", "scale", "deploy/web", "--replicas=5")
@@ -150,6 +192,7 @@ func TestE2EArgoHelmScaleFromLiveTracking(t *testing.T) {
 	})
 
 	t.Run("label tracking, the user's checkout", func(t *testing.T) {
+		// The live object's label, not the chart's (web), names the Application.
 		_, stderr, code := pluginAt(t, work, env, kc, "-n", "web-staging", "scale", "deploy/web", "--replicas=4")
 		if code != 0 {
 			t.Fatalf("scale: exit %d\n%s", code, stderr)
@@ -176,4 +219,30 @@ func TestE2EArgoHelmScaleFromLiveTracking(t *testing.T) {
 			t.Errorf("values-staging.yaml:\n%s\nwant:\n%s", got, want)
 		}
 	})
+
+	t.Run("rollout undo", func(t *testing.T) {
+		_, stderr, code := pluginAt(t, work, env, kc, "-n", "web-staging", "rollout", "undo", "deploy/web")
+		if code != 0 {
+			t.Fatalf("rollout undo: exit %d\n%s", code, stderr)
+		}
+		if got := testrepo.Git(t, work, "diff", "--name-only", "HEAD~1", "HEAD"); got != "charts/web/values-staging.yaml" {
+			t.Fatalf("the commit changes %q, want charts/web/values-staging.yaml\n%s", got, stderr)
+		}
+		// The scale before the last one.
+		want := "# Staging: one replica, debug logging.\nreplicaCount: 4\n\nenv:\n  - name: LOG_LEVEL\n    value: debug\n"
+		if got, _ := os.ReadFile(filepath.Join(work, "charts", "web", "values-staging.yaml")); string(got) != want {
+			t.Errorf("values-staging.yaml:\n%s\nwant:\n%s", got, want)
+		}
+	})
+}
+
+// diffLines are the removed and added lines of a unified diff.
+func diffLines(d string) []string {
+	var out []string
+	for _, l := range strings.Split(d, "\n") {
+		if (strings.HasPrefix(l, "-") || strings.HasPrefix(l, "+")) && !strings.HasPrefix(l, "---") && !strings.HasPrefix(l, "+++") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
