@@ -345,6 +345,17 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if hr := t.HelmRelease; hr != nil {
+		// The chart's objects: their drift is written as the values that drive them.
+		rt, rtargets, err := helmReleaseTarget(t, targets)
+		if err != nil {
+			return fmt.Errorf("the objects are made by HelmRelease %s/%s, and capture --drift finds the values keys that drive them by rendering its chart: %w", hr.Namespace, hr.Name, err)
+		}
+		if rt == nil {
+			return fmt.Errorf("the objects are made by HelmRelease %s/%s, which target %s applies but does not render: name the release's target with --target", hr.Namespace, hr.Name, t)
+		}
+		t, targets, o.resolved = rt, rtargets, rt
+	}
 	dyn, err := f.DynamicClient()
 	if err != nil {
 		return err

@@ -246,3 +246,125 @@ func diffLines(d string) []string {
 	}
 	return out
 }
+
+// fluxHelmCluster sets the cluster up as Flux would have it for the flux-helm sample's staging
+// cluster: the CRDs, the GitRepository and Kustomization (suspended: no controller of another
+// test acts on them) following the bare repository, the Kustomization's render applied with
+// kustomize-controller's labels, and the web release's chart render as helm-controller applies
+// it (its labels are in the render).
+func fluxHelmCluster(t *testing.T, ctx context.Context, c *testcluster.Cluster) (bare, work string) {
+	t.Helper()
+	var crds []string
+	for _, n := range []string{"source.toolkit.fluxcd.io_gitrepositories", "kustomize.toolkit.fluxcd.io_kustomizations", "helm.toolkit.fluxcd.io_helmreleases"} {
+		crds = append(crds, filepath.Join(testrepo.Root(), "testdata", "crds", n+".yaml"))
+	}
+	if err := c.InstallCRDs(ctx, crds...); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateNamespace(ctx, "flux-system"); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	bare, work = testrepo.NewWithRemote(t, "flux-helm")
+	sync := `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {url: "file://` + bare + `", ref: {branch: main}, interval: 1h, suspend: true}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: apps, namespace: flux-system}
+spec: {path: ./apps/staging, interval: 1h, prune: true, suspend: true, sourceRef: {kind: GitRepository, name: flux-system}}
+`
+	if _, err := c.ApplyYAML(ctx, "", []byte(sync)); err != nil {
+		t.Fatal(err)
+	}
+	applyAs(t, ctx, c, work, "kustomization/flux-system/apps@clusters/staging", "kustomize-controller", func(u *unstructured.Unstructured) {
+		setLabel(u, target.FluxKustomizationNameLabel, "apps")
+		setLabel(u, target.FluxKustomizationNamespaceLabel, "flux-system")
+		if u.GetKind() == "HelmRelease" {
+			_ = unstructured.SetNestedField(u.Object, true, "spec", "suspend")
+		}
+	})
+	applyAs(t, ctx, c, work, "helmrelease/web/web@apps/staging", "helm-controller", func(*unstructured.Unstructured) {})
+	return bare, work
+}
+
+// A Deployment that a Flux HelmRelease's chart makes, scaled by hand in the cluster: diff and
+// verify show the hand change, capture --drift writes it into the values key of the staging
+// overlay's HelmRelease patch, and a later scale is undone by rollout undo, each found from
+// the live object's helm-controller labels in the user's checkout.
+func TestE2EFluxHelmDriftAndUndo(t *testing.T) {
+	c := testcluster.Shared(t)
+	env := testrepo.Env(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	_, work := fluxHelmCluster(t, ctx, c)
+	kc := "--kubeconfig=" + c.KubeconfigPath
+	kube := kubernetes.NewForConfigOrDie(c.RESTConfig())
+	handScale(t, ctx, kube, "web", "web", 5)
+	const tgt, file = "helmrelease/web/web@apps/staging", "apps/staging/web-values.yaml"
+	values := func(replicas string) string {
+		return "# staging values for web.\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\n  namespace: web\nspec:\n  values:\n    replicaCount: " + replicas + "\n    image:\n      tag: \"1.5.0-rc.1\"\n"
+	}
+	checkCommit := func(t *testing.T, replicas, stderr string) {
+		t.Helper()
+		if got := testrepo.Git(t, work, "diff", "--name-only", "HEAD~1", "HEAD"); got != file {
+			t.Fatalf("the commit changes %q, want %s\n%s", got, file, stderr)
+		}
+		if got, _ := os.ReadFile(filepath.Join(work, filepath.FromSlash(file))); string(got) != values(replicas) {
+			t.Errorf("%s:\n%s\nwant:\n%s", file, got, values(replicas))
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(work, filepath.FromSlash(file))); string(got) != values("2") {
+		t.Fatalf("the sample's %s is not what the test expects:\n%s", file, got)
+	}
+
+	t.Run("diff", func(t *testing.T) {
+		stdout, stderr, code := pluginAt(t, work, env, kc, "diff", "--target", tgt)
+		if code != 1 {
+			t.Fatalf("diff: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+		}
+		if got, want := diffLines(stdout), []string{"-  replicas: 5", "+  replicas: 2"}; !slices.Equal(got, want) {
+			t.Errorf("diff shows\n%s\nwant only %q", stdout, want)
+		}
+	})
+	t.Run("verify", func(t *testing.T) {
+		stdout, stderr, code := pluginAt(t, work, env, kc, "verify", tgt)
+		if code != 1 {
+			t.Fatalf("verify: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+		}
+		if want := "Deployment.apps web/web\n    drift:\n      .spec.replicas: 5 -> 2\n  FAIL: 1 finding"; !strings.Contains(stdout, want) {
+			t.Errorf("verify does not say %q:\n%s", want, stdout)
+		}
+	})
+	t.Run("capture --drift", func(t *testing.T) {
+		_, stderr, code := pluginAt(t, work, env, kc, "capture", "--drift", "deploy/web", "-n", "web")
+		if code != 0 {
+			t.Fatalf("capture --drift: exit %d\n%s", code, stderr)
+		}
+		checkCommit(t, "5", stderr)
+	})
+	t.Run("scale, then rollout undo", func(t *testing.T) {
+		_, stderr, code := pluginAt(t, work, env, kc, "-n", "web", "scale", "deploy/web", "--replicas=3")
+		if code != 0 {
+			t.Fatalf("scale: exit %d\n%s", code, stderr)
+		}
+		checkCommit(t, "3", stderr)
+		_, stderr, code = pluginAt(t, work, env, kc, "-n", "web", "rollout", "undo", "deploy/web")
+		if code != 0 {
+			t.Fatalf("rollout undo: exit %d\n%s", code, stderr)
+		}
+		checkCommit(t, "5", stderr)
+	})
+	t.Run("history", func(t *testing.T) {
+		stdout, stderr, code := pluginAt(t, work, env, kc, "-n", "web", "history", "deploy/web")
+		if code != 0 {
+			t.Fatalf("history: exit %d\n%s", code, stderr)
+		}
+		for _, want := range []string{"record drift of deployment web/web", "scale deployment web/web to 3 replicas via HelmRelease web/web values", "roll back deployment web/web to revision 2"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("history lacks %q:\n%s", want, stdout)
+			}
+		}
+	})
+}
