@@ -138,15 +138,18 @@ func TestE2EArgoHelmScaleFromLiveTracking(t *testing.T) {
 	handScale(t, ctx, kube, "web-staging", "web", 3)
 
 	t.Run("diff", func(t *testing.T) {
-		stdout, stderr, code := pluginAt(t, work, env, kc, "diff", "--target", "application/argocd/web-staging")
-		if code != 1 {
-			t.Fatalf("diff: exit %d, want 1\n%s\n%s", code, stdout, stderr)
-		}
-		if got, want := diffLines(stdout), []string{"-  replicas: 3", "+  replicas: 1"}; !slices.Equal(got, want) {
-			t.Errorf("diff shows\n%s\nwant only %q", stdout, want)
+		// Named by the target, or found through the object's tracking label.
+		for _, args := range [][]string{{"--target", "application/argocd/web-staging"}, {"deploy/web", "-n", "web-staging"}} {
+			stdout, stderr, code := pluginAt(t, work, env, append([]string{kc, "diff"}, args...)...)
+			if code != 1 {
+				t.Fatalf("diff %s: exit %d, want 1\n%s\n%s", strings.Join(args, " "), code, stdout, stderr)
+			}
+			if got, want := diffLines(stdout), []string{"-  replicas: 3", "+  replicas: 1"}; !slices.Equal(got, want) {
+				t.Errorf("diff %s shows\n%s\nwant only %q", strings.Join(args, " "), stdout, want)
+			}
 		}
 		// Annotation tracking leaves the chart's own instance label, which is then no drift.
-		stdout, stderr, code = pluginAt(t, work, env, kc, "diff", "--target", "application/argocd/web-production")
+		stdout, stderr, code := pluginAt(t, work, env, kc, "diff", "--target", "application/argocd/web-production")
 		if code != 0 {
 			t.Errorf("diff of the untouched production: exit %d, want 0\n%s\n%s", code, stdout, stderr)
 		}
@@ -320,12 +323,15 @@ func TestE2EFluxHelmDriftAndUndo(t *testing.T) {
 	}
 
 	t.Run("diff", func(t *testing.T) {
-		stdout, stderr, code := pluginAt(t, work, env, kc, "diff", "--target", tgt)
-		if code != 1 {
-			t.Fatalf("diff: exit %d, want 1\n%s\n%s", code, stdout, stderr)
-		}
-		if got, want := diffLines(stdout), []string{"-  replicas: 5", "+  replicas: 2"}; !slices.Equal(got, want) {
-			t.Errorf("diff shows\n%s\nwant only %q", stdout, want)
+		// Named by the target, or found through helm-controller's labels on the object.
+		for _, args := range [][]string{{"--target", tgt}, {"deploy/web", "-n", "web"}} {
+			stdout, stderr, code := pluginAt(t, work, env, append([]string{kc, "diff"}, args...)...)
+			if code != 1 {
+				t.Fatalf("diff %s: exit %d, want 1\n%s\n%s", strings.Join(args, " "), code, stdout, stderr)
+			}
+			if got, want := diffLines(stdout), []string{"-  replicas: 5", "+  replicas: 2"}; !slices.Equal(got, want) {
+				t.Errorf("diff %s shows\n%s\nwant only %q", strings.Join(args, " "), stdout, want)
+			}
 		}
 	})
 	t.Run("verify", func(t *testing.T) {
@@ -366,5 +372,12 @@ func TestE2EFluxHelmDriftAndUndo(t *testing.T) {
 				t.Errorf("history lacks %q:\n%s", want, stdout)
 			}
 		}
+	})
+	t.Run("--repo with both environments' releases of web", func(t *testing.T) {
+		_, stderr, code := pluginAt(t, t.TempDir(), env, kc, "-n", "web", "scale", "deploy/web", "--replicas=4", "--repo", work)
+		if code != 0 {
+			t.Fatalf("scale --repo: exit %d\n%s", code, stderr)
+		}
+		checkCommit(t, "4", stderr)
 	})
 }
