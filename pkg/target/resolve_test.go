@@ -559,6 +559,46 @@ func TestResolveArgoCD(t *testing.T) {
 	})
 }
 
+// --repo alone names the three Applications that render charts/web: the live object's Argo CD
+// tracking picks one of them; a live object tracked by none of them leaves the choice to the user.
+func TestResolveRepoPickedByLiveLabels(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd-helm")
+	app := func(name string) runtime.Object {
+		return obj("argoproj.io/v1alpha1", "Application", "argocd", name, nil, map[string]any{
+			"source":      map[string]any{"repoURL": url, "path": "charts/web", "targetRevision": "main"},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": name},
+		})
+	}
+	client := fakeClient(app("web-staging"), app("web-production"), app("elsewhere"))
+	for _, tc := range []struct {
+		name                string
+		labels, annotations map[string]string
+		want                string
+	}{
+		{"tracking label", map[string]string{ArgoCDInstanceLabel: "web-production"}, nil, "application/argocd/web-production"},
+		{"tracking annotation", nil, map[string]string{ArgoCDTrackingIDAnnotation: "web-staging:apps/Deployment:web-staging/web"}, "application/argocd/web-staging"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(tc.labels, tc.annotations), Client: client})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != tc.want || got.RepoDir != work || got.Path != "charts/web" {
+				t.Errorf("got %s (%s in %s), want %s", got.Name, got.Path, got.RepoDir, tc.want)
+			}
+		})
+	}
+	t.Run("an Application the repository does not define", func(t *testing.T) {
+		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(map[string]string{ArgoCDInstanceLabel: "elsewhere"}, nil), Client: client})
+		var amb *AmbiguousError
+		if !errors.As(err, &amb) || !strings.Contains(err.Error(), "has 4 targets") {
+			t.Errorf("error: %v", err)
+		}
+	})
+}
+
 // resolved is a resolved target without what discovery read on the way, for comparisons.
 func resolved(t Target) Target {
 	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil
