@@ -237,6 +237,30 @@ func TestE2EArgoHelmScaleFromLiveTracking(t *testing.T) {
 			t.Errorf("values-staging.yaml:\n%s\nwant:\n%s", got, want)
 		}
 	})
+
+	t.Run("capture --drift of a field no values key drives", func(t *testing.T) {
+		// The chart's template writes targetPort: http as it is.
+		p := []byte(`[{"op":"replace","path":"/spec/ports/0/targetPort","value":9090}]`)
+		if _, err := kube.CoreV1().Services("web-staging").Patch(ctx, "web", types.JSONPatchType, p, metav1.PatchOptions{FieldManager: "kubectl-patch"}); err != nil {
+			t.Fatal(err)
+		}
+		head := testrepo.Git(t, work, "rev-parse", "HEAD")
+		_, stderr, code := pluginAt(t, work, env, kc, "capture", "--drift", "svc/web", "-n", "web-staging")
+		if code != 1 {
+			t.Fatalf("capture --drift: exit %d, want 1\n%s", code, stderr)
+		}
+		for _, want := range []string{"no values key of the chart drives service/web alone", "targetPort", "web/templates/service.yaml"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("the refusal does not say %q:\n%s", want, stderr)
+			}
+		}
+		if now := testrepo.Git(t, work, "rev-parse", "HEAD"); now != head {
+			t.Errorf("a refused capture committed %s", now)
+		}
+		if st := testrepo.Git(t, work, "status", "--porcelain"); st != "" {
+			t.Errorf("a refused capture left the working tree changed:\n%s", st)
+		}
+	})
 }
 
 // diffLines are the removed and added lines of a unified diff.
