@@ -405,3 +405,71 @@ func TestE2EFluxHelmDriftAndUndo(t *testing.T) {
 		checkCommit(t, "4", stderr)
 	})
 }
+
+// An Application whose chart comes from a Helm repository (served on 127.0.0.1) and whose values
+// are a $values file of the config repository: the live object's tracking label leads to the
+// Application, its values source to the repository, where the Application's file is found, and
+// the change is written in the $values file.
+func TestE2EArgoHelmRepositoryChartFromLiveTracking(t *testing.T) {
+	c := testcluster.Shared(t)
+	env := testrepo.Env(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	if err := c.InstallCRDs(ctx, filepath.Join(testrepo.Root(), "testdata", "crds", "argoproj.io_applications.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"argocd", "web-remote"} {
+		if err := c.CreateNamespace(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	bare, work := testrepo.NewWithRemote(t, "argocd-helm")
+	srv := serveChart(t, filepath.Join(work, "charts", "web"))
+	app := func(valuesURL string) string {
+		return `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-remote
+  namespace: argocd
+spec:
+  project: default
+  sources:
+    - repoURL: ` + srv.URL + `
+      chart: web
+      targetRevision: 0.3.0
+      helm:
+        releaseName: web
+        valueFiles:
+          - $values/values/web/remote.yaml
+    - repoURL: ` + valuesURL + `
+      targetRevision: main
+      ref: values
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: web-remote
+`
+	}
+	const values = "# Values for web from the chart repository.\nreplicaCount: 2\n"
+	writeFiles(t, work, map[string]string{"values/web/remote.yaml": values, "apps/web-remote.yaml": app("https://git.example.com/platform/argo-helm.git")})
+	testrepo.Git(t, work, "add", "-A")
+	testrepo.Git(t, work, "commit", "-qm", "web from the chart repository")
+	testrepo.Git(t, work, "push", "-q", "origin", "main")
+	if _, err := c.ApplyYAML(ctx, "", []byte(app("file://"+bare))); err != nil {
+		t.Fatal(err)
+	}
+	applyAs(t, ctx, c, work, "application/argocd/web-remote", "argocd-controller", func(u *unstructured.Unstructured) {
+		setLabel(u, target.ArgoCDInstanceLabel, "web-remote")
+	})
+	kc := "--kubeconfig=" + c.KubeconfigPath
+
+	_, stderr, code := pluginAt(t, work, env, kc, "-n", "web-remote", "scale", "deploy/web", "--replicas=4")
+	if code != 0 {
+		t.Fatalf("scale: exit %d\n%s", code, stderr)
+	}
+	if got := testrepo.Git(t, work, "diff", "--name-only", "HEAD~1", "HEAD"); got != "values/web/remote.yaml" {
+		t.Fatalf("the commit changes %q, want values/web/remote.yaml\n%s", got, stderr)
+	}
+	if got, want := readFile(t, work, "values/web/remote.yaml"), strings.Replace(values, "replicaCount: 2", "replicaCount: 4", 1); got != want {
+		t.Errorf("values/web/remote.yaml:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -221,6 +221,10 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 		}
 	}
 	if src == nil {
+		srcs, _, _ := unstructured.NestedSlice(app.Object, "spec", "sources")
+		if ci, ref := chartValuesRef(srcs); ref != nil {
+			return r.argoChartTarget(app, appRef, ci, ref)
+		}
 		return nil, fmt.Errorf("%s has no source with a path in Git", appRef)
 	}
 	repoURL, _ := src["repoURL"].(string)
@@ -256,6 +260,60 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 	}, nil
 }
 
+// chartValuesRef finds, among an Application's sources, a chart of a Helm or OCI repository
+// whose value files are $REF/... of a source of this kind in Git: its index and that source.
+func chartValuesRef(srcs []any) (int, map[string]any) {
+	refs := map[string]map[string]any{}
+	for _, s := range srcs {
+		if m, ok := s.(map[string]any); ok {
+			if ref, _ := m["ref"].(string); ref != "" && m["repoURL"] != nil {
+				refs[ref] = m
+			}
+		}
+	}
+	for i, s := range srcs {
+		m, _ := s.(map[string]any)
+		if m["chart"] == nil {
+			continue
+		}
+		helm, _ := m["helm"].(map[string]any)
+		files, _ := helm["valueFiles"].([]any)
+		for _, f := range files {
+			name, _ := f.(string)
+			ref, _, ok := strings.Cut(strings.TrimPrefix(name, "$"), "/")
+			if ok && strings.HasPrefix(name, "$") && refs[ref] != nil {
+				return i, refs[ref]
+			}
+		}
+	}
+	return -1, nil
+}
+
+// argoChartTarget is the target of chart source index of Application app, whose values come from
+// ref, a source in Git: the Application's file is in that repository, where discovery finds its
+// path (definedHere); the path is empty until then.
+func (r *resolver) argoChartTarget(app *unstructured.Unstructured, appRef string, index int, ref map[string]any) (*Target, error) {
+	repoURL, _ := ref["repoURL"].(string)
+	rev, _ := ref["targetRevision"].(string)
+	branch := strings.TrimPrefix(rev, "refs/heads/")
+	switch {
+	case branch == "HEAD" || branch == "":
+		branch = ""
+	case commitSHA.MatchString(branch):
+		return nil, fmt.Errorf("%s takes its values from commit %s of %s, not a branch: a change cannot be pushed to it; give a checkout with --repo DIR --target NAME", appRef, rev, repoURL)
+	}
+	destNs, _, _ := unstructured.NestedString(app.Object, "spec", "destination", "namespace")
+	return &Target{
+		Name:      app.GetName(),
+		Branch:    branch,
+		RemoteURL: repoURL,
+		Context:   r.o.Context,
+		Namespace: destNs,
+		Source:    SourceArgoCD,
+		Applied:   &reconciler.Applied{Reconciler: reconciler.Object{Obj: app}, Source: index, URL: repoURL, Branch: rev},
+	}, nil
+}
+
 // definedHere gives a target found through the cluster the reconciler object as its
 // repository defines it, when the repository defines that object (kind, namespace, name) with
 // the same path: its name names it as discovery does, and a render reads the object from its
@@ -272,7 +330,8 @@ func definedHere(t *Target) {
 	if err == nil {
 		for i := range ts {
 			d := &ts[i]
-			if d.Applied == nil || d.Applied.Release != nil || d.Applied.Reconciler.Ref() != live.Reconciler.Ref() || d.Path != t.Path || d.Applied.Source != live.Source {
+			// A chart source's path is where the repository defines the Application: any.
+			if d.Applied == nil || d.Applied.Release != nil || d.Applied.Reconciler.Ref() != live.Reconciler.Ref() || (t.Path != "" && d.Path != t.Path) || d.Applied.Source != live.Source {
 				continue
 			}
 			if match == nil || reflect.DeepEqual(d.Applied.Reconciler.Obj.Object["spec"], live.Reconciler.Obj.Object["spec"]) {
@@ -284,7 +343,7 @@ func definedHere(t *Target) {
 		t.Name = live.Reconciler.Ref()
 		return
 	}
-	t.Name, t.Applied = match.Name, match.Applied
+	t.Name, t.Applied, t.Path = match.Name, match.Applied, match.Path
 }
 
 // objectName names an object the way kubectl's messages do ("Deployment shop/web").

@@ -131,6 +131,9 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Target, error) {
 		return nil, err
 	}
 	definedHere(t)
+	if t.Path == "" {
+		return nil, fmt.Errorf("%s renders a chart of a Helm repository with values from %s, which defines no such Application: give the repository that does with --repo DIR --target NAME", t.Name, t.RemoteURL)
+	}
 	if err := applyConfig(t); err != nil {
 		return nil, err
 	}
@@ -307,7 +310,7 @@ func (r *resolver) pickLive(ctx context.Context, in []Target) (*Target, error) {
 	}
 	for i := range in {
 		a := in[i].Applied
-		if a == nil || a.Reconciler.Ref() != lt.Applied.Reconciler.Ref() || in[i].Path != lt.Path || a.Source != lt.Applied.Source {
+		if a == nil || a.Reconciler.Ref() != lt.Applied.Reconciler.Ref() || (lt.Path != "" && in[i].Path != lt.Path) || a.Source != lt.Applied.Source {
 			continue
 		}
 		t := in[i]
