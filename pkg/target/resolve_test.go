@@ -599,6 +599,57 @@ func TestResolveRepoPickedByLiveLabels(t *testing.T) {
 	})
 }
 
+// An Application whose chart comes from a Helm repository and whose values are a $values file
+// of a Git source: that source's repository is where its file, and so its path, are found.
+func TestResolveArgoChartWithValuesRef(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd-helm")
+	app := obj("argoproj.io/v1alpha1", "Application", "argocd", "web-remote", nil, map[string]any{
+		"sources": []any{
+			map[string]any{"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "0.3.0",
+				"helm": map[string]any{"valueFiles": []any{"$values/values/web/remote.yaml"}}},
+			map[string]any{"repoURL": url, "targetRevision": "main", "ref": "values"},
+		},
+		"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "web-remote"},
+	})
+	live := liveDeployment(map[string]string{ArgoCDInstanceLabel: "web-remote"}, nil)
+
+	_, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: fakeClient(app)})
+	if err == nil || !strings.Contains(err.Error(), "application/argocd/web-remote renders a chart of a Helm repository with values from "+url+", which defines no such Application") {
+		t.Errorf("a repository without the Application: %v", err)
+	}
+
+	writeFile(t, filepath.Join(work, "apps", "web-remote.yaml"), `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-remote
+  namespace: argocd
+spec:
+  sources:
+    - repoURL: https://charts.example.com
+      chart: web
+      targetRevision: 0.3.0
+      helm:
+        valueFiles:
+          - $values/values/web/remote.yaml
+    - repoURL: https://git.example.com/platform/argo-helm.git
+      targetRevision: main
+      ref: values
+  destination:
+    namespace: web-remote
+`)
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "--quiet", "-m", "web-remote")
+	got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: fakeClient(app)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "application/argocd/web-remote" || got.Path != "apps" || got.RepoDir != work || got.Applied.Source != 0 || got.Applied.Reconciler.File != "apps/web-remote.yaml" {
+		t.Errorf("got %s (path %q in %s, source %d, file %q)", got.Name, got.Path, got.RepoDir, got.Applied.Source, got.Applied.Reconciler.File)
+	}
+}
+
 // resolved is a resolved target without what discovery read on the way, for comparisons.
 func resolved(t Target) Target {
 	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil
