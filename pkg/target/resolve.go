@@ -268,11 +268,12 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 		case 1:
 			t = &in[0]
 		default:
-			if t, err = r.pickLive(ctx, in); err != nil {
+			var note string
+			if t, note, err = r.pickLive(ctx, in); err != nil {
 				return nil, err
 			}
 			if t == nil {
-				return nil, &AmbiguousError{Repo: o.Repo, Targets: in}
+				return nil, &AmbiguousError{Repo: o.Repo, Targets: in, Live: note}
 			}
 		}
 	}
@@ -291,22 +292,29 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 type AmbiguousError struct {
 	Repo    string
 	Targets []Target
+	// Live says what the live object's labels named instead, when it was read.
+	Live string
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("--repo %s has %d targets: %s; choose one with --path PATH or --target NAME", e.Repo, len(e.Targets), listTargets(e.Targets))
+	msg := fmt.Sprintf("--repo %s has %d targets: %s; choose one with --path PATH or --target NAME", e.Repo, len(e.Targets), listTargets(e.Targets))
+	if e.Live != "" {
+		msg += " (" + e.Live + ")"
+	}
+	return msg
 }
 
 // pickLive picks, among the candidates of --repo, the target whose reconciler object the live
 // object's labels name (the same chart rendered by two environments' Applications, told apart
-// by Argo CD's tracking). Nil when there is no live object, or its labels name none of them.
-func (r *resolver) pickLive(ctx context.Context, in []Target) (*Target, error) {
+// by Argo CD's tracking). Nil when there is no live object, or its labels name none of them,
+// with a note saying what they name.
+func (r *resolver) pickLive(ctx context.Context, in []Target) (*Target, string, error) {
 	if r.o.Live == nil {
-		return nil, nil
+		return nil, "", nil
 	}
-	lt, _, err := r.fromLive(ctx)
+	lt, note, err := r.fromLive(ctx)
 	if err != nil || lt == nil {
-		return nil, err
+		return nil, note, err
 	}
 	for i := range in {
 		a := in[i].Applied
@@ -315,9 +323,9 @@ func (r *resolver) pickLive(ctx context.Context, in []Target) (*Target, error) {
 		}
 		t := in[i]
 		t.HelmRelease = lt.HelmRelease
-		return &t, nil
+		return &t, "", nil
 	}
-	return nil, nil
+	return nil, fmt.Sprintf("labels: %s is applied by %s, which is none of them", objectName(r.o.Live), lt.Applied.Reconciler.Ref()), nil
 }
 
 // matchTarget finds the target named name: a configured target's name, a reconciler object as

@@ -593,7 +593,7 @@ func TestResolveRepoPickedByLiveLabels(t *testing.T) {
 	t.Run("an Application the repository does not define", func(t *testing.T) {
 		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(map[string]string{ArgoCDInstanceLabel: "elsewhere"}, nil), Client: client})
 		var amb *AmbiguousError
-		if !errors.As(err, &amb) || !strings.Contains(err.Error(), "has 4 targets") {
+		if !errors.As(err, &amb) || !strings.Contains(err.Error(), "has 4 targets") || !strings.Contains(err.Error(), "Deployment shop/web is applied by application/argocd/elsewhere, which is none of them") {
 			t.Errorf("error: %v", err)
 		}
 	})
