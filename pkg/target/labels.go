@@ -22,6 +22,8 @@ const (
 	FluxHelmReleaseNamespaceLabel   = fluxHelmGroup + "/namespace"
 	ArgoCDTrackingIDAnnotation      = "argocd.argoproj.io/tracking-id"
 	ArgoCDInstanceLabel             = "app.kubernetes.io/instance"
+	// helmChartLabel is the label Helm's chart scaffold gives every object: NAME-VERSION.
+	helmChartLabel = "helm.sh/chart"
 )
 
 // The reconcilers' kinds, at the versions current Flux and Argo CD serve.
@@ -211,6 +213,14 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 	if s, ok, _ := unstructured.NestedMap(app.Object, "spec", "source"); ok {
 		src = s
 	} else if srcs, ok, _ := unstructured.NestedSlice(app.Object, "spec", "sources"); ok {
+		// A chart of a Helm repository made the object when it carries the chart's
+		// conventional helm.sh/chart label, NAME-VERSION.
+		if ci, ref := chartValuesRef(srcs); ref != nil && r.o.Live != nil {
+			chart, _ := srcs[ci].(map[string]any)
+			if r.o.Live.GetLabels()[helmChartLabel] == fmt.Sprintf("%v-%v", chart["chart"], chart["targetRevision"]) {
+				return r.argoChartTarget(app, appRef, ci, ref)
+			}
+		}
 		// Of several sources, the first Git path renders the manifests; the others are Helm
 		// charts or value references.
 		for i, s := range srcs {

@@ -650,6 +650,44 @@ spec:
 	}
 }
 
+// Of an Application's several sources (argocd-fleet's web: a chart of a Helm repository with
+// $values, and two Git paths), the chart made an object labelled helm.sh/chart with its name and
+// version; another object is the first Git path's.
+func TestResolveArgoMultiSourceChartByLabel(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd-fleet")
+	app := obj("argoproj.io/v1alpha1", "Application", "argocd", "web", nil, map[string]any{
+		"sources": []any{
+			map[string]any{"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "1.2.3",
+				"helm": map[string]any{"valueFiles": []any{"$values/values/web.yaml"}}},
+			map[string]any{"repoURL": url, "targetRevision": "main", "ref": "values"},
+			map[string]any{"repoURL": url, "targetRevision": "main", "path": "extras/web"},
+		},
+		"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "web"},
+	})
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		path   string
+		source int
+	}{
+		{"the chart's object", map[string]string{ArgoCDInstanceLabel: "web", helmChartLabel: "web-1.2.3"}, "apps", 0},
+		{"another version's label", map[string]string{ArgoCDInstanceLabel: "web", helmChartLabel: "web-1.0.0"}, "extras/web", 2},
+		{"no chart label", map[string]string{ArgoCDInstanceLabel: "web"}, "extras/web", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: liveDeployment(tc.labels, nil), Client: fakeClient(app)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Path != tc.path || got.Applied.Source != tc.source || got.RepoDir != work {
+				t.Errorf("got %s: path %q, source %d in %s; want path %q, source %d", got.Name, got.Path, got.Applied.Source, got.RepoDir, tc.path, tc.source)
+			}
+		})
+	}
+}
+
 // resolved is a resolved target without what discovery read on the way, for comparisons.
 func resolved(t Target) Target {
 	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil
