@@ -472,4 +472,56 @@ spec:
 	if got, want := readFile(t, work, "values/web/remote.yaml"), strings.Replace(values, "replicaCount: 2", "replicaCount: 4", 1); got != want {
 		t.Errorf("values/web/remote.yaml:\n%s\nwant:\n%s", got, want)
 	}
+
+	t.Run("values in the Application, applied by the app of apps", func(t *testing.T) {
+		single := `# web from the chart repository, its values its own.
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-single
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: ` + srv.URL + `
+    chart: web
+    targetRevision: 0.3.0
+    helm:
+      releaseName: web
+      valuesObject:
+        replicaCount: 2
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: web-single
+`
+		writeFiles(t, work, map[string]string{"apps/web-single.yaml": single})
+		testrepo.Git(t, work, "add", "-A")
+		testrepo.Git(t, work, "commit", "-qm", "web-single")
+		testrepo.Git(t, work, "push", "-q", "origin", "main")
+		if err := c.CreateNamespace(ctx, "web-single"); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		// The root Application applied web-single, tracking it by annotation.
+		root := strings.Replace(readFile(t, work, "bootstrap/root.yaml"), "https://git.example.com/platform/argo-helm.git", "file://"+bare, 1)
+		if _, err := c.ApplyYAML(ctx, "", []byte(root)); err != nil {
+			t.Fatal(err)
+		}
+		tracked := strings.Replace(single, "  namespace: argocd\n", "  namespace: argocd\n  annotations:\n    argocd.argoproj.io/tracking-id: root:argoproj.io/Application:argocd/web-single\n", 1)
+		if _, err := c.ApplyYAML(ctx, "argocd-controller", []byte(tracked)); err != nil {
+			t.Fatal(err)
+		}
+		applyAs(t, ctx, c, work, "application/argocd/web-single", "argocd-controller", func(u *unstructured.Unstructured) {
+			setLabel(u, target.ArgoCDInstanceLabel, "web-single")
+		})
+		_, stderr, code := pluginAt(t, t.TempDir(), env, kc, "-n", "web-single", "scale", "deploy/web", "--replicas=3")
+		if code != 0 {
+			t.Fatalf("scale: exit %d\n%s", code, stderr)
+		}
+		if got := testrepo.Git(t, bare, "diff", "--name-only", "main~1", "main"); got != "apps/web-single.yaml" {
+			t.Fatalf("the pushed commit changes %q, want apps/web-single.yaml\n%s", got, stderr)
+		}
+		if got, want := testrepo.Git(t, bare, "show", "main:apps/web-single.yaml")+"\n", strings.Replace(single, "replicaCount: 2", "replicaCount: 3", 1); got != want {
+			t.Errorf("apps/web-single.yaml:\n%s\nwant:\n%s", got, want)
+		}
+	})
 }

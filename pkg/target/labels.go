@@ -239,7 +239,12 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 	}
 	repoURL, _ := src["repoURL"].(string)
 	if chart, _ := src["chart"].(string); chart != "" {
-		return nil, fmt.Errorf("%s renders Helm chart %s from %s, not a path in Git: give the repository of its values with --repo DIR --path PATH", appRef, chart, repoURL)
+		// Its values are the Application's own: its file is in the repository of the
+		// Application that applies it (app of apps), which Argo CD's tracking on it names.
+		if parent := r.appliedBy(ctx, app); parent != nil {
+			return r.argoChartTarget(app, appRef, index, parent)
+		}
+		return nil, fmt.Errorf("%s renders Helm chart %s from %s, not a path in Git, and no Application applies it from Git: give the repository of its values with --repo DIR --target NAME", appRef, chart, repoURL)
 	}
 	if repoURL == "" {
 		return nil, fmt.Errorf("%s has no spec.source.repoURL", appRef)
@@ -299,9 +304,41 @@ func chartValuesRef(srcs []any) (int, map[string]any) {
 	return -1, nil
 }
 
+// appliedBy is the Git source (repoURL, targetRevision) of the Application that applies
+// Application app, as Argo CD's tracking annotation or label on app names it; nil when none
+// does, or it has no path in Git.
+func (r *resolver) appliedBy(ctx context.Context, app *unstructured.Unstructured) map[string]any {
+	name := app.GetLabels()[ArgoCDInstanceLabel]
+	if id := app.GetAnnotations()[ArgoCDTrackingIDAnnotation]; id != "" {
+		name, _, _ = strings.Cut(id, ":")
+	}
+	ns := r.o.ArgoNamespace
+	if appNs, appName, ok := strings.Cut(name, "_"); ok {
+		ns, name = appNs, appName
+	}
+	if name == "" || (ns == app.GetNamespace() && name == app.GetName()) {
+		return nil
+	}
+	parent, err := r.get(ctx, applicationGVR, ns, name, "")
+	if err != nil {
+		return nil
+	}
+	srcs, _, _ := unstructured.NestedSlice(parent.Object, "spec", "sources")
+	if s, ok, _ := unstructured.NestedMap(parent.Object, "spec", "source"); ok {
+		srcs = []any{s}
+	}
+	for _, s := range srcs {
+		if m, ok := s.(map[string]any); ok && m["path"] != nil && m["chart"] == nil && m["repoURL"] != nil {
+			return m
+		}
+	}
+	return nil
+}
+
 // argoChartTarget is the target of chart source index of Application app, whose values come from
-// ref, a source in Git: the Application's file is in that repository, where discovery finds its
-// path (definedHere); the path is empty until then.
+// the repository of ref, a source in Git (its $values source, or the Application that applies
+// it): the Application's file is in that repository, where discovery finds its path
+// (definedHere); the path is empty until then.
 func (r *resolver) argoChartTarget(app *unstructured.Unstructured, appRef string, index int, ref map[string]any) (*Target, error) {
 	repoURL, _ := ref["repoURL"].(string)
 	rev, _ := ref["targetRevision"].(string)

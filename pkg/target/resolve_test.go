@@ -688,6 +688,69 @@ func TestResolveArgoMultiSourceChartByLabel(t *testing.T) {
 	}
 }
 
+// An Application with one source, a chart of a Helm repository, holds its values itself: its
+// file is in the repository of the Application that applies it (app of apps), which Argo CD's
+// tracking annotation (or label) on it names.
+func TestResolveArgoChartAppliedByRoot(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd-helm")
+	writeFile(t, filepath.Join(work, "apps", "web-single.yaml"), `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-single
+  namespace: argocd
+spec:
+  source:
+    repoURL: https://charts.example.com
+    chart: web
+    targetRevision: 0.3.0
+    helm:
+      valuesObject:
+        replicaCount: 2
+  destination:
+    namespace: web-single
+`)
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "--quiet", "-m", "web-single")
+	git(t, work, "push", "--quiet", "origin", "main")
+	root := obj("argoproj.io/v1alpha1", "Application", "argocd", "root", nil, map[string]any{
+		"source": map[string]any{"repoURL": url, "path": "apps", "targetRevision": "main"},
+	})
+	single := func(labels, annotations map[string]string) runtime.Object {
+		u := obj("argoproj.io/v1alpha1", "Application", "argocd", "web-single", labels, map[string]any{
+			"source":      map[string]any{"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "0.3.0"},
+			"destination": map[string]any{"namespace": "web-single"},
+		})
+		u.SetAnnotations(annotations)
+		return u
+	}
+	live := liveDeployment(map[string]string{ArgoCDInstanceLabel: "web-single"}, nil)
+	for _, tc := range []struct {
+		name                string
+		labels, annotations map[string]string
+	}{
+		{"tracking annotation", nil, map[string]string{ArgoCDTrackingIDAnnotation: "root:argoproj.io/Application:argocd/web-single"}},
+		{"tracking label", map[string]string{ArgoCDInstanceLabel: "root"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: fakeClient(root, single(tc.labels, tc.annotations)), CacheDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != "application/argocd/web-single" || got.Path != "apps" || !got.Cached || got.Applied.Reconciler.File != "apps/web-single.yaml" {
+				t.Errorf("got %s: path %q, file %q, cached %v", got.Name, got.Path, got.Applied.Reconciler.File, got.Cached)
+			}
+		})
+	}
+	t.Run("applied by no Application", func(t *testing.T) {
+		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: fakeClient(root, single(nil, nil)), CacheDir: t.TempDir()})
+		if err == nil || !strings.Contains(err.Error(), "renders Helm chart web from https://charts.example.com, not a path in Git, and no Application applies it from Git") {
+			t.Errorf("error: %v", err)
+		}
+	})
+}
+
 // resolved is a resolved target without what discovery read on the way, for comparisons.
 func resolved(t Target) Target {
 	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil
