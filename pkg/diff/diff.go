@@ -38,6 +38,8 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
 // DefaultFieldManager is the field manager of the dry-run applies. They are never persisted, so
@@ -74,6 +76,11 @@ type Options struct {
 	// objects of the manifests, which must agree on one owner.
 	Prune       bool
 	PruneLabels map[string]string
+
+	// ArgoCDInstance, for the objects of an Argo CD Application, is the value its label
+	// tracking gives app.kubernetes.io/instance (ArgoCDInstance): a live object carrying it
+	// where the manifest sets another value holds what Argo CD applied, not drift.
+	ArgoCDInstance string
 
 	// FieldManager of the dry-run applies; default DefaultFieldManager.
 	FieldManager string
@@ -125,6 +132,13 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 	report := &Report{Compared: len(items)}
 	if err := e.read(ctx, items); err != nil {
 		return nil, err
+	}
+	for _, it := range items {
+		if ArgoCDTracked(it.obj, it.live, e.o.ArgoCDInstance) {
+			l := it.obj.GetLabels()
+			l[target.ArgoCDInstanceLabel] = e.o.ArgoCDInstance
+			it.obj.SetLabels(l)
+		}
 	}
 	var extras []Object
 	if e.o.Prune {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
@@ -27,6 +28,37 @@ func FluxLabels(namespace, name string) map[string]string {
 // ArgoCDLabels are the labels Argo CD puts on what Application app applies (label tracking).
 func ArgoCDLabels(app string) map[string]string {
 	return map[string]string{target.ArgoCDInstanceLabel: app}
+}
+
+// ArgoCDInstance is the value Argo CD's label tracking gives app.kubernetes.io/instance on what
+// Application ns/name applies: its name, or NAMESPACE_NAME for an Application outside Argo CD's
+// own namespace.
+func ArgoCDInstance(namespace, name string) string {
+	if namespace != "" && namespace != target.DefaultArgoNamespace {
+		return namespace + "_" + name
+	}
+	return name
+}
+
+// ArgoCDInstanceOf is ArgoCDInstance of the Application that applies a target; "" when no Argo CD
+// Application does.
+func ArgoCDInstanceOf(a *reconciler.Applied) string {
+	if a == nil || !reconciler.IsArgoApplication(a.Reconciler) {
+		return ""
+	}
+	return ArgoCDInstance(a.Reconciler.Namespace(), a.Reconciler.Name())
+}
+
+// ArgoCDTracked tells whether live carries Argo CD's tracking label for instance where the
+// manifest sets that label to something else (a Helm chart's release name, most often): Argo CD
+// with label tracking writes its own value over the manifest's, so the difference is Argo CD's,
+// not drift.
+func ArgoCDTracked(manifest, live *unstructured.Unstructured, instance string) bool {
+	if instance == "" || live == nil {
+		return false
+	}
+	want, set := manifest.GetLabels()[target.ArgoCDInstanceLabel]
+	return set && want != instance && live.GetLabels()[target.ArgoCDInstanceLabel] == instance
 }
 
 // inferOwner reads the reconciler that owns the live objects of the manifests from their labels.

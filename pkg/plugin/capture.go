@@ -20,8 +20,10 @@ import (
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/capture"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/change"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/diff"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/workflow"
 )
 
@@ -339,6 +341,17 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if hr := t.HelmRelease; hr != nil {
+		// The chart's objects: their drift is written as the values that drive them.
+		rt, rtargets, err := helmReleaseTarget(t, targets)
+		if err != nil {
+			return fmt.Errorf("the objects are made by HelmRelease %s/%s, and capture --drift finds the values keys that drive them by rendering its chart: %w", hr.Namespace, hr.Name, err)
+		}
+		if rt == nil {
+			return fmt.Errorf("the objects are made by HelmRelease %s/%s, which target %s applies but does not render: name the release's target with --target", hr.Namespace, hr.Name, t)
+		}
+		t, targets, o.resolved = rt, rtargets, rt
+	}
 	dyn, err := f.DynamicClient()
 	if err != nil {
 		return err
@@ -348,6 +361,7 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 		return err
 	}
 	defaultNS := firstNonEmpty(t.Namespace, o.sel.Namespace, "default")
+	instance := diff.ArgoCDInstanceOf(t.Applied)
 	var names, summary []string
 	req := o.request(o.IOStreams, t, targets)
 	req.Changes = func(r *render.Result) ([]change.ObjectChange, error) {
@@ -371,6 +385,13 @@ func (o *CaptureOptions) runDrift(f cmdutil.Factory, cmd *cobra.Command) error {
 			}
 			if live == nil {
 				continue
+			}
+			if diff.ArgoCDTracked(obj.Obj(), live, instance) {
+				// Argo CD's tracking label over the manifest's value is not a change to record.
+				live = live.DeepCopy()
+				l := live.GetLabels()
+				l[target.ArgoCDInstanceLabel] = obj.Obj().GetLabels()[target.ArgoCDInstanceLabel]
+				live.SetLabels(l)
 			}
 			meta := placement.PatchMeta(obj.Obj().GroupVersionKind())
 			desired := capture.LiveValues(obj.Obj(), live, meta)

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -158,7 +159,13 @@ func (o *DiffOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []str
 	} else if raw, err := f.ToRawKubeConfigLoader().RawConfig(); err == nil {
 		ro.Context = raw.CurrentContext
 	}
-	if o.target, err = target.Resolve(cmd.Context(), ro); err != nil {
+	o.target, err = target.Resolve(cmd.Context(), ro)
+	var noTarget *target.NoTargetError
+	var ambiguous *target.AmbiguousError
+	if (errors.As(err, &noTarget) || errors.As(err, &ambiguous)) && len(o.selection.Refs) > 0 {
+		o.target, err = o.liveTarget(f, cmd)
+	}
+	if err != nil {
 		return err
 	}
 	if o.config, err = f.ToRESTConfig(); err != nil {
@@ -172,6 +179,27 @@ func (o *DiffOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []str
 	}
 	o.externalDiff = os.Getenv(diff.ExternalDiffEnv)
 	return nil
+}
+
+// liveTarget finds the target as a change does when neither flags nor the configuration decide:
+// through the named object's live labels, and for an object a Flux HelmRelease made, the
+// release's target, which renders it.
+func (o *DiffOptions) liveTarget(f cmdutil.Factory, cmd *cobra.Command) (*target.Target, error) {
+	resolve := changeFlags{Repo: o.Repo, Path: o.Path, Target: o.Target}
+	t, targets, live, err := resolve.resolveTarget(cmd.Context(), f, cmd, o.selection)
+	if err != nil {
+		return nil, err
+	}
+	if hr := t.HelmRelease; hr != nil && live != nil {
+		rt, _, err := helmReleaseTarget(t, targets)
+		if err != nil {
+			return nil, fmt.Errorf("%s is made by HelmRelease %s/%s: %w", o.args[0], hr.Namespace, hr.Name, err)
+		}
+		if rt != nil {
+			return rt, nil
+		}
+	}
+	return t, nil
 }
 
 // completeRevisions completes diff --from: no cluster, no target; the repository of --repo or
@@ -263,6 +291,8 @@ func (o *DiffOptions) Run(cmd *cobra.Command) error {
 		Namespace:   ns,
 		Prune:       o.Prune,
 		PruneLabels: pruneLabels,
+
+		ArgoCDInstance: diff.ArgoCDInstanceOf(t.Applied),
 	})
 	if err != nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("failed to compare %s with the cluster: %w", t, err)}

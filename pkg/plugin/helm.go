@@ -63,6 +63,31 @@ func liveReleaseTarget(t *target.Target, hr *target.ObjectRef) *target.Target {
 	return &rt
 }
 
+// helmReleaseTarget is the target of the HelmRelease that made a live object (t.HelmRelease,
+// found through its labels), for a command on the chart's objects: the release's own target
+// when discovery found it, else one rendered from what Kustomization t applies, whose render
+// the closed loop then checks too (targets gains t). Nil when no release target can be made;
+// a *render.ChartUnavailableError when the chart cannot be fetched here.
+func helmReleaseTarget(t *target.Target, targets []target.Target) (*target.Target, []target.Target, error) {
+	rt := releaseTarget(t, t.HelmRelease, targets)
+	parent := false
+	if rt == nil {
+		rt, parent = liveReleaseTarget(t, t.HelmRelease), true
+	}
+	if rt == nil {
+		return nil, targets, nil
+	}
+	_, err := render.Render(rt.RepoDir, rt.Path, render.Options{Applied: rt.Applied})
+	var unavailable *render.ChartUnavailableError
+	if errors.As(err, &unavailable) {
+		return nil, targets, err
+	}
+	if parent {
+		targets = append(targets, *t)
+	}
+	return rt, targets, nil
+}
+
 // isRelease tells a Helm target: a Flux HelmRelease's, or an Argo CD Application's source that
 // is a chart; its objects are the chart's.
 func isRelease(t *target.Target) bool {

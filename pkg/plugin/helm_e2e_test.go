@@ -133,6 +133,12 @@ spec: {path: ./apps/staging, interval: 1h, prune: true, sourceRef: {kind: GitRep
 	if !hasManager(live.ManagedFields, "helm-controller") {
 		t.Errorf("the Deployment's field managers lack helm-controller: the release did not make it")
 	}
+	// The release's render is what helm-controller applied: diff, through the Deployment's
+	// labels, finds no drift in the chart's objects.
+	stdout, stderr, code := runPlugin(t, env, pluginBin, kc, "-n", name, "diff", "deploy/web", "svc/web")
+	if code != 0 {
+		t.Errorf("diff of helm-controller's release: exit %d, want 0\n%s\n%s", code, stdout, stderr)
+	}
 }
 
 // waitReplicas waits until Deployment ns/name exists with n replicas.

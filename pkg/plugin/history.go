@@ -121,6 +121,17 @@ func (c *changeFlags) objectHistory(f cmdutil.Factory, cmd *cobra.Command, args 
 		return nil, err
 	}
 	if hr := t.HelmRelease; hr != nil {
+		// The chart's object has the history of the values and chart its release reads.
+		rt, rtargets, err := helmReleaseTarget(t, targets)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s is made by HelmRelease %s/%s: %w", sel.Refs[0].Resource, sel.Refs[0].Name, hr.Namespace, hr.Name, err)
+		}
+		if rt != nil {
+			t, targets = rt, rtargets
+			c.resolved = rt
+		}
+	}
+	if hr := t.HelmRelease; hr != nil {
 		return nil, fmt.Errorf("%s/%s is made by HelmRelease %s/%s, which target %s renders: its history is the release's, `kubectl gitops history helmrelease/%s -n %s`",
 			sel.Refs[0].Resource, sel.Refs[0].Name, hr.Namespace, hr.Name, t, hr.Name, hr.Namespace)
 	}

@@ -242,8 +242,11 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	c.kubeContext = opts.Context
 	t, err := target.Resolve(ctx, opts)
 	var noTarget *target.NoTargetError
+	var ambiguous *target.AmbiguousError
 	var live *unstructured.Unstructured
-	if errors.As(err, &noTarget) && len(sel.Refs) > 0 {
+	// Nothing offline says which target it is, or --repo holds several: the live object's
+	// labels say which reconciler object applies it.
+	if (errors.As(err, &noTarget) || errors.As(err, &ambiguous)) && len(sel.Refs) > 0 {
 		var lerr error
 		live, lerr = fetchLive(f, sel)
 		if lerr != nil {
@@ -509,34 +512,18 @@ func (c *changeFlags) runChange(f cmdutil.Factory, cmd *cobra.Command, streams g
 		return err
 	}
 	if t.HelmRelease != nil && live != nil {
-		// The chart's objects change through the HelmRelease's values, in its own target,
-		// when discovery found it; else through a post-renderer patch.
-		rt := releaseTarget(t, t.HelmRelease, targets)
-		parent := false
-		if rt == nil {
-			rt, parent = liveReleaseTarget(t, t.HelmRelease), true
+		// The chart's objects change through the HelmRelease's values, in its own target;
+		// else through a post-renderer patch.
+		rt, rtargets, rerr := helmReleaseTarget(t, targets)
+		if rerr != nil {
+			// Without the chart no values key can be found or proven: the post-renderer
+			// patch needs only the live object.
+			fmt.Fprintf(streams.ErrOut, "Warning: %v: the change is a post-renderer patch of HelmRelease %s/%s, not a values key\n", rerr, t.HelmRelease.Namespace, t.HelmRelease.Name)
 		}
 		if rt != nil {
-			_, rerr := render.Render(rt.RepoDir, rt.Path, render.Options{Applied: rt.Applied})
-			var unavailable *render.ChartUnavailableError
-			if errors.As(rerr, &unavailable) {
-				// Without the chart no values key can be found or proven: the post-renderer
-				// patch needs only the live object.
-				fmt.Fprintf(streams.ErrOut, "Warning: %v: the change is a post-renderer patch of HelmRelease %s/%s, not a values key\n", rerr, t.HelmRelease.Namespace, t.HelmRelease.Name)
-				rt = nil
-			}
-		}
-		switch {
-		case rt != nil && parent:
-			// The closed loop renders the Kustomization the values are written in too.
-			targets = append(targets, *t)
-			t = rt
-		case rt != nil:
-			t = rt
-		default:
-			if spec, err = helmReleaseSpec(t.HelmRelease, live, spec); err != nil {
-				return err
-			}
+			t, targets = rt, rtargets
+		} else if spec, err = helmReleaseSpec(t.HelmRelease, live, spec); err != nil {
+			return err
 		}
 	}
 	var names, warnings []string

@@ -22,6 +22,8 @@ const (
 	FluxHelmReleaseNamespaceLabel   = fluxHelmGroup + "/namespace"
 	ArgoCDTrackingIDAnnotation      = "argocd.argoproj.io/tracking-id"
 	ArgoCDInstanceLabel             = "app.kubernetes.io/instance"
+	// helmChartLabel is the label Helm's chart scaffold gives every object: NAME-VERSION.
+	helmChartLabel = "helm.sh/chart"
 )
 
 // The reconcilers' kinds, at the versions current Flux and Argo CD serve.
@@ -211,6 +213,14 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 	if s, ok, _ := unstructured.NestedMap(app.Object, "spec", "source"); ok {
 		src = s
 	} else if srcs, ok, _ := unstructured.NestedSlice(app.Object, "spec", "sources"); ok {
+		// A chart of a Helm repository made the object when it carries the chart's
+		// conventional helm.sh/chart label, NAME-VERSION.
+		if ci, ref := chartValuesRef(srcs); ref != nil && r.o.Live != nil {
+			chart, _ := srcs[ci].(map[string]any)
+			if r.o.Live.GetLabels()[helmChartLabel] == fmt.Sprintf("%v-%v", chart["chart"], chart["targetRevision"]) {
+				return r.argoChartTarget(app, appRef, ci, ref)
+			}
+		}
 		// Of several sources, the first Git path renders the manifests; the others are Helm
 		// charts or value references.
 		for i, s := range srcs {
@@ -221,11 +231,20 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 		}
 	}
 	if src == nil {
+		srcs, _, _ := unstructured.NestedSlice(app.Object, "spec", "sources")
+		if ci, ref := chartValuesRef(srcs); ref != nil {
+			return r.argoChartTarget(app, appRef, ci, ref)
+		}
 		return nil, fmt.Errorf("%s has no source with a path in Git", appRef)
 	}
 	repoURL, _ := src["repoURL"].(string)
 	if chart, _ := src["chart"].(string); chart != "" {
-		return nil, fmt.Errorf("%s renders Helm chart %s from %s, not a path in Git: give the repository of its values with --repo DIR --path PATH", appRef, chart, repoURL)
+		// Its values are the Application's own: its file is in the repository of the
+		// Application that applies it (app of apps), which Argo CD's tracking on it names.
+		if parent := r.appliedBy(ctx, app); parent != nil {
+			return r.argoChartTarget(app, appRef, index, parent)
+		}
+		return nil, fmt.Errorf("%s renders Helm chart %s from %s, not a path in Git, and no Application applies it from Git: give the repository of its values with --repo DIR --target NAME", appRef, chart, repoURL)
 	}
 	if repoURL == "" {
 		return nil, fmt.Errorf("%s has no spec.source.repoURL", appRef)
@@ -256,6 +275,92 @@ func (r *resolver) fromArgoApplication(ctx context.Context, ns, name, because st
 	}, nil
 }
 
+// chartValuesRef finds, among an Application's sources, a chart of a Helm or OCI repository
+// whose value files are $REF/... of a source of this kind in Git: its index and that source.
+func chartValuesRef(srcs []any) (int, map[string]any) {
+	refs := map[string]map[string]any{}
+	for _, s := range srcs {
+		if m, ok := s.(map[string]any); ok {
+			if ref, _ := m["ref"].(string); ref != "" && m["repoURL"] != nil {
+				refs[ref] = m
+			}
+		}
+	}
+	for i, s := range srcs {
+		m, _ := s.(map[string]any)
+		if m["chart"] == nil {
+			continue
+		}
+		helm, _ := m["helm"].(map[string]any)
+		files, _ := helm["valueFiles"].([]any)
+		for _, f := range files {
+			name, _ := f.(string)
+			ref, _, ok := strings.Cut(strings.TrimPrefix(name, "$"), "/")
+			if ok && strings.HasPrefix(name, "$") && refs[ref] != nil {
+				return i, refs[ref]
+			}
+		}
+	}
+	return -1, nil
+}
+
+// appliedBy is the Git source (repoURL, targetRevision) of the Application that applies
+// Application app, as Argo CD's tracking annotation or label on app names it; nil when none
+// does, or it has no path in Git.
+func (r *resolver) appliedBy(ctx context.Context, app *unstructured.Unstructured) map[string]any {
+	name := app.GetLabels()[ArgoCDInstanceLabel]
+	if id := app.GetAnnotations()[ArgoCDTrackingIDAnnotation]; id != "" {
+		name, _, _ = strings.Cut(id, ":")
+	}
+	ns := r.o.ArgoNamespace
+	if appNs, appName, ok := strings.Cut(name, "_"); ok {
+		ns, name = appNs, appName
+	}
+	if name == "" || (ns == app.GetNamespace() && name == app.GetName()) {
+		return nil
+	}
+	parent, err := r.get(ctx, applicationGVR, ns, name, "")
+	if err != nil {
+		return nil
+	}
+	srcs, _, _ := unstructured.NestedSlice(parent.Object, "spec", "sources")
+	if s, ok, _ := unstructured.NestedMap(parent.Object, "spec", "source"); ok {
+		srcs = []any{s}
+	}
+	for _, s := range srcs {
+		if m, ok := s.(map[string]any); ok && m["path"] != nil && m["chart"] == nil && m["repoURL"] != nil {
+			return m
+		}
+	}
+	return nil
+}
+
+// argoChartTarget is the target of chart source index of Application app, whose values come from
+// the repository of ref, a source in Git (its $values source, or the Application that applies
+// it): the Application's file is in that repository, where discovery finds its path
+// (definedHere); the path is empty until then.
+func (r *resolver) argoChartTarget(app *unstructured.Unstructured, appRef string, index int, ref map[string]any) (*Target, error) {
+	repoURL, _ := ref["repoURL"].(string)
+	rev, _ := ref["targetRevision"].(string)
+	branch := strings.TrimPrefix(rev, "refs/heads/")
+	switch {
+	case branch == "HEAD" || branch == "":
+		branch = ""
+	case commitSHA.MatchString(branch):
+		return nil, fmt.Errorf("%s takes its values from commit %s of %s, not a branch: a change cannot be pushed to it; give a checkout with --repo DIR --target NAME", appRef, rev, repoURL)
+	}
+	destNs, _, _ := unstructured.NestedString(app.Object, "spec", "destination", "namespace")
+	return &Target{
+		Name:      app.GetName(),
+		Branch:    branch,
+		RemoteURL: repoURL,
+		Context:   r.o.Context,
+		Namespace: destNs,
+		Source:    SourceArgoCD,
+		Applied:   &reconciler.Applied{Reconciler: reconciler.Object{Obj: app}, Source: index, URL: repoURL, Branch: rev},
+	}, nil
+}
+
 // definedHere gives a target found through the cluster the reconciler object as its
 // repository defines it, when the repository defines that object (kind, namespace, name) with
 // the same path: its name names it as discovery does, and a render reads the object from its
@@ -272,7 +377,8 @@ func definedHere(t *Target) {
 	if err == nil {
 		for i := range ts {
 			d := &ts[i]
-			if d.Applied == nil || d.Applied.Release != nil || d.Applied.Reconciler.Ref() != live.Reconciler.Ref() || d.Path != t.Path || d.Applied.Source != live.Source {
+			// A chart source's path is where the repository defines the Application: any.
+			if d.Applied == nil || d.Applied.Release != nil || d.Applied.Reconciler.Ref() != live.Reconciler.Ref() || (t.Path != "" && d.Path != t.Path) || d.Applied.Source != live.Source {
 				continue
 			}
 			if match == nil || reflect.DeepEqual(d.Applied.Reconciler.Obj.Object["spec"], live.Reconciler.Obj.Object["spec"]) {
@@ -284,7 +390,7 @@ func definedHere(t *Target) {
 		t.Name = live.Reconciler.Ref()
 		return
 	}
-	t.Name, t.Applied = match.Name, match.Applied
+	t.Name, t.Applied, t.Path = match.Name, match.Applied, match.Path
 }
 
 // objectName names an object the way kubectl's messages do ("Deployment shop/web").

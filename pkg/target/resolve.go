@@ -131,6 +131,9 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Target, error) {
 		return nil, err
 	}
 	definedHere(t)
+	if t.Path == "" {
+		return nil, fmt.Errorf("%s renders a chart of a Helm repository with values from %s, which defines no such Application: give the repository that does with --repo DIR --target NAME", t.Name, t.RemoteURL)
+	}
 	if err := applyConfig(t); err != nil {
 		return nil, err
 	}
@@ -265,7 +268,13 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 		case 1:
 			t = &in[0]
 		default:
-			return nil, fmt.Errorf("--repo %s has %d targets: %s; choose one with --path PATH or --target NAME", o.Repo, len(in), listTargets(in))
+			var note string
+			if t, note, err = r.pickLive(ctx, in); err != nil {
+				return nil, err
+			}
+			if t == nil {
+				return nil, &AmbiguousError{Repo: o.Repo, Targets: in, Live: note}
+			}
 		}
 	}
 	out := *t // a copy: t may point into all
@@ -276,6 +285,47 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 	out.Discovered = all
 	r.completeLocal(ctx, &out, co)
 	return &out, nil
+}
+
+// AmbiguousError says that --repo alone names several targets, and the live object's labels
+// (when it was read) did not pick one of them.
+type AmbiguousError struct {
+	Repo    string
+	Targets []Target
+	// Live says what the live object's labels named instead, when it was read.
+	Live string
+}
+
+func (e *AmbiguousError) Error() string {
+	msg := fmt.Sprintf("--repo %s has %d targets: %s; choose one with --path PATH or --target NAME", e.Repo, len(e.Targets), listTargets(e.Targets))
+	if e.Live != "" {
+		msg += " (" + e.Live + ")"
+	}
+	return msg
+}
+
+// pickLive picks, among the candidates of --repo, the target whose reconciler object the live
+// object's labels name (the same chart rendered by two environments' Applications, told apart
+// by Argo CD's tracking). Nil when there is no live object, or its labels name none of them,
+// with a note saying what they name.
+func (r *resolver) pickLive(ctx context.Context, in []Target) (*Target, string, error) {
+	if r.o.Live == nil {
+		return nil, "", nil
+	}
+	lt, note, err := r.fromLive(ctx)
+	if err != nil || lt == nil {
+		return nil, note, err
+	}
+	for i := range in {
+		a := in[i].Applied
+		if a == nil || a.Reconciler.Ref() != lt.Applied.Reconciler.Ref() || (lt.Path != "" && in[i].Path != lt.Path) || a.Source != lt.Applied.Source {
+			continue
+		}
+		t := in[i]
+		t.HelmRelease = lt.HelmRelease
+		return &t, "", nil
+	}
+	return nil, fmt.Sprintf("labels: %s is applied by %s, which is none of them", objectName(r.o.Live), lt.Applied.Reconciler.Ref()), nil
 }
 
 // matchTarget finds the target named name: a configured target's name, a reconciler object as

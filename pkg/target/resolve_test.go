@@ -559,6 +559,198 @@ func TestResolveArgoCD(t *testing.T) {
 	})
 }
 
+// --repo alone names the three Applications that render charts/web: the live object's Argo CD
+// tracking picks one of them; a live object tracked by none of them leaves the choice to the user.
+func TestResolveRepoPickedByLiveLabels(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd-helm")
+	app := func(name string) runtime.Object {
+		return obj("argoproj.io/v1alpha1", "Application", "argocd", name, nil, map[string]any{
+			"source":      map[string]any{"repoURL": url, "path": "charts/web", "targetRevision": "main"},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": name},
+		})
+	}
+	client := fakeClient(app("web-staging"), app("web-production"), app("elsewhere"))
+	for _, tc := range []struct {
+		name                string
+		labels, annotations map[string]string
+		want                string
+	}{
+		{"tracking label", map[string]string{ArgoCDInstanceLabel: "web-production"}, nil, "application/argocd/web-production"},
+		{"tracking annotation", nil, map[string]string{ArgoCDTrackingIDAnnotation: "web-staging:apps/Deployment:web-staging/web"}, "application/argocd/web-staging"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(tc.labels, tc.annotations), Client: client})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != tc.want || got.RepoDir != work || got.Path != "charts/web" {
+				t.Errorf("got %s (%s in %s), want %s", got.Name, got.Path, got.RepoDir, tc.want)
+			}
+		})
+	}
+	t.Run("an Application the repository does not define", func(t *testing.T) {
+		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(map[string]string{ArgoCDInstanceLabel: "elsewhere"}, nil), Client: client})
+		var amb *AmbiguousError
+		if !errors.As(err, &amb) || !strings.Contains(err.Error(), "has 4 targets") || !strings.Contains(err.Error(), "Deployment shop/web is applied by application/argocd/elsewhere, which is none of them") {
+			t.Errorf("error: %v", err)
+		}
+	})
+}
+
+// An Application whose chart comes from a Helm repository and whose values are a $values file
+// of a Git source: that source's repository is where its file, and so its path, are found.
+func TestResolveArgoChartWithValuesRef(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd-helm")
+	app := obj("argoproj.io/v1alpha1", "Application", "argocd", "web-remote", nil, map[string]any{
+		"sources": []any{
+			map[string]any{"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "0.3.0",
+				"helm": map[string]any{"valueFiles": []any{"$values/values/web/remote.yaml"}}},
+			map[string]any{"repoURL": url, "targetRevision": "main", "ref": "values"},
+		},
+		"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "web-remote"},
+	})
+	live := liveDeployment(map[string]string{ArgoCDInstanceLabel: "web-remote"}, nil)
+
+	_, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: fakeClient(app)})
+	if err == nil || !strings.Contains(err.Error(), "application/argocd/web-remote renders a chart of a Helm repository with values from "+url+", which defines no such Application") {
+		t.Errorf("a repository without the Application: %v", err)
+	}
+
+	writeFile(t, filepath.Join(work, "apps", "web-remote.yaml"), `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-remote
+  namespace: argocd
+spec:
+  sources:
+    - repoURL: https://charts.example.com
+      chart: web
+      targetRevision: 0.3.0
+      helm:
+        valueFiles:
+          - $values/values/web/remote.yaml
+    - repoURL: https://git.example.com/platform/argo-helm.git
+      targetRevision: main
+      ref: values
+  destination:
+    namespace: web-remote
+`)
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "--quiet", "-m", "web-remote")
+	got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: fakeClient(app)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "application/argocd/web-remote" || got.Path != "apps" || got.RepoDir != work || got.Applied.Source != 0 || got.Applied.Reconciler.File != "apps/web-remote.yaml" {
+		t.Errorf("got %s (path %q in %s, source %d, file %q)", got.Name, got.Path, got.RepoDir, got.Applied.Source, got.Applied.Reconciler.File)
+	}
+}
+
+// Of an Application's several sources (argocd-fleet's web: a chart of a Helm repository with
+// $values, and two Git paths), the chart made an object labelled helm.sh/chart with its name and
+// version; another object is the first Git path's.
+func TestResolveArgoMultiSourceChartByLabel(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd-fleet")
+	app := obj("argoproj.io/v1alpha1", "Application", "argocd", "web", nil, map[string]any{
+		"sources": []any{
+			map[string]any{"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "1.2.3",
+				"helm": map[string]any{"valueFiles": []any{"$values/values/web.yaml"}}},
+			map[string]any{"repoURL": url, "targetRevision": "main", "ref": "values"},
+			map[string]any{"repoURL": url, "targetRevision": "main", "path": "extras/web"},
+		},
+		"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "web"},
+	})
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		path   string
+		source int
+	}{
+		{"the chart's object", map[string]string{ArgoCDInstanceLabel: "web", helmChartLabel: "web-1.2.3"}, "apps", 0},
+		{"another version's label", map[string]string{ArgoCDInstanceLabel: "web", helmChartLabel: "web-1.0.0"}, "extras/web", 2},
+		{"no chart label", map[string]string{ArgoCDInstanceLabel: "web"}, "extras/web", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: liveDeployment(tc.labels, nil), Client: fakeClient(app)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Path != tc.path || got.Applied.Source != tc.source || got.RepoDir != work {
+				t.Errorf("got %s: path %q, source %d in %s; want path %q, source %d", got.Name, got.Path, got.Applied.Source, got.RepoDir, tc.path, tc.source)
+			}
+		})
+	}
+}
+
+// An Application with one source, a chart of a Helm repository, holds its values itself: its
+// file is in the repository of the Application that applies it (app of apps), which Argo CD's
+// tracking annotation (or label) on it names.
+func TestResolveArgoChartAppliedByRoot(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	url, work := newRemote(t, "argocd-helm")
+	writeFile(t, filepath.Join(work, "apps", "web-single.yaml"), `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-single
+  namespace: argocd
+spec:
+  source:
+    repoURL: https://charts.example.com
+    chart: web
+    targetRevision: 0.3.0
+    helm:
+      valuesObject:
+        replicaCount: 2
+  destination:
+    namespace: web-single
+`)
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "--quiet", "-m", "web-single")
+	git(t, work, "push", "--quiet", "origin", "main")
+	root := obj("argoproj.io/v1alpha1", "Application", "argocd", "root", nil, map[string]any{
+		"source": map[string]any{"repoURL": url, "path": "apps", "targetRevision": "main"},
+	})
+	single := func(labels, annotations map[string]string) runtime.Object {
+		u := obj("argoproj.io/v1alpha1", "Application", "argocd", "web-single", labels, map[string]any{
+			"source":      map[string]any{"repoURL": "https://charts.example.com", "chart": "web", "targetRevision": "0.3.0"},
+			"destination": map[string]any{"namespace": "web-single"},
+		})
+		u.SetAnnotations(annotations)
+		return u
+	}
+	live := liveDeployment(map[string]string{ArgoCDInstanceLabel: "web-single"}, nil)
+	for _, tc := range []struct {
+		name                string
+		labels, annotations map[string]string
+	}{
+		{"tracking annotation", nil, map[string]string{ArgoCDTrackingIDAnnotation: "root:argoproj.io/Application:argocd/web-single"}},
+		{"tracking label", map[string]string{ArgoCDInstanceLabel: "root"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: fakeClient(root, single(tc.labels, tc.annotations)), CacheDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Name != "application/argocd/web-single" || got.Path != "apps" || !got.Cached || got.Applied.Reconciler.File != "apps/web-single.yaml" {
+				t.Errorf("got %s: path %q, file %q, cached %v", got.Name, got.Path, got.Applied.Reconciler.File, got.Cached)
+			}
+		})
+	}
+	t.Run("applied by no Application", func(t *testing.T) {
+		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: fakeClient(root, single(nil, nil)), CacheDir: t.TempDir()})
+		if err == nil || !strings.Contains(err.Error(), "renders Helm chart web from https://charts.example.com, not a path in Git, and no Application applies it from Git") {
+			t.Errorf("error: %v", err)
+		}
+	})
+}
+
 // resolved is a resolved target without what discovery read on the way, for comparisons.
 func resolved(t Target) Target {
 	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil

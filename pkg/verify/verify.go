@@ -246,6 +246,7 @@ func checkCluster(ctx context.Context, o Options, t target.Target, cl *Cluster, 
 		var err error
 		report, err = diff.Compare(gctx, diff.Options{
 			Config: cl.Config, Mapper: cl.Mapper, Discovery: cl.Discovery, Objects: manifests, Namespace: ns,
+			ArgoCDInstance: diff.ArgoCDInstanceOf(t.Applied),
 		})
 		if err != nil {
 			return fmt.Errorf("failed to compare with the cluster: %w", err)
