@@ -32,9 +32,12 @@ import (
 //   - no edited file is read by a left-out entry (what each entry reads is known from the
 //     kustomization files, as for the targets a change reaches);
 //   - the kustomizations above a left-out entry use only transformers that act on each object
-//     alone (labels, annotations, namespace, names, replicas, images, patches); no replacements,
-//     vars, generators or plugins, which copy fields between objects (a kustomization that uses
-//     them is rendered with all its entries, and the reduction is left to those above it);
+//     alone (labels, annotations, namespace, names, replicas, images, patches), or copy between
+//     objects only in ways the loop follows (linked): replacements, whose sources and targets
+//     are all kept; ConfigMap and Secret generators, with every ConfigMap and Secret kept and
+//     none of them edited; components that only add their own files' objects and patch objects
+//     one at a time. A kustomization with anything else (vars, plugins, helm charts, ...) is
+//     rendered with all its entries, and the reduction is left to those above it;
 //   - an edit of those kustomizations changes only replicas:, images: or patches, and the
 //     objects such an entry can match (by name, by image, by patch target) are kept.
 //
@@ -427,7 +430,10 @@ type scope struct {
 	keep    map[*entry]bool
 	objects map[render.ObjectID]bool // objects the edits can change: their entries are kept
 	deletes bool
-	old     map[string][]byte // contents before the edits that are no longer on disk
+	// configEdit: the edits can change a ConfigMap or Secret, whose generated name (and so
+	// every reference to it) a generator may derive from its content.
+	configEdit bool
+	old        map[string][]byte // contents before the edits that are no longer on disk
 	// held are the objects of before the reduced render holds with the entries kept when it
 	// was computed (keptAt of them; entries are only ever added to keep).
 	held   []*render.Object
@@ -472,6 +478,7 @@ func reduce(root string, tree *kustTree, before *render.Result, files, old map[s
 			return nil, 0, err
 		}
 	}
+	s.configEdit = s.editsConfig()
 	// Keeping objects can make more kustomizations drop entries, whose replicas: and patches
 	// then need their targets kept: repeat until nothing is added.
 	for range 8 {
@@ -487,10 +494,16 @@ func reduce(root string, tree *kustTree, before *render.Result, files, old map[s
 		}
 		drop = s.dropped()
 		for _, n := range s.chain(drop) {
-			if s.checkChain(n) != nil {
-				// n copies between its objects (replacements, generators, components, ...):
-				// its tree is rendered whole, and only the kustomizations above it leave
-				// entries out, if they act on each object alone.
+			err := s.checkChain(n)
+			if errors.Is(err, errLinked) {
+				var added bool
+				if added, err = s.keepLinked(n); err == nil {
+					grew = grew || added
+				}
+			}
+			if err != nil {
+				// n copies between its objects in a way the loop does not follow: its tree
+				// is rendered whole, and only the kustomizations above it leave entries out.
 				s.keepTree(n)
 				grew = true
 				continue
@@ -867,9 +880,15 @@ func (s *scope) chain(drop map[string][]string) []*kustNode {
 	return out
 }
 
+// checkChain tells whether n's transformers act on each object alone (nil), copy between
+// objects in the ways keepLinked follows (errLinked), or do anything else (errNoReduction).
 func (s *scope) checkChain(n *kustNode) error {
+	linked := false
 	for k := range n.keys {
-		if !perObjectFields[k] {
+		switch {
+		case linkedFields[k]:
+			linked = true
+		case !perObjectFields[k]:
 			return errNoReduction
 		}
 	}
@@ -880,7 +899,235 @@ func (s *scope) checkChain(n *kustNode) error {
 			}
 		}
 	}
+	if linked {
+		return errLinked
+	}
 	return nil
+}
+
+// linkedFields are the kustomization fields whose transformers copy between objects in ways
+// keepLinked follows.
+var linkedFields = map[string]bool{
+	"replacements": true, "configMapGenerator": true, "secretGenerator": true, "generatorOptions": true, "components": true,
+}
+
+// componentFields are the fields of a component keepLinked follows: it adds the objects of its
+// own files and changes objects one at a time.
+var componentFields = map[string]bool{
+	"apiVersion": true, "kind": true, "metadata": true, "resources": true, "patches": true,
+	"labels": true, "commonLabels": true, "commonAnnotations": true,
+}
+
+// errLinked: a kustomization copies between objects in ways keepLinked follows.
+var errLinked = errors.New("linked objects")
+
+// keepLinked keeps, of the objects kustomization n renders, those its cross-object
+// transformers can read or write: every object a replacement's source or target can select
+// (erring on the side of more), and every ConfigMap and Secret when it generates some (a
+// generator merging into one needs it). The objects left out are then neither read nor written
+// by them, so they render as before the edits, and the kept ones render as with every entry
+// (the reduced render before the edits is checked against the full one). It fails when n reads
+// a replacement from a file, an edit can change a ConfigMap or Secret while n generates some
+// (a new content hash renames it in every object referring to it), or a component does more
+// than add its own files' objects and patch objects by selector.
+func (s *scope) keepLinked(n *kustNode) (bool, error) {
+	k := n.kust()
+	for _, c := range k.Components {
+		dir, ok := repoJoin(n.dir, c)
+		if !ok || !s.plainComponent(dir) {
+			return false, errNoReduction
+		}
+	}
+	mine := make(map[*entry]bool, len(n.entries))
+	for _, en := range n.entries {
+		mine[en] = true
+	}
+	var under []*render.Object
+	for _, o := range s.before.Objects {
+		if s.through(n, mine, o) {
+			under = append(under, o)
+		}
+	}
+	before := len(s.objects)
+	keep := func(kind, group, name string) error {
+		re, err := loose(name)
+		if err != nil {
+			return err
+		}
+		for _, o := range under {
+			if (kind == "" || kind == o.ID.Kind) && (group == "" || group == o.ID.Group) &&
+				(re == nil || re.MatchString(o.ID.Name) || re.MatchString(o.Origin.Name) || strings.Contains(o.ID.Name, name)) {
+				s.objects[o.ID] = true
+			}
+		}
+		return nil
+	}
+	for _, r := range k.Replacements {
+		if r.Path != "" {
+			return false, errNoReduction
+		}
+		if src := r.Source; src != nil {
+			if err := keep(src.Kind, src.Group, src.Name); err != nil {
+				return false, err
+			}
+		}
+		for _, t := range r.Targets {
+			sel := &types.Selector{}
+			if t.Select != nil {
+				sel = t.Select
+			}
+			// Label and annotation selectors only narrow what kind and name select.
+			if err := keep(sel.Kind, sel.Group, sel.Name); err != nil {
+				return false, err
+			}
+		}
+	}
+	if len(k.ConfigMapGenerator) > 0 || len(k.SecretGenerator) > 0 {
+		if s.configEdit {
+			return false, errNoReduction
+		}
+		for _, kind := range []string{"ConfigMap", "Secret"} {
+			if err := keep(kind, "", ""); err != nil {
+				return false, err
+			}
+		}
+	}
+	// An object a kept one names (a Deployment's ServiceAccount, ConfigMaps and Secrets, a
+	// binding's role, ...) is kept with it: kustomize renames a reference with its object's
+	// prefix, suffix or hash only when that object is rendered with it.
+	named := map[string][]*render.Object{}
+	for _, o := range under {
+		named[o.ID.Name] = append(named[o.ID.Name], o)
+	}
+	var queue []*render.Object
+	for id := range s.objects {
+		if o := s.before.Get(id); o != nil {
+			queue = append(queue, o)
+		}
+	}
+	for len(queue) > 0 {
+		o := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		eachString(o.Obj().Object, func(v string) {
+			for _, r := range named[v] {
+				if !s.objects[r.ID] {
+					s.objects[r.ID] = true
+					queue = append(queue, r)
+				}
+			}
+		})
+	}
+	grew := len(s.objects) > before
+	if grew {
+		for id := range s.objects {
+			if err := s.keepObject(s.before.Get(id)); err != nil {
+				return false, err
+			}
+		}
+	}
+	return grew, nil
+}
+
+// eachString calls fn with every string value in v.
+func eachString(v any, fn func(string)) {
+	switch x := v.(type) {
+	case string:
+		fn(x)
+	case map[string]any:
+		for _, e := range x {
+			eachString(e, fn)
+		}
+	case []any:
+		for _, e := range x {
+			eachString(e, fn)
+		}
+	}
+}
+
+// through tells whether object o of the full render comes through kustomization n (whose
+// entries are mine): from a file one of its entries reads, or from its own directory or
+// components (an object of no known file is taken to).
+func (s *scope) through(n *kustNode, mine map[*entry]bool, o *render.Object) bool {
+	from := o.Origin.File
+	if from == "" {
+		from = o.Origin.Generated
+	}
+	if from == "" || n.dir == "." || below(from, n.dir) {
+		return true
+	}
+	found := false
+	s.tree.entriesReading(from, func(en *entry) { found = found || mine[en] })
+	if found {
+		return true
+	}
+	for _, d := range n.direct {
+		if from == d || below(from, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainComponent: the component at dir adds only the objects of files in its own directory and
+// changes objects one at a time (patches with a target selector, labels, annotations).
+func (s *scope) plainComponent(dir string) bool {
+	c, err := readNode(s.root, dir, nil)
+	if err != nil {
+		return false
+	}
+	for k := range c.keys {
+		if !componentFields[k] {
+			return false
+		}
+	}
+	for _, p := range c.kust().Patches {
+		if p.Target == nil || p.Options != nil && (p.Options.AllowNameChange || p.Options.AllowKindChange) {
+			return false
+		}
+	}
+	for _, ref := range target.KustomizationRefs(c.kust()) {
+		if ref == "" {
+			continue
+		}
+		p, ok := repoJoin(dir, ref)
+		if !ok || !below(p, dir) {
+			return false
+		}
+		if fi, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(p))); err != nil || fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// editsConfig tells whether the edits can change a ConfigMap or Secret: one is among the
+// objects they change, or a changed file holds one, before or after.
+func (s *scope) editsConfig() bool {
+	config := func(kind string) bool { return kind == "ConfigMap" || kind == "Secret" }
+	for id := range s.objects {
+		if config(id.Kind) {
+			return true
+		}
+	}
+	for _, f := range s.changed {
+		for _, o := range s.before.Objects {
+			if o.Origin.File == f && config(o.ID.Kind) {
+				return true
+			}
+		}
+		if b := s.files[f]; b != nil {
+			dec := yaml.NewDecoder(bytes.NewReader(b))
+			for {
+				var head docHead
+				if err := dec.Decode(&head); errors.Is(err, io.EOF) {
+					break
+				} else if err != nil || config(head.Kind) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // keepTargets keeps what a reduced kustomization's replicas: and patches must find: kustomize

@@ -82,10 +82,15 @@ func TestReducedEqualsWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	app = strings.TrimSuffix(shape.Deployment, "-controller-manager")
-	// The scale is placed in the file under the replacements and generators.
+	// The scale is placed in the file under the replacements and generators. A replacement's
+	// source and target, and a CRD (left out of the reduced render unless edited), are changed
+	// in their own files.
 	for _, c := range []reductionCase{
 		{name: "scale", target: shape.Path, gk: deployments, object: shape.Deployment, mutate: setReplicas(4), reduced: true},
 		{name: "delete from a component", target: shape.Path, gk: schema.GroupKind{Group: "networking.k8s.io", Kind: "NetworkPolicy"}, object: app + "-web", del: true},
+		{name: "label on a replacement's source", target: shape.Path, gk: schema.GroupKind{Kind: "Service"}, object: app + "-webhook-service", mutate: setLabel("tier", "edge"), reduced: true},
+		{name: "label on a replacement's target", target: shape.Path, gk: schema.GroupKind{Group: "certs.platform.example.com", Kind: "Certificate"}, object: app + "-serving-cert", mutate: setLabel("tier", "edge"), reduced: true},
+		{name: "label on a CRD", target: shape.Path, gk: schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}, object: app + "jobs." + app + ".platform.example.com", mutate: setLabel("tier", "edge"), reduced: true},
 	} {
 		t.Run("platform/"+c.name, func(t *testing.T) { compareReduced(t, platform, []string{shape.Path}, c) })
 	}
@@ -491,4 +496,62 @@ func TestReducedRenderLeavesOutOtherTargets(t *testing.T) {
 			t.Errorf("the reduced render lacks %s", objs[0].ID)
 		}
 	}
+}
+
+// TestReducedRenderLeavesOutUnlinkedObjects: in an application whose kustomizations copy
+// between objects (replacements, generators, components), a change to its Deployment renders
+// the objects the copies and name references link it to, and leaves out its CRDs, which no
+// replacement selects; the closed loop still equals the whole one.
+func TestReducedRenderLeavesOutUnlinkedObjects(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "platform")
+	shape, err := repogen.Platform(root, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := reductionCase{name: "scale", target: shape.Path, gk: deployments, object: shape.Deployment, mutate: setReplicas(6), reduced: true}
+	compareReduced(t, root, []string{shape.Path}, c)
+
+	eng, err := NewEngine(root, []string{shape.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := eng.Rendered(shape.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := r.Find(deployments, "", shape.Deployment)
+	if len(objs) != 1 {
+		t.Fatalf("found %d %s", len(objs), shape.Deployment)
+	}
+	u := objs[0].Obj().DeepCopy()
+	setReplicas(6)(u)
+	if _, err := eng.Plan([]ObjectChange{{Target: shape.Path, Object: objs[0], Desired: u.Object}}); err != nil {
+		t.Fatal(err)
+	}
+	parts := eng.partials[shape.Path]
+	if len(parts) == 0 {
+		t.Fatal("no reduced render")
+	}
+	for _, p := range parts {
+		for _, o := range p.Objects {
+			if o.ID.Kind == "CustomResourceDefinition" {
+				t.Errorf("the reduced render of a change to %s holds %s", shape.Deployment, o.ID)
+			}
+		}
+		for _, kind := range []string{"ServiceAccount", "Certificate", "ValidatingWebhookConfiguration"} {
+			if len(findKind(p, kind)) == 0 {
+				t.Errorf("the reduced render lacks the application's %s, which the change's objects are linked to", kind)
+			}
+		}
+	}
+}
+
+func findKind(r *render.Result, kind string) []*render.Object {
+	var out []*render.Object
+	for _, o := range r.Objects {
+		if o.ID.Kind == kind {
+			out = append(out, o)
+		}
+	}
+	return out
 }

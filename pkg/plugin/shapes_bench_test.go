@@ -332,7 +332,8 @@ func runDiff(b *testing.B, dir string, args []string) measurement {
 //	    -benchtime 1x -cpuprofile cpu.out -memprofile mem.out
 //
 // The shape is monitoring unless KUBECTL_GITOPS_BENCH_SHAPE names another; the first change (not
-// timed, but in -cpuprofile's profile) fills the render cache. KUBECTL_GITOPS_BENCH_WARM_PROFILE=FILE
+// timed, but in -cpuprofile's profile) fills the render cache. Each warm change follows a commit
+// made by hand, as in BenchmarkShapes. KUBECTL_GITOPS_BENCH_WARM_PROFILE=FILE
 // writes a CPU profile of the warm changes alone (go test's -cpuprofile must then be unset).
 func BenchmarkShapesInProcess(b *testing.B) {
 	benchEnv(b)
@@ -380,6 +381,10 @@ func BenchmarkShapesInProcess(b *testing.B) {
 				start := time.Now()
 				scale(40 + i*shapeRuns + k)
 				warm.add(measurement{wall: time.Since(start)})
+				// As in BenchmarkShapes, the next change follows a commit made by hand.
+				b.StopTimer()
+				gitCommitSame(b, dir)
+				b.StartTimer()
 			}
 		}
 		b.StopTimer()

@@ -47,6 +47,8 @@ type checkout struct {
 	top     string            // the worktree root
 	branch  string            // current branch; "" when detached
 	remotes map[string]string // remote name → fetch URL
+	// branchRemotes are the branches' remotes (branch.<name>.remote), read with the remotes.
+	branchRemotes map[string]string
 }
 
 // openCheckout describes the git worktree that contains dir, or returns nil when dir is not in
@@ -59,31 +61,34 @@ func openCheckout(ctx context.Context, git Git, dir string) (*checkout, error) {
 		}
 		return nil, nil
 	}
-	c := &checkout{top: filepath.Clean(strings.TrimSpace(out)), remotes: map[string]string{}}
+	c := &checkout{top: filepath.Clean(strings.TrimSpace(out)), remotes: map[string]string{}, branchRemotes: map[string]string{}}
 	if b, err := git.Run(ctx, c.top, "symbolic-ref", "--quiet", "--short", "HEAD"); err == nil {
 		c.branch = strings.TrimSpace(b)
 	}
-	out, err = git.Run(ctx, c.top, "config", "--get-regexp", `^remote\..*\.url$`)
+	// One git process for the remotes and the branches' remotes: each costs milliseconds.
+	out, err = git.Run(ctx, c.top, "config", "--get-regexp", `^(remote\..*\.url|branch\..*\.remote)$`)
 	if err == nil {
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 			key, val, ok := strings.Cut(line, " ")
 			if !ok {
 				continue
 			}
-			name := strings.TrimSuffix(strings.TrimPrefix(key, "remote."), ".url")
-			c.remotes[name] = strings.TrimSpace(val)
+			val = strings.TrimSpace(val)
+			if name, ok := strings.CutPrefix(key, "remote."); ok {
+				c.remotes[strings.TrimSuffix(name, ".url")] = val
+			} else if name, ok := strings.CutPrefix(key, "branch."); ok {
+				c.branchRemotes[strings.TrimSuffix(name, ".remote")] = val
+			}
 		}
 	}
 	return c, nil
 }
 
 // remoteURL is the URL of the current branch's remote, else of origin, else of the only remote.
-func (c *checkout) remoteURL(ctx context.Context, git Git) string {
-	if c.branch != "" {
-		if r, err := git.Run(ctx, c.top, "config", "--get", "branch."+c.branch+".remote"); err == nil {
-			if u, ok := c.remotes[strings.TrimSpace(r)]; ok {
-				return u
-			}
+func (c *checkout) remoteURL() string {
+	if r, ok := c.branchRemotes[c.branch]; ok && c.branch != "" {
+		if u, ok := c.remotes[r]; ok {
+			return u
 		}
 	}
 	if u, ok := c.remotes["origin"]; ok {

@@ -284,7 +284,7 @@ func repository(repoDir string) (remotes, branches []string) {
 	if err != nil || c == nil {
 		return nil, nil
 	}
-	url := c.remoteURL(ctx, ExecGit{})
+	url := c.remoteURL()
 	if url != "" {
 		remotes = append(remotes, url)
 	}

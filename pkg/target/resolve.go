@@ -428,7 +428,7 @@ func (r *resolver) completeLocal(ctx context.Context, t *Target, co *checkout) {
 	if t.Branch == "" {
 		t.Branch = co.branch
 	}
-	t.RemoteURL = co.remoteURL(ctx, r.o.Git)
+	t.RemoteURL = co.remoteURL()
 	if t.Context == "" {
 		t.Context = r.o.Context
 	}
