@@ -17,15 +17,18 @@ import (
 // includes, the files they list as resources, and what they name in every other role.
 type layout struct {
 	// plain is true when the target path has no kustomization: it renders as Flux renders a
-	// directory, every manifest below it (flatFiles) and each subdirectory with a kustomization
-	// as one resource (flatDirs).
+	// directory, every manifest below it (those of flatFiles, its YAML and JSON files) and each
+	// subdirectory with a kustomization as one resource (flatDirs).
 	plain     bool
 	flatFiles []string
 	flatDirs  []string
+	// simple is a plain target without kustomizations: nothing transforms its objects, so an
+	// object's form is its own document's, whatever the other files hold.
+	simple bool
 
 	kusts map[string]*kust // by directory
 	// listed are the files kustomizations list in resources: and read in no other role; flat
-	// are a plain target's manifests. resourceFiles are both: files that only contribute
+	// are a plain target's YAML and JSON files. resourceFiles are both: files that only contribute
 	// their objects.
 	listed, flat, resourceFiles map[string]bool
 	// blocked says why no object can be told apart from the others without a full render: a
@@ -101,6 +104,7 @@ func (w *walker) layoutOf(root string) *layout {
 		l.plain = true
 		w.flatten(l, root)
 		queue = append(queue, l.flatDirs...)
+		l.simple = len(l.flatDirs) == 0
 		for _, f := range l.flatFiles {
 			l.flat[f] = true
 		}
@@ -271,8 +275,8 @@ func blocker(k *types.Kustomization) string {
 }
 
 // flatten lists what Flux renders of a directory without a kustomization (as pkg/render does):
-// every manifest below it, and each subdirectory with a kustomization as one resource, hidden
-// directories skipped.
+// every YAML or JSON file below it that is a manifest (isManifest), and each subdirectory with a
+// kustomization as one resource, hidden directories skipped.
 func (w *walker) flatten(l *layout, root string) {
 	kdirs := map[string]bool{}
 	for f := range w.files {
@@ -305,9 +309,9 @@ func (w *walker) flatten(l *layout, root string) {
 		default:
 			continue
 		}
-		if w.isManifest(w.files[f]) {
-			l.flatFiles = append(l.flatFiles, f)
-		}
+		// Whether it is a manifest is asked only of the files a slice keeps: parsing every
+		// version of every file (large CRDs among them) was most of a plain target's walk.
+		l.flatFiles = append(l.flatFiles, f)
 	}
 	for d := range kdirs {
 		l.flatDirs = append(l.flatDirs, d)
@@ -321,7 +325,7 @@ func (w *walker) isManifest(blob string) bool {
 	if m, ok := w.manifests[blob]; ok {
 		return m
 	}
-	data, err := w.blobs.read(blob)
+	data, err := w.blobs.peek(blob)
 	m := false
 	if err == nil {
 		nodes, err := kio.FromBytes(data)

@@ -57,7 +57,7 @@ func (w *walker) heads(blob string) fileHeads {
 		return h
 	}
 	h := fileHeads{ok: true}
-	data, err := w.blobs.read(blob)
+	data, err := w.blobs.peek(blob)
 	if err != nil {
 		h.ok = false
 	} else {
@@ -142,15 +142,101 @@ func generatedName(id render.ObjectID) string {
 
 // possiblyIn tells whether a blob holds a document that can define the followed object.
 func (w *walker) possiblyIn(blob string) bool {
+	if blob == "" || blob == zeroHash {
+		return false
+	}
 	if p, ok := w.possiblyCache[blob]; ok {
 		return p
 	}
 	p := false
-	for _, d := range w.heads(blob).docs {
-		p = p || w.x.possibly(d)
+	if data, err := w.blobs.peek(blob); err != nil || !w.x.known || mayDefineKind(data, w.x.id.Kind) {
+		for _, d := range w.heads(blob).docs {
+			p = p || w.x.possibly(d)
+		}
 	}
 	w.possiblyCache[blob] = p
 	return p
+}
+
+// mayDefineKind tells, from the bytes alone, whether a YAML or JSON file can hold a document
+// of kind: a `kind:` key whose value is kind or not a plain one-line scalar (an alias, a tag, a
+// block or multi-line scalar), or an escape sequence that could spell it. It is false for
+// almost every other file, which then need not be parsed: a large CRD costs tens of
+// milliseconds to parse, and a history has thousands of file versions.
+func mayDefineKind(data []byte, kind string) bool {
+	for _, esc := range []string{`\x`, `\u`, `\U`, "\\\n", "\\\r"} {
+		if bytes.Contains(data, []byte(esc)) {
+			return true
+		}
+	}
+	rest := data
+	for {
+		i := bytes.Index(rest, []byte("kind"))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len("kind"):]
+		v := rest
+		if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
+			v = v[1:]
+		}
+		v = bytes.TrimLeft(v, " \t")
+		if len(v) == 0 || v[0] != ':' {
+			continue
+		}
+		v = bytes.TrimLeft(v[1:], " \t")
+		if len(v) > 0 && (v[0] == '\n' || v[0] == '\r' || v[0] == '#') {
+			// The value is on a later line: a mapping (a CRD schema's kind property) when that
+			// line is a key, else maybe a scalar.
+			if v = nextLine(v); isKeyLine(v) && !bytes.HasPrefix(v, []byte(kind)) {
+				continue
+			}
+			return true
+		}
+		if len(v) == 0 {
+			return true
+		}
+		switch v[0] {
+		case '*', '&', '!', '|', '>':
+			return true
+		case '"', '\'':
+			v = v[1:]
+		}
+		if bytes.HasPrefix(v, []byte(kind)) {
+			if len(v) == len(kind) || !isNameByte(v[len(kind)]) {
+				return true
+			}
+		}
+	}
+}
+
+// nextLine is the first line after the current one that is neither blank nor a comment,
+// without its indentation.
+func nextLine(v []byte) []byte {
+	for {
+		i := bytes.IndexByte(v, '\n')
+		if i < 0 {
+			return nil
+		}
+		v = bytes.TrimLeft(v[i+1:], " \t")
+		if len(v) > 0 && v[0] != '\n' && v[0] != '\r' && v[0] != '#' {
+			return v
+		}
+	}
+}
+
+// keyLine matches a line that starts a block mapping's entry with a plain key.
+var keyLine = regexp.MustCompile(`^[A-Za-z0-9_./-]+[ \t]*:([ \t]|\r?\n|$)`)
+
+func isKeyLine(v []byte) bool {
+	if i := bytes.IndexByte(v, '\n'); i >= 0 {
+		v = v[:i+1]
+	}
+	return keyLine.Match(v)
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
 }
 
 // scalableKinds are the kinds kustomize's replicas: entries apply to (its default field specs).
@@ -241,13 +327,21 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 	if l.blocked != "" || l.err != nil {
 		return nil, nil
 	}
-	m := w.mentions(l, "", false)
+	var m *mentions
+	if !l.simple {
+		m = w.mentions(l, "", false)
+	}
 	keptFiles := map[string]bool{}
 	keepFile := func(f string) bool {
 		if k, ok := keptFiles[f]; ok {
 			return k
 		}
 		blob, exists := w.files[f]
+		if l.simple {
+			// Nothing renames or patches: only the object's own documents matter.
+			keptFiles[f] = w.possiblyIn(blob)
+			return keptFiles[f]
+		}
 		h := w.heads(blob)
 		// A missing file stays listed: kustomize's error is the state's.
 		kept := !h.ok || !exists
@@ -326,7 +420,7 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 	if l.plain {
 		var resources []string
 		for _, f := range l.flatFiles {
-			if keepFile(f) {
+			if keepFile(f) && w.isManifest(w.files[f]) {
 				resources = append(resources, relTo(w.root, f))
 			}
 		}
@@ -411,6 +505,14 @@ func (w *walker) canSkip(e *logEntry) bool {
 			continue
 		}
 		if l.plain && w.flatEligible(l, c.path) {
+			if l.simple {
+				// An object's form is its own document's: the commit reaches it only through a
+				// document that can be it (or, the same kind and name, one that clashes with it).
+				if w.possiblyIn(c.before) || w.possiblyIn(c.after) {
+					return false
+				}
+				continue
+			}
 			before := c.before != zeroHash && w.isManifest(c.before)
 			after := c.after != zeroHash && w.isManifest(c.after)
 			switch {
