@@ -32,8 +32,19 @@ type layout struct {
 	// their objects.
 	listed, flat, resourceFiles map[string]bool
 	// blocked says why no object can be told apart from the others without a full render: a
-	// kustomization with replacements, vars, plugins or remote resources. Empty when none.
+	// kustomization with plugins, or replacements or vars whose sources are not named. Empty
+	// when none.
 	blocked string
+	// remote is a remote resource the target reads: what it holds is not known, so no slice
+	// can leave it out; as it is the same in every state that names it (a render fetches it
+	// now), it does not keep a commit from being skipped.
+	remote string
+	// refs are the paths kustomizations name in roles other than resources (patches,
+	// generators' files, components, configurations).
+	refs []string
+	// sources are the objects replacements and vars copy fields from: their content can reach
+	// other objects.
+	sources []copySource
 	// err is a kustomization that does not parse: the target does not render in this state.
 	err error
 }
@@ -134,14 +145,16 @@ func (w *walker) layoutOf(root string) *layout {
 		if why := blocker(&k.k); why != "" && l.blocked == "" {
 			l.blocked = why + " in " + file
 		}
+		srcs, _ := copySources(&k.k)
+		l.sources = append(l.sources, srcs...)
 		k.generators = len(k.k.ConfigMapGenerator) > 0 || len(k.k.SecretGenerator) > 0
 		var others []string
 		for _, ref := range k.k.Resources {
 			r := resourceRef{entry: ref}
 			if !isRemote(ref) {
 				r.path = joinRepo(dir, ref)
-			} else if l.blocked == "" {
-				l.blocked = "remote resource " + ref + " in " + file
+			} else if l.remote == "" {
+				l.remote = ref + " in " + file
 			}
 			if r.path != "" {
 				if w.ensure(r.path) {
@@ -230,6 +243,7 @@ func (w *walker) layoutOf(root string) *layout {
 			}
 		}
 	}
+	l.refs = otherRefs
 	for f := range l.listed {
 		l.resourceFiles[f] = true
 	}
@@ -237,6 +251,16 @@ func (w *walker) layoutOf(root string) *layout {
 		l.resourceFiles[f] = true
 	}
 	return l
+}
+
+// reads tells whether a render of the layout can read p in a role other than a resource's.
+func (l *layout) reads(p string) bool {
+	for _, r := range l.refs {
+		if under(p, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // kustomization parses a kustomization file, as kustomize reads it (legacy fields moved to
@@ -258,20 +282,59 @@ func (w *walker) kustomization(blob string) (*types.Kustomization, error) {
 	return k, nil
 }
 
-// blocker names a kustomization feature whose effect on an object depends on other objects or
-// on code: then every object must be rendered with all the others.
+// blocker names a kustomization feature whose effect on an object depends on other objects it
+// does not name, or on code: then every object must be rendered with all the others.
 func blocker(k *types.Kustomization) string {
+	if _, named := copySources(k); !named {
+		return "replacements or vars from an unnamed source"
+	}
 	switch {
-	case len(k.Replacements) > 0:
-		return "replacements"
-	case len(k.Vars) > 0:
-		return "vars"
 	case len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0:
 		return "helmCharts"
 	case len(k.Generators) > 0 || len(k.Transformers) > 0 || len(k.Validators) > 0:
 		return "generator or transformer plugins"
 	}
 	return ""
+}
+
+// copySource is an object that replacements or vars copy a field from, by kind (empty: any)
+// and name.
+type copySource struct{ kind, name string }
+
+// copySources are the objects k's replacements and vars copy from; named is false when one is
+// not known by name (selected by kind alone, or a replacement read from a file).
+func copySources(k *types.Kustomization) (srcs []copySource, named bool) {
+	for _, r := range k.Replacements {
+		switch {
+		case r.Path != "":
+			return nil, false
+		case r.Source == nil && r.SourceValue != nil:
+			continue
+		case r.Source == nil || r.Source.Name == "":
+			return nil, false
+		}
+		srcs = append(srcs, copySource{kind: r.Source.Kind, name: r.Source.Name})
+	}
+	for _, v := range k.Vars {
+		if v.ObjRef.Name == "" {
+			return nil, false
+		}
+		srcs = append(srcs, copySource{kind: v.ObjRef.Kind, name: v.ObjRef.Name})
+	}
+	return srcs, true
+}
+
+// isSource tells whether d can be an object that replacements or vars copy from: a name that
+// holds the source's, or that the source's holds (name prefixes and suffixes, generators'
+// hashes).
+func (l *layout) isSource(d docHead) bool {
+	for _, s := range l.sources {
+		if (s.kind == "" || s.kind == d.Kind) && d.Metadata.Name != "" &&
+			(strings.Contains(s.name, d.Metadata.Name) || strings.Contains(d.Metadata.Name, s.name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // flatten lists what Flux renders of a directory without a kustomization (as pkg/render does):

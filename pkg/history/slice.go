@@ -24,14 +24,16 @@ import (
 //
 //   - A commit is not rendered when what it changed cannot reach the followed object: files the
 //     target does not read, other objects' documents whose kind, name and namespace stay the same
-//     (kustomize never copies one object's content into another without replacements or vars),
-//     kustomization replicas: and images: entries that do not name the object or its images.
+//     (kustomize copies one object's content into another only by replacements or vars, whose
+//     sources are named), kustomization replicas: and images: entries that do not name the
+//     object or its images.
 //   - A state that must be rendered is rendered as a slice: every kustomization as it is, but
 //     with only the resources the object can depend on (its own documents, the objects whose names
-//     the kustomizations, patches or its own documents mention, and every generator).
+//     the kustomizations, patches or its own documents mention, replacements' and vars' sources,
+//     and every generator).
 //
-// A kustomization with replacements, vars, plugins or remote resources turns both off: then
-// every state a commit reaches is rendered whole.
+// A kustomization with plugins, or replacements or vars from a source not named, turns both
+// off: then every state a commit reaches is rendered whole. A remote resource turns slices off.
 
 // docHead identifies the object of one document.
 type docHead struct {
@@ -318,13 +320,18 @@ func objectNames(k *types.Kustomization) string {
 	for _, g := range k.SecretGenerator {
 		add(g.Name)
 	}
+	if srcs, _ := copySources(k); srcs != nil {
+		for _, s := range srcs {
+			add(s.name)
+		}
+	}
 	return b.String()
 }
 
 // slice is the overlay that renders the followed object with only what it can depend on, and
 // the resource files it leaves out; nil when the whole target must be rendered.
 func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string]bool) {
-	if l.blocked != "" || l.err != nil {
+	if l.blocked != "" || l.remote != "" || l.err != nil {
 		return nil, nil
 	}
 	var m *mentions
@@ -480,7 +487,9 @@ func withoutResources(src []byte, drop map[string]bool) ([]byte, error) {
 // does, from what e changed alone.
 func (w *walker) canSkip(e *logEntry) bool {
 	l := w.layout
-	if w.unknown || l == nil || l.err != nil || w.hints[e.info.Hash] {
+	// A state that does not render is skipped over as one that does: the state before it does
+	// not render either when the commit cannot reach the object.
+	if l == nil || l.err != nil || w.hints[e.info.Hash] {
 		return false
 	}
 	for _, c := range e.changes {
@@ -499,7 +508,8 @@ func (w *walker) canSkip(e *logEntry) bool {
 		}
 		if l.listed[c.path] {
 			// Listed by a kustomization: only its objects' content may change.
-			if l.blocked != "" || c.before == zeroHash || c.after == zeroHash || !w.sameOtherObjects(c.before, c.after) {
+			if l.blocked != "" || c.before == zeroHash || c.after == zeroHash || !w.sameOtherObjects(c.before, c.after) ||
+				w.holdsSource(l, c.before) {
 				return false
 			}
 			continue
@@ -521,7 +531,7 @@ func (w *walker) canSkip(e *logEntry) bool {
 			case l.blocked != "":
 				return false
 			case before && after:
-				if !w.sameOtherObjects(c.before, c.after) {
+				if !w.sameOtherObjects(c.before, c.after) || w.holdsSource(l, c.before) {
 					return false
 				}
 			default:
@@ -544,11 +554,31 @@ func (w *walker) canSkip(e *logEntry) bool {
 			}
 			continue
 		}
-		if w.inputs[c.path] {
+		// The files the last render read; when it failed, which may have been before it read
+		// them all, every file a kustomization names.
+		if w.inputs[c.path] || w.unknown && (l.plain || l.reads(c.path)) {
 			return false
 		}
 	}
 	return true
+}
+
+// holdsSource tells whether a blob holds an object that replacements or vars copy from:
+// a change to its content can reach the followed object.
+func (w *walker) holdsSource(l *layout, blob string) bool {
+	if len(l.sources) == 0 {
+		return false
+	}
+	h := w.heads(blob)
+	if !h.ok {
+		return true
+	}
+	for _, d := range h.docs {
+		if l.isSource(d) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameOtherObjects tells whether two versions of a file define the same objects, none of which
@@ -589,7 +619,8 @@ func (w *walker) flatEligible(l *layout, p string) bool {
 // entriesMissObject tells whether a kustomization's change is only to replicas: and images:
 // entries that cannot apply to the followed object.
 func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
-	if l.blocked != "" {
+	if l.blocked != "" || len(l.sources) > 0 {
+		// An entry can change a source whose fields are copied into the object.
 		return false
 	}
 	kb, err := w.kustomization(c.before)
