@@ -466,16 +466,8 @@ func (w *walker) render(stats *Stats, sliced bool) (*render.Result, error) {
 	}
 	if sliced && w.layout != nil && w.sliceable() {
 		if overlay, dropped := w.slice(w.layout); overlay != nil {
-			r, err := w.renderSlice(overlay, dropped)
-			if err == nil {
+			if r, err := w.renderSlice(overlay, dropped); err == nil {
 				return r, nil
-			}
-			for _, ref := range w.layout.remotes {
-				if strings.Contains(err.Error(), ref) {
-					// The slice keeps every remote resource: the whole render cannot fetch it
-					// either.
-					return nil, err
-				}
 			}
 		}
 	}

@@ -35,10 +35,10 @@ type layout struct {
 	// kustomization with plugins, or replacements or vars whose sources are not named. Empty
 	// when none.
 	blocked string
-	// remotes are the remote resources the target reads: what they hold is not known, so a
-	// slice keeps them; as each is the same in every state that names it (a render fetches it
-	// now), they do not keep a commit from being skipped.
-	remotes []string
+	// remote is a remote resource the target reads: what it holds is not known, so no slice
+	// can leave it out; as it is the same in every state that names it (a render fetches it
+	// now), it does not keep a commit from being skipped.
+	remote string
 	// refs are the paths kustomizations name in roles other than resources (patches,
 	// generators' files, components, configurations).
 	refs []string
@@ -153,8 +153,8 @@ func (w *walker) layoutOf(root string) *layout {
 			r := resourceRef{entry: ref}
 			if !isRemote(ref) {
 				r.path = joinRepo(dir, ref)
-			} else {
-				l.remotes = append(l.remotes, ref)
+			} else if l.remote == "" {
+				l.remote = ref + " in " + file
 			}
 			if r.path != "" {
 				if w.ensure(r.path) {

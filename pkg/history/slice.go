@@ -33,7 +33,7 @@ import (
 //     and every generator).
 //
 // A kustomization with plugins, or replacements or vars from a source not named, turns both
-// off: then every state a commit reaches is rendered whole.
+// off: then every state a commit reaches is rendered whole. A remote resource turns slices off.
 
 // docHead identifies the object of one document.
 type docHead struct {
@@ -331,7 +331,7 @@ func objectNames(k *types.Kustomization) string {
 // slice is the overlay that renders the followed object with only what it can depend on, and
 // the resource files it leaves out; nil when the whole target must be rendered.
 func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string]bool) {
-	if l.blocked != "" || l.err != nil {
+	if l.blocked != "" || l.remote != "" || l.err != nil {
 		return nil, nil
 	}
 	var m *mentions
