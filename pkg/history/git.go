@@ -95,6 +95,15 @@ func newBlobReader(ctx context.Context, dir string) (*blobReader, error) {
 }
 
 func (b *blobReader) read(hash string) ([]byte, error) {
+	data, err := b.peek(hash)
+	if err == nil {
+		b.cache[hash] = data
+	}
+	return data, err
+}
+
+// peek reads a blob without keeping it: most versions of most files are looked at once.
+func (b *blobReader) peek(hash string) ([]byte, error) {
 	if data, ok := b.cache[hash]; ok {
 		return data, nil
 	}
@@ -117,9 +126,7 @@ func (b *blobReader) read(hash string) ([]byte, error) {
 	if _, err := io.ReadFull(b.out, data); err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w", hash, err)
 	}
-	data = data[:size]
-	b.cache[hash] = data
-	return data, nil
+	return data[:size], nil
 }
 
 func (b *blobReader) close() {

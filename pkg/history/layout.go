@@ -17,20 +17,34 @@ import (
 // includes, the files they list as resources, and what they name in every other role.
 type layout struct {
 	// plain is true when the target path has no kustomization: it renders as Flux renders a
-	// directory, every manifest below it (flatFiles) and each subdirectory with a kustomization
-	// as one resource (flatDirs).
+	// directory, every manifest below it (those of flatFiles, its YAML and JSON files) and each
+	// subdirectory with a kustomization as one resource (flatDirs).
 	plain     bool
 	flatFiles []string
 	flatDirs  []string
+	// simple is a plain target without kustomizations: nothing transforms its objects, so an
+	// object's form is its own document's, whatever the other files hold.
+	simple bool
 
 	kusts map[string]*kust // by directory
 	// listed are the files kustomizations list in resources: and read in no other role; flat
-	// are a plain target's manifests. resourceFiles are both: files that only contribute
+	// are a plain target's YAML and JSON files. resourceFiles are both: files that only contribute
 	// their objects.
 	listed, flat, resourceFiles map[string]bool
 	// blocked says why no object can be told apart from the others without a full render: a
-	// kustomization with replacements, vars, plugins or remote resources. Empty when none.
+	// kustomization with plugins, or replacements or vars whose sources are not named. Empty
+	// when none.
 	blocked string
+	// remote is a remote resource the target reads: what it holds is not known, so no slice
+	// can leave it out; as it is the same in every state that names it (a render fetches it
+	// now), it does not keep a commit from being skipped.
+	remote string
+	// refs are the paths kustomizations name in roles other than resources (patches,
+	// generators' files, components, configurations).
+	refs []string
+	// sources are the objects replacements and vars copy fields from: their content can reach
+	// other objects.
+	sources []copySource
 	// err is a kustomization that does not parse: the target does not render in this state.
 	err error
 }
@@ -101,6 +115,7 @@ func (w *walker) layoutOf(root string) *layout {
 		l.plain = true
 		w.flatten(l, root)
 		queue = append(queue, l.flatDirs...)
+		l.simple = len(l.flatDirs) == 0
 		for _, f := range l.flatFiles {
 			l.flat[f] = true
 		}
@@ -130,14 +145,16 @@ func (w *walker) layoutOf(root string) *layout {
 		if why := blocker(&k.k); why != "" && l.blocked == "" {
 			l.blocked = why + " in " + file
 		}
+		srcs, _ := copySources(&k.k)
+		l.sources = append(l.sources, srcs...)
 		k.generators = len(k.k.ConfigMapGenerator) > 0 || len(k.k.SecretGenerator) > 0
 		var others []string
 		for _, ref := range k.k.Resources {
 			r := resourceRef{entry: ref}
 			if !isRemote(ref) {
 				r.path = joinRepo(dir, ref)
-			} else if l.blocked == "" {
-				l.blocked = "remote resource " + ref + " in " + file
+			} else if l.remote == "" {
+				l.remote = ref + " in " + file
 			}
 			if r.path != "" {
 				if w.ensure(r.path) {
@@ -226,6 +243,7 @@ func (w *walker) layoutOf(root string) *layout {
 			}
 		}
 	}
+	l.refs = otherRefs
 	for f := range l.listed {
 		l.resourceFiles[f] = true
 	}
@@ -233,6 +251,16 @@ func (w *walker) layoutOf(root string) *layout {
 		l.resourceFiles[f] = true
 	}
 	return l
+}
+
+// reads tells whether a render of the layout can read p in a role other than a resource's.
+func (l *layout) reads(p string) bool {
+	for _, r := range l.refs {
+		if under(p, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // kustomization parses a kustomization file, as kustomize reads it (legacy fields moved to
@@ -254,14 +282,13 @@ func (w *walker) kustomization(blob string) (*types.Kustomization, error) {
 	return k, nil
 }
 
-// blocker names a kustomization feature whose effect on an object depends on other objects or
-// on code: then every object must be rendered with all the others.
+// blocker names a kustomization feature whose effect on an object depends on other objects it
+// does not name, or on code: then every object must be rendered with all the others.
 func blocker(k *types.Kustomization) string {
+	if _, named := copySources(k); !named {
+		return "replacements or vars from an unnamed source"
+	}
 	switch {
-	case len(k.Replacements) > 0:
-		return "replacements"
-	case len(k.Vars) > 0:
-		return "vars"
 	case len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0:
 		return "helmCharts"
 	case len(k.Generators) > 0 || len(k.Transformers) > 0 || len(k.Validators) > 0:
@@ -270,9 +297,49 @@ func blocker(k *types.Kustomization) string {
 	return ""
 }
 
+// copySource is an object that replacements or vars copy a field from, by kind (empty: any)
+// and name.
+type copySource struct{ kind, name string }
+
+// copySources are the objects k's replacements and vars copy from; named is false when one is
+// not known by name (selected by kind alone, or a replacement read from a file).
+func copySources(k *types.Kustomization) (srcs []copySource, named bool) {
+	for _, r := range k.Replacements {
+		switch {
+		case r.Path != "":
+			return nil, false
+		case r.Source == nil && r.SourceValue != nil:
+			continue
+		case r.Source == nil || r.Source.Name == "":
+			return nil, false
+		}
+		srcs = append(srcs, copySource{kind: r.Source.Kind, name: r.Source.Name})
+	}
+	for _, v := range k.Vars {
+		if v.ObjRef.Name == "" {
+			return nil, false
+		}
+		srcs = append(srcs, copySource{kind: v.ObjRef.Kind, name: v.ObjRef.Name})
+	}
+	return srcs, true
+}
+
+// isSource tells whether d can be an object that replacements or vars copy from: a name that
+// holds the source's, or that the source's holds (name prefixes and suffixes, generators'
+// hashes).
+func (l *layout) isSource(d docHead) bool {
+	for _, s := range l.sources {
+		if (s.kind == "" || s.kind == d.Kind) && d.Metadata.Name != "" &&
+			(strings.Contains(s.name, d.Metadata.Name) || strings.Contains(d.Metadata.Name, s.name)) {
+			return true
+		}
+	}
+	return false
+}
+
 // flatten lists what Flux renders of a directory without a kustomization (as pkg/render does):
-// every manifest below it, and each subdirectory with a kustomization as one resource, hidden
-// directories skipped.
+// every YAML or JSON file below it that is a manifest (isManifest), and each subdirectory with a
+// kustomization as one resource, hidden directories skipped.
 func (w *walker) flatten(l *layout, root string) {
 	kdirs := map[string]bool{}
 	for f := range w.files {
@@ -305,9 +372,9 @@ func (w *walker) flatten(l *layout, root string) {
 		default:
 			continue
 		}
-		if w.isManifest(w.files[f]) {
-			l.flatFiles = append(l.flatFiles, f)
-		}
+		// Whether it is a manifest is asked only of the files a slice keeps: parsing every
+		// version of every file (large CRDs among them) was most of a plain target's walk.
+		l.flatFiles = append(l.flatFiles, f)
 	}
 	for d := range kdirs {
 		l.flatDirs = append(l.flatDirs, d)
@@ -321,7 +388,7 @@ func (w *walker) isManifest(blob string) bool {
 	if m, ok := w.manifests[blob]; ok {
 		return m
 	}
-	data, err := w.blobs.read(blob)
+	data, err := w.blobs.peek(blob)
 	m := false
 	if err == nil {
 		nodes, err := kio.FromBytes(data)

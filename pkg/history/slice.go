@@ -24,14 +24,16 @@ import (
 //
 //   - A commit is not rendered when what it changed cannot reach the followed object: files the
 //     target does not read, other objects' documents whose kind, name and namespace stay the same
-//     (kustomize never copies one object's content into another without replacements or vars),
-//     kustomization replicas: and images: entries that do not name the object or its images.
+//     (kustomize copies one object's content into another only by replacements or vars, whose
+//     sources are named), kustomization replicas: and images: entries that do not name the
+//     object or its images.
 //   - A state that must be rendered is rendered as a slice: every kustomization as it is, but
 //     with only the resources the object can depend on (its own documents, the objects whose names
-//     the kustomizations, patches or its own documents mention, and every generator).
+//     the kustomizations, patches or its own documents mention, replacements' and vars' sources,
+//     and every generator).
 //
-// A kustomization with replacements, vars, plugins or remote resources turns both off: then
-// every state a commit reaches is rendered whole.
+// A kustomization with plugins, or replacements or vars from a source not named, turns both
+// off: then every state a commit reaches is rendered whole. A remote resource turns slices off.
 
 // docHead identifies the object of one document.
 type docHead struct {
@@ -57,7 +59,7 @@ func (w *walker) heads(blob string) fileHeads {
 		return h
 	}
 	h := fileHeads{ok: true}
-	data, err := w.blobs.read(blob)
+	data, err := w.blobs.peek(blob)
 	if err != nil {
 		h.ok = false
 	} else {
@@ -142,15 +144,101 @@ func generatedName(id render.ObjectID) string {
 
 // possiblyIn tells whether a blob holds a document that can define the followed object.
 func (w *walker) possiblyIn(blob string) bool {
+	if blob == "" || blob == zeroHash {
+		return false
+	}
 	if p, ok := w.possiblyCache[blob]; ok {
 		return p
 	}
 	p := false
-	for _, d := range w.heads(blob).docs {
-		p = p || w.x.possibly(d)
+	if data, err := w.blobs.peek(blob); err != nil || !w.x.known || mayDefineKind(data, w.x.id.Kind) {
+		for _, d := range w.heads(blob).docs {
+			p = p || w.x.possibly(d)
+		}
 	}
 	w.possiblyCache[blob] = p
 	return p
+}
+
+// mayDefineKind tells, from the bytes alone, whether a YAML or JSON file can hold a document
+// of kind: a `kind:` key whose value is kind or not a plain one-line scalar (an alias, a tag, a
+// block or multi-line scalar), or an escape sequence that could spell it. It is false for
+// almost every other file, which then need not be parsed: a large CRD costs tens of
+// milliseconds to parse, and a history has thousands of file versions.
+func mayDefineKind(data []byte, kind string) bool {
+	for _, esc := range []string{`\x`, `\u`, `\U`, "\\\n", "\\\r"} {
+		if bytes.Contains(data, []byte(esc)) {
+			return true
+		}
+	}
+	rest := data
+	for {
+		i := bytes.Index(rest, []byte("kind"))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len("kind"):]
+		v := rest
+		if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
+			v = v[1:]
+		}
+		v = bytes.TrimLeft(v, " \t")
+		if len(v) == 0 || v[0] != ':' {
+			continue
+		}
+		v = bytes.TrimLeft(v[1:], " \t")
+		if len(v) > 0 && (v[0] == '\n' || v[0] == '\r' || v[0] == '#') {
+			// The value is on a later line: a mapping (a CRD schema's kind property) when that
+			// line is a key, else maybe a scalar.
+			if v = nextLine(v); isKeyLine(v) && !bytes.HasPrefix(v, []byte(kind)) {
+				continue
+			}
+			return true
+		}
+		if len(v) == 0 {
+			return true
+		}
+		switch v[0] {
+		case '*', '&', '!', '|', '>':
+			return true
+		case '"', '\'':
+			v = v[1:]
+		}
+		if bytes.HasPrefix(v, []byte(kind)) {
+			if len(v) == len(kind) || !isNameByte(v[len(kind)]) {
+				return true
+			}
+		}
+	}
+}
+
+// nextLine is the first line after the current one that is neither blank nor a comment,
+// without its indentation.
+func nextLine(v []byte) []byte {
+	for {
+		i := bytes.IndexByte(v, '\n')
+		if i < 0 {
+			return nil
+		}
+		v = bytes.TrimLeft(v[i+1:], " \t")
+		if len(v) > 0 && v[0] != '\n' && v[0] != '\r' && v[0] != '#' {
+			return v
+		}
+	}
+}
+
+// keyLine matches a line that starts a block mapping's entry with a plain key.
+var keyLine = regexp.MustCompile(`^[A-Za-z0-9_./-]+[ \t]*:([ \t]|\r?\n|$)`)
+
+func isKeyLine(v []byte) bool {
+	if i := bytes.IndexByte(v, '\n'); i >= 0 {
+		v = v[:i+1]
+	}
+	return keyLine.Match(v)
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
 }
 
 // scalableKinds are the kinds kustomize's replicas: entries apply to (its default field specs).
@@ -232,22 +320,35 @@ func objectNames(k *types.Kustomization) string {
 	for _, g := range k.SecretGenerator {
 		add(g.Name)
 	}
+	if srcs, _ := copySources(k); srcs != nil {
+		for _, s := range srcs {
+			add(s.name)
+		}
+	}
 	return b.String()
 }
 
 // slice is the overlay that renders the followed object with only what it can depend on, and
 // the resource files it leaves out; nil when the whole target must be rendered.
 func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string]bool) {
-	if l.blocked != "" || l.err != nil {
+	if l.blocked != "" || l.remote != "" || l.err != nil {
 		return nil, nil
 	}
-	m := w.mentions(l, "", false)
+	var m *mentions
+	if !l.simple {
+		m = w.mentions(l, "", false)
+	}
 	keptFiles := map[string]bool{}
 	keepFile := func(f string) bool {
 		if k, ok := keptFiles[f]; ok {
 			return k
 		}
 		blob, exists := w.files[f]
+		if l.simple {
+			// Nothing renames or patches: only the object's own documents matter.
+			keptFiles[f] = w.possiblyIn(blob)
+			return keptFiles[f]
+		}
 		h := w.heads(blob)
 		// A missing file stays listed: kustomize's error is the state's.
 		kept := !h.ok || !exists
@@ -326,7 +427,7 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 	if l.plain {
 		var resources []string
 		for _, f := range l.flatFiles {
-			if keepFile(f) {
+			if keepFile(f) && w.isManifest(w.files[f]) {
 				resources = append(resources, relTo(w.root, f))
 			}
 		}
@@ -386,7 +487,9 @@ func withoutResources(src []byte, drop map[string]bool) ([]byte, error) {
 // does, from what e changed alone.
 func (w *walker) canSkip(e *logEntry) bool {
 	l := w.layout
-	if w.unknown || l == nil || l.err != nil || w.hints[e.info.Hash] {
+	// A state that does not render is skipped over as one that does: the state before it does
+	// not render either when the commit cannot reach the object.
+	if l == nil || l.err != nil || w.hints[e.info.Hash] {
 		return false
 	}
 	for _, c := range e.changes {
@@ -405,12 +508,21 @@ func (w *walker) canSkip(e *logEntry) bool {
 		}
 		if l.listed[c.path] {
 			// Listed by a kustomization: only its objects' content may change.
-			if l.blocked != "" || c.before == zeroHash || c.after == zeroHash || !w.sameOtherObjects(c.before, c.after) {
+			if l.blocked != "" || c.before == zeroHash || c.after == zeroHash || !w.sameOtherObjects(c.before, c.after) ||
+				w.holdsSource(l, c.before) {
 				return false
 			}
 			continue
 		}
 		if l.plain && w.flatEligible(l, c.path) {
+			if l.simple {
+				// An object's form is its own document's: the commit reaches it only through a
+				// document that can be it (or, the same kind and name, one that clashes with it).
+				if w.possiblyIn(c.before) || w.possiblyIn(c.after) {
+					return false
+				}
+				continue
+			}
 			before := c.before != zeroHash && w.isManifest(c.before)
 			after := c.after != zeroHash && w.isManifest(c.after)
 			switch {
@@ -419,7 +531,7 @@ func (w *walker) canSkip(e *logEntry) bool {
 			case l.blocked != "":
 				return false
 			case before && after:
-				if !w.sameOtherObjects(c.before, c.after) {
+				if !w.sameOtherObjects(c.before, c.after) || w.holdsSource(l, c.before) {
 					return false
 				}
 			default:
@@ -442,11 +554,31 @@ func (w *walker) canSkip(e *logEntry) bool {
 			}
 			continue
 		}
-		if w.inputs[c.path] {
+		// The files the last render read; when it failed, which may have been before it read
+		// them all, every file a kustomization names.
+		if w.inputs[c.path] || w.unknown && (l.plain || l.reads(c.path)) {
 			return false
 		}
 	}
 	return true
+}
+
+// holdsSource tells whether a blob holds an object that replacements or vars copy from:
+// a change to its content can reach the followed object.
+func (w *walker) holdsSource(l *layout, blob string) bool {
+	if len(l.sources) == 0 {
+		return false
+	}
+	h := w.heads(blob)
+	if !h.ok {
+		return true
+	}
+	for _, d := range h.docs {
+		if l.isSource(d) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameOtherObjects tells whether two versions of a file define the same objects, none of which
@@ -487,7 +619,8 @@ func (w *walker) flatEligible(l *layout, p string) bool {
 // entriesMissObject tells whether a kustomization's change is only to replicas: and images:
 // entries that cannot apply to the followed object.
 func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
-	if l.blocked != "" {
+	if l.blocked != "" || len(l.sources) > 0 {
+		// An entry can change a source whose fields are copied into the object.
 		return false
 	}
 	kb, err := w.kustomization(c.before)
