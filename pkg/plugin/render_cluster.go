@@ -2,14 +2,17 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +39,9 @@ type renderCluster struct {
 
 	mu     sync.Mutex
 	warned map[string]bool
+	// down is why the cluster did not answer a read: the later reads fail at once with it
+	// instead of each waiting for clusterTimeout (a kubeconfig whose server is off the network).
+	down error
 }
 
 var _ render.Cluster = (*renderCluster)(nil)
@@ -66,8 +72,15 @@ func (c *renderCluster) resource(apiVersion, kind string) (schema.GroupVersionRe
 	if err != nil {
 		return schema.GroupVersionResource{}, false, err
 	}
-	m, err := c.mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: kind}, gv.Version)
-	if meta.IsNoMatchError(err) {
+	var m *meta.RESTMapping
+	err = c.read(func(context.Context) (err error) {
+		m, err = c.mapper.RESTMapping(schema.GroupKind{Group: gv.Group, Kind: kind}, gv.Version)
+		if meta.IsNoMatchError(err) {
+			return nil
+		}
+		return err
+	})
+	if m == nil && err == nil {
 		// The cluster does not know the kind (Flux's CRDs are not installed): no such object.
 		return schema.GroupVersionResource{}, false, nil
 	}
@@ -83,13 +96,38 @@ func (c *renderCluster) Get(apiVersion, kind, namespace, name string) (*unstruct
 	if err != nil || !ok {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
-	u, err := c.dyn.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+	var u *unstructured.Unstructured
+	err = c.read(func(ctx context.Context) (err error) {
+		u, err = c.dyn.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	return u, err
+}
+
+// read runs one request with clusterTimeout; once a request has found the cluster not
+// answering (a network error or the timeout), the later ones fail at once with it.
+func (c *renderCluster) read(do func(ctx context.Context) error) error {
+	c.mu.Lock()
+	down := c.down
+	c.mu.Unlock()
+	if down != nil {
+		return down
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	defer cancel()
+	err := do(ctx)
+	var netErr net.Error
+	if err != nil && (errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded)) {
+		c.mu.Lock()
+		if c.down == nil {
+			c.down = fmt.Errorf("the cluster does not answer: %w", err)
+		}
+		c.mu.Unlock()
+	}
+	return err
 }
 
 // List reads the objects labelSelector selects.
@@ -98,10 +136,11 @@ func (c *renderCluster) List(apiVersion, kind, namespace, labelSelector string) 
 	if err != nil || !ok {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
-	l, err := c.dyn.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: labelSelector})
-	if err != nil {
+	var l *unstructured.UnstructuredList
+	if err := c.read(func(ctx context.Context) (err error) {
+		l, err = c.dyn.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: labelSelector})
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	return l.Items, nil
@@ -109,11 +148,13 @@ func (c *renderCluster) List(apiVersion, kind, namespace, labelSelector string) 
 
 // Lookup reads a ConfigMap's or Secret's data, decoded; nil when it does not exist.
 func (c *renderCluster) Lookup(kind, namespace, name string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
 	switch kind {
 	case "ConfigMap":
-		cm, err := c.kube.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+		var cm *corev1.ConfigMap
+		err := c.read(func(ctx context.Context) (err error) {
+			cm, err = c.kube.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+			return err
+		})
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -129,7 +170,11 @@ func (c *renderCluster) Lookup(kind, namespace, name string) (map[string]string,
 		}
 		return out, nil
 	case "Secret":
-		s, err := c.kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+		var s *corev1.Secret
+		err := c.read(func(ctx context.Context) (err error) {
+			s, err = c.kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+			return err
+		})
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -153,10 +198,11 @@ func (c *renderCluster) Artifact(artifactURL string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
-	b, err := c.kube.CoreV1().RESTClient().Get().AbsPath(p).DoRaw(ctx)
-	if err != nil {
+	var b []byte
+	if err := c.read(func(ctx context.Context) (err error) {
+		b, err = c.kube.CoreV1().RESTClient().Get().AbsPath(p).DoRaw(ctx)
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("through the API server's service proxy (%s): %w", p, err)
 	}
 	return b, nil
