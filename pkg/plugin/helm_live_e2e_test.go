@@ -425,32 +425,8 @@ func TestE2EArgoHelmRepositoryChartFromLiveTracking(t *testing.T) {
 	}
 	bare, work := testrepo.NewWithRemote(t, "argocd-helm")
 	srv := serveChart(t, filepath.Join(work, "charts", "web"))
-	app := func(valuesURL string) string {
-		return `apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: web-remote
-  namespace: argocd
-spec:
-  project: default
-  sources:
-    - repoURL: ` + srv.URL + `
-      chart: web
-      targetRevision: 0.3.0
-      helm:
-        releaseName: web
-        valueFiles:
-          - $values/values/web/remote.yaml
-    - repoURL: ` + valuesURL + `
-      targetRevision: main
-      ref: values
-  destination:
-    server: https://kubernetes.default.svc
-    namespace: web-remote
-`
-	}
-	const values = "# Values for web from the chart repository.\nreplicaCount: 2\n"
-	writeFiles(t, work, map[string]string{"values/web/remote.yaml": values, "apps/web-remote.yaml": app("https://git.example.com/platform/argo-helm.git")})
+	app := func(valuesURL string) string { return remoteWebApplication(srv.URL, valuesURL) }
+	writeFiles(t, work, map[string]string{"values/web/remote.yaml": remoteWebValues, "apps/web-remote.yaml": app("https://git.example.com/platform/argo-helm.git")})
 	testrepo.Git(t, work, "add", "-A")
 	testrepo.Git(t, work, "commit", "-qm", "web from the chart repository")
 	testrepo.Git(t, work, "push", "-q", "origin", "main")
@@ -469,7 +445,7 @@ spec:
 	if got := testrepo.Git(t, work, "diff", "--name-only", "HEAD~1", "HEAD"); got != "values/web/remote.yaml" {
 		t.Fatalf("the commit changes %q, want values/web/remote.yaml\n%s", got, stderr)
 	}
-	if got, want := readFile(t, work, "values/web/remote.yaml"), strings.Replace(values, "replicaCount: 2", "replicaCount: 4", 1); got != want {
+	if got, want := readFile(t, work, "values/web/remote.yaml"), strings.Replace(remoteWebValues, "replicaCount: 2", "replicaCount: 4", 1); got != want {
 		t.Errorf("values/web/remote.yaml:\n%s\nwant:\n%s", got, want)
 	}
 

@@ -174,29 +174,8 @@ func TestArgoHelmChartFromHelmRepository(t *testing.T) {
 	dir := testrepo.New(t, "argocd-helm")
 	srv := serveChart(t, filepath.Join(dir, "charts", "web"))
 	writeFiles(t, dir, map[string]string{
-		"values/web/remote.yaml": "# Values for web from the chart repository.\nreplicaCount: 2\n",
-		"apps/web-remote.yaml": `apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: web-remote
-  namespace: argocd
-spec:
-  project: default
-  sources:
-    - repoURL: ` + srv.URL + `
-      chart: web
-      targetRevision: 0.3.0
-      helm:
-        releaseName: web
-        valueFiles:
-          - $values/values/web/remote.yaml
-    - repoURL: https://git.example.com/platform/argo-helm.git
-      targetRevision: main
-      ref: values
-  destination:
-    server: https://kubernetes.default.svc
-    namespace: web-remote
-`,
+		"values/web/remote.yaml": remoteWebValues,
+		"apps/web-remote.yaml":   remoteWebApplication(srv.URL, "https://git.example.com/platform/argo-helm.git"),
 	})
 	testrepo.Git(t, dir, "add", "-A")
 	testrepo.Git(t, dir, "commit", "-qm", "web from the chart repository")
@@ -302,4 +281,34 @@ func pushChart(t *testing.T, dir, ref string) (srv *httptest.Server, host string
 		t.Fatal(err)
 	}
 	return srv, host
+}
+
+// remoteWebValues is the value file remoteWebApplication's chart reads.
+const remoteWebValues = "# Values for web from the chart repository.\nreplicaCount: 2\n"
+
+// remoteWebApplication is an Argo CD Application of the web chart from the Helm repository at
+// chartURL, with its value file from the Git repository at valuesURL ($values).
+func remoteWebApplication(chartURL, valuesURL string) string {
+	return `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web-remote
+  namespace: argocd
+spec:
+  project: default
+  sources:
+    - repoURL: ` + chartURL + `
+      chart: web
+      targetRevision: 0.3.0
+      helm:
+        releaseName: web
+        valueFiles:
+          - $values/values/web/remote.yaml
+    - repoURL: ` + valuesURL + `
+      targetRevision: main
+      ref: values
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: web-remote
+`
 }
