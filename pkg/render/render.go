@@ -441,6 +441,10 @@ func Render(root, dir string, opts Options) (*Result, error) {
 			return nil, err
 		}
 	} else if kustFile == "" {
+		if opts.Applied == nil && fsys.Exists(filepath.Join(absDir, "Chart.yaml")) {
+			// kustomize would read the templates as manifests and fail on their first {{ }}.
+			return nil, fmt.Errorf("render %s: it is a Helm chart (it has Chart.yaml), and no Argo CD Application or Flux HelmRelease of this repository installs it, so its release name and values are unknown: name the one that does with --target, or add it to the repository", dir)
+		}
 		gen, err := flatKustomization(fsys, absDir)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)

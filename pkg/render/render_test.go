@@ -125,6 +125,30 @@ func TestRenderPlainDirectory(t *testing.T) {
 	}
 }
 
+// A chart directory that no reconciler installs is refused with what the user can do, not
+// with kustomize's error about its first template.
+func TestRenderChartDirectoryWithoutReconciler(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"charts/web/Chart.yaml":                "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+		"charts/web/values.yaml":               "replicaCount: 1\n",
+		"charts/web/templates/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicaCount }}\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Render(root, "charts/web", Options{})
+	if err == nil || !strings.Contains(err.Error(), "it is a Helm chart (it has Chart.yaml)") || !strings.Contains(err.Error(), "--target") {
+		t.Errorf("render of a chart directory: %v", err)
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
