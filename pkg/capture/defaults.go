@@ -290,3 +290,46 @@ func jsonString(v any) string {
 func (d *Defaults) Manifest(ctx context.Context, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	return d.Prune(ctx, Clean(live))
 }
+
+// manifestConcurrency bounds the objects decided at once: each waits on its dry-runs in turn.
+const manifestConcurrency = 8
+
+// Manifests is the Manifest of each live object, in their order, a few objects at a time: the
+// dry-runs are the cost. The error names the first object that failed.
+func (d *Defaults) Manifests(ctx context.Context, lives []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, len(lives))
+	errs := make([]error, len(lives))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(manifestConcurrency, len(lives)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i], errs[i] = d.Manifest(ctx, lives[i])
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("capturing %s: %w", LiveName(lives[i]), errs[i])
+				}
+			}
+		})
+	}
+	for i := range lives {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// LiveName is kubectl's TYPE/NAME of a live object: deployment.apps/web.
+func LiveName(u *unstructured.Unstructured) string {
+	gk := u.GroupVersionKind().GroupKind()
+	kind := strings.ToLower(gk.Kind)
+	if gk.Group != "" {
+		kind += "." + gk.Group
+	}
+	return kind + "/" + u.GetName()
+}
