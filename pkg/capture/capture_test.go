@@ -128,6 +128,37 @@ func TestPruneChecksCachedDecisionsAgainstTheLiveObject(t *testing.T) {
 	}
 }
 
+// An object whose cached decisions drop nothing needs no check: it would dry-run the object
+// itself, whose answer can only be accepted.
+func TestPruneNeedsNoCheckWhenNothingIsDropped(t *testing.T) {
+	d := NewDefaults(fakeServer{})
+	for i, tc := range []struct {
+		in, want string
+		probes   int
+	}{
+		// Walked: spec, image, replicas, strategy.
+		{"{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", "{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", 4},
+		// Walked: spec (a new value); image, replicas and strategy cached and kept.
+		{"{kind: App, spec: {replicas: 3, strategy: Recreate, image: a, x: 1}}", "{kind: App, spec: {replicas: 3, strategy: Recreate, image: a, x: 1}}", 2},
+		// Every decision cached, nothing dropped.
+		{"{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", "{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", 0},
+		// replicas: 1 dropped from the cache: checked.
+		{"{kind: App, spec: {replicas: 1, strategy: Recreate, image: a}}", "{kind: App, spec: {strategy: Recreate, image: a}}", 3},
+	} {
+		before := d.Probes
+		got, err := d.Prune(context.Background(), obj(t, tc.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := obj(t, tc.want); !reflect.DeepEqual(got.Object, want.Object) {
+			t.Errorf("%d: got %v, want %v", i, got.Object, want.Object)
+		}
+		if n := d.Probes - before; n != tc.probes {
+			t.Errorf("%d: %d dry-runs, want %d", i, n, tc.probes)
+		}
+	}
+}
+
 func TestLiveValuesTakesTheLiveValuesOfTheRenderedFields(t *testing.T) {
 	rendered := obj(t, `apiVersion: apps/v1
 kind: Deployment

@@ -92,9 +92,14 @@ var skipTop = map[string]bool{"apiVersion": true, "kind": true, "metadata": true
 func (d *Defaults) Prune(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	kind := obj.GroupVersionKind().GroupKind().String()
 	// First with the cached decisions, checked; without them when the check fails.
-	work, fromCache, err := d.pass(ctx, kind, obj, true)
-	if err != nil || !fromCache {
+	work, st, err := d.pass(ctx, kind, obj, true)
+	if err != nil || !st.fromCache {
 		return work, err
+	}
+	if !st.pruned {
+		// Nothing was dropped: the check below would dry-run the object itself, an answer it
+		// can only accept.
+		return work, nil
 	}
 	// The live object is the first reference: when the pruned one is stored as it is, the
 	// manifest reproduces it, and one dry-run has decided. Otherwise (a default that depends
@@ -115,77 +120,49 @@ func (d *Defaults) Prune(ctx context.Context, obj *unstructured.Unstructured) (*
 	return work, err
 }
 
-// pass walks every top-level field but the object's identity; it reports whether a decision
-// came from the cache.
-func (d *Defaults) pass(ctx context.Context, kind string, obj *unstructured.Unstructured, useCache bool) (*unstructured.Unstructured, bool, error) {
+// walked is what a pass learned: whether a decision came from the cache, whether a subtree
+// was dropped.
+type walked struct {
+	fromCache, pruned bool
+}
+
+// pass walks every top-level field but the object's identity.
+func (d *Defaults) pass(ctx context.Context, kind string, obj *unstructured.Unstructured, useCache bool) (*unstructured.Unstructured, walked, error) {
 	work := obj.DeepCopy()
-	fromCache := false
+	var st walked
 	for _, k := range sortedKeys(work.Object) {
 		if skipTop[k] {
 			continue
 		}
-		c, err := d.walk(ctx, kind, work, path{{key: k, index: -1}}, useCache)
-		if err != nil {
-			return nil, false, err
+		if err := d.walk(ctx, kind, work, path{{key: k, index: -1}}, useCache, &st); err != nil {
+			return nil, walked{}, err
 		}
-		fromCache = fromCache || c
 	}
-	return work, fromCache, nil
+	return work, st, nil
 }
 
-// walk decides the subtree at p of work: removes it when it is a default, else descends. It
-// reports whether a decision came from the cache.
-func (d *Defaults) walk(ctx context.Context, kind string, work *unstructured.Unstructured, p path, useCache bool) (bool, error) {
+// walk decides the subtree at p of work: removes it when it is a default, else descends.
+func (d *Defaults) walk(ctx context.Context, kind string, work *unstructured.Unstructured, p path, useCache bool, st *walked) error {
 	val, ok := get(work.Object, p)
 	if !ok {
-		return false, nil
+		return nil
 	}
-	// A subtree the server refuses to go without is required whatever its value; whether a
-	// value is the default depends on the value.
-	required := kind + "|" + p.String()
-	key := required + "|" + jsonString(val)
-	d.mu.Lock()
-	isDefault, known := d.cache[key]
-	if !known {
-		if _, req := d.cache[required]; req {
-			isDefault, known = false, true
-		}
+	isDefault, fromCache, err := d.decide(ctx, kind, work, p, val, useCache)
+	if err != nil {
+		return err
 	}
-	d.mu.Unlock()
-	fromCache := known && useCache
-	if !fromCache {
-		without := work.DeepCopy()
-		remove(without.Object, p)
-		got, err := d.dryRun(ctx, probe(without))
-		isDefault = false
-		switch {
-		case err == nil:
-			if restored, ok := get(got.Object, p); ok && reflect.DeepEqual(restored, val) {
-				isDefault = true
-			}
-		case isStatusError(err):
-			d.mu.Lock()
-			d.cache[required] = false
-			d.mu.Unlock()
-		default:
-			return false, fmt.Errorf("dry-run create of %s %s without %s: %w", strings.ToLower(kind), work.GetName(), p, err)
-		}
-		d.mu.Lock()
-		d.cache[key] = isDefault
-		d.mu.Unlock()
-	}
+	st.fromCache = st.fromCache || fromCache
 	if isDefault {
 		remove(work.Object, p)
-		return fromCache, nil
+		st.pruned = true
+		return nil
 	}
 	switch v := val.(type) {
 	case map[string]any:
 		for _, k := range sortedKeys(v) {
-			a, err := d.walk(ctx, kind, work, append(append(path{}, p...), step{key: k, index: -1}), useCache)
-			if err != nil {
-				return false, err
+			if err := d.walk(ctx, kind, work, append(append(path{}, p...), step{key: k, index: -1}), useCache, st); err != nil {
+				return err
 			}
-			fromCache = fromCache || a
 		}
 	case []any:
 		for i, item := range v {
@@ -195,15 +172,52 @@ func (d *Defaults) walk(ctx context.Context, kind string, work *unstructured.Uns
 			// An item's fields, not the item: removing an item shifts the others.
 			m, _ := get(work.Object, append(append(path{}, p...), step{index: i}))
 			for _, k := range sortedKeys(m.(map[string]any)) {
-				a, err := d.walk(ctx, kind, work, append(append(path{}, p...), step{index: i}, step{key: k, index: -1}), useCache)
-				if err != nil {
-					return false, err
+				if err := d.walk(ctx, kind, work, append(append(path{}, p...), step{index: i}, step{key: k, index: -1}), useCache, st); err != nil {
+					return err
 				}
-				fromCache = fromCache || a
 			}
 		}
 	}
-	return fromCache, nil
+	return nil
+}
+
+// decide tells whether val, at p of work, is the server's default: from the cache when
+// useCache and it knows, else by a dry-run of work without p.
+func (d *Defaults) decide(ctx context.Context, kind string, work *unstructured.Unstructured, p path, val any, useCache bool) (isDefault, fromCache bool, err error) {
+	// A subtree the server refuses to go without is required whatever its value; whether a
+	// value is the default depends on the value.
+	required := kind + "|" + p.String()
+	key := required + "|" + jsonString(val)
+	if useCache {
+		d.mu.Lock()
+		isDefault, known := d.cache[key]
+		if _, req := d.cache[required]; !known && req {
+			isDefault, known = false, true
+		}
+		d.mu.Unlock()
+		if known {
+			return isDefault, true, nil
+		}
+	}
+	without := work.DeepCopy()
+	remove(without.Object, p)
+	got, err := d.dryRun(ctx, probe(without))
+	switch {
+	case err == nil:
+		if restored, ok := get(got.Object, p); ok && reflect.DeepEqual(restored, val) {
+			isDefault = true
+		}
+	case isStatusError(err):
+		d.mu.Lock()
+		d.cache[required] = false
+		d.mu.Unlock()
+	default:
+		return false, false, fmt.Errorf("dry-run create of %s %s without %s: %w", strings.ToLower(kind), work.GetName(), p, err)
+	}
+	d.mu.Lock()
+	d.cache[key] = isDefault
+	d.mu.Unlock()
+	return isDefault, false, nil
 }
 
 // isStatusError tells an answer of the API server (the object without the subtree is invalid,
