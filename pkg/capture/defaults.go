@@ -52,13 +52,16 @@ type Defaults struct {
 
 	mu    sync.Mutex
 	cache map[string]bool
+	// asking holds the decisions a dry-run is deciding now: an object that needs one waits
+	// for it, as it would have found it cached a moment later.
+	asking map[string]chan struct{}
 	// Probes counts the dry-runs made, for tests and benchmarks.
 	Probes int
 }
 
 // NewDefaults returns a Defaults asking server.
 func NewDefaults(server DryRunner) *Defaults {
-	return &Defaults{Server: server, cache: map[string]bool{}}
+	return &Defaults{Server: server, cache: map[string]bool{}, asking: map[string]chan struct{}{}}
 }
 
 // step is one key of a map or one index of a list.
@@ -188,17 +191,43 @@ func (d *Defaults) decide(ctx context.Context, kind string, work *unstructured.U
 	// value is the default depends on the value.
 	required := kind + "|" + p.String()
 	key := required + "|" + jsonString(val)
-	if useCache {
-		d.mu.Lock()
-		isDefault, known := d.cache[key]
-		if _, req := d.cache[required]; !known && req {
-			isDefault, known = false, true
-		}
-		d.mu.Unlock()
-		if known {
+	d.mu.Lock()
+	for useCache {
+		if isDefault, known := d.cache[key]; known {
+			d.mu.Unlock()
 			return isDefault, true, nil
 		}
+		if _, req := d.cache[required]; req {
+			d.mu.Unlock()
+			return false, true, nil
+		}
+		wait, busy := d.asking[key]
+		if !busy {
+			break
+		}
+		d.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false, false, ctx.Err()
+		}
+		d.mu.Lock()
 	}
+	done, mine := d.asking[key], false
+	if done == nil {
+		done, mine = make(chan struct{}), true
+		d.asking[key] = done
+	}
+	d.mu.Unlock()
+	if mine {
+		defer func() {
+			d.mu.Lock()
+			delete(d.asking, key)
+			d.mu.Unlock()
+			close(done)
+		}()
+	}
+
 	without := work.DeepCopy()
 	remove(without.Object, p)
 	got, err := d.dryRun(ctx, probe(without))
