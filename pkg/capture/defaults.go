@@ -53,15 +53,17 @@ type Defaults struct {
 	mu    sync.Mutex
 	cache map[string]bool
 	// asking holds the decisions a dry-run is deciding now: an object that needs one waits
-	// for it, as it would have found it cached a moment later.
-	asking map[string]chan struct{}
+	// for it, as it would have found it cached a moment later. Until a path has had its first
+	// answer, which may say it is required whatever its value, the path is decided there.
+	asking   map[string]chan struct{}
+	answered map[string]bool
 	// Probes counts the dry-runs made, for tests and benchmarks.
 	Probes int
 }
 
 // NewDefaults returns a Defaults asking server.
 func NewDefaults(server DryRunner) *Defaults {
-	return &Defaults{Server: server, cache: map[string]bool{}, asking: map[string]chan struct{}{}}
+	return &Defaults{Server: server, cache: map[string]bool{}, asking: map[string]chan struct{}{}, answered: map[string]bool{}}
 }
 
 // step is one key of a map or one index of a list.
@@ -202,6 +204,9 @@ func (d *Defaults) decide(ctx context.Context, kind string, work *unstructured.U
 			return false, true, nil
 		}
 		wait, busy := d.asking[key]
+		if !busy && !d.answered[required] {
+			wait, busy = d.asking[required]
+		}
 		if !busy {
 			break
 		}
@@ -213,16 +218,20 @@ func (d *Defaults) decide(ctx context.Context, kind string, work *unstructured.U
 		}
 		d.mu.Lock()
 	}
-	done, mine := d.asking[key], false
+	slot := key
+	if !d.answered[required] {
+		slot = required
+	}
+	done, mine := d.asking[slot], false
 	if done == nil {
 		done, mine = make(chan struct{}), true
-		d.asking[key] = done
+		d.asking[slot] = done
 	}
 	d.mu.Unlock()
 	if mine {
 		defer func() {
 			d.mu.Lock()
-			delete(d.asking, key)
+			delete(d.asking, slot)
 			d.mu.Unlock()
 			close(done)
 		}()
@@ -245,6 +254,7 @@ func (d *Defaults) decide(ctx context.Context, kind string, work *unstructured.U
 	}
 	d.mu.Lock()
 	d.cache[key] = isDefault
+	d.answered[required] = true
 	d.mu.Unlock()
 	return isDefault, false, nil
 }
