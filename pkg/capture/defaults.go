@@ -344,8 +344,10 @@ func (d *Defaults) Manifest(ctx context.Context, live *unstructured.Unstructured
 	return d.Prune(ctx, Clean(live))
 }
 
-// manifestConcurrency bounds the objects decided at once: each waits on its dry-runs in turn.
-const manifestConcurrency = 8
+// manifestConcurrency bounds the objects decided at once: each waits on its dry-runs in turn,
+// and on the two cores of the benchmark 16 kept the API server busier than 8 (200 objects:
+// 0.8-1.2 s against 1.5 s).
+const manifestConcurrency = 16
 
 // Manifests is the Manifest of each live object, in their order, a few objects at a time: the
 // dry-runs are the cost. The error names the first object that failed.
