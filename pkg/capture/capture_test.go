@@ -159,6 +159,44 @@ func TestPruneNeedsNoCheckWhenNothingIsDropped(t *testing.T) {
 	}
 }
 
+// secretServer defaults a Secret's type, as the API server does.
+type secretServer struct{}
+
+func (secretServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out := u.DeepCopy()
+	if _, ok := out.Object["type"]; !ok {
+		out.Object["type"] = "Opaque"
+	}
+	return out, nil
+}
+
+// With only the built-in defaulting, a Secret's data is the user's without a dry-run: only its
+// type is asked about, and the object checked, as it dropped a value.
+func TestPruneAsksOnlyAboutTheFieldsBuiltinDefaultingSets(t *testing.T) {
+	in := "{apiVersion: v1, kind: Secret, type: Opaque, data: {a: YQ==}}"
+	want := obj(t, "{apiVersion: v1, kind: Secret, data: {a: YQ==}}")
+	for _, tc := range []struct {
+		onlyBuiltin bool
+		probes      int
+	}{
+		{false, 3}, // data, data.a, type
+		{true, 2},  // type, the check
+	} {
+		d := NewDefaults(secretServer{})
+		d.OnlyBuiltin = tc.onlyBuiltin
+		got, err := d.Prune(context.Background(), obj(t, in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Object, want.Object) {
+			t.Errorf("only built-in %v: got %v, want %v", tc.onlyBuiltin, got.Object, want.Object)
+		}
+		if d.Probes != tc.probes {
+			t.Errorf("only built-in %v: %d dry-runs, want %d", tc.onlyBuiltin, d.Probes, tc.probes)
+		}
+	}
+}
+
 func TestLiveValuesTakesTheLiveValuesOfTheRenderedFields(t *testing.T) {
 	rendered := obj(t, `apiVersion: apps/v1
 kind: Deployment

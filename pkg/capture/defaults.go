@@ -49,6 +49,9 @@ func (s ServerDryRun) DryRunCreate(ctx context.Context, obj *unstructured.Unstru
 // so that many objects of a kind cost a dry-run or two each.
 type Defaults struct {
 	Server DryRunner
+	// OnlyBuiltin says the server changes objects on creation by its own defaulting only
+	// (OnlyBuiltinDefaulting): the fields it never sets need no dry-run.
+	OnlyBuiltin bool
 
 	mu    sync.Mutex
 	cache map[string]bool
@@ -193,6 +196,9 @@ func (d *Defaults) decide(ctx context.Context, kind string, work *unstructured.U
 	// value is the default depends on the value.
 	required := kind + "|" + p.String()
 	key := required + "|" + jsonString(val)
+	if useCache && d.OnlyBuiltin && userField(kind, p) {
+		return false, true, nil
+	}
 	d.mu.Lock()
 	for useCache {
 		if isDefault, known := d.cache[key]; known {

@@ -121,7 +121,8 @@ func TestE2EManifestsAreThoseOfTheUncachedWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := capture.ServerDryRun{Client: dyn, Mapper: restmapper.NewDiscoveryRESTMapper(groups)}
+	mapper := restmapper.NewDiscoveryRESTMapper(groups)
+	server := capture.ServerDryRun{Client: dyn, Mapper: mapper}
 	all, err := capture.List(ctx, disc, dyn, capture.ListOptions{Namespace: ns})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +139,13 @@ func TestE2EManifestsAreThoseOfTheUncachedWalk(t *testing.T) {
 
 	together := &countingServer{DryRunner: server, counts: map[string]int{}}
 	start := time.Now()
-	got, err := capture.NewDefaults(together).Manifests(ctx, lives)
+	d := capture.NewDefaults(together)
+	// The test API server has no mutating admission: the fields its defaulting never sets are
+	// decided without it.
+	if d.OnlyBuiltin = capture.OnlyBuiltinDefaulting(ctx, dyn, mapper); !d.OnlyBuiltin {
+		t.Fatal("the test API server has no mutating admission, and OnlyBuiltinDefaulting says it may have")
+	}
+	got, err := d.Manifests(ctx, lives)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -187,7 +187,9 @@ func (o *CaptureOptions) runCapture(f cmdutil.Factory, cmd *cobra.Command) error
 	if err != nil {
 		return err
 	}
-	if err := o.clean(ctx, capture.NewDefaults(capture.ServerDryRun{Client: dyn, Mapper: mapper}), items); err != nil {
+	defaults := capture.NewDefaults(capture.ServerDryRun{Client: dyn, Mapper: mapper})
+	defaults.OnlyBuiltin = capture.OnlyBuiltinDefaulting(ctx, dyn, mapper)
+	if err := o.clean(ctx, defaults, items); err != nil {
 		return err
 	}
 	kustNS, _, err := targetKustomization(t.RepoDir, t.Path)
