@@ -26,25 +26,46 @@ var builtinDefaults = map[string][]string{
 	"RoleBinding.rbac.authorization.k8s.io": {"roleRef.apiGroup", "subjects[].apiGroup"},
 }
 
+// userFields are, for kinds the API server defaults much, fields of the user's that its
+// defaulting never sets (* is any key of a map): a Service's selector, a container's
+// environment and the names of its ports. They are values that differ from object to object,
+// and so were most of a Service's and a Deployment's dry-runs.
+var userFields = map[string][]string{
+	"Service": {"spec.selector", "spec.selector.*", "spec.ports[].name"},
+	"Deployment.apps": {
+		"spec.template.spec.containers[].env", "spec.template.spec.containers[].env[].name",
+		"spec.template.spec.containers[].env[].value", "spec.template.spec.containers[].ports",
+		"spec.template.spec.containers[].ports[].name",
+	},
+}
+
 // userField tells whether the field at p of a kind is one the API server's defaulting never
 // sets.
 func userField(kind string, p path) bool {
-	fields, ok := builtinDefaults[kind]
-	if !ok {
+	if fields, ok := builtinDefaults[kind]; ok {
+		return !slices.ContainsFunc(fields, func(f string) bool { return matches(f, p) })
+	}
+	return slices.ContainsFunc(userFields[kind], func(f string) bool { return matches(f, p) })
+}
+
+// matches tells whether p is the field that pattern names: keys joined by dots, [] for any
+// index of a list, * for any key of a map.
+func matches(pattern string, p path) bool {
+	parts := strings.Split(strings.ReplaceAll(pattern, "[]", ".[]"), ".")
+	if len(parts) != len(p) {
 		return false
 	}
-	var b strings.Builder
-	for _, s := range p {
+	for i, s := range p {
 		switch {
 		case s.index >= 0:
-			b.WriteString("[]")
-		case b.Len() > 0:
-			b.WriteString("." + s.key)
-		default:
-			b.WriteString(s.key)
+			if parts[i] != "[]" {
+				return false
+			}
+		case parts[i] != "*" && parts[i] != s.key:
+			return false
 		}
 	}
-	return !slices.Contains(fields, b.String())
+	return true
 }
 
 // OnlyBuiltinDefaulting tells whether the cluster changes objects on creation by its own
