@@ -192,13 +192,13 @@ func (d *Defaults) walk(ctx context.Context, kind string, work *unstructured.Uns
 // decide tells whether val, at p of work, is the server's default: from the cache when
 // useCache and it knows, else by a dry-run of work without p.
 func (d *Defaults) decide(ctx context.Context, kind string, work *unstructured.Unstructured, p path, val any, useCache bool) (isDefault, fromCache bool, err error) {
+	if useCache && d.OnlyBuiltin && userField(kind, p) {
+		return false, true, nil
+	}
 	// A subtree the server refuses to go without is required whatever its value; whether a
 	// value is the default depends on the value.
 	required := kind + "|" + p.String()
 	key := required + "|" + jsonString(val)
-	if useCache && d.OnlyBuiltin && userField(kind, p) {
-		return false, true, nil
-	}
 	d.mu.Lock()
 	for useCache {
 		if isDefault, known := d.cache[key]; known {
