@@ -128,6 +128,75 @@ func TestPruneChecksCachedDecisionsAgainstTheLiveObject(t *testing.T) {
 	}
 }
 
+// An object whose cached decisions drop nothing needs no check: it would dry-run the object
+// itself, whose answer can only be accepted.
+func TestPruneNeedsNoCheckWhenNothingIsDropped(t *testing.T) {
+	d := NewDefaults(fakeServer{})
+	for i, tc := range []struct {
+		in, want string
+		probes   int
+	}{
+		// Walked: spec, image, replicas, strategy.
+		{"{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", "{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", 4},
+		// Walked: spec (a new value); image, replicas and strategy cached and kept.
+		{"{kind: App, spec: {replicas: 3, strategy: Recreate, image: a, x: 1}}", "{kind: App, spec: {replicas: 3, strategy: Recreate, image: a, x: 1}}", 2},
+		// Every decision cached, nothing dropped.
+		{"{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", "{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", 0},
+		// replicas: 1 dropped from the cache: checked.
+		{"{kind: App, spec: {replicas: 1, strategy: Recreate, image: a}}", "{kind: App, spec: {strategy: Recreate, image: a}}", 3},
+	} {
+		before := d.Probes
+		got, err := d.Prune(context.Background(), obj(t, tc.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := obj(t, tc.want); !reflect.DeepEqual(got.Object, want.Object) {
+			t.Errorf("%d: got %v, want %v", i, got.Object, want.Object)
+		}
+		if n := d.Probes - before; n != tc.probes {
+			t.Errorf("%d: %d dry-runs, want %d", i, n, tc.probes)
+		}
+	}
+}
+
+// secretServer defaults a Secret's type, as the API server does.
+type secretServer struct{}
+
+func (secretServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out := u.DeepCopy()
+	if _, ok := out.Object["type"]; !ok {
+		out.Object["type"] = "Opaque"
+	}
+	return out, nil
+}
+
+// With only the built-in defaulting, a Secret's data is the user's without a dry-run: only its
+// type is asked about, and the object checked, as it dropped a value.
+func TestPruneAsksOnlyAboutTheFieldsBuiltinDefaultingSets(t *testing.T) {
+	in := "{apiVersion: v1, kind: Secret, type: Opaque, data: {a: YQ==}}"
+	want := obj(t, "{apiVersion: v1, kind: Secret, data: {a: YQ==}}")
+	for _, tc := range []struct {
+		onlyBuiltin bool
+		probes      int
+	}{
+		{false, 3}, // data, data.a, type
+		{true, 2},  // type, the check
+	} {
+		d := NewDefaults(secretServer{})
+		d.OnlyBuiltin = tc.onlyBuiltin
+		got, err := d.Prune(context.Background(), obj(t, in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Object, want.Object) {
+			t.Errorf("only built-in %v: got %v, want %v", tc.onlyBuiltin, got.Object, want.Object)
+		}
+		if d.Probes != tc.probes {
+			t.Errorf("only built-in %v: %d dry-runs, want %d", tc.onlyBuiltin, d.Probes, tc.probes)
+		}
+	}
+}
+
 func TestLiveValuesTakesTheLiveValuesOfTheRenderedFields(t *testing.T) {
 	rendered := obj(t, `apiVersion: apps/v1
 kind: Deployment
