@@ -89,3 +89,32 @@ func OnlyBuiltinDefaulting(ctx context.Context, dyn dynamic.Interface, mapper me
 	}
 	return true
 }
+
+// siblingCopies are fields whose default is another field of the same object: a Service port's
+// targetPort is its port, a container's requests its limits, a host port its container port, a
+// pod's serviceAccount and serviceAccountName each other. Whether their value is the default
+// depends on that other field, so a decision about it holds for the object it was made for only.
+var siblingCopies = []string{"ports[].targetPort", "resources.requests", "ports[].hostPort", "spec.serviceAccount", "spec.serviceAccountName"}
+
+// copiesSibling tells whether the field at p has a default copied from a sibling, in any kind:
+// a workload's pod template defaults as a pod does.
+func copiesSibling(p path) bool {
+	var b strings.Builder
+	for _, s := range p {
+		if s.index >= 0 {
+			b.WriteString("[]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	n := b.String()
+	for _, f := range siblingCopies {
+		if n == f || strings.HasSuffix(n, "."+f) || strings.Contains(n, "."+f+".") || strings.HasPrefix(n, f+".") {
+			return true
+		}
+	}
+	return false
+}

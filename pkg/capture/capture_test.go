@@ -232,3 +232,45 @@ spec:
 		t.Errorf("changes %q, want %q", changes, want)
 	}
 }
+
+// servicePortServer defaults each of spec.ports' targetPort to its port, as Kubernetes does.
+type servicePortServer struct{}
+
+func (servicePortServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out := u.DeepCopy()
+	ports, _, _ := unstructured.NestedSlice(out.Object, "spec", "ports")
+	for _, p := range ports {
+		m := p.(map[string]any)
+		if _, ok := m["targetPort"]; !ok {
+			m["targetPort"] = m["port"]
+		}
+	}
+	if ports != nil {
+		_ = unstructured.SetNestedSlice(out.Object, ports, "spec", "ports")
+	}
+	return out, nil
+}
+
+// A default copied from a sibling field is decided for each object: the manifests do not
+// depend on which object was decided first, as they would if one Service's answer about
+// targetPort 80 stood for another's.
+func TestSiblingDefaultsDecidedPerObject(t *testing.T) {
+	mixed := "{kind: Service, metadata: {name: mixed}, spec: {ports: [{port: 90, targetPort: 80}]}}"
+	same := "{kind: Service, metadata: {name: same}, spec: {ports: [{port: 80, targetPort: 80}]}}"
+	want := map[string]string{
+		"mixed": "{kind: Service, metadata: {name: mixed}, spec: {ports: [{port: 90, targetPort: 80}]}}",
+		"same":  "{kind: Service, metadata: {name: same}, spec: {ports: [{port: 80}]}}",
+	}
+	for i, order := range [][]string{{mixed, same}, {same, mixed}} {
+		d := NewDefaults(servicePortServer{})
+		for _, in := range order {
+			got, err := d.Prune(context.Background(), obj(t, in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := obj(t, want[got.GetName()]); !reflect.DeepEqual(got.Object, w.Object) {
+				t.Errorf("order %d, %s: got %v, want %v", i, got.GetName(), got.Object, w.Object)
+			}
+		}
+	}
+}
