@@ -214,9 +214,7 @@ func (c *comparison) run(rep *Report) error {
 		}
 	}
 	if !c.opts.Everything {
-		if err := c.prepareEngine(work); err != nil {
-			return err
-		}
+		c.prepareEngine(work)
 	}
 	// The files whose contents some side does not share with the working tree, and the links
 	// of the working tree that lead to one: a target reading none of them renders the same at
@@ -407,7 +405,7 @@ func (c *comparison) overlayOf(commit string) (map[string][]byte, bool, error) {
 }
 
 // prepareEngine sets up the closed loop's engine on the working tree, with its render cache.
-func (c *comparison) prepareEngine(work *side) error {
+func (c *comparison) prepareEngine(work *side) {
 	var targets []change.Target
 	includes := map[string][]string{}
 	for _, k := range slices.Sorted(maps.Keys(work.targets)) {
@@ -417,15 +415,11 @@ func (c *comparison) prepareEngine(work *side) error {
 			includes[t.Path] = t.Includes
 		}
 	}
-	eng, err := change.NewEngineWithIncludes(c.top, targets, includes)
-	if err != nil {
-		return err
-	}
+	opts := change.Options{Includes: includes}
 	if repo, err := gitrepo.Open(c.top); err == nil {
-		eng.Cache = render.Cache{Dir: repo.CacheDir()}
+		opts.Cache = render.Cache{Dir: repo.CacheDir()}
 	}
-	c.engine = eng
-	return nil
+	c.engine = change.NewEngine(c.top, targets, opts)
 }
 
 // linksTo are the working tree's tracked links that lead to one of files (or to a directory

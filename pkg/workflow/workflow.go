@@ -261,13 +261,8 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 	for _, o := range req.Targets {
 		targets = append(targets, change.Target{Path: o.Path, Applied: o.Applied})
 	}
-	eng, err := change.NewEngineWithIncludes(t.RepoDir, targets, t.RepoIncludes)
-	if err != nil {
-		return nil, err
-	}
-	eng.Cache = targetCache(t)
-	eng.DeferStore = true
-	eng.Lookup, eng.Cluster = req.Lookup, req.RenderCluster
+	eng := change.NewEngine(t.RepoDir, targets, change.Options{Includes: t.RepoIncludes, Cache: targetCache(t), DeferStore: true,
+		Lookup: req.Lookup, Cluster: req.RenderCluster})
 	rendered, err := eng.Rendered(t.Key())
 	if err != nil {
 		return nil, err
