@@ -105,7 +105,7 @@ func (o *EditOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	for _, o := range targets {
 		engTargets = append(engTargets, change.Target{Path: o.Path, Applied: o.Applied})
 	}
-	r, err := change.NewEngine(t.RepoDir, engTargets, change.Options{Includes: t.RepoIncludes}).Rendered(t.Key())
+	r, err := change.NewEngine(t.RepoDir, engTargets, change.Options{Includes: o.discovered.Includes}).Rendered(t.Key())
 	if err != nil {
 		return err
 	}

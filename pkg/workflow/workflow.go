@@ -28,6 +28,9 @@ type Request struct {
 	Target *target.Target
 	// Targets are every target of the repository, for the closed loop.
 	Targets []target.Target
+	// Discovery, when set, is what discovering the repository's targets learned, which the
+	// closed loop and the render cache take instead of reading it again.
+	Discovery *target.Snapshot
 	// Select finds the objects to change in the target's render.
 	Select func(*render.Result) ([]*render.Object, error)
 	// Mutate changes a copy of one rendered object into what the user asked for.
@@ -240,17 +243,17 @@ func RenderCache(dir string) render.Cache {
 	return render.Cache{Dir: repo.CacheDir()}
 }
 
-// targetCache is RenderCache of t's repository, with the stats discovery took of it while no
-// commit has been made since (another invocation may have committed while this one waited for
-// the lock).
-func targetCache(t *target.Target) render.Cache {
+// targetCache is RenderCache of t's repository, with the stats discovery took of it (d) while
+// no commit has been made since (another invocation may have committed while this one waited
+// for the lock).
+func targetCache(t *target.Target, d *target.Snapshot) render.Cache {
 	repo, err := gitrepo.Open(t.RepoDir)
 	if err != nil {
 		return render.Cache{}
 	}
 	c := render.Cache{Dir: repo.CacheDir()}
-	if t.FileStats != nil && !t.Cached && repo.IndexStamp() == t.FileStats.Index {
-		c.Seen = t.FileStats.Files
+	if d != nil && d.Stats != nil && !t.Cached && repo.IndexStamp() == d.Stats.Index {
+		c.Seen = d.Stats.Files
 	}
 	return c
 }
@@ -261,8 +264,11 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 	for _, o := range req.Targets {
 		targets = append(targets, change.Target{Path: o.Path, Applied: o.Applied})
 	}
-	eng := change.NewEngine(t.RepoDir, targets, change.Options{Includes: t.RepoIncludes, Cache: targetCache(t), DeferStore: true,
-		Lookup: req.Lookup, Cluster: req.RenderCluster})
+	opts := change.Options{Cache: targetCache(t, req.Discovery), DeferStore: true, Lookup: req.Lookup, Cluster: req.RenderCluster}
+	if req.Discovery != nil {
+		opts.Includes = req.Discovery.Includes
+	}
+	eng := change.NewEngine(t.RepoDir, targets, opts)
 	rendered, err := eng.Rendered(t.Key())
 	if err != nil {
 		return nil, err
