@@ -79,18 +79,10 @@ type Options struct {
 	SliceFiles int
 }
 
-// Stats count the renders an engine made faster than whole ones, for tests.
-type Stats struct {
-	// Reduced counts the closed-loop checks done on a reduced render.
-	Reduced int
-	// Refreshed counts cached renders brought up to date by a reduced render.
-	Refreshed int
-	// PartialsReused counts the partial renders made before (or kept in the cache) that stood
-	// for a partial render asked for again.
-	PartialsReused int
-	// Sliced counts the targets rendered in slices.
-	Sliced int
-}
+// Stats count, for tests, the closed-loop checks done on a reduced render, the cached renders
+// brought up to date by one, the partial renders made before (or kept in the cache) that stood
+// for one asked for again, and the targets rendered in slices.
+type Stats struct{ Reduced, Refreshed, PartialsReused, Sliced int }
 
 // Stats says what the engine did so far.
 func (e *Engine) Stats() Stats { return e.stats }

@@ -26,7 +26,7 @@ func TestFileStatsTrustedUntilACommit(t *testing.T) {
 	if _, ok := d.Stats.Files[filepath.ToSlash(filepath.Join(tg.Path, "kustomization.yaml"))]; !ok {
 		t.Errorf("no stat of %s/kustomization.yaml among %d", tg.Path, len(d.Stats.Files))
 	}
-	if targetCache(&tg, d).Seen == nil {
+	if targetCache(&tg, d.Stats).Seen == nil {
 		t.Fatal("the stats were dropped with the index unchanged")
 	}
 	f := filepath.Join(dir, "README.md")
@@ -35,7 +35,7 @@ func TestFileStatsTrustedUntilACommit(t *testing.T) {
 	}
 	testrepo.Git(t, dir, "add", "README.md")
 	testrepo.Git(t, dir, "commit", "-q", "-m", "meanwhile")
-	if targetCache(&tg, d).Seen != nil {
+	if targetCache(&tg, d.Stats).Seen != nil {
 		t.Fatal("the stats were used after a commit changed the index")
 	}
 	if targetCache(&tg, nil).Seen != nil {

@@ -243,17 +243,17 @@ func RenderCache(dir string) render.Cache {
 	return render.Cache{Dir: repo.CacheDir()}
 }
 
-// targetCache is RenderCache of t's repository, with the stats discovery took of it (d) while
-// no commit has been made since (another invocation may have committed while this one waited
-// for the lock).
-func targetCache(t *target.Target, d *target.Snapshot) render.Cache {
+// targetCache is RenderCache of t's repository, with the stats discovery took of it while no
+// commit has been made since (another invocation may have committed while this one waited for
+// the lock).
+func targetCache(t *target.Target, stats *target.FileStats) render.Cache {
 	repo, err := gitrepo.Open(t.RepoDir)
 	if err != nil {
 		return render.Cache{}
 	}
 	c := render.Cache{Dir: repo.CacheDir()}
-	if d != nil && d.Stats != nil && !t.Cached && repo.IndexStamp() == d.Stats.Index {
-		c.Seen = d.Stats.Files
+	if stats != nil && !t.Cached && repo.IndexStamp() == stats.Index {
+		c.Seen = stats.Files
 	}
 	return c
 }
@@ -264,11 +264,12 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 	for _, o := range req.Targets {
 		targets = append(targets, change.Target{Path: o.Path, Applied: o.Applied})
 	}
-	opts := change.Options{Cache: targetCache(t, req.Discovery), DeferStore: true, Lookup: req.Lookup, Cluster: req.RenderCluster}
+	var d target.Snapshot // none: the engine and the cache read what discovery would have
 	if req.Discovery != nil {
-		opts.Includes = req.Discovery.Includes
+		d = *req.Discovery
 	}
-	eng := change.NewEngine(t.RepoDir, targets, opts)
+	eng := change.NewEngine(t.RepoDir, targets, change.Options{Includes: d.Includes, Cache: targetCache(t, d.Stats), DeferStore: true,
+		Lookup: req.Lookup, Cluster: req.RenderCluster})
 	rendered, err := eng.Rendered(t.Key())
 	if err != nil {
 		return nil, err
