@@ -33,6 +33,7 @@ import (
 // repository.
 type Engine struct {
 	root string
+	opts Options
 	// targets are the targets' keys (render.Key), specs the targets by key.
 	targets   []string
 	specs     map[string]Target
@@ -41,40 +42,50 @@ type Engine struct {
 	// the kustomization files alone (no render).
 	reads  map[string][]string
 	before map[string]*render.Result
-	// Cache keeps renders between invocations; the zero Cache keeps none.
-	Cache  render.Cache
 	trees  map[string]*kustTree
-	parsed *parseMemo // kustomizations parsed (opened with the cache's memo on first use)
-	// accepted are the renders after the accepted plan, stored in Cache by Remember.
+	parsed *parseMemo // kustomizations parsed, with the cache's memo
+	// accepted are the renders after the accepted plan, stored in the cache by Remember.
 	accepted      map[string]*render.Result
 	acceptedFiles map[string][]byte
-	// Reduced counts the closed-loop checks done on a reduced render (for tests).
-	Reduced int
+	fresh         map[string]*render.Result // renders refreshed, kept for Remember (DeferStore)
+	// partials are the partial renders made so far, per target.
+	partials map[string][]*render.Result
+	// skipped says, by target, why a target that reads a changed file was left out.
+	skipped map[string]string
+	// links are the symbolic links changes were placed through, with the files they lead to.
+	links map[string]string
+	stats Stats
+}
+
+// Options say how an Engine goes about its work; the zero Options render every target afresh
+// and keep nothing.
+type Options struct {
+	// Includes are what discovery already read of the targets' kustomizations
+	// (target.Snapshot.Includes: target.IncludedDirs of each, by path); targets missing there
+	// are read.
+	Includes map[string][]string
+	// Cache keeps renders between invocations; the zero Cache keeps none.
+	Cache render.Cache
 	// DeferStore keeps refreshed renders for Remember instead of storing them at once: a
 	// command that commits stores the render after its change instead.
 	DeferStore bool
-	fresh      map[string]*render.Result
-	// Refreshed counts cached renders brought up to date by a reduced render (for tests).
-	Refreshed int
-	// partials are the partial renders made so far, per target; PartialsReused counts those
-	// (or the one kept in the cache) that stood for a partial render asked for again (for tests).
-	partials       map[string][]*render.Result
-	PartialsReused int
 	// Lookup and Cluster, when set, give the renders of reconciler targets the cluster the
 	// targets' reconcilers run in (render.Options).
 	Lookup  func(kind, namespace, name string) (map[string]string, error)
 	Cluster render.Cluster
-	// skipped says, by target, why a target that reads a changed file was left out.
-	skipped map[string]string
 	// Whole renders every reached target whole, never reduced nor in slices (to compare in tests).
 	Whole bool
-	// Sliced counts the targets rendered in slices (for tests); sliceFiles, when set, replaces
-	// defaultSliceFiles.
-	Sliced     int
-	sliceFiles int
-	// links are the symbolic links changes were placed through, with the files they lead to.
-	links map[string]string
+	// SliceFiles, when set, replaces defaultSliceFiles.
+	SliceFiles int
 }
+
+// Stats count, for tests, the closed-loop checks done on a reduced render, the cached renders
+// brought up to date by one, the partial renders made before (or kept in the cache) that stood
+// for one asked for again, and the targets rendered in slices.
+type Stats struct{ Reduced, Refreshed, PartialsReused, Sliced int }
+
+// Stats says what the engine did so far.
+func (e *Engine) Stats() Stats { return e.stats }
 
 // Target is one render the closed loop keeps as it was: a directory of the repository, with the
 // options of the reconciler that applies it (nil: rendered as kustomize renders it).
@@ -95,17 +106,9 @@ func Paths(paths ...string) []Target {
 	return out
 }
 
-// NewEngine prepares the closed loop for the repository at root and its targets, directories
-// rendered as kustomize renders them.
-func NewEngine(root string, targets []string) (*Engine, error) {
-	return NewEngineWithIncludes(root, Paths(targets...), nil)
-}
-
-// NewEngineWithIncludes prepares the closed loop for the repository at root and its targets,
-// with what discovery already read of the targets' kustomizations (target.IncludedDirs of each,
-// by path); targets missing there are read.
-func NewEngineWithIncludes(root string, targets []Target, includes map[string][]string) (*Engine, error) {
-	e := newEngine(root, targets)
+// NewEngine prepares the closed loop for the repository at root and its targets.
+func NewEngine(root string, targets []Target, o Options) *Engine {
+	e := newEngine(root, targets, o)
 	for _, tg := range targets {
 		t, dir := tg.Key(), tg.Path
 		var chart []string
@@ -118,7 +121,7 @@ func NewEngineWithIncludes(root string, targets []Target, includes map[string][]
 			e.reads[t] = chart
 			continue
 		}
-		inc, ok := includes[dir]
+		inc, ok := o.Includes[dir]
 		if !ok {
 			var err error
 			if inc, err = target.IncludedDirs(root, dir); err != nil {
@@ -132,13 +135,13 @@ func NewEngineWithIncludes(root string, targets []Target, includes map[string][]
 		sort.Strings(inc)
 		e.reads[t] = inc
 	}
-	return e, nil
+	return e
 }
 
-func newEngine(root string, targets []Target) *Engine {
-	e := &Engine{root: root, specs: map[string]Target{}, plainness: map[string]bool{}, reads: map[string][]string{}, before: map[string]*render.Result{},
-		trees: map[string]*kustTree{}, fresh: map[string]*render.Result{},
-		partials: map[string][]*render.Result{}, links: map[string]string{}}
+func newEngine(root string, targets []Target, o Options) *Engine {
+	e := &Engine{root: root, opts: o, specs: map[string]Target{}, plainness: map[string]bool{}, reads: map[string][]string{}, before: map[string]*render.Result{},
+		trees: map[string]*kustTree{}, parsed: &parseMemo{nodes: map[string]*kustNode{}, cacheDir: o.Cache.Dir, stored: map[string]*kustNode{}},
+		fresh: map[string]*render.Result{}, partials: map[string][]*render.Result{}, links: map[string]string{}}
 	for _, tg := range targets {
 		if _, dup := e.specs[tg.Key()]; dup {
 			continue
@@ -177,7 +180,7 @@ func (e *Engine) dir(t string) string { return e.specs[t].Path }
 // options are render options for target t.
 func (e *Engine) options(t string, o render.Options) render.Options {
 	o.Applied = e.specs[t].Applied
-	o.Lookup, o.Cluster = e.Lookup, e.Cluster
+	o.Lookup, o.Cluster = e.opts.Lookup, e.opts.Cluster
 	return o
 }
 
@@ -215,7 +218,7 @@ func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
 			return tree, nil
 		}
 	}
-	e.memo().loadTree(e.root, e.dir(t))
+	e.parsed.loadTree(e.root, e.dir(t))
 	tree, err := parseTree(e.root, e.dir(t), old, e.parsed)
 	e.parsed.json.save()
 	if len(old) == 0 {
@@ -232,16 +235,7 @@ func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
 // vouch lets the tree memo use the nodes whose files still have the content they had when r
 // (a render loaded from the cache) was checked.
 func (e *Engine) vouch(r *render.Result) {
-	m := e.memo()
-	m.sums = append(m.sums, r.InputSum)
-}
-
-// memo is the engine's parse memo, made on first use (the Cache is set by then).
-func (e *Engine) memo() *parseMemo {
-	if e.parsed == nil {
-		e.parsed = &parseMemo{nodes: map[string]*kustNode{}, cacheDir: e.Cache.Dir, stored: map[string]*kustNode{}}
-	}
-	return e.parsed
+	e.parsed.sums = append(e.parsed.sums, r.InputSum)
 }
 
 func hasKustomization(dir string) bool {
@@ -261,14 +255,14 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 	if _, ok := e.reads[t]; !ok {
 		return nil, fmt.Errorf("%s is not a target of this repository (targets: %s)", t, strings.Join(e.targets, ", "))
 	}
-	if r, old, ok := e.Cache.Load(e.root, e.dir(t), t); ok {
+	if r, old, ok := e.opts.Cache.Load(e.root, e.dir(t), t); ok {
 		e.vouch(r)
 		if len(old) > 0 {
 			if r, ok = e.refresh(t, r, old); ok {
-				if e.DeferStore {
+				if e.opts.DeferStore {
 					e.fresh[t] = r
 				} else {
-					_ = e.Cache.Store(e.root, r, nil)
+					_ = e.opts.Cache.Store(e.root, r, nil)
 				}
 			}
 		}
@@ -289,14 +283,14 @@ func (e *Engine) Rendered(t string) (*render.Result, error) {
 		}
 	}
 	e.before[t] = r
-	_ = e.Cache.Store(e.root, r, nil) // a cache that cannot be written only costs time
+	_ = e.opts.Cache.Store(e.root, r, nil) // a cache that cannot be written only costs time
 	return r, nil
 }
 
 // refresh brings a cached render up to date with files that changed since (old holds their
 // contents then), rendering only what they can reach, as the closed loop does for an edit.
 func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) (*render.Result, bool) {
-	if e.Whole || !e.plain(t) || e.changesReconciler(t, old) {
+	if e.opts.Whole || !e.plain(t) || e.changesReconciler(t, old) {
 		return nil, false
 	}
 	tree, err := e.parseTree(t, old)
@@ -315,16 +309,16 @@ func (e *Engine) refresh(t string, stale *render.Result, old map[string][]byte) 
 	if !ok {
 		return nil, false
 	}
-	e.Refreshed++
+	e.stats.Refreshed++
 	return render.Merge(stale, rb, ra, now), true
 }
 
 // Render returns the current render of the target at path t of the repository at root, from
 // cache when it holds it (brought up to date if files changed since), stored there otherwise.
 func Render(root string, tg Target, cache render.Cache) (*render.Result, error) {
-	e := newEngine(root, []Target{tg})
+	e := newEngine(root, []Target{tg}, Options{Cache: cache})
 	t := tg.Key()
-	e.reads[t], e.Cache = nil, cache
+	e.reads[t] = nil
 	return e.Rendered(t)
 }
 
@@ -333,12 +327,12 @@ func Render(root string, tg Target, cache render.Cache) (*render.Result, error) 
 func (e *Engine) Remember(written bool) {
 	for t, r := range e.fresh {
 		if _, ok := e.accepted[t]; !ok || !written {
-			_ = e.Cache.Store(e.root, r, nil)
+			_ = e.opts.Cache.Store(e.root, r, nil)
 		}
 	}
 	if written {
 		for _, r := range e.accepted {
-			_ = e.Cache.Store(e.root, r, e.acceptedFiles)
+			_ = e.opts.Cache.Store(e.root, r, e.acceptedFiles)
 		}
 	}
 }
@@ -716,7 +710,7 @@ func (e *Engine) mirror(t string, before *render.Result, expect map[string]map[r
 // the target must be rendered whole. It returns the full render after the change, and err
 // when the closed loop refuses it.
 func (e *Engine) verifyReduced(t string, before *render.Result, files map[string][]byte, expect map[render.ObjectID]map[string]any) (*render.Result, bool, error) {
-	if e.Whole || !e.plain(t) || e.changesReconciler(t, files) {
+	if e.opts.Whole || !e.plain(t) || e.changesReconciler(t, files) {
 		return nil, false, nil
 	}
 	tree, err := e.parseTree(t, nil)
@@ -727,7 +721,7 @@ func (e *Engine) verifyReduced(t string, before *render.Result, files map[string
 	if !ok {
 		return nil, false, nil // the whole render decides, and says why if it fails
 	}
-	e.Reduced++
+	e.stats.Reduced++
 	return render.Merge(before, rb, ra, files), true, compare(e.name(t), rb, ra, expect)
 }
 
@@ -759,7 +753,7 @@ func (e *Engine) renderReduced(t string, tree *kustTree, full *render.Result, fi
 func (e *Engine) renderPartial(t string, full *render.Result, overlay map[string][]byte, drop map[string][]string) (*render.Result, error) {
 	for _, p := range append(slices.Clone(e.partials[t]), full.Partial()) {
 		if p.Stands(e.root, drop, overlay, full) {
-			e.PartialsReused++
+			e.stats.PartialsReused++
 			return p, nil
 		}
 	}

@@ -26,10 +26,7 @@ var deployments = schema.GroupKind{Group: "apps", Kind: "Deployment"}
 // planOne asks for one object of a target to change through mutate, and returns the plan.
 func planOne(t *testing.T, root string, targets []string, target string, gk schema.GroupKind, name string, mutate func(u *unstructured.Unstructured)) (*Plan, error) {
 	t.Helper()
-	eng, err := NewEngine(root, targets)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := NewEngine(root, Paths(targets...), Options{})
 	r, err := eng.Rendered(target)
 	if err != nil {
 		t.Fatal(err)
@@ -289,10 +286,7 @@ func TestChangeToReconcilerFileIsRenderedWhole(t *testing.T) {
 		t.Fatalf("applied %v, errors %v", applied, errs)
 	}
 	tg := Target{Path: applied[i].Path, Applied: &applied[i]}
-	e, err := NewEngineWithIncludes(root, []Target{tg}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := NewEngine(root, []Target{tg}, Options{})
 	if _, err := e.Rendered(tg.Key()); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +294,7 @@ func TestChangeToReconcilerFileIsRenderedWhole(t *testing.T) {
 		t.Fatal("the sample's Kustomization has options of its own: the test needs a plain one")
 	}
 	prefixed := replaceOnce(t, read(t, root, ksFile), "  path: ./apps/staging\n", "  path: ./apps/staging\n  namePrefix: x-\n")
-	_, err = e.verify(map[string][]byte{ksFile: []byte(prefixed)}, nil)
+	_, err := e.verify(map[string][]byte{ksFile: []byte(prefixed)}, nil)
 	if err == nil || !strings.Contains(err.Error(), "x-") {
 		t.Errorf("verify of a namePrefix added to the Kustomization: %v, want a refusal naming the renamed objects", err)
 	}

@@ -34,10 +34,7 @@ func TestChartDirectoryReachesEveryRelease(t *testing.T) {
 	if staging == "" {
 		t.Fatal("no target helmrelease/web/web@apps/staging")
 	}
-	e, err := NewEngineWithIncludes(dir, targets, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := NewEngine(dir, targets, Options{})
 	r, err := e.Rendered(staging)
 	if err != nil {
 		t.Fatal(err)

@@ -226,10 +226,7 @@ func TestPlanRefusesLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	symlink(t, outside, filepath.Join(root, filepath.FromSlash(kust)))
-	eng, err := NewEngine(root, kustomizeTargets)
-	if err == nil {
-		_, err = eng.Rendered("overlays/staging")
-	}
+	_, err = NewEngine(root, Paths(kustomizeTargets...), Options{}).Rendered("overlays/staging")
 	if err == nil || !strings.Contains(err.Error(), kust+" is a symbolic link to "+outside+", outside the repository") {
 		t.Errorf("a target whose kustomization leads out of the repository: %v", err)
 	}
@@ -241,10 +238,7 @@ func TestPlanTwoChangesThroughLink(t *testing.T) {
 	kust, real := "overlays/staging/kustomization.yaml", "overlays/staging/staging.yaml"
 	root := linkRepo(t, map[string]string{kust: real})
 	before := read(t, root, real)
-	eng, err := NewEngine(root, kustomizeTargets)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := NewEngine(root, Paths(kustomizeTargets...), Options{})
 	r, err := eng.Rendered("overlays/staging")
 	if err != nil {
 		t.Fatal(err)

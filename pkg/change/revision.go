@@ -25,10 +25,10 @@ func (e *Engine) RenderWith(t string, files map[string][]byte) (*render.Result, 
 	if err != nil {
 		return nil, err
 	}
-	if !e.Whole && e.plain(t) {
+	if !e.opts.Whole && e.plain(t) {
 		if tree, err := e.parseTree(t, nil); err == nil {
 			if rb, ra, ok := e.renderReduced(t, tree, before, files, nil, nil); ok {
-				e.Reduced++
+				e.stats.Reduced++
 				return render.Merge(before, rb, ra, files), nil
 			}
 		}

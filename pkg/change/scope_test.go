@@ -111,11 +111,7 @@ func TestReducedEqualsWhole(t *testing.T) {
 
 func compareReduced(t *testing.T, root string, targets []string, c reductionCase) {
 	plan := func(whole bool) (*Plan, *Engine, error) {
-		eng, err := NewEngine(root, targets)
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng.Whole = whole
+		eng := NewEngine(root, Paths(targets...), Options{Whole: whole})
 		r, err := eng.Rendered(c.target)
 		if err != nil {
 			t.Fatal(err)
@@ -135,7 +131,7 @@ func compareReduced(t *testing.T, root string, targets []string, c reductionCase
 	}
 	whole, _, werr := plan(true)
 	reduced, eng, rerr := plan(false)
-	if c.reduced && eng.Reduced == 0 {
+	if c.reduced && eng.Stats().Reduced == 0 {
 		t.Errorf("the closed loop rendered %s whole; it can be reduced", c.target)
 	}
 	var wref, rref *RefusedError
@@ -190,11 +186,7 @@ func TestRefreshCachedRender(t *testing.T) {
 	}
 	targets := []string{"overlays/dev", "overlays/staging"}
 	cache := render.Cache{Dir: t.TempDir()}
-	eng, err := NewEngine(fleet, targets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Cache = cache
+	eng := NewEngine(fleet, Paths(targets...), Options{Cache: cache})
 	if _, err := eng.Rendered("overlays/staging"); err != nil {
 		t.Fatal(err)
 	}
@@ -213,17 +205,13 @@ func TestRefreshCachedRender(t *testing.T) {
 	cmText := read(t, fleet, cm)
 	writeFile(t, filepath.Join(fleet, cm), replaceOnce(t, cmText, "\ndata:\n", "\ndata:\n  EDITED_BY_HAND: \"yes\"\n"))
 
-	eng2, err := NewEngine(fleet, targets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng2.Cache = cache
+	eng2 := NewEngine(fleet, Paths(targets...), Options{Cache: cache})
 	got, err := eng2.Rendered("overlays/staging")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eng2.Refreshed != 1 {
-		t.Errorf("the cached render was not refreshed (refreshed %d)", eng2.Refreshed)
+	if n := eng2.Stats().Refreshed; n != 1 {
+		t.Errorf("the cached render was not refreshed (refreshed %d)", n)
 	}
 	want, err := render.Render(fleet, "overlays/staging", render.Options{})
 	if err != nil {
@@ -265,11 +253,7 @@ func TestPartialRendersReused(t *testing.T) {
 
 	scale := func(n int64, whole bool, c render.Cache) (*Plan, *Engine) {
 		t.Helper()
-		eng, err := NewEngine(fleet, targets)
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng.Cache, eng.Whole = c, whole
+		eng := NewEngine(fleet, Paths(targets...), Options{Cache: c, Whole: whole})
 		r, err := eng.Rendered(tgt)
 		if err != nil {
 			t.Fatal(err)
@@ -295,8 +279,8 @@ func TestPartialRendersReused(t *testing.T) {
 	}
 	check := func(step string, p *Plan, eng *Engine, n int64, wantReused int) {
 		t.Helper()
-		if eng.PartialsReused != wantReused {
-			t.Errorf("%s: %d partial renders reused, want %d", step, eng.PartialsReused, wantReused)
+		if n := eng.Stats().PartialsReused; n != wantReused {
+			t.Errorf("%s: %d partial renders reused, want %d", step, n, wantReused)
 		}
 		whole, _ := scale(n, true, render.Cache{})
 		if !maps.EqualFunc(whole.Files, p.Files, func(a, b []byte) bool { return string(a) == string(b) }) {
@@ -325,8 +309,8 @@ func TestPartialRendersReused(t *testing.T) {
 	k := read(t, fleet, kust)
 	writeFile(t, filepath.Join(fleet, kust), strings.Replace(k, "count: 6", "count: 8", 1))
 	p, eng = scale(7, false, cache)
-	if eng.Refreshed != 1 {
-		t.Errorf("the cached render was not refreshed (refreshed %d)", eng.Refreshed)
+	if n := eng.Stats().Refreshed; n != 1 {
+		t.Errorf("the cached render was not refreshed (refreshed %d)", n)
 	}
 	check("change after an edit by hand", p, eng, 7, 2)
 	apply(p, eng)
@@ -467,10 +451,7 @@ func TestReducedRenderLeavesOutOtherTargets(t *testing.T) {
 	c := reductionCase{name: "scale", target: "overlays/staging", gk: deployments, object: staged[0], mutate: setReplicas(9), reduced: true}
 	compareReduced(t, fleet, []string{"overlays/staging"}, c)
 
-	eng, err := NewEngine(fleet, []string{"overlays/staging"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := NewEngine(fleet, Paths("overlays/staging"), Options{})
 	r, err := eng.Rendered("overlays/staging")
 	if err != nil {
 		t.Fatal(err)
@@ -511,10 +492,7 @@ func TestReducedRenderLeavesOutUnlinkedObjects(t *testing.T) {
 	c := reductionCase{name: "scale", target: shape.Path, gk: deployments, object: shape.Deployment, mutate: setReplicas(6), reduced: true}
 	compareReduced(t, root, []string{shape.Path}, c)
 
-	eng, err := NewEngine(root, []string{shape.Path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := NewEngine(root, Paths(shape.Path), Options{})
 	r, err := eng.Rendered(shape.Path)
 	if err != nil {
 		t.Fatal(err)

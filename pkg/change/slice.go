@@ -33,7 +33,7 @@ const defaultSliceFiles = 400
 // renderSliced renders target t in slices; ok is false when it cannot, and the caller renders
 // the target whole.
 func (e *Engine) renderSliced(t string) (*render.Result, bool) {
-	if e.Whole {
+	if e.opts.Whole {
 		return nil, false
 	}
 	tree, err := e.parseTree(t, nil)
@@ -53,7 +53,7 @@ func (e *Engine) renderSliced(t string) (*render.Result, bool) {
 		raws[en.raw] = true
 		weight += len(en.reads)
 	}
-	sliceFiles := e.sliceFiles
+	sliceFiles := e.opts.SliceFiles
 	if sliceFiles == 0 {
 		sliceFiles = defaultSliceFiles
 	}
@@ -210,7 +210,7 @@ func (e *Engine) renderSliced(t string) (*render.Result, bool) {
 	if refersAcross(whole, ownerOf) {
 		return nil, false
 	}
-	e.Sliced++
+	e.stats.Sliced++
 	return whole, true
 }
 

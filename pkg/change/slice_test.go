@@ -101,16 +101,12 @@ func TestSlicedRenderEqualsWhole(t *testing.T) {
 		}
 		putFile(t, dir, filepath.Join("base", "apps", last, "dup.yaml"), string(b))
 		editFile(t, dir, filepath.Join("base", "apps", last, "kustomization.yaml"), "resources:\n", "resources:\n  - dup.yaml\n")
-		eng, err := NewEngine(dir, targets)
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng.sliceFiles = testSliceFiles
+		eng := NewEngine(dir, Paths(targets...), Options{SliceFiles: testSliceFiles})
 		_, err = eng.Rendered("overlays/dev")
 		if err == nil || !strings.Contains(err.Error(), "already registered id") {
 			t.Fatalf("got %v, want kustomize's error for the object defined twice", err)
 		}
-		if eng.Sliced != 0 {
+		if eng.Stats().Sliced != 0 {
 			t.Fatal("a render with one object twice was joined from slices")
 		}
 	})
@@ -130,16 +126,12 @@ func mustJSON(t *testing.T, o *render.Object) []byte {
 
 func renderWith(t *testing.T, root string, targets []string, tgt string, whole bool) (*render.Result, int) {
 	t.Helper()
-	eng, err := NewEngine(root, targets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.Whole, eng.sliceFiles = whole, testSliceFiles
+	eng := NewEngine(root, Paths(targets...), Options{Whole: whole, SliceFiles: testSliceFiles})
 	r, err := eng.Rendered(tgt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, eng.Sliced
+	return r, eng.Stats().Sliced
 }
 
 func sameRender(t *testing.T, got, want *render.Result) {

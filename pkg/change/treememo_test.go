@@ -24,11 +24,7 @@ func TestTreeMemo(t *testing.T) {
 	const tgt = "overlays/dev"
 	tree := func() *kustTree {
 		t.Helper()
-		eng, err := NewEngine(fleet, []string{tgt})
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng.Cache = cache
+		eng := NewEngine(fleet, Paths(tgt), Options{Cache: cache})
 		if _, err := eng.Rendered(tgt); err != nil {
 			t.Fatal(err)
 		}
@@ -108,11 +104,7 @@ func TestTreeMemoSameSizeSameMtime(t *testing.T) {
 	const tgt = "overlays/dev"
 	command := func() (*kustTree, *render.Result) {
 		t.Helper()
-		eng, err := NewEngine(fleet, []string{tgt})
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng.Cache = cache
+		eng := NewEngine(fleet, Paths(tgt), Options{Cache: cache})
 		r, err := eng.Rendered(tgt)
 		if err != nil {
 			t.Fatal(err)

@@ -159,7 +159,7 @@ func (o *DiffOptions) Complete(f cmdutil.Factory, cmd *cobra.Command, args []str
 	} else if raw, err := f.ToRawKubeConfigLoader().RawConfig(); err == nil {
 		ro.Context = raw.CurrentContext
 	}
-	o.target, err = target.Resolve(cmd.Context(), ro)
+	o.target, _, err = target.Resolve(cmd.Context(), ro)
 	var noTarget *target.NoTargetError
 	var ambiguous *target.AmbiguousError
 	if (errors.As(err, &noTarget) || errors.As(err, &ambiguous)) && len(o.selection.Refs) > 0 {

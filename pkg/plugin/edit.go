@@ -105,11 +105,7 @@ func (o *EditOptions) Run(f cmdutil.Factory, cmd *cobra.Command) error {
 	for _, o := range targets {
 		engTargets = append(engTargets, change.Target{Path: o.Path, Applied: o.Applied})
 	}
-	eng, err := change.NewEngineWithIncludes(t.RepoDir, engTargets, t.RepoIncludes)
-	if err != nil {
-		return err
-	}
-	r, err := eng.Rendered(t.Key())
+	r, err := change.NewEngine(t.RepoDir, engTargets, change.Options{Includes: o.discovered.Includes}).Rendered(t.Key())
 	if err != nil {
 		return err
 	}

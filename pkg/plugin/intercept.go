@@ -315,7 +315,7 @@ func configCovers(ctx context.Context, f cmdutil.Factory, sub *cobra.Command, li
 	} else if raw, err := f.ToRawKubeConfigLoader().RawConfig(); err == nil {
 		opts.Context = raw.CurrentContext
 	}
-	t, err := target.Resolve(ctx, opts)
+	t, _, err := target.Resolve(ctx, opts)
 	if err != nil || t.Source != target.SourceConfig {
 		return nil, nil
 	}

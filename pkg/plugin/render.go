@@ -131,18 +131,18 @@ func (o *RenderOptions) Complete(cmd *cobra.Command, args []string) error {
 		// The targets in the current directory, or its repository's if it is the root.
 		ro.Repo = "."
 	}
-	t, err := target.Resolve(cmd.Context(), ro)
+	t, d, err := target.Resolve(cmd.Context(), ro)
 	if err != nil {
 		if !named {
 			return fmt.Errorf("give the target to render as TARGET, --target or --path (`kubectl gitops targets` lists them): %w", err)
 		}
 		return err
 	}
-	if o.Target == "" && o.Path != "" {
+	if o.Target == "" && o.Path != "" && d != nil {
 		// Reconcilers that apply one directory with their own options render it differently:
 		// --path alone cannot say which render is meant.
 		var same []target.Target
-		for _, c := range t.Discovered {
+		for _, c := range d.Targets {
 			if c.Path == t.Path {
 				same = append(same, c)
 			}

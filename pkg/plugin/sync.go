@@ -177,7 +177,7 @@ func (o *SyncOptions) Run(cmd *cobra.Command) error {
 		}
 		ro.Mapper = so.Mapper
 	}
-	t, err := target.Resolve(cmd.Context(), ro)
+	t, _, err := target.Resolve(cmd.Context(), ro)
 	if err != nil {
 		return err
 	}

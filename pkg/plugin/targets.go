@@ -114,16 +114,17 @@ func (o *TargetsOptions) Complete(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	all, warnings, err := target.DiscoverWarnings(repo, nil)
+	s, warnings, err := target.Scan(repo, nil)
 	if err != nil {
 		return err
 	}
+	all := s.Targets
 	o.warnings = warnings
 	if o.Path == "" && o.Target == "" {
 		o.targets = all
 		return nil
 	}
-	t, err := target.Resolve(cmd.Context(), target.ResolveOptions{Repo: repo, Path: o.Path, Target: o.Target})
+	t, _, err := target.Resolve(cmd.Context(), target.ResolveOptions{Repo: repo, Path: o.Path, Target: o.Target})
 	if err != nil {
 		return err
 	}

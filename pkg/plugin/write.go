@@ -52,6 +52,8 @@ type changeFlags struct {
 	factory     cmdutil.Factory
 	resolved    *target.Target
 	kubeContext string
+	// discovered is what discovering the target's repository learned, for the closed loop.
+	discovered *target.Snapshot
 	// fromLive says the target was found through a live object's labels, in the cluster the
 	// kubeconfig reaches.
 	fromLive bool
@@ -191,6 +193,7 @@ func (c *changeFlags) plainRequest(streams genericiooptions.IOStreams, t *target
 	req := workflow.Request{
 		Target:        t,
 		Targets:       targets,
+		Discovery:     c.discovered,
 		Message:       c.Message,
 		MessagePrefix: c.commit.MessagePrefix,
 		Signoff:       c.commit.Signoff,
@@ -240,7 +243,7 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 		opts.Context = raw.CurrentContext
 	}
 	c.kubeContext = opts.Context
-	t, err := target.Resolve(ctx, opts)
+	t, d, err := target.Resolve(ctx, opts)
 	var noTarget *target.NoTargetError
 	var ambiguous *target.AmbiguousError
 	var live *unstructured.Unstructured
@@ -259,7 +262,7 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 			return nil, nil, nil, err
 		}
 		opts.Live = live
-		t, err = target.Resolve(ctx, opts)
+		t, d, err = target.Resolve(ctx, opts)
 	}
 	if err != nil {
 		return nil, nil, nil, err
@@ -268,21 +271,9 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	if cfg, err = target.LoadConfig(t.RepoDir); err != nil {
 		return nil, nil, nil, err
 	}
-	all := t.Discovered
-	if all == nil {
-		if all, err = target.Discover(t.RepoDir, cfg); err != nil {
+	if d == nil || d.Targets == nil {
+		if d, _, err = target.Scan(t.RepoDir, cfg); err != nil {
 			return nil, nil, nil, err
-		}
-	}
-	if t.FileStats == nil && len(all) > 0 {
-		t.FileStats = all[0].FileStats
-	}
-	for _, a := range all {
-		if a.Includes != nil {
-			if t.RepoIncludes == nil {
-				t.RepoIncludes = map[string][]string{}
-			}
-			t.RepoIncludes[a.Path] = a.Includes
 		}
 	}
 	if cfg != nil {
@@ -294,8 +285,8 @@ func (c *changeFlags) resolveTarget(ctx context.Context, f cmdutil.Factory, cmd 
 	if err := c.checkPR(cmd, t); err != nil {
 		return nil, nil, nil, err
 	}
-	c.factory, c.resolved, c.fromLive = f, t, live != nil
-	return t, all, live, nil
+	c.factory, c.resolved, c.fromLive, c.discovered = f, t, live != nil, d
+	return t, d.Targets, live, nil
 }
 
 // fetchLive reads the first named object from the cluster, for its GitOps labels.

@@ -190,6 +190,8 @@ type side struct {
 	// targets are this revision's targets by Key: a directory applied by two reconcilers is
 	// two targets.
 	targets map[string]target.Target
+	// includes are what discovery read of the targets' kustomizations, by path, when known.
+	includes map[string][]string
 	// overlay holds, for rendering this revision from the working tree, the files that differ
 	// from it (nil: absent at this revision); nil overlay with commit "" is the working tree.
 	overlay map[string][]byte
@@ -214,9 +216,7 @@ func (c *comparison) run(rep *Report) error {
 		}
 	}
 	if !c.opts.Everything {
-		if err := c.prepareEngine(work); err != nil {
-			return err
-		}
+		c.prepareEngine(work)
 	}
 	// The files whose contents some side does not share with the working tree, and the links
 	// of the working tree that lead to one: a target reading none of them renders the same at
@@ -334,11 +334,11 @@ func (c *comparison) render(s *side, t target.Target, fast bool) (*render.Result
 
 // workingSide is the working tree: its targets, found with discovery's memo.
 func (c *comparison) workingSide() (*side, error) {
-	ts, err := target.Discover(c.top, nil)
+	d, _, err := target.Scan(c.top, nil)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list the targets of the working tree: %w", err)
 	}
-	return &side{root: c.top, targets: byKey(ts), overlayOK: true}, nil
+	return &side{root: c.top, targets: byKey(d.Targets), includes: d.Includes, overlayOK: true}, nil
 }
 
 // revisionSide is a commit: its targets, discovered in its exported tree, and its differences
@@ -407,25 +407,17 @@ func (c *comparison) overlayOf(commit string) (map[string][]byte, bool, error) {
 }
 
 // prepareEngine sets up the closed loop's engine on the working tree, with its render cache.
-func (c *comparison) prepareEngine(work *side) error {
+func (c *comparison) prepareEngine(work *side) {
 	var targets []change.Target
-	includes := map[string][]string{}
 	for _, k := range slices.Sorted(maps.Keys(work.targets)) {
 		t := work.targets[k]
 		targets = append(targets, change.Target{Path: t.Path, Applied: t.Applied})
-		if t.Includes != nil {
-			includes[t.Path] = t.Includes
-		}
 	}
-	eng, err := change.NewEngineWithIncludes(c.top, targets, includes)
-	if err != nil {
-		return err
-	}
+	opts := change.Options{Includes: work.includes}
 	if repo, err := gitrepo.Open(c.top); err == nil {
-		eng.Cache = render.Cache{Dir: repo.CacheDir()}
+		opts.Cache = render.Cache{Dir: repo.CacheDir()}
 	}
-	c.engine = eng
-	return nil
+	c.engine = change.NewEngine(c.top, targets, opts)
 }
 
 // linksTo are the working tree's tracked links that lead to one of files (or to a directory
@@ -504,10 +496,10 @@ func (c *comparison) rootOf(s *side) (string, error) {
 }
 
 // sameDefinition tells whether two sides define a target alike (what it renders and how),
-// leaving out where the repository is and what discovery learned on the way.
+// leaving out where the repository is.
 func sameDefinition(a, b target.Target) bool {
 	strip := func(t target.Target) target.Target {
-		t.RepoDir, t.Includes, t.Discovered, t.RepoIncludes, t.FileStats = "", nil, nil, nil, nil
+		t.RepoDir = ""
 		return t
 	}
 	return reflect.DeepEqual(strip(a), strip(b))

@@ -99,7 +99,7 @@ func Describe(t Target) Description {
 	case t.Source == SourceConfig:
 		d.Kind, d.Found, d.File = KindConfig, FoundConfig, ConfigFile
 	case t.Source == SourceFlux:
-		// A path named by Kustomizations whose sources could not be followed (DiscoverWarnings
+		// A path named by Kustomizations whose sources could not be followed (Scan
 		// says why).
 		d.Kind, d.Found = KindFluxKustomization, FoundRepository
 	case t.Source == SourceArgoCD:

@@ -43,22 +43,16 @@ var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // Hidden files and directories are skipped. cfg nil means LoadConfig(repoDir); pass an empty
 // Config to ignore the file.
 func Discover(repoDir string, cfg *Config) ([]Target, error) {
-	if cfg == nil {
-		var err error
-		if cfg, err = LoadConfig(repoDir); err != nil {
-			return nil, err
-		}
-		if cfg == nil {
-			cfg = &Config{}
-		}
+	s, _, err := Scan(repoDir, cfg)
+	if err != nil {
+		return nil, err
 	}
-	ts, _, err := discoverAll(repoDir, cfg)
-	return ts, err
+	return s.Targets, nil
 }
 
-// DiscoverWarnings is Discover with what it left out and why, one line each (a reconciler whose
-// path or source cannot be followed).
-func DiscoverWarnings(repoDir string, cfg *Config) ([]Target, []string, error) {
+// Scan is Discover with what discovery read on the way (the Snapshot), and what it left out and
+// why, one line each (a reconciler whose path or source cannot be followed).
+func Scan(repoDir string, cfg *Config) (*Snapshot, []string, error) {
 	if cfg == nil {
 		var err error
 		if cfg, err = LoadConfig(repoDir); err != nil {
@@ -71,18 +65,18 @@ func DiscoverWarnings(repoDir string, cfg *Config) ([]Target, []string, error) {
 	return discoverAll(repoDir, cfg)
 }
 
-func discoverAll(repoDir string, cfg *Config) ([]Target, []string, error) {
+func discoverAll(repoDir string, cfg *Config) (*Snapshot, []string, error) {
 	if len(cfg.Targets) > 0 {
 		ts := cfg.targets(repoDir)
 		sortTargets(ts)
-		return ts, nil, nil
+		return &Snapshot{Targets: ts}, nil, nil
 	}
 	return discover(repoDir, cfg, openScanMemo(repoDir))
 }
 
 // discover finds the targets of the repository without configured targets, with the memo if
 // not nil.
-func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, []string, error) {
+func discover(repoDir string, cfg *Config, memo *scanMemo) (*Snapshot, []string, error) {
 	var scan *repoScan
 	if memo != nil {
 		w, err := memo.walk(repoDir)
@@ -90,11 +84,10 @@ func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, []string, 
 			return nil, nil, err
 		}
 		if w != nil {
-			if ts, ok := w.unchanged(repoDir); ok {
+			if ts, includes, ok := w.unchanged(repoDir); ok {
 				memo.save()
-				ts, warnings := withReconcilers(repoDir, ts, memo.reconcilerFiles())
-				sortTargets(ts)
-				return withStats(withSecrets(ts, cfg), memo), warnings, nil
+				s, warnings := found(repoDir, ts, includes, memo.reconcilerFiles(), cfg, memo)
+				return s, warnings, nil
 			}
 			scan = memo.repoScan()
 		}
@@ -106,34 +99,41 @@ func discover(repoDir string, cfg *Config, memo *scanMemo) ([]Target, []string, 
 		}
 	}
 	ts := scan.reconcilerTargets(repoDir)
+	var includes map[string][]string
 	root := len(ts) == 0
 	if root {
 		var err error
-		if ts, err = scan.rootTargets(repoDir); err != nil {
+		if ts, includes, err = scan.rootTargets(repoDir); err != nil {
 			return nil, nil, err
 		}
 	}
 	sortTargets(ts)
-	memo.setResult(scan, root, ts)
+	memo.setResult(scan, root, ts, includes)
 	memo.save()
-	ts, warnings := withReconcilers(repoDir, ts, scan.reconcilerFiles())
-	sortTargets(ts)
-	ts = withSecrets(ts, cfg)
-	if memo != nil {
-		ts = withStats(ts, memo)
-	}
-	return ts, warnings, nil
+	s, warnings := found(repoDir, ts, includes, scan.reconcilerFiles(), cfg, memo)
+	return s, warnings, nil
 }
 
-func withStats(ts []Target, memo *scanMemo) []Target {
-	if memo.seen == nil || memo.index == "" {
-		return ts
+// found completes the targets discovery found (with what their kustomizations include, by
+// path) with the reconcilers of the repository's files and its secrets settings, in a snapshot
+// with the stats the memo took.
+func found(repoDir string, ts []Target, includes map[string][]string, files []string, cfg *Config, memo *scanMemo) (*Snapshot, []string) {
+	ts, warnings := withReconcilers(repoDir, ts, files)
+	sortTargets(ts)
+	s := &Snapshot{Targets: withSecrets(ts, cfg)}
+	for _, t := range ts {
+		// Reconcilers' targets replace the directories found: their includes are not read.
+		if inc, ok := includes[t.Path]; ok && t.Applied == nil {
+			if s.Includes == nil {
+				s.Includes = map[string][]string{}
+			}
+			s.Includes[t.Path] = inc
+		}
 	}
-	fs := &FileStats{Files: memo.seen, Index: memo.index}
-	for i := range ts {
-		ts[i].FileStats = fs
+	if memo != nil && memo.seen != nil && memo.index != "" && len(ts) > 0 {
+		s.Stats = &FileStats{Files: memo.seen, Index: memo.index}
 	}
-	return ts
+	return s, warnings
 }
 
 func withSecrets(ts []Target, cfg *Config) []Target {
@@ -406,7 +406,7 @@ func (s *repoScan) reconcilerTargets(repoDir string) []Target {
 
 // rootTargets are the kustomization directories no other kustomization includes, and the
 // highest directories of plain manifests outside every kustomization directory.
-func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
+func (s *repoScan) rootTargets(repoDir string) ([]Target, map[string][]string, error) {
 	included := map[string]bool{}
 	graph := map[string][]include{}
 	for dir := range s.kustDirs {
@@ -423,6 +423,7 @@ func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 		}
 	}
 	var ts []Target
+	includes := map[string][]string{}
 	for dir := range s.kustDirs {
 		if !included[dir] && !isComponent(repoDir, dir, s) {
 			inc, err := includedDirs(dir, func(d string) ([]include, error) {
@@ -433,9 +434,12 @@ func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 				return directIncludes(repoDir, d)
 			})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			ts = append(ts, Target{Name: dir, RepoDir: repoDir, Path: dir, Source: SourceDiscovered, Includes: inc})
+			ts = append(ts, Target{Name: dir, RepoDir: repoDir, Path: dir, Source: SourceDiscovered})
+			if inc != nil {
+				includes[dir] = inc
+			}
 		}
 	}
 
@@ -484,7 +488,7 @@ func (s *repoScan) rootTargets(repoDir string) ([]Target, error) {
 			ts = append(ts, Target{Name: dir, RepoDir: repoDir, Path: dir, Source: SourceDiscovered})
 		}
 	}
-	return ts, nil
+	return ts, includes, nil
 }
 
 // isComponent tells whether dir's kustomization is a kustomize Component, which only a

@@ -175,12 +175,12 @@ func TestDiscoverLeavesOutOtherBranches(t *testing.T) {
 	testrepo.Git(t, work, "remote", "set-head", "origin", "main")
 	for _, branch := range []string{"main", "my-change"} {
 		testrepo.Git(t, work, "checkout", "-q", "-B", branch)
-		ts, warnings, err := discoverAll(work, &Config{})
+		s, warnings, err := discoverAll(work, &Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var names []string
-		for _, tg := range ts {
+		for _, tg := range s.Targets {
 			names = append(names, tg.Name)
 		}
 		if slices.Contains(names, "kustomization/flux-system/team") || !slices.Contains(names, "kustomization/flux-system/apps@clusters/staging") {
@@ -282,26 +282,27 @@ secretGenerator:
 // reads, so the closed loop can take it instead of reading them again.
 func TestDiscoverIncludes(t *testing.T) {
 	repo := filepath.Join(reposDir, "kustomize")
-	ts, err := Discover(repo, nil)
+	s, _, err := Scan(repo, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checked := 0
-	for _, tg := range ts {
-		if tg.Includes == nil {
+	for _, tg := range s.Targets {
+		got, ok := s.Includes[tg.Path]
+		if !ok {
 			continue
 		}
 		want, err := IncludedDirs(repo, tg.Path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(tg.Includes, want) {
-			t.Errorf("target %s: discovery includes %v, IncludedDirs %v", tg.Path, tg.Includes, want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("target %s: discovery includes %v, IncludedDirs %v", tg.Path, got, want)
 		}
 		checked++
 	}
-	if checked != len(ts) || checked == 0 {
-		t.Errorf("%d of %d discovered targets carry their includes", checked, len(ts))
+	if checked != len(s.Targets) || checked == 0 {
+		t.Errorf("the snapshot holds the includes of %d of %d discovered targets", checked, len(s.Targets))
 	}
 }
 
@@ -312,7 +313,7 @@ func TestDiscoverScanMemo(t *testing.T) {
 	for _, sample := range []string{"kustomize", "flux", "argocd", "plain"} {
 		t.Run(sample, func(t *testing.T) {
 			repo := testrepo.New(t, sample)
-			first, err := Discover(repo, nil)
+			first, _, err := Scan(repo, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -328,7 +329,7 @@ func TestDiscoverScanMemo(t *testing.T) {
 			if _, err := Discover(repo, nil); err != nil {
 				t.Fatal(err)
 			}
-			again, err := Discover(repo, nil)
+			again, _, err := Scan(repo, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,14 +344,14 @@ func TestDiscoverScanMemo(t *testing.T) {
 			}
 			writeFile(t, filepath.Join(dir, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n")
 			writeFile(t, filepath.Join(dir, "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n")
-			got, err := Discover(repo, nil)
+			got, _, err := Scan(repo, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Remove(memoFile); err != nil {
 				t.Fatal(err)
 			}
-			want, err := Discover(repo, nil)
+			want, _, err := Scan(repo, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -361,10 +362,10 @@ func TestDiscoverScanMemo(t *testing.T) {
 	}
 }
 
-func summary(ts []Target) []string {
+func summary(s *Snapshot) []string {
 	var out []string
-	for _, t := range ts {
-		out = append(out, fmt.Sprintf("%s %s %s %v", t.Name, t.Path, t.Source, t.Includes))
+	for _, t := range s.Targets {
+		out = append(out, fmt.Sprintf("%s %s %s %v", t.Name, t.Path, t.Source, s.Includes[t.Path]))
 	}
 	return out
 }

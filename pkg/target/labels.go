@@ -372,11 +372,11 @@ func definedHere(t *Target) {
 	if live == nil {
 		return
 	}
-	ts, _, err := discover(t.RepoDir, &Config{}, openScanMemo(t.RepoDir))
+	s, _, err := discover(t.RepoDir, &Config{}, openScanMemo(t.RepoDir))
 	var match *Target
 	if err == nil {
-		for i := range ts {
-			d := &ts[i]
+		for i := range s.Targets {
+			d := &s.Targets[i]
 			// A chart source's path is where the repository defines the Application: any.
 			if d.Applied == nil || d.Applied.Release != nil || d.Applied.Reconciler.Ref() != live.Reconciler.Ref() || (t.Path != "" && d.Path != t.Path) || d.Applied.Source != live.Source {
 				continue

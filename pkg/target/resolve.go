@@ -74,7 +74,10 @@ func (e *NoTargetError) Error() string {
 // A target found through labels lives in the repository containing Cwd when one of that
 // repository's remotes is the reconciler's URL; otherwise in the tool's own clone below CacheDir,
 // cloned, or fetched and hard-reset to the followed branch (Cached is then true).
-func Resolve(ctx context.Context, o ResolveOptions) (*Target, error) {
+//
+// It returns beside the target the snapshot of the discovery it ran to find it (the flags
+// choose among the repository's targets), nil when it ran none.
+func Resolve(ctx context.Context, o ResolveOptions) (*Target, *Snapshot, error) {
 	if o.Git == nil {
 		o.Git = ExecGit{}
 	}
@@ -84,7 +87,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Target, error) {
 	if o.Cwd == "" {
 		wd, err := os.Getwd()
 		if err != nil {
-			return nil, fmt.Errorf("failed to find the current directory: %w", err)
+			return nil, nil, fmt.Errorf("failed to find the current directory: %w", err)
 		}
 		o.Cwd = wd
 	}
@@ -96,7 +99,7 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Target, error) {
 	tried := []string{"flags: none of --repo, --path, --target given"}
 	co, err := openCheckout(ctx, o.Git, o.Cwd)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var cfg *Config
 	var sameContext []Target
@@ -104,40 +107,40 @@ func Resolve(ctx context.Context, o ResolveOptions) (*Target, error) {
 		tried = append(tried, fmt.Sprintf("config: %s is not in a git repository", o.Cwd))
 	} else {
 		if cfg, err = LoadConfig(co.top); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var t *Target
 		var note string
 		t, sameContext, note = pickConfigTarget(cfg, co.top, o.Context)
 		if t != nil {
 			r.completeLocal(ctx, t, co)
-			return t, nil
+			return t, nil, nil
 		}
 		tried = append(tried, note)
 	}
 
 	t, note, err := r.fromLive(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if t == nil {
 		tried = append(tried, note)
 		if len(sameContext) > 1 {
-			return nil, fmt.Errorf("targets %s of %s all have context %q: choose one with --target", targetNames(sameContext), cfg.File, o.Context)
+			return nil, nil, fmt.Errorf("targets %s of %s all have context %q: choose one with --target", targetNames(sameContext), cfg.File, o.Context)
 		}
-		return nil, &NoTargetError{Object: objectName(o.Live), Tried: tried}
+		return nil, nil, &NoTargetError{Object: objectName(o.Live), Tried: tried}
 	}
 	if err := r.locate(ctx, t, co); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	definedHere(t)
 	if t.Path == "" {
-		return nil, fmt.Errorf("%s renders a chart of a Helm repository with values from %s, which defines no such Application: give the repository that does with --repo DIR --target NAME", t.Name, t.RemoteURL)
+		return nil, nil, fmt.Errorf("%s renders a chart of a Helm repository with values from %s, which defines no such Application: give the repository that does with --repo DIR --target NAME", t.Name, t.RemoteURL)
 	}
 	if err := applyConfig(t); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return t, nil
+	return t, nil, nil
 }
 
 type resolver struct {
@@ -190,7 +193,7 @@ func targetNames(ts []Target) string {
 }
 
 // fromFlags resolves --repo, --path and --target.
-func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
+func (r *resolver) fromFlags(ctx context.Context) (*Target, *Snapshot, error) {
 	o := r.o
 	scope := o.Cwd
 	if o.Repo != "" {
@@ -199,53 +202,54 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 			scope = filepath.Join(o.Cwd, scope)
 		}
 		if !isDir(scope) {
-			return nil, fmt.Errorf("--repo %s: not a directory", o.Repo)
+			return nil, nil, fmt.Errorf("--repo %s: not a directory", o.Repo)
 		}
 	}
 	co, err := openCheckout(ctx, o.Git, scope)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if co == nil {
 		if o.Repo == "" {
-			return nil, fmt.Errorf("%s is not in a git repository: give the repository with --repo DIR", o.Cwd)
+			return nil, nil, fmt.Errorf("%s is not in a git repository: give the repository with --repo DIR", o.Cwd)
 		}
-		return nil, fmt.Errorf("--repo %s: not in a git repository", o.Repo)
+		return nil, nil, fmt.Errorf("--repo %s: not in a git repository", o.Repo)
 	}
 	cfg, err := LoadConfig(co.top)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	all, err := Discover(co.top, cfg)
+	s, _, err := Scan(co.top, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	all := s.Targets
 
 	var t *Target
 	switch {
 	case o.Target != "":
 		if t, err = matchTarget(all, o.Target); err != nil {
-			return nil, fmt.Errorf("--target %s: %w", o.Target, err)
+			return nil, nil, fmt.Errorf("--target %s: %w", o.Target, err)
 		}
 		if t == nil {
-			return nil, fmt.Errorf("--target %s: no such target in %s; its targets are: %s", o.Target, co.top, listTargets(all))
+			return nil, nil, fmt.Errorf("--target %s: no such target in %s; its targets are: %s", o.Target, co.top, listTargets(all))
 		}
 		if o.Path != "" {
 			p, err := r.flagPath(co.top)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if p != t.Path {
-				return nil, fmt.Errorf("--target %s has path %s, not --path %s: give one of them", o.Target, t.Path, o.Path)
+				return nil, nil, fmt.Errorf("--target %s has path %s, not --path %s: give one of them", o.Target, t.Path, o.Path)
 			}
 		}
 	case o.Path != "":
 		p, err := r.flagPath(co.top)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		t = &Target{Name: p, RepoDir: co.top, Path: p, Secrets: cfg.Secrets}
 		for i := range all {
@@ -264,27 +268,23 @@ func (r *resolver) fromFlags(ctx context.Context) (*Target, error) {
 		}
 		switch len(in) {
 		case 0:
-			return nil, fmt.Errorf("--repo %s: found no kustomization, manifests, Flux Kustomization or Argo CD Application; give the directory to render with --path", o.Repo)
+			return nil, nil, fmt.Errorf("--repo %s: found no kustomization, manifests, Flux Kustomization or Argo CD Application; give the directory to render with --path", o.Repo)
 		case 1:
 			t = &in[0]
 		default:
 			var note string
 			if t, note, err = r.pickLive(ctx, in); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if t == nil {
-				return nil, &AmbiguousError{Repo: o.Repo, Targets: in, Live: note}
+				return nil, nil, &AmbiguousError{Repo: o.Repo, Targets: in, Live: note}
 			}
 		}
 	}
 	out := *t // a copy: t may point into all
-	if out.FileStats == nil && len(all) > 0 {
-		out.FileStats = all[0].FileStats
-	}
 	out.Source = SourceFlags
-	out.Discovered = all
 	r.completeLocal(ctx, &out, co)
-	return &out, nil
+	return &out, s, nil
 }
 
 // AmbiguousError says that --repo alone names several targets, and the live object's labels

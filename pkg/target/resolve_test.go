@@ -154,7 +154,7 @@ func TestResolveFlags(t *testing.T) {
 	git(t, repo, "remote", "add", "origin", "git@git.example.com:shop/deploy.git")
 
 	t.Run("repo with several targets", func(t *testing.T) {
-		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: repo})
+		_, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: repo})
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -165,9 +165,13 @@ func TestResolveFlags(t *testing.T) {
 		}
 	})
 	t.Run("repo and path", func(t *testing.T) {
-		got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: repo, Path: "overlays/staging", Context: "kind-staging"})
+		got, d, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: repo, Path: "overlays/staging", Context: "kind-staging"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The discovery that chose among the repository's targets is handed along.
+		if d == nil || len(d.Targets) != 2 || d.Includes["overlays/staging"] == nil {
+			t.Errorf("snapshot %+v, want the repository's two targets and what staging includes", d)
 		}
 		want := Target{Name: "overlays/staging", RepoDir: repo, Path: "overlays/staging", Branch: "main",
 			RemoteURL: "git@git.example.com:shop/deploy.git", Context: "kind-staging", Source: SourceFlags}
@@ -176,7 +180,7 @@ func TestResolveFlags(t *testing.T) {
 		}
 	})
 	t.Run("path relative to the current directory", func(t *testing.T) {
-		got, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(repo, "overlays"), Path: "production"})
+		got, _, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(repo, "overlays"), Path: "production"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,27 +189,27 @@ func TestResolveFlags(t *testing.T) {
 		}
 	})
 	t.Run("target by name", func(t *testing.T) {
-		got, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(repo, "base"), Target: "overlays/production"})
+		got, _, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(repo, "base"), Target: "overlays/production"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Path != "overlays/production" || got.Source != SourceFlags {
 			t.Errorf("got %+v", *got)
 		}
-		_, err = Resolve(ctx, ResolveOptions{Cwd: repo, Target: "nope"})
+		_, _, err = Resolve(ctx, ResolveOptions{Cwd: repo, Target: "nope"})
 		if err == nil || !strings.Contains(err.Error(), "--target nope: no such target") || !strings.Contains(err.Error(), "overlays/staging") {
 			t.Errorf("unknown target: %v", err)
 		}
 	})
 	t.Run("missing path", func(t *testing.T) {
-		_, err := Resolve(ctx, ResolveOptions{Cwd: repo, Path: "overlays/qa"})
+		_, _, err := Resolve(ctx, ResolveOptions{Cwd: repo, Path: "overlays/qa"})
 		if err == nil || !strings.Contains(err.Error(), "--path overlays/qa: not a directory in repository") {
 			t.Errorf("error: %v", err)
 		}
 	})
 	t.Run("repo with one target", func(t *testing.T) {
 		plain := newRepo(t, "plain")
-		got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: plain})
+		got, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: plain})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +218,7 @@ func TestResolveFlags(t *testing.T) {
 		}
 	})
 	t.Run("not a repository", func(t *testing.T) {
-		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Path: "x"})
+		_, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Path: "x"})
 		if err == nil || !strings.Contains(err.Error(), "--repo") {
 			t.Errorf("error: %v", err)
 		}
@@ -243,7 +247,7 @@ secrets:
 `)
 	cwd := filepath.Join(repo, "base")
 
-	got, err := Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "prod"})
+	got, _, err := Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "prod"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +257,7 @@ secrets:
 		t.Errorf("got  %+v\nwant %+v", g, want)
 	}
 
-	got, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "kind-staging"})
+	got, _, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "kind-staging"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +266,7 @@ secrets:
 	}
 
 	// Flags win over the configuration.
-	got, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "kind-staging", Target: "production"})
+	got, _, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "kind-staging", Target: "production"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +274,7 @@ secrets:
 		t.Errorf("--target: got %+v", *got)
 	}
 
-	_, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "other"})
+	_, _, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "other"})
 	var nt *NoTargetError
 	if !errors.As(err, &nt) {
 		t.Fatalf("unknown context: %v", err)
@@ -283,7 +287,7 @@ secrets:
 
 	// The only target is used whatever the context, unless it names another one.
 	writeFile(t, filepath.Join(repo, ConfigFile), "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\ntargets:\n- name: staging\n  path: overlays/staging\n")
-	got, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "any"})
+	got, _, err = Resolve(ctx, ResolveOptions{Cwd: cwd, Context: "any"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +296,7 @@ secrets:
 	}
 
 	writeFile(t, filepath.Join(repo, ConfigFile), "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\ntargets:\n- name: staging\n  path: overlays/staging\n  pathh: x\n")
-	_, err = Resolve(ctx, ResolveOptions{Cwd: cwd})
+	_, _, err = Resolve(ctx, ResolveOptions{Cwd: cwd})
 	if err == nil || !strings.Contains(err.Error(), ConfigFile+`:6: unknown field "pathh" in targets[0]`) {
 		t.Errorf("bad config: %v", err)
 	}
@@ -319,7 +323,7 @@ func TestResolveFluxLabels(t *testing.T) {
 		checkout := filepath.Join(realPath(t, t.TempDir()), "fleet")
 		// A plain path, not the file:// URL the GitRepository has.
 		git(t, ".", "clone", "--quiet", strings.TrimPrefix(url, "file://"), checkout)
-		got, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(checkout, "apps"), Live: liveDeployment(fluxLabels, nil), Client: client, Context: "kind-staging", CacheDir: t.TempDir()})
+		got, _, err := Resolve(ctx, ResolveOptions{Cwd: filepath.Join(checkout, "apps"), Live: liveDeployment(fluxLabels, nil), Client: client, Context: "kind-staging", CacheDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,7 +342,7 @@ func TestResolveFluxLabels(t *testing.T) {
 		cache := t.TempDir()
 		g := &recordingGit{calls: map[string]int{}}
 		opts := ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(fluxLabels, nil), Client: client, CacheDir: cache, Git: g}
-		got, err := Resolve(ctx, opts)
+		got, _, err := Resolve(ctx, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,7 +364,7 @@ func TestResolveFluxLabels(t *testing.T) {
 		writeFile(t, filepath.Join(got.RepoDir, "apps/staging/kustomization.yaml"), "garbage\n")
 		writeFile(t, filepath.Join(got.RepoDir, "stray.yaml"), "x: y\n")
 
-		again, err := Resolve(ctx, opts)
+		again, _, err := Resolve(ctx, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +400,7 @@ func TestResolveFluxLabels(t *testing.T) {
 		inProgress := filepath.Join(again.RepoDir, "apps/staging/being-committed.yaml")
 		writeFile(t, inProgress, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: wip}\n")
 		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_, err = Resolve(short, opts)
+		_, _, err = Resolve(short, opts)
 		cancel()
 		var locked *gitrepo.LockedError
 		if !errors.As(err, &locked) {
@@ -406,7 +410,7 @@ func TestResolveFluxLabels(t *testing.T) {
 			t.Errorf("the reset did not wait for the lock: %v", err)
 		}
 		unlock()
-		if _, err := Resolve(ctx, opts); err != nil {
+		if _, _, err := Resolve(ctx, opts); err != nil {
 			t.Fatalf("Resolve after the lock was released: %v", err)
 		}
 		if _, err := os.Stat(inProgress); err == nil {
@@ -416,7 +420,7 @@ func TestResolveFluxLabels(t *testing.T) {
 
 	t.Run("HelmRelease", func(t *testing.T) {
 		labels := map[string]string{FluxHelmReleaseNameLabel: "podinfo", FluxHelmReleaseNamespaceLabel: "podinfo"}
-		got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: liveDeployment(labels, nil), Client: client})
+		got, _, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: liveDeployment(labels, nil), Client: client})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -434,7 +438,7 @@ func TestResolveFluxLabels(t *testing.T) {
 		writeFile(t, filepath.Join(repo, ConfigFile), "apiVersion: gitops.kubectl.io/v1alpha1\nkind: Config\nsecrets: {provider: sops}\ntargets:\n- {name: staging, path: ./apps/staging, context: kind-staging}\n- {name: production, path: apps/production, context: prod}\n")
 		git(t, repo, "remote", "add", "upstream", url)
 		// The current context has no target, so the labels decide; the configuration then names it.
-		got, err := Resolve(ctx, ResolveOptions{Cwd: repo, Context: "kind-other", Live: liveDeployment(fluxLabels, nil), Client: client})
+		got, _, err := Resolve(ctx, ResolveOptions{Cwd: repo, Context: "kind-other", Live: liveDeployment(fluxLabels, nil), Client: client})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,7 +467,7 @@ func TestResolveFluxLabels(t *testing.T) {
 				"GitRepository flux-system/flux-system follows tag v1.0.0, not a branch"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(tc.labels, nil), Client: fakeClient(tc.objs...), CacheDir: t.TempDir()})
+				_, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(tc.labels, nil), Client: fakeClient(tc.objs...), CacheDir: t.TempDir()})
 				if err == nil {
 					t.Fatal("no error")
 				}
@@ -483,7 +487,7 @@ func TestResolveFluxDefaultBranch(t *testing.T) {
 	git(t, work, "push", "--quiet", "origin", "main:master")
 	objs := fluxObjects(url)
 	unstructured.RemoveNestedField(objs[1].(*unstructured.Unstructured).Object, "spec", "ref")
-	got, err := Resolve(context.Background(), ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(fluxLabels, nil), Client: fakeClient(objs...), CacheDir: t.TempDir()})
+	got, _, err := Resolve(context.Background(), ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(fluxLabels, nil), Client: fakeClient(objs...), CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +521,7 @@ func TestResolveArgoCD(t *testing.T) {
 		{"instance label, Argo CD namespace", map[string]string{ArgoCDInstanceLabel: "team-shop"}, nil, "apps", "application/apps/team-shop"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(tc.labels, tc.annotations), Client: client, ArgoNamespace: tc.argoNs, CacheDir: t.TempDir()})
+			got, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(tc.labels, tc.annotations), Client: client, ArgoNamespace: tc.argoNs, CacheDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -533,7 +537,7 @@ func TestResolveArgoCD(t *testing.T) {
 
 	t.Run("HEAD in the user's checkout", func(t *testing.T) {
 		live := liveDeployment(nil, map[string]string{ArgoCDTrackingIDAnnotation: "shop-staging:apps/Deployment:shop/web"})
-		got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: client})
+		got, _, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: client})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -543,7 +547,7 @@ func TestResolveArgoCD(t *testing.T) {
 	})
 
 	t.Run("instance label without Application", func(t *testing.T) {
-		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(map[string]string{ArgoCDInstanceLabel: "podinfo"}, nil), Client: client})
+		_, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: liveDeployment(map[string]string{ArgoCDInstanceLabel: "podinfo"}, nil), Client: client})
 		var nt *NoTargetError
 		if !errors.As(err, &nt) || !strings.Contains(err.Error(), "has label app.kubernetes.io/instance=podinfo, but there is no Argo CD Application argocd/podinfo") {
 			t.Errorf("error: %v", err)
@@ -552,7 +556,7 @@ func TestResolveArgoCD(t *testing.T) {
 
 	t.Run("tracking-id without Application", func(t *testing.T) {
 		live := liveDeployment(nil, map[string]string{ArgoCDTrackingIDAnnotation: "gone:apps/Deployment:shop/web"})
-		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: client})
+		_, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: client})
 		if err == nil || !strings.Contains(err.Error(), "Application argocd/gone does not exist") {
 			t.Errorf("error: %v", err)
 		}
@@ -581,7 +585,7 @@ func TestResolveRepoPickedByLiveLabels(t *testing.T) {
 		{"tracking annotation", nil, map[string]string{ArgoCDTrackingIDAnnotation: "web-staging:apps/Deployment:web-staging/web"}, "application/argocd/web-staging"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(tc.labels, tc.annotations), Client: client})
+			got, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(tc.labels, tc.annotations), Client: client})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -591,7 +595,7 @@ func TestResolveRepoPickedByLiveLabels(t *testing.T) {
 		})
 	}
 	t.Run("an Application the repository does not define", func(t *testing.T) {
-		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(map[string]string{ArgoCDInstanceLabel: "elsewhere"}, nil), Client: client})
+		_, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Repo: work, Live: liveDeployment(map[string]string{ArgoCDInstanceLabel: "elsewhere"}, nil), Client: client})
 		var amb *AmbiguousError
 		if !errors.As(err, &amb) || !strings.Contains(err.Error(), "has 4 targets") || !strings.Contains(err.Error(), "Deployment shop/web is applied by application/argocd/elsewhere, which is none of them") {
 			t.Errorf("error: %v", err)
@@ -615,7 +619,7 @@ func TestResolveArgoChartWithValuesRef(t *testing.T) {
 	})
 	live := liveDeployment(map[string]string{ArgoCDInstanceLabel: "web-remote"}, nil)
 
-	_, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: fakeClient(app)})
+	_, _, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: fakeClient(app)})
 	if err == nil || !strings.Contains(err.Error(), "application/argocd/web-remote renders a chart of a Helm repository with values from "+url+", which defines no such Application") {
 		t.Errorf("a repository without the Application: %v", err)
 	}
@@ -641,7 +645,7 @@ spec:
 `)
 	git(t, work, "add", "-A")
 	git(t, work, "commit", "--quiet", "-m", "web-remote")
-	got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: fakeClient(app)})
+	got, _, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: live, Client: fakeClient(app)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -677,7 +681,7 @@ func TestResolveArgoMultiSourceChartByLabel(t *testing.T) {
 		{"no chart label", map[string]string{ArgoCDInstanceLabel: "web"}, "extras/web", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: liveDeployment(tc.labels, nil), Client: fakeClient(app)})
+			got, _, err := Resolve(ctx, ResolveOptions{Cwd: work, Live: liveDeployment(tc.labels, nil), Client: fakeClient(app)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -734,7 +738,7 @@ spec:
 		{"tracking label", map[string]string{ArgoCDInstanceLabel: "root"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: fakeClient(root, single(tc.labels, tc.annotations)), CacheDir: t.TempDir()})
+			got, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: fakeClient(root, single(tc.labels, tc.annotations)), CacheDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -744,16 +748,16 @@ spec:
 		})
 	}
 	t.Run("applied by no Application", func(t *testing.T) {
-		_, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: fakeClient(root, single(nil, nil)), CacheDir: t.TempDir()})
+		_, _, err := Resolve(ctx, ResolveOptions{Cwd: t.TempDir(), Live: live, Client: fakeClient(root, single(nil, nil)), CacheDir: t.TempDir()})
 		if err == nil || !strings.Contains(err.Error(), "renders Helm chart web from https://charts.example.com, not a path in Git, and no Application applies it from Git") {
 			t.Errorf("error: %v", err)
 		}
 	})
 }
 
-// resolved is a resolved target without what discovery read on the way, for comparisons.
+// resolved is a resolved target without its reconciler's options, for comparisons.
 func resolved(t Target) Target {
-	t.Includes, t.Discovered, t.RepoIncludes, t.FileStats, t.Applied = nil, nil, nil, nil, nil
+	t.Applied = nil
 	return t
 }
 

@@ -182,15 +182,16 @@ func entryPath(dir, name string) string {
 
 // setResult records the targets Discover found in the scan, unless they depend on what the walk
 // did not see.
-func (m *scanMemo) setResult(s *repoScan, root bool, ts []Target) {
+func (m *scanMemo) setResult(s *repoScan, root bool, ts []Target, includes map[string][]string) {
 	if m == nil || m.tree == nil || s.outside {
 		return
 	}
 	index := map[string]uint32{".": 0}
 	res := &memoResult{root: root}
 	for _, t := range ts {
-		mt := memoTarget{name: t.Name, path: t.Path, source: t.Source, namespace: t.Namespace, hasIncludes: t.Includes != nil}
-		for _, p := range t.Includes {
+		inc, ok := includes[t.Path]
+		mt := memoTarget{name: t.Name, path: t.Path, source: t.Source, namespace: t.Namespace, hasIncludes: ok}
+		for _, p := range inc {
 			if len(index) == 1 {
 				m.tree.number(func(n uint32, d *memoDir, e *memoEntry) { index[entryPath(d.path, e.name)] = n })
 			}
@@ -206,28 +207,29 @@ func (m *scanMemo) setResult(s *repoScan, root bool, ts []Target) {
 	m.dirty = true
 }
 
-// targetsIn are the recorded targets of the repository at repoDir, whose tree is tree; false if
-// the record does not fit the tree.
-func (r *memoResult) targetsIn(repoDir string, tree *memoDir) ([]Target, bool) {
+// targetsIn are the recorded targets of the repository at repoDir, whose tree is tree, with
+// what their kustomizations include by path; false if the record does not fit the tree.
+func (r *memoResult) targetsIn(repoDir string, tree *memoDir) ([]Target, map[string][]string, bool) {
 	var paths []string
 	ts := make([]Target, 0, len(r.targets))
+	includes := map[string][]string{}
 	for _, mt := range r.targets {
-		t := Target{Name: mt.name, RepoDir: repoDir, Path: mt.path, Source: mt.source, Namespace: mt.namespace}
+		ts = append(ts, Target{Name: mt.name, RepoDir: repoDir, Path: mt.path, Source: mt.source, Namespace: mt.namespace})
 		if mt.hasIncludes {
 			if paths == nil {
 				paths = tree.paths()
 			}
-			t.Includes = make([]string, len(mt.includes))
+			inc := make([]string, len(mt.includes))
 			for i, n := range mt.includes {
 				if int(n) >= len(paths) {
-					return nil, false
+					return nil, nil, false
 				}
-				t.Includes[i] = paths[n]
+				inc[i] = paths[n]
 			}
+			includes[mt.path] = inc
 		}
-		ts = append(ts, t)
 	}
-	return ts, true
+	return ts, includes, true
 }
 
 // paths are the repository-relative paths of the tree's entries by number, substrings of one

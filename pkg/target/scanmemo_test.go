@@ -98,7 +98,7 @@ func (r *memoRepo) discover(step string) *scanMemo {
 	if err != nil {
 		r.t.Fatalf("%s: without the memo: %v", step, err)
 	}
-	if !reflect.DeepEqual(got, want) {
+	if !reflect.DeepEqual(got.Targets, want.Targets) || !reflect.DeepEqual(got.Includes, want.Includes) {
 		r.t.Errorf("%s: with the memo\n%v\nwithout\n%v", step, summary(got), summary(want))
 	}
 	return m

@@ -307,10 +307,11 @@ func (w *memoWalk) kustomization(e *memoEntry, st fsstat.Stat, abs, dir string) 
 // unchanged returns the previous scan's targets when they are still the repository's: every
 // directory lists what it listed, every YAML file read again holds what it held, and, for
 // targets found from the kustomizations, every kustomization they read names what it named.
-func (w *memoWalk) unchanged(repoDir string) ([]Target, bool) {
+// It returns them with what their kustomizations include, by path.
+func (w *memoWalk) unchanged(repoDir string) ([]Target, map[string][]string, bool) {
 	res := w.m.oldResult
 	if !w.same || res == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	if res.root {
 		for _, pk := range w.pending {
@@ -319,16 +320,16 @@ func (w *memoWalk) unchanged(repoDir string) ([]Target, bool) {
 			}
 			refs, err := w.m.kustRefs(pk.e, pk.file, pk.rel)
 			if err != nil || !slices.Equal(refs, pk.oldRefs) {
-				return nil, false
+				return nil, nil, false
 			}
 		}
 	}
-	ts, ok := res.targetsIn(repoDir, w.m.tree)
+	ts, includes, ok := res.targetsIn(repoDir, w.m.tree)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	w.m.result, w.m.reused = res, true
-	return ts, true
+	return ts, includes, true
 }
 
 // kustRefs are the references of the kustomization e (file, rel), read unless known.

@@ -50,17 +50,6 @@ type Target struct {
 	Cached bool
 	// Secrets says how Secrets written into this target are encrypted.
 	Secrets SecretsConfig
-	// Includes are the repository-relative files and directories the target's kustomizations
-	// include (as IncludedDirs lists them), when discovery read them; nil otherwise.
-	Includes []string
-	// Discovered are the repository's targets, when Resolve discovered them to find this one.
-	Discovered []Target
-	// RepoIncludes are the Includes of every target of the repository, by path, when known.
-	RepoIncludes map[string][]string
-	// FileStats are the stats discovery took of the repository's files in this command (nil
-	// when it did not scan): the render cache checks its inputs with them instead of stat'ing
-	// each again, while the index is as it was then.
-	FileStats *FileStats
 	// HelmRelease is the Flux HelmRelease that made the live object, when one did; its values
 	// in Path, not the object itself, render the object.
 	HelmRelease *ObjectRef
@@ -95,6 +84,23 @@ func (t Target) String() string {
 		return t.Path
 	}
 	return fmt.Sprintf("%s (%s)", t.Name, t.Path)
+}
+
+// Snapshot is what one discovery learned of a repository: its targets, and what it read on the
+// way, which later steps of the same command (the closed loop, the render cache) take instead of
+// reading it again. Beside the targets it is only a hint: without it they read it themselves,
+// with the same result.
+type Snapshot struct {
+	// Targets are the repository's targets, as Discover lists them.
+	Targets []Target
+	// Includes are, by target path, the repository-relative files and directories the target's
+	// kustomizations include (as IncludedDirs lists them), for the targets whose kustomizations
+	// discovery read.
+	Includes map[string][]string
+	// Stats are the stats discovery took of the repository's files (nil when it did not scan):
+	// the render cache checks its inputs with them instead of stat'ing each again, while the
+	// index is as it was then.
+	Stats *FileStats
 }
 
 // FileStats are stats of a repository's regular YAML files, by repository-relative path, taken

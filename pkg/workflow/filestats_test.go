@@ -15,18 +15,18 @@ import (
 func TestFileStatsTrustedUntilACommit(t *testing.T) {
 	testrepo.Env(t)
 	dir := testrepo.New(t, "kustomize")
-	all, err := target.Discover(dir, nil)
+	d, _, err := target.Scan(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) == 0 || all[0].FileStats == nil || len(all[0].FileStats.Files) == 0 {
+	if len(d.Targets) == 0 || d.Stats == nil || len(d.Stats.Files) == 0 {
 		t.Fatal("discovery took no stats of the repository's files")
 	}
-	tg := all[0]
-	if _, ok := tg.FileStats.Files[filepath.ToSlash(filepath.Join(tg.Path, "kustomization.yaml"))]; !ok {
-		t.Errorf("no stat of %s/kustomization.yaml among %d", tg.Path, len(tg.FileStats.Files))
+	tg := d.Targets[0]
+	if _, ok := d.Stats.Files[filepath.ToSlash(filepath.Join(tg.Path, "kustomization.yaml"))]; !ok {
+		t.Errorf("no stat of %s/kustomization.yaml among %d", tg.Path, len(d.Stats.Files))
 	}
-	if targetCache(&tg).Seen == nil {
+	if targetCache(&tg, d.Stats).Seen == nil {
 		t.Fatal("the stats were dropped with the index unchanged")
 	}
 	f := filepath.Join(dir, "README.md")
@@ -35,11 +35,10 @@ func TestFileStatsTrustedUntilACommit(t *testing.T) {
 	}
 	testrepo.Git(t, dir, "add", "README.md")
 	testrepo.Git(t, dir, "commit", "-q", "-m", "meanwhile")
-	if targetCache(&tg).Seen != nil {
+	if targetCache(&tg, d.Stats).Seen != nil {
 		t.Fatal("the stats were used after a commit changed the index")
 	}
-	tg.FileStats = nil
-	if targetCache(&tg).Seen != nil {
+	if targetCache(&tg, nil).Seen != nil {
 		t.Fatal("stats without a discovery")
 	}
 }

@@ -28,6 +28,9 @@ type Request struct {
 	Target *target.Target
 	// Targets are every target of the repository, for the closed loop.
 	Targets []target.Target
+	// Discovery, when set, is what discovering the repository's targets learned, which the
+	// closed loop and the render cache take instead of reading it again.
+	Discovery *target.Snapshot
 	// Select finds the objects to change in the target's render.
 	Select func(*render.Result) ([]*render.Object, error)
 	// Mutate changes a copy of one rendered object into what the user asked for.
@@ -243,14 +246,14 @@ func RenderCache(dir string) render.Cache {
 // targetCache is RenderCache of t's repository, with the stats discovery took of it while no
 // commit has been made since (another invocation may have committed while this one waited for
 // the lock).
-func targetCache(t *target.Target) render.Cache {
+func targetCache(t *target.Target, stats *target.FileStats) render.Cache {
 	repo, err := gitrepo.Open(t.RepoDir)
 	if err != nil {
 		return render.Cache{}
 	}
 	c := render.Cache{Dir: repo.CacheDir()}
-	if t.FileStats != nil && !t.Cached && repo.IndexStamp() == t.FileStats.Index {
-		c.Seen = t.FileStats.Files
+	if stats != nil && !t.Cached && repo.IndexStamp() == stats.Index {
+		c.Seen = stats.Files
 	}
 	return c
 }
@@ -261,13 +264,12 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 	for _, o := range req.Targets {
 		targets = append(targets, change.Target{Path: o.Path, Applied: o.Applied})
 	}
-	eng, err := change.NewEngineWithIncludes(t.RepoDir, targets, t.RepoIncludes)
-	if err != nil {
-		return nil, err
+	var d target.Snapshot // none: the engine and the cache read what discovery would have
+	if req.Discovery != nil {
+		d = *req.Discovery
 	}
-	eng.Cache = targetCache(t)
-	eng.DeferStore = true
-	eng.Lookup, eng.Cluster = req.Lookup, req.RenderCluster
+	eng := change.NewEngine(t.RepoDir, targets, change.Options{Includes: d.Includes, Cache: targetCache(t, d.Stats), DeferStore: true,
+		Lookup: req.Lookup, Cluster: req.RenderCluster})
 	rendered, err := eng.Rendered(t.Key())
 	if err != nil {
 		return nil, err
