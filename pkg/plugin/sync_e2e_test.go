@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -164,7 +165,10 @@ func TestE2ESyncWaitWithRealFlux(t *testing.T) {
 		}
 	}
 
-	// Nobody reconciles any more: the wait names what differs, and fails.
+	// Nobody reconciles any more: the wait names what differs, and fails. The live Deployment
+	// can show the new replicas before kustomize-controller writes its status: stopped before
+	// that, it would stay Progressing.
+	waitFluxReady(t, ctx, dyn, name, head)
 	if err := flux.StopControllers(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +223,7 @@ func TestE2EScalePushWaitWithRealFlux(t *testing.T) {
 		}
 	}
 
+	waitFluxReady(t, ctx, dynamic.NewForConfigOrDie(c.RESTConfig()), name, head)
 	if err := flux.StopControllers(); err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +247,34 @@ func TestE2EScalePushWaitWithRealFlux(t *testing.T) {
 	}
 	if got := replicas(t, ctx, kube, name, "web"); got != 3 {
 		t.Errorf("without controllers, replicas = %d, want 3 still", got)
+	}
+}
+
+// waitFluxReady waits until Flux's Kustomization name reports commit applied and Ready.
+func waitFluxReady(t *testing.T, ctx context.Context, dyn dynamic.Interface, name, commit string) {
+	t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		ks, err := dyn.Resource(kustomizationGVR).Namespace("flux-system").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		applied, _, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision")
+		conds, _, _ := unstructured.NestedSlice(ks.Object, "status", "conditions")
+		last = fmt.Sprintf("lastAppliedRevision %q, conditions %v", applied, conds)
+		if !strings.HasSuffix(applied, commit) {
+			return false, nil
+		}
+		for _, c := range conds {
+			if m, _ := c.(map[string]any); m["type"] == "Ready" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("Kustomization flux-system/%s never reported %s applied and Ready: %s", name, commit[:12], last)
 	}
 }
 
