@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/provider"
-	"sigs.k8s.io/kustomize/api/resmap"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/resid"
@@ -334,7 +333,7 @@ func (f *fluxRender) translate(origins []Origin) {
 
 // post applies what kustomize-controller does after the build (postBuild substitution, then
 // commonMetadata) to the resources of m, and names each object's last Flux layer in origins.
-func (f *fluxRender) post(m resmap.ResMap, origins []Origin) error {
+func (f *fluxRender) post(m built, origins []Origin) error {
 	res := m.Resources()
 	f.marks = make([][]layerMark, len(res))
 	f.layers(m, origins)
@@ -524,7 +523,7 @@ func (f *fluxRender) variables() (map[string]any, error) {
 
 // layers marks, for each resource of m, the Kustomization's kustomize options that changed it
 // and that the build alone tells (finish adds those that need the objects' documents).
-func (f *fluxRender) layers(m resmap.ResMap, origins []Origin) {
+func (f *fluxRender) layers(m built, origins []Origin) {
 	res := m.Resources()
 	spec, _, _ := unstructured.NestedMap(f.ks.Object, "spec")
 	comps, _, _ := unstructured.NestedStringSlice(spec, "components")

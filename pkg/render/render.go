@@ -166,6 +166,7 @@ type Result struct {
 	// resmap is kustomize's result, kept for YAML.
 	resmap  interface{ AsYaml() ([]byte, error) }
 	outside bool                  // the render read a file outside the repository
+	split   bool                  // kustomize built it in groups of files (split.go)
 	stamps  map[string]inputStamp // from the cache: what the inputs were when it was loaded
 	index   map[ObjectID]*Object
 	indexed int
@@ -337,6 +338,9 @@ type Options struct {
 	// NoOrigins skips kustomize's origin tracking, which costs as much as the rest of a render:
 	// objects then know only their names before transformers (see Merge).
 	NoOrigins bool
+	// whole builds a kustomization in one piece even when it could be built in groups
+	// (split.go): tests compare the two.
+	whole bool
 	// Applied, when set, is what a reconciler applies from dir: the render applies its
 	// reconciler's own options on top of the build, as Flux's kustomize-controller or Argo CD's
 	// repo-server does. Nil renders dir as kustomize does (as Flux does a directory without a
@@ -480,7 +484,24 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	}
 	k := krusty.MakeKustomizer(kopts)
 	fsys.kustomizing = true
-	m, err := k.Run(kfs, absDir)
+	var m built
+	split := false
+	// A split build writes the groups' kustomizations where kustFile is: not in an artifact.
+	if kustFile != "" && (fl == nil || fl.art == nil) && !opts.whole {
+		if rel, inRepo, err := fsys.resolve(kustFile); err == nil && inRepo {
+			prev, had := overlay[rel]
+			m, split = buildSplit(k, kfs, absDir, kustFile, func(b []byte) { overlay[rel] = b }, func() {
+				if had {
+					overlay[rel] = prev
+				} else {
+					delete(overlay, rel)
+				}
+			})
+		}
+	}
+	if !split {
+		m, err = k.Run(kfs, absDir)
+	}
 	fsys.kustomizing = false
 	if le := fsys.linkError(); le != nil {
 		// kustomize tries a kustomization's other file names when one cannot be loaded: the
@@ -491,16 +512,19 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
 
-	res := &Result{Path: dir, Key: Key(dir, opts.Applied), resmap: m}
-	origins := make([]Origin, m.Size())
-	for i, r := range m.Resources() {
+	res := &Result{Path: dir, Key: Key(dir, opts.Applied), resmap: m, split: split}
+	resources := m.Resources()
+	origins := make([]Origin, len(resources))
+	for i, r := range resources {
 		if origins[i], err = originOf(root, absDir, r); err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 	}
 	if injected {
-		if err := m.RemoveOriginAnnotations(); err != nil {
-			return nil, err
+		for _, r := range resources {
+			if err := r.SetOrigin(nil); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if fl != nil {
