@@ -486,17 +486,10 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	fsys.kustomizing = true
 	var m built
 	split := false
-	// A split build writes the groups' kustomizations where kustFile is: not in an artifact.
+	// A split build reads each group's kustomization in place of kustFile: not in an artifact.
 	if kustFile != "" && (fl == nil || fl.art == nil) && !opts.whole {
 		if rel, inRepo, err := fsys.resolve(kustFile); err == nil && inRepo {
-			prev, had := overlay[rel]
-			m, split = buildSplit(k, kfs, absDir, kustFile, func(b []byte) { overlay[rel] = b }, func() {
-				if had {
-					overlay[rel] = prev
-				} else {
-					delete(overlay, rel)
-				}
-			})
+			m, split = buildSplit(kopts, kfs, absDir, kustFile, fsys.abs(rel))
 		}
 	}
 	if !split {
@@ -533,17 +526,24 @@ func Render(root, dir string, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 	}
-	for i, r := range m.Resources() {
-		// Through JSON so numbers are int64/float64 as in objects read from the API server.
+	// Through JSON so numbers are int64/float64 as in objects read from the API server; a
+	// large target's resources are encoded on every core.
+	res.Objects = make([]*Object, len(resources))
+	errs := make([]error, len(resources))
+	eachParallel(len(resources), func(i int) {
+		r := resources[i]
 		js, err := r.MarshalJSON()
 		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", dir, err)
+			errs[i] = err
+			return
 		}
 		gvk := r.GetGvk()
 		id := ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: r.GetNamespace(), Name: r.GetName()}
-		o := lazyObject(id, origins[i], js)
-		o.version = gvk.Version
-		res.Objects = append(res.Objects, o)
+		res.Objects[i] = lazyObject(id, origins[i], js)
+		res.Objects[i].version = gvk.Version
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
 	if err := locateDocuments(fsys, root, res.Objects); err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
@@ -715,7 +715,7 @@ func withOriginAnnotations(src []byte) ([]byte, bool, error) {
 // Links are not followed into directories (as Flux's generator walks); a linked manifest is
 // read where it leads, inside the repository.
 func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
-	var resources []string
+	var resources, candidates []string
 	var walk func(p string) error
 	walk = func(p string) error {
 		entries, err := fsys.readDir(p)
@@ -743,18 +743,30 @@ func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
 			if b, ok := fsys.lookup(full); ok && b == nil {
 				continue // deleted by the overlay
 			}
-			b, err := fsys.ReadFile(full)
-			if err != nil {
-				return err
-			}
-			if isManifest(b) {
-				resources = append(resources, relSlash(dir, full))
-			}
+			candidates = append(candidates, full)
 		}
 		return nil
 	}
-	if err := walk(dir); err != nil {
-		return nil, err
+	// A walk that fails ends after the candidates found so far.
+	walkErr := walk(dir)
+	// Each candidate is parsed to tell whether it holds manifests: on every core, in a large
+	// directory. The first error in the order of the walk is the one returned.
+	manifest := make([]bool, len(candidates))
+	errs := make([]error, len(candidates))
+	eachParallel(len(candidates), func(i int) {
+		b, err := fsys.ReadFile(candidates[i])
+		manifest[i], errs[i] = err == nil && isManifest(b), err
+	})
+	for i, full := range candidates {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if manifest[i] {
+			resources = append(resources, relSlash(dir, full))
+		}
+	}
+	if walkErr != nil {
+		return nil, walkErr
 	}
 	// Files that exist only in the overlay (a new object's file) are manifests below dir too.
 	dirRel, _, err := fsys.resolve(dir)

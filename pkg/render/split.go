@@ -60,14 +60,27 @@ func (j joined) AsYaml() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// withContent is a file system that reads the file at either of paths as content.
+type withContent struct {
+	filesys.FileSystem
+	paths   [2]string
+	content []byte
+}
+
+func (w withContent) ReadFile(p string) ([]byte, error) {
+	if p == w.paths[0] || p == w.paths[1] {
+		return bytes.Clone(w.content), nil
+	}
+	return w.FileSystem.ReadFile(p)
+}
+
 // splitFields are the kustomization fields a split build allows.
 var splitFields = map[string]bool{"apiVersion": true, "kind": true, "resources": true, "buildMetadata": true}
 
-// buildSplit builds the kustomization in absDir, whose file is kustFile, in groups of files
-// when it only gathers files (see above); ok is false when it cannot, and the caller builds it
-// whole. setKust replaces the kustomization's content for the next build; restore undoes it.
-func buildSplit(k *krusty.Kustomizer, kfs filesys.FileSystem, absDir, kustFile string,
-	setKust func([]byte), restore func()) (out joined, ok bool) {
+// buildSplit builds the kustomization in absDir, whose file is kustFile (links resolved: real),
+// in groups of files when it only gathers files (see above), the groups side by side; ok is
+// false when it cannot, and the caller builds it whole.
+func buildSplit(kopts *krusty.Options, kfs filesys.FileSystem, absDir, kustFile, real string) (out joined, ok bool) {
 	src, err := kfs.ReadFile(kustFile)
 	if err != nil {
 		return nil, false
@@ -118,25 +131,38 @@ func buildSplit(k *krusty.Kustomizer, kfs filesys.FileSystem, absDir, kustFile s
 		files = append(files, f)
 	}
 
-	defer restore()
-	type idKey struct {
-		kind      gvk
-		namespace string
-		name      string
-	}
-	ids := map[idKey]bool{}
+	// Each group's kustomization is the kustomization with its files alone, read in its place.
+	var groups []withContent
 	for start := 0; start < len(files); start += splitGroupFiles {
 		kust["resources"] = files[start:min(start+splitGroupFiles, len(files))]
 		b, err := sigsyaml.Marshal(kust)
 		if err != nil {
 			return nil, false
 		}
-		setKust(b)
-		m, err := k.Run(kfs, absDir)
+		groups = append(groups, withContent{FileSystem: kfs, paths: [2]string{kustFile, real}, content: b})
+	}
+	built := make([][]*resource.Resource, len(groups))
+	failed := make([]bool, len(groups))
+	eachParallel(len(groups), func(i int) {
+		m, err := krusty.MakeKustomizer(kopts).Run(groups[i], absDir)
 		if err != nil {
+			failed[i] = true
+			return
+		}
+		built[i] = m.Resources()
+	})
+
+	type idKey struct {
+		kind      gvk
+		namespace string
+		name      string
+	}
+	ids := map[idKey]bool{}
+	for i, res := range built {
+		if failed[i] {
 			return nil, false
 		}
-		for _, r := range m.Resources() {
+		for _, r := range res {
 			// kustomize's own test of a repeated ID (ResId.Equals): "" is the default namespace.
 			id := r.CurId()
 			key := idKey{gvk{id.Group, id.Version, id.Kind}, id.EffectiveNamespace(), id.Name}
