@@ -194,6 +194,12 @@ func TestSplitBuild(t *testing.T) {
 			writeFile(t, root, "apps/kustomization.yaml", kustomizationOf(append(files, "sub"), ""))
 			return "apps", Options{}
 		}, false, ""},
+		{"files that are not manifests", func(t *testing.T, root string) (string, Options) {
+			writeSplitDir(t, root, "apps")
+			writeFile(t, root, "apps/values.yaml", "replicas: 3\n")
+			writeFile(t, root, "apps/sub/notes.yml", "- a\n- b\n")
+			return "apps", Options{}
+		}, true, ""},
 		{"a local configuration", func(t *testing.T, root string) (string, Options) {
 			writeSplitDir(t, root, "apps")
 			writeFile(t, root, "apps/local.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n")
@@ -219,26 +225,16 @@ func TestSplitBuild(t *testing.T) {
 		}, false, "missing.yaml"},
 		{"Flux Kustomization of a plain directory", func(t *testing.T, root string) (string, Options) {
 			writeSplitDir(t, root, "apps")
-			writeFile(t, root, "clusters/prod/apps.yaml", `apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: apps
-  namespace: flux-system
-spec:
-  interval: 10m
-  path: ./apps
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-`)
-			applied, _ := fluxApplied(t, root)
-			a, ok := applied["flux-system/apps@clusters/prod/apps.yaml"]
-			if !ok {
-				t.Fatalf("no Flux Kustomization found: %v", applied)
-			}
-			return "apps", Options{Applied: &a}
+			return "apps", fluxOptions(t, root)
 		}, true, ""},
+		{"Flux Kustomization of a directory with files that do not decode", func(t *testing.T, root string) (string, Options) {
+			writeSplitDir(t, root, "apps")
+			opts := fluxOptions(t, root)
+			writeFile(t, root, "apps/sub/bad-2.yaml", "a: [\n")
+			writeFile(t, root, "apps/bad-3.yaml", "a: [\n")
+			writeFile(t, root, "apps/obj-00a.yaml", "a: [\n")
+			return "apps", opts
+		}, false, "failed to decode Kubernetes YAML from apps/bad-3.yaml"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -268,6 +264,30 @@ spec:
 			sameRender(t, got, want)
 		})
 	}
+}
+
+// fluxOptions are the options of a Flux Kustomization applying ./apps of the repository at root.
+func fluxOptions(t *testing.T, root string) Options {
+	t.Helper()
+	writeFile(t, root, "clusters/prod/apps.yaml", `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./apps
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+`)
+	applied, _ := fluxApplied(t, root)
+	a, ok := applied["flux-system/apps@clusters/prod/apps.yaml"]
+	if !ok {
+		t.Fatalf("no Flux Kustomization found: %v", applied)
+	}
+	return Options{Applied: &a}
 }
 
 func writeFile(t testing.TB, root, rel, content string) {
