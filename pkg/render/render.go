@@ -8,6 +8,7 @@ package render
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -532,7 +533,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	errs := make([]error, len(resources))
 	eachParallel(len(resources), func(i int) {
 		r := resources[i]
-		js, err := r.MarshalJSON()
+		js, err := resourceJSON(r)
 		if err != nil {
 			errs[i] = err
 			return
@@ -822,6 +823,18 @@ func isManifest(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// resourceJSON is the resource's JSON encoding, as its MarshalJSON gives it: that encodes the
+// resource as YAML text and parses it again before encoding the result, which took 1.0-1.9 s for
+// kube-prometheus's 131 objects (large dashboards) against 0.12-0.2 s decoding its node directly
+// (Map), and 195 ms against 36 ms for 1,000 small objects. TestResourceJSON compares the two.
+func resourceJSON(r *resource.Resource) ([]byte, error) {
+	m, err := r.Map()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
 }
 
 // originOf is where kustomize says the resource came from (its origin annotation).

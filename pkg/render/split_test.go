@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // splitKinds are objects of many kinds, cluster-scoped and namespaced, core and of groups, in
@@ -356,4 +359,76 @@ data: {LOG_LEVEL: info, FEATURE_X: "true", INDEX: "%d"}
 	}
 	b.ReportMetric(split.Seconds()/float64(b.N), "split-s/op")
 	b.ReportMetric(whole.Seconds()/float64(b.N), "whole-s/op")
+}
+
+// resourceJSON encodes every resource as kustomize's MarshalJSON does: objects of many kinds,
+// and scalars YAML reads in more than one way (quoted numbers and booleans, YAML 1.1 words,
+// timestamps, octal, floats, nulls, binary, block text, anchors and merge keys, unicode).
+func TestResourceJSON(t *testing.T) {
+	root := t.TempDir()
+	files := writeSplitDir(t, root, "apps")
+	writeFile(t, root, "apps/scalars.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: scalars
+  namespace: a
+  labels: &labels
+    quoted-number: "123"
+    quoted-bool: "true"
+    on: yes
+  annotations:
+    <<: *labels
+    note: |
+      two lines,
+        one indented   
+data:
+  date: 2001-12-14
+  time: 2001-12-14t21:59:43.10-05:00
+  octal: 0755
+  octal-new: 0o755
+  float: 1e3
+  nothing: null
+  tilde: ~
+  empty: ""
+  binary: !!binary aGVsbG8=
+  str: !!str 42
+  unicode: "caf\u00e9 \U0001F600"
+  folded: >
+    folded
+    text
+  long: "`+strings.Repeat("long ", 40)+`"
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: numbers
+spec:
+  int: 9007199254740993
+  negative: -12
+  float: 3.14159
+  exp: 6.02e+23
+  list: [1, "1", 1.0, true, "yes", null, {}, []]
+  nested: {a: {b: {c: [x, {d: e}]}}}
+`)
+	writeFile(t, root, "apps/kustomization.yaml", kustomizationOf(append(files, "scalars.yaml"), ""))
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "apps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.Resources() {
+		want, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := resourceJSON(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s:\n%s\nwant\n%s", r.CurId(), got, want)
+		}
+	}
+	if n := len(m.Resources()); n < 90 {
+		t.Fatalf("only %d resources", n)
+	}
 }
