@@ -101,19 +101,9 @@ func sortLegacy(objs []*Object) error {
 	if err != nil {
 		return err
 	}
-	key := func(o *Object) string {
-		ns, name := o.ID.Namespace, o.ID.Name
-		if ns == "" {
-			ns = "~X"
-		}
-		if name == "" {
-			name = "~N"
-		}
-		return ns + "|" + name
-	}
 	keys := make(map[*Object]string, len(objs))
 	for _, o := range objs {
-		keys[o] = key(o)
+		keys[o] = legacyKey(o.ID.Namespace, o.ID.Name)
 	}
 	sort.SliceStable(objs, func(i, j int) bool {
 		a, b := objs[i], objs[j]
@@ -124,6 +114,18 @@ func sortLegacy(objs []*Object) error {
 		return keys[a] < keys[b]
 	})
 	return nil
+}
+
+// legacyKey orders the objects of one kind as kustomize's legacy order compares them: namespace
+// and name joined by "|", an empty one written as kustomize writes it.
+func legacyKey(ns, name string) string {
+	if ns == "" {
+		ns = "~X"
+	}
+	if name == "" {
+		name = "~N"
+	}
+	return ns + "|" + name
 }
 
 // kindRanks is the position kustomize's legacy order gives each kind: a render, in memory, of

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/provider"
-	"sigs.k8s.io/kustomize/api/resmap"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/resid"
@@ -226,7 +225,13 @@ func (f *fluxRender) merge(src []byte) ([]byte, error) {
 // give a placeholder namespace. Files the source's artifact leaves out (source-controller's
 // default exclusions: .git, CI configuration, .sops.yaml, ...) are not in the walk.
 func (f *fluxRender) generate() ([]byte, error) {
-	var resources []string
+	// files are the walk's manifests and subdirectories with a kustomization, in its order;
+	// decode is set for a manifest, which must decode.
+	type file struct {
+		full   string
+		decode bool
+	}
+	var files []file
 	matcher := sourceignore.NewDefaultMatcher(nil, nil)
 	rf := provider.NewDefaultDepProvider().GetResourceFactory()
 	kfs := f.fs()
@@ -243,7 +248,7 @@ func (f *fluxRender) generate() ([]byte, error) {
 			}
 			if e.dir {
 				if hasKustomization(kfs, full) {
-					resources = append(resources, "./"+relSlash(f.absDir, full))
+					files = append(files, file{full, false})
 					continue
 				}
 				if err := walk(full); err != nil {
@@ -254,19 +259,36 @@ func (f *fluxRender) generate() ([]byte, error) {
 			if ext := filepath.Ext(e.name); ext != ".yaml" && ext != ".yml" {
 				continue
 			}
-			b, err := kfs.ReadFile(full)
-			if err != nil {
-				return err
-			}
-			if _, err := rf.SliceFromBytes(b); err != nil {
-				return fmt.Errorf("failed to decode Kubernetes YAML from %s: %w", f.repoPath(full), err)
-			}
-			resources = append(resources, "./"+relSlash(f.absDir, full))
+			files = append(files, file{full, true})
 		}
 		return nil
 	}
-	if err := walk(f.absDir); err != nil {
-		return nil, err
+	// A walk that fails ends after the files found so far.
+	walkErr := walk(f.absDir)
+	// The manifests are decoded on every core, in a large directory; the first error in the
+	// order of the walk is the one returned.
+	errs := make([]error, len(files))
+	eachParallel(len(files), func(i int) {
+		if !files[i].decode {
+			return
+		}
+		b, err := kfs.ReadFile(files[i].full)
+		if err == nil {
+			if _, err = rf.SliceFromBytes(b); err != nil {
+				err = fmt.Errorf("failed to decode Kubernetes YAML from %s: %w", f.repoPath(files[i].full), err)
+			}
+		}
+		errs[i] = err
+	})
+	var resources []string
+	for i, fl := range files {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		resources = append(resources, "./"+relSlash(f.absDir, fl.full))
+	}
+	if walkErr != nil {
+		return nil, walkErr
 	}
 	k := kustypes.Kustomization{TypeMeta: kustypes.TypeMeta{APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind}}
 	if len(resources) == 0 {
@@ -334,7 +356,7 @@ func (f *fluxRender) translate(origins []Origin) {
 
 // post applies what kustomize-controller does after the build (postBuild substitution, then
 // commonMetadata) to the resources of m, and names each object's last Flux layer in origins.
-func (f *fluxRender) post(m resmap.ResMap, origins []Origin) error {
+func (f *fluxRender) post(m built, origins []Origin) error {
 	res := m.Resources()
 	f.marks = make([][]layerMark, len(res))
 	f.layers(m, origins)
@@ -524,7 +546,7 @@ func (f *fluxRender) variables() (map[string]any, error) {
 
 // layers marks, for each resource of m, the Kustomization's kustomize options that changed it
 // and that the build alone tells (finish adds those that need the objects' documents).
-func (f *fluxRender) layers(m resmap.ResMap, origins []Origin) {
+func (f *fluxRender) layers(m built, origins []Origin) {
 	res := m.Resources()
 	spec, _, _ := unstructured.NestedMap(f.ks.Object, "spec")
 	comps, _, _ := unstructured.NestedStringSlice(spec, "components")

@@ -8,6 +8,7 @@ package render
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -166,6 +167,7 @@ type Result struct {
 	// resmap is kustomize's result, kept for YAML.
 	resmap  interface{ AsYaml() ([]byte, error) }
 	outside bool                  // the render read a file outside the repository
+	split   bool                  // kustomize built it in groups of files (split.go)
 	stamps  map[string]inputStamp // from the cache: what the inputs were when it was loaded
 	index   map[ObjectID]*Object
 	indexed int
@@ -337,6 +339,9 @@ type Options struct {
 	// NoOrigins skips kustomize's origin tracking, which costs as much as the rest of a render:
 	// objects then know only their names before transformers (see Merge).
 	NoOrigins bool
+	// whole builds a kustomization in one piece even when it could be built in groups
+	// (split.go): tests compare the two.
+	whole bool
 	// Applied, when set, is what a reconciler applies from dir: the render applies its
 	// reconciler's own options on top of the build, as Flux's kustomize-controller or Argo CD's
 	// repo-server does. Nil renders dir as kustomize does (as Flux does a directory without a
@@ -480,7 +485,17 @@ func Render(root, dir string, opts Options) (*Result, error) {
 	}
 	k := krusty.MakeKustomizer(kopts)
 	fsys.kustomizing = true
-	m, err := k.Run(kfs, absDir)
+	var m built
+	split := false
+	// A split build reads each group's kustomization in place of kustFile: not in an artifact.
+	if kustFile != "" && (fl == nil || fl.art == nil) && !opts.whole {
+		if rel, inRepo, err := fsys.resolve(kustFile); err == nil && inRepo {
+			m, split = buildSplit(kopts, kfs, absDir, kustFile, fsys.abs(rel))
+		}
+	}
+	if !split {
+		m, err = k.Run(kfs, absDir)
+	}
 	fsys.kustomizing = false
 	if le := fsys.linkError(); le != nil {
 		// kustomize tries a kustomization's other file names when one cannot be loaded: the
@@ -491,16 +506,19 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
 
-	res := &Result{Path: dir, Key: Key(dir, opts.Applied), resmap: m}
-	origins := make([]Origin, m.Size())
-	for i, r := range m.Resources() {
+	res := &Result{Path: dir, Key: Key(dir, opts.Applied), resmap: m, split: split}
+	resources := m.Resources()
+	origins := make([]Origin, len(resources))
+	for i, r := range resources {
 		if origins[i], err = originOf(root, absDir, r); err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 	}
 	if injected {
-		if err := m.RemoveOriginAnnotations(); err != nil {
-			return nil, err
+		for _, r := range resources {
+			if err := r.SetOrigin(nil); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if fl != nil {
@@ -509,17 +527,24 @@ func Render(root, dir string, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
 	}
-	for i, r := range m.Resources() {
-		// Through JSON so numbers are int64/float64 as in objects read from the API server.
-		js, err := r.MarshalJSON()
+	// Through JSON so numbers are int64/float64 as in objects read from the API server; a
+	// large target's resources are encoded on every core.
+	res.Objects = make([]*Object, len(resources))
+	errs := make([]error, len(resources))
+	eachParallel(len(resources), func(i int) {
+		r := resources[i]
+		js, err := resourceJSON(r)
 		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", dir, err)
+			errs[i] = err
+			return
 		}
 		gvk := r.GetGvk()
 		id := ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: r.GetNamespace(), Name: r.GetName()}
-		o := lazyObject(id, origins[i], js)
-		o.version = gvk.Version
-		res.Objects = append(res.Objects, o)
+		res.Objects[i] = lazyObject(id, origins[i], js)
+		res.Objects[i].version = gvk.Version
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("render %s: %w", dir, err)
 	}
 	if err := locateDocuments(fsys, root, res.Objects); err != nil {
 		return nil, fmt.Errorf("render %s: %w", dir, err)
@@ -691,7 +716,7 @@ func withOriginAnnotations(src []byte) ([]byte, bool, error) {
 // Links are not followed into directories (as Flux's generator walks); a linked manifest is
 // read where it leads, inside the repository.
 func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
-	var resources []string
+	var resources, candidates []string
 	var walk func(p string) error
 	walk = func(p string) error {
 		entries, err := fsys.readDir(p)
@@ -719,18 +744,30 @@ func flatKustomization(fsys *overlayFS, dir string) ([]byte, error) {
 			if b, ok := fsys.lookup(full); ok && b == nil {
 				continue // deleted by the overlay
 			}
-			b, err := fsys.ReadFile(full)
-			if err != nil {
-				return err
-			}
-			if isManifest(b) {
-				resources = append(resources, relSlash(dir, full))
-			}
+			candidates = append(candidates, full)
 		}
 		return nil
 	}
-	if err := walk(dir); err != nil {
-		return nil, err
+	// A walk that fails ends after the candidates found so far.
+	walkErr := walk(dir)
+	// Each candidate is parsed to tell whether it holds manifests: on every core, in a large
+	// directory. The first error in the order of the walk is the one returned.
+	manifest := make([]bool, len(candidates))
+	errs := make([]error, len(candidates))
+	eachParallel(len(candidates), func(i int) {
+		b, err := fsys.ReadFile(candidates[i])
+		manifest[i], errs[i] = err == nil && isManifest(b), err
+	})
+	for i, full := range candidates {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if manifest[i] {
+			resources = append(resources, relSlash(dir, full))
+		}
+	}
+	if walkErr != nil {
+		return nil, walkErr
 	}
 	// Files that exist only in the overlay (a new object's file) are manifests below dir too.
 	dirRel, _, err := fsys.resolve(dir)
@@ -786,6 +823,18 @@ func isManifest(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// resourceJSON is the resource's JSON encoding, as its MarshalJSON gives it: that encodes the
+// resource as YAML text and parses it again before encoding the result, which took 1.0-1.9 s for
+// kube-prometheus's 131 objects (large dashboards) against 0.12-0.2 s decoding its node directly
+// (Map), and 195 ms against 36 ms for 1,000 small objects. TestResourceJSON compares the two.
+func resourceJSON(r *resource.Resource) ([]byte, error) {
+	m, err := r.Map()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
 }
 
 // originOf is where kustomize says the resource came from (its origin annotation).
