@@ -160,8 +160,8 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 			if sel.NamespaceExplicit {
 				ns = " in namespace " + sel.Namespace
 			}
-			return nil, &NotFoundError{msg: fmt.Sprintf("%s %q not found%s in target path %s (rendered %d objects from it); if it lives only in the cluster, bring it into Git with `kubectl gitops capture %s/%s`",
-				ref.Resource, ref.Name, ns, r.Path, len(r.Objects), ref.Resource, ref.Name)}
+			return nil, &NotFoundError{msg: fmt.Sprintf("%s %q not found%s in target path %s (rendered %d objects from it%s); if it lives only in the cluster, bring it into Git with `kubectl gitops capture %s/%s`",
+				ref.Resource, ref.Name, ns, r.Path, len(r.Objects), sameType(typed), ref.Resource, ref.Name)}
 		case len(found) > 1:
 			var where []string
 			for _, o := range found {
@@ -172,6 +172,26 @@ func (s Selection) Select(r *render.Result) ([]*render.Object, error) {
 		out = append(out, found[0])
 	}
 	return s.allowed(out)
+}
+
+// sameType names the rendered objects of the type asked for, the names a user most likely
+// meant (a namePrefix or nameSuffix of the target changes them): five at most.
+func sameType(typed []*render.Object) string {
+	if len(typed) == 0 {
+		return ""
+	}
+	var names []string
+	for _, o := range typed[:min(len(typed), 5)] {
+		n := o.ID.Name
+		if o.ID.Namespace != "" {
+			n = o.ID.Namespace + "/" + n
+		}
+		names = append(names, n)
+	}
+	if len(typed) > 5 {
+		names = append(names, fmt.Sprintf("%d more", len(typed)-5))
+	}
+	return "; of that type: " + strings.Join(names, ", ")
 }
 
 // sealedNamed is the SealedSecret of r that unseals to Secret name.
