@@ -829,12 +829,49 @@ func isManifest(b []byte) bool {
 // resource as YAML text and parses it again before encoding the result, which took 1.0-1.9 s for
 // kube-prometheus's 131 objects (large dashboards) against 0.12-0.2 s decoding its node directly
 // (Map), and 195 ms against 36 ms for 1,000 small objects. TestResourceJSON compares the two.
+//
+// A mapping with a key that is not a string (`8080: web` unquoted, in a HelmRelease's values)
+// decodes to a map neither JSON encoder takes: its keys are written as strings, as kubectl writes
+// them when it sends such a manifest.
 func resourceJSON(r *resource.Resource) ([]byte, error) {
 	m, err := r.Map()
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(m)
+	js, err := json.Marshal(m)
+	if _, ok := err.(*json.UnsupportedTypeError); ok {
+		js, err = json.Marshal(stringKeys(m))
+	}
+	return js, err
+}
+
+// stringKeys is v with the keys of its maps written as strings.
+func stringKeys(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = stringKeys(e)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			key := "null"
+			if k != nil {
+				key = fmt.Sprint(k)
+			}
+			out[key] = stringKeys(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = stringKeys(e)
+		}
+		return out
+	}
+	return v
 }
 
 // originOf is where kustomize says the resource came from (its origin annotation).

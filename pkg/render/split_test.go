@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -430,5 +431,34 @@ spec:
 	}
 	if n := len(m.Resources()); n < 90 {
 		t.Fatalf("only %d resources", n)
+	}
+}
+
+// A mapping whose keys are not strings renders with them as strings, as kubectl sends such a
+// manifest; kustomize's MarshalJSON fails on it.
+func TestRenderNonStringKeys(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "apps/release.yaml", `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: shop
+spec:
+  values:
+    tcp:
+      8080: shop/web:80
+      true: yes
+`)
+	writeFile(t, root, "apps/kustomization.yaml", "resources:\n- release.yaml\n")
+	res, err := Render(root, "apps", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Objects) != 1 {
+		t.Fatalf("%d objects, want 1", len(res.Objects))
+	}
+	tcp, _, _ := unstructured.NestedMap(res.Objects[0].Obj().Object, "spec", "values", "tcp")
+	if want := map[string]any{"8080": "shop/web:80", "true": "yes"}; !reflect.DeepEqual(tcp, want) {
+		t.Errorf("spec.values.tcp = %v, want %v", tcp, want)
 	}
 }
