@@ -100,11 +100,7 @@ func (portServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) 
 // An object whose cached decisions hold is decided by one dry-run, checked against the live
 // object; one they do not hold for (a default that follows a sibling) is walked again.
 func TestPruneChecksCachedDecisionsAgainstTheLiveObject(t *testing.T) {
-	d := NewDefaults(portServer{})
-	for i, tc := range []struct {
-		in, want string
-		probes   int
-	}{
+	assertPrunes(t, NewDefaults(portServer{}), []pruneCase{
 		// Walked: spec, port, targetPort.
 		{"{kind: Svc, spec: {port: 80, targetPort: 80}}", "{kind: Svc, spec: {port: 80}}", 3},
 		// Every decision cached: the check alone.
@@ -113,29 +109,13 @@ func TestPruneChecksCachedDecisionsAgainstTheLiveObject(t *testing.T) {
 		// without the cache (spec, port, targetPort) follows the pass (spec, port), the check
 		// and the original's dry-run.
 		{"{kind: Svc, spec: {port: 90, targetPort: 80}}", "{kind: Svc, spec: {port: 90, targetPort: 80}}", 7},
-	} {
-		before := d.Probes
-		got, err := d.Prune(context.Background(), obj(t, tc.in))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := obj(t, tc.want); !reflect.DeepEqual(got.Object, want.Object) {
-			t.Errorf("%d: got %v, want %v", i, got.Object, want.Object)
-		}
-		if n := d.Probes - before; n != tc.probes {
-			t.Errorf("%d: %d dry-runs, want %d", i, n, tc.probes)
-		}
-	}
+	})
 }
 
 // An object whose cached decisions drop nothing needs no check: it would dry-run the object
 // itself, whose answer can only be accepted.
 func TestPruneNeedsNoCheckWhenNothingIsDropped(t *testing.T) {
-	d := NewDefaults(fakeServer{})
-	for i, tc := range []struct {
-		in, want string
-		probes   int
-	}{
+	assertPrunes(t, NewDefaults(fakeServer{}), []pruneCase{
 		// Walked: spec, image, replicas, strategy.
 		{"{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", "{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", 4},
 		// Walked: spec (a new value); image, replicas and strategy cached and kept.
@@ -144,7 +124,19 @@ func TestPruneNeedsNoCheckWhenNothingIsDropped(t *testing.T) {
 		{"{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", "{kind: App, spec: {replicas: 3, strategy: Recreate, image: a}}", 0},
 		// replicas: 1 dropped from the cache: checked.
 		{"{kind: App, spec: {replicas: 1, strategy: Recreate, image: a}}", "{kind: App, spec: {strategy: Recreate, image: a}}", 3},
-	} {
+	})
+}
+
+// pruneCase is an object Prune gets, the manifest it must give, and the dry-runs it may make.
+type pruneCase struct {
+	in, want string
+	probes   int
+}
+
+// assertPrunes prunes each case's object in turn with d, whose cache the cases share.
+func assertPrunes(t *testing.T, d *Defaults, cases []pruneCase) {
+	t.Helper()
+	for i, tc := range cases {
 		before := d.Probes
 		got, err := d.Prune(context.Background(), obj(t, tc.in))
 		if err != nil {
