@@ -3,7 +3,6 @@ package change
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,8 +17,8 @@ import (
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/types"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
-	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
 // The closed loop in a large target: a change to one application of a base that lists hundreds
@@ -71,13 +70,12 @@ type entrySpec struct {
 // kust is the node's kustomization, decoded from its JSON form on first use.
 func (n *kustNode) kust() *types.Kustomization {
 	if n.k == nil {
-		k := &types.Kustomization{}
-		if err := json.Unmarshal(n.js, k); err != nil {
+		k, err := reach.Decode(n.js)
+		if err != nil {
 			// js was made by yamlToJSON and decoded once before it was stored.
 			panic(fmt.Sprintf("kustomization %s: %v", n.file, err))
 		}
-		k.FixKustomization()
-		n.k = k
+		n.k = k.Kustomization
 	}
 	return n.k
 }
@@ -180,10 +178,10 @@ func parseTree(root, dir string, old map[string][]byte, memo *parseMemo) (*kustT
 			}
 			n.specs = nil
 			for _, res := range n.k.Resources {
-				if target.IsRemote(res) {
+				if reach.IsRemote(res) {
 					return nil, errNoReduction
 				}
-				p, ok := repoJoin(dir, res)
+				p, ok := reach.Join(dir, res)
 				if !ok {
 					return nil, errNoReduction
 				}
@@ -269,12 +267,10 @@ func readNodeWith(ls *lister, dir string, old map[string][]byte, memo *parseMemo
 
 // kustomizationIn is the repository-relative path of dir's kustomization file, or "".
 func kustomizationIn(root, dir string) string {
-	for _, cand := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(dir), cand)); err == nil {
-			return path.Join(dir, cand)
-		}
-	}
-	return ""
+	return reach.FileIn(dir, func(p string) bool {
+		_, err := os.Stat(filepath.Join(root, filepath.FromSlash(p)))
+		return err == nil
+	})
 }
 
 // lister tells, from one listing of each directory, what os.Stat tells of the paths in it:
@@ -326,12 +322,10 @@ func (l *lister) isDir(p string) bool {
 
 // kustomizationIn is kustomizationIn(l.root, dir).
 func (l *lister) kustomizationIn(dir string) string {
-	for _, cand := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if exists, _ := l.stat(path.Join(dir, cand)); exists {
-			return path.Join(dir, cand)
-		}
-	}
-	return ""
+	return reach.FileIn(dir, func(p string) bool {
+		exists, _ := l.stat(p)
+		return exists
+	})
 }
 
 // readNode parses the kustomization in dir; content, when given, replaces the file's.
@@ -359,61 +353,27 @@ func parseNode(dir, file string, content []byte, yj *yamlJSONMemo) (*kustNode, e
 		return nil, errNoReduction
 	}
 	n.js = js
-	var keys map[string]skipJSON
-	if err := json.Unmarshal(js, &keys); err != nil {
+	k, err := reach.Decode(js)
+	if err != nil {
 		return nil, errNoReduction
 	}
-	n.keys = map[string]bool{}
-	for k := range keys {
-		n.keys[k] = true
-	}
-	n.k = &types.Kustomization{}
-	if err := json.Unmarshal(js, n.k); err != nil {
-		return nil, errNoReduction
-	}
-	n.k.FixKustomization()
+	n.k, n.keys = k.Kustomization, k.Fields
 	for _, p := range n.k.Patches {
 		if p.Path != "" {
-			if fp, ok := repoJoin(dir, p.Path); ok {
+			if fp, ok := reach.Join(dir, p.Path); ok {
 				n.patchFiles[fp] = true
 			}
 		}
 	}
-	resources := map[string]bool{}
-	for _, r := range n.k.Resources {
-		resources[r] = true
-	}
-	for _, ref := range target.KustomizationRefs(n.k) {
-		if ref == "" || resources[ref] {
+	for _, ref := range k.Refs() {
+		if ref.Role == reach.Resource {
 			continue
 		}
-		if p, ok := repoJoin(dir, ref); ok && !n.patchFiles[p] {
+		if p, ok := reach.Join(dir, ref.Path); ok && !n.patchFiles[p] {
 			n.direct = append(n.direct, p)
 		}
 	}
 	return n, nil
-}
-
-// skipJSON decodes any JSON value to nothing (without copying it, as json.RawMessage does).
-type skipJSON struct{}
-
-func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
-
-func repoJoin(dir, ref string) (string, bool) {
-	p := path.Join(dir, filepath.ToSlash(ref))
-	if p == ".." || strings.HasPrefix(p, "../") || path.IsAbs(p) {
-		return "", false
-	}
-	return p, true
-}
-
-// perObjectFields are the kustomization fields whose transformers act on each object alone
-// (given that names and namespaces of kept objects do not change, which the loop checks).
-var perObjectFields = map[string]bool{
-	"apiVersion": true, "kind": true, "metadata": true, "resources": true, "buildMetadata": true,
-	"labels": true, "commonLabels": true, "commonAnnotations": true, "namespace": true,
-	"namePrefix": true, "nameSuffix": true, "replicas": true, "images": true, "patches": true,
-	"patchesStrategicMerge": true, "patchesJson6902": true, "sortOptions": true,
 }
 
 // renaming fields make references between objects follow names: deleting a kept object would
@@ -668,7 +628,7 @@ func symmetricDiff[T any](a, b []T) []T {
 // patchFileEdited: a patch file changed in place; both versions' targets are kept.
 func (s *scope) patchFileEdited(n *kustNode, f string) error {
 	for _, p := range n.kust().Patches {
-		if fp, ok := repoJoin(n.dir, p.Path); ok && fp == f {
+		if fp, ok := reach.Join(n.dir, p.Path); ok && fp == f {
 			if err := s.keepPatch(n.dir, p, true); err != nil {
 				return err
 			}
@@ -704,7 +664,7 @@ func (s *scope) keepPatch(dir string, p types.Patch, onDisk bool) error {
 func (s *scope) patchHeads(dir string, p types.Patch, onDisk bool) ([]docHead, error) {
 	content := []byte(p.Patch)
 	if p.Path != "" {
-		fp, ok := repoJoin(dir, p.Path)
+		fp, ok := reach.Join(dir, p.Path)
 		if !ok {
 			return nil, errNoReduction
 		}
@@ -884,11 +844,15 @@ func (s *scope) chain(drop map[string][]string) []*kustNode {
 // objects in the ways keepLinked follows (errLinked), or do anything else (errNoReduction).
 func (s *scope) checkChain(n *kustNode) error {
 	linked := false
-	for k := range n.keys {
-		switch {
-		case linkedFields[k]:
+	for f := range n.keys {
+		switch reach.FieldClass(f) {
+		case reach.Inert, reach.Gathers, reach.Orders, reach.PerObject:
+		case reach.Links:
+			if !linkedFields[f] {
+				return errNoReduction
+			}
 			linked = true
-		case !perObjectFields[k]:
+		default:
 			return errNoReduction
 		}
 	}
@@ -905,8 +869,8 @@ func (s *scope) checkChain(n *kustNode) error {
 	return nil
 }
 
-// linkedFields are the kustomization fields whose transformers copy between objects in ways
-// keepLinked follows.
+// linkedFields are the Links fields (pkg/reach) whose copies keepLinked follows: not vars, crds
+// or configurations.
 var linkedFields = map[string]bool{
 	"replacements": true, "configMapGenerator": true, "secretGenerator": true, "generatorOptions": true, "components": true,
 }
@@ -933,7 +897,7 @@ var errLinked = errors.New("linked objects")
 func (s *scope) keepLinked(n *kustNode) (bool, error) {
 	k := n.kust()
 	for _, c := range k.Components {
-		dir, ok := repoJoin(n.dir, c)
+		dir, ok := reach.Join(n.dir, c)
 		if !ok || !s.plainComponent(dir) {
 			return false, errNoReduction
 		}
@@ -1085,11 +1049,8 @@ func (s *scope) plainComponent(dir string) bool {
 			return false
 		}
 	}
-	for _, ref := range target.KustomizationRefs(c.kust()) {
-		if ref == "" {
-			continue
-		}
-		p, ok := repoJoin(dir, ref)
+	for _, ref := range (&reach.Kustomization{Kustomization: c.kust()}).Refs() {
+		p, ok := reach.Join(dir, ref.Path)
 		if !ok || !below(p, dir) {
 			return false
 		}

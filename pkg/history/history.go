@@ -23,11 +23,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 )
@@ -296,7 +296,7 @@ type walker struct {
 	headCache     map[string]fileHeads
 	manifests     map[string]bool
 	possiblyCache map[string]bool // by blob, for the followed object
-	kustCache     map[string]*types.Kustomization
+	kustCache     map[string]*reach.Kustomization
 }
 
 func newWalker(ctx context.Context, repo, root, tempDir string) (*walker, error) {
@@ -316,7 +316,7 @@ func newWalker(ctx context.Context, repo, root, tempDir string) (*walker, error)
 	return &walker{ctx: ctx, repo: repo, root: root, blobs: blobs, files: map[string]string{},
 		mirror: mirror, mirrored: map[string]string{}, dirty: map[string]bool{},
 		headCache: map[string]fileHeads{}, manifests: map[string]bool{}, inputs: map[string]bool{},
-		possiblyCache: map[string]bool{}, kustCache: map[string]*types.Kustomization{}}, nil
+		possiblyCache: map[string]bool{}, kustCache: map[string]*reach.Kustomization{}}, nil
 }
 
 func (w *walker) close() {
@@ -407,7 +407,7 @@ func (w *walker) revert(e *logEntry) {
 			w.files[c.path] = c.before
 		}
 		w.dirty[c.path] = true
-		if isKustomizationName(path.Base(c.path)) || (w.layout != nil && w.layout.plain && under(c.path, w.root)) {
+		if reach.IsFileName(path.Base(c.path)) || (w.layout != nil && w.layout.plain && under(c.path, w.root)) {
 			w.stale = true
 		}
 	}

@@ -2,14 +2,14 @@ package history
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/kustomize/api/konfig"
-	"sigs.k8s.io/kustomize/api/types"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"sigs.k8s.io/kustomize/kyaml/kio"
-	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // layout is what a target reads at one state of the history, worked out from the kustomization
@@ -22,8 +22,9 @@ type layout struct {
 	plain     bool
 	flatFiles []string
 	flatDirs  []string
-	// simple is a plain target without kustomizations: nothing transforms its objects, so an
-	// object's form is its own document's, whatever the other files hold.
+	// simple: nothing transforms the target's objects (its kustomizations, if any, only gather
+	// files: pkg/reach's Inert, Gathers and Orders fields), so an object's form is its own
+	// document's, whatever the other files hold.
 	simple bool
 
 	kusts map[string]*kust // by directory
@@ -52,7 +53,7 @@ type layout struct {
 // kust is one kustomization of a target.
 type kust struct {
 	dir, file  string
-	k          types.Kustomization
+	k          *reach.Kustomization
 	resources  []resourceRef
 	components []string
 	generators bool
@@ -67,41 +68,11 @@ type resourceRef struct {
 
 // kustomizationIn returns the kustomization file of dir in files, or "".
 func kustomizationIn(files map[string]string, dir string) string {
-	for _, n := range konfig.RecognizedKustomizationFileNames() {
-		if p := joinRepo(dir, n); files[p] != "" {
-			return p
-		}
-	}
-	return ""
-}
-
-func isKustomizationName(name string) bool {
-	for _, n := range konfig.RecognizedKustomizationFileNames() {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
-// joinRepo joins a repository-relative directory and a relative path; "" when the result
-// leaves the repository.
-func joinRepo(dir, rel string) string {
-	p := path.Clean(path.Join(dir, rel))
-	if p == ".." || strings.HasPrefix(p, "../") || strings.HasPrefix(p, "/") {
-		return ""
-	}
-	return p
+	return reach.FileIn(dir, func(p string) bool { return files[p] != "" })
 }
 
 func under(p, dir string) bool {
 	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
-}
-
-func isRemote(ref string) bool {
-	return strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") ||
-		strings.HasPrefix(ref, "github.com/") || strings.HasPrefix(ref, "gitlab.com/") ||
-		strings.HasPrefix(ref, "bitbucket.org/")
 }
 
 // layoutOf works out the layout of the target at root from the state's files. ensure is asked
@@ -115,7 +86,6 @@ func (w *walker) layoutOf(root string) *layout {
 		l.plain = true
 		w.flatten(l, root)
 		queue = append(queue, l.flatDirs...)
-		l.simple = len(l.flatDirs) == 0
 		for _, f := range l.flatFiles {
 			l.flat[f] = true
 		}
@@ -140,19 +110,19 @@ func (w *walker) layoutOf(root string) *layout {
 			l.err = fmt.Errorf("%s: %w", file, err)
 			return l
 		}
-		k := &kust{dir: dir, file: file, k: *parsed}
+		k := &kust{dir: dir, file: file, k: parsed}
 		l.kusts[dir] = k
-		if why := blocker(&k.k); why != "" && l.blocked == "" {
+		if why := blocker(k.k); why != "" && l.blocked == "" {
 			l.blocked = why + " in " + file
 		}
-		srcs, _ := copySources(&k.k)
+		srcs, _ := copySources(k.k)
 		l.sources = append(l.sources, srcs...)
 		k.generators = len(k.k.ConfigMapGenerator) > 0 || len(k.k.SecretGenerator) > 0
 		var others []string
 		for _, ref := range k.k.Resources {
 			r := resourceRef{entry: ref}
-			if !isRemote(ref) {
-				r.path = joinRepo(dir, ref)
+			if !reach.IsRemote(ref) {
+				r.path, _ = reach.Join(dir, ref)
 			} else if l.remote == "" {
 				l.remote = ref + " in " + file
 			}
@@ -169,55 +139,23 @@ func (w *walker) layoutOf(root string) *layout {
 			}
 			k.resources = append(k.resources, r)
 		}
-		for _, c := range k.k.Components {
-			if p := joinRepo(dir, c); p != "" && !isRemote(c) {
-				k.components = append(k.components, p)
-			}
-		}
-		others = append(others, k.k.Components...)
-		others = append(others, k.k.Crds...)
-		others = append(others, k.k.Configurations...)
-		others = append(others, k.k.Generators...)
-		others = append(others, k.k.Transformers...)
-		others = append(others, k.k.Validators...)
-		for _, p := range append(k.k.Patches, k.k.PatchesJson6902...) {
-			others = append(others, p.Path)
-		}
-		for _, p := range k.k.PatchesStrategicMerge {
-			if !strings.Contains(string(p), "\n") {
-				others = append(others, string(p))
-			}
-		}
-		for _, r := range k.k.Replacements {
-			others = append(others, r.Path)
-		}
-		others = append(others, k.k.OpenAPI["path"])
-		var gens []types.GeneratorArgs
-		for _, g := range k.k.ConfigMapGenerator {
-			gens = append(gens, g.GeneratorArgs)
-		}
-		for _, g := range k.k.SecretGenerator {
-			gens = append(gens, g.GeneratorArgs)
-		}
-		for _, g := range gens {
-			for _, f := range g.FileSources {
-				if _, file, ok := strings.Cut(f, "="); ok {
-					f = file
-				}
-				others = append(others, f)
-			}
-			others = append(others, g.EnvSources...)
-		}
-		for _, h := range k.k.HelmCharts {
-			others = append(others, h.ValuesFile)
-			others = append(others, h.AdditionalValuesFiles...)
-		}
-		for _, ref := range others {
-			if ref == "" || isRemote(ref) {
+		for _, ref := range k.k.Refs() {
+			if ref.Role == reach.Resource {
 				continue
 			}
-			p := joinRepo(dir, ref)
-			if p == "" {
+			if ref.Role == reach.Component && !reach.IsRemote(ref.Path) {
+				if p, ok := reach.Join(dir, ref.Path); ok {
+					k.components = append(k.components, p)
+				}
+			}
+			others = append(others, ref.Path)
+		}
+		for _, ref := range others {
+			if reach.IsRemote(ref) {
+				continue
+			}
+			p, ok := reach.Join(dir, ref)
+			if !ok {
 				continue
 			}
 			if w.ensure(p) {
@@ -244,6 +182,10 @@ func (w *walker) layoutOf(root string) *layout {
 		}
 	}
 	l.refs = otherRefs
+	l.simple = l.remote == ""
+	for _, k := range l.kusts {
+		l.simple = l.simple && k.k.Within(reach.Inert, reach.Gathers, reach.Orders)
+	}
 	for f := range l.listed {
 		l.resourceFiles[f] = true
 	}
@@ -265,7 +207,7 @@ func (l *layout) reads(p string) bool {
 
 // kustomization parses a kustomization file, as kustomize reads it (legacy fields moved to
 // their current ones).
-func (w *walker) kustomization(blob string) (*types.Kustomization, error) {
+func (w *walker) kustomization(blob string) (*reach.Kustomization, error) {
 	if k, ok := w.kustCache[blob]; ok {
 		return k, nil
 	}
@@ -273,26 +215,26 @@ func (w *walker) kustomization(blob string) (*types.Kustomization, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &types.Kustomization{}
-	if err := sigsyaml.Unmarshal(data, k); err != nil {
+	k, err := reach.Parse(data)
+	if err != nil {
 		return nil, err
 	}
-	k.FixKustomization()
 	w.kustCache[blob] = k
 	return k, nil
 }
 
-// blocker names a kustomization feature whose effect on an object depends on other objects it
-// does not name, or on code: then every object must be rendered with all the others.
-func blocker(k *types.Kustomization) string {
+// blocker names a kustomization field whose effect on an object can depend on other objects it
+// does not name, or on code: then every object must be rendered with all the others. Links
+// fields are followed (names are mentioned, copies' sources named); a field pkg/reach does not
+// class (Whole: plugins, Helm charts, openapi, anything newer) blocks.
+func blocker(k *reach.Kustomization) string {
 	if _, named := copySources(k); !named {
 		return "replacements or vars from an unnamed source"
 	}
-	switch {
-	case len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0:
-		return "helmCharts"
-	case len(k.Generators) > 0 || len(k.Transformers) > 0 || len(k.Validators) > 0:
-		return "generator or transformer plugins"
+	for _, f := range slices.Sorted(maps.Keys(k.Fields)) {
+		if k.ClassOf(f) == reach.Whole {
+			return f
+		}
 	}
 	return ""
 }
@@ -303,7 +245,7 @@ type copySource struct{ kind, name string }
 
 // copySources are the objects k's replacements and vars copy from; named is false when one is
 // not known by name (selected by kind alone, or a replacement read from a file).
-func copySources(k *types.Kustomization) (srcs []copySource, named bool) {
+func copySources(k *reach.Kustomization) (srcs []copySource, named bool) {
 	for _, r := range k.Replacements {
 		switch {
 		case r.Path != "":
@@ -357,7 +299,7 @@ func (w *walker) flatten(l *layout, root string) {
 				skip = true
 				break
 			}
-			d := joinRepo(root, strings.Join(parts[:i], "/"))
+			d := path.Join(root, strings.Join(parts[:i], "/"))
 			if kustomizationIn(w.files, d) != "" {
 				kdirs[d] = true
 				skip = true

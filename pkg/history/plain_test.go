@@ -93,3 +93,38 @@ func TestMayDefineKind(t *testing.T) {
 		}
 	}
 }
+
+// A kustomization that only gathers files (the shape of kube-prometheus's root one): commits
+// that add, remove and reorder its entries, or change other objects' files, cannot change the
+// Deployment's form and are judged from their bytes, without a render; one that moves it to
+// another file or adds a namePrefix is rendered. The revisions must be the
+// brute force's.
+func TestHistoryGatherOnlyKustomization(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "plain")
+	kust := func(files ...string) string {
+		return "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nmetadata:\n  name: shop\nresources:\n- " + strings.Join(files, "\n- ") + "\n"
+	}
+	web := read(t, dir, "apps/shop/deployment.yaml")
+	extra := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: shop\ndata:\n  a: b\n"
+	commitAll(t, dir, "a kustomization", map[string]string{"apps/shop/kustomization.yaml": kust("namespace.yaml", "deployment.yaml", "service.yaml", "config.yaml")})
+	commitAll(t, dir, "web to 3", replace(t, dir, "apps/shop/deployment.yaml", "replicas: 2", "replicas: 3"))
+	commitAll(t, dir, "an extra ConfigMap listed", map[string]string{"apps/shop/extra.yaml": extra, "apps/shop/kustomization.yaml": kust("namespace.yaml", "deployment.yaml", "service.yaml", "config.yaml", "extra.yaml")})
+	commitAll(t, dir, "entries reordered", map[string]string{"apps/shop/kustomization.yaml": kust("config.yaml", "extra.yaml", "namespace.yaml", "service.yaml", "deployment.yaml")})
+	commitAll(t, dir, "the extra ConfigMap changes", replace(t, dir, "apps/shop/extra.yaml", "a: b", "a: c"))
+	commitAll(t, dir, "the service unlisted", map[string]string{"apps/shop/kustomization.yaml": kust("config.yaml", "extra.yaml", "namespace.yaml", "deployment.yaml")})
+	commitAll(t, dir, "web moves to its own file", map[string]string{"apps/shop/web.yaml": read(t, dir, "apps/shop/deployment.yaml"), "apps/shop/kustomization.yaml": kust("config.yaml", "extra.yaml", "namespace.yaml", "web.yaml")}, "apps/shop/deployment.yaml")
+	commitAll(t, dir, "a worker Deployment listed", map[string]string{"apps/shop/worker.yaml": strings.ReplaceAll(web, "web", "worker"), "apps/shop/kustomization.yaml": kust("config.yaml", "extra.yaml", "namespace.yaml", "web.yaml", "worker.yaml")})
+	commitAll(t, dir, "a name prefix", map[string]string{"apps/shop/kustomization.yaml": kust("config.yaml", "extra.yaml", "namespace.yaml", "web.yaml", "worker.yaml") + "namePrefix: p-\n"})
+	commitAll(t, dir, "no name prefix", map[string]string{"apps/shop/kustomization.yaml": kust("config.yaml", "extra.yaml", "namespace.yaml", "web.yaml", "worker.yaml")})
+	commitAll(t, dir, "the extra ConfigMap changes again", replace(t, dir, "apps/shop/extra.yaml", "a: c", "a: d"))
+	commitAll(t, dir, "the worker unlisted", map[string]string{"apps/shop/kustomization.yaml": kust("config.yaml", "extra.yaml", "namespace.yaml", "web.yaml")})
+	commitAll(t, dir, "web to 4", replace(t, dir, "apps/shop/web.yaml", "replicas: 3", "replicas: 4"))
+
+	res := assertSameHistory(t, dir, "apps/shop", "Deployment", "web")
+	t.Logf("%d revisions, %d commits read, %d renders", len(res.Revisions), res.Stats.Commits, res.Stats.Renders)
+	if res.Stats.Renders > 9 {
+		t.Errorf("%d renders for %d commits: the commits that only gather other files were not judged from their bytes", res.Stats.Renders, res.Stats.Commits)
+	}
+	assertSameHistory(t, dir, "apps/shop", "ConfigMap", "extra")
+}

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 )
 
@@ -265,7 +266,7 @@ func (w *walker) mentions(l *layout, except string, raw bool) *mentions {
 			continue
 		}
 		if k := l.kusts[path.Dir(f)]; k != nil && k.file == f && !raw {
-			m.texts = append(m.texts, objectNames(&k.k))
+			m.texts = append(m.texts, objectNames(k.k))
 			for _, r := range k.k.Replicas {
 				m.replicas = append(m.replicas, r.Name)
 			}
@@ -297,7 +298,7 @@ func (m *mentions) names(kind, name string) bool {
 }
 
 // objectNames are the names a kustomization refers to objects by, replicas: aside.
-func objectNames(k *types.Kustomization) string {
+func objectNames(k *reach.Kustomization) string {
 	var b strings.Builder
 	add := func(s string) {
 		b.WriteString(s)
@@ -345,8 +346,9 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 		}
 		blob, exists := w.files[f]
 		if l.simple {
-			// Nothing renames or patches: only the object's own documents matter.
-			keptFiles[f] = w.possiblyIn(blob)
+			// Nothing renames or patches: only the object's own documents matter. A listed file
+			// that is missing stays listed: kustomize's error is the state's.
+			keptFiles[f] = w.possiblyIn(blob) || !exists
 			return keptFiles[f]
 		}
 		h := w.heads(blob)
@@ -448,7 +450,7 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 		if err != nil {
 			return nil, nil
 		}
-		overlay[joinRepo(w.root, "kustomization.yaml")] = out
+		overlay[path.Join(w.root, "kustomization.yaml")] = out
 	}
 	return overlay, dropped
 }
@@ -499,9 +501,23 @@ func (w *walker) canSkip(e *logEntry) bool {
 		if w.applied != nil && c.path == w.applied.Reconciler.File {
 			return false // the reconciler's own options may have changed
 		}
-		if isKustomizationName(path.Base(c.path)) {
+		if reach.IsFileName(path.Base(c.path)) {
 			k := l.kusts[path.Dir(c.path)]
-			if k == nil || k.file != c.path || c.before == zeroHash || c.after == zeroHash || !w.entriesMissObject(l, c) {
+			if k == nil || k.file != c.path || c.before == zeroHash || c.after == zeroHash {
+				return false
+			}
+			if l.simple {
+				if !w.gathersMissObject(e, c) {
+					return false
+				}
+			} else if !w.entriesMissObject(l, c) {
+				return false
+			}
+			continue
+		}
+		if l.listed[c.path] && l.simple {
+			// Nothing transforms: only a document that can be the object matters.
+			if w.possiblyIn(c.before) || w.possiblyIn(c.after) {
 				return false
 			}
 			continue
@@ -609,8 +625,49 @@ func (w *walker) flatEligible(l *layout, p string) bool {
 	}
 	parts := strings.Split(relTo(w.root, p), "/")
 	for i := 1; i < len(parts); i++ {
-		if strings.HasPrefix(parts[i-1], ".") || kustomizationIn(w.files, joinRepo(w.root, strings.Join(parts[:i], "/"))) != "" {
+		if strings.HasPrefix(parts[i-1], ".") || kustomizationIn(w.files, path.Join(w.root, strings.Join(parts[:i], "/"))) != "" {
 			return false
+		}
+	}
+	return true
+}
+
+// gathersMissObject tells, of a change c of a kustomization that only gathers files in a simple
+// layout (the state after e), whether it leaves the followed object as it was: before it too
+// the kustomization only gathers, and the entries it adds or removes are files (in the states
+// before and after e) none of which can hold the object. A directory, a URL or a missing file
+// among them is not judged.
+func (w *walker) gathersMissObject(e *logEntry, c fileChange) bool {
+	kb, err := w.kustomization(c.before)
+	if err != nil || !kb.Within(reach.Inert, reach.Gathers, reach.Orders) {
+		return false
+	}
+	ka, err := w.kustomization(c.after)
+	if err != nil {
+		return false
+	}
+	blobIn := func(p string, before bool) string {
+		for _, o := range e.changes {
+			if o.path == p {
+				if before {
+					return o.before
+				}
+				return o.after
+			}
+		}
+		return w.files[p]
+	}
+	dir := path.Dir(c.path)
+	for _, ref := range symmetricDiff(kb.Resources, ka.Resources) {
+		p, ok := reach.Join(dir, ref)
+		if !ok || reach.IsRemote(ref) {
+			return false
+		}
+		for _, before := range []bool{true, false} {
+			blob := blobIn(p, before)
+			if blob == "" || blob == zeroHash || w.possiblyIn(blob) {
+				return false
+			}
 		}
 	}
 	return true

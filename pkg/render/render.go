@@ -642,7 +642,7 @@ func dropResources(src []byte, entries []string) ([]byte, error) {
 	}
 	// field is the key of an item's mapping that names it; "" for a plain scalar.
 	byList := map[string]struct{ prefix, field string }{
-		"resources": {"", ""}, "replicas": {dropReplicasPrefix, "name"}, "patches": {dropPatchPrefix, "path"}}
+		"resources": {"", ""}, "bases": {"", ""}, "replicas": {dropReplicasPrefix, "name"}, "patches": {dropPatchPrefix, "path"}}
 	m := doc.Content[0]
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		how, ok := byList[m.Content[i].Value]

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strings"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
@@ -20,8 +20,8 @@ import (
 // sort): a directory of 1,000 manifests, which Flux builds through a generated kustomization
 // listing every file, took 2.0 s to render, most of it in these checks (BenchmarkDiff1000).
 //
-// A kustomization whose fields are only apiVersion, kind, resources: naming files, and
-// buildMetadata: [originAnnotations] does nothing across its resources as long as none renames
+// A kustomization whose fields are only apiVersion, kind, metadata, resources: (or bases:) naming
+// files, and buildMetadata: [originAnnotations] (pkg/reach's Inert and Gathers) does nothing across its resources as long as none renames
 // (no transformer, no generator, no hash) and no file carries kustomize's own annotations (which
 // could ask for a hash, a former name or a local-only object): so it builds in groups of files,
 // each group by kustomize, and the groups' resources are put in the legacy order kustomize sorts
@@ -74,9 +74,6 @@ func (w withContent) ReadFile(p string) ([]byte, error) {
 	return w.FileSystem.ReadFile(p)
 }
 
-// splitFields are the kustomization fields a split build allows.
-var splitFields = map[string]bool{"apiVersion": true, "kind": true, "resources": true, "buildMetadata": true}
-
 // buildSplit builds the kustomization in absDir, whose file is kustFile (links resolved: real),
 // in groups of files when it only gathers files (see above), the groups side by side; ok is
 // false when it cannot, and the caller builds it whole.
@@ -85,42 +82,22 @@ func buildSplit(kopts *krusty.Options, kfs filesys.FileSystem, absDir, kustFile,
 	if err != nil {
 		return nil, false
 	}
+	k, err := reach.Parse(src)
+	if err != nil || !k.Within(reach.Inert, reach.Gathers) || k.Kind != types.KustomizationKind ||
+		k.APIVersion != types.KustomizationVersion || len(k.Resources) < 2*splitGroupFiles {
+		return nil, false
+	}
 	var kust map[string]any
 	if err := sigsyaml.Unmarshal(src, &kust); err != nil {
 		return nil, false
 	}
-	for f := range kust {
-		if !splitFields[f] {
-			return nil, false
-		}
-	}
-	if v, ok := kust["apiVersion"]; ok && v != types.KustomizationVersion {
-		return nil, false
-	}
-	if v, ok := kust["kind"]; ok && v != types.KustomizationKind {
-		return nil, false
-	}
-	if meta, ok := kust["buildMetadata"]; ok {
-		list, _ := meta.([]any)
-		if list == nil {
-			return nil, false
-		}
-		for _, m := range list {
-			if m != types.OriginAnnotations {
-				return nil, false
-			}
-		}
-	}
-	list, _ := kust["resources"].([]any)
-	if len(list) < 2*splitGroupFiles {
-		return nil, false
-	}
+	delete(kust, "bases")
+	list := k.Resources
 	files := make([]string, 0, len(list))
 	seen := make(map[string]bool, len(list))
-	for _, v := range list {
-		f, _ := v.(string)
+	for _, f := range list {
 		p := filepath.Join(absDir, filepath.FromSlash(f))
-		if f == "" || strings.Contains(f, "://") || seen[p] || !kfs.Exists(p) || kfs.IsDir(p) {
+		if f == "" || reach.IsRemote(f) || seen[p] || !kfs.Exists(p) || kfs.IsDir(p) {
 			return nil, false
 		}
 		seen[p] = true

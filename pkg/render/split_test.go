@@ -209,6 +209,21 @@ func TestSplitBuild(t *testing.T) {
 			writeFile(t, root, "apps/local.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n  annotations:\n    config.kubernetes.io/local-config: \"true\"\n")
 			return "apps", Options{}
 		}, false, ""},
+		{"kustomization with metadata and legacy bases", func(t *testing.T, root string) (string, Options) {
+			files := writeSplitDir(t, root, "apps")
+			var b strings.Builder
+			b.WriteString("metadata:\n  name: apps\nbases:\n")
+			for _, f := range files[len(files)/2:] {
+				b.WriteString("- " + f + "\n")
+			}
+			writeFile(t, root, "apps/kustomization.yaml", kustomizationOf(files[:len(files)/2], b.String()))
+			return "apps", Options{}
+		}, true, ""},
+		{"kustomization asking for managed-by labels", func(t *testing.T, root string) (string, Options) {
+			files := writeSplitDir(t, root, "apps")
+			writeFile(t, root, "apps/kustomization.yaml", kustomizationOf(files, "buildMetadata: [originAnnotations, managedByLabel]\n"))
+			return "apps", Options{}
+		}, false, ""},
 		{"the same object in two files", func(t *testing.T, root string) (string, Options) {
 			writeSplitDir(t, root, "apps")
 			// obj-02.yaml holds Secret a/web-2.

@@ -13,9 +13,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
 
 	"gopkg.in/yaml.v3"
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/types"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -27,9 +29,6 @@ const (
 	fluxHelmGroup      = "helm.toolkit.fluxcd.io"
 	argoGroup          = "argoproj.io"
 )
-
-// kustomizationFiles are the names kustomize recognises, in its order of preference.
-var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
 // Discover lists every target of the repository at repoDir, for the closed loop, sorted by path:
 //
@@ -247,7 +246,7 @@ func scanRepo(repoDir string) (*repoScan, error) {
 		}
 		// The walk lists every directory once: what a directory is follows from its files.
 		switch {
-		case isKustomizationName(d.Name()):
+		case reach.IsFileName(d.Name()):
 			s.kustDirs[path.Dir(rel)] = true
 			return nil
 		case d.Name() == "Chart.yaml":
@@ -597,7 +596,7 @@ func (s *repoScan) kustomizationName(repoDir, dir string) string {
 		s.outsideWalk()
 		return kustomizationFile(filepath.Join(repoDir, filepath.FromSlash(dir)))
 	}
-	for _, n := range kustomizationFiles {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
 		if s.files[path.Join(dir, n)] {
 			return n
 		}
@@ -615,7 +614,7 @@ func directIncludesWith(repoDir, dir string, walked *repoScan) ([]include, error
 	abs := filepath.Join(repoDir, filepath.FromSlash(dir))
 	name := walked.kustomizationName(repoDir, dir)
 	if name == "" {
-		return nil, fmt.Errorf("%s has no kustomization file (%s)", dir, strings.Join(kustomizationFiles, ", "))
+		return nil, fmt.Errorf("%s has no kustomization file (%s)", dir, strings.Join(konfig.RecognizedKustomizationFileNames(), ", "))
 	}
 	file := filepath.Join(abs, name)
 	rel := path.Join(dir, name)
@@ -633,7 +632,7 @@ func directIncludesWith(repoDir, dir string, walked *repoScan) ([]include, error
 
 	var out []include
 	for _, ref := range refs {
-		if ref == "" || IsRemote(ref) {
+		if ref == "" || reach.IsRemote(ref) {
 			continue
 		}
 		p, err := cleanRepoPath(path.Join(dir, filepath.ToSlash(ref)))
@@ -675,69 +674,16 @@ func readKustRefs(file, rel string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to read kustomization: %w", err)
 	}
-	var k types.Kustomization
-	if err := sigsyaml.Unmarshal(data, &k); err != nil {
+	k, err := reach.Parse(data)
+	if err != nil {
 		return nil, fmt.Errorf("failed to parse %s: %w", rel, err)
 	}
-	k.FixKustomization()
-	return KustomizationRefs(&k), nil
-}
-
-// KustomizationRefs lists every path a kustomization names: resources, components, patch files,
-// generator sources and the rest, as written (relative to its directory; URLs included).
-func KustomizationRefs(k *types.Kustomization) []string {
-	var refs []string
-	refs = append(refs, k.Resources...)
-	refs = append(refs, k.Components...)
-	refs = append(refs, k.Crds...)
-	refs = append(refs, k.Configurations...)
-	refs = append(refs, k.Generators...)
-	refs = append(refs, k.Transformers...)
-	refs = append(refs, k.Validators...)
-	for _, p := range append(k.Patches, k.PatchesJson6902...) {
-		refs = append(refs, p.Path)
+	refs := k.Refs()
+	paths := make([]string, len(refs))
+	for i, r := range refs {
+		paths[i] = r.Path
 	}
-	for _, p := range k.PatchesStrategicMerge {
-		if !strings.Contains(string(p), "\n") {
-			refs = append(refs, string(p))
-		}
-	}
-	for _, r := range k.Replacements {
-		refs = append(refs, r.Path)
-	}
-	refs = append(refs, k.OpenAPI["path"])
-	gens := make([]types.GeneratorArgs, 0, len(k.ConfigMapGenerator)+len(k.SecretGenerator))
-	for _, g := range k.ConfigMapGenerator {
-		gens = append(gens, g.GeneratorArgs)
-	}
-	for _, g := range k.SecretGenerator {
-		gens = append(gens, g.GeneratorArgs)
-	}
-	for _, g := range gens {
-		for _, f := range g.FileSources {
-			if _, file, ok := strings.Cut(f, "="); ok {
-				f = file
-			}
-			refs = append(refs, f)
-		}
-		refs = append(refs, g.EnvSources...)
-	}
-	for _, h := range k.HelmCharts {
-		refs = append(refs, h.ValuesFile)
-		refs = append(refs, h.AdditionalValuesFiles...)
-	}
-	if k.HelmGlobals != nil {
-		refs = append(refs, k.HelmGlobals.ChartHome)
-	}
-
-	return refs
-}
-
-// IsRemote reports whether a kustomization reference is a URL rather than a local path.
-func IsRemote(ref string) bool {
-	return strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") ||
-		strings.HasPrefix(ref, "github.com/") || strings.HasPrefix(ref, "gitlab.com/") ||
-		strings.HasPrefix(ref, "bitbucket.org/")
+	return paths, nil
 }
 
 // kustomizationFile is the name of the kustomization file in dir, or "".
@@ -752,21 +698,12 @@ func kustomizationFile(dir string) string {
 			names[e.Name()] = true
 		}
 	}
-	for _, n := range kustomizationFiles {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
 		if names[n] {
 			return n
 		}
 	}
 	return ""
-}
-
-func isKustomizationName(name string) bool {
-	for _, n := range kustomizationFiles {
-		if name == n {
-			return true
-		}
-	}
-	return false
 }
 
 func isYAMLName(name string) bool {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/fsstat"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 )
 
 // memoWalk is one walk of a repository with its memo: it stats every directory and every YAML
@@ -100,7 +101,7 @@ func (m *scanMemo) walk(repoDir string) (*memoWalk, error) {
 }
 
 func needsStat(e *memoEntry) bool {
-	return e.kind == entFile && (isKustomizationName(e.name) || isYAMLName(e.name))
+	return e.kind == entFile && (reach.IsFileName(e.name) || isYAMLName(e.name))
 }
 
 // dir scans the directory rel (abs on disk, whose stat is st), old its record in the previous
@@ -168,7 +169,7 @@ func (w *memoWalk) dir(rel, abs string, st fsstat.Stat, old *memoDir) (*memoDir,
 		case e.kind == entDir:
 			subdirs = append(subdirs, e)
 		case !needsStat(e):
-		case isKustomizationName(e.name):
+		case reach.IsFileName(e.name):
 			w.kustomization(e, w.stats[base+i], abs, rel)
 		default:
 			if err := w.yaml(e, w.stats[base+i], abs, rel); err != nil {
@@ -365,7 +366,7 @@ func (m *scanMemo) repoScan() *repoScan {
 				s.files[p] = true
 			}
 			switch {
-			case isKustomizationName(e.name):
+			case reach.IsFileName(e.name):
 				s.kustDirs[d.path] = true
 				if e.kind == entFile {
 					s.kustEntries[p] = e
