@@ -48,7 +48,7 @@ func TestEveryFieldIsDecided(t *testing.T) {
 
 func TestClasses(t *testing.T) {
 	for _, c := range []struct {
-		yaml string
+		yaml                               string
 		gathers, unchanged, perObject, all bool
 	}{
 		{"resources: [a.yaml, b]\n", true, true, true, true},
