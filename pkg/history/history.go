@@ -90,9 +90,11 @@ type Result struct {
 
 // Stats say what the walk cost, for benchmarks and --v output.
 type Stats struct {
-	// Commits are the commits of the followed paths that were read; Renders the states rendered.
+	// Commits are the commits of the followed paths that were read; Renders the states rendered,
+	// Whole those of them rendered whole (not as a slice).
 	Commits int
 	Renders int
+	Whole   int
 	// Paths are the paths followed at the end of the walk.
 	Paths []string
 }
@@ -473,6 +475,9 @@ func (w *walker) render(stats *Stats, sliced bool) (*render.Result, error) {
 	}
 	if err := w.sync(); err != nil {
 		return nil, err
+	}
+	if stats != nil {
+		stats.Whole++
 	}
 	r, err := render.Render(w.mirror, w.root, render.Options{Applied: w.applied})
 	if err != nil {

@@ -207,7 +207,13 @@ func TestHistoryMatchesFullRendersKustomize(t *testing.T) {
 				return
 			}
 			res := assertSameHistory(t, dir, "overlays/staging", o.kind, o.name)
-			t.Logf("%d commits read, %d renders, paths %v", res.Stats.Commits, res.Stats.Renders, res.Stats.Paths)
+			t.Logf("%d commits read, %d renders (%d whole), paths %v", res.Stats.Commits, res.Stats.Renders, res.Stats.Whole, res.Stats.Paths)
+			// web's history is judged without a render at the commits that change the comment,
+			// the worker's image and tag, production, the old base and the README: a judgement
+			// that spoils the parsed kustomizations it compares renders more.
+			if o.name == "web" && o.kind == "Deployment" && (res.Stats.Renders > 7 || res.Stats.Whole > 0) {
+				t.Errorf("%d renders (%d whole) for web's history, want at most 7 (none whole)", res.Stats.Renders, res.Stats.Whole)
+			}
 		})
 	}
 	// worker no longer renders in staging: its history ends with the commit that removed it, and

@@ -689,7 +689,7 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 		return false
 	}
 	// Copies: the parsed kustomizations are cached.
-	before, after := *kb, *ka
+	before, after := *kb.Kustomization, *ka.Kustomization
 	replicas := symmetricDiff(before.Replicas, after.Replicas)
 	images := symmetricDiff(before.Images, after.Images)
 	before.Replicas, after.Replicas, before.Images, after.Images = nil, nil, nil, nil
