@@ -2,16 +2,19 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
 
 	"filippo.io/age"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/testcluster"
@@ -43,6 +46,8 @@ var captureBenchKinds = []struct {
 // (user and system), which a machine shared with other work inflates less than wall time.
 //
 // It needs the control plane: it skips unless $KUBECTL_GITOPS_E2E is set (make bench).
+// KUBECTL_GITOPS_BENCH_CAPTURE_PROFILE=FILE also runs one capture in this process, after the
+// timed ones, and writes its CPU profile to FILE (go tool pprof -top -cum plugin.test FILE).
 func BenchmarkCaptureNamespace200(b *testing.B) {
 	if os.Getenv(testcluster.E2EEnv) == "" {
 		b.Skipf("needs the test control plane: set %s=1 (make bench)", testcluster.E2EEnv)
@@ -83,6 +88,9 @@ func BenchmarkCaptureNamespace200(b *testing.B) {
 			"--repo", repo, "--path", "captured", "--secrets", "sops"))
 		expectCaptured(b, repo, ns, len(want))
 	}
+	if f := os.Getenv("KUBECTL_GITOPS_BENCH_CAPTURE_PROFILE"); f != "" {
+		captureProfile(b, f, kc, ns, captureBenchRepo(b, id.Recipient().String()), len(want))
+	}
 	b.ReportMetric(capture.median(), "capture-ms")
 	b.ReportMetric(get.median(), "kubectl-get-ms")
 	b.ReportMetric(capture.median()/get.median(), "capture-per-kubectl-get-x")
@@ -91,6 +99,31 @@ func BenchmarkCaptureNamespace200(b *testing.B) {
 	b.ReportMetric(float64(len(want)), "objects")
 	b.Logf("%d objects: capture --all %s ms (CPU %.0f ms), kubectl get -o yaml %s ms (CPU %.0f ms); capture = %.1fx kubectl get",
 		len(want), capture.String(), capture.cpuMedian(), get.String(), get.cpuMedian(), capture.median()/get.median())
+}
+
+// captureProfile runs one capture of namespace ns into repo in this process, under a CPU
+// profile written to file.
+func captureProfile(b *testing.B, file, kc, ns, repo string, objects int) {
+	b.Helper()
+	out, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		b.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	root := NewRootCmd(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr})
+	root.SetArgs([]string{kc, "capture", "--all", "-n", ns, "--repo", repo, "--path", "captured", "--secrets", "sops"})
+	err = root.ExecuteContext(context.Background())
+	pprof.StopCPUProfile()
+	if cerr := out.Close(); cerr != nil {
+		b.Error(cerr)
+	}
+	if err != nil {
+		b.Fatalf("capture: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	expectCaptured(b, repo, ns, objects)
 }
 
 // captureBenchObjects is the namespace's manifest and the Kind/name of each of its objects.
