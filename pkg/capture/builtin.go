@@ -98,14 +98,19 @@ func OnlyBuiltinDefaulting(ctx context.Context, dyn dynamic.Interface, mapper me
 // depends on that other field, so a decision about one holds only where that field is the
 // same. When it is beside the field (a port's port, the limits beside the requests), that is
 // every object of the namespace (a LimitRange defaults a pod's requests too) whose map holding
-// the field is the same but for it; otherwise (a host port follows the pod's hostNetwork too)
-// the object the decision was made for.
+// the field is the same but for it, or, when only some keys of that map are the source, the
+// same in those; otherwise (a host port follows the pod's hostNetwork too) the object the
+// decision was made for.
 var siblingCopies = []struct {
 	field  string
 	beside bool
+	// only, when set, are the keys of the holding map that the default is copied from.
+	only []string
 }{
-	{"ports[].targetPort", true}, {"resources.requests", true}, {"ports[].hostPort", false},
-	{"spec.serviceAccount", false}, {"spec.serviceAccountName", false},
+	{field: "ports[].targetPort", beside: true}, {field: "resources.requests", beside: true},
+	{field: "ports[].hostPort"},
+	{field: "spec.serviceAccount", beside: true, only: []string{"serviceAccountName"}},
+	{field: "spec.serviceAccountName", beside: true, only: []string{"serviceAccount"}},
 }
 
 // siblingScope tells whether the field at p of an object has a default copied from a sibling,
@@ -134,6 +139,15 @@ func siblingScope(obj *unstructured.Unstructured, p path) (string, bool) {
 			m, ok := holder.(map[string]any)
 			if !ok {
 				return obj.GetNamespace() + "/" + obj.GetName(), true
+			}
+			if f.only != nil {
+				kept := map[string]any{}
+				for _, k := range f.only {
+					if v, ok := m[k]; ok {
+						kept[k] = v
+					}
+				}
+				return obj.GetNamespace() + "|" + jsonString(kept), true
 			}
 			m = runtime.DeepCopyJSONValue(m).(map[string]any)
 			remove(m, p[last:])

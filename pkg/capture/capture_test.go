@@ -301,7 +301,7 @@ func TestSiblingDefaultsSharedWhereTheSiblingIsTheSame(t *testing.T) {
 	d := NewDefaults(requestsServer{})
 	assertPrunes(t, d, []pruneCase{
 		// Walked: spec, containers, name, image, resources, limits, limits.cpu, requests
-		// (dropped); then the check.
+		// (dropped); every decision asked, so no check.
 		{pod("a", "one", "web:1", asLimits), pod("a", "one", "web:1", "{limits: {cpu: 100m}}"), 8},
 		// Another image: spec, containers and image asked about, the requests' decision
 		// cached (the same limits beside them); then the check.
@@ -325,4 +325,45 @@ func TestSiblingDefaultsSharedWhereTheSiblingIsTheSame(t *testing.T) {
 			t.Errorf("%s: alone %v, with the cache %v", in, alone.Object, together.Object)
 		}
 	}
+}
+
+// serviceAccountServer fills a pod spec's serviceAccount and serviceAccountName from each other,
+// as Kubernetes' conversion of a pod spec does.
+type serviceAccountServer struct{}
+
+func (serviceAccountServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out := u.DeepCopy()
+	spec, _ := out.Object["spec"].(map[string]any)
+	if spec == nil {
+		return out, nil
+	}
+	if _, ok := spec["serviceAccount"]; !ok && spec["serviceAccountName"] != nil {
+		spec["serviceAccount"] = spec["serviceAccountName"]
+	}
+	if _, ok := spec["serviceAccountName"]; !ok && spec["serviceAccount"] != nil {
+		spec["serviceAccountName"] = spec["serviceAccount"]
+	}
+	return out, nil
+}
+
+// A pod's serviceAccount follows its serviceAccountName only: a decision about it stands for the
+// objects of the namespace with the same pair, whatever else their spec holds.
+func TestServiceAccountDefaultsSharedWhereThePairIsTheSame(t *testing.T) {
+	pod := func(ns, name, image, sa string) string {
+		return fmt.Sprintf("{kind: Pod, metadata: {name: %s, namespace: %s}, spec: {image: %s, serviceAccount: %s, serviceAccountName: %s}}", name, ns, image, sa, sa)
+	}
+	want := func(ns, name, image, sa string) string {
+		return fmt.Sprintf("{kind: Pod, metadata: {name: %s, namespace: %s}, spec: {image: %s, serviceAccountName: %s}}", name, ns, image, sa)
+	}
+	assertPrunes(t, NewDefaults(serviceAccountServer{}), []pruneCase{
+		// Walked: spec, image, serviceAccount (dropped), serviceAccountName; every decision
+		// asked, so no check.
+		{pod("a", "one", "web:1", "robot"), want("a", "one", "web:1", "robot"), 4},
+		// Another image: spec and image asked about, the pair's decisions cached; the check.
+		{pod("a", "two", "web:2", "robot"), want("a", "two", "web:2", "robot"), 3},
+		// Another namespace: the pair asked about again; the check.
+		{pod("b", "three", "web:1", "robot"), want("b", "three", "web:1", "robot"), 3},
+		// Another service account: spec and the pair asked about; the check.
+		{pod("a", "four", "web:1", "other"), want("a", "four", "web:1", "other"), 4},
+	})
 }
