@@ -1,8 +1,11 @@
 package yamledit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -147,6 +150,76 @@ func BenchmarkAppend200(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		}
+	})
+}
+
+// FuzzAppend compares Append with Set of each item in turn on arbitrary YAML, at any path of
+// it: they fail together, or give the same bytes.
+func FuzzAppend(f *testing.F) {
+	for i, s := range fuzzSeeds {
+		for k := range uint8(12) {
+			f.Add(s, uint16(i*7+int(k)), k, "v", uint8(2))
+		}
+		f.Add(s, uint16(i), uint8(7), "a\nb", uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, src string, sel uint16, kind uint8, val string, n uint8) {
+		one, err := Parse([]byte(src))
+		if err != nil || one.NumDocs() == 0 {
+			return
+		}
+		doc := int(sel) % one.NumDocs()
+		paths := allPaths(one.Doc(doc))
+		p := paths[int(sel/7)%len(paths)]
+		if sel%5 == 0 {
+			p = p.with(Key("new"))
+		}
+		val = strings.ToValidUTF8(val, "?")
+		var items []*yaml.Node
+		for i := range int(n%4) + 1 {
+			it := fuzzValue(kind+uint8(i), val+strconv.Itoa(i))
+			if it == nil {
+				return
+			}
+			items = append(items, it)
+		}
+		var oneErr error
+		for _, it := range items {
+			cur, ok := one.Get(doc, p)
+			switch {
+			case !ok || isNull(cur):
+				oneErr = one.Set(doc, p, &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{it}})
+			case cur.Kind != yaml.SequenceNode:
+				oneErr = errors.New("not a sequence")
+			default:
+				oneErr = one.Set(doc, p.with(Index(len(cur.Content))), it)
+			}
+			if oneErr != nil {
+				break
+			}
+		}
+		all, err := Parse([]byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		allErr := all.Append(doc, p, items)
+		if allErr != nil {
+			if !bytes.Equal(all.Bytes(), []byte(src)) {
+				t.Fatalf("failed Append changed the file: %v", allErr)
+			}
+			if oneErr == nil && !tolerated(src) {
+				t.Fatalf("Append(%d, %s) failed: %v; one at a time gave:\n%s", doc, p, allErr, show(string(one.Bytes())))
+			}
+			return
+		}
+		if oneErr != nil {
+			if !tolerated(src) {
+				t.Fatalf("Append(%d, %s) succeeded, one at a time failed: %v; Append gave:\n%s", doc, p, oneErr, show(string(all.Bytes())))
+			}
+			return
+		}
+		if got, want := string(all.Bytes()), string(one.Bytes()); got != want {
+			t.Fatalf("Append(%d, %s) on %q:\n%s\none at a time:\n%s", doc, p, src, show(got), show(want))
 		}
 	})
 }
