@@ -276,6 +276,8 @@ func CreateEach(ins []CreateInput) ([][]Candidate, error) {
 	}
 	out := make([][]Candidate, len(ins))
 	for i, in := range ins {
+		// The indentation the kustomization had before any entry: a resources: entry, a
+		// string, never changes the one yamledit finds in it.
 		content, err := newContent(in, indent)
 		if err != nil {
 			return nil, err
