@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
@@ -93,28 +95,64 @@ func OnlyBuiltinDefaulting(ctx context.Context, dyn dynamic.Interface, mapper me
 // siblingCopies are fields whose default is another field of the same object: a Service port's
 // targetPort is its port, a container's requests its limits, a host port its container port, a
 // pod's serviceAccount and serviceAccountName each other. Whether their value is the default
-// depends on that other field, so a decision about it holds for the object it was made for only.
-var siblingCopies = []string{"ports[].targetPort", "resources.requests", "ports[].hostPort", "spec.serviceAccount", "spec.serviceAccountName"}
+// depends on that other field, so a decision about one holds only where that field is the
+// same. When it is beside the field (a port's port, the limits beside the requests), that is
+// every object of the namespace (a LimitRange defaults a pod's requests too) whose map holding
+// the field is the same but for it, or, when only some keys of that map are the source, the
+// same in those; otherwise (a host port follows the pod's hostNetwork too) the object the
+// decision was made for.
+var siblingCopies = []struct {
+	field  string
+	beside bool
+	// only, when set, are the keys of the holding map that the default is copied from.
+	only []string
+}{
+	{field: "ports[].targetPort", beside: true}, {field: "resources.requests", beside: true},
+	{field: "ports[].hostPort"},
+	{field: "spec.serviceAccount", beside: true, only: []string{"serviceAccountName"}},
+	{field: "spec.serviceAccountName", beside: true, only: []string{"serviceAccount"}},
+}
 
-// copiesSibling tells whether the field at p has a default copied from a sibling, in any kind:
-// a workload's pod template defaults as a pod does.
-func copiesSibling(p path) bool {
-	var b strings.Builder
-	for _, s := range p {
+// siblingScope tells whether the field at p of an object has a default copied from a sibling,
+// in any kind (a workload's pod template defaults as a pod does), and if so what a decision
+// about it is keyed by beside its value: the namespace and the map holding the field without
+// it, or the object's namespace and name.
+func siblingScope(obj *unstructured.Unstructured, p path) (string, bool) {
+	segs := make([]string, len(p))
+	for i, s := range p {
+		segs[i] = s.key
 		if s.index >= 0 {
-			b.WriteString("[]")
-			continue
+			segs[i] = "[]"
 		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(s.key)
 	}
-	n := b.String()
 	for _, f := range siblingCopies {
-		if n == f || strings.HasSuffix(n, "."+f) || strings.Contains(n, "."+f+".") || strings.HasPrefix(n, f+".") {
-			return true
+		pat := strings.Split(strings.ReplaceAll(f.field, "[]", ".[]"), ".")
+		for i := 0; i+len(pat) <= len(segs); i++ {
+			if !slices.Equal(segs[i:i+len(pat)], pat) {
+				continue
+			}
+			if !f.beside {
+				return obj.GetNamespace() + "/" + obj.GetName(), true
+			}
+			last := i + len(pat) - 1
+			holder, _ := get(obj.Object, p[:last])
+			m, ok := holder.(map[string]any)
+			if !ok {
+				return obj.GetNamespace() + "/" + obj.GetName(), true
+			}
+			if f.only != nil {
+				kept := map[string]any{}
+				for _, k := range f.only {
+					if v, ok := m[k]; ok {
+						kept[k] = v
+					}
+				}
+				return obj.GetNamespace() + "|" + jsonString(kept), true
+			}
+			m = runtime.DeepCopyJSONValue(m).(map[string]any)
+			remove(m, p[last:])
+			return obj.GetNamespace() + "|" + jsonString(m), true
 		}
 	}
-	return false
+	return "", false
 }

@@ -2,10 +2,12 @@ package capture
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
@@ -265,4 +267,103 @@ func TestSiblingDefaultsDecidedPerObject(t *testing.T) {
 			}
 		}
 	}
+}
+
+// requestsServer defaults a container's requests to its limits, as Kubernetes does for a pod.
+type requestsServer struct{}
+
+func (requestsServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out := u.DeepCopy()
+	containers, _, _ := unstructured.NestedSlice(out.Object, "spec", "containers")
+	for _, c := range containers {
+		r, _ := c.(map[string]any)["resources"].(map[string]any)
+		if r == nil || r["limits"] == nil {
+			continue
+		}
+		if _, ok := r["requests"]; !ok {
+			r["requests"] = runtime.DeepCopyJSONValue(r["limits"])
+		}
+	}
+	_ = unstructured.SetNestedSlice(out.Object, containers, "spec", "containers")
+	return out, nil
+}
+
+// A decision about a default copied from a sibling beside it (a container's requests, from its
+// limits) stands for the objects of the namespace whose map holding it is the same but for it,
+// and for no other: the same requests under other limits, or in another namespace, are asked
+// about again, and the manifests are those each object gets alone.
+func TestSiblingDefaultsSharedWhereTheSiblingIsTheSame(t *testing.T) {
+	pod := func(ns, name, image, resources string) string {
+		return fmt.Sprintf("{kind: Pod, metadata: {name: %s, namespace: %s}, spec: {containers: [{name: app, image: %s, resources: %s}]}}", name, ns, image, resources)
+	}
+	asLimits := "{limits: {cpu: 100m}, requests: {cpu: 100m}}"
+	noLimits := "{requests: {cpu: 100m}}"
+	d := NewDefaults(requestsServer{})
+	assertPrunes(t, d, []pruneCase{
+		// Walked: spec, containers, name, image, resources, limits, limits.cpu, requests
+		// (dropped); every decision asked, so no check.
+		{pod("a", "one", "web:1", asLimits), pod("a", "one", "web:1", "{limits: {cpu: 100m}}"), 8},
+		// Another image: spec, containers and image asked about, the requests' decision
+		// cached (the same limits beside them); then the check.
+		{pod("a", "two", "web:2", asLimits), pod("a", "two", "web:2", "{limits: {cpu: 100m}}"), 4},
+		// The same requests without limits: spec, containers, resources, requests and
+		// requests.cpu asked about, and kept; nothing dropped, no check.
+		{pod("a", "three", "web:1", noLimits), pod("a", "three", "web:1", noLimits), 5},
+		// Another namespace: requests asked about again.
+		{pod("b", "four", "web:1", asLimits), pod("b", "four", "web:1", "{limits: {cpu: 100m}}"), 2},
+	})
+	for _, in := range []string{pod("a", "one", "web:1", asLimits), pod("a", "three", "web:1", noLimits)} {
+		alone, err := NewDefaults(requestsServer{}).Prune(context.Background(), obj(t, in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		together, err := d.Prune(context.Background(), obj(t, in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(alone.Object, together.Object) {
+			t.Errorf("%s: alone %v, with the cache %v", in, alone.Object, together.Object)
+		}
+	}
+}
+
+// serviceAccountServer fills a pod spec's serviceAccount and serviceAccountName from each other,
+// as Kubernetes' conversion of a pod spec does.
+type serviceAccountServer struct{}
+
+func (serviceAccountServer) DryRunCreate(_ context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out := u.DeepCopy()
+	spec, _ := out.Object["spec"].(map[string]any)
+	if spec == nil {
+		return out, nil
+	}
+	if _, ok := spec["serviceAccount"]; !ok && spec["serviceAccountName"] != nil {
+		spec["serviceAccount"] = spec["serviceAccountName"]
+	}
+	if _, ok := spec["serviceAccountName"]; !ok && spec["serviceAccount"] != nil {
+		spec["serviceAccountName"] = spec["serviceAccount"]
+	}
+	return out, nil
+}
+
+// A pod's serviceAccount follows its serviceAccountName only: a decision about it stands for the
+// objects of the namespace with the same pair, whatever else their spec holds.
+func TestServiceAccountDefaultsSharedWhereThePairIsTheSame(t *testing.T) {
+	pod := func(ns, name, image, sa string) string {
+		return fmt.Sprintf("{kind: Pod, metadata: {name: %s, namespace: %s}, spec: {image: %s, serviceAccount: %s, serviceAccountName: %s}}", name, ns, image, sa, sa)
+	}
+	want := func(ns, name, image, sa string) string {
+		return fmt.Sprintf("{kind: Pod, metadata: {name: %s, namespace: %s}, spec: {image: %s, serviceAccountName: %s}}", name, ns, image, sa)
+	}
+	assertPrunes(t, NewDefaults(serviceAccountServer{}), []pruneCase{
+		// Walked: spec, image, serviceAccount (dropped), serviceAccountName; every decision
+		// asked, so no check.
+		{pod("a", "one", "web:1", "robot"), want("a", "one", "web:1", "robot"), 4},
+		// Another image: spec and image asked about, the pair's decisions cached; the check.
+		{pod("a", "two", "web:2", "robot"), want("a", "two", "web:2", "robot"), 3},
+		// Another namespace: the pair asked about again; the check.
+		{pod("b", "three", "web:1", "robot"), want("b", "three", "web:1", "robot"), 3},
+		// Another service account: spec and the pair asked about; the check.
+		{pod("a", "four", "web:1", "other"), want("a", "four", "web:1", "other"), 4},
+	})
 }

@@ -199,10 +199,10 @@ func (d *Defaults) decide(ctx context.Context, kind string, work *unstructured.U
 	// value is the default depends on the value.
 	required := kind + "|" + p.String()
 	key := required + "|" + jsonString(val)
-	if copiesSibling(p) {
-		// Decided for this object alone: with objects decided at once, which object answered
-		// first would otherwise decide the others' manifests.
-		key += "|" + work.GetNamespace() + "/" + work.GetName()
+	if scope, ok := siblingScope(work, p); ok {
+		// Decided where its sibling is the same only: with objects decided at once, which
+		// object answered first would otherwise decide the others' manifests.
+		key += "|" + scope
 	}
 	d.mu.Lock()
 	for useCache {

@@ -465,7 +465,11 @@ func (e *Engine) Plan(changes []ObjectChange) (*Plan, error) {
 func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 	plan := &Plan{Files: map[string][]byte{}, Original: map[string][]byte{}}
 	expect := map[string]map[render.ObjectID]map[string]any{}
-	for _, ch := range changes {
+	var created [][]placement.Candidate
+	if optimistic {
+		created = e.createEach(changes)
+	}
+	for i, ch := range changes {
 		id := ch.id()
 		var fields []placement.FieldChange
 		apiVersion := ""
@@ -496,6 +500,8 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 			switch {
 			case ch.Files != nil:
 				return []placement.Candidate{{Layer: ch.Layer, Files: ch.Files}}, nil
+			case ch.Object == nil && created != nil:
+				return created[i], nil
 			case ch.Object == nil:
 				return placement.CreateCandidates(placement.CreateInput{Root: e.root, Target: e.dir(ch.Target), Object: ch.Desired, FileName: ch.FileName, Content: ch.Content, Files: files})
 			case ch.Content != nil:
@@ -592,6 +598,25 @@ func (e *Engine) plan(changes []ObjectChange, optimistic bool) (*Plan, error) {
 		}
 	}
 	return plan, nil
+}
+
+// createEach places changes that all create objects in one target (a bulk capture) at once,
+// as placing them in turn would: nil when they are not all such, or when placement.CreateEach
+// refuses them, and then they are placed in turn.
+func (e *Engine) createEach(changes []ObjectChange) [][]placement.Candidate {
+	ins := make([]placement.CreateInput, len(changes))
+	for i, ch := range changes {
+		if ch.Object != nil || ch.Files != nil || ch.Target != changes[0].Target {
+			return nil
+		}
+		ins[i] = placement.CreateInput{Root: e.root, Target: e.dir(ch.Target), Object: ch.Desired, FileName: ch.FileName, Content: ch.Content}
+	}
+	ins[0].Files = e.placementView(map[string][]byte{})
+	cands, err := placement.CreateEach(ins)
+	if err != nil {
+		return nil
+	}
+	return cands
 }
 
 // sharedWith tells whether a file (or, for a link, the file it leads to) is read by a target

@@ -2,16 +2,20 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"filippo.io/age"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/internal/testcluster"
@@ -40,9 +44,13 @@ var captureBenchKinds = []struct {
 // written to a pipe. That is the least a person does to dump a namespace: reading the same
 // objects, without cleaning, encrypting or committing them. Both read discovery from the same
 // warm cache. capture-per-kubectl-get-x is their ratio; *-cpu-ms are the processes' CPU time
-// (user and system), which a machine shared with other work inflates less than wall time.
+// (user and system), which a machine shared with other work inflates less than wall time, and
+// *-server-cpu-ms the test control plane's (its API server and etcd, on the same cores) while
+// each ran.
 //
 // It needs the control plane: it skips unless $KUBECTL_GITOPS_E2E is set (make bench).
+// KUBECTL_GITOPS_BENCH_CAPTURE_PROFILE=FILE also runs one capture in this process, after the
+// timed ones, and writes its CPU profile to FILE (go tool pprof -top -cum plugin.test FILE).
 func BenchmarkCaptureNamespace200(b *testing.B) {
 	if os.Getenv(testcluster.E2EEnv) == "" {
 		b.Skipf("needs the test control plane: set %s=1 (make bench)", testcluster.E2EEnv)
@@ -73,24 +81,91 @@ func BenchmarkCaptureNamespace200(b *testing.B) {
 	typeList := strings.Join(strings.Fields(string(types)), ",")
 
 	var capture, get samples
+	var captureServer, getServer []float64
 	for b.Loop() {
 		var listed bytes.Buffer
+		before := controlPlaneCPU()
 		get.add(runTo(b, &listed, time.Minute, "", kubectl, kc, "get", typeList, "-n", ns, "-o", "yaml"))
+		getServer = append(getServer, controlPlaneCPU()-before)
 		expectListed(b, listed.Bytes(), want)
 
 		repo := captureBenchRepo(b, id.Recipient().String())
+		before = controlPlaneCPU()
 		capture.add(runTo(b, nil, 5*time.Minute, repo, pluginBin, kc, "capture", "--all", "-n", ns,
 			"--repo", repo, "--path", "captured", "--secrets", "sops"))
+		captureServer = append(captureServer, controlPlaneCPU()-before)
 		expectCaptured(b, repo, ns, len(want))
+	}
+	if f := os.Getenv("KUBECTL_GITOPS_BENCH_CAPTURE_PROFILE"); f != "" {
+		captureProfile(b, f, kc, ns, captureBenchRepo(b, id.Recipient().String()), len(want))
 	}
 	b.ReportMetric(capture.median(), "capture-ms")
 	b.ReportMetric(get.median(), "kubectl-get-ms")
 	b.ReportMetric(capture.median()/get.median(), "capture-per-kubectl-get-x")
 	b.ReportMetric(capture.cpuMedian(), "capture-cpu-ms")
 	b.ReportMetric(get.cpuMedian(), "kubectl-get-cpu-ms")
+	b.ReportMetric(median(captureServer), "capture-server-cpu-ms")
+	b.ReportMetric(median(getServer), "kubectl-get-server-cpu-ms")
 	b.ReportMetric(float64(len(want)), "objects")
-	b.Logf("%d objects: capture --all %s ms (CPU %.0f ms), kubectl get -o yaml %s ms (CPU %.0f ms); capture = %.1fx kubectl get",
-		len(want), capture.String(), capture.cpuMedian(), get.String(), get.cpuMedian(), capture.median()/get.median())
+	b.Logf("%d objects: capture --all %s ms (CPU %.0f ms, server %.0f ms), kubectl get -o yaml %s ms (CPU %.0f ms, server %.0f ms); capture = %.1fx kubectl get",
+		len(want), capture.String(), capture.cpuMedian(), median(captureServer), get.String(), get.cpuMedian(), median(getServer), capture.median()/get.median())
+}
+
+// captureProfile runs one capture of namespace ns into repo in this process, under a CPU
+// profile written to file.
+func captureProfile(b *testing.B, file, kc, ns, repo string, objects int) {
+	b.Helper()
+	out, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		b.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	root := NewRootCmd(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr})
+	root.SetArgs([]string{kc, "capture", "--all", "-n", ns, "--repo", repo, "--path", "captured", "--secrets", "sops"})
+	err = root.ExecuteContext(context.Background())
+	pprof.StopCPUProfile()
+	if cerr := out.Close(); cerr != nil {
+		b.Error(cerr)
+	}
+	if err != nil {
+		b.Fatalf("capture: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	expectCaptured(b, repo, ns, objects)
+}
+
+// controlPlaneCPU is the CPU time, in milliseconds, of this process' running children: the
+// test control plane's servers (a command run by runTo has been waited for, and is not one).
+// Zero where /proc does not tell.
+func controlPlaneCPU() float64 {
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	ticks := 0.0
+	for _, t := range tasks {
+		children, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, pid := range strings.Fields(string(children)) {
+			stat, err := os.ReadFile("/proc/" + pid + "/stat")
+			i := bytes.LastIndexByte(stat, ')')
+			if err != nil || i < 0 {
+				continue
+			}
+			// After the command's name: state is field 3, utime 14 and stime 15.
+			f := strings.Fields(string(stat[i+1:]))
+			if len(f) < 13 {
+				continue
+			}
+			for _, v := range f[11:13] {
+				n, _ := strconv.ParseFloat(v, 64)
+				ticks += n
+			}
+		}
+	}
+	// Linux reports them in clock ticks of 1/100 s (USER_HZ).
+	return ticks * 10
 }
 
 // captureBenchObjects is the namespace's manifest and the Kind/name of each of its objects.

@@ -62,6 +62,61 @@ func (f *File) Set(doc int, p Path, value *yaml.Node, opts ...Option) (err error
 	return nil
 }
 
+// Append adds items at the end of the sequence at p in document doc in one edit: the bytes
+// of Set of each item at the index after the last, in turn, for one parse of the file instead
+// of one per item. A missing or null value at p becomes the sequence of the items; any other
+// value that is not a sequence is an error. On any error the File is unchanged.
+func (f *File) Append(doc int, p Path, items []*yaml.Node, opts ...Option) (err error) {
+	defer catch(&err)
+	if err := f.checkDoc(doc); err != nil {
+		return err
+	}
+	seq := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, it := range items {
+		if it == nil {
+			return errors.New("append " + p.String() + ": nil item")
+		}
+		if it.Kind == yaml.DocumentNode && len(it.Content) == 1 {
+			it = it.Content[0]
+		}
+		seq.Content = append(seq.Content, it)
+	}
+	if len(seq.Content) == 0 {
+		return nil
+	}
+	if err := checkNewTree(seq, 0); err != nil {
+		return fmt.Errorf("append %s: %w", p, err)
+	}
+	cur, ok := f.Get(doc, p)
+	if !ok || isNull(cur) {
+		return f.Set(doc, p, seq, opts...)
+	}
+	if cur.Kind != yaml.SequenceNode {
+		return fmt.Errorf("append %s: %s, not a sequence", p, kindName(cur))
+	}
+	n := len(cur.Content)
+	g := *f
+	s, err := g.walk(doc, p, hasAllow(opts))
+	if err != nil {
+		return fmt.Errorf("append %s: %w", p, err)
+	}
+	g.appendItem(s, seq.Content...)
+	model := func(root *yaml.Node) (*yaml.Node, error) {
+		for i, it := range seq.Content {
+			var err error
+			if root, err = setNode(root, p.with(Index(n+i)), it); err != nil {
+				return nil, err
+			}
+		}
+		return root, nil
+	}
+	if err := f.verify(&g, doc, model); err != nil {
+		return fmt.Errorf("append %s: %w", p, err)
+	}
+	*f = g
+	return nil
+}
+
 // Delete removes the key or sequence item at p in document doc, with the
 // lines of its value and the comments on them; the comments around it and
 // blank lines stay. Removing the last key of a block mapping leaves `{}`
@@ -871,10 +926,10 @@ func (f *File) blankSeparated(m *yaml.Node) bool {
 	return 2*blank >= n-1
 }
 
-// appendItem appends item to the sequence held by slot ss.
-func (f *File) appendItem(ss slot, item *yaml.Node) {
+// appendItem appends items to the sequence held by slot ss.
+func (f *File) appendItem(ss slot, items ...*yaml.Node) {
 	s := f.node(ss)
-	seq := &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{item}}
+	seq := &yaml.Node{Kind: yaml.SequenceNode, Content: items}
 	if len(s.Content) == 0 {
 		f.addToEmpty(ss, seq)
 		return
