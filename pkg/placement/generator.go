@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/konfig"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/yamledit"
 )
 
@@ -167,7 +168,7 @@ func (in Input) generatorEntries(kust, name string) ([]generatorEntry, error) {
 		}
 		for _, key := range []string{"resources", "components"} {
 			for _, r := range scalars(f.Doc(0), key) {
-				if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
+				if reach.IsRemote(r) {
 					continue
 				}
 				sub := path.Clean(path.Join(dir, r))
