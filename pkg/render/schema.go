@@ -14,11 +14,40 @@ import (
 // resources the patches apply to. A render without patches never needs it.
 var warmSchema = sync.OnceFunc(func() { go openapi.Schema() })
 
+// patchesNeedSchema reports whether a render of the files a cached render read, inputs (with
+// their contents as they are now but for those in changed), merges patches by the built-in
+// schema: a kustomization among them may hold patches, and none chooses its own schema. When a
+// kustomization changed since, the render's own reading decides (see warmSchema).
+func patchesNeedSchema(inputs []inputStamp, changed map[string][]byte) bool {
+	patches := false
+	for _, in := range inputs {
+		if !isKustomizationFile(in.Path) {
+			continue
+		}
+		if _, ok := changed[in.Path]; ok || choosesSchema(in.Content) {
+			return false
+		}
+		patches = patches || mayPatch(in.Content)
+	}
+	return patches
+}
+
 // isKustomizationFile reports whether path is named as a kustomization is.
 func isKustomizationFile(path string) bool {
 	base := filepath.Base(path)
 	for _, n := range konfig.RecognizedKustomizationFileNames() {
 		if base == n {
+			return true
+		}
+	}
+	return false
+}
+
+// choosesSchema reports whether a kustomization's text may set its own OpenAPI schema (a
+// top-level openapi: key).
+func choosesSchema(src []byte) bool {
+	for line := range bytes.Lines(src) {
+		if bytes.HasPrefix(line, []byte("openapi:")) {
 			return true
 		}
 	}

@@ -22,3 +22,31 @@ func TestMayPatch(t *testing.T) {
 		}
 	}
 }
+
+func TestPatchesNeedSchema(t *testing.T) {
+	patched := []byte("resources:\n  - ../base\npatches:\n  - path: replicas.yaml\n")
+	plain := []byte("resources:\n  - deployment.yaml\n")
+	own := []byte("openapi:\n  path: schema.json\nresources:\n  - crd.yaml\n")
+	for _, c := range []struct {
+		name    string
+		inputs  []inputStamp
+		changed map[string][]byte
+		want    bool
+	}{
+		{"patches in an overlay", []inputStamp{{Path: "base/kustomization.yaml", Content: plain},
+			{Path: "overlays/prod/kustomization.yaml", Content: patched}, {Path: "overlays/prod/replicas.yaml", Content: patched}}, nil, true},
+		{"no patches", []inputStamp{{Path: "base/kustomization.yaml", Content: plain}}, nil, false},
+		{"patches only in a file that is not a kustomization", []inputStamp{{Path: "base/kustomization.yaml", Content: plain},
+			{Path: "base/patches.yaml", Content: patched}}, nil, false},
+		{"a kustomization with its own schema", []inputStamp{{Path: "a/kustomization.yaml", Content: patched},
+			{Path: "b/Kustomization", Content: own}}, nil, false},
+		{"a kustomization changed since", []inputStamp{{Path: "a/kustomization.yml", Content: patched},
+			{Path: "b/kustomization.yaml", Content: plain}}, map[string][]byte{"b/kustomization.yaml": plain}, false},
+		{"another file changed since", []inputStamp{{Path: "a/kustomization.yml", Content: patched},
+			{Path: "a/deployment.yaml", Content: plain}}, map[string][]byte{"a/deployment.yaml": plain}, true},
+	} {
+		if got := patchesNeedSchema(c.inputs, c.changed); got != c.want {
+			t.Errorf("%s: patchesNeedSchema = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
