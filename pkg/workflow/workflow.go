@@ -176,6 +176,7 @@ func run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
+	repo.WarmCommit(ctx)
 	if req.PlanAt != "" {
 		res, err = planAt(ctx, req, req.PlanAt)
 	} else {
