@@ -16,15 +16,17 @@ var warmSchema = sync.OnceFunc(func() { go openapi.Schema() })
 
 // patchesNeedSchema reports whether a render of the files a cached render read, inputs (with
 // their contents as they are now but for those in changed), merges patches by the built-in
-// schema: a kustomization among them may hold patches, and none chooses its own schema. When a
-// kustomization changed since, the render's own reading decides (see warmSchema).
+// schema: a kustomization among them may hold patches, and none may choose its own schema
+// (kyaml adds a schema set later to the one parsed, so parsing the built-in one early must be
+// harmless). When a kustomization changed since, the render's own reading decides (see
+// warmSchema).
 func patchesNeedSchema(inputs []inputStamp, changed map[string][]byte) bool {
 	patches := false
 	for _, in := range inputs {
 		if !isKustomizationFile(in.Path) {
 			continue
 		}
-		if _, ok := changed[in.Path]; ok || choosesSchema(in.Content) {
+		if _, ok := changed[in.Path]; ok || mayChooseSchema(in.Content) {
 			return false
 		}
 		patches = patches || mayPatch(in.Content)
@@ -43,16 +45,9 @@ func isKustomizationFile(path string) bool {
 	return false
 }
 
-// choosesSchema reports whether a kustomization's text may set its own OpenAPI schema (a
-// top-level openapi: key).
-func choosesSchema(src []byte) bool {
-	for line := range bytes.Lines(src) {
-		if bytes.HasPrefix(line, []byte("openapi:")) {
-			return true
-		}
-	}
-	return false
-}
+// mayChooseSchema reports whether a kustomization's text may set its own OpenAPI schema: it
+// mentions openapi anywhere (a top-level openapi: key, or one in flow or JSON style).
+func mayChooseSchema(src []byte) bool { return bytes.Contains(src, []byte("openapi")) }
 
 // mayPatch reports whether a kustomization's text may hold patches: a top-level patches or
 // patchesStrategicMerge key with something other than an empty list. A kustomization choosing its

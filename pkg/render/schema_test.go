@@ -40,6 +40,8 @@ func TestPatchesNeedSchema(t *testing.T) {
 			{Path: "base/patches.yaml", Content: patched}}, nil, false},
 		{"a kustomization with its own schema", []inputStamp{{Path: "a/kustomization.yaml", Content: patched},
 			{Path: "b/Kustomization", Content: own}}, nil, false},
+		{"a kustomization with its own schema in JSON", []inputStamp{{Path: "a/kustomization.yaml", Content: patched},
+			{Path: "b/kustomization.yaml", Content: []byte(`{"resources": ["crd.yaml"], "openapi": {"path": "schema.json"}}`)}}, nil, false},
 		{"a kustomization changed since", []inputStamp{{Path: "a/kustomization.yml", Content: patched},
 			{Path: "b/kustomization.yaml", Content: plain}}, map[string][]byte{"b/kustomization.yaml": plain}, false},
 		{"another file changed since", []inputStamp{{Path: "a/kustomization.yml", Content: patched},
