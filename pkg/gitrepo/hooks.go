@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // HookError is a hook of the repository that refused the commit; nothing was written.
@@ -38,6 +39,21 @@ type commitConfig struct {
 }
 
 func (r *Repo) commitConfig(ctx context.Context) (commitConfig, error) {
+	if r.warmConfig != nil {
+		return r.warmConfig()
+	}
+	return r.readCommitConfig(ctx)
+}
+
+// WarmCommit starts reading the configuration a commit needs (one run of git config) on
+// another core, for a command that plans before it commits: the commits made through r then
+// use what it read instead of running git on the way to the commit. ctx bounds the read.
+func (r *Repo) WarmCommit(ctx context.Context) {
+	r.warmConfig = sync.OnceValues(func() (commitConfig, error) { return r.readCommitConfig(ctx) })
+	go func() { _, _ = r.warmConfig() }()
+}
+
+func (r *Repo) readCommitConfig(ctx context.Context) (commitConfig, error) {
 	c := commitConfig{hooksDir: filepath.Join(r.commonDir, "hooks")}
 	out, err := runGit(ctx, r.root, nil, nil, "config", "-z", "--get-regexp", `^(commit\.gpgsign|core\.hookspath)$`)
 	var exit *exec.ExitError

@@ -189,6 +189,25 @@ func TestHooksPath(t *testing.T) {
 	}
 }
 
+// TestWarmCommit: commits made through a repository whose configuration was read ahead
+// (core.hooksPath here) run the hooks it names.
+func TestWarmCommit(t *testing.T) {
+	tr := newTestRepo(t, baseFiles())
+	hook(t, filepath.Join(tr.dir, ".git", "hooks"), "pre-commit", "echo 'not this one'; exit 1\n")
+	hook(t, filepath.Join(tr.dir, ".githooks"), "pre-commit", "echo 'from .githooks'; exit 1\n")
+	tr.git("config", "core.hooksPath", ".githooks")
+	r := tr.open()
+	r.WarmCommit(context.Background())
+	for range 2 {
+		_, err := r.Commit(context.Background(), CommitRequest{Message: "m", Changes: scaleChange})
+		var he *HookError
+		if !errors.As(err, &he) || strings.TrimSpace(he.Output) != "from .githooks" {
+			t.Fatalf("err = %v, want the refusal of .githooks/pre-commit", err)
+		}
+	}
+	tr.noLeftovers()
+}
+
 // TestHookSeesTheCommittedTree: the hooks see an index that holds HEAD and exactly the
 // commit's changes, not the user's staged work, and the working tree holds the new files, as
 // under git commit --only.

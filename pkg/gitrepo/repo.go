@@ -30,6 +30,8 @@ type Repo struct {
 	root      string // the working tree
 	gitDir    string // HEAD, index and per-worktree refs (.git, or .git/worktrees/NAME)
 	commonDir string // objects, branches, config (the same as gitDir except in linked worktrees)
+	// warmConfig is the configuration WarmCommit started reading; nil: a commit reads it.
+	warmConfig func() (commitConfig, error)
 }
 
 // CacheDir is where kubectl-gitops keeps data it can compute again (renders), inside the git

@@ -27,6 +27,11 @@ type Cache struct {
 	// Seen are stats of repository files (by repository-relative path) this command took
 	// already, before Load: Load checks those inputs with them instead of stat'ing again.
 	Seen map[string]fsstat.Stat
+	// Renders says the command renders the target after Load (a change proves itself by
+	// rendering): Load then starts parsing the OpenAPI schema when the kustomizations the
+	// cached render read hold patches (see patchesNeedSchema), on another core, as the render
+	// would on reading them, while the render is still being loaded.
+	Renders bool
 }
 
 // cacheFormat names the entry format; binenc.Format adds the build, whose kustomize renders.
@@ -155,6 +160,9 @@ func (c Cache) Load(root, path, key string) (r *Result, changed map[string][]byt
 			continue
 		}
 		stamps[in.Path] = *cur[i]
+	}
+	if c.Renders && patchesNeedSchema(e.Inputs, changed) {
+		warmSchema()
 	}
 	res := &Result{Path: path, Key: key, Objects: e.Objects, Cacheable: true, stamps: stamps, partial: e.Partial}
 	for _, d := range e.Dirs {

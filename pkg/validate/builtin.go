@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"path"
@@ -8,7 +9,9 @@ import (
 	"sync"
 
 	openapi_v2 "github.com/google/gnostic-models/openapiv2"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,34 +42,126 @@ var relaxed = map[string]bool{
 // quantityDefinition is the definition of resource.Quantity in the document.
 const quantityDefinition = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 
-// builtinDoc is the parsed document: its definitions, and the definition of each kind.
+// builtinDoc is the parsed document: the definition of each kind, and each definition as the
+// document encodes it, converted on first use (see def).
 type builtinDoc struct {
-	defs  spec.Definitions
 	kinds map[schema.GroupVersionKind]string
 	// kindDefs are the definitions of kinds, whose status a write does not set.
 	kindDefs map[string]bool
+	// encoded are the definitions as the document encodes them (an openapi_v2.Schema each).
+	encoded map[string][]byte
+
+	mu   sync.Mutex
+	defs map[string]spec.Schema
 }
 
-// loadBuiltin parses kustomize's built-in document, once, on first use (about a tenth of a
-// second). It reads the document itself rather than through kyaml's global schema, which a
-// kustomization's openapi: field replaces for the rest of the process.
+// def is the definition name, converted as spec.Swagger.FromGnostic converts the document's
+// definitions. Converting all of them took 15 ms of CPU per process, and a change's objects
+// reach a few dozen of about 600.
+func (b *builtinDoc) def(name string) (spec.Schema, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s, ok := b.defs[name]; ok {
+		return s, true
+	}
+	raw, ok := b.encoded[name]
+	if !ok {
+		return spec.Schema{}, false
+	}
+	g := &openapi_v2.Schema{}
+	if err := proto.Unmarshal(raw, g); err != nil {
+		return spec.Schema{}, false
+	}
+	var s spec.Schema
+	if _, err := s.FromGnostic(g); err != nil {
+		return spec.Schema{}, false
+	}
+	b.defs[name] = s
+	return s, true
+}
+
+// gvkExtension is the extension that names the kinds a definition is the schema of.
+const gvkExtension = "x-kubernetes-group-version-kind"
+
+// The field numbers of the messages the document is encoded as, through which readBuiltin
+// reaches the definitions.
+var (
+	documentDefinitions = fieldNumber(&openapi_v2.Document{}, "definitions")
+	definitionsEntries  = fieldNumber(&openapi_v2.Definitions{}, "additional_properties")
+	namedSchemaName     = fieldNumber(&openapi_v2.NamedSchema{}, "name")
+	namedSchemaValue    = fieldNumber(&openapi_v2.NamedSchema{}, "value")
+	schemaExtension     = fieldNumber(&openapi_v2.Schema{}, "vendor_extension")
+)
+
+func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
+	return m.ProtoReflect().Descriptor().Fields().ByName(name).Number()
+}
+
+// loadBuiltin parses kustomize's built-in document, once, on first use. It reads the document
+// itself rather than through kyaml's global schema, which a kustomization's openapi: field
+// replaces for the rest of the process.
 var loadBuiltin = sync.OnceValues(func() (*builtinDoc, error) {
 	asset := kubernetesapi.OpenAPIMustAsset[BuiltinSchemaVersion]
 	if asset == nil {
 		return nil, fmt.Errorf("kustomize carries no OpenAPI document %s", BuiltinSchemaVersion)
 	}
 	name := path.Join("kubernetesapi", strings.ReplaceAll(BuiltinSchemaVersion, ".", "_"), "swagger.pb")
-	var doc openapi_v2.Document
-	if err := proto.Unmarshal(asset(name), &doc); err != nil {
+	b, err := readBuiltin(asset(name))
+	if err != nil {
 		return nil, fmt.Errorf("failed to read the OpenAPI document %s: %w", BuiltinSchemaVersion, err)
 	}
-	var sw spec.Swagger
-	if _, err := sw.FromGnostic(&doc); err != nil {
-		return nil, fmt.Errorf("failed to read the OpenAPI document %s: %w", BuiltinSchemaVersion, err)
+	return b, nil
+})
+
+// readBuiltin indexes the encoded document doc: each definition's bytes by name, and the kinds
+// from the definitions that name them. Only those few are decoded, and of them only the
+// extension: decoding the whole document took 6 ms of CPU, and its paths and most definitions
+// are never read.
+func readBuiltin(doc []byte) (*builtinDoc, error) {
+	b := &builtinDoc{kinds: map[schema.GroupVersionKind]string{}, kindDefs: map[string]bool{},
+		encoded: map[string][]byte{}, defs: map[string]spec.Schema{}}
+	var order []string
+	err := eachField(doc, documentDefinitions, func(defs []byte) error {
+		return eachField(defs, definitionsEntries, func(entry []byte) error {
+			var name string
+			var value []byte
+			if err := eachField(entry, namedSchemaName, func(v []byte) error { name = string(v); return nil }); err != nil {
+				return err
+			}
+			// A message given twice is the two merged, as their encodings concatenated are.
+			if err := eachField(entry, namedSchemaValue, func(v []byte) error { value = append(value, v...); return nil }); err != nil {
+				return err
+			}
+			if _, seen := b.encoded[name]; !seen {
+				order = append(order, name)
+			}
+			b.encoded[name] = value
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
-	b := &builtinDoc{defs: sw.Definitions, kinds: map[schema.GroupVersionKind]string{}, kindDefs: map[string]bool{}}
-	for name, d := range sw.Definitions {
-		gvks, _ := d.Extensions["x-kubernetes-group-version-kind"].([]any)
+	for _, name := range order {
+		raw := b.encoded[name]
+		if !bytes.Contains(raw, []byte(gvkExtension)) {
+			continue
+		}
+		var ext spec.VendorExtensible
+		err := eachField(raw, schemaExtension, func(v []byte) error {
+			e := &openapi_v2.NamedAny{}
+			if err := proto.Unmarshal(v, e); err != nil {
+				return err
+			}
+			if e.GetName() != gvkExtension {
+				return nil
+			}
+			return ext.FromGnostic([]*openapi_v2.NamedAny{e})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("definition %s: %w", name, err)
+		}
+		gvks, _ := ext.Extensions[gvkExtension].([]any)
 		for _, g := range gvks {
 			m, _ := g.(map[string]any)
 			group, _ := m["group"].(string)
@@ -77,7 +172,36 @@ var loadBuiltin = sync.OnceValues(func() (*builtinDoc, error) {
 		}
 	}
 	return b, nil
-})
+}
+
+// eachField calls fn with the bytes of each field numbered num of the encoded message msg, in
+// their order, and checks that msg is well formed.
+func eachField(msg []byte, num protowire.Number, fn func([]byte) error) error {
+	for len(msg) > 0 {
+		n, typ, l := protowire.ConsumeTag(msg)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		msg = msg[l:]
+		if n == num && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(msg)
+			if m < 0 {
+				return protowire.ParseError(m)
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+			msg = msg[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(n, typ, msg)
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		msg = msg[m:]
+	}
+	return nil
+}
 
 // builtinDefinition is the name of gvk's definition in the built-in document; "" when it has
 // none (a custom kind, a kind newer than the document) or the document cannot be read.
@@ -148,7 +272,7 @@ func (w *schemaWalk) value(b *builtinDoc, s spec.Schema, v any, p []any) {
 	name := ""
 	for s.Ref.String() != "" {
 		name = strings.TrimPrefix(s.Ref.String(), "#/definitions/")
-		d, ok := b.defs[name]
+		d, ok := b.def(name)
 		if !ok {
 			return
 		}
@@ -215,10 +339,10 @@ func withMapKeys(def string, path []any) []any {
 	}
 	out := make([]any, len(path))
 	copy(out, path)
-	s, ok := b.defs[def]
+	s, ok := b.def(def)
 	for i, seg := range path {
 		for ok && s.Ref.String() != "" {
-			s, ok = b.defs[strings.TrimPrefix(s.Ref.String(), "#/definitions/")]
+			s, ok = b.def(strings.TrimPrefix(s.Ref.String(), "#/definitions/"))
 		}
 		if !ok {
 			break

@@ -57,7 +57,8 @@ func TestE2ERequiredFieldsAgreeWithTheAPIServer(t *testing.T) {
 		for _, r := range sd.Required {
 			required[r] = true
 		}
-		for _, r := range doc.defs[name].Required {
+		d, _ := doc.def(name)
+		for _, r := range d.Required {
 			switch {
 			case relaxed[name+"."+r] && required[r]:
 				t.Errorf("%s.%s is relaxed but the API server requires it", name, r)
@@ -84,7 +85,8 @@ func checkedDefinitions(doc *builtinDoc) map[string]bool {
 			return
 		}
 		seen[name] = true
-		visit(doc.defs[name], doc.kindDefs[name])
+		d, _ := doc.def(name)
+		visit(d, doc.kindDefs[name])
 	}
 	visit = func(s spec.Schema, kind bool) {
 		visitRef(s)
@@ -103,7 +105,8 @@ func checkedDefinitions(doc *builtinDoc) map[string]bool {
 	for _, name := range doc.kinds {
 		if !seen[name] {
 			seen[name] = true
-			visit(doc.defs[name], true)
+			d, _ := doc.def(name)
+			visit(d, true)
 		}
 	}
 	return seen

@@ -176,6 +176,7 @@ func run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
+	repo.WarmCommit(ctx)
 	if req.PlanAt != "" {
 		res, err = planAt(ctx, req, req.PlanAt)
 	} else {
@@ -243,15 +244,15 @@ func RenderCache(dir string) render.Cache {
 	return render.Cache{Dir: repo.CacheDir()}
 }
 
-// targetCache is RenderCache of t's repository, with the stats discovery took of it while no
-// commit has been made since (another invocation may have committed while this one waited for
-// the lock).
+// targetCache is RenderCache of t's repository for a plan, which renders, with the stats
+// discovery took of it while no commit has been made since (another invocation may have
+// committed while this one waited for the lock).
 func targetCache(t *target.Target, stats *target.FileStats) render.Cache {
 	repo, err := gitrepo.Open(t.RepoDir)
 	if err != nil {
 		return render.Cache{}
 	}
-	c := render.Cache{Dir: repo.CacheDir()}
+	c := render.Cache{Dir: repo.CacheDir(), Renders: true}
 	if stats != nil && !t.Cached && repo.IndexStamp() == stats.Index {
 		c.Seen = stats.Files
 	}
