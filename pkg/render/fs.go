@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -203,7 +204,7 @@ func (o *overlayFS) ReadFile(path string) ([]byte, error) {
 	if err := checkInput(name, b); err != nil {
 		return nil, err
 	}
-	if o.kustomizing && isKustomizationFile(path) && mayPatch(b) {
+	if o.kustomizing && reach.IsFileName(filepath.Base(path)) && mayPatch(b) {
 		warmSchema()
 	}
 	return b, nil

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"sigs.k8s.io/kustomize/api/konfig"
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 )
 
@@ -23,7 +23,7 @@ var warmSchema = sync.OnceFunc(func() { go openapi.Schema() })
 func patchesNeedSchema(inputs []inputStamp, changed map[string][]byte) bool {
 	patches := false
 	for _, in := range inputs {
-		if !isKustomizationFile(in.Path) {
+		if !reach.IsFileName(filepath.Base(in.Path)) {
 			continue
 		}
 		if _, ok := changed[in.Path]; ok || mayChooseSchema(in.Content) {
@@ -32,17 +32,6 @@ func patchesNeedSchema(inputs []inputStamp, changed map[string][]byte) bool {
 		patches = patches || mayPatch(in.Content)
 	}
 	return patches
-}
-
-// isKustomizationFile reports whether path is named as a kustomization is.
-func isKustomizationFile(path string) bool {
-	base := filepath.Base(path)
-	for _, n := range konfig.RecognizedKustomizationFileNames() {
-		if base == n {
-			return true
-		}
-	}
-	return false
 }
 
 // mayChooseSchema reports whether a kustomization's text may set its own OpenAPI schema: it
