@@ -458,3 +458,44 @@ func TestCommitSignoff(t *testing.T) {
 		t.Errorf("signed off twice:\n%s", got)
 	}
 }
+
+// A commit of many new files stores their blobs in one pack (the same objects git would write
+// loose): git reads every file back, fsck finds the repository whole, and files whose content
+// the repository already holds, or that the commit holds twice, are stored once.
+func TestCommitManyFilesAsOnePack(t *testing.T) {
+	tr := newTestRepo(t, baseFiles())
+	packs := func() []string {
+		m, err := filepath.Glob(filepath.Join(tr.dir, ".git", "objects", "pack", "*.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	before := packs()
+	var changes []Change
+	for i := range 2 * packBlobs {
+		changes = append(changes, Change{Path: fmt.Sprintf("captured/cm-%03d.yaml", i), Content: fmt.Appendf(nil, "name: cm-%d\n", i%(packBlobs+5))})
+	}
+	changes = append(changes, Change{Path: "captured/same-as-web.yaml", Content: []byte(baseFiles()["apps/web/service.yaml"])})
+	if _, err := tr.open().Commit(context.Background(), CommitRequest{Message: "capture", Changes: changes, Now: fixedNow}); err != nil {
+		t.Fatal(err)
+	}
+	var added []string
+	for _, p := range packs() {
+		if !slices.Contains(before, p) {
+			added = append(added, p)
+		}
+	}
+	if len(added) != 1 {
+		t.Fatalf("the commit added packs %v, want one", added)
+	}
+	for _, c := range changes {
+		if got := tr.git("show", "HEAD:"+c.Path); got != string(c.Content) {
+			t.Errorf("%s holds %q, want %q", c.Path, got, c.Content)
+		}
+	}
+	tr.git("fsck", "--strict", "--no-dangling")
+	if count := strings.Count(tr.git("verify-pack", "-v", added[0]), " blob "); count != packBlobs+5 {
+		t.Errorf("the pack holds %d blobs, want %d (one per distinct new content)", count, packBlobs+5)
+	}
+}
