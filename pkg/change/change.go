@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/kustomize/api/konfig"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/placement"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
@@ -239,7 +240,7 @@ func (e *Engine) vouch(r *render.Result) {
 }
 
 func hasKustomization(dir string) bool {
-	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
 		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
 			return true
 		}

@@ -88,7 +88,7 @@ func onlyComments(f *yamledit.File) bool {
 // or the closest one above it that lists it.
 func (in Input) unregister(file, key string, files map[string][]byte) error {
 	for dir := path.Dir(file); ; dir = path.Dir(dir) {
-		for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		for _, n := range konfig.RecognizedKustomizationFileNames() {
 			kp := path.Join(dir, n)
 			if !in.exists(kp) {
 				continue

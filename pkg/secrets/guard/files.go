@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 )
 
 // ReadPaths reads the files at paths from disk, descending into directories and skipping .git.
@@ -193,7 +195,7 @@ func (t gitTree) kustomizations(ctx context.Context) ([]File, error) {
 	}
 	var names []string
 	for _, n := range splitZ(out) {
-		if isKustomizationName(path.Base(n)) {
+		if reach.IsFileName(path.Base(n)) {
 			names = append(names, n)
 		}
 	}

@@ -34,6 +34,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
 
@@ -393,19 +394,11 @@ func cleanPath(p string) string {
 
 func isStructuredName(p string) bool {
 	base := path.Base(filepath.ToSlash(p))
-	if isKustomizationName(base) {
+	if reach.IsFileName(base) {
 		return true
 	}
 	switch strings.ToLower(path.Ext(base)) {
 	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
-}
-
-func isKustomizationName(base string) bool {
-	switch base {
-	case "kustomization.yaml", "kustomization.yml", "Kustomization":
 		return true
 	}
 	return false

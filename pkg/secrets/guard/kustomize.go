@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"gopkg.in/yaml.v3"
 )
 
@@ -22,7 +23,7 @@ func isKustomization(obj *yaml.Node, file string) bool {
 			return true
 		}
 	}
-	if len(avs) > 0 || !isKustomizationName(path.Base(cleanPath(file))) {
+	if len(avs) > 0 || !reach.IsFileName(path.Base(cleanPath(file))) {
 		return false
 	}
 	kinds := scalars(obj, "kind")
@@ -393,7 +394,7 @@ func (c *checker) checkRef(file string) string {
 func (c *checker) collectRefs(files []File) {
 	var kusts []File
 	for _, f := range files {
-		if isKustomizationName(path.Base(cleanPath(f.Path))) {
+		if reach.IsFileName(path.Base(cleanPath(f.Path))) {
 			kusts = append(kusts, f)
 		}
 	}
