@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
@@ -268,20 +269,8 @@ func writePack(s *filesystem.Storage, contents [][]byte) ([]plumbing.Hash, error
 	var missing []plumbing.Hash
 	queued := map[plumbing.Hash]bool{}
 	for i, c := range contents {
-		o := mem.NewEncodedObject()
-		o.SetType(plumbing.BlobObject)
-		o.SetSize(int64(len(c)))
-		w, err := o.Writer()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(c); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		if hashes[i], err = mem.SetEncodedObject(o); err != nil {
+		var err error
+		if hashes[i], err = writeBlob(mem, c); err != nil {
 			return nil, err
 		}
 		if !queued[hashes[i]] && s.HasEncodedObject(hashes[i]) != nil {
@@ -354,7 +343,7 @@ func (r *Repo) checkWorktreePath(c Change) error {
 	return nil
 }
 
-func writeBlob(s *filesystem.Storage, content []byte) (plumbing.Hash, error) {
+func writeBlob(s storer.EncodedObjectStorer, content []byte) (plumbing.Hash, error) {
 	o := s.NewEncodedObject()
 	o.SetType(plumbing.BlobObject)
 	o.SetSize(int64(len(content)))
