@@ -186,9 +186,14 @@ func run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	cr := commitRequest(req, res)
-	if err := repo.CheckClean(res.Files); err != nil {
-		res.eng.Remember(false)
-		return nil, err
+	// A commit to the checked-out branch checks the files it writes itself, under the index
+	// lock (gitrepo.Commit's *DirtyError); one to another branch leaves the working tree alone,
+	// so what the plan read there is checked here.
+	if cr.Branch != "" || req.PlanAt != "" {
+		if err := repo.CheckClean(res.Files); err != nil {
+			res.eng.Remember(false)
+			return nil, err
+		}
 	}
 	// The render cache is written on another core while the commit is made: an entry is
 	// checked against the files' contents when loaded, so one that assumed a commit that then
