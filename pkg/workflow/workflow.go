@@ -125,7 +125,6 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 }
 
 func run(ctx context.Context, req Request) (*Result, error) {
-	validate.Warm()
 	// What a killed run left in its private directory (an edit's decrypted buffer) goes now.
 	privtmp.Sweep()
 	if req.ServerDryRun && req.Cluster == nil {
@@ -280,6 +279,10 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The gate validates the changed objects after the plan: the document it validates by is
+	// parsed on another core while the change is planned, not before, where it would compete
+	// with the parse of kustomize's schema that the render waits for.
+	validate.Warm()
 	var objs []*render.Object
 	var changes []change.ObjectChange
 	if req.Changes != nil {
