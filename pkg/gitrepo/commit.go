@@ -145,7 +145,7 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
-	changes, err := r.prepareChanges(s, parentTree, req.Changes, t.checkedOut)
+	changes, objs, err := r.prepareChanges(parentTree, req.Changes, t.checkedOut)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
@@ -157,6 +157,17 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 	}
 	sort.Strings(files)
 	if noop && !t.follow {
+		// Files with uncommitted changes are what differs, as the check under the index lock
+		// would say.
+		if t.checkedOut {
+			state, err := r.status(ctx, files)
+			if err != nil {
+				return plumbing.ZeroHash, nil, err
+			}
+			if err := dirtyError(state); err != nil {
+				return plumbing.ZeroHash, nil, err
+			}
+		}
 		return plumbing.ZeroHash, nil, ErrNoChanges
 	}
 	cfg, err := r.commitConfig(ctx)
@@ -179,7 +190,7 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
-	hash, err := tx.run(ctx, s, req, t, cfg, changes, msg, noop)
+	hash, err := tx.run(ctx, s, req, t, cfg, changes, objs, msg, noop)
 	if err != nil {
 		// As the next command would: finished if the branch moved, else undone.
 		if rerr := tx.settle(); rerr != nil {
@@ -190,36 +201,35 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 	return hash, files, nil
 }
 
-// prepareChanges checks the changes against the parent's tree and the working tree and writes
-// their blobs.
-func (r *Repo) prepareChanges(s *filesystem.Storage, parent *object.Tree, in []Change, checkedOut bool) ([]delta, error) {
+// prepareChanges checks the changes against the parent's tree and the working tree, and makes
+// their blobs in memory.
+func (r *Repo) prepareChanges(parent *object.Tree, in []Change, checkedOut bool) ([]delta, *newObjects, error) {
 	if len(in) == 0 {
-		return nil, errors.New("no changes to commit")
+		return nil, nil, errors.New("no changes to commit")
 	}
 	seen := map[string]bool{}
 	out := make([]delta, 0, len(in))
-	var contents [][]byte // of the changes that write, in out's order
-	var writes []int
+	objs := &newObjects{mem: memory.NewStorage()}
 	for _, c := range in {
 		if err := validPath(c.Path); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if seen[c.Path] {
-			return nil, fmt.Errorf("%s is changed twice", c.Path)
+			return nil, nil, fmt.Errorf("%s is changed twice", c.Path)
 		}
 		seen[c.Path] = true
 		switch c.Mode {
 		case 0, filemode.Regular, filemode.Executable, filemode.Symlink:
 		default:
-			return nil, fmt.Errorf("%s: unsupported file mode %s", c.Path, c.Mode)
+			return nil, nil, fmt.Errorf("%s: unsupported file mode %s", c.Path, c.Mode)
 		}
 		old, err := checkTreePath(parent, c)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if checkedOut {
 			if err := r.checkWorktreePath(c); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		d := delta{path: c.Path}
@@ -231,29 +241,16 @@ func (r *Repo) prepareChanges(s *filesystem.Storage, parent *object.Tree, in []C
 			if d.to.mode == 0 {
 				d.to.mode = cmp.Or(d.from.mode, filemode.Regular)
 			}
-			contents = append(contents, c.Content)
-			writes = append(writes, len(out))
+			h, err := writeBlob(objs.mem, c.Content)
+			if err != nil {
+				return nil, nil, err
+			}
+			d.to.hash = h
+			objs.blobs = append(objs.blobs, h)
 		}
 		out = append(out, d)
 	}
-	if len(contents) >= packBlobs {
-		hashes, err := writePack(s, contents)
-		if err != nil {
-			return nil, fmt.Errorf("failed to store the new files: %w", err)
-		}
-		for i, h := range hashes {
-			out[writes[i]].to.hash = h
-		}
-		return out, nil
-	}
-	for i, c := range contents {
-		h, err := writeBlob(s, c)
-		if err != nil {
-			return nil, fmt.Errorf("failed to store %s: %w", out[writes[i]].path, err)
-		}
-		out[writes[i]].to.hash = h
-	}
-	return out, nil
+	return out, objs, nil
 }
 
 // packBlobs is how many new files a commit writes as one pack instead of as loose objects: a
@@ -261,35 +258,68 @@ func (r *Repo) prepareChanges(s *filesystem.Storage, parent *object.Tree, in []C
 // rename (80 ms of a 200-object capture's CPU).
 const packBlobs = 32
 
-// writePack stores contents as blobs in one pack (go-git's packfile encoder, no deltas), those
-// the repository lacks; it returns their hashes in order.
-func writePack(s *filesystem.Storage, contents [][]byte) ([]plumbing.Hash, error) {
-	mem := memory.NewStorage()
-	hashes := make([]plumbing.Hash, len(contents))
+// newObjects are the blobs and trees a commit makes, kept in memory until the commit goes
+// ahead: a commit refused for the user's uncommitted work leaves no objects behind.
+type newObjects struct {
+	mem   *memory.Storage
+	blobs []plumbing.Hash // the changes' blobs, in order
+}
+
+// store writes the objects the repository lacks into it: the blobs as loose objects, or as one
+// pack when there are packBlobs or more, and the trees as loose objects, as write-tree does.
+func (o *newObjects) store(s *filesystem.Storage) error {
 	var missing []plumbing.Hash
 	queued := map[plumbing.Hash]bool{}
-	for i, c := range contents {
-		var err error
-		if hashes[i], err = writeBlob(mem, c); err != nil {
-			return nil, err
-		}
-		if !queued[hashes[i]] && s.HasEncodedObject(hashes[i]) != nil {
-			queued[hashes[i]] = true
-			missing = append(missing, hashes[i])
+	for _, h := range o.blobs {
+		if !queued[h] && s.HasEncodedObject(h) != nil {
+			queued[h] = true
+			missing = append(missing, h)
 		}
 	}
-	if len(missing) == 0 {
-		return hashes, nil
+	if len(o.blobs) >= packBlobs {
+		if err := writePack(s, o.mem, missing); err != nil {
+			return fmt.Errorf("failed to store the new files: %w", err)
+		}
+		missing = nil
+	}
+	trees, err := o.mem.IterEncodedObjects(plumbing.TreeObject)
+	if err != nil {
+		return err
+	}
+	if err := trees.ForEach(func(t plumbing.EncodedObject) error {
+		if s.HasEncodedObject(t.Hash()) != nil {
+			missing = append(missing, t.Hash())
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, h := range missing {
+		obj, err := o.mem.EncodedObject(plumbing.AnyObject, h)
+		if err == nil {
+			_, err = s.SetEncodedObject(obj)
+		}
+		if err != nil {
+			return fmt.Errorf("failed to store object %s: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// writePack stores the objects hashes of mem in one pack (go-git's packfile encoder, no deltas).
+func writePack(s *filesystem.Storage, mem *memory.Storage, hashes []plumbing.Hash) error {
+	if len(hashes) == 0 {
+		return nil
 	}
 	w, err := s.PackfileWriter()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := packfile.NewEncoder(w, mem, false).Encode(missing, 0); err != nil {
+	if _, err := packfile.NewEncoder(w, mem, false).Encode(hashes, 0); err != nil {
 		_ = w.Close()
-		return nil, err
+		return err
 	}
-	return hashes, w.Close()
+	return w.Close()
 }
 
 // checkTreePath refuses a change that the tree holds as a directory, below a file, or through
@@ -365,7 +395,7 @@ func writeBlob(s storer.EncodedObjectStorer, content []byte) (plumbing.Hash, err
 
 // run is the commit inside the transaction tx; rolling back is the caller's.
 func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest, t target, cfg commitConfig,
-	changes []delta, msg string, noop bool) (plumbing.Hash, error) {
+	changes []delta, objs *newObjects, msg string, noop bool) (plumbing.Hash, error) {
 	r := tx.r
 	oldTree, err := commitTree(s, t.old)
 	if err != nil {
@@ -378,23 +408,42 @@ func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest
 	hooks := &hookRun{r: r, cfg: cfg, dir: r.root, env: []string{"GIT_INDEX_FILE=" + tx.commitIndexPath()},
 		out: req.HookOut, noVer: req.NoVerify}
 	preCommit := t.checkedOut && !noop && hooks.exists("pre-commit")
-	// The commit's index: the parent's tree plus the changes. The hooks see it as the index.
-	tree, err := tx.commitIndex(ctx, t, changes, preCommit)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	// From here until the commit is in place no git command changes the index, as under git
-	// commit.
-	if t.checkedOut {
-		if err := tx.lockIndex(); err != nil {
+	// The commit's tree, the parent's plus the changes, is made here unless a hook reads the
+	// commit's index, which git then makes.
+	commitIndex := hooks.exists("pre-commit") || hooks.exists("prepare-commit-msg") || hooks.exists("commit-msg") ||
+		!t.checkedOut && hooks.exists("post-commit")
+	var tree plumbing.Hash
+	if !commitIndex {
+		if tree, err = buildTree(s, objs.mem, parentTree, changes); err != nil {
 			return plumbing.ZeroHash, err
 		}
+	}
+	made := false
+	makeTree := func() error {
+		made = true
+		if err := objs.store(s); err != nil || !commitIndex {
+			return err
+		}
+		// The hooks see it as the index.
+		var err error
+		tree, err = tx.commitIndex(ctx, t, changes, preCommit)
+		return err
 	}
 	// deltas are what changes between the old commit and the new one in the index and the
 	// working tree: the changes, unless the commit goes on another parent (a push retry).
 	deltas := changes
 	if t.checkedOut && t.old != t.parent {
+		if err := makeTree(); err != nil {
+			return plumbing.ZeroHash, err
+		}
 		if deltas, err = tx.diffTrees(ctx, oldTree, tree); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+	// From here until the commit is in place no git command changes the index, as under git
+	// commit.
+	if t.checkedOut {
+		if err := tx.lockIndex(); err != nil {
 			return plumbing.ZeroHash, err
 		}
 	}
@@ -410,6 +459,11 @@ func (tx *txn) run(ctx context.Context, s *filesystem.Storage, req CommitRequest
 			return plumbing.ZeroHash, err
 		}
 		if err := dirtyError(state); err != nil {
+			return plumbing.ZeroHash, err
+		}
+	}
+	if !made {
+		if err := makeTree(); err != nil {
 			return plumbing.ZeroHash, err
 		}
 	}

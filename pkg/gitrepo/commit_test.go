@@ -272,6 +272,22 @@ func TestCommitEdgeCases(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+	t.Run("no changes to a file with uncommitted changes", func(t *testing.T) {
+		// The commit would change nothing, but the working tree file differs from it: what
+		// stops the change is the user's work, as for any change.
+		tr := newTestRepo(t, baseFiles())
+		tr.write("staged.yaml", "a: 2\n")
+		_, err := tr.open().Commit(ctx, CommitRequest{Message: "m",
+			Changes: []Change{{Path: "staged.yaml", Content: []byte("a: 1\n")}}})
+		var de *DirtyError
+		if !errors.As(err, &de) || !reflect.DeepEqual(de.Paths, []string{"staged.yaml"}) {
+			t.Errorf("err = %v, want DirtyError for staged.yaml", err)
+		}
+		if tr.read("staged.yaml") != "a: 2\n" {
+			t.Error("the working tree file was changed")
+		}
+		tr.noLeftovers()
+	})
 	t.Run("bad paths", func(t *testing.T) {
 		tr := newTestRepo(t, baseFiles())
 		for _, p := range []string{"/abs", "../up", "a//b", ".git/config", "apps/web", "staged.yaml/x", "dir/"} {

@@ -3,12 +3,14 @@
 // # Commits as git makes them
 //
 // Commit makes the commit `git commit --only PATHS` would make of the changed files, with git's
-// own plumbing: the commit's index is a temporary index (GIT_INDEX_FILE) holding the parent's
-// tree plus exactly the changes (read-tree, update-index --index-info), its tree comes from
-// write-tree, `git commit-tree` makes the commit (identity, dates, configuration includes and,
-// with commit.gpgSign, the signature, all as git resolves them) and `git update-ref` moves the
-// branch if it still has the old value, writing the reflogs. go-git reads references and
-// objects and stores the changed files' blobs. The user's other staged and unstaged work is
+// own plumbing: its tree is the parent's plus exactly the changes, made in process as
+// read-tree --reset, update-index --index-info and write-tree make it (or by them, in a
+// temporary index (GIT_INDEX_FILE), when a hook reads the commit's index), `git commit-tree`
+// makes the commit (identity, dates, configuration includes and, with commit.gpgSign, the
+// signature, all as git resolves them) and `git update-ref` moves the branch if it still has
+// the old value, writing the reflogs. go-git reads references and objects and stores the
+// changed files' blobs and the new trees, once the clean check passed: a refused commit leaves
+// no objects. The user's other staged and unstaged work is
 // neither committed nor touched: the user's index gets new entries for the changed paths only,
 // written by `git update-index` on a copy that replaces the index.
 //
@@ -27,10 +29,10 @@
 // before the clean check until the new index is in place, as git commit holds it. The steps, in
 // order, with what a kill after each leaves:
 //
-//  1. The transaction directory .git/kubectl-gitops/commit and its journal (phase "prepare"),
-//     the commit's index: files inside .git only.
+//  1. The transaction directory .git/kubectl-gitops/commit and its journal (phase "prepare").
 //  2. index.lock appears at once with our token in it (a hard link), so a lock left by a kill
-//     is known to be ours.
+//     is known to be ours. After the clean check, the new objects and the commit's index (with
+//     hooks): files inside .git only.
 //  3. The journal lists the working tree files to write, with their state at HEAD (phase
 //     "worktree"); each file is then written beside its destination and renamed into place,
 //     deletions remove the file and the directories it empties. With a pre-commit hook this

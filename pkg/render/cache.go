@@ -30,7 +30,8 @@ type Cache struct {
 	// Renders says the command renders the target after Load (a change proves itself by
 	// rendering): Load then starts parsing the OpenAPI schema when the kustomizations the
 	// cached render read hold patches (see patchesNeedSchema), on another core, as the render
-	// would on reading them, while the render is still being loaded.
+	// would on reading them, while the render is still being loaded; before reading it when
+	// the last render stored needed the schema (schemaMarker).
 	Renders bool
 }
 
@@ -131,6 +132,9 @@ func (c Cache) Load(root, path, key string) (r *Result, changed map[string][]byt
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, nil, false
+	}
+	if c.Renders {
+		c.warmMarkedSchema()
 	}
 	b, written, err := binenc.ReadFile(c.file(root, key))
 	if err != nil {
@@ -263,7 +267,10 @@ func (c Cache) Store(root string, r *Result, edited map[string][]byte) error {
 		}
 		e.Dirs = append(e.Dirs, dirStamp{Path: d, Sum: sum})
 	}
-	return binenc.WriteFile(c.file(root, r.key()), func(out io.Writer) error { return encodeEntry(out, &e) })
+	if err := binenc.WriteFile(c.file(root, r.key()), func(out io.Writer) error { return encodeEntry(out, &e) }); err != nil {
+		return err
+	}
+	return c.markSchema(e.Inputs)
 }
 
 // stampOf stamps the repository file or link p by its stat (taken from seen when there): with

@@ -2,6 +2,9 @@ package render
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -13,6 +16,38 @@ import (
 // calls it on reading a kustomization with patches, so the parse overlaps the reading of the
 // resources the patches apply to. A render without patches never needs it.
 var warmSchema = sync.OnceFunc(func() { go openapi.Schema() })
+
+// schemaMarker, a file among the cache's entries, says the last render stored merged patches
+// by the built-in schema (patchesNeedSchema of all it read): the next Load for a render starts
+// parsing the schema before it reads the entry (warmMarkedSchema), milliseconds earlier than
+// the entry's inputs can tell. Only when the parse starts depends on it.
+const schemaMarker = "render-schema-used"
+
+// warmMarkedSchema starts parsing kyaml's built-in OpenAPI schema on another core when the
+// last render the cache stored needed it. A cache without the marker (a repository whose
+// renders merge no patches) costs one stat.
+func (c Cache) warmMarkedSchema() {
+	if c.Dir == "" {
+		return
+	}
+	if _, err := os.Lstat(filepath.Join(c.Dir, schemaMarker)); err == nil {
+		warmSchema()
+	}
+}
+
+// markSchema leaves the marker in the cache when a render that read inputs needs the schema,
+// and removes it otherwise.
+func (c Cache) markSchema(inputs []inputStamp) error {
+	marker := filepath.Join(c.Dir, schemaMarker)
+	_, err := os.Lstat(marker)
+	switch need := patchesNeedSchema(inputs, nil); {
+	case need && errors.Is(err, fs.ErrNotExist):
+		return os.WriteFile(marker, nil, 0o666)
+	case !need && err == nil:
+		return os.Remove(marker)
+	}
+	return nil
+}
 
 // patchesNeedSchema reports whether a render of the files a cached render read, inputs (with
 // their contents as they are now but for those in changed), merges patches by the built-in

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -49,6 +51,32 @@ func TestPatchesNeedSchema(t *testing.T) {
 	} {
 		if got := patchesNeedSchema(c.inputs, c.changed); got != c.want {
 			t.Errorf("%s: patchesNeedSchema = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// The cache marks that its last render merged patches by the built-in schema, for the next
+// command to start parsing it at once, and unmarks it after a render that did not.
+func TestCacheMarksSchemaUse(t *testing.T) {
+	root := copyTree(t, filepath.Join(repoRoot(t), "testdata", "repos", "kustomize"))
+	c := Cache{Dir: t.TempDir()}
+	marked := func() bool {
+		_, err := os.Lstat(filepath.Join(c.Dir, schemaMarker))
+		return err == nil
+	}
+	for _, step := range []struct {
+		path string
+		want bool
+	}{{"overlays/staging", true}, {"base", false}, {"overlays/production", true}} {
+		r, err := Render(root, step.path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Store(root, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if marked() != step.want {
+			t.Errorf("after storing the render of %s: marked %v, want %v", step.path, marked(), step.want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reconciler"
@@ -19,7 +20,8 @@ import (
 // Git runs the git executable. Resolve shells out for clone and fetch so that the user's
 // credential helpers, ssh configuration and proxies apply.
 type Git interface {
-	// Run runs git with args in dir and returns its standard output.
+	// Run runs git with args in dir and returns its standard output. It may be called from
+	// several goroutines at once.
 	Run(ctx context.Context, dir string, args ...string) (string, error)
 }
 
@@ -52,9 +54,24 @@ type checkout struct {
 }
 
 // openCheckout describes the git worktree that contains dir, or returns nil when dir is not in
-// one.
+// one. Its three git processes run at once: each costs milliseconds, and git finds the
+// repository from any directory in it.
 func openCheckout(ctx context.Context, git Git, dir string) (*checkout, error) {
+	var branch, config string
+	var branchErr, configErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		branch, branchErr = git.Run(ctx, dir, "symbolic-ref", "--quiet", "--short", "HEAD")
+	}()
+	go func() {
+		defer wg.Done()
+		// One git process for the remotes and the branches' remotes.
+		config, configErr = git.Run(ctx, dir, "config", "--get-regexp", `^(remote\..*\.url|branch\..*\.remote)$`)
+	}()
 	out, err := git.Run(ctx, dir, "rev-parse", "--show-toplevel")
+	wg.Wait()
 	if err != nil {
 		if !isDir(dir) {
 			return nil, fmt.Errorf("directory %s does not exist", dir)
@@ -62,13 +79,11 @@ func openCheckout(ctx context.Context, git Git, dir string) (*checkout, error) {
 		return nil, nil
 	}
 	c := &checkout{top: filepath.Clean(strings.TrimSpace(out)), remotes: map[string]string{}, branchRemotes: map[string]string{}}
-	if b, err := git.Run(ctx, c.top, "symbolic-ref", "--quiet", "--short", "HEAD"); err == nil {
-		c.branch = strings.TrimSpace(b)
+	if branchErr == nil {
+		c.branch = strings.TrimSpace(branch)
 	}
-	// One git process for the remotes and the branches' remotes: each costs milliseconds.
-	out, err = git.Run(ctx, c.top, "config", "--get-regexp", `^(remote\..*\.url|branch\..*\.remote)$`)
-	if err == nil {
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+	if configErr == nil {
+		for _, line := range strings.Split(strings.TrimSpace(config), "\n") {
 			key, val, ok := strings.Cut(line, " ")
 			if !ok {
 				continue

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -305,11 +306,14 @@ secrets:
 // recordingGit counts the git commands Resolve runs.
 type recordingGit struct {
 	ExecGit
+	mu    sync.Mutex
 	calls map[string]int
 }
 
 func (g *recordingGit) Run(ctx context.Context, dir string, args ...string) (string, error) {
+	g.mu.Lock()
 	g.calls[args[0]]++
+	g.mu.Unlock()
 	return g.ExecGit.Run(ctx, dir, args...)
 }
 

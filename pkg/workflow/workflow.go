@@ -125,7 +125,6 @@ func Run(ctx context.Context, req Request) (*Result, error) {
 }
 
 func run(ctx context.Context, req Request) (*Result, error) {
-	validate.Warm()
 	// What a killed run left in its private directory (an edit's decrypted buffer) goes now.
 	privtmp.Sweep()
 	if req.ServerDryRun && req.Cluster == nil {
@@ -186,9 +185,14 @@ func run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	cr := commitRequest(req, res)
-	if err := repo.CheckClean(res.Files); err != nil {
-		res.eng.Remember(false)
-		return nil, err
+	// A commit to the checked-out branch checks the files it writes itself, under the index
+	// lock (gitrepo.Commit's *DirtyError); one to another branch leaves the working tree alone,
+	// so what the plan read there is checked here.
+	if cr.Branch != "" || req.PlanAt != "" {
+		if err := repo.CheckClean(res.Files); err != nil {
+			res.eng.Remember(false)
+			return nil, err
+		}
 	}
 	// The render cache is written on another core while the commit is made: an entry is
 	// checked against the files' contents when loaded, so one that assumed a commit that then
@@ -275,6 +279,10 @@ func plan(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The gate validates the changed objects after the plan: the document it validates by is
+	// parsed on another core while the change is planned, not before, where it would compete
+	// with the parse of kustomize's schema that the render waits for.
+	validate.Warm()
 	var objs []*render.Object
 	var changes []change.ObjectChange
 	if req.Changes != nil {
