@@ -230,6 +230,32 @@ func TestHistoryMatchesFullRendersKustomize(t *testing.T) {
 	})
 }
 
+// images: and replicas: entries that cannot apply to the followed object are left out of its
+// slices and do not make a commit that changes them render; one that renames an image another
+// entry then matches, and entries for other objects, must give the full renders' history.
+func TestHistoryImageAndReplicaEntries(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "kustomize")
+	const kust = "overlays/staging/kustomization.yaml"
+	commitAll(t, dir, "staging: web from the mirror", replace(t, dir, kust,
+		"  - name: registry.example.com/shop/web\n    newTag: 1.5.0-rc.1\n",
+		"  - name: registry.example.com/shop/web\n    newName: mirror.example.com/shop/web\n    newTag: 1.5.0-rc.1\n"+
+			"  - name: mirror.example.com/shop/web\n    newTag: 1.5.0-rc.2\n"))
+	commitAll(t, dir, "staging: the mirror's tag", replace(t, dir, kust, "newTag: 1.5.0-rc.2", "newTag: 1.5.0-rc.3"))
+	commitAll(t, dir, "staging: an image nothing runs", replace(t, dir, kust, "images:\n",
+		"images:\n  - name: registry.example.com/shop/unused\n    newTag: \"9\"\n"))
+	commitAll(t, dir, "staging: its tag", replace(t, dir, kust, `newTag: "9"`, `newTag: "10"`))
+	commitAll(t, dir, "staging: worker's replicas", replace(t, dir, kust, "replicas:\n", "replicas:\n  - name: worker\n    count: 2\n"))
+	commitAll(t, dir, "staging: worker to 3", replace(t, dir, kust, "name: worker\n    count: 2", "name: worker\n    count: 3"))
+	commitAll(t, dir, "base: web image", replace(t, dir, "base/web.yaml", "web:1.4.0", "web:1.4.1"))
+	for _, o := range []struct{ kind, name string }{{"Deployment", "web"}, {"CronJob", "cache-warmup"}, {"Deployment", "worker"}} {
+		t.Run(o.kind+"/"+o.name, func(t *testing.T) {
+			res := assertSameHistory(t, dir, "overlays/staging", o.kind, o.name)
+			t.Logf("%d commits read, %d renders (%d whole)", res.Stats.Commits, res.Stats.Renders, res.Stats.Whole)
+		})
+	}
+}
+
 // An object that no state of the history renders is an error, the one the render at HEAD gave.
 func TestHistoryNeverRendered(t *testing.T) {
 	testrepo.Env(t)
