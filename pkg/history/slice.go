@@ -31,7 +31,8 @@ import (
 //   - A state that must be rendered is rendered as a slice: every kustomization as it is, but
 //     with only the resources the object can depend on (its own documents, the objects whose names
 //     the kustomizations, patches or its own documents mention, replacements' and vars' sources,
-//     and every generator).
+//     and the generators of what those name) and the images: and replicas: entries that can
+//     apply to it. Slices render on the other cores while the walk reads on.
 //
 // A kustomization with plugins, or replacements or vars from a source not named, turns both
 // off: then every state a commit reaches is rendered whole. A remote resource turns slices off.
