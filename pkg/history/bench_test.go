@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/gcpace"
 	"github.com/kubectl-gitops/kubectl-gitops/internal/repogen"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
 )
@@ -25,6 +26,8 @@ import (
 // for 144 revisions. Rendering the whole target at each commit would take hours: a render of
 // its 500 objects costs about 0.9 s, and pkg/render's origin annotations triple that.
 func BenchmarkHistory(b *testing.B) {
+	// As the command does: its binary imports the pacing.
+	gcpace.Start()
 	home := b.TempDir()
 	for k, v := range map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, ".config"), "GIT_CONFIG_NOSYSTEM": "1"} {
 		b.Setenv(k, v)

@@ -13,11 +13,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -126,6 +128,7 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 	// The object, from the render at Rev; when it does not render there, it is looked for in the
 	// states before, down to the one before the commit that removed it.
 	res := &Result{}
+	w.stats = &res.Stats
 	follow := func(obj *render.Object) error {
 		w.x = match{known: true, id: obj.ID, generated: generatedName(obj.ID)}
 		clear(w.possiblyCache)
@@ -192,17 +195,7 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 				searching = false
 			}
 		} else if !skip {
-			before, known := w.renderObject(&res.Stats)
-			if known {
-				if !sameForm(before, w.current) {
-					found = append(found, Revision{Commit: e.info, Object: w.current, Created: before == nil, Deleted: w.current == nil,
-						Changes: changes(before, w.current)})
-				}
-				w.current = before
-			}
-			// A state that does not render is compared across: the states after it are rendered
-			// until one does.
-			w.unknown = !known
+			w.submit(e.info)
 		}
 		if w.grew {
 			// The target read other paths before this commit: follow them from here down.
@@ -220,6 +213,8 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 		// It never rendered in the followed history: the error at Rev says where it was looked for.
 		return nil, absent
 	}
+	w.settle()
+	found = append(found, w.found...)
 	for i := len(found) - 1; i >= 0; i-- {
 		r := found[i]
 		r.Number = len(res.Revisions) + 1
@@ -287,13 +282,19 @@ type walker struct {
 
 	mirror   string
 	mirrored map[string]string // what the mirror holds
-	dirty    map[string]bool
 
 	x       match
 	current *unstructured.Unstructured // the object's form in the state; nil when absent
 	unknown bool                       // the state did not render
 	inputs  map[string]bool            // the files the last render read
 	hints   map[string]bool
+
+	// The states the walk renders, oldest last, whose results current, unknown and inputs do
+	// not hold yet (see submit); workers bounds the renders running at once.
+	queue   []*pending
+	workers chan struct{}
+	found   []Revision // newest first
+	stats   *Stats
 
 	headCache     map[string]fileHeads
 	manifests     map[string]bool
@@ -316,12 +317,15 @@ func newWalker(ctx context.Context, repo, root, tempDir string) (*walker, error)
 		return nil, err
 	}
 	return &walker{ctx: ctx, repo: repo, root: root, blobs: blobs, files: map[string]string{},
-		mirror: mirror, mirrored: map[string]string{}, dirty: map[string]bool{},
+		mirror: mirror, mirrored: map[string]string{}, workers: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		headCache: map[string]fileHeads{}, manifests: map[string]bool{}, inputs: map[string]bool{},
 		possiblyCache: map[string]bool{}, kustCache: map[string]*reach.Kustomization{}}, nil
 }
 
 func (w *walker) close() {
+	for _, p := range w.queue {
+		<-p.done
+	}
 	w.blobs.close()
 	_ = os.RemoveAll(w.mirror)
 }
@@ -392,7 +396,6 @@ func (w *walker) ensure(p string) bool {
 	}
 	for _, e := range entries {
 		w.files[e.path] = e.blob
-		w.dirty[e.path] = true
 	}
 	return len(entries) > 0
 }
@@ -408,7 +411,6 @@ func (w *walker) revert(e *logEntry) {
 		} else {
 			w.files[c.path] = c.before
 		}
-		w.dirty[c.path] = true
 		if reach.IsFileName(path.Base(c.path)) || (w.layout != nil && w.layout.plain && under(c.path, w.root)) {
 			w.stale = true
 		}
@@ -416,20 +418,18 @@ func (w *walker) revert(e *logEntry) {
 	w.at = e.parent
 }
 
-// sync writes the state into the mirror.
-func (w *walker) sync() error {
-	for p := range w.dirty {
-		full := filepath.Join(w.mirror, filepath.FromSlash(p))
-		blob, ok := w.files[p]
-		if !ok {
-			if _, had := w.mirrored[p]; had {
-				if err := os.Remove(full); err != nil && !os.IsNotExist(err) {
-					return err
-				}
-				delete(w.mirrored, p)
-			}
+// syncTo makes the mirror hold files.
+func (w *walker) syncTo(files map[string]string) error {
+	for p := range w.mirrored {
+		if _, ok := files[p]; ok {
 			continue
 		}
+		if err := os.Remove(filepath.Join(w.mirror, filepath.FromSlash(p))); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		delete(w.mirrored, p)
+	}
+	for p, blob := range files {
 		if w.mirrored[p] == blob {
 			continue
 		}
@@ -437,6 +437,7 @@ func (w *walker) sync() error {
 		if err != nil {
 			return err
 		}
+		full := filepath.Join(w.mirror, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
 			return err
 		}
@@ -445,7 +446,6 @@ func (w *walker) sync() error {
 		}
 		w.mirrored[p] = blob
 	}
-	clear(w.dirty)
 	return nil
 }
 
@@ -459,36 +459,143 @@ func (w *walker) exists() bool {
 	return false
 }
 
-// render renders the state: as a slice in memory when it can (kustomize alone, without the
-// origin annotations pkg/render asks for, which cost most of a render and which the walk does
-// not need), else whole, from the mirror, by pkg/render.
+// render renders the state at once: as a slice in memory when it can (kustomize alone,
+// without the origin annotations pkg/render asks for, which cost most of a render and which the
+// walk does not need), else whole, from the mirror, by pkg/render.
 func (w *walker) render(stats *Stats, sliced bool) (*render.Result, error) {
 	if stats != nil {
 		stats.Renders++
 	}
-	if sliced && w.layout != nil && w.sliceable() {
-		if overlay, dropped := w.slice(w.layout); overlay != nil {
-			if r, err := w.renderSlice(overlay, dropped); err == nil {
+	if sliced {
+		if fsys, overlay := w.sliceFS(); fsys != nil {
+			if r, err := renderSlice(fsys, w.root); err == nil {
+				w.inputs = inputsOf(fsys, overlay, w.files)
 				return r, nil
 			}
 		}
 	}
-	if err := w.sync(); err != nil {
-		return nil, err
-	}
 	if stats != nil {
 		stats.Whole++
 	}
-	r, err := render.Render(w.mirror, w.root, render.Options{Applied: w.applied})
+	r, inputs, err := w.renderWhole(w.files)
 	if err != nil {
 		return nil, err
 	}
-	clear(w.inputs)
-	for _, in := range r.Inputs {
-		w.inputs[in] = true
-	}
+	w.inputs = inputs
 	return r, nil
 }
+
+// renderWhole renders files, a state of the walk, from the mirror, by pkg/render; it returns
+// the files the render read.
+func (w *walker) renderWhole(files map[string]string) (*render.Result, map[string]bool, error) {
+	if err := w.syncTo(files); err != nil {
+		return nil, nil, err
+	}
+	r, err := render.Render(w.mirror, w.root, render.Options{Applied: w.applied})
+	if err != nil {
+		return nil, nil, err
+	}
+	inputs := map[string]bool{}
+	for _, in := range r.Inputs {
+		inputs[in] = true
+	}
+	return r, inputs, nil
+}
+
+// pending is a state submitted for rendering.
+type pending struct {
+	info  gitrepo.CommitInfo
+	files map[string]string // the state
+	done  chan struct{}
+	// What the render found; sliceFailed when the slice did not render, so that the state is
+	// rendered whole.
+	obj         *unstructured.Unstructured
+	known       bool
+	inputs      map[string]bool
+	sliceFailed bool
+}
+
+// maxPending bounds the states rendered ahead of the walk's results.
+const maxPending = 8
+
+// submit renders the followed object's form in the state. A slice renders on another core
+// while the walk goes on down the history (what decides a commit's skip from the renders
+// before it waits for them: settle); a state rendered whole is rendered at once.
+func (w *walker) submit(info gitrepo.CommitInfo) {
+	p := &pending{info: info, done: make(chan struct{}), known: true}
+	w.queue = append(w.queue, p)
+	if !w.exists() {
+		close(p.done)
+		w.drain(maxPending)
+		return
+	}
+	w.stats.Renders++
+	p.files = maps.Clone(w.files)
+	if fsys, overlay := w.sliceFS(); fsys != nil {
+		x, root := w.x, w.root
+		w.workers <- struct{}{}
+		go func() {
+			defer close(p.done)
+			defer func() { <-w.workers }()
+			r, err := renderSlice(fsys, root)
+			if err != nil {
+				p.sliceFailed = true
+				return
+			}
+			p.inputs = inputsOf(fsys, overlay, p.files)
+			if o := x.find(r); o != nil {
+				p.obj = o.Obj()
+			}
+		}()
+	} else {
+		w.renderInto(p)
+		close(p.done)
+	}
+	w.drain(maxPending)
+}
+
+// renderInto renders p's state whole.
+func (w *walker) renderInto(p *pending) {
+	w.stats.Whole++
+	r, inputs, err := w.renderWhole(p.files)
+	if err != nil {
+		p.known = false
+		return
+	}
+	p.inputs = inputs
+	if o := w.x.find(r); o != nil {
+		p.obj = o.Obj()
+	}
+}
+
+// drain takes the results of the submitted states, oldest first, until keep are left: a form
+// that differs from the one after it makes the commit after it a revision.
+func (w *walker) drain(keep int) {
+	for len(w.queue) > keep {
+		p := w.queue[0]
+		w.queue = w.queue[1:]
+		<-p.done
+		if p.sliceFailed {
+			w.renderInto(p)
+		}
+		if p.known {
+			if !sameForm(p.obj, w.current) {
+				w.found = append(w.found, Revision{Commit: p.info, Object: w.current, Created: p.obj == nil, Deleted: w.current == nil,
+					Changes: changes(p.obj, w.current)})
+			}
+			w.current = p.obj
+			if p.inputs != nil {
+				w.inputs = p.inputs
+			}
+		}
+		// A state that does not render is compared across: the states after it are rendered
+		// until one does.
+		w.unknown = !p.known
+	}
+}
+
+// settle takes the results of every submitted state.
+func (w *walker) settle() { w.drain(0) }
 
 // isChart tells whether a applies a Helm chart: a Flux HelmRelease's, or an Argo CD source's.
 func isChart(a *reconciler.Applied, repo string) bool {
@@ -521,9 +628,17 @@ func (w *walker) sliceable() bool {
 	return true
 }
 
-// renderSlice renders the state's files in memory, with the slice's kustomizations and without
-// the resources it drops, as kustomize's build does (the options are pkg/render's).
-func (w *walker) renderSlice(overlay map[string][]byte, dropped map[string]bool) (*render.Result, error) {
+// sliceFS writes the state's files into memory as the followed object's slice renders them:
+// with the slice's kustomizations (overlay) and without the resources it drops. It is nil when
+// the state must be rendered whole.
+func (w *walker) sliceFS() (*recordingFS, map[string][]byte) {
+	if w.layout == nil || !w.sliceable() {
+		return nil, nil
+	}
+	overlay, dropped := w.slice(w.layout)
+	if overlay == nil {
+		return nil, nil
+	}
 	fsys := &recordingFS{FileSystem: filesys.MakeFsInMemory(), reads: map[string]bool{}}
 	for f, blob := range w.files {
 		data, ok := overlay[f]
@@ -533,27 +648,33 @@ func (w *walker) renderSlice(overlay map[string][]byte, dropped map[string]bool)
 			}
 			var err error
 			if data, err = w.blobs.read(blob); err != nil {
-				return nil, err
+				return nil, nil
 			}
 		}
 		if err := fsys.WriteFile("/"+f, data); err != nil {
-			return nil, err
+			return nil, nil
 		}
 	}
 	for f, data := range overlay {
 		if _, ok := w.files[f]; !ok {
 			if err := fsys.WriteFile("/"+f, data); err != nil {
-				return nil, err
+				return nil, nil
 			}
 		}
 	}
+	return fsys, overlay
+}
+
+// renderSlice renders a slice's files as kustomize's build does (the options are pkg/render's).
+// It reads nothing of the walker's: slices render on several cores.
+func renderSlice(fsys *recordingFS, root string) (*render.Result, error) {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionUnspecified
-	m, err := krusty.MakeKustomizer(opts).Run(fsys, path.Join("/", w.root))
+	m, err := krusty.MakeKustomizer(opts).Run(fsys, path.Join("/", root))
 	if err != nil {
 		return nil, err
 	}
-	r := &render.Result{Path: w.root}
+	r := &render.Result{Path: root}
 	for _, res := range m.Resources() {
 		js, err := res.MarshalJSON()
 		if err != nil {
@@ -569,13 +690,18 @@ func (w *walker) renderSlice(overlay map[string][]byte, dropped map[string]bool)
 			render.ObjectID{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()},
 			render.Origin{Name: org.Name, Namespace: org.Namespace, Doc: -1}, u))
 	}
-	clear(w.inputs)
+	return r, nil
+}
+
+// inputsOf are the files of the state (or of the slice's overlay) that a slice's render read.
+func inputsOf(fsys *recordingFS, overlay map[string][]byte, files map[string]string) map[string]bool {
+	inputs := map[string]bool{}
 	for p := range fsys.reads {
-		if _, ok := overlay[p]; ok || w.files[p] != "" {
-			w.inputs[p] = true
+		if _, ok := overlay[p]; ok || files[p] != "" {
+			inputs[p] = true
 		}
 	}
-	return r, nil
+	return inputs
 }
 
 // recordingFS records the files a render reads.
@@ -592,22 +718,6 @@ func (r *recordingFS) ReadFile(p string) ([]byte, error) {
 func (r *recordingFS) Open(p string) (filesys.File, error) {
 	r.reads[strings.TrimPrefix(path.Clean(p), "/")] = true
 	return r.FileSystem.Open(p)
-}
-
-// renderObject is the followed object's form in the state; known is false when the target
-// does not render in it.
-func (w *walker) renderObject(stats *Stats) (obj *unstructured.Unstructured, known bool) {
-	if !w.exists() {
-		return nil, true
-	}
-	r, err := w.render(stats, true)
-	if err != nil {
-		return nil, false
-	}
-	if o := w.x.find(r); o != nil {
-		return o.Obj(), true
-	}
-	return nil, true
 }
 
 // selectBefore picks the object, not yet known, from the state, when a document of the state

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,6 +229,71 @@ func TestHistoryMatchesFullRendersKustomize(t *testing.T) {
 			t.Errorf("the result's object is not worker's last form: %+v", res.Object)
 		}
 	})
+}
+
+// images: and replicas: entries that cannot apply to the followed object are left out of its
+// slices and do not make a commit that changes them render; one that renames an image another
+// entry then matches, and entries for other objects, must give the full renders' history.
+func TestHistoryImageAndReplicaEntries(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "kustomize")
+	const kust = "overlays/staging/kustomization.yaml"
+	commitAll(t, dir, "staging: web from the mirror", replace(t, dir, kust,
+		"  - name: registry.example.com/shop/web\n    newTag: 1.5.0-rc.1\n",
+		"  - name: registry.example.com/shop/web\n    newName: mirror.example.com/shop/web\n    newTag: 1.5.0-rc.1\n"+
+			"  - name: mirror.example.com/shop/web\n    newTag: 1.5.0-rc.2\n"))
+	commitAll(t, dir, "staging: the mirror's tag", replace(t, dir, kust, "newTag: 1.5.0-rc.2", "newTag: 1.5.0-rc.3"))
+	commitAll(t, dir, "staging: an image nothing runs", replace(t, dir, kust, "images:\n",
+		"images:\n  - name: registry.example.com/shop/unused\n    newTag: \"9\"\n"))
+	commitAll(t, dir, "staging: its tag", replace(t, dir, kust, `newTag: "9"`, `newTag: "10"`))
+	commitAll(t, dir, "staging: worker's replicas", replace(t, dir, kust, "replicas:\n", "replicas:\n  - name: worker\n    count: 2\n"))
+	commitAll(t, dir, "staging: worker to 3", replace(t, dir, kust, "name: worker\n    count: 2", "name: worker\n    count: 3"))
+	commitAll(t, dir, "base: web image", replace(t, dir, "base/web.yaml", "web:1.4.0", "web:1.4.1"))
+	for _, o := range []struct{ kind, name string }{{"Deployment", "web"}, {"CronJob", "cache-warmup"}, {"Deployment", "worker"}} {
+		t.Run(o.kind+"/"+o.name, func(t *testing.T) {
+			res := assertSameHistory(t, dir, "overlays/staging", o.kind, o.name)
+			t.Logf("%d commits read, %d renders (%d whole)", res.Stats.Commits, res.Stats.Renders, res.Stats.Whole)
+		})
+	}
+}
+
+// A directory whose generators make nothing the followed object names is left out of its slices;
+// one whose generated ConfigMap it refers to, by its own documents or a patch, is kept, so the
+// reference carries the hash kustomize gives the name. (The generated names share nothing with
+// the Deployments' names, which would keep a directory for its Deployment's file.)
+func TestHistoryGeneratorDirectories(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "kustomize")
+	app := func(name, ref string) map[string]string {
+		env := ""
+		if ref != "" {
+			env = "          envFrom:\n            - configMapRef:\n                name: " + ref + "\n"
+		}
+		return map[string]string{
+			"apps/" + name + "/kustomization.yaml": "resources:\n  - deployment.yaml\nconfigMapGenerator:\n  - name: " + name[:3] +
+				"-cfg\n    literals:\n      - LEVEL=1\n",
+			"apps/" + name + "/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
+				"\nspec:\n  selector:\n    matchLabels:\n      app: " + name + "\n  template:\n    metadata:\n      labels:\n        app: " +
+				name + "\n    spec:\n      containers:\n        - name: main\n          image: registry.example.com/" + name + ":1\n" + env,
+		}
+	}
+	files := map[string]string{"apps/kustomization.yaml": "namespace: apps\nresources:\n  - reader\n  - loner\n  - patched\npatches:\n  - path: patch.yaml\n",
+		"apps/patch.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: patched\nspec:\n  template:\n    spec:\n      containers:\n        - name: main\n          envFrom:\n            - configMapRef:\n                name: lon-cfg\n"}
+	for name, ref := range map[string]string{"reader": "rea-cfg", "loner": "", "patched": ""} {
+		maps.Copy(files, app(name, ref))
+	}
+	commitAll(t, dir, "three applications", files)
+	commitAll(t, dir, "reader's level", replace(t, dir, "apps/reader/kustomization.yaml", "LEVEL=1", "LEVEL=2"))
+	commitAll(t, dir, "loner's level", replace(t, dir, "apps/loner/kustomization.yaml", "LEVEL=1", "LEVEL=2"))
+	commitAll(t, dir, "patched's level", replace(t, dir, "apps/patched/kustomization.yaml", "LEVEL=1", "LEVEL=2"))
+	commitAll(t, dir, "loner's level again", replace(t, dir, "apps/loner/kustomization.yaml", "LEVEL=2", "LEVEL=3"))
+	commitAll(t, dir, "reader's image", replace(t, dir, "apps/reader/deployment.yaml", "reader:1", "reader:2"))
+	for _, name := range []string{"reader", "loner", "patched"} {
+		t.Run(name, func(t *testing.T) {
+			res := assertSameHistory(t, dir, "apps", "Deployment", name)
+			t.Logf("%d revisions, %d commits read, %d renders (%d whole)", len(res.Revisions), res.Stats.Commits, res.Stats.Renders, res.Stats.Whole)
+		})
+	}
 }
 
 // An object that no state of the history renders is an error, the one the render at HEAD gave.

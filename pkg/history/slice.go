@@ -31,7 +31,8 @@ import (
 //   - A state that must be rendered is rendered as a slice: every kustomization as it is, but
 //     with only the resources the object can depend on (its own documents, the objects whose names
 //     the kustomizations, patches or its own documents mention, replacements' and vars' sources,
-//     and every generator).
+//     and the generators of what those name) and the images: and replicas: entries that can
+//     apply to it. Slices render on the other cores while the walk reads on.
 //
 // A kustomization with plugins, or replacements or vars from a source not named, turns both
 // off: then every state a commit reaches is rendered whole. A remote resource turns slices off.
@@ -254,6 +255,8 @@ var scalableKinds = map[string]bool{"Deployment": true, "ReplicaSet": true, "Rep
 type mentions struct {
 	texts    []string
 	replicas []string
+	// generated are the names generators give their objects.
+	generated []string
 	// anyKind is true when custom field specs (configurations:) may let replicas: entries
 	// scale other kinds.
 	anyKind bool
@@ -267,6 +270,12 @@ func (w *walker) mentions(l *layout, except string, raw bool) *mentions {
 		}
 		if k := l.kusts[path.Dir(f)]; k != nil && k.file == f && !raw {
 			m.texts = append(m.texts, objectNames(k.k))
+			for _, g := range k.k.ConfigMapGenerator {
+				m.generated = append(m.generated, g.Name)
+			}
+			for _, g := range k.k.SecretGenerator {
+				m.generated = append(m.generated, g.Name)
+			}
 			for _, r := range k.k.Replicas {
 				m.replicas = append(m.replicas, r.Name)
 			}
@@ -282,8 +291,11 @@ func (w *walker) mentions(l *layout, except string, raw bool) *mentions {
 
 // names tells whether the mentions can name an object of kind called name.
 func (m *mentions) names(kind, name string) bool {
-	for _, t := range m.texts {
-		if strings.Contains(t, name) {
+	if m.refer(name) {
+		return true
+	}
+	for _, g := range m.generated {
+		if strings.Contains(g, name) {
 			return true
 		}
 	}
@@ -297,7 +309,35 @@ func (m *mentions) names(kind, name string) bool {
 	return false
 }
 
-// objectNames are the names a kustomization refers to objects by, replicas: aside.
+// refer tells whether a text other than a generator's name can refer to an object called name.
+func (m *mentions) refer(name string) bool {
+	for _, t := range m.texts {
+		if strings.Contains(t, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// referToGenerated tells whether the mentions can refer to an object that one of k's
+// generators makes: one that none names is left out of a slice with the directory that
+// generates it, as kustomize rewrites only the references to a generated name to its hashed
+// one.
+func (m *mentions) referToGenerated(k *reach.Kustomization) bool {
+	for _, g := range k.ConfigMapGenerator {
+		if g.Name == "" || m.refer(g.Name) {
+			return true
+		}
+	}
+	for _, g := range k.SecretGenerator {
+		if g.Name == "" || m.refer(g.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// objectNames are the names a kustomization refers to objects by, replicas: and generators aside.
 func objectNames(k *reach.Kustomization) string {
 	var b strings.Builder
 	add := func(s string) {
@@ -314,12 +354,6 @@ func objectNames(k *reach.Kustomization) string {
 		if strings.Contains(string(p), "\n") {
 			add(string(p))
 		}
-	}
-	for _, g := range k.ConfigMapGenerator {
-		add(g.Name)
-	}
-	for _, g := range k.SecretGenerator {
-		add(g.Name)
 	}
 	if srcs, _ := copySources(k); srcs != nil {
 		for _, s := range srcs {
@@ -377,7 +411,7 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 			return false
 		}
 		state[d] = visiting
-		keep := k.generators
+		keep := k.generators && (m == nil || m.referToGenerated(k.k))
 		for _, r := range k.resources {
 			switch {
 			case r.path == "":
@@ -403,6 +437,7 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 			dropped[f] = true
 		}
 	}
+	keep := w.entriesFor(l, m)
 	for _, k := range l.kusts {
 		drop := map[string]bool{}
 		for _, r := range k.resources {
@@ -413,14 +448,14 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 				drop[r.entry] = true
 			}
 		}
-		if len(drop) == 0 {
+		if len(drop) == 0 && !keep.prunes(k.k) {
 			continue
 		}
 		data, err := w.blobs.read(w.files[k.file])
 		if err != nil {
 			return nil, nil
 		}
-		out, err := withoutResources(data, drop)
+		out, err := withoutEntries(data, drop, keep)
 		if err != nil {
 			return nil, nil
 		}
@@ -462,21 +497,85 @@ func relTo(dir, p string) string {
 	return strings.TrimPrefix(p, dir+"/")
 }
 
-// withoutResources is a kustomization without the given resources: (and bases:) entries.
-func withoutResources(src []byte, drop map[string]bool) ([]byte, error) {
+// entryFilter says which images: and replicas: entries of a slice's kustomizations can apply
+// to the followed object; nil keeps them all.
+type entryFilter map[string]func(name string) bool
+
+// entriesFor is the filter of the slice of l. A large overlay has an images: and a replicas:
+// entry per application, each a transformer kustomize configures and runs in every render; one
+// that cannot apply to the followed object is left out, as entriesMissObject reasons for a
+// commit: an image entry applies when its name is the object's image as the layers below leave
+// it (named in the texts the object depends on, or the new name of an images: entry), a
+// replicas: entry when its name is part of the object's. With replacements or vars, another
+// object's fields can reach the followed one: every entry is kept.
+func (w *walker) entriesFor(l *layout, m *mentions) entryFilter {
+	if m == nil || !w.x.known || len(l.sources) > 0 || m.anyKind {
+		return nil
+	}
+	var renames []string
+	for _, k := range l.kusts {
+		for _, im := range k.k.Images {
+			renames = append(renames, im.NewName)
+		}
+	}
+	return entryFilter{
+		"images": func(name string) bool {
+			if name == "" || m.refer(name) {
+				return true
+			}
+			for _, r := range renames {
+				if strings.Contains(r, name) {
+					return true
+				}
+			}
+			return false
+		},
+		"replicas": func(name string) bool { return name == "" || strings.Contains(w.x.id.Name, name) },
+	}
+}
+
+// prunes tells whether the filter leaves out an entry of k.
+func (f entryFilter) prunes(k *reach.Kustomization) bool {
+	if f == nil {
+		return false
+	}
+	for _, im := range k.Images {
+		if !f["images"](im.Name) {
+			return true
+		}
+	}
+	for _, r := range k.Replicas {
+		if !f["replicas"](r.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutEntries is a kustomization without the given resources: (and bases:) entries and
+// without the images: and replicas: entries keep refuses.
+func withoutEntries(src []byte, drop map[string]bool, keep entryFilter) ([]byte, error) {
 	var k map[string]any
 	if err := yaml.Unmarshal(src, &k); err != nil {
 		return nil, err
 	}
-	for _, key := range []string{"resources", "bases"} {
+	for _, key := range []string{"resources", "bases", "images", "replicas"} {
 		list, ok := k[key].([]any)
 		if !ok {
 			continue
 		}
 		kept := []any{}
 		for _, item := range list {
-			if s, ok := item.(string); ok && drop[s] {
-				continue
+			switch v := item.(type) {
+			case string:
+				if drop[v] {
+					continue
+				}
+			case map[string]any:
+				name, _ := v["name"].(string)
+				if f := keep[key]; f != nil && !f(name) {
+					continue
+				}
 			}
 			kept = append(kept, item)
 		}
@@ -572,6 +671,7 @@ func (w *walker) canSkip(e *logEntry) bool {
 		}
 		// The files the last render read; when it failed, which may have been before it read
 		// them all, every file a kustomization names.
+		w.settle()
 		if w.inputs[c.path] || w.unknown && (l.plain || l.reads(c.path)) {
 			return false
 		}
@@ -705,14 +805,17 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 		return true
 	}
 	// An image entry applies to the object when its name is the object's image as the layers
-	// below leave it: in the object's documents, a patch, another kustomization's images:, or,
-	// renamed by this entry, in the object as rendered now.
+	// below leave it: in the object's documents, a patch, another kustomization's images:, or
+	// this one's other fields and the entries it keeps (one renames an image that another, the
+	// one changed, then matches). The object's form does not matter: every name it can hold
+	// comes from those texts, and the walk need not wait for the renders of the states after.
 	m := w.mentions(l, c.path, true)
-	if w.current != nil {
-		if y, err := sigsyaml.Marshal(w.current.Object); err == nil {
-			m.texts = append(m.texts, string(y))
-		}
+	after.Images = intersection(kb.Images, ka.Images)
+	kept, err := sigsyaml.Marshal(after)
+	if err != nil {
+		return false
 	}
+	m.texts = append(m.texts, string(kept))
 	for _, im := range images {
 		if im.Name == "" {
 			return false
@@ -729,14 +832,6 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 // symmetricDiff lists the entries of a and b that the other does not have.
 func symmetricDiff[T any](a, b []T) []T {
 	var out []T
-	has := func(list []T, x T) bool {
-		for _, y := range list {
-			if reflect.DeepEqual(x, y) {
-				return true
-			}
-		}
-		return false
-	}
 	for _, x := range a {
 		if !has(b, x) {
 			out = append(out, x)
@@ -748,4 +843,24 @@ func symmetricDiff[T any](a, b []T) []T {
 		}
 	}
 	return out
+}
+
+// intersection lists the entries of a that b has too.
+func intersection[T any](a, b []T) []T {
+	var out []T
+	for _, x := range a {
+		if has(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func has[T any](list []T, x T) bool {
+	for _, y := range list {
+		if reflect.DeepEqual(x, y) {
+			return true
+		}
+	}
+	return false
 }
