@@ -48,8 +48,8 @@ test-e2e: testbin build ## E2E tests only (real etcd, kube-apiserver, git, contr
 
 # The packages that run work on several goroutines (discovery's split scan, the render cache
 # written beside the commit, parallel dry runs and captures, the repository lock, charts rendered
-# side by side), and the plugin's test of two invocations at once.
-RACE_PKGS     := ./pkg/diff/... ./pkg/editsession/... ./pkg/gitrepo/... ./pkg/helm/... ./pkg/hooks/... \
+# side by side, history's slices), and the plugin's test of two invocations at once.
+RACE_PKGS     := ./pkg/diff/... ./pkg/editsession/... ./pkg/gitrepo/... ./pkg/helm/... ./pkg/history/... ./pkg/hooks/... \
 	./pkg/render/... ./pkg/target/... ./pkg/validate/... ./pkg/verify/... ./pkg/workflow/... ./internal/...
 
 # pkg/change's goroutines are the sliced first render's and the tree memo's; its other tests
