@@ -231,9 +231,9 @@ func TestHistoryMatchesFullRendersKustomize(t *testing.T) {
 	})
 }
 
-// images: and replicas: entries that cannot apply to the followed object are left out of its
-// slices and do not make a commit that changes them render; one that renames an image another
-// entry then matches, and entries for other objects, must give the full renders' history.
+// A commit that changes only images: and replicas: entries is judged without the object's form:
+// an entry that renames an image another entry then matches, and entries for other objects,
+// must give the full renders' history.
 func TestHistoryImageAndReplicaEntries(t *testing.T) {
 	testrepo.Env(t)
 	dir := testrepo.New(t, "kustomize")
@@ -257,10 +257,10 @@ func TestHistoryImageAndReplicaEntries(t *testing.T) {
 	}
 }
 
-// A directory whose generators make nothing the followed object names is left out of its slices;
-// one whose generated ConfigMap it refers to, by its own documents or a patch, is kept, so the
-// reference carries the hash kustomize gives the name. (The generated names share nothing with
-// the Deployments' names, which would keep a directory for its Deployment's file.)
+// An object that refers to a ConfigMap another directory generates, by its own documents or a
+// patch, carries the hash kustomize gives the name in every form of its history: slices keep
+// the directories that generate. (The generated names share nothing with the Deployments'
+// names, which would keep a directory for its Deployment's file.)
 func TestHistoryGeneratorDirectories(t *testing.T) {
 	testrepo.Env(t)
 	dir := testrepo.New(t, "kustomize")

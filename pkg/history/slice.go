@@ -31,8 +31,7 @@ import (
 //   - A state that must be rendered is rendered as a slice: every kustomization as it is, but
 //     with only the resources the object can depend on (its own documents, the objects whose names
 //     the kustomizations, patches or its own documents mention, replacements' and vars' sources,
-//     and the generators of what those name) and the images: and replicas: entries that can
-//     apply to it. Slices render on the other cores while the walk reads on.
+//     and every generator). Slices render on the other cores while the walk reads on.
 //
 // A kustomization with plugins, or replacements or vars from a source not named, turns both
 // off: then every state a commit reaches is rendered whole. A remote resource turns slices off.
@@ -255,8 +254,6 @@ var scalableKinds = map[string]bool{"Deployment": true, "ReplicaSet": true, "Rep
 type mentions struct {
 	texts    []string
 	replicas []string
-	// generated are the names generators give their objects.
-	generated []string
 	// anyKind is true when custom field specs (configurations:) may let replicas: entries
 	// scale other kinds.
 	anyKind bool
@@ -270,12 +267,6 @@ func (w *walker) mentions(l *layout, except string, raw bool) *mentions {
 		}
 		if k := l.kusts[path.Dir(f)]; k != nil && k.file == f && !raw {
 			m.texts = append(m.texts, objectNames(k.k))
-			for _, g := range k.k.ConfigMapGenerator {
-				m.generated = append(m.generated, g.Name)
-			}
-			for _, g := range k.k.SecretGenerator {
-				m.generated = append(m.generated, g.Name)
-			}
 			for _, r := range k.k.Replicas {
 				m.replicas = append(m.replicas, r.Name)
 			}
@@ -291,11 +282,8 @@ func (w *walker) mentions(l *layout, except string, raw bool) *mentions {
 
 // names tells whether the mentions can name an object of kind called name.
 func (m *mentions) names(kind, name string) bool {
-	if m.refer(name) {
-		return true
-	}
-	for _, g := range m.generated {
-		if strings.Contains(g, name) {
+	for _, t := range m.texts {
+		if strings.Contains(t, name) {
 			return true
 		}
 	}
@@ -309,35 +297,7 @@ func (m *mentions) names(kind, name string) bool {
 	return false
 }
 
-// refer tells whether a text other than a generator's name can refer to an object called name.
-func (m *mentions) refer(name string) bool {
-	for _, t := range m.texts {
-		if strings.Contains(t, name) {
-			return true
-		}
-	}
-	return false
-}
-
-// referToGenerated tells whether the mentions can refer to an object that one of k's
-// generators makes: one that none names is left out of a slice with the directory that
-// generates it, as kustomize rewrites only the references to a generated name to its hashed
-// one.
-func (m *mentions) referToGenerated(k *reach.Kustomization) bool {
-	for _, g := range k.ConfigMapGenerator {
-		if g.Name == "" || m.refer(g.Name) {
-			return true
-		}
-	}
-	for _, g := range k.SecretGenerator {
-		if g.Name == "" || m.refer(g.Name) {
-			return true
-		}
-	}
-	return false
-}
-
-// objectNames are the names a kustomization refers to objects by, replicas: and generators aside.
+// objectNames are the names a kustomization refers to objects by, replicas: aside.
 func objectNames(k *reach.Kustomization) string {
 	var b strings.Builder
 	add := func(s string) {
@@ -354,6 +314,12 @@ func objectNames(k *reach.Kustomization) string {
 		if strings.Contains(string(p), "\n") {
 			add(string(p))
 		}
+	}
+	for _, g := range k.ConfigMapGenerator {
+		add(g.Name)
+	}
+	for _, g := range k.SecretGenerator {
+		add(g.Name)
 	}
 	if srcs, _ := copySources(k); srcs != nil {
 		for _, s := range srcs {
@@ -411,7 +377,7 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 			return false
 		}
 		state[d] = visiting
-		keep := k.generators && (m == nil || m.referToGenerated(k.k))
+		keep := k.generators
 		for _, r := range k.resources {
 			switch {
 			case r.path == "":
@@ -437,7 +403,6 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 			dropped[f] = true
 		}
 	}
-	keep := w.entriesFor(l, m)
 	for _, k := range l.kusts {
 		drop := map[string]bool{}
 		for _, r := range k.resources {
@@ -448,14 +413,14 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 				drop[r.entry] = true
 			}
 		}
-		if len(drop) == 0 && !keep.prunes(k.k) {
+		if len(drop) == 0 {
 			continue
 		}
 		data, err := w.blobs.read(w.files[k.file])
 		if err != nil {
 			return nil, nil
 		}
-		out, err := withoutEntries(data, drop, keep)
+		out, err := withoutResources(data, drop)
 		if err != nil {
 			return nil, nil
 		}
@@ -497,85 +462,21 @@ func relTo(dir, p string) string {
 	return strings.TrimPrefix(p, dir+"/")
 }
 
-// entryFilter says which images: and replicas: entries of a slice's kustomizations can apply
-// to the followed object; nil keeps them all.
-type entryFilter map[string]func(name string) bool
-
-// entriesFor is the filter of the slice of l. A large overlay has an images: and a replicas:
-// entry per application, each a transformer kustomize configures and runs in every render; one
-// that cannot apply to the followed object is left out, as entriesMissObject reasons for a
-// commit: an image entry applies when its name is the object's image as the layers below leave
-// it (named in the texts the object depends on, or the new name of an images: entry), a
-// replicas: entry when its name is part of the object's. With replacements or vars, another
-// object's fields can reach the followed one: every entry is kept.
-func (w *walker) entriesFor(l *layout, m *mentions) entryFilter {
-	if m == nil || !w.x.known || len(l.sources) > 0 || m.anyKind {
-		return nil
-	}
-	var renames []string
-	for _, k := range l.kusts {
-		for _, im := range k.k.Images {
-			renames = append(renames, im.NewName)
-		}
-	}
-	return entryFilter{
-		"images": func(name string) bool {
-			if name == "" || m.refer(name) {
-				return true
-			}
-			for _, r := range renames {
-				if strings.Contains(r, name) {
-					return true
-				}
-			}
-			return false
-		},
-		"replicas": func(name string) bool { return name == "" || strings.Contains(w.x.id.Name, name) },
-	}
-}
-
-// prunes tells whether the filter leaves out an entry of k.
-func (f entryFilter) prunes(k *reach.Kustomization) bool {
-	if f == nil {
-		return false
-	}
-	for _, im := range k.Images {
-		if !f["images"](im.Name) {
-			return true
-		}
-	}
-	for _, r := range k.Replicas {
-		if !f["replicas"](r.Name) {
-			return true
-		}
-	}
-	return false
-}
-
-// withoutEntries is a kustomization without the given resources: (and bases:) entries and
-// without the images: and replicas: entries keep refuses.
-func withoutEntries(src []byte, drop map[string]bool, keep entryFilter) ([]byte, error) {
+// withoutResources is a kustomization without the given resources: (and bases:) entries.
+func withoutResources(src []byte, drop map[string]bool) ([]byte, error) {
 	var k map[string]any
 	if err := yaml.Unmarshal(src, &k); err != nil {
 		return nil, err
 	}
-	for _, key := range []string{"resources", "bases", "images", "replicas"} {
+	for _, key := range []string{"resources", "bases"} {
 		list, ok := k[key].([]any)
 		if !ok {
 			continue
 		}
 		kept := []any{}
 		for _, item := range list {
-			switch v := item.(type) {
-			case string:
-				if drop[v] {
-					continue
-				}
-			case map[string]any:
-				name, _ := v["name"].(string)
-				if f := keep[key]; f != nil && !f(name) {
-					continue
-				}
+			if s, ok := item.(string); ok && drop[s] {
+				continue
 			}
 			kept = append(kept, item)
 		}
