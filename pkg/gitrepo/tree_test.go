@@ -3,9 +3,10 @@ package gitrepo
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,12 +127,7 @@ func TestBuildTreeAsGit(t *testing.T) {
 			baseTrees[f[2]] = true
 		}
 	}
-	names := make([]string, 0, len(cases))
-	for name := range cases {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		deltas := cases[name]
 		t.Run(name, func(t *testing.T) {
 			index := filepath.Join(t.TempDir(), "index")
