@@ -145,7 +145,11 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
-	changes, objs, err := r.prepareChanges(parentTree, req.Changes, t.checkedOut)
+	cfg, err := r.commitConfig(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	changes, objs, err := r.prepareChanges(ctx, cfg, parentTree, req.Changes, t.checkedOut)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
@@ -170,10 +174,6 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 		}
 		return plumbing.ZeroHash, nil, ErrNoChanges
 	}
-	cfg, err := r.commitConfig(ctx)
-	if err != nil {
-		return plumbing.ZeroHash, nil, err
-	}
 	if req.Signoff {
 		out, err := runGit(ctx, r.root, nil, nil, "var", "GIT_COMMITTER_IDENT")
 		if err != nil {
@@ -190,6 +190,7 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
+	tx.given = objs.given
 	hash, err := tx.run(ctx, s, req, t, cfg, changes, objs, msg, noop)
 	if err != nil {
 		// As the next command would: finished if the branch moved, else undone.
@@ -202,14 +203,15 @@ func (r *Repo) commit(ctx context.Context, req CommitRequest, t target) (plumbin
 }
 
 // prepareChanges checks the changes against the parent's tree and the working tree, and makes
-// their blobs in memory.
-func (r *Repo) prepareChanges(parent *object.Tree, in []Change, checkedOut bool) ([]delta, *newObjects, error) {
+// their blobs in memory, but those git converts (attributes.go), which git stores.
+func (r *Repo) prepareChanges(ctx context.Context, cfg commitConfig, parent *object.Tree, in []Change, checkedOut bool) ([]delta, *newObjects, error) {
 	if len(in) == 0 {
 		return nil, nil, errors.New("no changes to commit")
 	}
 	seen := map[string]bool{}
 	out := make([]delta, 0, len(in))
 	objs := &newObjects{mem: memory.NewStorage()}
+	var withContent []int // indexes in out (and in) of the changes with content
 	for _, c := range in {
 		if err := validPath(c.Path); err != nil {
 			return nil, nil, err
@@ -241,14 +243,34 @@ func (r *Repo) prepareChanges(parent *object.Tree, in []Change, checkedOut bool)
 			if d.to.mode == 0 {
 				d.to.mode = cmp.Or(d.from.mode, filemode.Regular)
 			}
-			h, err := writeBlob(objs.mem, c.Content)
-			if err != nil {
-				return nil, nil, err
-			}
-			d.to.hash = h
-			objs.blobs = append(objs.blobs, h)
+			withContent = append(withContent, len(out))
 		}
 		out = append(out, d)
+	}
+	// The blobs git converts are stored at once: a commit refused later leaves them unreachable,
+	// as `git add` followed by a reset would.
+	convert, err := r.converted(ctx, cfg, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, i := range withContent {
+		d, c := &out[i], in[i]
+		var h plumbing.Hash
+		if convert[c.Path] {
+			if h, err = r.gitBlob(ctx, c.Path, c.Content); err == nil {
+				if objs.given == nil {
+					objs.given = map[string]givenFile{}
+				}
+				objs.given[c.Path] = givenFile{h, c.Content}
+			}
+		} else {
+			h, err = writeBlob(objs.mem, c.Content)
+			objs.blobs = append(objs.blobs, h)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		d.to.hash = h
 	}
 	return out, objs, nil
 }
@@ -263,6 +285,14 @@ const packBlobs = 32
 type newObjects struct {
 	mem   *memory.Storage
 	blobs []plumbing.Hash // the changes' blobs, in order
+	// given are, by path, the blobs git converted (already stored) with the bytes they were made
+	// from, which the working tree keeps.
+	given map[string]givenFile
+}
+
+type givenFile struct {
+	hash    plumbing.Hash
+	content []byte
 }
 
 // store writes the objects the repository lacks into it: the blobs as loose objects, or as one

@@ -36,6 +36,9 @@ func (e *HookError) Error() string {
 type commitConfig struct {
 	sign     bool   // commit.gpgSign
 	hooksDir string // core.hooksPath, else the repository's hooks directory
+	// attributesFile is core.attributesFile, autocrlf core.autocrlf in lower case (attributes.go).
+	attributesFile string
+	autocrlf       string
 }
 
 func (r *Repo) commitConfig(ctx context.Context) (commitConfig, error) {
@@ -55,7 +58,7 @@ func (r *Repo) WarmCommit(ctx context.Context) {
 
 func (r *Repo) readCommitConfig(ctx context.Context) (commitConfig, error) {
 	c := commitConfig{hooksDir: filepath.Join(r.commonDir, "hooks")}
-	out, err := runGit(ctx, r.root, nil, nil, "config", "-z", "--get-regexp", `^(commit\.gpgsign|core\.hookspath)$`)
+	out, err := runGit(ctx, r.root, nil, nil, "config", "-z", "--get-regexp", `^(commit\.gpgsign|core\.hookspath|core\.attributesfile|core\.autocrlf)$`)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 1 {
 		return c, nil // neither is set
@@ -72,6 +75,13 @@ func (r *Repo) readCommitConfig(ctx context.Context) (commitConfig, error) {
 			}
 		case "core.hookspath":
 			c.hooksDir = expandPath(v, r.root)
+		case "core.attributesfile":
+			c.attributesFile = expandPath(v, r.root)
+		case "core.autocrlf":
+			c.autocrlf = strings.ToLower(v)
+			if !hasValue {
+				c.autocrlf = "true"
+			}
 		}
 	}
 	return c, nil

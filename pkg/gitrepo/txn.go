@@ -28,6 +28,8 @@ type txn struct {
 	r   *Repo
 	dir string
 	j   journal
+	// given are the working tree bytes of the blobs git converted (newObjects.given).
+	given map[string]givenFile
 }
 
 // The phases of a commit, as the journal records them.
@@ -318,7 +320,7 @@ func (tx *txn) writeWorktree(ctx context.Context, s *filesystem.Storage, deltas 
 			}
 			continue
 		}
-		content, err := readBlob(s, d.to.hash)
+		content, err := tx.worktreeBytes(ctx, s, d.path, d.to)
 		if err != nil {
 			return err
 		}
@@ -327,6 +329,23 @@ func (tx *txn) writeWorktree(ctx context.Context, s *filesystem.Storage, deltas 
 		}
 	}
 	return nil
+}
+
+// worktreeBytes is what a checkout writes at p for e: the bytes the commit was given for a blob
+// git converted, else the blob, through git's smudge filter and end-of-line conversion where
+// attributes may apply (attributes.go).
+func (tx *txn) worktreeBytes(ctx context.Context, s *filesystem.Storage, p string, e entry) ([]byte, error) {
+	if g, ok := tx.given[p]; ok && g.hash == e.hash {
+		return g.content, nil
+	}
+	if e.mode != filemode.Symlink && tx.r.hasAttributes(commitConfig{}, []string{p}) {
+		out, err := runGit(ctx, tx.r.root, nil, nil, "cat-file", "--filters", "--path="+p, e.hash.String())
+		if err != nil {
+			return nil, fmt.Errorf("failed to read %s as git checks it out: %w", p, err)
+		}
+		return out, nil
+	}
+	return readBlob(s, e.hash)
 }
 
 // writeFile writes a working tree file. perm 0 keeps the permission bits of the file it
@@ -532,7 +551,8 @@ func (tx *txn) restore(s *filesystem.Storage, f journalFile) error {
 		}
 		return nil
 	}
-	content, cerr := readBlob(s, plumbing.NewHash(f.Hash))
+	// Undone to the end, whatever cancelled the commit.
+	content, cerr := tx.worktreeBytes(context.Background(), s, f.Path, entry{f.Mode, plumbing.NewHash(f.Hash)})
 	if cerr != nil {
 		return cerr
 	}
