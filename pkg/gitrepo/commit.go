@@ -210,7 +210,7 @@ func (r *Repo) prepareChanges(ctx context.Context, cfg commitConfig, parent *obj
 	}
 	seen := map[string]bool{}
 	out := make([]delta, 0, len(in))
-	objs := &newObjects{mem: memory.NewStorage()}
+	objs := &newObjects{mem: memory.NewStorage(), given: map[string]givenFile{}}
 	var withContent []int // indexes in out (and in) of the changes with content
 	for _, c := range in {
 		if err := validPath(c.Path); err != nil {
@@ -257,12 +257,7 @@ func (r *Repo) prepareChanges(ctx context.Context, cfg commitConfig, parent *obj
 		d, c := &out[i], in[i]
 		var h plumbing.Hash
 		if convert[c.Path] {
-			if h, err = r.gitBlob(ctx, c.Path, c.Content); err == nil {
-				if objs.given == nil {
-					objs.given = map[string]givenFile{}
-				}
-				objs.given[c.Path] = givenFile{h, c.Content}
-			}
+			h, err = r.gitBlob(ctx, c.Path, c.Content)
 		} else {
 			h, err = writeBlob(objs.mem, c.Content)
 			objs.blobs = append(objs.blobs, h)
@@ -271,6 +266,7 @@ func (r *Repo) prepareChanges(ctx context.Context, cfg commitConfig, parent *obj
 			return nil, nil, err
 		}
 		d.to.hash = h
+		objs.given[c.Path] = givenFile{h, c.Content}
 	}
 	return out, objs, nil
 }
@@ -285,8 +281,8 @@ const packBlobs = 32
 type newObjects struct {
 	mem   *memory.Storage
 	blobs []plumbing.Hash // the changes' blobs, in order
-	// given are, by path, the blobs git converted (already stored) with the bytes they were made
-	// from, which the working tree keeps.
+	// given are, by path, the changes' blobs with the bytes they were made from, which the
+	// working tree keeps (git's blob differs from them where git converts them).
 	given map[string]givenFile
 }
 

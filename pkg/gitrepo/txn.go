@@ -28,7 +28,7 @@ type txn struct {
 	r   *Repo
 	dir string
 	j   journal
-	// given are the working tree bytes of the blobs git converted (newObjects.given).
+	// given are the working tree bytes of the changes' blobs (newObjects.given).
 	given map[string]givenFile
 }
 
@@ -331,8 +331,8 @@ func (tx *txn) writeWorktree(ctx context.Context, s *filesystem.Storage, deltas 
 	return nil
 }
 
-// worktreeBytes is what a checkout writes at p for e: the bytes the commit was given for a blob
-// git converted, else the blob, through git's smudge filter and end-of-line conversion where
+// worktreeBytes is what a checkout writes at p for e: the bytes the commit was given for it,
+// else the blob, through git's smudge filter and end-of-line conversion where
 // attributes may apply (attributes.go).
 func (tx *txn) worktreeBytes(ctx context.Context, s *filesystem.Storage, p string, e entry) ([]byte, error) {
 	if g, ok := tx.given[p]; ok && g.hash == e.hash {
