@@ -300,6 +300,8 @@ type walker struct {
 	manifests     map[string]bool
 	possiblyCache map[string]bool // by blob, for the followed object
 	kustCache     map[string]*reach.Kustomization
+	// sliceKusts are the kustomizations slices rewrote, by blob and the entries left out.
+	sliceKusts map[string][]byte
 }
 
 func newWalker(ctx context.Context, repo, root, tempDir string) (*walker, error) {
@@ -319,7 +321,7 @@ func newWalker(ctx context.Context, repo, root, tempDir string) (*walker, error)
 	return &walker{ctx: ctx, repo: repo, root: root, blobs: blobs, files: map[string]string{},
 		mirror: mirror, mirrored: map[string]string{}, workers: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		headCache: map[string]fileHeads{}, manifests: map[string]bool{}, inputs: map[string]bool{},
-		possiblyCache: map[string]bool{}, kustCache: map[string]*reach.Kustomization{}}, nil
+		possiblyCache: map[string]bool{}, kustCache: map[string]*reach.Kustomization{}, sliceKusts: map[string][]byte{}}, nil
 }
 
 func (w *walker) close() {
