@@ -416,7 +416,7 @@ func (w *walker) revert(e *logEntry) {
 			w.files[c.path] = c.before
 		}
 		if reach.IsFileName(path.Base(c.path)) || (w.layout != nil && w.layout.plain && under(c.path, w.root)) {
-			w.stale = true
+			w.stale = w.stale || !w.swapEntries(c)
 		}
 	}
 	w.at = e.parent

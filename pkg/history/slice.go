@@ -696,14 +696,12 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 	if err != nil {
 		return false
 	}
-	// Copies: the parsed kustomizations are cached.
-	before, after := *kb.Kustomization, *ka.Kustomization
-	replicas := symmetricDiff(before.Replicas, after.Replicas)
-	images := symmetricDiff(before.Images, after.Images)
-	before.Replicas, after.Replicas, before.Images, after.Images = nil, nil, nil, nil
-	if !reflect.DeepEqual(before, after) {
+	after := withoutEntries(ka)
+	if !reflect.DeepEqual(withoutEntries(kb), after) {
 		return false
 	}
+	replicas := symmetricDiff(kb.Replicas, ka.Replicas)
+	images := symmetricDiff(kb.Images, ka.Images)
 	for _, r := range replicas {
 		if r.Name == "" || strings.Contains(w.x.id.Name, r.Name) {
 			return false
