@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -416,13 +418,18 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 		if len(drop) == 0 {
 			continue
 		}
-		data, err := w.blobs.read(w.files[k.file])
-		if err != nil {
-			return nil, nil
-		}
-		out, err := withoutResources(data, drop)
-		if err != nil {
-			return nil, nil
+		// Consecutive states mostly keep both a kustomization and what its slice drops.
+		key := w.files[k.file] + "\x00" + strings.Join(slices.Sorted(maps.Keys(drop)), "\x00")
+		out, ok := w.sliceKusts[key]
+		if !ok {
+			data, err := w.blobs.read(w.files[k.file])
+			if err != nil {
+				return nil, nil
+			}
+			if out, err = withoutResources(data, drop); err != nil {
+				return nil, nil
+			}
+			w.sliceKusts[key] = out
 		}
 		overlay[k.file] = out
 	}
@@ -689,14 +696,12 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 	if err != nil {
 		return false
 	}
-	// Copies: the parsed kustomizations are cached.
-	before, after := *kb.Kustomization, *ka.Kustomization
-	replicas := symmetricDiff(before.Replicas, after.Replicas)
-	images := symmetricDiff(before.Images, after.Images)
-	before.Replicas, after.Replicas, before.Images, after.Images = nil, nil, nil, nil
-	if !reflect.DeepEqual(before, after) {
+	after := withoutEntries(ka)
+	if !reflect.DeepEqual(withoutEntries(kb), after) {
 		return false
 	}
+	replicas := symmetricDiff(kb.Replicas, ka.Replicas)
+	images := symmetricDiff(kb.Images, ka.Images)
 	for _, r := range replicas {
 		if r.Name == "" || strings.Contains(w.x.id.Name, r.Name) {
 			return false
