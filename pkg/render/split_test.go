@@ -377,7 +377,7 @@ data: {LOG_LEVEL: info, FEATURE_X: "true", INDEX: "%d"}
 	b.ReportMetric(whole.Seconds()/float64(b.N), "whole-s/op")
 }
 
-// resourceJSON encodes every resource as kustomize's MarshalJSON does: objects of many kinds,
+// ResourceJSON encodes every resource as kustomize's MarshalJSON does: objects of many kinds,
 // and scalars YAML reads in more than one way (quoted numbers and booleans, YAML 1.1 words,
 // timestamps, octal, floats, nulls, binary, block text, anchors and merge keys, unicode).
 func TestResourceJSON(t *testing.T) {
@@ -436,7 +436,7 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := resourceJSON(r)
+		got, err := ResourceJSON(r)
 		if err != nil {
 			t.Fatal(err)
 		}
