@@ -552,10 +552,10 @@ func (s *scope) kustomizationEdited(n *kustNode) error {
 	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(after.keys, n.keys) && !onlyIdiomKeys(after.keys, n.keys) {
 		return errNoReduction
 	}
-	for _, r := range symmetricDiff(n.kust().Replicas, after.kust().Replicas) {
+	for _, r := range reach.Changed(n.kust().Replicas, after.kust().Replicas) {
 		s.keepNamed("", r.Name)
 	}
-	if changedImages := symmetricDiff(n.kust().Images, after.kust().Images); len(changedImages) > 0 {
+	if changedImages := reach.Changed(n.kust().Images, after.kust().Images); len(changedImages) > 0 {
 		// Images are matched by their name in the layer; the render shows them as the last
 		// layer left them, which is the same name unless another layer gives a new one.
 		for _, other := range s.tree.nodes {
@@ -572,7 +572,7 @@ func (s *scope) kustomizationEdited(n *kustNode) error {
 			}
 		}
 	}
-	for _, p := range symmetricDiff(n.kust().Patches, after.kust().Patches) {
+	for _, p := range reach.Changed(n.kust().Patches, after.kust().Patches) {
 		if err := s.keepPatch(n.dir, p, true); err != nil {
 			return err
 		}
@@ -600,29 +600,6 @@ func onlyIdiomKeys(a, b map[string]bool) bool {
 		}
 	}
 	return true
-}
-
-func symmetricDiff[T any](a, b []T) []T {
-	var out []T
-	in := func(x T, list []T) bool {
-		for _, y := range list {
-			if reflect.DeepEqual(x, y) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, x := range a {
-		if !in(x, b) {
-			out = append(out, x)
-		}
-	}
-	for _, x := range b {
-		if !in(x, a) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // patchFileEdited: a patch file changed in place; both versions' targets are kept.

@@ -7,6 +7,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -659,7 +660,7 @@ func (w *walker) gathersMissObject(e *logEntry, c fileChange) bool {
 		return w.files[p]
 	}
 	dir := path.Dir(c.path)
-	for _, ref := range symmetricDiff(kb.Resources, ka.Resources) {
+	for _, ref := range reach.Changed(kb.Resources, ka.Resources) {
 		p, ok := reach.Join(dir, ref)
 		if !ok || reach.IsRemote(ref) {
 			return false
@@ -691,8 +692,8 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 	}
 	// Copies: the parsed kustomizations are cached.
 	before, after := *kb.Kustomization, *ka.Kustomization
-	replicas := symmetricDiff(before.Replicas, after.Replicas)
-	images := symmetricDiff(before.Images, after.Images)
+	replicas := reach.Changed(before.Replicas, after.Replicas)
+	images := reach.Changed(before.Images, after.Images)
 	before.Replicas, after.Replicas, before.Images, after.Images = nil, nil, nil, nil
 	if !reflect.DeepEqual(before, after) {
 		return false
@@ -711,7 +712,9 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 	// one changed, then matches). The object's form does not matter: every name it can hold
 	// comes from those texts, and the walk need not wait for the renders of the states after.
 	m := w.mentions(l, c.path, true)
-	after.Images = intersection(kb.Images, ka.Images)
+	after.Images = slices.DeleteFunc(slices.Clone(kb.Images), func(im types.Image) bool {
+		return !slices.Contains(ka.Images, im)
+	})
 	kept, err := sigsyaml.Marshal(after)
 	if err != nil {
 		return false
@@ -728,40 +731,4 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 		}
 	}
 	return true
-}
-
-// symmetricDiff lists the entries of a and b that the other does not have.
-func symmetricDiff[T any](a, b []T) []T {
-	var out []T
-	for _, x := range a {
-		if !has(b, x) {
-			out = append(out, x)
-		}
-	}
-	for _, x := range b {
-		if !has(a, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// intersection lists the entries of a that b has too.
-func intersection[T any](a, b []T) []T {
-	var out []T
-	for _, x := range a {
-		if has(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func has[T any](list []T, x T) bool {
-	for _, y := range list {
-		if reflect.DeepEqual(x, y) {
-			return true
-		}
-	}
-	return false
 }
