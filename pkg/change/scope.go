@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/types"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
@@ -72,7 +73,7 @@ func (n *kustNode) kust() *types.Kustomization {
 	if n.k == nil {
 		k, err := reach.Decode(n.js)
 		if err != nil {
-			// js was made by yamlToJSON and decoded once before it was stored.
+			// js was made by YAMLToJSON and decoded once before it was stored.
 			panic(fmt.Sprintf("kustomization %s: %v", n.file, err))
 		}
 		n.k = k.Kustomization
@@ -249,14 +250,14 @@ func readNodeWith(ls *lister, dir string, old map[string][]byte, memo *parseMemo
 		}
 	}
 	if memo == nil {
-		return parseNode(dir, file, content, nil)
+		return parseNode(dir, file, content)
 	}
 	key := file + "\x00" + string(content)
 	if m, ok := memo.nodes[key]; ok {
 		n := *m
 		return &n, nil
 	}
-	n, err := parseNode(dir, file, content, memo.yamlJSON())
+	n, err := parseNode(dir, file, content)
 	if err != nil {
 		return nil, err
 	}
@@ -341,14 +342,13 @@ func readNode(root, dir string, content []byte) (*kustNode, error) {
 		}
 		content = b
 	}
-	return parseNode(dir, file, content, nil)
+	return parseNode(dir, file, content)
 }
 
-// parseNode parses the kustomization file of dir with the given content (its JSON form through
-// yj, which may be nil).
-func parseNode(dir, file string, content []byte, yj *yamlJSONMemo) (*kustNode, error) {
+// parseNode parses the kustomization file of dir with the given content.
+func parseNode(dir, file string, content []byte) (*kustNode, error) {
 	n := &kustNode{dir: dir, file: file, patchFiles: map[string]bool{}, sum: sha256.Sum256(content)}
-	js, err := yj.yamlToJSON(content)
+	js, err := sigsyaml.YAMLToJSON(content)
 	if err != nil {
 		return nil, errNoReduction
 	}
