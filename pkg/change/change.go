@@ -221,7 +221,6 @@ func (e *Engine) parseTree(t string, old map[string][]byte) (*kustTree, error) {
 	}
 	e.parsed.loadTree(e.root, e.dir(t))
 	tree, err := parseTree(e.root, e.dir(t), old, e.parsed)
-	e.parsed.json.save()
 	if len(old) == 0 {
 		e.trees[t] = tree
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/types"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/reach"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
@@ -72,7 +73,7 @@ func (n *kustNode) kust() *types.Kustomization {
 	if n.k == nil {
 		k, err := reach.Decode(n.js)
 		if err != nil {
-			// js was made by yamlToJSON and decoded once before it was stored.
+			// js was made by YAMLToJSON and decoded once before it was stored.
 			panic(fmt.Sprintf("kustomization %s: %v", n.file, err))
 		}
 		n.k = k.Kustomization
@@ -249,14 +250,14 @@ func readNodeWith(ls *lister, dir string, old map[string][]byte, memo *parseMemo
 		}
 	}
 	if memo == nil {
-		return parseNode(dir, file, content, nil)
+		return parseNode(dir, file, content)
 	}
 	key := file + "\x00" + string(content)
 	if m, ok := memo.nodes[key]; ok {
 		n := *m
 		return &n, nil
 	}
-	n, err := parseNode(dir, file, content, memo.yamlJSON())
+	n, err := parseNode(dir, file, content)
 	if err != nil {
 		return nil, err
 	}
@@ -341,14 +342,13 @@ func readNode(root, dir string, content []byte) (*kustNode, error) {
 		}
 		content = b
 	}
-	return parseNode(dir, file, content, nil)
+	return parseNode(dir, file, content)
 }
 
-// parseNode parses the kustomization file of dir with the given content (its JSON form through
-// yj, which may be nil).
-func parseNode(dir, file string, content []byte, yj *yamlJSONMemo) (*kustNode, error) {
+// parseNode parses the kustomization file of dir with the given content.
+func parseNode(dir, file string, content []byte) (*kustNode, error) {
 	n := &kustNode{dir: dir, file: file, patchFiles: map[string]bool{}, sum: sha256.Sum256(content)}
-	js, err := yj.yamlToJSON(content)
+	js, err := sigsyaml.YAMLToJSON(content)
 	if err != nil {
 		return nil, errNoReduction
 	}
@@ -552,10 +552,10 @@ func (s *scope) kustomizationEdited(n *kustNode) error {
 	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(after.keys, n.keys) && !onlyIdiomKeys(after.keys, n.keys) {
 		return errNoReduction
 	}
-	for _, r := range symmetricDiff(n.kust().Replicas, after.kust().Replicas) {
+	for _, r := range reach.Changed(n.kust().Replicas, after.kust().Replicas) {
 		s.keepNamed("", r.Name)
 	}
-	if changedImages := symmetricDiff(n.kust().Images, after.kust().Images); len(changedImages) > 0 {
+	if changedImages := reach.Changed(n.kust().Images, after.kust().Images); len(changedImages) > 0 {
 		// Images are matched by their name in the layer; the render shows them as the last
 		// layer left them, which is the same name unless another layer gives a new one.
 		for _, other := range s.tree.nodes {
@@ -572,7 +572,7 @@ func (s *scope) kustomizationEdited(n *kustNode) error {
 			}
 		}
 	}
-	for _, p := range symmetricDiff(n.kust().Patches, after.kust().Patches) {
+	for _, p := range reach.Changed(n.kust().Patches, after.kust().Patches) {
 		if err := s.keepPatch(n.dir, p, true); err != nil {
 			return err
 		}
@@ -600,29 +600,6 @@ func onlyIdiomKeys(a, b map[string]bool) bool {
 		}
 	}
 	return true
-}
-
-func symmetricDiff[T any](a, b []T) []T {
-	var out []T
-	in := func(x T, list []T) bool {
-		for _, y := range list {
-			if reflect.DeepEqual(x, y) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, x := range a {
-		if !in(x, b) {
-			out = append(out, x)
-		}
-	}
-	for _, x := range b {
-		if !in(x, a) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // patchFileEdited: a patch file changed in place; both versions' targets are kept.

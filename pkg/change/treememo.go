@@ -20,6 +20,22 @@ import (
 // from its file as before. Which of a directory's names is its kustomization file, and whether
 // an entry is a directory, are kept as found: a change to either changes an input of the render.
 
+// parseMemo keeps the kustomizations parsed between the trees one command parses.
+type parseMemo struct {
+	nodes map[string]*kustNode // by file and content
+	// cacheDir holds the tree memos kept between commands ("" keeps none).
+	cacheDir string
+	// stored are the nodes of the tree memos read so far, by directory; sums tell the content
+	// a file has now, as the render cache vouches for it (one per render loaded).
+	stored      map[string]*kustNode
+	sums        []func(file string) ([32]byte, bool)
+	treesLoaded map[string]bool
+	// ls and disk are the directory listings and kustomization files read so far: the trees
+	// one command parses read the same ones (a refresh's, then the closed loop's).
+	ls   *lister
+	disk map[string][]byte
+}
+
 // treeFormat names the memo's format and, through binenc.Format, the build whose parse (and
 // YAML-to-JSON conversion) made its nodes.
 var treeFormat = binenc.Format("kubectl-gitops kustomization tree 2")
@@ -30,15 +46,6 @@ func (m *parseMemo) treeFile(root, t string) string {
 	}
 	h := sha256.Sum256([]byte(root + "\x00" + t))
 	return filepath.Join(m.cacheDir, "tree-"+hex.EncodeToString(h[:12])+".bin")
-}
-
-// yamlJSON is the JSON memo, opened on first use (nil without a cache directory).
-func (m *parseMemo) yamlJSON() *yamlJSONMemo {
-	if !m.jsonOpened && m.json == nil {
-		m.jsonOpened = true
-		m.json = openYAMLJSONMemo(m.cacheDir)
-	}
-	return m.json
 }
 
 // storedNode is the memo's node for dir, when its file is not among the old contents and the

@@ -666,7 +666,7 @@ func (w *walker) gathersMissObject(e *logEntry, c fileChange) bool {
 		return w.files[p]
 	}
 	dir := path.Dir(c.path)
-	for _, ref := range symmetricDiff(kb.Resources, ka.Resources) {
+	for _, ref := range reach.Changed(kb.Resources, ka.Resources) {
 		p, ok := reach.Join(dir, ref)
 		if !ok || reach.IsRemote(ref) {
 			return false
@@ -700,8 +700,8 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 	if !reflect.DeepEqual(withoutEntries(kb), after) {
 		return false
 	}
-	replicas := symmetricDiff(kb.Replicas, ka.Replicas)
-	images := symmetricDiff(kb.Images, ka.Images)
+	replicas := reach.Changed(kb.Replicas, ka.Replicas)
+	images := reach.Changed(kb.Images, ka.Images)
 	for _, r := range replicas {
 		if r.Name == "" || strings.Contains(w.x.id.Name, r.Name) {
 			return false
@@ -716,7 +716,9 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 	// one changed, then matches). The object's form does not matter: every name it can hold
 	// comes from those texts, and the walk need not wait for the renders of the states after.
 	m := w.mentions(l, c.path, true)
-	after.Images = intersection(kb.Images, ka.Images)
+	after.Images = slices.DeleteFunc(slices.Clone(kb.Images), func(im types.Image) bool {
+		return !slices.Contains(ka.Images, im)
+	})
 	kept, err := sigsyaml.Marshal(after)
 	if err != nil {
 		return false
@@ -733,40 +735,4 @@ func (w *walker) entriesMissObject(l *layout, c fileChange) bool {
 		}
 	}
 	return true
-}
-
-// symmetricDiff lists the entries of a and b that the other does not have.
-func symmetricDiff[T any](a, b []T) []T {
-	var out []T
-	for _, x := range a {
-		if !has(b, x) {
-			out = append(out, x)
-		}
-	}
-	for _, x := range b {
-		if !has(a, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// intersection lists the entries of a that b has too.
-func intersection[T any](a, b []T) []T {
-	var out []T
-	for _, x := range a {
-		if has(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func has[T any](list []T, x T) bool {
-	for _, y := range list {
-		if reflect.DeepEqual(x, y) {
-			return true
-		}
-	}
-	return false
 }

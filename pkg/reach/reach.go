@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"path"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/konfig"
@@ -241,4 +243,18 @@ func FileIn(dir string, exists func(p string) bool) string {
 		}
 	}
 	return ""
+}
+
+// Changed lists the entries of a and b that the other does not have: what a change to one
+// field of a kustomization added, removed or edited.
+func Changed[T any](a, b []T) []T {
+	var out []T
+	for _, pair := range [2][2][]T{{a, b}, {b, a}} {
+		for _, x := range pair[0] {
+			if !slices.ContainsFunc(pair[1], func(y T) bool { return reflect.DeepEqual(x, y) }) {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
 }

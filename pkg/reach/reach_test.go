@@ -106,3 +106,15 @@ helmCharts: [{name: h, valuesFile: v.yaml}]
 		}
 	}
 }
+
+func TestChanged(t *testing.T) {
+	before := []types.Patch{{Path: "a.yaml", Target: &types.Selector{}}, {Path: "b.yaml"}}
+	after := []types.Patch{{Path: "b.yaml"}, {Path: "a.yaml", Target: &types.Selector{}}, {Path: "c.yaml"}}
+	// Equal entries in another order, and behind other pointers, are not changes.
+	if got := Changed(before, after); !reflect.DeepEqual(got, []types.Patch{{Path: "c.yaml"}}) {
+		t.Errorf("Changed = %v, want only c.yaml", got)
+	}
+	if got := Changed([]string{"x", "y"}, []string{"y", "z"}); !reflect.DeepEqual(got, []string{"x", "z"}) {
+		t.Errorf("Changed = %v, want [x z]", got)
+	}
+}
