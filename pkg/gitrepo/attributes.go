@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
 
 // `git add` does not always store a file's bytes: a filter driver (git-crypt, Git LFS), ident
@@ -26,14 +25,12 @@ import (
 // convertAttrs are the attributes that can make git store other bytes than the file's.
 var convertAttrs = []string{"filter", "ident", "working-tree-encoding", "text", "eol", "crlf"}
 
-// converted returns the paths of in (files with content, not links) whose blobs git must make.
-func (r *Repo) converted(ctx context.Context, cfg commitConfig, in []Change) (map[string]bool, error) {
+// converted returns the paths of files (changes with content, no links) whose blobs git must
+// make.
+func (r *Repo) converted(ctx context.Context, cfg commitConfig, files []Change) (map[string]bool, error) {
 	var paths []string
 	content := map[string][]byte{}
-	for _, c := range in {
-		if c.Delete || c.Mode == filemode.Symlink {
-			continue
-		}
+	for _, c := range files {
 		paths = append(paths, c.Path)
 		content[c.Path] = c.Content
 	}

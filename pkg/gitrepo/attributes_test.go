@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
 
 // A commit stores what `git add` would: the blobs of files under a filter driver, ident or
@@ -35,6 +37,8 @@ func TestCommitConvertsAsGit(t *testing.T) {
 				{Path: "plain.txt", Content: []byte("one\ntwo\n")},
 				{Path: "version.id", Content: []byte("$Id: 0123456789012345678901234567890123456789 $\n")},
 				{Path: "apps/web/service.yaml", Content: []byte("port: 8080\r\n")},
+				// git filters no link, whatever its name.
+				{Path: "secrets/link.yaml", Mode: filemode.Symlink, Content: []byte("token.yaml")},
 			},
 		},
 		"core.autocrlf": {
@@ -85,13 +89,21 @@ func TestCommitConvertsAsGit(t *testing.T) {
 				converted := 0
 				for _, c := range tc.changes {
 					want := hashAsGit(t, tr.dir, c.Path, c.Content)
+					link := c.Mode == filemode.Symlink
+					if link {
+						want = hashRaw(t, tr.dir, c.Content)
+					}
 					if got := strings.TrimSpace(tr.git("rev-parse", "HEAD:"+c.Path)); got != want {
 						t.Errorf("%s: HEAD holds blob %s, want %s, as git add stores it", c.Path, got, want)
 					}
 					if want != hashRaw(t, tr.dir, c.Content) {
 						converted++
 					}
-					if got := tr.read(c.Path); got != string(c.Content) {
+					if link {
+						if got, err := os.Readlink(filepath.Join(tr.dir, c.Path)); err != nil || got != string(c.Content) {
+							t.Errorf("%s: the link leads to %q (%v), want %q", c.Path, got, err, c.Content)
+						}
+					} else if got := tr.read(c.Path); got != string(c.Content) {
 						t.Errorf("%s: the working tree holds %q, want %q", c.Path, got, c.Content)
 					}
 				}

@@ -249,7 +249,13 @@ func (r *Repo) prepareChanges(ctx context.Context, cfg commitConfig, parent *obj
 	}
 	// The blobs git converts are stored at once: a commit refused later leaves them unreachable,
 	// as `git add` followed by a reset would.
-	convert, err := r.converted(ctx, cfg, in)
+	var files []Change // the changes with content but links, whose blobs git may convert
+	for _, i := range withContent {
+		if out[i].to.mode != filemode.Symlink {
+			files = append(files, in[i])
+		}
+	}
+	convert, err := r.converted(ctx, cfg, files)
 	if err != nil {
 		return nil, nil, err
 	}
