@@ -37,17 +37,15 @@ func (r *Repo) converted(ctx context.Context, cfg commitConfig, files []Change) 
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	autocrlf := cfg.autocrlf == "true" || cfg.autocrlf == "input"
-	if !r.hasAttributes(cfg, paths) {
-		if !autocrlf {
-			return nil, nil
-		}
-		out := map[string]bool{}
+	out := map[string]bool{}
+	if cfg.autocrlf {
 		for _, p := range paths {
 			if bytes.IndexByte(content[p], '\r') >= 0 {
 				out[p] = true
 			}
 		}
+	}
+	if !r.hasAttributes(cfg, paths) {
 		return out, nil
 	}
 	var stdin bytes.Buffer
@@ -61,7 +59,6 @@ func (r *Repo) converted(ctx context.Context, cfg commitConfig, files []Change) 
 		return nil, fmt.Errorf("failed to read the attributes of the changed files: %w", err)
 	}
 	fields := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-	out := map[string]bool{}
 	for i := 0; i+2 < len(fields); i += 3 {
 		p, attr, value := fields[i], fields[i+1], fields[i+2]
 		if value == "unspecified" || value == "unset" {
@@ -75,13 +72,6 @@ func (r *Repo) converted(ctx context.Context, cfg commitConfig, files []Change) 
 			}
 		default:
 			out[p] = true
-		}
-	}
-	if autocrlf {
-		for _, p := range paths {
-			if bytes.IndexByte(content[p], '\r') >= 0 {
-				out[p] = true
-			}
 		}
 	}
 	return out, nil

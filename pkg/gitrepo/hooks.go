@@ -36,9 +36,10 @@ func (e *HookError) Error() string {
 type commitConfig struct {
 	sign     bool   // commit.gpgSign
 	hooksDir string // core.hooksPath, else the repository's hooks directory
-	// attributesFile is core.attributesFile, autocrlf core.autocrlf in lower case (attributes.go).
+	// attributesFile is core.attributesFile; autocrlf says core.autocrlf is true or input
+	// (attributes.go).
 	attributesFile string
-	autocrlf       string
+	autocrlf       bool
 }
 
 func (r *Repo) commitConfig(ctx context.Context) (commitConfig, error) {
@@ -61,7 +62,7 @@ func (r *Repo) readCommitConfig(ctx context.Context) (commitConfig, error) {
 	out, err := runGit(ctx, r.root, nil, nil, "config", "-z", "--get-regexp", `^(commit\.gpgsign|core\.hookspath|core\.attributesfile|core\.autocrlf)$`)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 1 {
-		return c, nil // neither is set
+		return c, nil // none is set
 	}
 	if err != nil {
 		return c, fmt.Errorf("failed to read the git configuration: %w", err)
@@ -78,9 +79,10 @@ func (r *Repo) readCommitConfig(ctx context.Context) (commitConfig, error) {
 		case "core.attributesfile":
 			c.attributesFile = expandPath(v, r.root)
 		case "core.autocrlf":
-			c.autocrlf = strings.ToLower(v)
-			if !hasValue {
-				c.autocrlf = "true"
+			if c.autocrlf = strings.EqualFold(v, "input"); !c.autocrlf {
+				if c.autocrlf, err = parseBool(v, hasValue); err != nil {
+					return c, fmt.Errorf("bad value %q of core.autocrlf: %w", v, err)
+				}
 			}
 		}
 	}
