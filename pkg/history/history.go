@@ -55,6 +55,9 @@ type Request struct {
 	// target: each state is rendered as the reconciler renders it, its own file as the state
 	// holds it (nil: kustomize's build of Path).
 	Applied *reconciler.Applied
+	// MemoDir is where the walk keeps what later walks need not learn again (the repository's
+	// cache directory, gitrepo's CacheDir); "" keeps nothing.
+	MemoDir string
 }
 
 // Revision is one commit that changed the object's rendered form.
@@ -93,10 +96,12 @@ type Result struct {
 // Stats say what the walk cost, for benchmarks and --v output.
 type Stats struct {
 	// Commits are the commits of the followed paths that were read; Renders the states rendered,
-	// Whole those of them rendered whole (not as a slice).
+	// Whole those of them rendered whole (not as a slice), Memo the states whose form came from
+	// the memo of earlier walks instead (Request.MemoDir).
 	Commits int
 	Renders int
 	Whole   int
+	Memo    int
 	// Paths are the paths followed at the end of the walk.
 	Paths []string
 }
@@ -113,7 +118,7 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 	}
 	head := strings.TrimSpace(string(out))
 
-	w, err := newWalker(ctx, req.RepoDir, root, req.TempDir)
+	w, err := newWalker(ctx, req.RepoDir, root, req.TempDir, loadMemo(req.MemoDir))
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +219,7 @@ func Object(ctx context.Context, req Request) (*Result, error) {
 		return nil, absent
 	}
 	w.settle()
+	w.memo.save()
 	found = append(found, w.found...)
 	for i := len(found) - 1; i >= 0; i-- {
 		r := found[i]
@@ -296,7 +302,8 @@ type walker struct {
 	found   []Revision // newest first
 	stats   *Stats
 
-	headCache     map[string]fileHeads
+	memo          *memo
+	headCache     map[string]fileHeads // the memo's heads
 	manifests     map[string]bool
 	possiblyCache map[string]bool // by blob, for the followed object
 	kustCache     map[string]*reach.Kustomization
@@ -304,7 +311,7 @@ type walker struct {
 	sliceKusts map[string][]byte
 }
 
-func newWalker(ctx context.Context, repo, root, tempDir string) (*walker, error) {
+func newWalker(ctx context.Context, repo, root, tempDir string, m *memo) (*walker, error) {
 	mirror, err := os.MkdirTemp(tempDir, "kubectl-gitops-history-")
 	if err != nil {
 		return nil, fmt.Errorf("failed to make the history's directory: %w", err)
@@ -320,7 +327,7 @@ func newWalker(ctx context.Context, repo, root, tempDir string) (*walker, error)
 	}
 	return &walker{ctx: ctx, repo: repo, root: root, blobs: blobs, files: map[string]string{},
 		mirror: mirror, mirrored: map[string]string{}, workers: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		headCache: map[string]fileHeads{}, manifests: map[string]bool{}, inputs: map[string]bool{},
+		memo: m, headCache: m.heads, manifests: map[string]bool{}, inputs: map[string]bool{},
 		possiblyCache: map[string]bool{}, kustCache: map[string]*reach.Kustomization{}, sliceKusts: map[string][]byte{}}, nil
 }
 
@@ -531,6 +538,13 @@ func (w *walker) submit(info gitrepo.CommitInfo) {
 		w.drain(maxPending)
 		return
 	}
+	key, memoize := w.stateKey()
+	if memoize && w.memo.recall(key, p) {
+		w.stats.Memo++
+		close(p.done)
+		w.drain(maxPending)
+		return
+	}
 	w.stats.Renders++
 	p.files = maps.Clone(w.files)
 	if fsys, overlay := w.sliceFS(); fsys != nil {
@@ -547,6 +561,9 @@ func (w *walker) submit(info gitrepo.CommitInfo) {
 			p.inputs = inputsOf(fsys, overlay, p.files)
 			if o := x.find(r); o != nil {
 				p.obj = o.Obj()
+			}
+			if memoize {
+				w.memo.keep(key, p.obj, p.inputs)
 			}
 		}()
 	} else {
@@ -630,11 +647,17 @@ func (w *walker) sliceable() bool {
 	return true
 }
 
+// sliced tells whether the state renders as a slice.
+func (w *walker) sliced() bool {
+	l := w.layout
+	return l != nil && l.blocked == "" && l.remote == "" && l.err == nil && w.sliceable()
+}
+
 // sliceFS writes the state's files into memory as the followed object's slice renders them:
 // with the slice's kustomizations (overlay) and without the resources it drops. It is nil when
 // the state must be rendered whole.
 func (w *walker) sliceFS() (*recordingFS, map[string][]byte) {
-	if w.layout == nil || !w.sliceable() {
+	if !w.sliced() {
 		return nil, nil
 	}
 	overlay, dropped := w.slice(w.layout)

@@ -100,13 +100,33 @@ func commitInfo(t *testing.T, dir, c string) gitrepo.CommitInfo {
 	return gitrepo.CommitInfo{Hash: c, Subject: testrepo.Git(t, dir, "log", "-1", "--format=%s", c)}
 }
 
-// assertSameHistory compares the engine's revisions with the brute force's.
+// assertSameHistory compares the engine's revisions with the brute force's, and those of a
+// second walk, which takes the forms the first rendered as slices from its memo, with the first's.
 func assertSameHistory(t *testing.T, dir, target string, kind, name string) *Result {
 	t.Helper()
-	res, err := Object(context.Background(), Request{RepoDir: dir, Path: target, Name: name, Select: selectByName(kind, name), TempDir: t.TempDir()})
+	req := Request{RepoDir: dir, Path: target, Name: name, Select: selectByName(kind, name), TempDir: t.TempDir(), MemoDir: t.TempDir()}
+	res, err := Object(context.Background(), req)
 	if err != nil {
 		t.Fatalf("history of %s %s in %s: %v", kind, name, target, err)
 	}
+	defer func() {
+		next, err := Object(context.Background(), req)
+		if err != nil {
+			t.Fatalf("history of %s %s in %s, again: %v", kind, name, target, err)
+		}
+		if !reflect.DeepEqual(next.Revisions, res.Revisions) {
+			t.Errorf("history of %s %s in %s: the second walk, with the first's memo, found other revisions", kind, name, target)
+		}
+		// Every state the first walk rendered as a slice comes from the memo; where the object is
+		// gone at Rev, the renders that look for it are not kept.
+		first, second := res.Stats, next.Stats
+		searched := len(res.Revisions) > 0 && res.Revisions[len(res.Revisions)-1].Deleted
+		exact := second.Renders == first.Whole && second.Memo == first.Memo+first.Renders-first.Whole
+		if second.Renders+second.Memo != first.Renders+first.Memo || !searched && !exact || first.Renders > first.Whole && second.Memo == 0 {
+			t.Errorf("history of %s %s in %s: the first walk rendered %d states (%d whole, %d from the memo), the second %d (%d from the memo); want only the whole ones rendered again",
+				kind, name, target, first.Renders, first.Whole, first.Memo, second.Renders, second.Memo)
+		}
+	}()
 	want := bruteForce(t, dir, target, res.ID)
 	var gotList, wantList []string
 	for _, r := range res.Revisions {

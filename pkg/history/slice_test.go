@@ -55,7 +55,7 @@ func TestLayoutSwapsEntries(t *testing.T) {
 func swapsInHistory(t *testing.T, dir, root string) []string {
 	t.Helper()
 	ctx := context.Background()
-	w, err := newWalker(ctx, dir, root, t.TempDir())
+	w, err := newWalker(ctx, dir, root, t.TempDir(), loadMemo(""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/gitrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/history"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/target"
@@ -135,10 +136,15 @@ func (c *changeFlags) objectHistory(f cmdutil.Factory, cmd *cobra.Command, args 
 		return nil, fmt.Errorf("%s/%s is made by HelmRelease %s/%s, which target %s renders: its history is the release's, `kubectl gitops history helmrelease/%s -n %s`",
 			sel.Refs[0].Resource, sel.Refs[0].Name, hr.Namespace, hr.Name, t, hr.Name, hr.Namespace)
 	}
+	var memoDir string // what earlier walks learned: `rollout undo` walks as `rollout history` did
+	if repo, err := gitrepo.Open(t.RepoDir); err == nil {
+		memoDir = repo.CacheDir()
+	}
 	res, err := history.Object(ctx, history.Request{
 		RepoDir: t.RepoDir,
 		Path:    t.Path,
 		Applied: t.Applied,
+		MemoDir: memoDir,
 		Name:    sel.Refs[0].Name,
 		Select: func(r *render.Result) (*render.Object, error) {
 			objs, err := sel.Select(r)

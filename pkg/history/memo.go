@@ -1,0 +1,205 @@
+package history
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"maps"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-gitops/kubectl-gitops/internal/binenc"
+)
+
+// A walk's memo keeps in the repository's cache directory what no later walk needs to learn
+// again: the heads of each file version the walk parsed (by blob), and the followed object's
+// form in each state it rendered as a slice (by the state's files and the object). Both are keyed
+// by content, and the memo is this build's only (binenc.Format), so it never changes a walk's
+// answer: `rollout history`, then `--revision`, then `rollout undo --to-revision` walk the same
+// commits, and a walk after a pull renders only the new states. A memo that does not read is
+// not used. A Secret's forms are never kept: a rendered Secret holds its data.
+
+var memoFormat = binenc.Format("kubectl-gitops history memo 1")
+
+// Past maxMemoStates or maxMemoHeads, a memo keeps only the forms the last walk used or added.
+const (
+	maxMemoStates = 20000
+	maxMemoHeads  = 500000
+)
+
+type memo struct {
+	file string
+
+	// heads is the walk's headCache; loaded, those the file held.
+	heads  map[string]fileHeads
+	loaded int
+
+	mu     sync.Mutex // states and the keys used, which slices' renders add to
+	states map[[sha256.Size]byte]memoState
+	added  bool
+	used   map[[sha256.Size]byte]bool
+}
+
+// memoState is the followed object's form in a state, as JSON (nil: the state does not hold
+// it), and the files its render read.
+type memoState struct {
+	obj    []byte
+	inputs []string
+}
+
+// loadMemo reads the memo in dir; "" keeps nothing.
+func loadMemo(dir string) *memo {
+	m := &memo{heads: map[string]fileHeads{}, states: map[[sha256.Size]byte]memoState{}, used: map[[sha256.Size]byte]bool{}}
+	if dir == "" {
+		return m
+	}
+	m.file = filepath.Join(dir, "history.memo")
+	b, _, err := binenc.ReadFile(m.file)
+	if err != nil {
+		return m
+	}
+	r, err := binenc.NewReader(b, true)
+	if err != nil || r.String() != memoFormat {
+		return m
+	}
+	n := r.Count()
+	heads := make(map[string]fileHeads, n)
+	for range n {
+		blob := r.String()
+		h := fileHeads{ok: r.Bool()}
+		for range r.Count() {
+			var d docHead
+			d.APIVersion, d.Kind, d.Metadata.Name, d.Metadata.Namespace = r.String(), r.String(), r.String(), r.String()
+			h.docs = append(h.docs, d)
+		}
+		heads[blob] = h
+	}
+	states := map[[sha256.Size]byte]memoState{}
+	for range r.Count() {
+		var key [sha256.Size]byte
+		copy(key[:], r.Fixed(sha256.Size))
+		var s memoState
+		if r.Bool() {
+			s.obj = r.Bytes()
+		}
+		s.inputs = r.Strings()
+		states[key] = s
+	}
+	if r.Err() != nil {
+		return m
+	}
+	m.heads, m.loaded, m.states = heads, len(heads), states
+	return m
+}
+
+// stateKey is the key of the followed object's form in the walk's state, which renders as a
+// slice: the target, what the walk knows of the object, and every file of the state, of which
+// the slice is a function. ok is false when the state is rendered whole (as its reconciler
+// renders it, or reading what is not in the state) or the form must not be kept.
+func (w *walker) stateKey() (key [sha256.Size]byte, ok bool) {
+	if w.memo.file == "" || !w.sliced() || w.x.id.Group == "" && w.x.id.Kind == "Secret" || !w.x.known && w.x.hint == "" {
+		return key, false
+	}
+	h := sha256.New()
+	for _, s := range []string{w.root, w.x.hint, w.x.id.Group, w.x.id.Kind, w.x.id.Namespace, w.x.id.Name, w.x.generated} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if w.x.known {
+		h.Write([]byte{1})
+	}
+	for _, f := range slices.Sorted(maps.Keys(w.files)) {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+		h.Write([]byte(w.files[f]))
+		h.Write([]byte{0})
+	}
+	h.Sum(key[:0])
+	return key, true
+}
+
+// recall fills p from the memo; false when the memo has no form for key.
+func (m *memo) recall(key [sha256.Size]byte, p *pending) bool {
+	m.mu.Lock()
+	s, ok := m.states[key]
+	if ok {
+		m.used[key] = true
+	}
+	m.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if s.obj != nil {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(s.obj); err != nil {
+			return false
+		}
+		p.obj = u
+	}
+	p.inputs = make(map[string]bool, len(s.inputs))
+	for _, in := range s.inputs {
+		p.inputs[in] = true
+	}
+	return true
+}
+
+// keep adds the form a slice rendered.
+func (m *memo) keep(key [sha256.Size]byte, obj *unstructured.Unstructured, inputs map[string]bool) {
+	s := memoState{inputs: slices.Sorted(maps.Keys(inputs))}
+	if obj != nil {
+		js, err := json.Marshal(obj.Object)
+		if err != nil {
+			return
+		}
+		s.obj = js
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.states[key], m.used[key], m.added = s, true, true
+}
+
+// save writes the memo when the walk added to it.
+func (m *memo) save() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.file == "" || !m.added && len(m.heads) == m.loaded {
+		return
+	}
+	heads, states := m.heads, m.states
+	if len(heads) > maxMemoHeads || len(states) > maxMemoStates {
+		heads = nil
+		states = map[[sha256.Size]byte]memoState{}
+		for key := range m.used {
+			states[key] = m.states[key]
+		}
+	}
+	_ = binenc.WriteFile(m.file, func(out io.Writer) error {
+		bw := binenc.NewWriter(out)
+		bw.String(memoFormat)
+		bw.Uint(uint64(len(heads)))
+		for blob, h := range heads {
+			bw.String(blob)
+			bw.Bool(h.ok)
+			bw.Uint(uint64(len(h.docs)))
+			for _, d := range h.docs {
+				bw.String(d.APIVersion)
+				bw.String(d.Kind)
+				bw.String(d.Metadata.Name)
+				bw.String(d.Metadata.Namespace)
+			}
+		}
+		bw.Uint(uint64(len(states)))
+		for key, s := range states {
+			bw.Fixed(key[:])
+			bw.Bool(s.obj != nil)
+			if s.obj != nil {
+				bw.Bytes(s.obj)
+			}
+			bw.Strings(s.inputs)
+		}
+		return bw.Close()
+	})
+}

@@ -1,0 +1,71 @@
+package history
+
+import (
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
+)
+
+func TestMemoRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	m := loadMemo(dir)
+	heads := fileHeads{ok: true, docs: []docHead{{APIVersion: "apps/v1", Kind: "Deployment"}}}
+	heads.docs[0].Metadata.Name, heads.docs[0].Metadata.Namespace = "web", "shop"
+	m.heads["b1"], m.heads["b2"] = heads, fileHeads{}
+	obj := &unstructured.Unstructured{Object: map[string]any{"kind": "Deployment", "spec": map[string]any{"replicas": int64(3)}}}
+	with, without := [sha256.Size]byte{1}, [sha256.Size]byte{2}
+	m.keep(with, obj, map[string]bool{"a.yaml": true, "kustomization.yaml": true})
+	m.keep(without, nil, map[string]bool{})
+	m.save()
+
+	got := loadMemo(dir)
+	if !reflect.DeepEqual(got.heads, m.heads) {
+		t.Errorf("heads: got %+v, want %+v", got.heads, m.heads)
+	}
+	var p, q pending
+	if !got.recall(with, &p) || !reflect.DeepEqual(p.obj, obj) || !reflect.DeepEqual(p.inputs, map[string]bool{"a.yaml": true, "kustomization.yaml": true}) {
+		t.Errorf("state with the object: got %v %v", p.obj, p.inputs)
+	}
+	if !got.recall(without, &q) || q.obj != nil || len(q.inputs) != 0 {
+		t.Errorf("state without the object: got %v %v", q.obj, q.inputs)
+	}
+	if got.recall([sha256.Size]byte{3}, &q) {
+		t.Error("a state never kept was recalled")
+	}
+}
+
+func TestMemoUnreadableIsNotUsed(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "history.memo"), []byte("not a memo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := loadMemo(dir)
+	if len(m.heads) != 0 || len(m.states) != 0 {
+		t.Fatalf("an unreadable memo gave %d heads and %d states", len(m.heads), len(m.states))
+	}
+	m.heads["b"] = fileHeads{ok: true}
+	m.save()
+	if got := loadMemo(dir); len(got.heads) != 1 {
+		t.Errorf("the memo written over an unreadable one holds %d heads, want 1", len(got.heads))
+	}
+}
+
+// A Secret's rendered form holds its data: it is never a key's, so never written.
+func TestMemoKeepsNoSecretForm(t *testing.T) {
+	w := &walker{memo: &memo{file: "memo"}, root: ".", files: map[string]string{"kustomization.yaml": "b"},
+		layout: &layout{}}
+	w.x = match{known: true, id: render.ObjectID{Kind: "Secret", Namespace: "shop", Name: "db"}}
+	if _, ok := w.stateKey(); ok {
+		t.Error("a Secret's state has a memo key")
+	}
+	w.x.id.Kind = "ConfigMap"
+	if _, ok := w.stateKey(); !ok {
+		t.Error("a ConfigMap's state has no memo key")
+	}
+}
