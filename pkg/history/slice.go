@@ -426,7 +426,7 @@ func (w *walker) slice(l *layout) (overlay map[string][]byte, dropped map[string
 			if err != nil {
 				return nil, nil
 			}
-			if out, err = withoutResources(data, drop); err != nil {
+			if out, err = render.DropResources(data, slices.Sorted(maps.Keys(drop))); err != nil {
 				return nil, nil
 			}
 			w.sliceKusts[key] = out
@@ -467,29 +467,6 @@ func relTo(dir, p string) string {
 		return p
 	}
 	return strings.TrimPrefix(p, dir+"/")
-}
-
-// withoutResources is a kustomization without the given resources: (and bases:) entries.
-func withoutResources(src []byte, drop map[string]bool) ([]byte, error) {
-	var k map[string]any
-	if err := yaml.Unmarshal(src, &k); err != nil {
-		return nil, err
-	}
-	for _, key := range []string{"resources", "bases"} {
-		list, ok := k[key].([]any)
-		if !ok {
-			continue
-		}
-		kept := []any{}
-		for _, item := range list {
-			if s, ok := item.(string); ok && drop[s] {
-				continue
-			}
-			kept = append(kept, item)
-		}
-		k[key] = kept
-	}
-	return yaml.Marshal(k)
 }
 
 // canSkip tells whether the state before e renders the followed object as the state after it

@@ -28,7 +28,7 @@ patches:
     target:
       kind: Deployment
 `)
-	out, err := dropResources(src, []string{"extra.yaml", DropReplicas("a-web"), DropPatch("b-patch.yaml")})
+	out, err := DropResources(src, []string{"extra.yaml", DropReplicas("a-web"), DropPatch("b-patch.yaml")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -422,7 +422,7 @@ func Render(root, dir string, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", dir, err)
 		}
-		dropped, err := dropResources(src, entries)
+		dropped, err := DropResources(src, entries)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %s: %w", dir, relSlash(root, kf), err)
 		}
@@ -626,9 +626,10 @@ const (
 	dropPatchPrefix    = "\x00patch\x00"
 )
 
-// dropResources removes entries from a kustomization's resources: list (and, for the items
-// DropReplicas and DropPatch make, from its replicas: and patches: lists).
-func dropResources(src []byte, entries []string) ([]byte, error) {
+// DropResources is a kustomization without entries of its resources: (and bases:) list, and,
+// for the items DropReplicas and DropPatch make, of its replicas: and patches: lists: the
+// kustomization a partial render reads (Options.Drop; history's slices).
+func DropResources(src []byte, entries []string) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, err
