@@ -15,27 +15,31 @@ import (
 )
 
 // A walk's memo keeps in the repository's cache directory what no later walk needs to learn
-// again: the heads of each file version the walk parsed (by blob), and the followed object's
-// form in each state it rendered as a slice (by the state's files and the object). Both are keyed
+// again: the heads of each file version the walk parsed (by blob), whether a file version can
+// define the followed object (by blob and the object: it spares reading the version again), and
+// the object's form in each state the walk rendered as a slice (by the state's files and the
+// object). Both are keyed
 // by content, and the memo is this build's only (binenc.Format), so it never changes a walk's
 // answer: `rollout history`, then `--revision`, then `rollout undo --to-revision` walk the same
 // commits, and a walk after a pull renders only the new states. A memo that does not read is
 // not used. A Secret's forms are never kept: a rendered Secret holds its data.
 
-var memoFormat = binenc.Format("kubectl-gitops history memo 1")
+var memoFormat = binenc.Format("kubectl-gitops history memo 2")
 
 // Past maxMemoStates or maxMemoHeads, a memo keeps only the forms the last walk used or added.
 const (
 	maxMemoStates = 20000
-	maxMemoHeads  = 500000
+	maxMemoHeads  = 500000 // and as many possible answers
 )
 
 type memo struct {
 	file string
 
-	// heads is the walk's headCache; loaded, those the file held.
-	heads  map[string]fileHeads
-	loaded int
+	// heads is the walk's headCache, and possible possiblyIn's answers by match.key and blob;
+	// loaded, how many the file held.
+	heads    map[string]fileHeads
+	possible map[string]bool
+	loaded   int
 
 	mu     sync.Mutex // states and the keys used, which slices' renders add to
 	states map[[sha256.Size]byte]memoState
@@ -52,7 +56,7 @@ type memoState struct {
 
 // loadMemo reads the memo in dir; "" keeps nothing.
 func loadMemo(dir string) *memo {
-	m := &memo{heads: map[string]fileHeads{}, states: map[[sha256.Size]byte]memoState{}, used: map[[sha256.Size]byte]bool{}}
+	m := &memo{heads: map[string]fileHeads{}, possible: map[string]bool{}, states: map[[sha256.Size]byte]memoState{}, used: map[[sha256.Size]byte]bool{}}
 	if dir == "" {
 		return m
 	}
@@ -77,6 +81,11 @@ func loadMemo(dir string) *memo {
 		}
 		heads[blob] = h
 	}
+	n = r.Count()
+	possible := make(map[string]bool, n)
+	for range n {
+		possible[r.String()] = r.Bool()
+	}
 	states := map[[sha256.Size]byte]memoState{}
 	for range r.Count() {
 		var key [sha256.Size]byte
@@ -91,7 +100,7 @@ func loadMemo(dir string) *memo {
 	if r.Err() != nil {
 		return m
 	}
-	m.heads, m.loaded, m.states = heads, len(heads), states
+	m.heads, m.possible, m.loaded, m.states = heads, possible, len(heads)+len(possible), states
 	return m
 }
 
@@ -165,12 +174,12 @@ func (m *memo) keep(key [sha256.Size]byte, obj *unstructured.Unstructured, input
 func (m *memo) save() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.file == "" || !m.added && len(m.heads) == m.loaded {
+	if m.file == "" || !m.added && len(m.heads)+len(m.possible) == m.loaded {
 		return
 	}
-	heads, states := m.heads, m.states
-	if len(heads) > maxMemoHeads || len(states) > maxMemoStates {
-		heads = nil
+	heads, possible, states := m.heads, m.possible, m.states
+	if len(heads) > maxMemoHeads || len(possible) > maxMemoHeads || len(states) > maxMemoStates {
+		heads, possible = nil, nil
 		states = map[[sha256.Size]byte]memoState{}
 		for key := range m.used {
 			states[key] = m.states[key]
@@ -190,6 +199,11 @@ func (m *memo) save() {
 				bw.String(d.Metadata.Name)
 				bw.String(d.Metadata.Namespace)
 			}
+		}
+		bw.Uint(uint64(len(possible)))
+		for key, p := range possible {
+			bw.String(key)
+			bw.Bool(p)
 		}
 		bw.Uint(uint64(len(states)))
 		for key, s := range states {

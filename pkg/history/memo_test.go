@@ -18,6 +18,7 @@ func TestMemoRoundTrip(t *testing.T) {
 	heads := fileHeads{ok: true, docs: []docHead{{APIVersion: "apps/v1", Kind: "Deployment"}}}
 	heads.docs[0].Metadata.Name, heads.docs[0].Metadata.Namespace = "web", "shop"
 	m.heads["b1"], m.heads["b2"] = heads, fileHeads{}
+	m.possible["object\x00apps\x00Deployment\x00web\x00b1"], m.possible["hint\x00web\x00b2"] = true, false
 	obj := &unstructured.Unstructured{Object: map[string]any{"kind": "Deployment", "spec": map[string]any{"replicas": int64(3)}}}
 	with, without := [sha256.Size]byte{1}, [sha256.Size]byte{2}
 	m.keep(with, obj, map[string]bool{"a.yaml": true, "kustomization.yaml": true})
@@ -27,6 +28,9 @@ func TestMemoRoundTrip(t *testing.T) {
 	got := loadMemo(dir)
 	if !reflect.DeepEqual(got.heads, m.heads) {
 		t.Errorf("heads: got %+v, want %+v", got.heads, m.heads)
+	}
+	if !reflect.DeepEqual(got.possible, m.possible) {
+		t.Errorf("possible: got %v, want %v", got.possible, m.possible)
 	}
 	var p, q pending
 	if !got.recall(with, &p) || !reflect.DeepEqual(p.obj, obj) || !reflect.DeepEqual(p.inputs, map[string]bool{"a.yaml": true, "kustomization.yaml": true}) {

@@ -61,27 +61,26 @@ func (w *walker) heads(blob string) fileHeads {
 	if h, ok := w.headCache[blob]; ok {
 		return h
 	}
-	h := fileHeads{ok: true}
 	data, err := w.blobs.peek(blob)
 	if err != nil {
-		h.ok = false
-	} else {
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for {
-			var d docHead
-			err := dec.Decode(&d)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				h.ok = false
-				break
-			}
-			if d.Kind == "" && d.APIVersion == "" && d.Metadata.Name == "" {
-				continue
-			}
-			h.docs = append(h.docs, d)
+		return fileHeads{} // not kept: the walk's memo outlives a failed read
+	}
+	h := fileHeads{ok: true}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var d docHead
+		err := dec.Decode(&d)
+		if errors.Is(err, io.EOF) {
+			break
 		}
+		if err != nil {
+			h.ok = false
+			break
+		}
+		if d.Kind == "" && d.APIVersion == "" && d.Metadata.Name == "" {
+			continue
+		}
+		h.docs = append(h.docs, d)
 	}
 	w.headCache[blob] = h
 	return h
@@ -97,6 +96,14 @@ type match struct {
 	// kustomize's content hash: a render where the content (and so the name) changed finds it by
 	// that name.
 	generated string
+}
+
+// key is what possibly depends on, as a prefix of the memo's keys.
+func (m *match) key() string {
+	if !m.known {
+		return "hint\x00" + m.hint + "\x00"
+	}
+	return "object\x00" + m.id.Group + "\x00" + m.id.Kind + "\x00" + m.id.Name + "\x00"
 }
 
 func (m *match) possibly(d docHead) bool {
@@ -153,13 +160,23 @@ func (w *walker) possiblyIn(blob string) bool {
 	if p, ok := w.possiblyCache[blob]; ok {
 		return p
 	}
+	key := w.x.key() + blob
+	if p, ok := w.memo.possible[key]; ok {
+		w.possiblyCache[blob] = p
+		return p
+	}
+	data, err := w.blobs.peek(blob)
+	if err != nil {
+		return false
+	}
 	p := false
-	if data, err := w.blobs.peek(blob); err != nil || !w.x.known || mayDefineKind(data, w.x.id.Kind) {
+	if !w.x.known || mayDefineKind(data, w.x.id.Kind) {
 		for _, d := range w.heads(blob).docs {
 			p = p || w.x.possibly(d)
 		}
 	}
 	w.possiblyCache[blob] = p
+	w.memo.possible[key] = p
 	return p
 }
 
