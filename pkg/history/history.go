@@ -11,6 +11,7 @@ package history
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -522,6 +523,8 @@ type pending struct {
 	known       bool
 	inputs      map[string]bool
 	sliceFailed bool
+	// local is set when the state's kustomizations name nothing remote.
+	local bool
 }
 
 // maxPending bounds the states rendered ahead of the walk's results.
@@ -538,16 +541,21 @@ func (w *walker) submit(info gitrepo.CommitInfo) {
 		w.drain(maxPending)
 		return
 	}
-	key, memoize := w.stateKey()
+	var key [sha256.Size]byte
+	memoize := false
+	if w.sliced() {
+		key, memoize = w.stateKey("slice", w.files)
+	}
 	if memoize && w.memo.recall(key, p) {
 		w.stats.Memo++
 		close(p.done)
 		w.drain(maxPending)
 		return
 	}
-	w.stats.Renders++
 	p.files = maps.Clone(w.files)
+	p.local = w.layout != nil && w.layout.err == nil && !w.layout.fetches
 	if fsys, overlay := w.sliceFS(); fsys != nil {
+		w.stats.Renders++
 		x, root := w.x, w.root
 		w.workers <- struct{}{}
 		go func() {
@@ -567,24 +575,42 @@ func (w *walker) submit(info gitrepo.CommitInfo) {
 			}
 		}()
 	} else {
-		w.renderInto(p)
+		if w.renderInto(p) {
+			w.stats.Renders++
+		}
 		close(p.done)
 	}
 	w.drain(maxPending)
 }
 
-// renderInto renders p's state whole.
-func (w *walker) renderInto(p *pending) {
+// renderInto renders p's state whole, or takes the form from the memo when the target has no
+// reconciler (whose options and lookups the state's files do not hold) and the state names
+// nothing remote; it reports whether it rendered. A render that read outside the state is not
+// kept.
+func (w *walker) renderInto(p *pending) bool {
+	var key [sha256.Size]byte
+	memoize := false
+	if w.applied == nil && p.local {
+		key, memoize = w.stateKey("whole", p.files)
+	}
+	if memoize && w.memo.recall(key, p) {
+		w.stats.Memo++
+		return false
+	}
 	w.stats.Whole++
 	r, inputs, err := w.renderWhole(p.files)
 	if err != nil {
 		p.known = false
-		return
+		return true
 	}
 	p.inputs = inputs
 	if o := w.x.find(r); o != nil {
 		p.obj = o.Obj()
 	}
+	if memoize && r.Cacheable {
+		w.memo.keep(key, p.obj, p.inputs)
+	}
+	return true
 }
 
 // drain takes the results of the submitted states, oldest first, until keep are left: a form

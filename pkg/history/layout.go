@@ -42,6 +42,9 @@ type layout struct {
 	// can leave it out; as it is the same in every state that names it (a render fetches it
 	// now), it does not keep a commit from being skipped.
 	remote string
+	// fetches is set when a kustomization names anything remote (a resource, a component): a
+	// render of the state reads what the state does not hold.
+	fetches bool
 	// refs are the paths kustomizations name in roles other than resources (patches,
 	// generators' files, components, configurations).
 	refs []string
@@ -128,6 +131,7 @@ func (w *walker) layoutOf(root string) *layout {
 			} else if l.remote == "" {
 				l.remote = ref + " in " + file
 			}
+			l.fetches = l.fetches || reach.IsRemote(ref)
 			if r.path != "" {
 				if w.ensure(r.path) {
 					dirs = w.dirs()
@@ -145,6 +149,7 @@ func (w *walker) layoutOf(root string) *layout {
 			if ref.Role == reach.Resource {
 				continue
 			}
+			l.fetches = l.fetches || reach.IsRemote(ref.Path)
 			if ref.Role == reach.Component && !reach.IsRemote(ref.Path) {
 				if p, ok := reach.Join(dir, ref.Path); ok {
 					k.components = append(k.components, p)

@@ -104,26 +104,22 @@ func loadMemo(dir string) *memo {
 	return m
 }
 
-// stateKey is the key of the followed object's form in the walk's state, which renders as a
-// slice: the target, what the walk knows of the object, and every file of the state, of which
-// the slice is a function. ok is false when the state is rendered whole (as its reconciler
-// renders it, or reading what is not in the state) or the form must not be kept.
-func (w *walker) stateKey() (key [sha256.Size]byte, ok bool) {
-	if w.memo.file == "" || !w.sliced() || w.x.id.Group == "" && w.x.id.Kind == "Secret" || !w.x.known && w.x.hint == "" {
+// stateKey is the key of the followed object's form in a state rendered how ("slice" or
+// "whole"): the target, what the walk knows of the object, and every file of the state, of which
+// such a render is a function. ok is false when the form must not be kept.
+func (w *walker) stateKey(how string, files map[string]string) (key [sha256.Size]byte, ok bool) {
+	if w.memo.file == "" || w.x.id.Group == "" && w.x.id.Kind == "Secret" || !w.x.known && w.x.hint == "" {
 		return key, false
 	}
 	h := sha256.New()
-	for _, s := range []string{w.root, w.x.hint, w.x.id.Group, w.x.id.Kind, w.x.id.Namespace, w.x.id.Name, w.x.generated} {
+	for _, s := range []string{how, w.root, w.x.key(), w.x.generated} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	if w.x.known {
-		h.Write([]byte{1})
-	}
-	for _, f := range slices.Sorted(maps.Keys(w.files)) {
+	for _, f := range slices.Sorted(maps.Keys(files)) {
 		h.Write([]byte(f))
 		h.Write([]byte{0})
-		h.Write([]byte(w.files[f]))
+		h.Write([]byte(files[f]))
 		h.Write([]byte{0})
 	}
 	h.Sum(key[:0])

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kubectl-gitops/kubectl-gitops/internal/testrepo"
 	"github.com/kubectl-gitops/kubectl-gitops/pkg/render"
 )
 
@@ -62,14 +63,44 @@ func TestMemoUnreadableIsNotUsed(t *testing.T) {
 
 // A Secret's rendered form holds its data: it is never a key's, so never written.
 func TestMemoKeepsNoSecretForm(t *testing.T) {
-	w := &walker{memo: &memo{file: "memo"}, root: ".", files: map[string]string{"kustomization.yaml": "b"},
-		layout: &layout{}}
+	w := &walker{memo: &memo{file: "memo"}, root: "."}
+	files := map[string]string{"kustomization.yaml": "b"}
 	w.x = match{known: true, id: render.ObjectID{Kind: "Secret", Namespace: "shop", Name: "db"}}
-	if _, ok := w.stateKey(); ok {
+	if _, ok := w.stateKey("slice", files); ok {
 		t.Error("a Secret's state has a memo key")
 	}
 	w.x.id.Kind = "ConfigMap"
-	if _, ok := w.stateKey(); !ok {
+	if _, ok := w.stateKey("slice", files); !ok {
 		t.Error("a ConfigMap's state has no memo key")
+	}
+}
+
+// A kustomization with a transformers: file is rendered whole at every state a commit reaches;
+// those forms are kept too, and the second walk (assertSameHistory's) renders none again.
+func TestHistoryWholeRendersFromMemo(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "kustomize")
+	commitAll(t, dir, "staging: team label by a transformer", map[string]string{
+		"overlays/staging/team-labels.yaml": `apiVersion: builtin
+kind: LabelTransformer
+metadata:
+  name: team
+labels:
+  team: shop
+fieldSpecs:
+  - path: metadata/labels
+    create: true
+`,
+		"overlays/staging/kustomization.yaml": read(t, dir, "overlays/staging/kustomization.yaml") + "\ntransformers:\n  - team-labels.yaml\n",
+	})
+	commitAll(t, dir, "base: web memory", replace(t, dir, "base/web.yaml", "memory: 256Mi", "memory: 384Mi"))
+	commitAll(t, dir, "base: worker image", replace(t, dir, "base/worker.yaml", "worker:2.0.0", "worker:2.0.1"))
+	commitAll(t, dir, "staging: team label", replace(t, dir, "overlays/staging/team-labels.yaml", "team: shop", "team: storefront"))
+	res := assertSameHistory(t, dir, "overlays/staging", "Deployment", "web")
+	if res.Stats.Whole == 0 {
+		t.Errorf("no state rendered whole (%+v): the case does not cover whole renders", res.Stats)
+	}
+	if n := len(res.Revisions); n < 4 {
+		t.Errorf("%d revisions, want the sample's, the transformer's, the memory's and the label's", n)
 	}
 }
