@@ -546,14 +546,28 @@ func (w *walker) submit(info gitrepo.CommitInfo) {
 	if w.sliced() {
 		key, memoize = w.stateKey("slice", w.files)
 	}
-	if memoize && w.memo.recall(key, p) {
-		w.stats.Memo++
-		close(p.done)
-		w.drain(maxPending)
-		return
+	p.local = w.layout != nil && w.layout.err == nil && !w.layout.fetches
+	if memoize {
+		failed, ok := w.memo.recall(key, p)
+		if ok && !failed {
+			w.stats.Memo++
+			close(p.done)
+			w.drain(maxPending)
+			return
+		}
+		if ok {
+			// The slice does not render: the state is rendered whole.
+			p.files, p.sliceFailed = maps.Clone(w.files), true
+			if w.renderInto(p) {
+				w.stats.Renders++
+			}
+			p.sliceFailed = false
+			close(p.done)
+			w.drain(maxPending)
+			return
+		}
 	}
 	p.files = maps.Clone(w.files)
-	p.local = w.layout != nil && w.layout.err == nil && !w.layout.fetches
 	if fsys, overlay := w.sliceFS(); fsys != nil {
 		w.stats.Renders++
 		x, root := w.x, w.root
@@ -563,7 +577,11 @@ func (w *walker) submit(info gitrepo.CommitInfo) {
 			defer func() { <-w.workers }()
 			r, err := renderSlice(fsys, root)
 			if err != nil {
+				// A slice renders in memory: kustomize's error is the state's, unless it fetched.
 				p.sliceFailed = true
+				if memoize && p.local {
+					w.memo.keep(key, nil, nil)
+				}
 				return
 			}
 			p.inputs = inputsOf(fsys, overlay, p.files)
@@ -593,14 +611,25 @@ func (w *walker) renderInto(p *pending) bool {
 	if w.applied == nil && p.local {
 		key, memoize = w.stateKey("whole", p.files)
 	}
-	if memoize && w.memo.recall(key, p) {
-		w.stats.Memo++
-		return false
+	if memoize {
+		if failed, ok := w.memo.recall(key, p); ok {
+			w.stats.Memo++
+			p.known = !failed
+			return false
+		}
 	}
 	w.stats.Whole++
+	if err := w.syncTo(p.files); err != nil {
+		p.known = false
+		return true
+	}
 	r, inputs, err := w.renderWhole(p.files)
 	if err != nil {
+		// A failure is kept when the slice, which reads nothing but the state, failed too.
 		p.known = false
+		if memoize && p.sliceFailed && w.ctx.Err() == nil {
+			w.memo.keep(key, nil, nil)
+		}
 		return true
 	}
 	p.inputs = inputs

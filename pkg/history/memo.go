@@ -24,7 +24,7 @@ import (
 // commits, and a walk after a pull renders only the new states. A memo that does not read is
 // not used. A Secret's forms are never kept: a rendered Secret holds its data.
 
-var memoFormat = binenc.Format("kubectl-gitops history memo 2")
+var memoFormat = binenc.Format("kubectl-gitops history memo 3")
 
 // Past maxMemoStates or maxMemoHeads, a memo keeps only the forms the last walk used or added.
 const (
@@ -48,10 +48,12 @@ type memo struct {
 }
 
 // memoState is the followed object's form in a state, as JSON (nil: the state does not hold
-// it), and the files its render read.
+// it), and the files its render read; or that the state does not render (failed), which a
+// render that reads only the state says the same of every time.
 type memoState struct {
 	obj    []byte
 	inputs []string
+	failed bool
 }
 
 // loadMemo reads the memo in dir; "" keeps nothing.
@@ -91,8 +93,11 @@ func loadMemo(dir string) *memo {
 		var key [sha256.Size]byte
 		copy(key[:], r.Fixed(sha256.Size))
 		var s memoState
-		if r.Bool() {
+		switch r.Byte() {
+		case stateHolds:
 			s.obj = r.Bytes()
+		case stateFails:
+			s.failed = true
 		}
 		s.inputs = r.Strings()
 		states[key] = s
@@ -126,21 +131,29 @@ func (w *walker) stateKey(how string, files map[string]string) (key [sha256.Size
 	return key, true
 }
 
-// recall fills p from the memo; false when the memo has no form for key.
-func (m *memo) recall(key [sha256.Size]byte, p *pending) bool {
+// A kept state holds the object, lacks it, or does not render.
+const (
+	stateLacks byte = iota
+	stateHolds
+	stateFails
+)
+
+// recall fills p with the form the memo has for key; ok is false when it has none, failed true
+// when the state does not render (p is then left as it was).
+func (m *memo) recall(key [sha256.Size]byte, p *pending) (failed, ok bool) {
 	m.mu.Lock()
 	s, ok := m.states[key]
 	if ok {
 		m.used[key] = true
 	}
 	m.mu.Unlock()
-	if !ok {
-		return false
+	if !ok || s.failed {
+		return s.failed, ok
 	}
 	if s.obj != nil {
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(s.obj); err != nil {
-			return false
+			return false, false
 		}
 		p.obj = u
 	}
@@ -148,12 +161,12 @@ func (m *memo) recall(key [sha256.Size]byte, p *pending) bool {
 	for _, in := range s.inputs {
 		p.inputs[in] = true
 	}
-	return true
+	return false, true
 }
 
-// keep adds the form a slice rendered.
+// keep adds the form a render made; a nil inputs says the render failed.
 func (m *memo) keep(key [sha256.Size]byte, obj *unstructured.Unstructured, inputs map[string]bool) {
-	s := memoState{inputs: slices.Sorted(maps.Keys(inputs))}
+	s := memoState{inputs: slices.Sorted(maps.Keys(inputs)), failed: inputs == nil}
 	if obj != nil {
 		js, err := json.Marshal(obj.Object)
 		if err != nil {
@@ -204,9 +217,14 @@ func (m *memo) save() {
 		bw.Uint(uint64(len(states)))
 		for key, s := range states {
 			bw.Fixed(key[:])
-			bw.Bool(s.obj != nil)
-			if s.obj != nil {
+			switch {
+			case s.failed:
+				bw.Byte(stateFails)
+			case s.obj != nil:
+				bw.Byte(stateHolds)
 				bw.Bytes(s.obj)
+			default:
+				bw.Byte(stateLacks)
 			}
 			bw.Strings(s.inputs)
 		}

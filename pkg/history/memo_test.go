@@ -1,6 +1,7 @@
 package history
 
 import (
+	"context"
 	"crypto/sha256"
 	"os"
 	"path/filepath"
@@ -21,9 +22,10 @@ func TestMemoRoundTrip(t *testing.T) {
 	m.heads["b1"], m.heads["b2"] = heads, fileHeads{}
 	m.possible["object\x00apps\x00Deployment\x00web\x00b1"], m.possible["hint\x00web\x00b2"] = true, false
 	obj := &unstructured.Unstructured{Object: map[string]any{"kind": "Deployment", "spec": map[string]any{"replicas": int64(3)}}}
-	with, without := [sha256.Size]byte{1}, [sha256.Size]byte{2}
+	with, without, fails := [sha256.Size]byte{1}, [sha256.Size]byte{2}, [sha256.Size]byte{3}
 	m.keep(with, obj, map[string]bool{"a.yaml": true, "kustomization.yaml": true})
 	m.keep(without, nil, map[string]bool{})
+	m.keep(fails, nil, nil)
 	m.save()
 
 	got := loadMemo(dir)
@@ -34,13 +36,16 @@ func TestMemoRoundTrip(t *testing.T) {
 		t.Errorf("possible: got %v, want %v", got.possible, m.possible)
 	}
 	var p, q pending
-	if !got.recall(with, &p) || !reflect.DeepEqual(p.obj, obj) || !reflect.DeepEqual(p.inputs, map[string]bool{"a.yaml": true, "kustomization.yaml": true}) {
+	if _, ok := got.recall(with, &p); !ok || !reflect.DeepEqual(p.obj, obj) || !reflect.DeepEqual(p.inputs, map[string]bool{"a.yaml": true, "kustomization.yaml": true}) {
 		t.Errorf("state with the object: got %v %v", p.obj, p.inputs)
 	}
-	if !got.recall(without, &q) || q.obj != nil || len(q.inputs) != 0 {
+	if _, ok := got.recall(without, &q); !ok || q.obj != nil || len(q.inputs) != 0 {
 		t.Errorf("state without the object: got %v %v", q.obj, q.inputs)
 	}
-	if got.recall([sha256.Size]byte{3}, &q) {
+	if failed, ok := got.recall(fails, &q); !ok || !failed {
+		t.Errorf("a state that does not render: recalled %v, failed %v", ok, failed)
+	}
+	if _, ok := got.recall([sha256.Size]byte{4}, &q); ok {
 		t.Error("a state never kept was recalled")
 	}
 }
@@ -102,5 +107,38 @@ fieldSpecs:
 	}
 	if n := len(res.Revisions); n < 4 {
 		t.Errorf("%d revisions, want the sample's, the transformer's, the memory's and the label's", n)
+	}
+}
+
+// A state that does not render (a listed file missing) is kept as such: its slice and its whole
+// render read only the state, and the second walk renders neither again.
+func TestHistoryBrokenStateFromMemo(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "kustomize")
+	commitAll(t, dir, "staging: list a file not written yet", replace(t, dir, "overlays/staging/kustomization.yaml", "  - ../../base\n", "  - ../../base\n  - extra.yaml\n"))
+	commitAll(t, dir, "staging: web to 3", replace(t, dir, "overlays/staging/kustomization.yaml", "count: 1", "count: 3"))
+	commitAll(t, dir, "staging: the extra ConfigMap", map[string]string{"overlays/staging/extra.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n"})
+	commitAll(t, dir, "base: web memory", replace(t, dir, "base/web.yaml", "memory: 256Mi", "memory: 384Mi"))
+	req := Request{RepoDir: dir, Path: "overlays/staging", Name: "web", Select: selectByName("Deployment", "web"), TempDir: t.TempDir(), MemoDir: t.TempDir()}
+	first, err := Object(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Object(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(second.Revisions, first.Revisions) {
+		t.Errorf("the second walk found other revisions than the first")
+	}
+	if first.Stats.Whole == 0 || second.Stats.Renders != 0 || second.Stats.Memo != first.Stats.Renders+first.Stats.Memo {
+		t.Errorf("the first walk rendered %+v, the second %+v: want the broken states rendered whole first, and nothing rendered second", first.Stats, second.Stats)
+	}
+	var subjects []string
+	for _, r := range first.Revisions {
+		subjects = append(subjects, r.Commit.Subject)
+	}
+	if last := subjects[len(subjects)-1]; last != "base: web memory" {
+		t.Errorf("revisions %q: want the memory's last", subjects)
 	}
 }
