@@ -28,8 +28,8 @@ var memoFormat = binenc.Format("kubectl-gitops history memo 3")
 
 // Past maxMemoStates or maxMemoHeads, a memo keeps only the forms the last walk used or added.
 const (
-	maxMemoStates = 20000
-	maxMemoHeads  = 500000 // and as many possible answers
+	maxMemoStates = 5000   // forms: a few KB each
+	maxMemoHeads  = 100000 // and as many possible answers, about 100 bytes each
 )
 
 type memo struct {

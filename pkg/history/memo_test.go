@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -140,5 +141,25 @@ func TestHistoryBrokenStateFromMemo(t *testing.T) {
 	}
 	if last := subjects[len(subjects)-1]; last != "base: web memory" {
 		t.Errorf("revisions %q: want the memory's last", subjects)
+	}
+}
+
+// Past its bounds a memo keeps only the forms the last walk used or added.
+func TestMemoBounded(t *testing.T) {
+	dir := t.TempDir()
+	m := loadMemo(dir)
+	for i := range maxMemoHeads + 1 {
+		m.heads[fmt.Sprint(i)] = fileHeads{ok: true}
+	}
+	m.states[[sha256.Size]byte{1}] = memoState{inputs: []string{"old.yaml"}}
+	m.keep([sha256.Size]byte{2}, nil, map[string]bool{"new.yaml": true})
+	m.save()
+	got := loadMemo(dir)
+	if len(got.heads) != 0 || len(got.states) != 1 {
+		t.Fatalf("after the bound: %d heads and %d states, want none and the one added", len(got.heads), len(got.states))
+	}
+	var p pending
+	if _, ok := got.recall([sha256.Size]byte{2}, &p); !ok {
+		t.Error("the state the walk added was not kept")
 	}
 }
