@@ -17,12 +17,12 @@ import (
 // A walk's memo keeps in the repository's cache directory what no later walk needs to learn
 // again: the heads of each file version the walk parsed (by blob), whether a file version can
 // define the followed object (by blob and the object: it spares reading the version again), and
-// the object's form in each state the walk rendered as a slice (by the state's files and the
-// object). Both are keyed
-// by content, and the memo is this build's only (binenc.Format), so it never changes a walk's
-// answer: `rollout history`, then `--revision`, then `rollout undo --to-revision` walk the same
-// commits, and a walk after a pull renders only the new states. A memo that does not read is
-// not used. A Secret's forms are never kept: a rendered Secret holds its data.
+// the object's form in each state the walk rendered (by the state's files and the object; see
+// stateKey and renderInto for which renders). All of it is keyed by content, and the memo is
+// this build's only (binenc.Format), so it never changes a walk's answer: `rollout history`,
+// then `--revision`, then `rollout undo --to-revision` walk the same commits, and a walk after a
+// pull renders only the new states. A memo that does not read is not used. A Secret's forms are
+// never kept: a rendered Secret holds its data.
 
 var memoFormat = binenc.Format("kubectl-gitops history memo 3")
 
