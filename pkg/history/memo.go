@@ -24,7 +24,7 @@ import (
 // pull renders only the new states. A memo that does not read is not used. A Secret's forms are
 // never kept: a rendered Secret holds its data.
 
-var memoFormat = binenc.Format("kubectl-gitops history memo 3")
+var memoFormat = binenc.Format("kubectl-gitops history memo 4")
 
 // Past maxMemoStates or maxMemoHeads, a memo keeps only the forms the last walk used or added.
 const (
@@ -117,7 +117,9 @@ func (w *walker) stateKey(how string, files map[string]string) (key [sha256.Size
 		return key, false
 	}
 	h := sha256.New()
-	for _, s := range []string{how, w.root, w.x.key(), w.x.generated} {
+	// match.key leaves out the namespace, which possiblyIn's answers do not depend on and the
+	// form does.
+	for _, s := range []string{how, w.root, w.x.key(), w.x.id.Namespace, w.x.generated} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}

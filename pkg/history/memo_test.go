@@ -163,3 +163,40 @@ func TestMemoBounded(t *testing.T) {
 		t.Error("the state the walk added was not kept")
 	}
 }
+
+// Two objects of one kind and name in two namespaces of a target have their own forms in the
+// memo: the history of the second, walked after the first's, is its own.
+func TestMemoKeysTheObjectsNamespace(t *testing.T) {
+	testrepo.Env(t)
+	dir := testrepo.New(t, "plain")
+	web := func(ns string, replicas int) string {
+		return fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: %s\nspec:\n  replicas: %d\n", ns, replicas)
+	}
+	commitAll(t, dir, "two webs", map[string]string{"apps/two/a.yaml": web("a", 1), "apps/two/b.yaml": web("b", 1)})
+	commitAll(t, dir, "a to 2", map[string]string{"apps/two/a.yaml": web("a", 2)})
+	commitAll(t, dir, "b to 3", map[string]string{"apps/two/b.yaml": web("b", 3)})
+	commitAll(t, dir, "a to 4", map[string]string{"apps/two/a.yaml": web("a", 4)})
+	memoDir := t.TempDir()
+	for _, c := range []struct {
+		ns   string
+		want []string
+	}{{"a", []string{"two webs", "a to 2", "a to 4"}}, {"b", []string{"two webs", "b to 3"}}} {
+		sel := func(r *render.Result) (*render.Object, error) {
+			if o := r.Get(render.ObjectID{Group: "apps", Kind: "Deployment", Namespace: c.ns, Name: "web"}); o != nil {
+				return o, nil
+			}
+			return nil, NotRendered(fmt.Errorf("web not in %s", c.ns))
+		}
+		res, err := Object(context.Background(), Request{RepoDir: dir, Path: "apps/two", Name: "web", Select: sel, TempDir: t.TempDir(), MemoDir: memoDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range res.Revisions {
+			got = append(got, r.Commit.Subject)
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("web in %s: revisions %q, want %q", c.ns, got, c.want)
+		}
+	}
+}
